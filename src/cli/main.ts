@@ -1,0 +1,67 @@
+/** The `sloe` command line: dispatches to one command and maps failures to exit codes. */
+import { UsageError, jsonSchema } from '../rules/index.js';
+import { EXIT, type Io, processIo } from './io.js';
+import { ownersCommand } from './owners.js';
+import { validateCommand } from './validate.js';
+
+export const HELP = `sloe — SLO alerting and escalation engine
+
+Usage: sloe <command> [options]
+
+Commands:
+  validate [PATH…] [--format text|json|github]   check SLO files (default path ./slos)
+  owners   [PATH…] [--json]                      dashboards, their one owner, and their SLOs
+  schema                                         print the JSON Schema of SLO files
+
+Run \`sloe <command> --help\` for a command's options.
+Exit status: 0 success, 1 the work found a problem, 2 usage or environment error.
+`;
+
+type Command = (args: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  validate: validateCommand,
+  owners: ownersCommand,
+  schema: async (_args, io) => {
+    io.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
+    return EXIT.ok;
+  },
+};
+
+/** Runs one sloe command and returns its exit code. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(HELP);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version') {
+    io.stdout.write('sloe 0.1.0\n');
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`sloe: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command(args, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`sloe ${name}: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr.write(`sloe ${name}: ${describeError(e)}\n`);
+    return EXIT.usage;
+  }
+}
+
+/** An error and its causes on one line, without a stack trace. */
+export function describeError(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e; cur !== undefined && parts.length < 5; cur = (cur as { cause?: unknown }).cause) {
+    parts.push(cur instanceof Error ? cur.message : String(cur));
+    if (!(cur instanceof Error)) break;
+  }
+  return parts.join(': ');
+}

@@ -1,0 +1,32 @@
+/** Shared option handling of the sloe commands. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { HIGH_CARDINALITY_LABELS, type CheckOptions, UsageError } from '../rules/index.js';
+
+export const DEFAULT_PATHS = ['slos'];
+
+/** Parses a command's arguments; unknown options are usage errors. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Check options from `--high-cardinality-labels` and SLOE_HIGH_CARDINALITY_LABELS. */
+export function checkOptions(flag: string | undefined, env: NodeJS.ProcessEnv): CheckOptions {
+  const list = [flag, env.SLOE_HIGH_CARDINALITY_LABELS]
+    .filter((s): s is string => !!s)
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return { highCardinalityLabels: [...HIGH_CARDINALITY_LABELS, ...list] };
+}
+
+export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
+  }
+  return value as T;
+}

@@ -1,0 +1,8 @@
+export { HIGH_CARDINALITY_LABELS, type CheckOptions } from './check.js';
+export { type Condition, holds, parseCondition } from './condition.js';
+export { formatDuration, parseDuration } from './duration.js';
+export { expandReferences } from './env.js';
+export { type LoadResult, UsageError, findFiles, loadRules } from './load.js';
+export * from './model.js';
+export { type Problem, formatGithubProblem, formatProblem, sortProblems } from './problem.js';
+export { jsonSchema } from './schema.js';

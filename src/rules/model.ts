@@ -1,0 +1,146 @@
+/** The internal model of loaded SLO files: normalised, cross-referenced and ready to evaluate. */
+import type { Condition, Threshold } from './condition.js';
+import type { PAGERDUTY_SEVERITIES, SIGNALS } from './schema.js';
+
+export type Signal = (typeof SIGNALS)[number];
+export type Severity = 'page' | 'ticket';
+export type PagerDutySeverity = (typeof PAGERDUTY_SEVERITIES)[number];
+
+/** Where something was declared. */
+export interface Location {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** A dashboard and the one owner on record for it. */
+export interface Dashboard {
+  id: string;
+  title: string;
+  url?: string;
+  owner: string;
+  declaredAt: Location[];
+}
+
+interface SloCommon {
+  /** `service/name`, unique across the configuration. */
+  id: string;
+  service: string;
+  name: string;
+  signal: Signal;
+  /** The team owning the service. */
+  owner: string;
+  description?: string;
+  dashboard: Dashboard;
+  runbook?: string;
+  intervalMs: number;
+  escalation: string;
+  labels: Record<string, string>;
+  noData: 'alert' | 'ok' | 'keep';
+  noDataForMs: number;
+  maxSeries: number;
+  forMs: number;
+  resolveAfterMs: number;
+  source: Location;
+}
+
+/** An SLO on a single query compared against a threshold, or against a baseline query (`drop > 5`). */
+export interface ThresholdSlo extends SloCommon {
+  kind: 'threshold';
+  query: string;
+  baseline?: string;
+  /** What healthy means; shown beside the value. */
+  objective?: Threshold;
+  /** The breach condition. */
+  when: Condition;
+  severity: Severity;
+}
+
+/** A burn-rate alerting tier of a ratio SLO. */
+export interface BurnRateTier {
+  severity: Severity;
+  /** Share of the error budget that this tier detects being spent within `longMs`. */
+  budget: number;
+  longMs: number;
+  shortMs: number;
+  /** Burn rate both windows must exceed: budget × window / long. */
+  factor: number;
+}
+
+/** A ratio SLI (bad or good events over all events) with an error budget over `windowMs`. */
+export interface RatioSlo extends SloCommon {
+  kind: 'ratio';
+  ratio: { bad?: string; good?: string; total: string };
+  /** Target share of good events, e.g. 0.999. */
+  objective: number;
+  windowMs: number;
+  tiers: BurnRateTier[];
+  minEvents: number;
+}
+
+export type Slo = ThresholdSlo | RatioSlo;
+
+export type Step =
+  | { notify: 'slack'; afterMs: number; channel: string }
+  | { notify: 'pagerduty'; afterMs: number; routingKey?: string; severity: PagerDutySeverity }
+  | { notify: 'oncall'; afterMs: number; schedule: string };
+
+/** Who is told, how and when, for each severity. */
+export interface EscalationPolicy {
+  name: string;
+  page: Step[];
+  ticket: Step[];
+  source: Location;
+}
+
+export interface Member {
+  name: string;
+  slack?: string;
+  pagerduty?: string;
+  email?: string;
+}
+
+/** A rotation of members in a time zone, with overrides and a fallback. */
+export interface OnCallSchedule {
+  name: string;
+  timezone: string;
+  rotation: { everyMs: number; start: string };
+  members: Member[];
+  overrides: Array<{ member: string; from: string; to: string }>;
+  fallback?: string;
+  source: Location;
+}
+
+/** Everything loaded from the SLO files. */
+export interface Config {
+  slos: Slo[];
+  dashboards: Map<string, Dashboard>;
+  policies: Map<string, EscalationPolicy>;
+  schedules: Map<string, OnCallSchedule>;
+  services: Array<{ name: string; owner: string; source: Location }>;
+  files: string[];
+}
+
+export const DEFAULTS = {
+  intervalMs: 60_000,
+  resolveAfterMs: 5 * 60_000,
+  noDataForMs: 10 * 60_000,
+  maxSeries: 50,
+  windowMs: 30 * 24 * 3600_000,
+  minEvents: 0,
+} as const;
+
+/** The Google SRE Workbook's multiwindow, multi-burn-rate tiers. */
+export const WORKBOOK_TIERS: ReadonlyArray<{ severity: Severity; budget: number; longMs: number; shortMs: number }> = [
+  { severity: 'page', budget: 0.02, longMs: 3600_000, shortMs: 5 * 60_000 },
+  { severity: 'page', budget: 0.05, longMs: 6 * 3600_000, shortMs: 30 * 60_000 },
+  { severity: 'ticket', budget: 0.1, longMs: 3 * 24 * 3600_000, shortMs: 6 * 3600_000 },
+];
+
+/** The identity of an SLO instance: the SLO and the label set of one of its series. */
+export function instanceKey(sloId: string, labels: Record<string, string>): string {
+  const parts = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
+  return parts.length ? `${sloId}{${parts.join(',')}}` : sloId;
+}

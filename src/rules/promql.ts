@@ -1,0 +1,262 @@
+/**
+ * PromQL checks with the Prometheus project's own grammar (@prometheus-io/lezer-promql): syntax errors, the types
+ * of function and aggregation arguments, and the labels a query groups by.
+ */
+import { parser } from '@prometheus-io/lezer-promql';
+import type { SyntaxNode } from '@lezer/common';
+
+type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
+
+/** A problem inside a PromQL expression, at a character offset of the expression. */
+export interface PromqlIssue {
+  offset: number;
+  message: string;
+}
+
+/** What a PromQL check found. */
+export interface PromqlInfo {
+  issues: PromqlIssue[];
+  /** Labels named in `by (…)` clauses of aggregations: the labels of the result series. */
+  groupedBy: Array<{ label: string; offset: number }>;
+}
+
+const TYPE_NAMES: Record<ValueType, string> = {
+  scalar: 'scalar',
+  vector: 'instant vector',
+  matrix: 'range vector',
+  string: 'string',
+};
+
+interface Signature {
+  args: ValueType[];
+  /** How many of the trailing args may be left out (-1: the last arg repeats without limit). */
+  optional?: number;
+  variadic?: boolean;
+  returns: ValueType;
+}
+
+const v = (...names: string[]): Record<string, Signature> =>
+  Object.fromEntries(names.map((n) => [n, { args: ['vector'], returns: 'vector' } satisfies Signature]));
+const m = (...names: string[]): Record<string, Signature> =>
+  Object.fromEntries(names.map((n) => [n, { args: ['matrix'], returns: 'vector' } satisfies Signature]));
+const clock = (...names: string[]): Record<string, Signature> =>
+  Object.fromEntries(names.map((n) => [n, { args: ['vector'], optional: 1, returns: 'vector' } satisfies Signature]));
+
+const FUNCTIONS: Record<string, Signature> = {
+  ...v('abs', 'absent', 'acos', 'acosh', 'asin', 'asinh', 'atan', 'atanh', 'ceil', 'cos', 'cosh', 'deg', 'exp'),
+  ...v('floor', 'ln', 'log10', 'log2', 'rad', 'sgn', 'sin', 'sinh', 'sqrt', 'tan', 'tanh', 'timestamp', 'sort'),
+  ...v('sort_desc', 'histogram_count', 'histogram_sum', 'histogram_avg', 'histogram_stddev', 'histogram_stdvar'),
+  ...m('absent_over_time', 'avg_over_time', 'count_over_time', 'last_over_time', 'max_over_time', 'min_over_time'),
+  ...m('present_over_time', 'stddev_over_time', 'stdvar_over_time', 'sum_over_time', 'changes', 'delta', 'deriv'),
+  ...m('idelta', 'increase', 'irate', 'rate', 'resets', 'mad_over_time', 'first_over_time', 'ts_of_max_over_time'),
+  ...m('ts_of_min_over_time', 'ts_of_last_over_time', 'ts_of_first_over_time'),
+  ...clock('day_of_month', 'day_of_week', 'day_of_year', 'days_in_month', 'hour', 'minute', 'month', 'year'),
+  quantile_over_time: { args: ['scalar', 'matrix'], returns: 'vector' },
+  predict_linear: { args: ['matrix', 'scalar'], returns: 'vector' },
+  holt_winters: { args: ['matrix', 'scalar', 'scalar'], returns: 'vector' },
+  double_exponential_smoothing: { args: ['matrix', 'scalar', 'scalar'], returns: 'vector' },
+  clamp: { args: ['vector', 'scalar', 'scalar'], returns: 'vector' },
+  clamp_max: { args: ['vector', 'scalar'], returns: 'vector' },
+  clamp_min: { args: ['vector', 'scalar'], returns: 'vector' },
+  round: { args: ['vector', 'scalar'], optional: 1, returns: 'vector' },
+  histogram_quantile: { args: ['scalar', 'vector'], returns: 'vector' },
+  histogram_fraction: { args: ['scalar', 'scalar', 'vector'], returns: 'vector' },
+  label_join: { args: ['vector', 'string', 'string', 'string'], variadic: true, returns: 'vector' },
+  label_replace: { args: ['vector', 'string', 'string', 'string', 'string'], returns: 'vector' },
+  sort_by_label: { args: ['vector', 'string'], variadic: true, returns: 'vector' },
+  sort_by_label_desc: { args: ['vector', 'string'], variadic: true, returns: 'vector' },
+  scalar: { args: ['vector'], returns: 'scalar' },
+  vector: { args: ['scalar'], returns: 'vector' },
+  time: { args: [], returns: 'scalar' },
+  pi: { args: [], returns: 'scalar' },
+  info: { args: ['vector', 'vector'], optional: 1, returns: 'vector' },
+};
+
+/** Aggregations that take a parameter before the vector (`topk(5, x)`). */
+const PARAMETER_AGGREGATIONS: Record<string, ValueType> = {
+  topk: 'scalar',
+  bottomk: 'scalar',
+  limitk: 'scalar',
+  limit_ratio: 'scalar',
+  quantile: 'scalar',
+  count_values: 'string',
+};
+
+/** Checks one PromQL expression. */
+export function checkPromql(expr: string): PromqlInfo {
+  const tree = parser.parse(expr);
+  const issues: PromqlIssue[] = [];
+  const groupedBy: PromqlInfo['groupedBy'] = [];
+
+  let syntaxError: PromqlIssue | undefined;
+  tree.iterate({
+    enter(node) {
+      if (syntaxError) return false;
+      if (node.type.isError) {
+        syntaxError = describeSyntaxError(expr, node.from, node.to);
+        return false;
+      }
+      if (node.name === 'AggregateModifier') {
+        const by = node.node.getChild('By');
+        const labels = node.node.getChild('GroupingLabels');
+        if (by && labels) {
+          for (const l of labels.getChildren('LabelName')) groupedBy.push({ label: expr.slice(l.from, l.to), offset: l.from });
+          for (const l of labels.getChildren('QuotedLabelName')) {
+            groupedBy.push({ label: expr.slice(l.from + 1, l.to - 1), offset: l.from });
+          }
+        }
+      }
+      return undefined;
+    },
+  });
+  if (syntaxError) return { issues: [syntaxError], groupedBy };
+  if (expr.trim() === '') return { issues: [{ offset: 0, message: 'empty expression' }], groupedBy };
+
+  const root = tree.topNode.firstChild;
+  if (root) typeOf(root, expr, issues);
+  return { issues, groupedBy };
+}
+
+function describeSyntaxError(expr: string, from: number, to: number): PromqlIssue {
+  const end = expr.trimEnd().length;
+  if (from >= end) return { offset: end, message: 'unexpected end of input' };
+  const before = expr.slice(0, from).trimEnd();
+  const ident = /([a-zA-Z_:][a-zA-Z0-9_:]*)$/.exec(before);
+  if (ident && expr.slice(from).trimStart().startsWith('(') && !(ident[1]! in FUNCTIONS)) {
+    return { offset: before.length - ident[1]!.length, message: `unknown function "${ident[1]}"` };
+  }
+  const rest = expr.slice(from).trimStart();
+  const text = expr.slice(from, Math.max(to, from + 1)).trim();
+  const token = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(rest)?.[0] ?? (text.slice(0, 1) || rest.slice(0, 1));
+  return { offset: from + (expr.slice(from).length - rest.length), message: `unexpected ${JSON.stringify(token)}` };
+}
+
+const EXPRESSIONS = new Set([
+  'AggregateExpr',
+  'BinaryExpr',
+  'FunctionCall',
+  'MatrixSelector',
+  'NumberDurationLiteral',
+  'OffsetExpr',
+  'ParenExpr',
+  'StringLiteral',
+  'SubqueryExpr',
+  'UnaryExpr',
+  'VectorSelector',
+  'StepInvariantExpr',
+  'AnchoredExpr',
+  'SmoothedExpr',
+]);
+
+function children(node: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  for (let c = node.firstChild; c; c = c.nextSibling) if (EXPRESSIONS.has(c.name)) out.push(c);
+  return out;
+}
+
+/** The value type of an expression; type errors are added to `issues`. */
+function typeOf(node: SyntaxNode, expr: string, issues: PromqlIssue[]): ValueType {
+  switch (node.name) {
+    case 'NumberDurationLiteral':
+      return 'scalar';
+    case 'StringLiteral':
+      return 'string';
+    case 'VectorSelector':
+      return 'vector';
+    case 'MatrixSelector':
+    case 'SubqueryExpr':
+      for (const c of children(node)) {
+        const t = typeOf(c, expr, issues);
+        if (node.name === 'MatrixSelector' && t !== 'vector') {
+          issues.push({ offset: node.from, message: 'ranges only allowed for vector selectors' });
+        }
+        if (node.name === 'SubqueryExpr' && t !== 'vector') {
+          issues.push({ offset: c.from, message: `subquery is only allowed on instant vector, got ${TYPE_NAMES[t]}` });
+        }
+      }
+      return 'matrix';
+    case 'ParenExpr':
+    case 'OffsetExpr':
+    case 'StepInvariantExpr':
+    case 'AnchoredExpr':
+    case 'SmoothedExpr': {
+      const inner = children(node)[0];
+      return inner ? typeOf(inner, expr, issues) : 'vector';
+    }
+    case 'UnaryExpr': {
+      const inner = children(node)[0];
+      const t = inner ? typeOf(inner, expr, issues) : 'vector';
+      if (t !== 'scalar' && t !== 'vector') {
+        issues.push({ offset: node.from, message: `unary expression only allowed on expressions of type scalar or instant vector, got ${TYPE_NAMES[t]}` });
+      }
+      return t;
+    }
+    case 'BinaryExpr': {
+      const types = children(node).map((c) => typeOf(c, expr, issues));
+      if (types.some((t) => t !== 'scalar' && t !== 'vector')) {
+        issues.push({ offset: node.from, message: 'binary expression must contain only scalar and instant vector types' });
+        return 'vector';
+      }
+      return types.every((t) => t === 'scalar') ? 'scalar' : 'vector';
+    }
+    case 'AggregateExpr': {
+      const op = node.getChild('AggregateOp');
+      const name = op ? expr.slice(op.from, op.to).toLowerCase() : '';
+      const body = node.getChild('FunctionCallBody');
+      const args = body ? children(body) : [];
+      const param = PARAMETER_AGGREGATIONS[name];
+      const expected: ValueType[] = param ? [param, 'vector'] : ['vector'];
+      if (args.length !== expected.length) {
+        issues.push({
+          offset: node.from,
+          message: `wrong number of arguments for aggregate expression provided, expected ${expected.length}, got ${args.length}`,
+        });
+        return 'vector';
+      }
+      args.forEach((arg, i) => {
+        const t = typeOf(arg, expr, issues);
+        const want = expected[i]!;
+        if (t !== want) {
+          issues.push({
+            offset: arg.from,
+            message: `expected type ${TYPE_NAMES[want]} in aggregation expression, got ${TYPE_NAMES[t]}`,
+          });
+        }
+      });
+      return 'vector';
+    }
+    case 'FunctionCall': {
+      const id = node.getChild('FunctionIdentifier');
+      const name = id ? expr.slice(id.from, id.to) : '';
+      const body = node.getChild('FunctionCallBody');
+      const args = body ? children(body) : [];
+      const sig = FUNCTIONS[name];
+      if (!sig) {
+        for (const a of args) typeOf(a, expr, issues);
+        return 'vector';
+      }
+      const min = sig.args.length - (sig.optional ?? 0);
+      const max = sig.variadic ? Infinity : sig.args.length;
+      if (args.length < min || args.length > max) {
+        const expected = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+        issues.push({
+          offset: node.from,
+          message: `expected ${expected} argument(s) in call to "${name}", got ${args.length}`,
+        });
+      }
+      args.forEach((arg, i) => {
+        const t = typeOf(arg, expr, issues);
+        const want = sig.args[Math.min(i, sig.args.length - 1)];
+        if (want && t !== want) {
+          issues.push({
+            offset: arg.from,
+            message: `expected type ${TYPE_NAMES[want]} in call to function "${name}", got ${TYPE_NAMES[t]}`,
+          });
+        }
+      });
+      return sig.returns;
+    }
+    default:
+      return 'vector';
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The wire format of SLO files (`apiVersion: sloe/v1`). One schema yields the TypeScript types, the structural
+ * validation and `schema/sloe.schema.json` for editors; the checks that need more than one node live in check.ts.
+ */
+import { z } from 'zod';
+import { CONDITION_PATTERN } from './condition.js';
+import { DURATION_PATTERN } from './duration.js';
+
+export const API_VERSION = 'sloe/v1';
+export const SIGNALS = [
+  'latency',
+  'error_rate',
+  'cost_per_request',
+  'cache_hit_rate',
+  'guardrail_rate',
+  'queue_depth',
+  'eval_score',
+  'custom',
+] as const;
+export const SEVERITIES = ['page', 'ticket'] as const;
+export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+
+const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$';
+const PERCENT_PATTERN = String.raw`^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%\s*$`;
+const LOCAL_TIME_PATTERN = String.raw`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$`;
+const LABEL_NAME_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
+
+const name = (what: string) =>
+  z
+    .string()
+    .regex(new RegExp(NAME_PATTERN), {
+      error: `${what} must be lower-case letters, digits and inner dashes ([a-z0-9-]+)`,
+    })
+    .meta({ description: `${what}: lower-case letters, digits and dashes` });
+
+const reference = (what: string) => z.string().min(1, { error: `${what} must not be empty` });
+
+export const DURATION_MESSAGE = 'invalid duration: expected a Prometheus duration such as 30s, 5m, 1h30m, 7d or 4w';
+const duration = (description: string) =>
+  z
+    .union([z.string().regex(new RegExp(DURATION_PATTERN), { error: DURATION_MESSAGE }), z.literal(0)], { error: DURATION_MESSAGE })
+    .meta({ description });
+
+const condition = (description: string) =>
+  z
+    .string()
+    .regex(new RegExp(CONDITION_PATTERN), {
+      error: 'invalid condition: expected "< N", "<= N", "> N", ">= N" (N may end in %), or "drop > N" / "rise > N" with a baseline',
+    })
+    .meta({ description });
+
+const percent = (description: string) =>
+  z.string().regex(new RegExp(PERCENT_PATTERN), { error: 'expected a percentage such as 2%' }).meta({ description });
+
+const labels = z
+  .record(
+    z.string().regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' }),
+    z.string(),
+  )
+  .meta({ description: 'labels copied onto every incident' });
+
+const url = (what: string, description: string) =>
+  z.string().regex(/^https?:\/\/\S+$/, { error: `${what} must be an http(s) URL` }).meta({ description });
+
+export const DashboardSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'dashboard id must be letters, digits, ".", "_" or "-"' })
+      .meta({ description: 'the id SLOs refer to' }),
+    title: z.string().optional().meta({ description: 'human title, defaults to the id' }),
+    url: url('url', 'link shown on every alert').optional(),
+    owner: z.string().min(1, { error: 'owner must not be empty' }).meta({ description: 'the one person or team that owns the dashboard' }),
+  })
+  .meta({ description: 'a dashboard with exactly one owner' });
+
+export const BurnRateTierSchema = z.strictObject({
+  severity: z.enum(SEVERITIES),
+  budget: percent('share of the error budget this tier detects being spent over `long`'),
+  long: duration('long window'),
+  short: duration('short window, default long/12').optional(),
+});
+
+export const AlertSchema = z
+  .strictObject({
+    when: condition('the breach condition').optional(),
+    for: duration('the breach must hold this long before the incident fires (default 0)').optional(),
+    resolveAfter: duration('healthy this long before the incident resolves (default 5m)').optional(),
+    severity: z.enum(SEVERITIES).optional().meta({ description: 'incident severity (default page)' }),
+    burnRate: z
+      .union([z.literal('workbook'), z.array(BurnRateTierSchema).min(1)], {
+        error: 'burnRate must be "workbook" or a list of tiers {severity, budget, long, short}',
+      })
+      .optional()
+      .meta({ description: 'ratio SLOs: "workbook" or a list of burn-rate tiers' }),
+    minEvents: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'ratio SLOs: below this many events in the long window a tier does not fire' }),
+  })
+  .meta({ description: 'when the SLO opens an incident' });
+
+export const RatioSchema = z
+  .strictObject({
+    bad: z.string().min(1).optional().meta({ description: 'rate of bad events; use $window for the range' }),
+    good: z.string().min(1).optional().meta({ description: 'rate of good events; use $window for the range' }),
+    total: z.string().min(1).meta({ description: 'rate of all events; use $window for the range' }),
+  })
+  .meta({ description: 'a ratio SLI: exactly one of bad|good, plus total' });
+
+export const SloSchema = z.strictObject({
+  name: name('SLO name'),
+  signal: z.enum(SIGNALS).meta({ description: 'which golden signal this SLO watches' }),
+  dashboard: reference('dashboard').meta({ description: 'id of a dashboard declared in any file' }),
+  description: z.string().optional(),
+  runbook: url('runbook', 'runbook link shown on every alert').optional(),
+  query: z.string().min(1).optional().meta({ description: 'PromQL giving the SLI value' }),
+  baseline: z.string().min(1).optional().meta({ description: 'PromQL giving the baseline for drop/rise conditions' }),
+  ratio: RatioSchema.optional(),
+  objective: z
+    .string()
+    .regex(new RegExp(`${CONDITION_PATTERN}|${PERCENT_PATTERN}`), {
+      error: 'invalid objective: expected a condition such as "< 3.5", or for a ratio SLO a percentage such as 99.9%',
+    })
+    .optional()
+    .meta({ description: 'what healthy means: a condition, or for a ratio SLO the share of good events' }),
+  window: duration('compliance window of a ratio SLO (default 30d)').optional(),
+  interval: duration('evaluation cadence (default: the service interval)').optional(),
+  escalation: reference('escalation').optional().meta({ description: 'EscalationPolicy overriding the service default' }),
+  labels: labels.optional(),
+  noData: z.enum(['alert', 'ok', 'keep']).optional().meta({ description: 'what missing data means (default alert)' }),
+  noDataFor: duration('how long data may be missing before a no-data incident (default 10m)').optional(),
+  maxSeries: z.number().int().min(1).optional().meta({ description: 'most series the query may return (default 50)' }),
+  alert: AlertSchema.optional(),
+});
+
+export const ServiceLevelsSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('ServiceLevels'),
+    service: name('service'),
+    owner: z.string().min(1, { error: 'owner must not be empty' }).meta({ description: 'the owning team' }),
+    description: z.string().optional(),
+    escalation: reference('escalation').optional().meta({ description: 'default EscalationPolicy of these SLOs' }),
+    interval: duration('evaluation cadence (default 1m)').optional(),
+    labels: labels.optional(),
+    dashboards: z.array(DashboardSchema).optional(),
+    slos: z.array(SloSchema).min(1, { error: 'slos must list at least one SLO' }),
+  })
+  .meta({ title: 'ServiceLevels', description: 'the SLOs of one service' });
+
+const stepCommon = {
+  after: duration('when the step runs, counted from the moment the incident fires (default 0)').optional(),
+};
+
+export const SlackStepSchema = z.strictObject({
+  notify: z.literal('slack'),
+  ...stepCommon,
+  channel: z
+    .string()
+    .regex(/^(#[^\s#]+|[CGD][A-Z0-9]{2,}|\$\{[A-Za-z_][A-Za-z0-9_]*\})$/, {
+      error: 'channel must be "#name", a channel id such as C0123ABCD, or ${VAR}',
+    })
+    .meta({ description: 'Slack channel: "#name" or a channel id' }),
+});
+
+export const PagerDutyStepSchema = z.strictObject({
+  notify: z.literal('pagerduty'),
+  ...stepCommon,
+  routingKey: z.string().min(1).optional().meta({ description: 'Events API v2 routing key, e.g. ${PAGERDUTY_ROUTING_KEY}' }),
+  severity: z.enum(PAGERDUTY_SEVERITIES).optional().meta({ description: 'PagerDuty severity (default critical)' }),
+});
+
+export const OnCallStepSchema = z.strictObject({
+  notify: z.literal('oncall'),
+  ...stepCommon,
+  schedule: reference('schedule').meta({ description: 'name of an OnCallSchedule' }),
+});
+
+export const StepSchema = z.discriminatedUnion('notify', [SlackStepSchema, PagerDutyStepSchema, OnCallStepSchema]);
+
+export const EscalationPolicySchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('EscalationPolicy'),
+    name: name('policy name'),
+    description: z.string().optional(),
+    page: z.array(StepSchema).min(1, { error: 'page must list at least one step' }).optional(),
+    ticket: z.array(StepSchema).min(1, { error: 'ticket must list at least one step' }).optional(),
+  })
+  .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
+
+export const MemberSchema = z.strictObject({
+  name: z.string().min(1, { error: 'member name must not be empty' }),
+  slack: z
+    .string()
+    .regex(/^[UW][A-Z0-9]{2,}$/, { error: 'slack must be a Slack user id such as U01ABCDEF' })
+    .optional()
+    .meta({ description: 'Slack user id' }),
+  pagerduty: z.string().min(1).optional().meta({ description: 'PagerDuty user id' }),
+  email: z.string().optional(),
+});
+
+const localTime = (description: string) =>
+  z
+    .string()
+    .regex(new RegExp(LOCAL_TIME_PATTERN), { error: 'expected a local time such as 2026-11-02T09:00' })
+    .meta({ description });
+
+export const OnCallScheduleSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('OnCallSchedule'),
+    name: name('schedule name'),
+    description: z.string().optional(),
+    timezone: z.string().min(1).meta({ description: 'IANA time zone, e.g. Europe/Berlin' }),
+    rotation: z.strictObject({
+      every: duration('length of one shift, e.g. 1d or 1w'),
+      start: localTime('when the first shift starts, local time in `timezone`'),
+    }),
+    members: z.array(MemberSchema).meta({ description: 'in rotation order' }),
+    overrides: z
+      .array(
+        z.strictObject({
+          member: z.string().min(1),
+          from: localTime('local time in `timezone`'),
+          to: localTime('local time in `timezone`'),
+        }),
+      )
+      .optional(),
+    fallback: z.string().min(1).optional().meta({ description: 'member paged when the schedule resolves to nobody' }),
+  })
+  .meta({ title: 'OnCallSchedule', description: 'who is on call when' });
+
+export const KINDS = {
+  ServiceLevels: ServiceLevelsSchema,
+  EscalationPolicy: EscalationPolicySchema,
+  OnCallSchedule: OnCallScheduleSchema,
+} as const;
+export type Kind = keyof typeof KINDS;
+
+export type ServiceLevelsDoc = z.infer<typeof ServiceLevelsSchema>;
+export type SloDoc = z.infer<typeof SloSchema>;
+export type DashboardDoc = z.infer<typeof DashboardSchema>;
+export type AlertDoc = z.infer<typeof AlertSchema>;
+export type BurnRateTierDoc = z.infer<typeof BurnRateTierSchema>;
+export type EscalationPolicyDoc = z.infer<typeof EscalationPolicySchema>;
+export type StepDoc = z.infer<typeof StepSchema>;
+export type OnCallScheduleDoc = z.infer<typeof OnCallScheduleSchema>;
+
+/** The JSON Schema of a sloe document, for editors (`# yaml-language-server: $schema=…`). */
+export function jsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(
+    z.discriminatedUnion('kind', [ServiceLevelsSchema, EscalationPolicySchema, OnCallScheduleSchema]),
+    { target: 'draft-07' },
+  );
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'sloe SLO-as-code document',
+    ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
+  };
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jsonSchema } from '../../src/rules/index.js';
+import { ROOT, runSloe } from '../support/cli.js';
+
+const BAD = 'test/fixtures/slos/bad';
+
+describe('sloe validate', () => {
+  it('passes the shipped examples with exit 0', async () => {
+    const r = await runSloe(['validate', 'slos/']);
+    expect(r.stderr).toMatch(/^sloe: 9 SLOs in 3 files: valid$/m);
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('defaults to ./slos', async () => {
+    const r = await runSloe(['validate']);
+    expect(r.code).toBe(0);
+  });
+
+  it('prints one path:line:col line per problem and exits 1', async () => {
+    const r = await runSloe(['validate', `${BAD}/several-problems.yaml`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `${BAD}/several-problems.yaml:11:13: "notify" must be one of slack, pagerduty, oncall (got "opsgenie")`,
+      `${BAD}/several-problems.yaml:21:5: missing required field "owner"`,
+      `${BAD}/several-problems.yaml:24:13: "signal" must be one of latency, error_rate, cost_per_request, cache_hit_rate, guardrail_rate, queue_depth, eval_score, custom (got "latancy")`,
+    ]);
+    expect(r.stderr).toContain('3 problems in 1 file');
+  });
+
+  it('writes GitHub Actions annotations with --format github', async () => {
+    const r = await runSloe(['validate', `${BAD}/unknown-key-service.yaml`, '--format', 'github']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(`::error file=${BAD}/unknown-key-service.yaml,line=15,col=1::unknown key "ownr" (did you mean "owner"?)\n`);
+  });
+
+  it('writes one JSON object with --format json', async () => {
+    const r = await runSloe(['validate', `${BAD}/unknown-signal.yaml`, '--format', 'json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { valid: boolean; problems: Array<Record<string, unknown>> };
+    expect(out.valid).toBe(false);
+    expect(out.problems).toEqual([
+      expect.objectContaining({ file: `${BAD}/unknown-signal.yaml`, line: 21, col: 13 }),
+    ]);
+  });
+
+  it('reports problems of every bad fixture at once, each file in its own lines, without a stack trace', async () => {
+    const r = await runSloe(['validate', BAD]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const files = new Set(r.stdout.trim().split('\n').map((l) => l.split(':')[0]));
+    expect(files.size).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each([
+    ['a path that does not exist', ['validate', 'no/such/dir'], 'no such file or directory: no/such/dir'],
+    ['an unknown option', ['validate', '--fromat', 'json'], "Unknown option '--fromat'"],
+    ['an unknown format', ['validate', '--format', 'xml'], '--format must be one of text, json, github'],
+    ['an unknown command', ['valdiate'], 'unknown command "valdiate"'],
+  ])('exits 2 on %s', async (_name, args, message) => {
+    const r = await runSloe(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('takes extra high-cardinality labels from the environment', async () => {
+    const r = await runSloe(['validate', 'test/fixtures/slos/good/custom-tiers-and-baseline.yaml'], {
+      env: { SLOE_HIGH_CARDINALITY_LABELS: 'tenant,model' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('query groups by high-cardinality label "model"');
+  });
+});
+
+describe('sloe owners', () => {
+  it('lists every dashboard with its one owner and its SLOs', async () => {
+    const r = await runSloe(['owners', 'slos/', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { dashboards: Array<{ id: string; owner: string; slos: Array<{ slo: string }> }> };
+    const golden = out.dashboards.find((d) => d.id === 'assistant-golden-signals');
+    expect(golden?.owner).toBe('alice');
+    expect(golden?.slos.map((s) => s.slo)).toEqual(['latency-p95', 'latency-p99', 'error-rate', 'availability']);
+    expect(out.dashboards.map((d) => d.owner).sort()).toEqual(['alice', 'bob', 'carol']);
+  });
+
+  it('prints a table', async () => {
+    const r = await runSloe(['owners']);
+    expect(r.stdout.split('\n')[0]).toMatch(/^DASHBOARD\s+OWNER\s+TITLE\s+SLOS$/);
+    expect(r.stdout).toMatch(/^assistant-quality\s+bob\s+/m);
+  });
+
+  it('refuses invalid files with exit 1', async () => {
+    const r = await runSloe(['owners', `${BAD}/dashboard-two-owners.yaml`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('has two owners');
+  });
+});
+
+describe('the JSON Schema', () => {
+  it('checked in at schema/sloe.schema.json matches the schema in code (run `npm run schema`)', () => {
+    const committed = JSON.parse(readFileSync(join(ROOT, 'schema', 'sloe.schema.json'), 'utf8')) as unknown;
+    expect(committed).toEqual(jsonSchema());
+  });
+
+  it('is what `sloe schema` prints', async () => {
+    const r = await runSloe(['schema']);
+    expect(JSON.parse(r.stdout)).toEqual(jsonSchema());
+  });
+});
+
+describe('sloe --help', () => {
+  it('lists the commands', async () => {
+    const r = await runSloe(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('validate');
+    expect(r.stdout).toContain('owners');
+  });
+});
