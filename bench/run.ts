@@ -1,12 +1,14 @@
 /** `npm run bench`: runs every benchmark, prints a table of figures and writes bench/results.json. */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { benchBacktest } from './backtest.js';
 import { benchValidate } from './validate.js';
 
 type Figures = Record<string, number | string>;
 
 const SECTIONS: Record<string, () => Promise<Figures>> = {
   validate: () => benchValidate(),
+  backtest: () => benchBacktest(),
 };
 
 const only = process.argv.slice(2);

@@ -1,6 +1,8 @@
 /** The `sloe` command line: dispatches to one command and maps failures to exit codes. */
 import { UsageError, jsonSchema } from '../rules/index.js';
 import { EXIT, type Io, processIo } from './io.js';
+import { backtestCommand } from './backtest.js';
+import { evalCommand } from './eval.js';
 import { ownersCommand } from './owners.js';
 import { validateCommand } from './validate.js';
 
@@ -11,6 +13,8 @@ Usage: sloe <command> [options]
 Commands:
   validate [PATH…] [--format text|json|github]   check SLO files (default path ./slos)
   owners   [PATH…] [--json]                      dashboards, their one owner, and their SLOs
+  eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
+  backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
   schema                                         print the JSON Schema of SLO files
 
 Run \`sloe <command> --help\` for a command's options.
@@ -22,6 +26,8 @@ type Command = (args: string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   owners: ownersCommand,
+  eval: evalCommand,
+  backtest: backtestCommand,
   schema: async (_args, io) => {
     io.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
     return EXIT.ok;

@@ -30,3 +30,18 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
   }
   return value as T;
 }
+
+/** Parses a time given as RFC 3339 or Unix seconds into unix milliseconds. */
+export function parseTime(name: string, text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(text)) {
+    const ms = Date.parse(text);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  throw new UsageError(`--${name} must be an RFC 3339 time (2026-03-01T10:00:00Z) or Unix seconds (got ${JSON.stringify(text)})`);
+}
+
+/** RFC 3339 in UTC, without milliseconds when they are zero. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}

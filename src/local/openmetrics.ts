@@ -31,20 +31,28 @@ export function* seriesLines(series: SeriesHistory): Generator<string> {
 }
 
 /**
- * Writes series to a file; series of the same metric name must be given together (OpenMetrics keeps a metric
- * family in one block), which this enforces by grouping them.
+ * Writes series to OpenMetrics files, one per `partitionMs` of time (`<prefix>-<n>.om`), and returns their names.
+ * promtool reads its whole input once per 2h block it creates, so one file per day keeps loading long histories
+ * linear. Series of the same metric name are written together (OpenMetrics keeps a metric family in one block).
  */
-export async function writeOpenMetrics(file: string, series: Iterable<SeriesHistory>): Promise<void> {
+export async function writeOpenMetrics(prefix: string, series: Iterable<SeriesHistory>, partitionMs = 86_400_000): Promise<string[]> {
   const byName = new Map<string, SeriesHistory[]>();
   for (const s of series) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
-  const out = createWriteStream(file);
+  const outs = new Map<number, ReturnType<typeof createWriteStream>>();
   for (const group of byName.values()) {
     for (const s of group) {
-      for (const line of seriesLines(s)) {
-        if (!out.write(line)) await once(out, 'drain');
+      for (const sample of s.samples) {
+        const part = Math.floor(sample[0] / partitionMs);
+        let out = outs.get(part);
+        if (!out) outs.set(part, (out = createWriteStream(`${prefix}-${part}.om`)));
+        const [line] = seriesLines({ name: s.name, labels: s.labels, samples: [sample] });
+        if (!out.write(line!)) await once(out, 'drain');
       }
     }
   }
-  out.end('# EOF\n');
-  await once(out, 'finish');
+  for (const out of outs.values()) {
+    out.end('# EOF\n');
+    await once(out, 'finish');
+  }
+  return [...outs.keys()].sort((a, b) => a - b).map((part) => `${prefix}-${part}.om`);
 }

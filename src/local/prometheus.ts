@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from './binaries.js';
 import { type SeriesHistory, writeOpenMetrics } from './openmetrics.js';
+import { mapLimit } from '../util/async.js';
 import { freePort, startLogged, stopProcess, tail, waitUntil } from './process.js';
 
 export interface LocalPrometheus {
@@ -33,10 +34,11 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'sloe-prometheus-')));
   const data = join(dir, 'data');
   if (options.history) {
-    const file = join(dir, 'history.om');
-    await writeOpenMetrics(file, options.history);
-    await run(bin.promtool!, ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, data], join(dir, 'promtool.log'));
-    await rm(file);
+    const files = await writeOpenMetrics(join(dir, 'history'), options.history);
+    await mapLimit(files, 2, async (file) => {
+      await run(bin.promtool!, ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, data]);
+      await rm(file);
+    });
   }
   const config = [
     'global:',
@@ -93,7 +95,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   throw lastError;
 }
 
-function run(command: string, args: string[], logFile: string): Promise<void> {
+function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -101,7 +103,7 @@ function run(command: string, args: string[], logFile: string): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.slice(0, 3).join(' ')} failed (${code}): ${stderr.trim().slice(-500)} (see ${logFile})`));
+      else reject(new Error(`${command} ${args.slice(0, 3).join(' ')} failed (${code}): ${stderr.trim().slice(-500)}`));
     });
   });
 }

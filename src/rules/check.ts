@@ -52,7 +52,12 @@ export interface CheckResult {
   config: Config;
   problems: Problem[];
   /** `${NAME}` references to variables that are not set (only when CheckOptions.env is given). */
-  envProblems: Problem[];
+  envProblems: EnvProblem[];
+}
+
+/** An unset variable, with the kind of document that needs it. */
+export interface EnvProblem extends Problem {
+  kind: string;
 }
 
 interface ServiceContext {
@@ -80,7 +85,7 @@ export function check(docs: SourceDoc[], options: CheckOptions = {}): CheckResul
 
 class Checker {
   private readonly problems: Problem[] = [];
-  private readonly envProblems: Problem[] = [];
+  private readonly envProblems: EnvProblem[] = [];
   private readonly highCardinality: Set<string>;
   private readonly services = new Map<string, Location>();
   private readonly dashboards = new Map<string, Dashboard>();
@@ -171,9 +176,10 @@ class Checker {
         if (!this.options.env || errors.length > 0) return v;
         const { value, missing } = expandReferences(v, this.options.env);
         for (const name of missing) {
-          this.envProblems.push(doc.problem(path, `environment variable ${name} is not set`));
+          this.envProblems.push({ ...doc.problem(path, `environment variable ${name} is not set`), kind: String(root.kind) });
         }
-        return value;
+        // An unset variable leaves the reference as written, so that it is reported once, as unset.
+        return missing.length > 0 ? v : value;
       }
       if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
       if (v !== null && typeof v === 'object') {

@@ -34,14 +34,14 @@ export function scanReferences(text: string): { refs: EnvReference[]; errors: Ar
   return { refs, errors };
 }
 
-/** Replaces every reference by its variable's value; returns the names that are not set. */
+/** Replaces every reference by its variable's value; returns the names that are not set (or set to nothing). */
 export function expandReferences(text: string, env: NodeJS.ProcessEnv): { value: string; missing: string[] } {
   const { refs } = scanReferences(text);
   const missing: string[] = [];
   let value = '';
   let last = 0;
   for (const r of refs) {
-    const v = env[r.name];
+    const v = env[r.name] || undefined;
     if (v === undefined) missing.push(r.name);
     value += text.slice(last, r.offset) + (v ?? '');
     last = r.offset + r.length;

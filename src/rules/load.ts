@@ -1,7 +1,7 @@
 /** Finds SLO files below the given paths, parses and checks them. */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CheckOptions, check } from './check.js';
+import { type CheckOptions, type EnvProblem, check } from './check.js';
 import type { Config } from './model.js';
 import { type Problem, sortProblems } from './problem.js';
 import { readSource } from './source.js';
@@ -14,7 +14,7 @@ export interface LoadResult {
   /** Problems in the files; the configuration is usable only when this is empty. */
   problems: Problem[];
   /** `${NAME}` references to unset variables (only when an environment was given). */
-  envProblems: Problem[];
+  envProblems: EnvProblem[];
   files: string[];
 }
 

@@ -7,7 +7,7 @@ export interface Problem {
 }
 
 /** Orders problems by file, line and column, so that output is stable. */
-export function sortProblems(problems: Problem[]): Problem[] {
+export function sortProblems<P extends Problem>(problems: P[]): P[] {
   return [...problems].sort(
     (a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line || a.col - b.col,
   );

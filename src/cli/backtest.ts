@@ -1,0 +1,121 @@
+import { EvaluationError, createPrometheus, formatLabels, loadFrames, replay } from '../evaluator/index.js';
+import { describeStep } from '../escalation/plan.js';
+import { formatDuration, parseDuration } from '../rules/index.js';
+import { UsageError } from '../rules/index.js';
+import { mapLimit } from '../util/async.js';
+import { loadConfig } from './config.js';
+import { EXIT, type Io } from './io.js';
+import { DEFAULT_PATHS, iso, parse, parseTime } from './options.js';
+
+export const BACKTEST_HELP = `Usage: sloe backtest [PATH…] --from TIME --to TIME [--step DUR] [--json]
+
+Replays the alert state machine and the escalation policies over history, sending nothing: when each incident
+would have fired and resolved, and which escalation steps would have run (acknowledgements are not simulated).
+
+Options:
+  --from TIME, --to TIME   RFC 3339 (2026-03-01T10:00:00Z) or Unix seconds
+  --step DUR               evaluation step, a Prometheus duration (default 1m)
+  --slo SERVICE/NAME       only this SLO (repeatable)
+  --json                   one JSON object: { "from", "to", "step", "slos": [ { "service", "slo", "labels", "incidents" } ] }
+
+Environment: as for sloe eval (PROMETHEUS_URL, …).
+Exit status: 0 replayed, 1 invalid SLO files, 2 usage error or Prometheus failing.
+`;
+
+/** `sloe backtest`: what a spec would have done against real history. */
+export async function backtestCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    step: { type: 'string' },
+    slo: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.stdout.write(BACKTEST_HELP);
+    return EXIT.ok;
+  }
+  if (values.from === undefined || values.to === undefined) throw new UsageError('--from and --to are required');
+  const from = parseTime('from', values.from);
+  const to = parseTime('to', values.to);
+  if (to <= from) throw new UsageError('--to must be after --from');
+  const stepMs = parseDuration(values.step ?? '1m');
+  if (stepMs === undefined || stepMs < 1000 || stepMs % 1000 !== 0) {
+    throw new UsageError(`--step must be a duration of whole seconds such as 30s or 1m (got ${JSON.stringify(values.step)})`);
+  }
+  const config = await loadConfig(positionals.length ? positionals : DEFAULT_PATHS, io, 'slos');
+  if (typeof config === 'number') return config;
+  const wanted = values.slo ?? [];
+  const slos = wanted.length ? config.slos.filter((s) => wanted.includes(s.id)) : config.slos;
+  const unknown = wanted.filter((w) => !config.slos.some((s) => s.id === w));
+  if (unknown.length) throw new UsageError(`no such SLO: ${unknown.join(', ')} (use service/name)`);
+
+  const times: number[] = [];
+  for (let t = from; t <= to; t += stepMs) times.push(t);
+  const prometheus = createPrometheus(io.env);
+  const progress = io.stderr.isTTY === true;
+  let done = 0;
+  let failed = 0;
+  const results = await mapLimit(slos, 4, async (slo) => {
+    try {
+      const frames = await loadFrames(prometheus, slo, from, to, stepMs);
+      const instances = replay(slo, config.policies.get(slo.escalation), times, frames);
+      return { slo, instances };
+    } catch (e) {
+      if (!(e instanceof EvaluationError)) throw e;
+      failed++;
+      io.stderr.write(`${progress ? '\r\x1b[K' : ''}sloe backtest: ${e.message}\n`);
+      return { slo, instances: [] };
+    } finally {
+      done++;
+      if (progress) io.stderr.write(`\r\x1b[Kbacktest: ${done}/${slos.length} SLOs, ${prometheus.queries} queries`);
+    }
+  });
+  if (progress) io.stderr.write('\r\x1b[K');
+  if (failed > 0) {
+    io.stderr.write(`sloe backtest: ${failed} of ${slos.length} SLOs could not be replayed; no result is printed\n`);
+    return EXIT.usage;
+  }
+
+  const entries = results.flatMap(({ slo, instances }) =>
+    instances.length === 0
+      ? [{ service: slo.service, slo: slo.name, labels: {}, incidents: [] }]
+      : instances.map((i) => ({
+          service: slo.service,
+          slo: slo.name,
+          labels: i.labels,
+          incidents: i.incidents.map((inc) => ({
+            severity: inc.severity,
+            reason: inc.reason,
+            firedAt: iso(inc.firedAt),
+            resolvedAt: inc.resolvedAt === null ? null : iso(inc.resolvedAt),
+            message: inc.message,
+            ...(inc.escalations.length ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, at: iso(e.at) })) } : {}),
+            steps: inc.steps.map((s) => ({ notify: s.notify, at: iso(s.at), target: s.target })),
+          })),
+        })),
+  );
+  if (values.json) {
+    io.stdout.write(JSON.stringify({ from: iso(from), to: iso(to), step: formatDuration(stepMs), slos: entries }, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const incidents = results.flatMap((r) => r.instances.flatMap((i) => i.incidents.map((inc) => ({ slo: r.slo, labels: i.labels, inc }))));
+  io.stdout.write(`backtest ${iso(from)} → ${iso(to)}, step ${formatDuration(stepMs)}, ${slos.length} SLOs\n\n`);
+  for (const { slo, labels, inc } of incidents.sort((a, b) => a.inc.firedAt - b.inc.firedAt)) {
+    const resolved = inc.resolvedAt === null ? 'still open at the end' : `resolved ${iso(inc.resolvedAt)} after ${formatDuration(inc.resolvedAt - inc.firedAt)}`;
+    io.stdout.write(`${iso(inc.firedAt)}  ${inc.severity.toUpperCase().padEnd(6)}  ${slo.id}${formatLabels(labels)}  ${resolved}\n`);
+    io.stdout.write(`    ${inc.reason === 'breach' ? '' : `${inc.reason}: `}${inc.message}\n`);
+    for (const e of inc.escalations) io.stdout.write(`    ${iso(e.at)}  raised to ${e.severity}\n`);
+    const policy = config.policies.get(slo.escalation);
+    for (const s of inc.steps) {
+      const step = policy?.[s.severity][s.index];
+      io.stdout.write(`    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}\n`);
+    }
+  }
+  const pages = incidents.filter((i) => i.inc.severity === 'page').length;
+  const steps = incidents.reduce((n, i) => n + i.inc.steps.length, 0);
+  io.stdout.write(
+    `${incidents.length ? '\n' : ''}${incidents.length} incident(s) would have fired (${pages} page, ${incidents.length - pages} ticket), running ${steps} escalation step(s); ${prometheus.queries} Prometheus queries\n`,
+  );
+  return EXIT.ok;
+}

@@ -1,0 +1,20 @@
+/** Label sets of query results: the identity of an SLO instance. */
+export type Labels = Record<string, string>;
+
+/** A stable key of a label set (sorted), `{}` for none. */
+export function labelsKey(labels: Labels): string {
+  const keys = Object.keys(labels).sort();
+  return `{${keys.map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
+}
+
+/** The labels of a result series without the metric name, which differs between the parts of a ratio. */
+export function seriesLabels(metric: Labels): Labels {
+  const { __name__: _name, ...rest } = metric;
+  return rest;
+}
+
+/** `{model="a",region="b"}`, or empty for no labels. */
+export function formatLabels(labels: Labels): string {
+  const keys = Object.keys(labels).sort();
+  return keys.length ? `{${keys.map((k) => `${k}=${JSON.stringify(labels[k])}`).join(', ')}}` : '';
+}

@@ -1,0 +1,167 @@
+/**
+ * Prometheus behind a small port: instant and range queries returning plain numbers. The adapter uses
+ * prometheus-query with a request timeout, optional bearer or basic auth, retries of transient failures, and range
+ * queries split to stay under Prometheus' 11,000 points per series.
+ */
+import { PrometheusDriver } from 'prometheus-query';
+import { sleep } from '../util/async.js';
+import { type Labels, seriesLabels } from './labels.js';
+
+export interface InstantSample {
+  labels: Labels;
+  value: number;
+}
+
+/** One series of a range query: timestamps (unix ms) and their values, in time order. */
+export interface RangeSeries {
+  labels: Labels;
+  times: number[];
+  values: number[];
+}
+
+/** What the evaluator needs from Prometheus. */
+export interface PrometheusPort {
+  instant(query: string, at: number): Promise<InstantSample[]>;
+  range(query: string, start: number, end: number, stepMs: number): Promise<RangeSeries[]>;
+}
+
+export type PrometheusErrorKind = 'unreachable' | 'timeout' | 'bad_query' | 'server' | 'unexpected';
+
+/** A failed query; says what failed, why, and whether trying again may help. */
+export class PrometheusError extends Error {
+  constructor(
+    readonly kind: PrometheusErrorKind,
+    message: string,
+    readonly query: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'PrometheusError';
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'unreachable' || this.kind === 'timeout' || this.kind === 'server';
+  }
+}
+
+export interface PrometheusConfig {
+  url: string;
+  timeoutMs: number;
+  bearerToken?: string;
+  username?: string;
+  password?: string;
+  /** Attempts per query, the first included. */
+  attempts: number;
+  /** Back-off before the second attempt; doubles each time. */
+  backoffMs: number;
+  /** Most points per series in one range query (Prometheus refuses more than 11,000). */
+  maxPoints: number;
+}
+
+/** Prometheus settings from the environment (PROMETHEUS_URL, _TIMEOUT, _BEARER_TOKEN, _USERNAME, _PASSWORD). */
+export function prometheusConfigFromEnv(env: NodeJS.ProcessEnv): PrometheusConfig {
+  const timeout = env.PROMETHEUS_TIMEOUT ? Number(env.PROMETHEUS_TIMEOUT) * 1000 : 30_000;
+  return {
+    url: env.PROMETHEUS_URL || 'http://localhost:9090',
+    timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : 30_000,
+    bearerToken: env.PROMETHEUS_BEARER_TOKEN || undefined,
+    username: env.PROMETHEUS_USERNAME || undefined,
+    password: env.PROMETHEUS_PASSWORD || undefined,
+    attempts: 3,
+    backoffMs: 500,
+    maxPoints: 10_000,
+  };
+}
+
+interface DriverError {
+  errorType?: string;
+  error?: string;
+  httpStatus?: number;
+  code?: string;
+}
+
+/** PrometheusPort over HTTP. `queries` counts the HTTP requests it made. */
+export class PrometheusClient implements PrometheusPort {
+  private readonly driver: PrometheusDriver;
+  queries = 0;
+
+  constructor(readonly config: PrometheusConfig) {
+    this.driver = new PrometheusDriver({
+      endpoint: config.url,
+      baseURL: '/api/v1/',
+      timeout: config.timeoutMs,
+      preferPost: true,
+      headers: config.bearerToken ? { Authorization: `Bearer ${config.bearerToken}` } : {},
+      ...(config.username && config.password ? { auth: { username: config.username, password: config.password } } : {}),
+    });
+  }
+
+  async instant(query: string, at: number): Promise<InstantSample[]> {
+    const result = await this.attempt(query, () => this.driver.instantQuery(query, at));
+    if (result.resultType === 'scalar') {
+      const [, v] = result.result as unknown as [number, string];
+      return [{ labels: {}, value: parseFloat(v) }];
+    }
+    if (result.resultType !== 'vector') throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
+    return (result.result as Array<{ metric: { labels: Labels }; value: { value: number } }>).map((r) => ({
+      labels: seriesLabels(r.metric.labels),
+      value: r.value.value,
+    }));
+  }
+
+  async range(query: string, start: number, end: number, stepMs: number): Promise<RangeSeries[]> {
+    const merged = new Map<string, RangeSeries>();
+    const chunk = stepMs * this.config.maxPoints;
+    for (let from = start; from <= end; from += chunk) {
+      const to = Math.min(end, from + chunk - stepMs);
+      const result = await this.attempt(query, () => this.driver.rangeQuery(query, from, to, stepMs / 1000));
+      if (result.resultType !== 'matrix') throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
+      for (const r of result.result as Array<{ metric: { labels: Labels }; values: Array<{ time: Date; value: number }> }>) {
+        const labels = seriesLabels(r.metric.labels);
+        const key = JSON.stringify(Object.entries(labels).sort());
+        let series = merged.get(key);
+        if (!series) merged.set(key, (series = { labels, times: [], values: [] }));
+        for (const p of r.values) {
+          series.times.push(p.time.getTime());
+          series.values.push(p.value);
+        }
+      }
+    }
+    return [...merged.values()];
+  }
+
+  private async attempt<T>(query: string, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.queries++;
+      try {
+        return await call();
+      } catch (e) {
+        const error = this.toError(e, query);
+        if (!error.retryable || attempt >= this.config.attempts) throw error;
+        await sleep(this.config.backoffMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  private toError(e: unknown, query: string): PrometheusError {
+    if (e instanceof PrometheusError) return e;
+    const d = (e ?? {}) as DriverError;
+    const where = this.config.url;
+    switch (d.errorType) {
+      case 'timeout_error':
+        return new PrometheusError('timeout', `Prometheus at ${where} did not answer within ${this.config.timeoutMs} ms`, query);
+      case 'network_error':
+      case 'ssl_error':
+        return new PrometheusError('unreachable', `Prometheus at ${where} is unreachable: ${d.error ?? d.code ?? 'network error'}`, query);
+      case 'http_error': {
+        const status = d.httpStatus ?? 0;
+        if (status === 400 || status === 422) return new PrometheusError('bad_query', `Prometheus rejected the query: ${d.error}`, query, status);
+        if (status === 401 || status === 403) return new PrometheusError('bad_query', `Prometheus at ${where} refused access (HTTP ${status}): check PROMETHEUS_BEARER_TOKEN or PROMETHEUS_USERNAME/PASSWORD`, query, status);
+        if (status === 429 || status >= 500) return new PrometheusError('server', `Prometheus at ${where} answered HTTP ${status}: ${d.error}`, query, status);
+        return new PrometheusError('unexpected', `Prometheus at ${where} answered HTTP ${status}: ${d.error}`, query, status);
+      }
+      default:
+        return new PrometheusError('unexpected', `unexpected answer from Prometheus at ${where}: ${d.error ?? (e instanceof Error ? e.message : String(e))}`, query);
+    }
+  }
+}
