@@ -13,7 +13,7 @@ import { startPrometheus } from '../src/local/prometheus.js';
 const ROOT = join(import.meta.dirname, '..');
 const MIN = 60_000;
 const DAY = 1440 * MIN;
-const APPS = 50;
+const APPS = Number(process.env.BENCH_APPS ?? 50);
 
 /** Deterministic pseudo-random numbers, so every run replays the same history. */
 function random(seed: number): () => number {
@@ -36,7 +36,7 @@ function* history(from: number, to: number): Generator<SeriesHistory> {
     for (let t = from; t <= to; t += MIN) {
       const n = t === from ? 0 : 500 + Math.floor(rnd() * 100);
       const burst = bursts.find((b) => t > b.at && t <= b.at + b.minutes * MIN);
-      const share = burst ? burst.share : 0.001;
+      const share = burst ? burst.share : 0.0005;
       okTotal += n * (1 - share);
       badTotal += n * share;
       ok.push([t, Math.round(okTotal)]);
@@ -89,7 +89,8 @@ function slos(): string {
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sloe.js'), ...args], { env: { ...process.env, ...env } });
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -122,7 +123,7 @@ export async function benchBacktest(): Promise<Record<string, number | string>> 
     const incidents = Number(/^(\d+) incident/.exec(last)?.[1] ?? NaN);
     const cpu = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(cpuFile, 'utf8'))) as { user: number; system: number };
     return {
-      slos: 100,
+      slos: APPS * 2,
       days: 30,
       step: '1m',
       steps_per_slo: 30 * 1440 + 1,

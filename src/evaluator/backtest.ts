@@ -52,13 +52,13 @@ export async function loadFrames(port: PrometheusPort, slo: Slo, from: number, t
     const [values, baselines] = await Promise.all([fetch(slo.query), slo.baseline !== undefined ? fetch(slo.baseline) : undefined]);
     const at = pointsAt(values, from, to, stepMs);
     const baseAt = baselines ? pointsAt(baselines, from, to, stepMs) : undefined;
-    return (t) => thresholdFrame(slo, at(t), baseAt?.(t));
+    return (t) => thresholdFrame(slo, at(t), baseAt?.(t), 'problems');
   }
   const plan = ratioPlan(slo);
   const grid = gcd(stepMs, plan.resMs);
   const start = from - plan.longestMs + plan.resMs;
   const grids = await ratioGrids(port, slo, start, to, grid);
-  return (t) => ratioFrame(slo, grids, t, plan.longestMs);
+  return (t) => ratioFrame(slo, grids, t, plan.longestMs, 'problems');
 }
 
 /** Indexes range series by step so that the samples present at a step time are found directly. */
@@ -95,17 +95,22 @@ export function replay(
   onFrame?: (at: number, frame: SloFrame) => void,
 ): BacktestInstance[] {
   const states = new Map<string, InstanceState>();
+  const known = new Map<string, Labels>();
   const incidents = new Map<string, { labels: Labels; list: BacktestIncident[] }>();
   const open = new Map<string, BacktestIncident>();
   for (const t of times) {
     const frame = frameAt(t);
     onFrame?.(t, frame);
-    const known = [...states.values()].map((s) => s.labels);
-    for (const { labels, obs } of observe(frame, known)) {
-      const key = labelsKey(labels);
+    if (steady(frame, states)) continue;
+    for (const { key, labels, obs } of observe(frame, known)) {
       const { state, transitions } = advance(states.get(key), labels, obs, slo, t);
-      if (state) states.set(key, state);
-      else states.delete(key);
+      if (state) {
+        states.set(key, state);
+        known.set(key, labels);
+      } else {
+        states.delete(key);
+        known.delete(key);
+      }
       for (const tr of transitions) {
         if (tr.type === 'fired') {
           const incident: BacktestIncident = { severity: tr.severity, reason: tr.reason, firedAt: t, resolvedAt: null, message: tr.message, escalations: [], steps: [] };
@@ -131,6 +136,17 @@ export function replay(
   const until = times[times.length - 1] ?? 0;
   for (const { list } of incidents.values()) for (const incident of list) incident.steps = steps(incident, policy, until);
   return [...incidents.values()].map(({ labels, list }) => ({ labels, incidents: list }));
+}
+
+/** True when every instance is healthy now and was healthy before: the step changes nothing. */
+function steady(frame: SloFrame, states: ReadonlyMap<string, InstanceState>): boolean {
+  if (frame.status !== 'data' || frame.instances.length !== states.size) return false;
+  for (const r of frame.instances) {
+    if (r.state !== 'ok') return false;
+    const s = states.get(labelsKey(r.labels));
+    if (s?.phase !== 'ok' || s.noDataSince !== undefined) return false;
+  }
+  return true;
 }
 
 function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number): BacktestStep[] {

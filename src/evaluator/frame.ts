@@ -25,6 +25,9 @@ export interface InstanceResult {
   tiers?: RatioStatus['tiers'];
 }
 
+/** Whether healthy instances get a message too (`eval` shows them), or only the ones that need attention. */
+export type Detail = 'all' | 'problems';
+
 export type SloFrame =
   | { status: 'data'; instances: InstanceResult[] }
   | { status: 'nodata'; message: string }
@@ -48,18 +51,26 @@ export function thresholdFrame(
   slo: ThresholdSlo,
   values: ReadonlyArray<{ labels: Labels; value: number }>,
   baselines?: ReadonlyArray<{ labels: Labels; value: number }>,
+  detail: Detail = 'all',
 ): SloFrame {
   if (values.length === 0) return { status: 'nodata', message: 'the query returned no data' };
   const over = tooMany(slo, values.length);
   if (over) return over;
-  const byKey = new Map((baselines ?? []).map((b) => [labelsKey(b.labels), b.value]));
-  const shared = baselines?.length === 1 && Object.keys(baselines[0]!.labels).length === 0 ? baselines[0]!.value : undefined;
+  const byKey = baselines && baselines.length > 1 ? new Map(baselines.map((b) => [labelsKey(b.labels), b.value])) : undefined;
+  const only = baselines?.length === 1 ? baselines[0]! : undefined;
+  const shared = only && Object.keys(only.labels).length === 0 ? only.value : undefined;
+  const baselineOf = (labels: Labels) =>
+    byKey?.get(labelsKey(labels)) ?? (only && labelsKey(only.labels) === labelsKey(labels) ? only.value : shared) ?? NaN;
   const instances = values.map(({ labels, value }): InstanceResult => {
-    const baseline = slo.baseline === undefined ? undefined : (byKey.get(labelsKey(labels)) ?? shared ?? NaN);
-    const base = { labels, value, ...(baseline !== undefined ? { baseline } : {}), severity: slo.severity };
-    if (Number.isNaN(value)) return { ...base, state: 'nodata', message: 'the query returned NaN (no traffic?)' };
-    if (baseline !== undefined && Number.isNaN(baseline)) return { ...base, state: 'nodata', message: 'the baseline query returned no data' };
+    const baseline = slo.baseline === undefined ? undefined : baselineOf(labels);
+    const result = (state: InstanceState, message: string): InstanceResult =>
+      baseline === undefined
+        ? { labels, value, state, severity: slo.severity, message }
+        : { labels, value, baseline, state, severity: slo.severity, message };
+    if (Number.isNaN(value)) return result('nodata', 'the query returned NaN (no traffic?)');
+    if (baseline !== undefined && Number.isNaN(baseline)) return result('nodata', 'the baseline query returned no data');
     const breach = holds(slo.when, value, baseline);
+    if (!breach && detail === 'problems') return result('ok', '');
     const objective = slo.objective ? ` (objective ${slo.objective.text})` : '';
     const message =
       slo.when.kind === 'change'
@@ -67,7 +78,7 @@ export function thresholdFrame(
         : breach
           ? `${fmt(value)} ${slo.when.text.startsWith('not ') ? `is ${slo.when.text}` : slo.when.text}${objective}`
           : `${fmt(value)}, alert when ${slo.when.text}${objective}`;
-    return { ...base, state: breach ? 'breach' : 'ok', message };
+    return result(breach ? 'breach' : 'ok', message);
   });
   return { status: 'data', instances };
 }
@@ -78,15 +89,20 @@ export function ratioFrame(
   grids: ReadonlyArray<{ labels: Labels; grid: RateGrid }>,
   at: number,
   longestMs: number,
+  detail: Detail = 'all',
 ): SloFrame {
   const results: InstanceResult[] = [];
   for (const { labels, grid } of grids) {
     const i = grid.index(at);
     if (i < 0 || i >= grid.length) continue;
-    const status = ratioStatus(slo, grid, i, longestMs);
+    const status = ratioStatus(slo, grid, i, longestMs, detail === 'all');
     if (status.noData) continue;
     const firing = status.tiers.filter((t) => t.firing);
     const worst = firing.find((t) => t.severity === 'page') ?? firing[0];
+    if (!worst && detail === 'problems') {
+      results.push({ labels, value: status.sli, state: 'ok', severity: 'ticket', message: '' });
+      continue;
+    }
     const base = { labels, value: status.sli, severity: worst?.severity ?? 'ticket', tiers: status.tiers };
     const window = formatDuration(longestMs);
     const objective = `objective ${fmt(slo.objective * 100)}%`;
@@ -112,20 +128,23 @@ export const SLO_LEVEL: Labels = {};
  * missing from a frame with data went away; a frame without data is missing data for all of them (or for the SLO as
  * a whole when none are known).
  */
-export function observe(frame: SloFrame, known: ReadonlyArray<Labels>): Array<{ labels: Labels; obs: Observation }> {
-  if (frame.status === 'error') return [{ labels: SLO_LEVEL, obs: { kind: 'error', message: frame.message } }];
+export function observe(frame: SloFrame, known: ReadonlyMap<string, Labels>): Array<{ key: string; labels: Labels; obs: Observation }> {
+  if (frame.status === 'error') return [{ key: labelsKey(SLO_LEVEL), labels: SLO_LEVEL, obs: { kind: 'error', message: frame.message } }];
   if (frame.status === 'nodata') {
-    const targets = known.length > 0 ? known : [SLO_LEVEL];
-    return targets.map((labels) => ({ labels, obs: { kind: 'nodata', message: frame.message } }));
+    const obs: Observation = { kind: 'nodata', message: frame.message };
+    if (known.size === 0) return [{ key: labelsKey(SLO_LEVEL), labels: SLO_LEVEL, obs }];
+    return [...known].map(([key, labels]) => ({ key, labels, obs }));
   }
-  const out: Array<{ labels: Labels; obs: Observation }> = frame.instances.map((r) => ({
+  const out = frame.instances.map((r) => ({
+    key: labelsKey(r.labels),
     labels: r.labels,
-    obs:
-      r.state === 'nodata'
-        ? { kind: 'nodata', message: r.message }
-        : { kind: 'value', breach: r.state === 'breach', severity: r.severity, message: r.message },
+    obs: (r.state === 'nodata'
+      ? { kind: 'nodata', message: r.message }
+      : { kind: 'value', breach: r.state === 'breach', severity: r.severity, message: r.message }) as Observation,
   }));
-  const present = new Set(frame.instances.map((r) => labelsKey(r.labels)));
-  for (const labels of known) if (!present.has(labelsKey(labels))) out.push({ labels, obs: { kind: 'gone' } });
+  if (known.size > out.length || out.some((o) => !known.has(o.key))) {
+    const present = new Set(out.map((o) => o.key));
+    for (const [key, labels] of known) if (!present.has(key)) out.push({ key, labels, obs: { kind: 'gone' } });
+  }
   return out;
 }

@@ -47,6 +47,7 @@ export interface StatePolicy {
 }
 
 const RANK: Record<Severity, number> = { ticket: 1, page: 2 };
+const NONE: Transition[] = [];
 
 /** The more severe of two severities. */
 export function maxSeverity(a: Severity | undefined, b: Severity): Severity {
@@ -64,6 +65,10 @@ export function advance(
   policy: StatePolicy,
   now: number,
 ): { state: InstanceState | undefined; transitions: Transition[] } {
+  // The common case, healthy and staying so, changes nothing.
+  if (previous?.phase === 'ok' && previous.noDataSince === undefined && obs.kind === 'value' && !obs.breach) {
+    return { state: previous, transitions: NONE };
+  }
   const s: InstanceState = previous ? { ...previous } : { labels, phase: 'ok' };
   const transitions: Transition[] = [];
   const fire = (severity: Severity, reason: IncidentReason, message: string) => {

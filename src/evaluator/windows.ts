@@ -104,32 +104,25 @@ export interface RatioStatus {
   noData: boolean;
 }
 
-/** Evaluates every tier of a ratio SLO at grid point `i`. */
-export function ratioStatus(slo: RatioSlo, grid: RateGrid, i: number, longestMs: number): RatioStatus {
+/**
+ * Evaluates the tiers of a ratio SLO at grid point `i`. Without `detail`, only firing tiers are listed (what
+ * alerting needs); with it, every tier (what `eval` shows).
+ */
+export function ratioStatus(slo: RatioSlo, grid: RateGrid, i: number, longestMs: number, detail = true): RatioStatus {
   const budget = 1 - slo.objective;
   const resSeconds = grid.resMs / 1000;
   const burn = (w: { bad: number; total: number }) => (w.total > 0 ? w.bad / w.total / budget : NaN);
-  const tiers = slo.tiers.map((tier: BurnRateTier): TierStatus => {
+  const longest = grid.window(i, longestMs);
+  if (longest.points === 0) return { sli: NaN, tiers: [], noData: true };
+  const tiers = slo.tiers.flatMap((tier: BurnRateTier): TierStatus[] => {
     const long = grid.window(i, tier.longMs);
     const short = grid.window(i, tier.shortMs);
     const longBurn = burn(long);
     const shortBurn = burn(short);
     const events = long.total * resSeconds;
-    return {
-      severity: tier.severity,
-      longMs: tier.longMs,
-      shortMs: tier.shortMs,
-      factor: tier.factor,
-      longBurn,
-      shortBurn,
-      events,
-      firing: longBurn > tier.factor && shortBurn > tier.factor && events >= slo.minEvents,
-    };
+    const firing = longBurn > tier.factor && shortBurn > tier.factor && events >= slo.minEvents;
+    if (!firing && !detail) return [];
+    return [{ severity: tier.severity, longMs: tier.longMs, shortMs: tier.shortMs, factor: tier.factor, longBurn, shortBurn, events, firing }];
   });
-  const longest = grid.window(i, longestMs);
-  return {
-    sli: longest.total > 0 ? 1 - longest.bad / longest.total : NaN,
-    tiers,
-    noData: longest.points === 0,
-  };
+  return { sli: longest.total > 0 ? 1 - longest.bad / longest.total : NaN, tiers, noData: false };
 }

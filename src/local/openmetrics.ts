@@ -20,14 +20,13 @@ function formatValue(v: number): string {
   return String(v);
 }
 
-/** The sample lines of one series. */
-export function* seriesLines(series: SeriesHistory): Generator<string> {
+/** The name and labels of a series as they start each of its sample lines. */
+function seriesId(series: SeriesHistory): string {
   const labels = Object.entries(series.labels ?? {})
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([k, v]) => `${k}="${escape(v)}"`)
     .join(',');
-  const id = labels ? `${series.name}{${labels}}` : series.name;
-  for (const [t, v] of series.samples) yield `${id} ${formatValue(v)} ${t / 1000}\n`;
+  return labels ? `${series.name}{${labels}}` : series.name;
 }
 
 /**
@@ -41,12 +40,12 @@ export async function writeOpenMetrics(prefix: string, series: Iterable<SeriesHi
   const outs = new Map<number, ReturnType<typeof createWriteStream>>();
   for (const group of byName.values()) {
     for (const s of group) {
-      for (const sample of s.samples) {
-        const part = Math.floor(sample[0] / partitionMs);
+      const id = seriesId(s);
+      for (const [t, v] of s.samples) {
+        const part = Math.floor(t / partitionMs);
         let out = outs.get(part);
         if (!out) outs.set(part, (out = createWriteStream(`${prefix}-${part}.om`)));
-        const [line] = seriesLines({ name: s.name, labels: s.labels, samples: [sample] });
-        if (!out.write(line!)) await once(out, 'drain');
+        if (!out.write(`${id} ${formatValue(v)} ${t / 1000}\n`)) await once(out, 'drain');
       }
     }
   }
