@@ -1,4 +1,4 @@
-import { EvaluationError, type PrometheusClient, type SloFrame, createPrometheus, evaluateAt, fmt, formatLabels } from '../evaluator/index.js';
+import { EvaluationError, type PrometheusClient, type SloFrame, conditionText, createPrometheus, evaluateAt, fmt, formatLabels, objectiveText } from '../evaluator/index.js';
 import { type Slo, formatDuration } from '../rules/index.js';
 import { mapLimit } from '../util/async.js';
 import { loadConfig } from './config.js';
@@ -37,15 +37,6 @@ export interface EvalRow {
 }
 
 const num = (n: number): number | null => (Number.isFinite(n) ? n : null);
-
-export function objectiveText(slo: Slo): string | null {
-  if (slo.kind === 'ratio') return `${fmt(slo.objective * 100)}%`;
-  return slo.objective?.text ?? null;
-}
-
-export function conditionText(slo: Slo): string {
-  return slo.kind === 'ratio' ? `burn rate (${slo.tiers.length} tiers)` : slo.when.text;
-}
 
 /** The rows of one SLO's frame. */
 export function evalRows(slo: Slo, frame: SloFrame): EvalRow[] {

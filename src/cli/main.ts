@@ -4,6 +4,7 @@ import { EXIT, type Io, processIo } from './io.js';
 import { backtestCommand } from './backtest.js';
 import { evalCommand } from './eval.js';
 import { ownersCommand } from './owners.js';
+import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
 
 export const HELP = `sloe — SLO alerting and escalation engine
@@ -15,6 +16,7 @@ Commands:
   owners   [PATH…] [--json]                      dashboards, their one owner, and their SLOs
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
+  run      [PATH…]                               the engine: evaluate, escalate, serve HTTP
   schema                                         print the JSON Schema of SLO files
 
 Run \`sloe <command> --help\` for a command's options.
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   owners: ownersCommand,
   eval: evalCommand,
   backtest: backtestCommand,
+  run: runCommand,
   schema: async (_args, io) => {
     io.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
     return EXIT.ok;

@@ -1,6 +1,6 @@
 /** Shared option handling of the sloe commands. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { HIGH_CARDINALITY_LABELS, type CheckOptions, UsageError } from '../rules/index.js';
+import { type CheckOptions, UsageError, checkOptionsFromEnv } from '../rules/index.js';
 
 export const DEFAULT_PATHS = ['slos'];
 
@@ -15,12 +15,7 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
 
 /** Check options from `--high-cardinality-labels` and SLOE_HIGH_CARDINALITY_LABELS. */
 export function checkOptions(flag: string | undefined, env: NodeJS.ProcessEnv): CheckOptions {
-  const list = [flag, env.SLOE_HIGH_CARDINALITY_LABELS]
-    .filter((s): s is string => !!s)
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return { highCardinalityLabels: [...HIGH_CARDINALITY_LABELS, ...list] };
+  return checkOptionsFromEnv(env, flag);
 }
 
 export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {

@@ -1,6 +1,7 @@
 import { PrometheusClient, prometheusConfigFromEnv } from './prometheus.js';
 
 export { type BacktestIncident, type BacktestInstance, type FrameSource, loadFrames, replay } from './backtest.js';
+export { conditionText, objectiveText } from './describe.js';
 export { EvaluationError, evaluateAt, ratioGrids } from './evaluate.js';
 export { type InstanceResult, type SloFrame, SLO_LEVEL, fmt, observe, ratioFrame, thresholdFrame } from './frame.js';
 export { type Labels, formatLabels, labelsKey } from './labels.js';

@@ -22,6 +22,8 @@ export interface LocalRedis {
 export interface RedisOptions {
   /** Keep data across restart() with an append-only file. */
   persist?: boolean;
+  /** Listen on this port instead of a free one. */
+  port?: number;
 }
 
 /** Answers PONG to PING over a plain socket. */
@@ -44,7 +46,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalRedis
   const bin = ensureBinaries(['redis-server'])['redis-server']!;
   const dir = await mkdtemp(join(tmpdir(), 'sloe-redis-'));
   const log = join(dir, 'redis.log');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',

@@ -48,6 +48,16 @@ export interface CheckOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Check options from SLOE_HIGH_CARDINALITY_LABELS (and a comma-separated list given on the command line). */
+export function checkOptionsFromEnv(env: NodeJS.ProcessEnv, extra?: string): CheckOptions {
+  const list = [extra, env.SLOE_HIGH_CARDINALITY_LABELS]
+    .filter((s): s is string => !!s)
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return { highCardinalityLabels: list };
+}
+
 export interface CheckResult {
   config: Config;
   problems: Problem[];

@@ -1,4 +1,4 @@
-export { HIGH_CARDINALITY_LABELS, type CheckOptions, type EnvProblem } from './check.js';
+export { HIGH_CARDINALITY_LABELS, type CheckOptions, type EnvProblem, checkOptionsFromEnv } from './check.js';
 export { type Condition, holds, parseCondition } from './condition.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { expandReferences } from './env.js';

@@ -1,0 +1,57 @@
+import { ConfigError, Engine } from '../engine/engine.js';
+import { formatProblem } from '../rules/index.js';
+import { EXIT, type Io } from './io.js';
+import { DEFAULT_PATHS, parse } from './options.js';
+
+export const RUN_HELP = `Usage: sloe run [PATH…]
+
+The engine: evaluates every SLO on its interval (BullMQ on Redis), opens incidents for sustained breaches,
+escalates them step by step until acknowledged or resolved, and serves HTTP on SLOE_PORT:
+  /healthz, /readyz, /metrics, /api/incidents[/:id], /slack/events, /webhooks/pagerduty.
+Several replicas may share one Redis. SIGHUP (or a changed file) reloads the SLO files; an invalid change is
+reported and the last good configuration kept. SIGTERM or SIGINT drains running jobs and exits 0.
+
+Environment: PROMETHEUS_URL, REDIS_URL, SLOE_PORT, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, PAGERDUTY_ROUTING_KEY,
+PAGERDUTY_WEBHOOK_SECRET, LOG_LEVEL … (see docs/spec.md).
+`;
+
+/** `sloe run`: runs the engine until SIGTERM or SIGINT. */
+export async function runCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (values.help) {
+    io.stdout.write(RUN_HELP);
+    return EXIT.ok;
+  }
+  let engine: Engine;
+  try {
+    engine = await Engine.start({ paths: positionals.length ? positionals : DEFAULT_PATHS, env: io.env });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) io.stderr.write(formatProblem(p) + '\n');
+      io.stderr.write(`sloe run: ${e.message}; nothing to run\n`);
+      return EXIT.problem;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      io.stderr.write(`sloe run: cannot listen on port ${io.env.SLOE_PORT || 3000}: ${(e as Error).message}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      engine.log.info({ event: 'signal', signal }, `${signal}: shutting down`);
+      process.removeAllListeners('SIGHUP');
+      engine.stop().then(
+        () => resolve(EXIT.ok),
+        (e: Error) => {
+          engine.log.error({ error: e.message }, 'shutdown failed');
+          resolve(EXIT.usage);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => void engine.reload());
+  });
+}

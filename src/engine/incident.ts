@@ -1,0 +1,75 @@
+/** An incident: one breach of one SLO instance, from firing to resolution, with its frozen escalation policy. */
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncidentReason } from '../evaluator/state.js';
+import type { EscalationPolicy, Severity } from '../rules/model.js';
+
+export type IncidentStatus = 'firing' | 'acknowledged' | 'resolved';
+
+/** What does not change after the incident fires. */
+export interface IncidentDoc {
+  id: string;
+  sloId: string;
+  service: string;
+  slo: string;
+  signal: string;
+  labels: Record<string, string>;
+  instanceKey: string;
+  /** The team owning the service. */
+  owner: string;
+  dashboard: { id: string; title: string; url?: string; owner: string };
+  runbook?: string;
+  objective: string | null;
+  condition: string;
+  firedAt: number;
+  traceId: string;
+  /** The escalation policy as it was when the incident fired. */
+  policy: EscalationPolicy;
+}
+
+export interface Incident extends IncidentDoc {
+  status: IncidentStatus;
+  severity: Severity;
+  reason: IncidentReason;
+  message: string;
+  /** Identifies the current escalation: steps scheduled under another token are stale. */
+  token: string;
+  /** When the current escalation started (firing, or being raised to page). */
+  escalatedAt: number;
+  acknowledgedAt?: number;
+  acknowledgedBy?: string;
+  resolvedAt?: number;
+  resolvedBy?: string;
+  snoozedUntil?: number;
+  /** Where channels put things for this incident (Slack channel and message ts, PagerDuty dedup key…). */
+  refs: Record<string, string>;
+}
+
+/** One line of an incident's audit trail. */
+export interface AuditEntry {
+  at: number;
+  type: 'fired' | 'escalated' | 'step' | 'skipped' | 'failed' | 'acknowledged' | 'resolved' | 'snoozed' | 'note';
+  /** Who did it: a person (Slack user, PagerDuty user) or `sloe`. */
+  by?: string;
+  /** The step concerned, e.g. `page.1`. */
+  step?: string;
+  detail: string;
+}
+
+/** The id of the incident that an SLO instance fired at `firedAt`: the same on every replica. */
+export function incidentId(instanceKey: string, firedAt: number): string {
+  return createHash('sha256').update(`${instanceKey}@${firedAt}`).digest('hex').slice(0, 16);
+}
+
+export function newToken(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** A W3C-style trace id shared by every log line of the incident's work. */
+export function newTraceId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** The key of a step within an incident's escalation: `page.1`. */
+export function stepKey(severity: Severity, index: number): string {
+  return `${severity}.${index}`;
+}

@@ -1,0 +1,277 @@
+/**
+ * Incident state in Redis. Every change that must not be half-done — an evaluation's new state with the incidents
+ * it opens, raises and resolves; an acknowledgement; a resolution by hand — is one Lua script, so replicas sharing
+ * a Redis never open an incident twice or lose a resolution.
+ *
+ * Keys (under the prefix): `state:<slo>` hash (rev, evaluatedAt, data, reset:<instance>), `open` hash
+ * (instance → incident id), `incident:<id>` hash, `audit:<id>` list, `incidents` sorted set by firing time,
+ * `delivery:<id>:<step>` string.
+ */
+import type { Redis } from 'ioredis';
+import type { InstanceState } from '../evaluator/state.js';
+import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from './incident.js';
+
+/** The alert state of one SLO's instances, with the revision that guards concurrent writers. */
+export interface SloState {
+  rev: number;
+  evaluatedAt: number;
+  instances: Record<string, InstanceState>;
+  /** Instances resolved by hand since the last evaluation: they start over from ok. */
+  resets: string[];
+}
+
+/**
+ * What an evaluation changes besides the state, applied in the same script. Times are strings: Lua would print
+ * large numbers in exponent form.
+ */
+export type StoreOp =
+  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string }
+  | { op: 'escalate'; instanceKey: string; fields: Record<string, string>; audit: string }
+  | { op: 'resolve'; instanceKey: string; resolvedAt: string; audit: string };
+
+export interface ApplyResult {
+  applied: boolean;
+  opened: string[];
+  escalated: string[];
+  resolved: string[];
+}
+
+const APPLY = `
+local stateKey, openKey, indexKey = KEYS[1], KEYS[2], KEYS[3]
+local expected, data, evaluatedAt, opsJson, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local rev = redis.call('HGET', stateKey, 'rev') or '0'
+if rev ~= expected then return cjson.encode({applied = false}) end
+local opened, escalated, resolved = {}, {}, {}
+for _, op in ipairs(cjson.decode(opsJson)) do
+  if op.op == 'open' then
+    if redis.call('HSETNX', openKey, op.instanceKey, op.id) == 1 then
+      local key = prefix .. 'incident:' .. op.id
+      for field, value in pairs(op.fields) do redis.call('HSET', key, field, value) end
+      redis.call('ZADD', indexKey, op.firedAt, op.id)
+      redis.call('RPUSH', prefix .. 'audit:' .. op.id, op.audit)
+      table.insert(opened, op.id)
+    end
+  else
+    local id = redis.call('HGET', openKey, op.instanceKey)
+    if id then
+      local key = prefix .. 'incident:' .. id
+      if op.op == 'escalate' then
+        for field, value in pairs(op.fields) do redis.call('HSET', key, field, value) end
+        table.insert(escalated, id)
+      else
+        redis.call('HDEL', openKey, op.instanceKey)
+        if redis.call('HGET', key, 'status') ~= 'resolved' then
+          redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', op.resolvedAt, 'resolvedBy', 'sloe')
+          table.insert(resolved, id)
+        end
+      end
+      redis.call('RPUSH', prefix .. 'audit:' .. id, op.audit)
+    end
+  end
+end
+local resets = {}
+for _, f in ipairs(redis.call('HKEYS', stateKey)) do
+  if string.sub(f, 1, 6) == 'reset:' then table.insert(resets, f) end
+end
+if #resets > 0 then redis.call('HDEL', stateKey, unpack(resets)) end
+redis.call('HSET', stateKey, 'rev', tonumber(rev) + 1, 'evaluatedAt', evaluatedAt, 'data', data)
+return cjson.encode({applied = true, opened = opened, escalated = escalated, resolved = resolved})
+`;
+
+/** Acknowledge (ARGV[1] = 'acknowledged') or snooze a firing incident; returns its status before. */
+const TRANSITION = `
+local key, auditKey = KEYS[1], KEYS[2]
+local status = redis.call('HGET', key, 'status')
+if not status then return 'missing' end
+if status ~= 'firing' then return status end
+if ARGV[1] == 'acknowledged' then
+  redis.call('HSET', key, 'status', 'acknowledged', 'acknowledgedAt', ARGV[2], 'acknowledgedBy', ARGV[3])
+else
+  redis.call('HSET', key, 'snoozedUntil', ARGV[4])
+end
+redis.call('RPUSH', auditKey, ARGV[5])
+return status
+`;
+
+/** Resolve by hand: closes the incident and makes its instance start over from ok at the next evaluation. */
+const RESOLVE = `
+local key, auditKey, openKey, stateKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local status = redis.call('HGET', key, 'status')
+if not status then return 'missing' end
+if status == 'resolved' then return status end
+redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', ARGV[1], 'resolvedBy', ARGV[2])
+local instance = redis.call('HGET', key, 'instanceKey')
+if redis.call('HGET', openKey, instance) == ARGV[3] then redis.call('HDEL', openKey, instance) end
+redis.call('HSET', stateKey, 'reset:' .. instance, '1')
+redis.call('HINCRBY', stateKey, 'rev', 1)
+redis.call('RPUSH', auditKey, ARGV[4])
+return status
+`;
+
+type Scripts = Redis & {
+  sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
+  sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
+  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, ...args: string[]): Promise<string>;
+};
+
+/** Reads and changes incidents and alert state in Redis. */
+export class IncidentStore {
+  private readonly redis: Scripts;
+
+  constructor(
+    redis: Redis,
+    readonly prefix: string,
+  ) {
+    this.redis = redis as Scripts;
+    this.redis.defineCommand('sloeApply', { numberOfKeys: 3, lua: APPLY });
+    this.redis.defineCommand('sloeTransition', { numberOfKeys: 2, lua: TRANSITION });
+    this.redis.defineCommand('sloeResolve', { numberOfKeys: 4, lua: RESOLVE });
+  }
+
+  private key(...parts: string[]): string {
+    return `${this.prefix}:${parts.join(':')}`;
+  }
+
+  async loadState(sloId: string): Promise<SloState> {
+    const h = await this.redis.hgetall(this.key('state', sloId));
+    return {
+      rev: Number(h.rev ?? 0),
+      evaluatedAt: Number(h.evaluatedAt ?? 0),
+      instances: h.data ? (JSON.parse(h.data) as Record<string, InstanceState>) : {},
+      resets: Object.keys(h)
+        .filter((f) => f.startsWith('reset:'))
+        .map((f) => f.slice('reset:'.length)),
+    };
+  }
+
+  /** Writes an SLO's new state and its incident changes if nobody wrote since `rev`. */
+  async apply(sloId: string, rev: number, evaluatedAt: number, instances: Record<string, InstanceState>, ops: StoreOp[]): Promise<ApplyResult> {
+    const raw = await this.redis.sloeApply(
+      this.key('state', sloId),
+      this.key('open'),
+      this.key('incidents'),
+      String(rev),
+      JSON.stringify(instances),
+      String(evaluatedAt),
+      JSON.stringify(ops),
+      `${this.prefix}:`,
+    );
+    const r = JSON.parse(raw) as Partial<ApplyResult> & { applied: boolean };
+    // cjson writes an empty Lua table as {}.
+    const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+    return { applied: r.applied, opened: list(r.opened), escalated: list(r.escalated), resolved: list(r.resolved) };
+  }
+
+  async get(id: string): Promise<Incident | undefined> {
+    const h = await this.redis.hgetall(this.key('incident', id));
+    if (!h.doc) return undefined;
+    const doc = JSON.parse(h.doc) as IncidentDoc;
+    const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+    const refs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(h)) if (k.startsWith('ref.')) refs[k.slice(4)] = v;
+    return {
+      ...doc,
+      status: h.status as IncidentStatus,
+      severity: h.severity as Incident['severity'],
+      reason: h.reason as Incident['reason'],
+      message: h.message ?? '',
+      token: h.token ?? '',
+      escalatedAt: Number(h.escalatedAt ?? doc.firedAt),
+      acknowledgedAt: num(h.acknowledgedAt),
+      acknowledgedBy: h.acknowledgedBy || undefined,
+      resolvedAt: num(h.resolvedAt),
+      resolvedBy: h.resolvedBy || undefined,
+      snoozedUntil: num(h.snoozedUntil),
+      refs,
+    };
+  }
+
+  /** Incidents by firing time, newest first; `open` keeps those not resolved. */
+  async list(options: { open?: boolean; limit?: number } = {}): Promise<Incident[]> {
+    const limit = options.limit ?? 100;
+    const ids = options.open
+      ? Object.values(await this.redis.hgetall(this.key('open')))
+      : await this.redis.zrevrange(this.key('incidents'), 0, limit - 1);
+    const incidents = (await Promise.all(ids.map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined);
+    return incidents.sort((a, b) => b.firedAt - a.firedAt).slice(0, limit);
+  }
+
+  async openIncidentIds(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.key('open'));
+  }
+
+  async audit(id: string): Promise<AuditEntry[]> {
+    return (await this.redis.lrange(this.key('audit', id), 0, -1)).map((l) => JSON.parse(l) as AuditEntry);
+  }
+
+  async addAudit(id: string, entry: AuditEntry): Promise<void> {
+    await this.redis.rpush(this.key('audit', id), JSON.stringify(entry));
+  }
+
+  async setRefs(id: string, refs: Record<string, string>): Promise<void> {
+    if (Object.keys(refs).length === 0) return;
+    await this.redis.hset(this.key('incident', id), Object.fromEntries(Object.entries(refs).map(([k, v]) => [`ref.${k}`, v])));
+  }
+
+  /** Acknowledges a firing incident; returns the status it had ('firing' when this call acknowledged it). */
+  async acknowledge(id: string, at: number, by: string, audit: AuditEntry): Promise<IncidentStatus | 'missing'> {
+    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'acknowledged', String(at), by, '', JSON.stringify(audit))) as IncidentStatus | 'missing';
+  }
+
+  /** Holds a firing incident's escalation until `until`; returns the status it had. */
+  async snooze(id: string, until: number, audit: AuditEntry): Promise<IncidentStatus | 'missing'> {
+    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'snoozed', '', '', String(until), JSON.stringify(audit))) as IncidentStatus | 'missing';
+  }
+
+  /** Resolves by hand; returns the status it had. */
+  async resolve(incident: Incident, at: number, by: string, audit: AuditEntry): Promise<IncidentStatus | 'missing'> {
+    return (await this.redis.sloeResolve(
+      this.key('incident', incident.id),
+      this.key('audit', incident.id),
+      this.key('open'),
+      this.key('state', incident.sloId),
+      String(at),
+      by,
+      incident.id,
+      JSON.stringify(audit),
+    )) as IncidentStatus | 'missing';
+  }
+
+  /**
+   * Claims the delivery of one step (or update) so that only one worker sends it: 'claimed' for the caller, 'done'
+   * when it was sent before, 'busy' while another worker holds the claim.
+   */
+  async claimDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | 'busy'> {
+    const key = this.key('delivery', id, step);
+    const ok = await this.redis.set(key, `claim:${owner}`, 'PX', ttlMs, 'NX');
+    if (ok === 'OK') return 'claimed';
+    const value = await this.redis.get(key);
+    if (value === 'done' || value === 'failed') return 'done';
+    if (value === null) return this.claimDelivery(id, step, owner, ttlMs);
+    return 'busy';
+  }
+
+  /** Records the outcome of a claimed delivery; kept for 30 days. */
+  async finishDelivery(id: string, step: string, outcome: 'done' | 'failed'): Promise<void> {
+    await this.redis.set(this.key('delivery', id, step), outcome, 'EX', 30 * 86_400);
+  }
+
+  /** Gives a claim back (the delivery may be tried again). */
+  async releaseDelivery(id: string, step: string): Promise<void> {
+    await this.redis.del(this.key('delivery', id, step));
+  }
+}
+
+/** The hash fields of a new incident. */
+export function incidentFields(doc: IncidentDoc, i: Pick<Incident, 'status' | 'severity' | 'reason' | 'message' | 'token' | 'escalatedAt'>): Record<string, string> {
+  return {
+    doc: JSON.stringify(doc),
+    instanceKey: doc.instanceKey,
+    status: i.status,
+    severity: i.severity,
+    reason: i.reason,
+    message: i.message,
+    token: i.token,
+    escalatedAt: String(i.escalatedAt),
+  };
+}

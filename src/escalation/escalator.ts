@@ -1,0 +1,131 @@
+/**
+ * Runs escalation steps and incident updates. Each step is its own delayed job: it reloads the incident and does
+ * nothing but write an audit record if the incident was acknowledged, resolved, or escalated anew (the job's token
+ * is stale). A delivery is claimed in Redis first, so a retry or a second replica never sends it twice.
+ */
+import type { Incident } from '../engine/incident.js';
+import { stepKey as keyOf } from '../engine/incident.js';
+import type { Logger } from '../engine/log.js';
+import type { IncidentStore } from '../engine/store.js';
+import type { Severity, Step } from '../rules/model.js';
+import type { EngineMetrics } from '../server/metrics.js';
+import { type Channel, type IncidentUpdate, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
+import { describeStep } from './plan.js';
+
+export interface StepJob {
+  incidentId: string;
+  token: string;
+  severity: Severity;
+  index: number;
+  /** When the step was due (firedAt + after). */
+  at: number;
+}
+
+export interface UpdateJob {
+  incidentId: string;
+  update: IncidentUpdate;
+  text?: string;
+  /** Makes the update's delivery key unique (an incident may be snoozed twice). */
+  seq: string;
+}
+
+export type Channels = Record<Step['notify'], Channel>;
+
+export interface EscalatorDeps {
+  store: IncidentStore;
+  channels: Channels;
+  log: Logger;
+  metrics: EngineMetrics;
+  now(): number;
+  /** Identifies this replica in delivery claims. */
+  owner: string;
+  retry?: RetryPolicy;
+  /** Schedules a step again (used when the incident is snoozed). */
+  postpone(job: StepJob, until: number): Promise<void>;
+  /** Queues an update of the incident for the channels that took part (a failed delivery becomes a note). */
+  queueUpdate(job: UpdateJob): Promise<void>;
+}
+
+export class Escalator {
+  constructor(private readonly deps: EscalatorDeps) {}
+
+  private logFor(incident: Incident): Logger {
+    return this.deps.log.child({ incidentId: incident.id, traceId: incident.traceId, slo: incident.sloId });
+  }
+
+  /** Runs one step; returns what happened, for tests and logs. */
+  async runStep(job: StepJob): Promise<'sent' | 'failed' | 'skipped' | 'postponed' | 'missing'> {
+    const { store, metrics } = this.deps;
+    const incident = await store.get(job.incidentId);
+    if (!incident) {
+      this.deps.log.warn({ incidentId: job.incidentId }, 'escalation step for an unknown incident: skipped');
+      return 'missing';
+    }
+    const log = this.logFor(incident);
+    const key = keyOf(job.severity, job.index);
+    const step = incident.policy[job.severity][job.index];
+    const now = this.deps.now();
+    const skip = async (detail: string) => {
+      await store.addAudit(incident.id, { at: now, type: 'skipped', step: key, by: 'sloe', detail });
+      metrics.notifications.inc({ channel: step?.notify ?? 'unknown', kind: 'step', outcome: 'skipped' });
+      log.info({ event: 'step-skipped', step: key }, `step ${key} skipped: ${detail}`);
+      return 'skipped' as const;
+    };
+    if (!step) return skip('the frozen policy has no such step');
+    if (incident.token !== job.token) return skip('stale: the incident was escalated anew since this step was scheduled');
+    if (incident.status === 'acknowledged') return skip(`acknowledged by ${incident.acknowledgedBy ?? 'someone'}`);
+    if (incident.status === 'resolved') return skip(`resolved${incident.resolvedBy ? ` by ${incident.resolvedBy}` : ''}`);
+    if (incident.snoozedUntil !== undefined && incident.snoozedUntil > now) {
+      await this.deps.postpone(job, incident.snoozedUntil);
+      await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `postponed until ${new Date(incident.snoozedUntil).toISOString()} (snoozed)` });
+      return 'postponed';
+    }
+
+    const claim = await store.claimDelivery(incident.id, `${key}@${job.token}`, this.deps.owner, 120_000);
+    if (claim === 'done') return 'skipped';
+    if (claim === 'busy') throw new Error(`step ${key} of incident ${incident.id} is being delivered by another worker`);
+
+    metrics.stepLag.observe(Math.max(0, now - job.at) / 1000);
+    const channel = this.deps.channels[step.notify];
+    const result = await withRetries(() => channel.step({ incident, step, stepKey: key, log, now: this.deps.now }), this.deps.retry ?? DEFAULT_RETRY);
+    const at = this.deps.now();
+    if (result.ok) {
+      await store.finishDelivery(incident.id, `${key}@${job.token}`, 'done');
+      if (result.refs) await store.setRefs(incident.id, result.refs);
+      await store.addAudit(incident.id, { at, type: 'step', step: key, by: 'sloe', detail: `${describeStep(step)}: ${result.detail ?? 'sent'}` });
+      metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'sent' });
+      log.info({ event: 'step-sent', step: key, channel: channel.name, lagMs: now - job.at, attempts: result.attempts }, `step ${key} ran: ${describeStep(step)}`);
+      return 'sent';
+    }
+    await store.finishDelivery(incident.id, `${key}@${job.token}`, 'failed');
+    const detail = `${describeStep(step)} failed after ${result.attempts} attempt(s): ${result.error}`;
+    await store.addAudit(incident.id, { at, type: 'failed', step: key, by: 'sloe', detail });
+    metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'failed' });
+    log.error({ event: 'step-failed', step: key, channel: channel.name, attempts: result.attempts, error: result.error }, `step ${key} failed: ${detail}`);
+    await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: `Escalation step failed: ${detail}`, seq: `${key}@${job.token}` });
+    return 'failed';
+  }
+
+  /** Reflects a change of an incident in every channel that took part in it. */
+  async runUpdate(job: UpdateJob): Promise<void> {
+    const { store, metrics } = this.deps;
+    const incident = await store.get(job.incidentId);
+    if (!incident) return;
+    const log = this.logFor(incident);
+    for (const channel of new Set(Object.values(this.deps.channels))) {
+      const key = `update.${job.update}.${job.seq}.${channel.name}`;
+      const claim = await store.claimDelivery(incident.id, key, this.deps.owner, 120_000);
+      if (claim === 'done') continue;
+      if (claim === 'busy') throw new Error(`update ${key} of incident ${incident.id} is being delivered by another worker`);
+      const result = await withRetries(async () => (await channel.update({ incident, update: job.update, text: job.text, log, now: this.deps.now })) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY);
+      await store.finishDelivery(incident.id, key, result.ok ? 'done' : 'failed');
+      if (result.ok && result.detail === 'not involved') continue;
+      if (result.ok && result.refs) await store.setRefs(incident.id, result.refs);
+      metrics.notifications.inc({ channel: channel.name, kind: 'update', outcome: result.ok ? 'sent' : 'failed' });
+      if (!result.ok) {
+        await store.addAudit(incident.id, { at: this.deps.now(), type: 'failed', by: 'sloe', detail: `${channel.name} ${job.update} update failed: ${result.error}` });
+        log.error({ event: 'update-failed', channel: channel.name, update: job.update, error: result.error }, `${channel.name} could not be told the incident was ${job.update}`);
+      }
+    }
+  }
+}

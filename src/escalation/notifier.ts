@@ -1,0 +1,89 @@
+/**
+ * Channels deliver escalation steps (a Slack message, a PagerDuty event, an on-call page) and follow the incident's
+ * later changes. A channel says whether a failure is worth retrying; one retry stage acts on that, so that the
+ * retry behaviour is the same for every channel.
+ */
+import type { Incident } from '../engine/incident.js';
+import type { Logger } from '../engine/log.js';
+import type { Step } from '../rules/model.js';
+import { sleep as realSleep } from '../util/async.js';
+
+export type DeliveryResult =
+  | { ok: true; refs?: Record<string, string>; detail?: string }
+  | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
+
+/** A change of an incident that channels which took part in it reflect (update the message, resolve the event). */
+export type IncidentUpdate = 'acknowledged' | 'resolved' | 'escalated' | 'snoozed' | 'note';
+
+export interface StepContext {
+  incident: Incident;
+  step: Step;
+  /** `page.1`: identifies the step within the incident's escalation. */
+  stepKey: string;
+  log: Logger;
+  now(): number;
+}
+
+export interface UpdateContext {
+  incident: Incident;
+  update: IncidentUpdate;
+  /** Free text for notes (e.g. a delivery that failed). */
+  text?: string;
+  log: Logger;
+  now(): number;
+}
+
+/** One way of reaching people. */
+export interface Channel {
+  readonly name: string;
+  /** Runs one escalation step. */
+  step(ctx: StepContext): Promise<DeliveryResult>;
+  /** Reflects a change of an incident; undefined when this channel did not take part in it. */
+  update(ctx: UpdateContext): Promise<DeliveryResult | undefined>;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 1000, maxMs: 30_000 };
+
+/**
+ * Calls a delivery until it succeeds, fails for good, or runs out of attempts; waits with exponential back-off, or
+ * as long as the channel asked (Retry-After). A thrown error counts as a failure worth retrying.
+ */
+export async function withRetries(
+  call: () => Promise<DeliveryResult>,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  sleep: (ms: number) => Promise<void> = realSleep,
+): Promise<DeliveryResult & { attempts: number }> {
+  let last: DeliveryResult = { ok: false, retry: true, error: 'not attempted' };
+  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+    try {
+      last = await call();
+    } catch (e) {
+      last = { ok: false, retry: true, error: e instanceof Error ? e.message : String(e) };
+    }
+    if (last.ok || !last.retry || attempt === policy.attempts) return { ...last, attempts: attempt };
+    const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+    await sleep(last.retryAfterMs !== undefined ? Math.min(Math.max(last.retryAfterMs, 0), policy.maxMs) : backoff);
+  }
+  return { ...last, attempts: policy.attempts };
+}
+
+/**
+ * How an HTTP answer of a channel's API classifies: 2xx delivered; 429 and 5xx worth retrying (honouring
+ * Retry-After, in seconds or as a date); any other status is final.
+ */
+export function classifyHttp(status: number, retryAfter: string | null | undefined, now: number = Date.now()): { ok: boolean; retry: boolean; retryAfterMs?: number } {
+  if (status >= 200 && status < 300) return { ok: true, retry: false };
+  const retry = status === 429 || status >= 500 || status === 408;
+  let retryAfterMs: number | undefined;
+  if (retry && retryAfter) {
+    const seconds = Number(retryAfter);
+    retryAfterMs = Number.isFinite(seconds) ? seconds * 1000 : Math.max(0, Date.parse(retryAfter) - now) || undefined;
+  }
+  return { ok: false, retry, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+}

@@ -1,0 +1,58 @@
+/** The engine's own Prometheus metrics (`sloe_` prefix). SLO ids are labels; user ids never are. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class EngineMetrics {
+  readonly registry = new Registry();
+  readonly evaluations: Counter<'slo' | 'result'>;
+  readonly evaluationDuration: Histogram;
+  readonly notifications: Counter<'channel' | 'kind' | 'outcome'>;
+  readonly stepLag: Histogram;
+  readonly configReloads: Counter<'result'>;
+  readonly openIncidents: Gauge<'severity'>;
+
+  constructor(openIncidents: () => Promise<Record<string, number>>) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'sloe_' });
+    this.evaluations = new Counter({
+      name: 'sloe_evaluations_total',
+      help: 'SLO evaluations by result (ok, breach, nodata, error)',
+      labelNames: ['slo', 'result'],
+      registers,
+    });
+    this.evaluationDuration = new Histogram({
+      name: 'sloe_evaluation_duration_seconds',
+      help: 'Time to evaluate one SLO, queries included',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'sloe_notifications_total',
+      help: 'Escalation steps and incident updates by channel, kind (step, update) and outcome (sent, failed, skipped)',
+      labelNames: ['channel', 'kind', 'outcome'],
+      registers,
+    });
+    this.stepLag = new Histogram({
+      name: 'sloe_escalation_step_lag_seconds',
+      help: 'How late an escalation step ran after firedAt + after',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
+    this.configReloads = new Counter({
+      name: 'sloe_config_reloads_total',
+      help: 'Configuration reloads by result (ok, invalid)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.openIncidents = new Gauge({
+      name: 'sloe_open_incidents',
+      help: 'Incidents not yet resolved, by severity',
+      labelNames: ['severity'],
+      registers,
+      async collect() {
+        const counts = await openIncidents().catch(() => undefined);
+        if (!counts) return;
+        for (const severity of ['page', 'ticket']) this.set({ severity }, counts[severity] ?? 0);
+      },
+    });
+  }
+}

@@ -1,0 +1,138 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/engine/engine.js';
+import type { Incident } from '../../src/engine/incident.js';
+import { type LogCapture, type Stack, eventually, queueSlo, startEngine, startStack, writeSlos } from '../support/engine.js';
+
+let stack: Stack;
+const running: Engine[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterEach(async () => {
+  stack.exporter.gauge('demo_queue_depth').set(20);
+  await Promise.all(running.splice(0).map((e) => e.stop()));
+});
+afterAll(() => stack?.stop());
+
+async function engineWith(slo = queueSlo(), env: NodeJS.ProcessEnv = {}) {
+  const paths = [await writeSlos(stack.dir, slo)];
+  const started = await startEngine(stack, paths, { env });
+  running.push(started.engine);
+  return started;
+}
+
+async function firing(engine: Engine): Promise<Incident> {
+  return eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
+}
+
+async function api(engine: Engine, path: string, init?: RequestInit) {
+  const res = await fetch(`http://127.0.0.1:${engine.port}${path}`, init);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('sloe run: one engine', () => {
+  it('a sustained breach fires once, runs each step at firedAt + after, and resolves on recovery', async () => {
+    const { engine, capture } = await engineWith(undefined, { PAGERDUTY_ROUTING_KEY: 'sentinel-routing-key-7f3a' });
+    stack.exporter.gauge('demo_queue_depth').set(350);
+    const incident = await firing(engine);
+    expect(incident).toMatchObject({ sloId: 'demo/queue-depth', severity: 'page', reason: 'breach', status: 'firing', labels: {} });
+    expect(incident.message).toBe('350 > 200 (objective < 50)');
+    expect(incident.dashboard).toEqual({ id: 'queue', title: 'Approval queue', url: 'https://grafana.example.com/d/queue', owner: 'bob' });
+
+    const sent = await eventually('three steps', async () => {
+      const steps = (await engine.store.audit(incident.id)).filter((a) => a.type === 'step');
+      return steps.length === 3 ? steps : undefined;
+    });
+    expect(sent.map((s) => s.step)).toEqual(['page.0', 'page.1', 'page.2']);
+    [0, 3000, 6000].forEach((after, i) => {
+      const lag = sent[i]!.at - (incident.firedAt + after);
+      expect(lag, `step ${i} lag`).toBeGreaterThanOrEqual(0);
+      expect(lag, `step ${i} lag`).toBeLessThan(1000);
+    });
+
+    stack.exporter.gauge('demo_queue_depth').set(20);
+    const resolved = await eventually('resolution', async () => {
+      const i = await engine.store.get(incident.id);
+      return i?.status === 'resolved' ? i : undefined;
+    });
+    expect(resolved.resolvedBy).toBe('sloe');
+    expect((await engine.store.list()).filter((i) => i.sloId === 'demo/queue-depth')).toHaveLength(1);
+    const audit = (await engine.store.audit(incident.id)).map((a) => a.type);
+    expect(audit).toEqual(['fired', 'step', 'step', 'step', 'resolved']);
+
+    // Every line about the incident carries its id and trace id; the routing key never reaches the log.
+    const incidentLines = capture.lines.filter((l) => l.incidentId === incident.id);
+    expect(incidentLines.length).toBeGreaterThanOrEqual(5);
+    expect(incidentLines.every((l) => l.traceId === incident.traceId)).toBe(true);
+    expect(capture.raw.join('\n')).not.toContain('sentinel-routing-key-7f3a');
+    expect(capture.events('notification').map((l) => l.channel)).toEqual(['slack', 'pagerduty', 'oncall']);
+  });
+
+  it('an acknowledgement stops the remaining steps', async () => {
+    const { engine } = await engineWith();
+    stack.exporter.gauge('demo_queue_depth').set(350);
+    const incident = await firing(engine);
+    await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
+    expect(await engine.acknowledge(incident.id, 'alice', 'test')).toBe('done');
+    expect(await engine.acknowledge(incident.id, 'alice', 'test')).toBe('already');
+    await eventually('both later steps skipped', async () => (await engine.store.audit(incident.id)).filter((a) => a.type === 'skipped').length === 2, 15_000);
+    const audit = await engine.store.audit(incident.id);
+    expect(audit.map((a) => [a.type, a.step ?? '', a.by])).toEqual([
+      ['fired', '', 'sloe'],
+      ['step', 'page.0', 'sloe'],
+      ['acknowledged', '', 'alice'],
+      ['skipped', 'page.1', 'sloe'],
+      ['skipped', 'page.2', 'sloe'],
+    ]);
+    expect(audit[3]!.detail).toBe('acknowledged by alice');
+    expect((await engine.store.get(incident.id))!.status).toBe('acknowledged');
+  });
+
+  it('serves incidents, health, readiness and metrics over HTTP', async () => {
+    const { engine } = await engineWith(undefined, { SLOE_API_TOKEN: 'api-token' });
+    stack.exporter.gauge('demo_queue_depth').set(350);
+    const incident = await firing(engine);
+    await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
+    expect((await api(engine, '/healthz')).status).toBe(200);
+    expect(await api(engine, '/readyz')).toEqual({ status: 200, body: { redis: 'ok', prometheus: 'ok', config: 'ok', workers: 'ok' } });
+    const list = await api(engine, '/api/incidents?status=open');
+    expect((list.body.incidents as Array<{ id: string }>).map((i) => i.id)).toEqual([incident.id]);
+    const one = await api(engine, `/api/incidents/${incident.id}`);
+    expect(one.body.incident).toMatchObject({ id: incident.id, status: 'firing', firedAt: new Date(incident.firedAt).toISOString(), escalation: 'demo' });
+    expect((one.body.audit as Array<{ type: string }>)[0]!.type).toBe('fired');
+    expect((await api(engine, '/api/incidents/nope')).status).toBe(404);
+
+    const unauthorized = await api(engine, `/api/incidents/${incident.id}/acknowledge`, { method: 'POST', body: '{"by":"mallory"}' });
+    expect(unauthorized.status).toBe(401);
+    const ack = await api(engine, `/api/incidents/${incident.id}/acknowledge`, { method: 'POST', headers: { authorization: 'Bearer api-token' }, body: '{"by":"alice"}' });
+    expect(ack).toEqual({ status: 200, body: { result: 'done' } });
+    const resolve = await api(engine, `/api/incidents/${incident.id}/resolve`, { method: 'POST', headers: { authorization: 'Bearer api-token' }, body: '{"by":"alice"}' });
+    expect(resolve).toEqual({ status: 200, body: { result: 'done' } });
+    expect((await engine.store.get(incident.id))).toMatchObject({ status: 'resolved', resolvedBy: 'alice', acknowledgedBy: 'alice' });
+
+    // The acknowledgement and the resolution reach the channels through update jobs.
+    const metrics = await eventually('both updates delivered', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
+      return /kind="update",outcome="sent"\} 2$/m.test(text) ? text : undefined;
+    });
+    expect(metrics).toMatch(/^sloe_evaluations_total\{slo="demo\/queue-depth",result="breach"\} [1-9]/m);
+    expect(metrics).toMatch(/^sloe_notifications_total\{channel="slack",kind="step",outcome="sent"\} 1$/m);
+    expect(metrics).toMatch(/^sloe_notifications_total\{channel="slack",kind="update",outcome="sent"\} 2$/m);
+    expect(metrics).toMatch(/^sloe_escalation_step_lag_seconds_count 1$/m);
+    expect(metrics).toMatch(/^sloe_open_incidents\{severity="page"\} 0$/m);
+    expect(metrics).toContain('sloe_evaluation_duration_seconds_bucket');
+    expect(metrics).not.toContain('alice');
+  });
+
+  it('a breach that persists after a resolution by hand fires a new incident after `for`', async () => {
+    const { engine } = await engineWith();
+    stack.exporter.gauge('demo_queue_depth').set(350);
+    const first = await firing(engine);
+    expect(await engine.resolve(first.id, 'bob')).toBe('done');
+    const second = await eventually('a second incident', async () => (await engine.store.list({ open: true })).find((i) => i.id !== first.id));
+    expect(second.firedAt - first.firedAt).toBeGreaterThanOrEqual(2000);
+  });
+});
+
+export type { LogCapture };
