@@ -51,6 +51,7 @@ export class Evaluation {
       const decision = decide(slo, policy, state, frame, now);
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;
+      log.debug({ event: 'evaluated', slo: slo.id, at: now, rev: state.rev + 1 }, `evaluated ${slo.id}`);
       for (const id of [...result.opened, ...result.escalated]) {
         const incident = await store.get(id);
         if (incident) {

@@ -23,7 +23,7 @@ export class LogChannel implements Channel {
       },
       `${this.name} (log only): ${incident.severity} ${incident.sloId}${formatLabels(incident.labels)}: ${incident.message}`,
     );
-    return { ok: true, refs: { [`${this.name}.logged`]: '1' }, detail: `logged (${describeStep(step)})` };
+    return { ok: true, refs: { [`${this.name}.logged`]: '1' }, detail: 'written to the log (channel not configured)' };
   }
 
   async update({ incident, update, text, log }: UpdateContext): Promise<DeliveryResult | undefined> {

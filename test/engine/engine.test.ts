@@ -1,24 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import type { Incident } from '../../src/engine/incident.js';
-import { type LogCapture, type Stack, eventually, queueSlo, startEngine, startStack, writeSlos } from '../support/engine.js';
+import { type LogCapture, eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 
-let stack: Stack;
-const running: Engine[] = [];
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterEach(async () => {
-  stack.exporter.gauge('demo_queue_depth').set(20);
-  await Promise.all(running.splice(0).map((e) => e.stop()));
-});
-afterAll(() => stack?.stop());
+const ctx = useStack();
 
 async function engineWith(slo = queueSlo(), env: NodeJS.ProcessEnv = {}) {
-  const paths = [await writeSlos(stack.dir, slo)];
-  const started = await startEngine(stack, paths, { env });
-  running.push(started.engine);
+  const paths = [await writeSlos(ctx.stack.dir, slo)];
+  const started = await startEngine(ctx.stack, paths, { env });
+  ctx.engines.push(started.engine);
   return started;
 }
 
@@ -34,7 +24,7 @@ async function api(engine: Engine, path: string, init?: RequestInit) {
 describe('sloe run: one engine', () => {
   it('a sustained breach fires once, runs each step at firedAt + after, and resolves on recovery', async () => {
     const { engine, capture } = await engineWith(undefined, { PAGERDUTY_ROUTING_KEY: 'sentinel-routing-key-7f3a' });
-    stack.exporter.gauge('demo_queue_depth').set(350);
+    ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await firing(engine);
     expect(incident).toMatchObject({ sloId: 'demo/queue-depth', severity: 'page', reason: 'breach', status: 'firing', labels: {} });
     expect(incident.message).toBe('350 > 200 (objective < 50)');
@@ -51,7 +41,7 @@ describe('sloe run: one engine', () => {
       expect(lag, `step ${i} lag`).toBeLessThan(1000);
     });
 
-    stack.exporter.gauge('demo_queue_depth').set(20);
+    ctx.stack.exporter.gauge('demo_queue_depth').set(20);
     const resolved = await eventually('resolution', async () => {
       const i = await engine.store.get(incident.id);
       return i?.status === 'resolved' ? i : undefined;
@@ -71,7 +61,7 @@ describe('sloe run: one engine', () => {
 
   it('an acknowledgement stops the remaining steps', async () => {
     const { engine } = await engineWith();
-    stack.exporter.gauge('demo_queue_depth').set(350);
+    ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await firing(engine);
     await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
     expect(await engine.acknowledge(incident.id, 'alice', 'test')).toBe('done');
@@ -91,7 +81,7 @@ describe('sloe run: one engine', () => {
 
   it('serves incidents, health, readiness and metrics over HTTP', async () => {
     const { engine } = await engineWith(undefined, { SLOE_API_TOKEN: 'api-token' });
-    stack.exporter.gauge('demo_queue_depth').set(350);
+    ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await firing(engine);
     await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
     expect((await api(engine, '/healthz')).status).toBe(200);
@@ -127,7 +117,7 @@ describe('sloe run: one engine', () => {
 
   it('a breach that persists after a resolution by hand fires a new incident after `for`', async () => {
     const { engine } = await engineWith();
-    stack.exporter.gauge('demo_queue_depth').set(350);
+    ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const first = await firing(engine);
     expect(await engine.resolve(first.id, 'bob')).toBe('done');
     const second = await eventually('a second incident', async () => (await engine.store.list({ open: true })).find((i) => i.id !== first.id));

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { createLogger } from '../../src/engine/log.js';
 import { Exporter } from '../../src/local/exporter.js';
@@ -145,4 +146,26 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Registers the hooks of an engine test file: one stack for the file; engines and `sloe run` processes started by a
+ * test are stopped (processes killed) after it, and the exporter's gauge set back to healthy.
+ */
+export function useStack(options: { persistRedis?: boolean } = {}) {
+  const ctx = {
+    stack: undefined as unknown as Stack,
+    engines: [] as Engine[],
+    processes: [] as Array<{ child: { exitCode: number | null }; kill(signal?: NodeJS.Signals): void }>,
+  };
+  beforeAll(async () => {
+    ctx.stack = await startStack(options);
+  });
+  afterEach(async () => {
+    ctx.stack.exporter.gauge('demo_queue_depth').set(20);
+    for (const p of ctx.processes.splice(0)) if (p.child.exitCode === null) p.kill('SIGKILL');
+    await Promise.all(ctx.engines.splice(0).map((e) => e.stop()));
+  });
+  afterAll(() => ctx.stack?.stop());
+  return ctx;
 }
