@@ -18,7 +18,7 @@ describe('npm run demo', () => {
       /INCIDENT fired page: it-support-assistant\/latency-p95/,
       /→ slack\s+slack #ai-alerts: page/,
       /→ pagerduty pagerduty \(critical\): page/,
-      /→ oncall\s+oncall ai-primary: page/,
+      /→ oncall\s+oncall ai-primary: (alice|bob) \(rotation\): page/,
       /recovered/,
       /RESOLVED it-support-assistant\/latency-p95/,
       /stopped cleanly \(exit 0\)/,

@@ -1,4 +1,5 @@
 import { ConfigError, Engine } from '../engine/engine.js';
+import { channelsFromEnv } from '../escalation/channels.js';
 import { formatProblem } from '../rules/index.js';
 import { EXIT, type Io } from './io.js';
 import { DEFAULT_PATHS, parse } from './options.js';
@@ -24,7 +25,8 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   }
   let engine: Engine;
   try {
-    engine = await Engine.start({ paths: positionals.length ? positionals : DEFAULT_PATHS, env: io.env });
+    const setup = channelsFromEnv(io.env);
+    engine = await Engine.start({ paths: positionals.length ? positionals : DEFAULT_PATHS, env: io.env, channels: setup.channels, routes: setup.routes });
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const p of e.problems) io.stderr.write(formatProblem(p) + '\n');

@@ -32,8 +32,8 @@ export interface EngineOptions {
   port?: number;
   host?: string;
   prometheus?: PrometheusPort;
-  /** Channels for the notify kinds; missing ones write to the log. */
-  channels?: Partial<Channels>;
+  /** Channels for the notify kinds (or a function of the engine making them); missing ones write to the log. */
+  channels?: Partial<Channels> | ((engine: Engine) => Partial<Channels>);
   /** Routes that channels add to the HTTP server (Slack interactivity, PagerDuty webhooks). */
   routes?: (server: HttpServer, engine: Engine) => void;
   retry?: RetryPolicy;
@@ -95,10 +95,11 @@ export class Engine {
     this.metrics = new EngineMetrics(() => this.openCounts());
     this.queues = new Queues(this.queueRedis, prefix, this.now);
     this.prometheus = options.prometheus ?? new PrometheusClient(prometheusConfigFromEnv(env));
+    const given = typeof options.channels === 'function' ? options.channels(this) : (options.channels ?? {});
     this.channels = {
-      slack: options.channels?.slack ?? new LogChannel('slack'),
-      pagerduty: options.channels?.pagerduty ?? new LogChannel('pagerduty'),
-      oncall: options.channels?.oncall ?? new LogChannel('oncall'),
+      slack: given.slack ?? new LogChannel('slack', true, 'SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set'),
+      pagerduty: given.pagerduty ?? new LogChannel('pagerduty', false, 'no PagerDuty routing key is set (PAGERDUTY_ROUTING_KEY)'),
+      oncall: given.oncall ?? new LogChannel('oncall', false, 'on-call paging is not configured'),
     };
     this.escalator = new Escalator({
       store: this.store,
@@ -151,10 +152,7 @@ export class Engine {
     const { slos, policies, schedules } = this.current;
     this.log.info({ event: 'starting', port: this.port, slos: slos.length, files, owner: this.owner }, `sloe run: ${slos.length} SLOs from ${files} file(s), HTTP on port ${this.port}`);
     for (const [kind, channel] of Object.entries(this.channels)) {
-      if (channel instanceof LogChannel) {
-        const why = kind === 'slack' ? 'SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set' : kind === 'pagerduty' ? 'PagerDuty is not configured' : 'on-call paging needs Slack';
-        this.log.warn({ event: 'channel-log-only', channel: kind }, `${kind} steps are written to the log instead of sent (${why})`);
-      }
+      if (channel.logOnly) this.log.warn({ event: 'channel-log-only', channel: kind }, `${kind} steps are written to the log instead of sent (${channel.logOnly})`);
     }
     this.log.debug({ policies: policies.size, schedules: schedules.size }, 'configuration loaded');
   }
@@ -232,7 +230,7 @@ export class Engine {
   async acknowledge(id: string, by: string, via = 'api'): Promise<IncidentAction> {
     const at = this.now();
     const before = await this.store.acknowledge(id, at, by, { at, type: 'acknowledged', by, detail: `acknowledged via ${via}` });
-    return this.after(id, before, 'acknowledged', `acknowledged by ${by} via ${via}`);
+    return this.after(id, before, 'acknowledged', `acknowledged by ${by} via ${via}`, via);
   }
 
   /** Resolves an incident by hand: what was opened is resolved; a breach that persists fires anew after `for`. */
@@ -241,7 +239,7 @@ export class Engine {
     if (!incident) return 'missing';
     const at = this.now();
     const before = await this.store.resolve(incident, at, by, { at, type: 'resolved', by, detail: `resolved via ${via}` });
-    return this.after(id, before === 'resolved' ? 'resolved' : 'firing', 'resolved', `resolved by ${by} via ${via}`);
+    return this.after(id, before === 'resolved' ? 'resolved' : 'firing', 'resolved', `resolved by ${by} via ${via}`, via);
   }
 
   /** Holds the escalation of a firing incident for `ms`. */
@@ -249,15 +247,15 @@ export class Engine {
     const at = this.now();
     const until = at + ms;
     const before = await this.store.snooze(id, until, { at, type: 'snoozed', by, detail: `snoozed until ${new Date(until).toISOString()} via ${via}` });
-    return this.after(id, before, 'snoozed', `snoozed by ${by} via ${via}`, String(until));
+    return this.after(id, before, 'snoozed', `snoozed by ${by} via ${via}`, via, String(until));
   }
 
-  private async after(id: string, before: string, update: UpdateJob['update'], what: string, seq = 'manual'): Promise<IncidentAction> {
+  private async after(id: string, before: string, update: UpdateJob['update'], what: string, origin: string, seq = 'manual'): Promise<IncidentAction> {
     if (before === 'missing') return 'missing';
     if (before !== 'firing') return 'already';
     const incident = await this.store.get(id);
     this.log.info({ event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId }, what);
-    await this.queues.queueUpdate({ incidentId: id, update, seq });
+    await this.queues.queueUpdate({ incidentId: id, update, seq, origin });
     return 'done';
   }
 

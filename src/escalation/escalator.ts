@@ -25,6 +25,8 @@ export interface UpdateJob {
   incidentId: string;
   update: IncidentUpdate;
   text?: string;
+  /** Where the change came from; the channel of that name is not told again. */
+  origin?: string;
   /** Makes the update's delivery key unique (an incident may be snoozed twice). */
   seq: string;
 }
@@ -95,6 +97,9 @@ export class Escalator {
       await store.addAudit(incident.id, { at, type: 'step', step: key, by: 'sloe', detail: `${describeStep(step)}: ${result.detail ?? 'sent'}` });
       metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'sent' });
       log.info({ event: 'step-sent', step: key, channel: channel.name, lagMs: now - job.at, attempts: result.attempts }, `step ${key} ran: ${describeStep(step)}`);
+      if (!channel.logOnly) {
+        await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: result.detail ?? `${describeStep(step)}: sent`, origin: channel.name, seq: `${key}@${job.token}` });
+      }
       return 'sent';
     }
     await store.finishDelivery(incident.id, `${key}@${job.token}`, 'failed');
@@ -102,7 +107,7 @@ export class Escalator {
     await store.addAudit(incident.id, { at, type: 'failed', step: key, by: 'sloe', detail });
     metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'failed' });
     log.error({ event: 'step-failed', step: key, channel: channel.name, attempts: result.attempts, error: result.error }, `step ${key} failed: ${detail}`);
-    await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: `Escalation step failed: ${detail}`, seq: `${key}@${job.token}` });
+    await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: `${key}@${job.token}` });
     return 'failed';
   }
 
@@ -117,7 +122,8 @@ export class Escalator {
       const claim = await store.claimDelivery(incident.id, key, this.deps.owner, 120_000);
       if (claim === 'done') continue;
       if (claim === 'busy') throw new Error(`update ${key} of incident ${incident.id} is being delivered by another worker`);
-      const result = await withRetries(async () => (await channel.update({ incident, update: job.update, text: job.text, log, now: this.deps.now })) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY);
+      const ctx = { incident, update: job.update, ...(job.text !== undefined ? { text: job.text } : {}), ...(job.origin !== undefined ? { origin: job.origin } : {}), log, now: this.deps.now };
+      const result = await withRetries(async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY);
       await store.finishDelivery(incident.id, key, result.ok ? 'done' : 'failed');
       if (result.ok && result.detail === 'not involved') continue;
       if (result.ok && result.refs) await store.setRefs(incident.id, result.refs);

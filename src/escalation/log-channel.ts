@@ -1,33 +1,47 @@
 /** The channel used when a real one is not configured: what would be sent, as one structured log line. */
+import type { Incident } from '../engine/incident.js';
+import type { Logger } from '../engine/log.js';
 import { formatLabels } from '../evaluator/labels.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from './notifier.js';
 import { describeStep } from './plan.js';
 
+/** The log line of a notification that is written instead of sent: the same fields from every channel. */
+export function logNotification(log: Logger, channel: string, step: string, target: string, incident: Incident, extra: Record<string, unknown> = {}): void {
+  log.info(
+    {
+      event: 'notification',
+      channel,
+      delivery: 'log',
+      step,
+      target,
+      severity: incident.severity,
+      slo: incident.sloId,
+      labels: incident.labels,
+      owner: incident.dashboard.owner,
+      dashboard: incident.dashboard.url ?? incident.dashboard.id,
+      runbook: incident.runbook,
+      ...extra,
+    },
+    `${channel} (log only): ${incident.severity} ${incident.sloId}${formatLabels(incident.labels)}: ${incident.message}`,
+  );
+}
+
 export class LogChannel implements Channel {
-  constructor(readonly name: string) {}
+  /** `conversation`: this stands in for the channel where the incident is discussed (Slack), which takes notes. */
+  constructor(
+    readonly name: string,
+    private readonly conversation = false,
+    readonly logOnly = `${name} is not configured`,
+  ) {}
 
   async step({ incident, step, stepKey, log }: StepContext): Promise<DeliveryResult> {
-    log.info(
-      {
-        event: 'notification',
-        channel: this.name,
-        delivery: 'log',
-        step: stepKey,
-        target: describeStep(step),
-        severity: incident.severity,
-        slo: incident.sloId,
-        labels: incident.labels,
-        owner: incident.dashboard.owner,
-        dashboard: incident.dashboard.url ?? incident.dashboard.id,
-        runbook: incident.runbook,
-      },
-      `${this.name} (log only): ${incident.severity} ${incident.sloId}${formatLabels(incident.labels)}: ${incident.message}`,
-    );
+    logNotification(log, this.name, stepKey, describeStep(step), incident);
     return { ok: true, refs: { [`${this.name}.logged`]: '1' }, detail: 'written to the log (channel not configured)' };
   }
 
-  async update({ incident, update, text, log }: UpdateContext): Promise<DeliveryResult | undefined> {
+  async update({ incident, update, text, origin, log }: UpdateContext): Promise<DeliveryResult | undefined> {
     if (!incident.refs[`${this.name}.logged`]) return undefined;
+    if (update === 'note' && (!this.conversation || origin === this.name)) return undefined;
     log.info({ event: 'notification-update', channel: this.name, delivery: 'log', update, slo: incident.sloId }, `${this.name} (log only): incident ${update}${text ? `: ${text}` : ''}`);
     return { ok: true, detail: 'logged' };
   }

@@ -29,6 +29,8 @@ export interface UpdateContext {
   update: IncidentUpdate;
   /** Free text for notes (e.g. a delivery that failed). */
   text?: string;
+  /** Where the change came from (`slack`, `pagerduty`, `api`, or a channel's name for its notes). */
+  origin?: string;
   log: Logger;
   now(): number;
 }
@@ -36,6 +38,8 @@ export interface UpdateContext {
 /** One way of reaching people. */
 export interface Channel {
   readonly name: string;
+  /** Set when this channel only writes to the log (not configured), saying why; start-up reports it. */
+  readonly logOnly?: string;
   /** Runs one escalation step. */
   step(ctx: StepContext): Promise<DeliveryResult>;
   /** Reflects a change of an incident; undefined when this channel did not take part in it. */
@@ -44,11 +48,14 @@ export interface Channel {
 
 export interface RetryPolicy {
   attempts: number;
+  /** Back-off before the second attempt; doubles each time up to maxMs. */
   baseMs: number;
   maxMs: number;
+  /** The longest Retry-After honoured as asked (a longer one is cut to this). */
+  maxRetryAfterMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 1000, maxMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 1000, maxMs: 30_000, maxRetryAfterMs: 300_000 };
 
 /**
  * Calls a delivery until it succeeds, fails for good, or runs out of attempts; waits with exponential back-off, or
@@ -68,7 +75,8 @@ export async function withRetries(
     }
     if (last.ok || !last.retry || attempt === policy.attempts) return { ...last, attempts: attempt };
     const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-    await sleep(last.retryAfterMs !== undefined ? Math.min(Math.max(last.retryAfterMs, 0), policy.maxMs) : backoff);
+    const asked = last.retryAfterMs !== undefined ? Math.min(Math.max(last.retryAfterMs, 0), policy.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs!) : undefined;
+    await sleep(asked ?? backoff);
   }
   return { ...last, attempts: policy.attempts };
 }

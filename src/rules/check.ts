@@ -88,6 +88,9 @@ interface SloCandidate {
 
 const WINDOW_PLACEHOLDER = '$window';
 
+/** Keys whose values are secrets: their `${VAR}` references are filled in only when used, never stored. */
+const SECRET_KEYS = new Set(['routingKey']);
+
 /** Checks all documents together and builds the configuration. */
 export function check(docs: SourceDoc[], options: CheckOptions = {}): CheckResult {
   return new Checker(options).run(docs);
@@ -188,8 +191,9 @@ class Checker {
         for (const name of missing) {
           this.envProblems.push({ ...doc.problem(path, `environment variable ${name} is not set`), kind: String(root.kind) });
         }
-        // An unset variable leaves the reference as written, so that it is reported once, as unset.
-        return missing.length > 0 ? v : value;
+        // Secrets keep their reference in the model (incidents store their frozen policy); channels fill them in
+        // when they send. An unset variable also leaves the reference as written.
+        return missing.length > 0 || SECRET_KEYS.has(String(path[path.length - 1])) ? v : value;
       }
       if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
       if (v !== null && typeof v === 'object') {

@@ -169,7 +169,11 @@ export const SlackStepSchema = z.strictObject({
 export const PagerDutyStepSchema = z.strictObject({
   notify: z.literal('pagerduty'),
   ...stepCommon,
-  routingKey: z.string().min(1).optional().meta({ description: 'Events API v2 routing key, e.g. ${PAGERDUTY_ROUTING_KEY}' }),
+  routingKey: z
+    .string()
+    .regex(/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/, { error: 'routingKey must be an environment reference such as ${PAGERDUTY_ROUTING_KEY}: secrets do not belong in files' })
+    .optional()
+    .meta({ description: 'Events API v2 routing key, as an environment reference: ${PAGERDUTY_ROUTING_KEY}' }),
   severity: z.enum(PAGERDUTY_SEVERITIES).optional().meta({ description: 'PagerDuty severity (default critical)' }),
 });
 

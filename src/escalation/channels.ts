@@ -1,0 +1,52 @@
+/** Channels from the environment: Slack (Bolt), PagerDuty (pdjs) and on-call, with their HTTP endpoints. */
+import type { Engine } from '../engine/engine.js';
+import { expandReferences } from '../rules/env.js';
+import type { HttpServer } from '../server/http.js';
+import type { Channels } from './escalator.js';
+import { OnCallChannel } from './oncall/oncall-channel.js';
+import { pagerDutyConfigFromEnv } from './pagerduty/client.js';
+import { PagerDutyChannel } from './pagerduty/pagerduty-channel.js';
+import { pagerDutyWebhook } from './pagerduty/webhook.js';
+import { type SlackApp, createSlackApp } from './slack/interactivity.js';
+import { SlackApi, SlackChannel } from './slack/slack-channel.js';
+
+export interface ChannelSetup {
+  channels(engine: Engine): Partial<Channels>;
+  routes(server: HttpServer, engine: Engine): void;
+}
+
+/** What SLACK_*, PAGERDUTY_* configure; what is not configured writes to the log. */
+export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
+  let slackApp: SlackApp | undefined;
+  const pagerduty = pagerDutyConfigFromEnv(env);
+  return {
+    channels(engine) {
+      const out: Partial<Channels> = {};
+      const token = env.SLACK_BOT_TOKEN;
+      const secret = env.SLACK_SIGNING_SECRET;
+      let api: SlackApi | undefined;
+      if (token && secret) {
+        slackApp = createSlackApp({ token, signingSecret: secret, apiUrl: env.SLACK_API_URL, log: engine.log, now: engine.now, actions: () => engine });
+        api = new SlackApi(slackApp.client);
+        out.slack = new SlackChannel(api);
+        slackApp.client.auth.test().then(
+          (r) => engine.log.info({ event: 'slack-connected', team: r.team, bot: r.user }, `Slack: connected to ${r.team} as ${r.user}`),
+          (e: Error) => engine.log.error({ event: 'slack-auth-failed', error: e.message }, `Slack: the bot token was not accepted (${e.message})`),
+        );
+      } else if (token || secret) {
+        engine.log.error({ event: 'slack-half-configured' }, 'Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; Slack steps are written to the log');
+      }
+      const anyStepKey = [...engine.config().policies.values()].some((p) =>
+        [...p.page, ...p.ticket].some((s) => s.notify === 'pagerduty' && s.routingKey && expandReferences(s.routingKey, env).missing.length === 0),
+      );
+      if (pagerduty.routingKey || anyStepKey) out.pagerduty = new PagerDutyChannel(pagerduty, env);
+      out.oncall = new OnCallChannel(() => engine.config(), api, pagerduty);
+      return out;
+    },
+    routes(server, engine) {
+      if (slackApp) server.route('POST', '/slack/events', slackApp.handler);
+      const secret = env.PAGERDUTY_WEBHOOK_SECRET;
+      if (secret) server.route('POST', '/webhooks/pagerduty', pagerDutyWebhook(secret, engine, engine.log));
+    },
+  };
+}

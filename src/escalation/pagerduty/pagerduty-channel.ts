@@ -1,0 +1,95 @@
+/**
+ * PagerDuty as a channel: a `pagerduty` step triggers an Events API v2 event whose dedup key is stable for the
+ * incident; acknowledging and resolving the incident in sloe acknowledge and resolve it there (unless the change
+ * came from PagerDuty itself).
+ */
+import type { Incident } from '../../engine/incident.js';
+import { formatLabels } from '../../evaluator/labels.js';
+import { expandReferences } from '../../rules/env.js';
+import type { Step } from '../../rules/model.js';
+import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
+import { type PagerDutyConfig, sendEvent } from './client.js';
+
+/** The dedup key of an incident: PagerDuty groups every event of it into one PagerDuty incident. */
+export function dedupKey(incident: Pick<Incident, 'id'>): string {
+  return `sloe-${incident.id}`;
+}
+
+/** The incident id behind a dedup key, or undefined for keys sloe did not make. */
+export function incidentIdOf(key: string | undefined): string | undefined {
+  return key?.startsWith('sloe-') ? key.slice(5) : undefined;
+}
+
+export class PagerDutyChannel implements Channel {
+  readonly name = 'pagerduty';
+
+  constructor(
+    private readonly config: PagerDutyConfig,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** The routing key of a step: its own `${VAR}`, filled in now, or PAGERDUTY_ROUTING_KEY. */
+  private routingKey(step: Step | undefined): string | undefined {
+    if (step?.notify === 'pagerduty' && step.routingKey) {
+      const { value, missing } = expandReferences(step.routingKey, this.env);
+      if (missing.length === 0 && value) return value;
+    }
+    return this.config.routingKey;
+  }
+
+  async step({ incident, step, stepKey }: StepContext): Promise<DeliveryResult> {
+    if (step.notify !== 'pagerduty') return { ok: false, retry: false, error: `not a PagerDuty step: ${step.notify}` };
+    const routingKey = this.routingKey(step);
+    if (!routingKey) return { ok: false, retry: false, error: "no routing key: set PAGERDUTY_ROUTING_KEY or the step's routingKey variable" };
+    const summary = `[${incident.severity}] ${incident.sloId}${formatLabels(incident.labels)}: ${incident.message}`.slice(0, 1024);
+    const links = [
+      ...(incident.dashboard.url ? [{ href: incident.dashboard.url, text: `Dashboard: ${incident.dashboard.title} (owner ${incident.dashboard.owner})` }] : []),
+      ...(incident.runbook ? [{ href: incident.runbook, text: 'Runbook' }] : []),
+      ...(incident.refs['slack.permalink'] ? [{ href: incident.refs['slack.permalink'], text: 'Slack thread' }] : []),
+    ];
+    const result = await sendEvent(this.config, {
+      routing_key: routingKey,
+      event_action: 'trigger',
+      dedup_key: dedupKey(incident),
+      payload: {
+        summary,
+        source: incident.service,
+        severity: step.severity,
+        timestamp: new Date(incident.firedAt).toISOString(),
+        component: incident.service,
+        group: incident.slo,
+        class: incident.signal,
+        custom_details: {
+          slo: incident.sloId,
+          labels: incident.labels,
+          value: incident.message,
+          condition: incident.condition,
+          objective: incident.objective,
+          owner: incident.dashboard.owner,
+          team: incident.owner,
+          dashboard: incident.dashboard.url ?? incident.dashboard.id,
+          runbook: incident.runbook,
+          sloe_incident: incident.id,
+        },
+      },
+      links,
+    });
+    return result.ok ? { ok: true, refs: { 'pagerduty.dedupKey': dedupKey(incident), 'pagerduty.step': stepKey }, detail: `PagerDuty incident triggered (${step.severity})` } : result;
+  }
+
+  async update({ incident, update, origin }: UpdateContext): Promise<DeliveryResult | undefined> {
+    if (!incident.refs['pagerduty.dedupKey'] || origin === this.name) return undefined;
+    if (update !== 'acknowledged' && update !== 'resolved') return undefined;
+    const [severity, index] = (incident.refs['pagerduty.step'] ?? '').split('.');
+    const step = severity === 'page' || severity === 'ticket' ? incident.policy[severity][Number(index)] : undefined;
+    const routingKey = this.routingKey(step);
+    if (!routingKey) return { ok: false, retry: false, error: 'no routing key to tell PagerDuty' };
+    const result = await sendEvent(this.config, {
+      routing_key: routingKey,
+      event_action: update === 'acknowledged' ? 'acknowledge' : 'resolve',
+      dedup_key: incident.refs['pagerduty.dedupKey'],
+      payload: { summary: incident.message, source: incident.service, severity: 'info' },
+    });
+    return result.ok ? { ok: true, detail: `PagerDuty incident ${update}` } : result;
+  }
+}

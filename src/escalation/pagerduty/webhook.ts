@@ -1,0 +1,63 @@
+/**
+ * `POST /webhooks/pagerduty`: PagerDuty v3 webhooks. The `X-PagerDuty-Signature` header carries one or more
+ * `v1=<hex>` HMAC-SHA256 signatures of the raw body (several while a secret is being rotated); one must match,
+ * compared in constant time. incident.acknowledged and incident.resolved are mirrored into sloe.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../engine/log.js';
+import { readBody, sendJson } from '../../server/http.js';
+import { incidentIdOf } from './pagerduty-channel.js';
+
+/** True when one of the `v1=` signatures in the header is the HMAC of the body with the secret. */
+export function verifyPagerDutySignature(secret: string, body: string, header: string | undefined): boolean {
+  if (!header) return false;
+  const expected = createHmac('sha256', secret).update(body).digest();
+  return header
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('v1='))
+    .some((s) => {
+      const given = Buffer.from(s.slice(3), 'hex');
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
+}
+
+export interface IncidentActions {
+  acknowledge(id: string, by: string, via: string): Promise<string>;
+  resolve(id: string, by: string, via: string): Promise<string>;
+}
+
+interface WebhookBody {
+  event?: {
+    event_type?: string;
+    agent?: { summary?: string; id?: string };
+    data?: { id?: string; incident_key?: string; type?: string };
+  };
+}
+
+/** The route handler; `secret` from PAGERDUTY_WEBHOOK_SECRET. */
+export function pagerDutyWebhook(secret: string, actions: IncidentActions, log: Logger) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readBody(req);
+    const signature = req.headers['x-pagerduty-signature'];
+    if (!verifyPagerDutySignature(secret, body, Array.isArray(signature) ? signature.join(',') : signature)) {
+      log.warn({ event: 'webhook-rejected', source: 'pagerduty' }, 'PagerDuty webhook with a missing or wrong signature refused');
+      return sendJson(res, 401, { error: 'invalid signature' });
+    }
+    let parsed: WebhookBody;
+    try {
+      parsed = JSON.parse(body) as WebhookBody;
+    } catch {
+      return sendJson(res, 400, { error: 'body is not JSON' });
+    }
+    const type = parsed.event?.event_type;
+    const id = incidentIdOf(parsed.event?.data?.incident_key);
+    const by = parsed.event?.agent?.summary ?? 'PagerDuty';
+    if (!id || (type !== 'incident.acknowledged' && type !== 'incident.resolved')) {
+      return sendJson(res, 200, { result: 'ignored' });
+    }
+    const result = type === 'incident.acknowledged' ? await actions.acknowledge(id, by, 'pagerduty') : await actions.resolve(id, by, 'pagerduty');
+    sendJson(res, 200, { result });
+  };
+}

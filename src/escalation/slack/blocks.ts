@@ -1,0 +1,60 @@
+/** The Slack message of an incident: what broke, against what, since when, whose dashboard, and the buttons. */
+import type { Incident } from '../../engine/incident.js';
+import { formatLabels } from '../../evaluator/labels.js';
+
+export const ACTIONS = { ack: 'sloe_ack', resolve: 'sloe_resolve', snooze: 'sloe_snooze' } as const;
+
+// Block Kit objects, typed loosely: the Web API takes them as JSON.
+type Block = Record<string, unknown>;
+
+const SEVERITY_ICON = { page: ':rotating_light:', ticket: ':large_yellow_circle:' } as const;
+
+/** `<!date^…>` shows a time in the reader's own time zone. */
+function slackTime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `<!date^${s}^{date_short_pretty} {time}|${new Date(ms).toISOString()}>`;
+}
+
+/** The state line: firing, or who acknowledged / resolved / snoozed it when. */
+export function statusLine(i: Incident): string {
+  if (i.status === 'resolved') return `:white_check_mark: *Resolved* ${i.resolvedAt ? slackTime(i.resolvedAt) : ''}${i.resolvedBy && i.resolvedBy !== 'sloe' ? ` by ${i.resolvedBy}` : ' (healthy again)'}`;
+  if (i.status === 'acknowledged') return `:eyes: *Acknowledged* by ${i.acknowledgedBy ?? 'someone'} ${i.acknowledgedAt ? slackTime(i.acknowledgedAt) : ''}`;
+  if (i.snoozedUntil && i.snoozedUntil > Date.now()) return `:zzz: *Snoozed* until ${slackTime(i.snoozedUntil)}: escalation resumes then`;
+  return `:fire: *Firing* since ${slackTime(i.firedAt)}`;
+}
+
+/** The message posted by a Slack step (and updated as the incident changes). `intro` starts an on-call DM. */
+export function incidentMessage(i: Incident, intro?: string): { text: string; blocks: Block[] } {
+  const labels = formatLabels(i.labels);
+  const title = `${SEVERITY_ICON[i.severity]} ${i.severity.toUpperCase()} ${i.service} / ${i.slo}${labels}`;
+  const text = `${i.severity.toUpperCase()} ${i.sloId}${labels}: ${i.message}`;
+  const dashboard = i.dashboard.url ? `<${i.dashboard.url}|${i.dashboard.title}>` : i.dashboard.title;
+  const fields = [
+    `*Value*\n${i.reason === 'breach' ? i.message : `${i.reason}: ${i.message}`}`,
+    `*Alert when*\n${i.condition}`,
+    `*Objective*\n${i.objective ?? '—'}`,
+    `*Since*\n${slackTime(i.firedAt)}`,
+    `*Severity*\n${i.severity}`,
+    `*Dashboard*\n${dashboard} — owner *${i.dashboard.owner}*`,
+    `*Service owner*\n${i.owner}`,
+    `*Runbook*\n${i.runbook ? `<${i.runbook}|runbook>` : '—'}`,
+  ];
+  const blocks: Block[] = [
+    ...(intro ? [{ type: 'section', text: { type: 'mrkdwn', text: intro } }] : []),
+    { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150), emoji: true } },
+    { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f.slice(0, 2000) })) },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: statusLine(i) }] },
+  ];
+  const buttons: Block[] = [];
+  if (i.status === 'firing') {
+    buttons.push({ type: 'button', action_id: ACTIONS.ack, text: { type: 'plain_text', text: 'Ack' }, style: 'primary', value: i.id });
+  }
+  if (i.status !== 'resolved') {
+    buttons.push({ type: 'button', action_id: ACTIONS.resolve, text: { type: 'plain_text', text: 'Resolve' }, style: 'danger', value: i.id });
+  }
+  if (i.status === 'firing') {
+    buttons.push({ type: 'button', action_id: ACTIONS.snooze, text: { type: 'plain_text', text: 'Snooze 1h' }, value: i.id });
+  }
+  if (buttons.length) blocks.push({ type: 'actions', block_id: `sloe_${i.id}`, elements: buttons });
+  return { text, blocks };
+}

@@ -1,0 +1,126 @@
+/**
+ * Slack as a channel: a `slack` step posts the incident's message (with Ack / Resolve / Snooze) to its channel;
+ * later steps and changes go into that message's thread, and acknowledgement and resolution update the message.
+ */
+import type { WebClient } from '@slack/web-api';
+import { ErrorCode } from '@slack/web-api';
+import type { Incident } from '../../engine/incident.js';
+import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
+import { classifyHttp } from '../notifier.js';
+import { incidentMessage } from './blocks.js';
+
+/** Platform errors that may pass; the others (not_in_channel, invalid_auth, …) need a person. */
+const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
+
+/** Turns a Web API failure into a delivery result the retry stage understands. */
+export function slackFailure(e: unknown, what: string): DeliveryResult {
+  const err = e as { code?: string; retryAfter?: number; statusCode?: number; headers?: Record<string, string>; data?: { error?: string }; message?: string };
+  switch (err.code) {
+    case ErrorCode.RateLimitedError:
+      return { ok: false, retry: true, retryAfterMs: (err.retryAfter ?? 1) * 1000, error: `${what}: rate limited by Slack` };
+    case ErrorCode.HTTPError: {
+      const verdict = classifyHttp(err.statusCode ?? 0, err.headers?.['retry-after']);
+      return { ok: false, retry: verdict.retry, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}), error: `${what}: Slack answered HTTP ${err.statusCode}` };
+    }
+    case ErrorCode.PlatformError: {
+      const code = err.data?.error ?? 'unknown_error';
+      return { ok: false, retry: TRANSIENT.has(code), error: `${what}: Slack said ${code}` };
+    }
+    default:
+      return { ok: false, retry: true, error: `${what}: ${err.message ?? String(e)}` };
+  }
+}
+
+/** The Slack Web API calls sloe makes, each answering a delivery result. */
+export class SlackApi {
+  constructor(readonly client: WebClient) {}
+
+  async post(channel: string, message: { text: string; blocks?: unknown[] }, threadTs?: string): Promise<DeliveryResult & { channel?: string; ts?: string }> {
+    try {
+      const r = await this.client.chat.postMessage({ channel, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}), ...(threadTs ? { thread_ts: threadTs } : {}), unfurl_links: false });
+      return { ok: true, channel: String(r.channel), ts: String(r.ts) };
+    } catch (e) {
+      return slackFailure(e, `posting to ${channel}`);
+    }
+  }
+
+  async update(channel: string, ts: string, message: { text: string; blocks: unknown[] }): Promise<DeliveryResult> {
+    try {
+      await this.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks as never });
+      return { ok: true };
+    } catch (e) {
+      return slackFailure(e, 'updating the incident message');
+    }
+  }
+
+  /** The DM channel with a user. */
+  async openDm(user: string): Promise<DeliveryResult & { channel?: string }> {
+    try {
+      const r = await this.client.conversations.open({ users: user });
+      return { ok: true, channel: String(r.channel?.id) };
+    } catch (e) {
+      return slackFailure(e, `opening a DM with ${user}`);
+    }
+  }
+
+  async permalink(channel: string, ts: string): Promise<string | undefined> {
+    try {
+      return (await this.client.chat.getPermalink({ channel, message_ts: ts })).permalink;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export class SlackChannel implements Channel {
+  readonly name = 'slack';
+
+  constructor(private readonly api: SlackApi) {}
+
+  async step({ incident, step }: StepContext): Promise<DeliveryResult> {
+    if (step.notify !== 'slack') return { ok: false, retry: false, error: `not a Slack step: ${step.notify}` };
+    const main = mainMessage(incident);
+    const posted = await this.api.post(step.channel, incidentMessage(incident));
+    if (!posted.ok) return posted;
+    if (main) {
+      // A second Slack step (another channel): the first message stays the one that is updated; note it there.
+      await this.api.post(main.channel, { text: `Also posted in ${step.channel}.` }, main.ts);
+      return { ok: true, detail: `posted in ${step.channel}` };
+    }
+    const permalink = await this.api.permalink(posted.channel!, posted.ts!);
+    return {
+      ok: true,
+      refs: { 'slack.channel': posted.channel!, 'slack.ts': posted.ts!, ...(permalink ? { 'slack.permalink': permalink } : {}) },
+      detail: `posted in ${step.channel}`,
+    };
+  }
+
+  async update({ incident, update, text, origin }: UpdateContext): Promise<DeliveryResult | undefined> {
+    const main = mainMessage(incident);
+    if (!main) return undefined;
+    if (update === 'note') {
+      if (origin === this.name || !text) return undefined;
+      return this.api.post(main.channel, { text }, main.ts);
+    }
+    const updated = await this.api.update(main.channel, main.ts, incidentMessage(incident));
+    if (!updated.ok) return updated;
+    const who = update === 'acknowledged' ? incident.acknowledgedBy : update === 'resolved' ? incident.resolvedBy : undefined;
+    const note =
+      update === 'acknowledged'
+        ? `:eyes: Acknowledged by ${who ?? 'someone'}${origin && origin !== 'slack' ? ` (in ${origin})` : ''}: remaining escalation steps cancelled.`
+        : update === 'resolved'
+          ? who && who !== 'sloe'
+            ? `:white_check_mark: Resolved by ${who}${origin && origin !== 'slack' ? ` (in ${origin})` : ''}.`
+            : ':white_check_mark: Resolved: healthy again.'
+          : update === 'snoozed'
+            ? `:zzz: Snoozed until ${new Date(incident.snoozedUntil ?? 0).toISOString()}.`
+            : `:arrow_up: Raised to ${incident.severity}: ${incident.message}`;
+    return this.api.post(main.channel, { text: note }, main.ts);
+  }
+}
+
+function mainMessage(i: Incident): { channel: string; ts: string } | undefined {
+  const channel = i.refs['slack.channel'];
+  const ts = i.refs['slack.ts'];
+  return channel && ts ? { channel, ts } : undefined;
+}

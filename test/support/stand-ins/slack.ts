@@ -1,0 +1,137 @@
+/**
+ * A stand-in for the Slack Web API (HTTP, form-encoded like the real one, answering like Slack) and a client of
+ * sloe's interactivity endpoint that signs its requests as Slack does.
+ */
+import { createHmac } from 'node:crypto';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SlackCall {
+  method: string;
+  args: Record<string, unknown>;
+  at: number;
+}
+
+export class SlackStandIn {
+  readonly calls: SlackCall[] = [];
+  private server: Server | undefined;
+  private messages = 0;
+  private readonly limits = new Map<string, { times: number; retryAfter: number }>();
+  port = 0;
+
+  constructor(readonly token: string) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/api/`;
+  }
+
+  /** The next `times` calls of `method` answer 429 with Retry-After. */
+  rateLimit(method: string, times: number, retryAfterSeconds: number): void {
+    this.limits.set(method, { times, retryAfter: retryAfterSeconds });
+  }
+
+  private readonly failures = new Map<string, number[]>();
+
+  /** The next calls of `method` answer these HTTP statuses (5xx with an error page, 4xx with Slack's JSON). */
+  fail(method: string, ...statuses: number[]): void {
+    this.failures.set(method, [...(this.failures.get(method) ?? []), ...statuses]);
+  }
+
+  of(method: string): SlackCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
+        const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+          res.writeHead(status, { 'content-type': 'application/json', ...headers });
+          res.end(JSON.stringify(json));
+        };
+        const failure = this.failures.get(method)?.shift();
+        if (failure !== undefined) {
+          this.calls.push({ method: `${method} (${failure})`, args: {}, at: Date.now() });
+          if (failure >= 500) {
+            res.writeHead(failure, { 'content-type': 'text/html' });
+            return res.end('<html>upstream error</html>');
+          }
+          return answer(failure, { ok: false, error: 'invalid_request' });
+        }
+        const limit = this.limits.get(method);
+        if (limit && limit.times > 0) {
+          limit.times--;
+          this.calls.push({ method: `${method} (429)`, args: {}, at: Date.now() });
+          return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
+        }
+        if (req.headers.authorization !== `Bearer ${this.token}`) return answer(200, { ok: false, error: 'invalid_auth' });
+        const args: Record<string, unknown> = {};
+        for (const [k, v] of new URLSearchParams(body)) {
+          try {
+            args[k] = k === 'blocks' || k === 'attachments' ? JSON.parse(v) : v;
+          } catch {
+            args[k] = v;
+          }
+        }
+        this.calls.push({ method, args, at: Date.now() });
+        switch (method) {
+          case 'auth.test':
+            return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
+          case 'chat.postMessage': {
+            const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}`;
+            const channel = String(args.channel).startsWith('#') ? `C${String(args.channel).slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : String(args.channel);
+            return answer(200, { ok: true, channel, ts, message: { text: args.text } });
+          }
+          case 'chat.update':
+            return answer(200, { ok: true, channel: args.channel, ts: args.ts });
+          case 'chat.getPermalink':
+            return answer(200, { ok: true, permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
+          case 'conversations.open':
+            return answer(200, { ok: true, channel: { id: `D${String(args.users)}` } });
+          default:
+            return answer(200, { ok: false, error: 'unknown_method' });
+        }
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** A Slack button click on an incident's message, signed with `secret` (or forged / dated as asked). */
+export async function click(
+  baseUrl: string,
+  options: { action: 'sloe_ack' | 'sloe_resolve' | 'sloe_snooze'; incidentId: string; user?: { id: string; username: string }; secret: string; timestamp?: number; forge?: boolean },
+): Promise<{ status: number; ms: number; body: string }> {
+  const user = options.user ?? { id: 'U01ALICE', username: 'alice' };
+  const payload = {
+    type: 'block_actions',
+    team: { id: 'T1', domain: 'example' },
+    user: { id: user.id, username: user.username, name: user.username, team_id: 'T1' },
+    api_app_id: 'A1',
+    token: 'legacy-verification-token',
+    container: { type: 'message', message_ts: '1.1', channel_id: 'C1', is_ephemeral: false },
+    trigger_id: '1.1.abc',
+    channel: { id: 'C1', name: 'ai-alerts' },
+    response_url: 'https://hooks.slack.com/actions/T1/1/abc',
+    actions: [{ action_id: options.action, block_id: `sloe_${options.incidentId}`, type: 'button', value: options.incidentId, text: { type: 'plain_text', text: 'Ack' }, action_ts: '1.2' }],
+  };
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  const secret = options.forge ? 'not-the-secret' : options.secret;
+  const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+  const started = performance.now();
+  const res = await fetch(`${baseUrl}/slack/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature },
+    body,
+  });
+  const text = await res.text();
+  return { status: res.status, ms: performance.now() - started, body: text };
+}
