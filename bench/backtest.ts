@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requestCounters } from '../src/local/history.js';
 import type { SeriesHistory } from '../src/local/openmetrics.js';
 import { startPrometheus } from '../src/local/prometheus.js';
 
@@ -27,23 +28,12 @@ function random(seed: number): () => number {
 function* history(from: number, to: number): Generator<SeriesHistory> {
   for (let a = 0; a < APPS; a++) {
     const rnd = random(a + 1);
-    const ok: Array<[number, number]> = [];
-    const bad: Array<[number, number]> = [];
-    let okTotal = 0;
-    let badTotal = 0;
     // Two error bursts per app, at pseudo-random times.
     const bursts = [0, 1].map(() => ({ at: from + 3 * DAY + Math.floor(rnd() * 29 * DAY), minutes: 5 + Math.floor(rnd() * 60), share: 0.02 + rnd() * 0.3 }));
-    for (let t = from; t <= to; t += MIN) {
-      const n = t === from ? 0 : 500 + Math.floor(rnd() * 100);
+    yield* requestCounters('bench_requests_total', { app: `app-${a}` }, from, to, (t) => {
       const burst = bursts.find((b) => t > b.at && t <= b.at + b.minutes * MIN);
-      const share = burst ? burst.share : 0.0005;
-      okTotal += n * (1 - share);
-      badTotal += n * share;
-      ok.push([t, Math.round(okTotal)]);
-      bad.push([t, Math.round(badTotal)]);
-    }
-    yield { name: 'bench_requests_total', labels: { app: `app-${a}`, status: 'ok' }, samples: ok };
-    yield { name: 'bench_requests_total', labels: { app: `app-${a}`, status: 'error' }, samples: bad };
+      return { requests: 500 + Math.floor(rnd() * 100), errorShare: burst ? burst.share : 0.0005 };
+    });
   }
 }
 

@@ -1,7 +1,12 @@
-/** `npm run bench`: runs every benchmark, prints a table of figures and writes bench/results.json. */
-import { writeFile } from 'node:fs/promises';
+/**
+ * `npm run bench`: runs every benchmark (or those named: validate, backtest, evaluation, escalation), prints a
+ * table of figures and writes bench/results.json. Each comparison is measured side by side in one run.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { benchBacktest } from './backtest.js';
+import { benchEscalation } from './escalation.js';
+import { benchEvaluation } from './evaluation.js';
 import { benchValidate } from './validate.js';
 
 type Figures = Record<string, number | string>;
@@ -9,14 +14,24 @@ type Figures = Record<string, number | string>;
 const SECTIONS: Record<string, () => Promise<Figures>> = {
   validate: () => benchValidate(),
   backtest: () => benchBacktest(),
+  escalation: () => benchEscalation(),
+  evaluation: () => benchEvaluation(),
 };
 
 const only = process.argv.slice(2);
-const results: Record<string, Figures> = {};
+const unknown = only.filter((name) => !(name in SECTIONS));
+if (unknown.length) {
+  process.stderr.write(`bench: no such section: ${unknown.join(', ')} (have ${Object.keys(SECTIONS).join(', ')})\n`);
+  process.exit(2);
+}
+const file = join(import.meta.dirname, 'results.json');
+// Sections not run this time keep their last figures.
+const previous = (await readFile(file, 'utf8').then((t) => JSON.parse(t) as { results?: Record<string, Figures> }).catch(() => ({}))) as { results?: Record<string, Figures> };
+const results: Record<string, Figures> = { ...(previous.results ?? {}) };
 for (const [name, run] of Object.entries(SECTIONS)) {
   if (only.length > 0 && !only.includes(name)) continue;
   process.stderr.write(`bench: ${name}…\n`);
-  results[name] = await run();
+  results[name] = { ...(await run()), measured_at: new Date().toISOString() };
 }
 
 for (const [name, figures] of Object.entries(results)) {
@@ -24,6 +39,5 @@ for (const [name, figures] of Object.entries(results)) {
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(width)}  ${v}`);
 }
-const file = join(import.meta.dirname, 'results.json');
-await writeFile(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2) + '\n');
+await writeFile(file, JSON.stringify({ node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2) + '\n');
 console.log(`\nwritten to ${file}`);

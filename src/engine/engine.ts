@@ -13,7 +13,7 @@ import { LogChannel } from '../escalation/log-channel.js';
 import type { RetryPolicy } from '../escalation/notifier.js';
 import { PrometheusClient, prometheusConfigFromEnv, type PrometheusPort } from '../evaluator/prometheus.js';
 import { type Config, type Problem, checkOptionsFromEnv, formatProblem, loadRules } from '../rules/index.js';
-import { DEFAULT_TUNING, Queues, type WorkerTuning } from '../scheduler/queues.js';
+import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
 import { HttpServer, readBody, sendJson } from '../server/http.js';
 import { EngineMetrics } from '../server/metrics.js';
 import { sleep } from '../util/async.js';
@@ -86,13 +86,14 @@ export class Engine {
     const redisUrl = env.REDIS_URL || 'redis://localhost:6379';
     const prefix = env.SLOE_REDIS_PREFIX || 'sloe';
     const redisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
-    this.redis = new Redis(redisUrl, redisOptions);
+    // The store's commands of one shard's evaluations go out as one pipeline.
+    this.redis = new Redis(redisUrl, { ...redisOptions, enableAutoPipelining: true });
     this.queueRedis = new Redis(redisUrl, redisOptions);
     for (const [name, r] of [['store', this.redis], ['queues', this.queueRedis]] as const) {
       r.on('error', (e: Error) => this.redisError(name, e));
     }
     this.store = new IncidentStore(this.redis, prefix);
-    this.metrics = new EngineMetrics(() => this.openCounts());
+    this.metrics = new EngineMetrics(() => this.store.openCounts());
     this.queues = new Queues(this.queueRedis, prefix, this.now);
     this.prometheus = options.prometheus ?? new PrometheusClient(prometheusConfigFromEnv(env));
     const given = typeof options.channels === 'function' ? options.channels(this) : (options.channels ?? {});
@@ -119,7 +120,7 @@ export class Engine {
       log: this.log,
       metrics: this.metrics,
       now: this.now,
-      scheduleStep: (job) => this.queues.scheduleStep(job),
+      scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
     });
     this.http = new HttpServer(this.log);
@@ -169,11 +170,14 @@ export class Engine {
     await Promise.all([waitReady(this.redis), waitReady(this.queueRedis)]);
     if (this.stopping) return;
     const { removed } = await this.queues.syncSchedulers(this.current.slos);
-    if (removed.length) this.log.info({ event: 'schedulers-removed', slos: removed }, `stopped evaluating ${removed.length} SLO(s) no longer in the files`);
+    if (removed.length) this.log.info({ event: 'schedulers-removed', schedulers: removed }, `removed ${removed.length} job scheduler(s) no longer needed`);
     if (this.stopping) return;
     this.queues.startWorkers(
       {
-        evaluate: (sloId) => this.evaluation.tick(sloId),
+        evaluate: (job, lagMs) => {
+          this.metrics.evaluationLag.observe(Math.max(0, lagMs) / 1000);
+          return this.evaluation.tickMany(shardMembers(this.current.slos, job).map((s) => s.id));
+        },
         step: (job: StepJob) => this.escalator.runStep(job),
         update: (job: UpdateJob) => this.escalator.runUpdate(job),
       },
@@ -270,12 +274,6 @@ export class Engine {
     await this.http.close();
     await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.queueRedis.quit().catch(() => this.queueRedis.disconnect())]);
     this.log.info({ event: 'stopped' }, 'stopped');
-  }
-
-  private async openCounts(): Promise<Record<string, number>> {
-    const counts: Record<string, number> = { page: 0, ticket: 0 };
-    for (const i of await this.store.list({ open: true, limit: 10_000 })) counts[i.severity] = (counts[i.severity] ?? 0) + 1;
-    return counts;
   }
 
   private routes(): void {

@@ -4,8 +4,11 @@
  * than the stored state is dropped, so replicas never evaluate the same tick twice or go back in time.
  */
 import { EvaluationError, evaluateAt } from '../evaluator/evaluate.js';
+import { BatchingPort } from '../evaluator/batching.js';
+import { LongWindowCache } from '../evaluator/long-windows.js';
 import type { SloFrame } from '../evaluator/frame.js';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
+import type { InstanceState } from '../evaluator/state.js';
 import { planSteps } from '../escalation/plan.js';
 import type { StepJob, UpdateJob } from '../escalation/escalator.js';
 import type { Config, Slo } from '../rules/model.js';
@@ -22,7 +25,7 @@ export interface EvaluationDeps {
   log: Logger;
   metrics: EngineMetrics;
   now(): number;
-  scheduleStep(job: StepJob): Promise<void>;
+  scheduleSteps(jobs: readonly StepJob[]): Promise<void>;
   queueUpdate(job: UpdateJob): Promise<void>;
 }
 
@@ -32,35 +35,44 @@ const REPAIR_WINDOW_MS = 10 * 60_000;
 export type TickResult = 'evaluated' | 'stale' | 'unknown-slo' | 'contended';
 
 export class Evaluation {
+  /** Long burn-rate windows, refreshed every few minutes instead of read on every tick. */
+  readonly longWindows = new LongWindowCache();
+
   constructor(private readonly deps: EvaluationDeps) {}
 
-  /** Evaluates an SLO now. */
-  async tick(sloId: string): Promise<TickResult> {
+  /** Evaluates SLOs at one instant, their Prometheus queries merged into as few requests as possible. */
+  async tickMany(sloIds: readonly string[]): Promise<TickResult[]> {
+    const now = this.deps.now();
+    const port = new BatchingPort(this.deps.prometheus);
+    return Promise.all(sloIds.map((id) => this.tick(id, now, port)));
+  }
+
+  /** Evaluates an SLO now (or at `at`). */
+  async tick(sloId: string, at?: number, port: PrometheusPort = this.deps.prometheus): Promise<TickResult> {
     const { store, log, metrics } = this.deps;
     const config = this.deps.config();
     const slo = config.slos.find((s) => s.id === sloId);
     if (!slo) return 'unknown-slo';
     const policy = config.policies.get(slo.escalation);
     if (!policy) return 'unknown-slo';
-    const now = this.deps.now();
+    const now = at ?? this.deps.now();
     let frame: SloFrame | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
       const state = await store.loadState(slo.id);
       if (state.evaluatedAt >= now) return 'stale';
-      frame ??= await this.frame(slo, now);
+      frame ??= await this.frame(slo, now, port);
       const decision = decide(slo, policy, state, frame, now);
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;
       log.debug({ event: 'evaluated', slo: slo.id, at: now, rev: state.rev + 1 }, `evaluated ${slo.id}`);
-      for (const id of [...result.opened, ...result.escalated]) {
-        const incident = await store.get(id);
-        if (incident) {
-          log.child({ incidentId: id, traceId: incident.traceId, slo: slo.id }).warn(
-            { event: result.opened.includes(id) ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner },
-            `${result.opened.includes(id) ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}`,
-          );
-          await this.scheduleSteps(incident);
-        }
+      const started = (await Promise.all([...result.opened, ...result.escalated].map((id) => store.get(id)))).filter((i): i is Incident => i !== undefined);
+      await this.deps.scheduleSteps(started.flatMap((incident) => this.steps(incident)));
+      for (const incident of started) {
+        const fired = result.opened.includes(incident.id);
+        log.child({ incidentId: incident.id, traceId: incident.traceId, slo: slo.id }).warn(
+          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner },
+          `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}`,
+        );
       }
       for (const id of result.resolved) {
         const incident = await store.get(id);
@@ -74,11 +86,11 @@ export class Evaluation {
     return 'contended';
   }
 
-  private async frame(slo: Slo, now: number): Promise<SloFrame> {
+  private async frame(slo: Slo, now: number, port: PrometheusPort): Promise<SloFrame> {
     const { log, metrics } = this.deps;
     const end = metrics.evaluationDuration.startTimer();
     try {
-      const frame = await evaluateAt(this.deps.prometheus, slo, now);
+      const frame = slo.kind === 'ratio' ? await this.longWindows.evaluate(port, slo, now, 'problems') : await evaluateAt(port, slo, now, 'problems');
       const result = frame.status === 'data' ? (frame.instances.some((i) => i.state === 'breach') ? 'breach' : frame.instances.some((i) => i.state === 'nodata') ? 'nodata' : 'ok') : frame.status;
       metrics.evaluations.inc({ slo: slo.id, result });
       return frame;
@@ -93,26 +105,26 @@ export class Evaluation {
     }
   }
 
-  /** Schedules the steps of an incident's current escalation due after `from` (idempotent: job ids are deterministic). */
-  async scheduleSteps(incident: Incident, from = -Infinity): Promise<void> {
-    for (const planned of planSteps(incident.policy, incident.severity, incident.escalatedAt)) {
-      if (planned.at < from) continue;
-      await this.deps.scheduleStep({ incidentId: incident.id, token: incident.token, severity: planned.severity, index: planned.index, at: planned.at });
-    }
+  /** The step jobs of an incident's current escalation due after `from` (job ids are deterministic). */
+  private steps(incident: Incident, from = -Infinity): StepJob[] {
+    return planSteps(incident.policy, incident.severity, incident.escalatedAt)
+      .filter((planned) => planned.at >= from)
+      .map((planned) => ({ incidentId: incident.id, token: incident.token, severity: planned.severity, index: planned.index, at: planned.at }));
   }
 
   /**
-   * Re-schedules the recent and coming steps of this SLO's open incidents. Scheduling is idempotent, so this repairs
-   * steps lost when a replica died between storing an incident and scheduling its steps.
+   * Re-schedules the steps of this SLO's recently fired incidents. Scheduling is idempotent, so this repairs steps
+   * lost when a replica died between storing an incident and scheduling its steps.
    */
-  private async ensureSteps(slo: Slo, instances: Record<string, { phase: string }>): Promise<void> {
-    const firing = Object.entries(instances).filter(([, s]) => s.phase === 'firing').map(([key]) => `${slo.id}${key}`);
-    if (firing.length === 0) return;
-    const open = await this.deps.store.openIncidentIds();
-    for (const key of firing) {
-      const id = open[key];
-      const incident = id ? await this.deps.store.get(id) : undefined;
-      if (incident?.status === 'firing') await this.scheduleSteps(incident, this.deps.now() - REPAIR_WINDOW_MS);
-    }
+  private async ensureSteps(slo: Slo, instances: Record<string, InstanceState>): Promise<void> {
+    const policy = this.deps.config().policies.get(slo.escalation);
+    const lastStep = Math.max(0, ...[...(policy?.page ?? []), ...(policy?.ticket ?? [])].map((s) => s.afterMs));
+    const now = this.deps.now();
+    const recent = Object.entries(instances)
+      .filter(([, s]) => s.phase === 'firing' && s.firedAt !== undefined && now - s.firedAt <= lastStep + REPAIR_WINDOW_MS)
+      .map(([key]) => `${slo.id}${key}`);
+    const open = await this.deps.store.openIncidentIds(recent);
+    const incidents = await Promise.all(Object.values(open).map((id) => this.deps.store.get(id)));
+    await this.deps.scheduleSteps(incidents.flatMap((i) => (i?.status === 'firing' ? this.steps(i, now - REPAIR_WINDOW_MS) : [])));
   }
 }

@@ -4,8 +4,8 @@
  * a Redis never open an incident twice or lose a resolution.
  *
  * Keys (under the prefix): `state:<slo>` hash (rev, evaluatedAt, data, reset:<instance>), `open` hash
- * (instance → incident id), `incident:<id>` hash, `audit:<id>` list, `incidents` sorted set by firing time,
- * `delivery:<id>:<step>` string.
+ * (instance → incident id), `severity` hash (open incident id → severity), `incident:<id>` hash, `audit:<id>`
+ * list, `incidents` sorted set by firing time, `delivery:<id>:<step>` string.
  */
 import type { Redis } from 'ioredis';
 import type { InstanceState } from '../evaluator/state.js';
@@ -48,6 +48,7 @@ for _, op in ipairs(cjson.decode(opsJson)) do
       local key = prefix .. 'incident:' .. op.id
       for field, value in pairs(op.fields) do redis.call('HSET', key, field, value) end
       redis.call('ZADD', indexKey, op.firedAt, op.id)
+      redis.call('HSET', prefix .. 'severity', op.id, op.fields.severity)
       redis.call('RPUSH', prefix .. 'audit:' .. op.id, op.audit)
       table.insert(opened, op.id)
     end
@@ -57,9 +58,11 @@ for _, op in ipairs(cjson.decode(opsJson)) do
       local key = prefix .. 'incident:' .. id
       if op.op == 'escalate' then
         for field, value in pairs(op.fields) do redis.call('HSET', key, field, value) end
+        redis.call('HSET', prefix .. 'severity', id, op.fields.severity)
         table.insert(escalated, id)
       else
         redis.call('HDEL', openKey, op.instanceKey)
+        redis.call('HDEL', prefix .. 'severity', id)
         if redis.call('HGET', key, 'status') ~= 'resolved' then
           redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', op.resolvedAt, 'resolvedBy', 'sloe')
           table.insert(resolved, id)
@@ -95,13 +98,14 @@ return status
 
 /** Resolve by hand: closes the incident and makes its instance start over from ok at the next evaluation. */
 const RESOLVE = `
-local key, auditKey, openKey, stateKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local key, auditKey, openKey, stateKey, severityKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local status = redis.call('HGET', key, 'status')
 if not status then return 'missing' end
 if status == 'resolved' then return status end
 redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', ARGV[1], 'resolvedBy', ARGV[2])
 local instance = redis.call('HGET', key, 'instanceKey')
 if redis.call('HGET', openKey, instance) == ARGV[3] then redis.call('HDEL', openKey, instance) end
+redis.call('HDEL', severityKey, ARGV[3])
 redis.call('HSET', stateKey, 'reset:' .. instance, '1')
 redis.call('HINCRBY', stateKey, 'rev', 1)
 redis.call('RPUSH', auditKey, ARGV[4])
@@ -111,7 +115,7 @@ return status
 type Scripts = Redis & {
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
-  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, ...args: string[]): Promise<string>;
+  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, ...args: string[]): Promise<string>;
 };
 
 /** Reads and changes incidents and alert state in Redis. */
@@ -125,7 +129,7 @@ export class IncidentStore {
     this.redis = redis as Scripts;
     this.redis.defineCommand('sloeApply', { numberOfKeys: 3, lua: APPLY });
     this.redis.defineCommand('sloeTransition', { numberOfKeys: 2, lua: TRANSITION });
-    this.redis.defineCommand('sloeResolve', { numberOfKeys: 4, lua: RESOLVE });
+    this.redis.defineCommand('sloeResolve', { numberOfKeys: 5, lua: RESOLVE });
   }
 
   private key(...parts: string[]): string {
@@ -196,8 +200,18 @@ export class IncidentStore {
     return incidents.sort((a, b) => b.firedAt - a.firedAt).slice(0, limit);
   }
 
-  async openIncidentIds(): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.key('open'));
+  /** The open incidents of some instances (instance key → incident id, where one is open). */
+  async openIncidentIds(instanceKeys: readonly string[]): Promise<Record<string, string>> {
+    if (instanceKeys.length === 0) return {};
+    const ids = await this.redis.hmget(this.key('open'), ...instanceKeys);
+    return Object.fromEntries(instanceKeys.flatMap((k, i) => (ids[i] ? [[k, ids[i]!]] : [])));
+  }
+
+  /** How many incidents are open, by severity. */
+  async openCounts(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = { page: 0, ticket: 0 };
+    for (const severity of await this.redis.hvals(this.key('severity'))) counts[severity] = (counts[severity] ?? 0) + 1;
+    return counts;
   }
 
   async audit(id: string): Promise<AuditEntry[]> {
@@ -230,6 +244,7 @@ export class IncidentStore {
       this.key('audit', incident.id),
       this.key('open'),
       this.key('state', incident.sloId),
+      this.key('severity'),
       String(at),
       by,
       incident.id,

@@ -2,7 +2,7 @@
 import type { RatioSlo, Slo } from '../rules/model.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { PrometheusPort, RangeSeries } from './prometheus.js';
-import { type SloFrame, ratioFrame, thresholdFrame } from './frame.js';
+import { type Detail, type SloFrame, ratioFrame, thresholdFrame } from './frame.js';
 import { RateGrid, ratioPlan } from './windows.js';
 
 /** An SLO could not be evaluated; names the SLO and the query, and keeps the cause. */
@@ -26,19 +26,22 @@ async function guarded<T>(slo: Slo, query: string, call: () => Promise<T>): Prom
   }
 }
 
-/** Evaluates an SLO at `at` (unix ms). Throws EvaluationError when Prometheus fails. */
-export async function evaluateAt(port: PrometheusPort, slo: Slo, at: number): Promise<SloFrame> {
+/**
+ * Evaluates an SLO at `at` (unix ms). Throws EvaluationError when Prometheus fails. With `detail: 'problems'`,
+ * healthy instances come without a message (the engine only words what it reports).
+ */
+export async function evaluateAt(port: PrometheusPort, slo: Slo, at: number, detail: Detail = 'all'): Promise<SloFrame> {
   if (slo.kind === 'threshold') {
     const [values, baselines] = await Promise.all([
       guarded(slo, slo.query, () => port.instant(slo.query, at)),
       slo.baseline !== undefined ? guarded(slo, slo.baseline, () => port.instant(slo.baseline!, at)) : undefined,
     ]);
-    return thresholdFrame(slo, values, baselines);
+    return thresholdFrame(slo, values, baselines, detail);
   }
   const plan = ratioPlan(slo);
   const start = at - plan.longestMs + plan.resMs;
   const grids = await ratioGrids(port, slo, start, at, plan.resMs);
-  return ratioFrame(slo, grids, at, plan.longestMs);
+  return ratioFrame(slo, grids, at, plan.longestMs, detail);
 }
 
 /**

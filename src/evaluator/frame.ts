@@ -8,7 +8,7 @@ import { formatDuration } from '../rules/duration.js';
 import type { RatioSlo, Severity, Slo, ThresholdSlo } from '../rules/model.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { Observation } from './state.js';
-import { type RateGrid, type RatioStatus, ratioStatus } from './windows.js';
+import { type RateGrid, type RatioStatus, type Windows, ratioStatus } from './windows.js';
 
 export type InstanceState = 'ok' | 'breach' | 'nodata';
 
@@ -83,7 +83,7 @@ export function thresholdFrame(
   return { status: 'data', instances };
 }
 
-/** Judges a ratio SLO at grid point `i` of each instance's grid. */
+/** Judges a ratio SLO at time `at` on each instance's grid. */
 export function ratioFrame(
   slo: RatioSlo,
   grids: ReadonlyArray<{ labels: Labels; grid: RateGrid }>,
@@ -91,11 +91,28 @@ export function ratioFrame(
   longestMs: number,
   detail: Detail = 'all',
 ): SloFrame {
-  const results: InstanceResult[] = [];
+  const instances: Array<{ labels: Labels; windows: Windows }> = [];
+  let resMs = 0;
   for (const { labels, grid } of grids) {
     const i = grid.index(at);
     if (i < 0 || i >= grid.length) continue;
-    const status = ratioStatus(slo, grid, i, longestMs, detail === 'all');
+    instances.push({ labels, windows: grid.windowsAt(i) });
+    resMs = grid.resMs;
+  }
+  return ratioWindowsFrame(slo, instances, resMs, longestMs, detail);
+}
+
+/** Judges a ratio SLO on each instance's windows ending at one moment. */
+export function ratioWindowsFrame(
+  slo: RatioSlo,
+  instances: ReadonlyArray<{ labels: Labels; windows: Windows }>,
+  resMs: number,
+  longestMs: number,
+  detail: Detail = 'all',
+): SloFrame {
+  const results: InstanceResult[] = [];
+  for (const { labels, windows } of instances) {
+    const status = ratioStatus(slo, windows, resMs, longestMs, detail === 'all');
     if (status.noData) continue;
     const firing = status.tiers.filter((t) => t.firing);
     const worst = firing.find((t) => t.severity === 'page') ?? firing[0];

@@ -75,12 +75,27 @@ export class RateGrid {
   }
 
   /** Sums of bad and total rates over the window of `lengthMs` ending at grid point `i`. */
-  window(i: number, lengthMs: number): { bad: number; total: number; points: number } {
+  window(i: number, lengthMs: number): WindowSum {
     const back = i - (lengthMs / this.resMs) * this.stride;
     const take = (a: Float64Array) => a[i]! - (back >= 0 ? a[back]! : 0);
     return { bad: take(this.badSum), total: take(this.totalSum), points: take(this.totalCount) };
   }
+
+  /** The windows ending at grid point `i`. */
+  windowsAt(i: number): Windows {
+    return (lengthMs) => this.window(i, lengthMs);
+  }
 }
+
+/** Sums of base rates over a window: bad, total, and how many base points had traffic data. */
+export interface WindowSum {
+  bad: number;
+  total: number;
+  points: number;
+}
+
+/** The windows ending at one moment, by length. */
+export type Windows = (lengthMs: number) => WindowSum;
 
 /** How one burn-rate tier stands at one moment. */
 export interface TierStatus {
@@ -105,18 +120,18 @@ export interface RatioStatus {
 }
 
 /**
- * Evaluates the tiers of a ratio SLO at grid point `i`. Without `detail`, only firing tiers are listed (what
- * alerting needs); with it, every tier (what `eval` shows).
+ * Evaluates the tiers of a ratio SLO on the windows ending at one moment (base rates at resolution `resMs`).
+ * Without `detail`, only firing tiers are listed (what alerting needs); with it, every tier (what `eval` shows).
  */
-export function ratioStatus(slo: RatioSlo, grid: RateGrid, i: number, longestMs: number, detail = true): RatioStatus {
+export function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: number, detail = true): RatioStatus {
   const budget = 1 - slo.objective;
-  const resSeconds = grid.resMs / 1000;
+  const resSeconds = resMs / 1000;
   const burn = (w: { bad: number; total: number }) => (w.total > 0 ? w.bad / w.total / budget : NaN);
-  const longest = grid.window(i, longestMs);
+  const longest = windows(longestMs);
   if (longest.points === 0) return { sli: NaN, tiers: [], noData: true };
   const tiers = slo.tiers.flatMap((tier: BurnRateTier): TierStatus[] => {
-    const long = grid.window(i, tier.longMs);
-    const short = grid.window(i, tier.shortMs);
+    const long = windows(tier.longMs);
+    const short = windows(tier.shortMs);
     const longBurn = burn(long);
     const shortBurn = burn(short);
     const events = long.total * resSeconds;

@@ -1,8 +1,8 @@
 /** Starts a real Prometheus on a free port, loaded with history and/or scraping local targets. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ensureBinaries } from './binaries.js';
 import { type SeriesHistory, writeOpenMetrics } from './openmetrics.js';
 import { mapLimit } from '../util/async.js';
@@ -21,25 +21,30 @@ export interface PrometheusOptions {
   history?: Iterable<SeriesHistory>;
   /** `host:port` targets to scrape, with the interval to scrape them at. */
   scrape?: { targets: string[]; interval?: string; job?: string };
-  /** Extra files of recording/alerting rules (YAML text), evaluated at `ruleInterval`. */
+  /** Recording and alerting rules (YAML text), evaluated at `ruleInterval`; rewrite dir/rules.yml and POST /-/reload to change them. */
   rules?: string;
   ruleInterval?: string;
   /** Where the data lives; a fresh temporary directory (removed on stop) when not given. */
   dir?: string;
 }
 
-/** Starts Prometheus; the caller must call stop(). */
+/** Turns history into TSDB blocks in `data` (a Prometheus data directory). */
+export async function createBlocks(history: Iterable<SeriesHistory>, data: string): Promise<void> {
+  const bin = ensureBinaries(['promtool']);
+  await mkdir(dirname(data), { recursive: true });
+  const files = await writeOpenMetrics(`${data}-history`, history);
+  await mapLimit(files, 2, async (file) => {
+    await run(bin.promtool!, ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, data]);
+    await rm(file);
+  });
+}
+
+/** Starts Prometheus; the caller must call stop(). With `dir`, an existing `dir/data` is used as it is. */
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<LocalPrometheus> {
   const bin = ensureBinaries(['prometheus', 'promtool']);
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'sloe-prometheus-')));
   const data = join(dir, 'data');
-  if (options.history) {
-    const files = await writeOpenMetrics(join(dir, 'history'), options.history);
-    await mapLimit(files, 2, async (file) => {
-      await run(bin.promtool!, ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, data]);
-      await rm(file);
-    });
-  }
+  if (options.history) await createBlocks(options.history, data);
   const config = [
     'global:',
     `  scrape_interval: ${options.scrape?.interval ?? '15s'}`,
@@ -70,6 +75,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         '--storage.tsdb.retention.time=100y',
         `--web.listen-address=127.0.0.1:${port}`,
         '--web.enable-admin-api',
+        '--web.enable-lifecycle',
         '--log.level=warn',
       ],
       log,

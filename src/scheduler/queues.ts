@@ -10,7 +10,32 @@ import type { Slo } from '../rules/model.js';
 
 const EVALUATE = 'evaluate';
 const DELIVER = 'deliver';
-const SCHEDULER = 'slo.';
+const SCHEDULER = 'shard.';
+
+/** SLOs per evaluation job: they are evaluated at one instant, their queries merged. */
+export const SHARD_SIZE = 50;
+
+/** What an evaluation job evaluates: the `shard`-th group of the SLOs with interval `intervalMs`. */
+export interface ShardJob {
+  intervalMs: number;
+  shard: number;
+}
+
+/**
+ * The SLOs of a shard in a configuration: SLOs sharing an interval, sorted by id, in groups of SHARD_SIZE. A job
+ * resolves its members when it runs, so every replica evaluates what its own configuration says.
+ */
+export function shardMembers(slos: readonly Slo[], job: ShardJob): Slo[] {
+  const same = slos.filter((s) => s.intervalMs === job.intervalMs).sort((a, b) => (a.id < b.id ? -1 : 1));
+  return same.slice(job.shard * SHARD_SIZE, (job.shard + 1) * SHARD_SIZE);
+}
+
+/** The shards a configuration needs. */
+export function shards(slos: readonly Slo[]): ShardJob[] {
+  const counts = new Map<number, number>();
+  for (const s of slos) counts.set(s.intervalMs, (counts.get(s.intervalMs) ?? 0) + 1);
+  return [...counts].flatMap(([intervalMs, n]) => Array.from({ length: Math.ceil(n / SHARD_SIZE) }, (_, shard) => ({ intervalMs, shard })));
+}
 
 export interface WorkerTuning {
   evaluateConcurrency: number;
@@ -20,10 +45,11 @@ export interface WorkerTuning {
   stalledIntervalMs: number;
 }
 
-export const DEFAULT_TUNING: WorkerTuning = { evaluateConcurrency: 8, deliverConcurrency: 16, lockDurationMs: 30_000, stalledIntervalMs: 30_000 };
+export const DEFAULT_TUNING: WorkerTuning = { evaluateConcurrency: 4, deliverConcurrency: 16, lockDurationMs: 30_000, stalledIntervalMs: 30_000 };
 
 export interface Processors {
-  evaluate(sloId: string): Promise<unknown>;
+  /** `lagMs`: how late the job started after it was due. */
+  evaluate(job: ShardJob, lagMs: number): Promise<unknown>;
   step(job: StepJob): Promise<unknown>;
   update(job: UpdateJob): Promise<unknown>;
 }
@@ -42,43 +68,53 @@ export class Queues {
     this.deliver = new Queue(DELIVER, { connection, prefix });
   }
 
-  /** Makes the job schedulers match the SLOs: one per SLO at its interval; those of removed SLOs go. */
+  /** Makes the job schedulers match the SLOs: one per shard at its interval; those no longer needed go. */
   async syncSchedulers(slos: readonly Slo[]): Promise<{ upserted: number; removed: string[] }> {
-    for (const slo of slos) {
-      await this.evaluate.upsertJobScheduler(`${SCHEDULER}${slo.id}`, { every: slo.intervalMs }, {
+    const wanted = shards(slos);
+    const ids = new Set<string>();
+    for (const job of wanted) {
+      const id = `${SCHEDULER}${job.intervalMs}.${job.shard}`;
+      ids.add(id);
+      await this.evaluate.upsertJobScheduler(id, { every: job.intervalMs }, {
         name: EVALUATE,
-        data: { sloId: slo.id },
+        data: job,
         opts: { removeOnComplete: true, removeOnFail: 100, attempts: 1 },
       });
     }
-    const wanted = new Set(slos.map((s) => `${SCHEDULER}${s.id}`));
     const removed: string[] = [];
     for (const scheduler of await this.evaluate.getJobSchedulers(0, -1)) {
-      const id = scheduler.key;
-      if (id.startsWith(SCHEDULER) && !wanted.has(id)) {
-        await this.evaluate.removeJobScheduler(id);
-        removed.push(id.slice(SCHEDULER.length));
+      if (!ids.has(scheduler.key)) {
+        await this.evaluate.removeJobScheduler(scheduler.key);
+        removed.push(scheduler.key);
       }
     }
-    return { upserted: slos.length, removed };
+    return { upserted: wanted.length, removed };
   }
 
-  /** Schedules an escalation step at its time; the same step is only ever scheduled once. */
-  async scheduleStep(job: StepJob, suffix = ''): Promise<void> {
-    const id = `step.${job.incidentId}.${job.token}.${job.severity}.${job.index}${suffix}`;
-    await this.deliver.add('step', job, {
-      jobId: id,
-      delay: Math.max(0, job.at - this.now()),
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: 86_400 },
-      removeOnFail: { age: 7 * 86_400 },
-    });
+  private stepJob(job: StepJob, suffix = '') {
+    return {
+      name: 'step',
+      data: job,
+      opts: {
+        jobId: `step.${job.incidentId}.${job.token}.${job.severity}.${job.index}${suffix}`,
+        delay: Math.max(0, job.at - this.now()),
+        attempts: 8,
+        backoff: { type: 'exponential' as const, delay: 500 },
+        removeOnComplete: { age: 86_400 },
+        removeOnFail: { age: 7 * 86_400 },
+      },
+    };
+  }
+
+  /** Schedules escalation steps at their times, in one round trip; the same step is only ever scheduled once. */
+  async scheduleSteps(jobs: readonly StepJob[]): Promise<void> {
+    if (jobs.length > 0) await this.deliver.addBulk(jobs.map((j) => this.stepJob(j)));
   }
 
   /** Schedules a step again at `until` (a snoozed incident). */
   async postpone(job: StepJob, until: number): Promise<void> {
-    await this.scheduleStep({ ...job, at: until }, `.snoozed-${until}`);
+    const { name, data, opts } = this.stepJob({ ...job, at: until }, `.snoozed-${until}`);
+    await this.deliver.add(name, data, opts);
   }
 
   async queueUpdate(job: UpdateJob): Promise<void> {
@@ -95,7 +131,7 @@ export class Queues {
   startWorkers(processors: Processors, tuning: WorkerTuning): void {
     const common = { connection: this.connection, prefix: this.prefix, lockDuration: tuning.lockDurationMs, stalledInterval: tuning.stalledIntervalMs, maxStalledCount: 3 };
     this.workers = [
-      new Worker(EVALUATE, (job: Job<{ sloId: string }>) => processors.evaluate(job.data.sloId), { ...common, concurrency: tuning.evaluateConcurrency }),
+      new Worker(EVALUATE, (job: Job<ShardJob>) => processors.evaluate(job.data, Date.now() - (job.timestamp + (job.opts.delay ?? 0))), { ...common, concurrency: tuning.evaluateConcurrency }),
       new Worker(
         DELIVER,
         (job: Job<StepJob | UpdateJob>) => (job.name === 'step' ? processors.step(job.data as StepJob) : processors.update(job.data as UpdateJob)),

@@ -37,6 +37,8 @@ export function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string>
 
 export class HttpServer {
   private readonly routes: Route[] = [];
+  /** Routes without parameters, by `METHOD path`: found without scanning. */
+  private readonly exact = new Map<string, Handler>();
   private server: Server | undefined;
 
   constructor(private readonly log: Logger) {}
@@ -44,6 +46,7 @@ export class HttpServer {
   /** Adds a route; `:name` segments become params. */
   route(method: string, path: string, handler: Handler): this {
     this.routes.push({ method, parts: path.split('/').filter(Boolean), handler });
+    if (!path.includes(':')) this.exact.set(`${method} ${path}`, handler);
     return this;
   }
 
@@ -72,17 +75,28 @@ export class HttpServer {
 
   async listen(port: number, host?: string): Promise<number> {
     this.server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const found = this.match(req.method ?? 'GET', url.pathname);
-      if (found === undefined) return sendJson(res, 404, { error: `no such endpoint: ${url.pathname}` });
-      if (found === 'method') return sendJson(res, 405, { error: `${req.method} is not allowed on ${url.pathname}` });
-      Promise.resolve()
-        .then(() => found.route.handler(req, res, found.params))
-        .catch((e: unknown) => {
-          this.log.error({ event: 'http-error', path: url.pathname, error: e instanceof Error ? e.message : String(e) }, 'request failed');
-          if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-          else res.end();
-        });
+      const raw = req.url ?? '/';
+      const q = raw.indexOf('?');
+      const pathname = q < 0 ? raw : raw.slice(0, q);
+      const fail = (e: unknown) => {
+        this.log.error({ event: 'http-error', path: pathname, error: e instanceof Error ? e.message : String(e) }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        else res.end();
+      };
+      const run = (handler: Handler, params: Record<string, string>) => {
+        try {
+          const r = handler(req, res, params);
+          if (r instanceof Promise) r.catch(fail);
+        } catch (e) {
+          fail(e);
+        }
+      };
+      const exact = this.exact.get(`${req.method} ${pathname}`);
+      if (exact) return run(exact, {});
+      const found = this.match(req.method ?? 'GET', pathname);
+      if (found === undefined) return sendJson(res, 404, { error: `no such endpoint: ${pathname}` });
+      if (found === 'method') return sendJson(res, 405, { error: `${req.method} is not allowed on ${pathname}` });
+      run(found.route.handler, found.params);
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

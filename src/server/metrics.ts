@@ -5,6 +5,7 @@ export class EngineMetrics {
   readonly registry = new Registry();
   readonly evaluations: Counter<'slo' | 'result'>;
   readonly evaluationDuration: Histogram;
+  readonly evaluationLag: Histogram;
   readonly notifications: Counter<'channel' | 'kind' | 'outcome'>;
   readonly stepLag: Histogram;
   readonly configReloads: Counter<'result'>;
@@ -23,6 +24,12 @@ export class EngineMetrics {
       name: 'sloe_evaluation_duration_seconds',
       help: 'Time to evaluate one SLO, queries included',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.evaluationLag = new Histogram({
+      name: 'sloe_evaluation_lag_seconds',
+      help: 'How late an evaluation job started after it was due (sloe keeping up with its SLOs)',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
     this.notifications = new Counter({

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusClient, evaluateAt, loadFrames, prometheusConfigFromEnv, replay } from '../../src/evaluator/index.js';
+import { BatchingPort } from '../../src/evaluator/batching.js';
+import { LongWindowCache } from '../../src/evaluator/long-windows.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type Config, loadRules } from '../../src/rules/index.js';
 import { DAY, MIN, burstHistory } from '../support/assistant-history.js';
@@ -85,6 +87,61 @@ describe('burn-rate alerting of a 99.9% / 30d SLO (workbook tiers)', () => {
     expect(page1h!.shortBurn).toBeCloseTo(400, 0);
     expect(page1h!.events).toBeCloseTo(60_000, -2);
     expect(page1h!.firing).toBe(true);
+  });
+});
+
+describe('the engine reads long windows every few minutes, not every tick', () => {
+  it('agrees with the exact evaluation while reading 6 hours instead of 3 days, and refreshes after long/288', async () => {
+    const slo = config.slos.find((s) => s.name === 'burst-2')!;
+    if (slo.kind !== 'ratio') throw new Error('burst-2 is a ratio SLO');
+    const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+    const cache = new LongWindowCache();
+    const states = async (t: number) => {
+      const [cached, exact] = [await cache.evaluate(client, slo, t, 'all'), await evaluateAt(client, slo, t)];
+      const view = (f: typeof exact) => (f.status === 'data' ? f.instances.map((i) => [i.state, i.severity]) : f.status);
+      return { cached: view(cached), exact: view(exact), cachedFrame: cached, exactFrame: exact };
+    };
+    // Through the burst: 44 minutes in it fires (page, 1h tier), and it stops 2 minutes after it ends.
+    for (const minute of [30, 44, 45, 46, 50, 61, 62, 63, 70]) {
+      const r = await states(BURST + minute * MIN);
+      expect(r.cached, `minute ${minute}`).toEqual(r.exact);
+    }
+    // The 3d window was read at minutes 30, 45 and 61 (every 15 minutes); the other six evaluations read 6 hours.
+    expect(cache.refreshes).toBe(3);
+    expect(cache.fresh).toBe(6);
+    const r = await states(BURST + 71 * MIN);
+    const sli = (f: typeof r.exactFrame) => (f.status === 'data' ? f.instances[0]!.value : NaN);
+    // The share of good events over 3 days, read up to 15 minutes ago, is within 0.01% of the exact one.
+    expect(Math.abs(sli(r.cachedFrame) - sli(r.exactFrame))).toBeLessThan(1e-4);
+  });
+});
+
+describe('queries merged into one request', () => {
+  it('answers each query as if it were sent alone, in one request', async () => {
+    const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+    const port = new BatchingPort(client);
+    const queries = BURSTS.map((b) => `sum by (status) (rate(burst_requests_total{app="${b.app}"}[5m]))`);
+    const [start, end] = [BURST - 10 * MIN, BURST + 10 * MIN];
+    const merged = await Promise.all(queries.map((q) => port.range(q, start, end, MIN)));
+    expect(port.requests).toBe(1);
+    expect(client.queries).toBe(1);
+    const alone = await Promise.all(queries.map((q) => client.range(q, start, end, MIN)));
+    const sorted = (xs: typeof alone) => xs.map((series) => [...series].sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels))));
+    expect(sorted(merged)).toEqual(sorted(alone));
+    const instants = await Promise.all(queries.map((q) => port.instant(q, BURST + MIN)));
+    expect(instants.map((r) => r.length)).toEqual([2, 2, 2]);
+    expect(port.requests).toBe(2);
+  });
+
+  it('a query Prometheus rejects fails alone; the others are answered', async () => {
+    const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+    const port = new BatchingPort(client);
+    const good = port.instant('sum(burst_requests_total{app="burst-2"})', BURST);
+    // This Prometheus (2.42) has no such function: the merged query is rejected, then each part is asked alone.
+    const bad = port.instant('ts_of_max_over_time(burst_requests_total[5m])', BURST).then(() => 'answered', (e: Error) => e.message);
+    expect((await good).length).toBe(1);
+    expect(await bad).toMatch(/^Prometheus rejected the query/);
+    expect(client.queries).toBe(3);
   });
 });
 

@@ -4,6 +4,7 @@
  * counts the traffic of the minute (t − 1m, t]; a gauge sample at t is its value at t. Prometheus 2 range selectors
  * are closed ([t − 5m, t]), so `rate(x[5m])` at t sees the five minutes (t − 5m, t].
  */
+import { requestCounters } from '../../src/local/history.js';
 import type { SeriesHistory } from '../../src/local/openmetrics.js';
 
 export const MIN = 60_000;
@@ -116,20 +117,10 @@ export function assistantHistory(episodes: boolean): SeriesHistory[] {
 
 /** A burst of errors for the burn-rate tests: `share` of 1000 requests a minute fail during (start, start + minutes]. */
 export function burstHistory(app: string, share: number, start: number, minutes: number, from: number, to: number): SeriesHistory[] {
-  const ok: Array<[number, number]> = [];
-  const bad: Array<[number, number]> = [];
-  let okTotal = 0;
-  let badTotal = 0;
-  for (let t = from; t <= to; t += MIN) {
-    const n = t === from ? 0 : 1000;
-    const failing = t > start && t <= start + minutes * MIN ? share : 0;
-    okTotal += n * (1 - failing);
-    badTotal += n * failing;
-    ok.push([t, okTotal]);
-    bad.push([t, badTotal]);
-  }
   return [
-    { name: 'burst_requests_total', labels: { app, status: 'ok' }, samples: ok },
-    { name: 'burst_requests_total', labels: { app, status: 'error' }, samples: bad },
+    ...requestCounters('burst_requests_total', { app }, from, to, (t) => ({
+      requests: 1000,
+      errorShare: t > start && t <= start + minutes * MIN ? share : 0,
+    })),
   ];
 }

@@ -1,0 +1,172 @@
+/**
+ * Benchmark: escalation latency of `sloe run` against the Slack and PagerDuty stand-ins the tests use. 200 SLO
+ * instances breach at once; measured: firing → Slack post received, each step's lateness against
+ * firedAt + after (Slack now, PagerDuty after 3s, Slack again after 6s), and 200 signed Ack clicks sent at once.
+ */
+import { spawn } from 'node:child_process';
+import { globalAgent } from 'node:https';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Exporter } from '../src/local/exporter.js';
+import { freePort } from '../src/local/process.js';
+import { startPrometheus } from '../src/local/prometheus.js';
+import { startRedis } from '../src/local/redis.js';
+import { spawnSloe } from '../test/support/process.js';
+import { PagerDutyStandIn } from '../test/support/stand-ins/pagerduty.js';
+import { SlackStandIn } from '../test/support/stand-ins/slack.js';
+import { makeTestCa } from '../test/support/tls.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const LANES = 200;
+/** Incidents that fire one by one; the rest fire together. */
+const SPREAD = 50;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (line: string) => process.stderr.write(`bench escalation: ${line}\n`);
+
+/** The p-th percentile (0–100) of some numbers, nearest rank. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+const SLO = `apiVersion: sloe/v1
+kind: EscalationPolicy
+name: bench
+page:
+  - { notify: slack, channel: "#bench" }
+  - { after: 3s, notify: pagerduty, routingKey: "\${PAGERDUTY_ROUTING_KEY}" }
+  - { after: 6s, notify: slack, channel: "#bench-escalations" }
+---
+apiVersion: sloe/v1
+kind: ServiceLevels
+service: bench
+owner: sre
+escalation: bench
+interval: 1s
+dashboards: [{ id: lanes, owner: sre-lead }]
+slos:
+  - name: lane-depth
+    signal: queue_depth
+    dashboard: lanes
+    query: max by (lane) (bench_lane_depth)
+    maxSeries: ${LANES}
+    alert: { when: "> 200", resolveAfter: 1m }
+`;
+
+/** Clicks from a separate process: the stand-ins in this one are busy with the updates the clicks cause. */
+function clickBurst(url: string, secret: string, ids: string[]): Promise<Array<{ status: number; ms: number }>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bench', 'click-burst.ts'), url, secret, ...ids], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Array<{ status: number; ms: number }>) : reject(new Error(`click-burst exited ${code}`))));
+  });
+}
+
+export async function benchEscalation(): Promise<Record<string, number | string>> {
+  const dir = await mkdtemp(join(tmpdir(), 'sloe-bench-esc-'));
+  const ca = makeTestCa();
+  globalAgent.options.ca = [ca.ca];
+  const slack = new SlackStandIn('xoxb-bench');
+  const pagerduty = new PagerDutyStandIn(ca, 'RKBENCH');
+  const exporter = new Exporter();
+  const lanes = exporter.gauge('bench_lane_depth', ['lane']);
+  for (let i = 0; i < LANES; i++) lanes.set({ lane: `l${i}` }, 10);
+  const target = await exporter.start();
+  await Promise.all([slack.start(), pagerduty.start()]);
+  const [redis, prometheus] = await Promise.all([startRedis(), startPrometheus({ scrape: { targets: [target], interval: '1s' } })]);
+  const port = await freePort();
+  await mkdir(join(dir, 'slos'));
+  await writeFile(join(dir, 'slos', 'bench.yaml'), SLO);
+  const sloe = spawnSloe(['run', join(dir, 'slos')], {
+    REDIS_URL: redis.url,
+    PROMETHEUS_URL: prometheus.url,
+    SLOE_REDIS_PREFIX: 'bench-escalation',
+    LOG_LEVEL: 'info',
+    SLACK_BOT_TOKEN: 'xoxb-bench',
+    SLACK_SIGNING_SECRET: 'bench-secret',
+    SLACK_API_URL: slack.url,
+    PAGERDUTY_ROUTING_KEY: 'RKBENCH',
+    PAGERDUTY_EVENTS_SERVER: pagerduty.server_,
+    NODE_EXTRA_CA_CERTS: ca.caFile,
+  }, port);
+  try {
+    await sloe.waitFor('ready', (l) => l.event === 'ready', 30_000);
+    await sleep(3000);
+    const lastSteps = () => slack.of('chat.postMessage').filter((c) => c.args.channel === '#bench-escalations').length;
+    const waitForLastSteps = async (count: number) => {
+      const deadline = Date.now() + 60_000;
+      while (lastSteps() < count) {
+        if (Date.now() > deadline) throw new Error(`${lastSteps()} of ${count} incidents reached their last step within a minute`);
+        await sleep(200);
+      }
+    };
+    // Independent incidents: one lane breaches every 200 ms.
+    log(`${SPREAD} incidents, one every 200 ms`);
+    for (let i = 0; i < SPREAD; i++) {
+      lanes.set({ lane: `l${i}` }, 500);
+      await sleep(200);
+    }
+    await waitForLastSteps(SPREAD);
+    // A storm: the other lanes breach together.
+    log(`${LANES - SPREAD} incidents at once`);
+    for (let i = SPREAD; i < LANES; i++) lanes.set({ lane: `l${i}` }, 500);
+    await waitForLastSteps(LANES);
+
+    // Fired: the incidents' firedAt (the evaluation instant) from sloe's API; delivered: when the stand-ins received each step.
+    const listed = (await (await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`)).json()) as { incidents: Array<{ id: string; labels: Record<string, string>; firedAt: string }> };
+    const fired = new Map(listed.incidents.map((i) => [i.labels.lane!, Date.parse(i.firedAt)]));
+    const laneOf = (text: unknown) => /lane="(l\d+)"/.exec(String(text))?.[1] ?? '';
+    const spread = (lane: string) => Number(lane.slice(1)) < SPREAD;
+    const toSlack = { spread: [] as number[], storm: [] as number[] };
+    const stepError = { spread: [] as number[], storm: [] as number[] };
+    for (const c of slack.of('chat.postMessage')) {
+      if (c.args.thread_ts) continue;
+      const lane = laneOf(c.args.text);
+      const firedAt = fired.get(lane);
+      if (firedAt === undefined) continue;
+      const group = spread(lane) ? 'spread' : 'storm';
+      const after = c.args.channel === '#bench' ? 0 : 6000;
+      if (after === 0) toSlack[group].push(c.at - firedAt);
+      stepError[group].push(c.at - firedAt - after);
+    }
+    for (const r of pagerduty.requests) {
+      const lane = laneOf(r.event.payload.summary);
+      const firedAt = fired.get(lane);
+      if (firedAt !== undefined) stepError[spread(lane) ? 'spread' : 'storm'].push(r.at - firedAt - 3000);
+    }
+    log(`${fired.size} incidents, ${stepError.spread.length + stepError.storm.length} steps; ${fired.size} Ack clicks at once`);
+    const clicks = await clickBurst(`http://127.0.0.1:${port}`, 'bench-secret', listed.incidents.map((i) => i.id));
+    const round = (x: number) => Number(x.toFixed(1));
+    const p = (xs: number[], q: number) => round(percentile(xs, q));
+    return {
+      incidents: fired.size,
+      slack_post_after_firing_p50_ms: p(toSlack.spread, 50),
+      slack_post_after_firing_p99_ms: p(toSlack.spread, 99),
+      step_timing_error_p50_ms: p(stepError.spread, 50),
+      step_timing_error_p99_ms: p(stepError.spread, 99),
+      steps_measured: stepError.spread.length,
+      storm_incidents_at_once: LANES - SPREAD,
+      storm_slack_post_after_firing_p50_ms: p(toSlack.storm, 50),
+      storm_slack_post_after_firing_p99_ms: p(toSlack.storm, 99),
+      storm_step_timing_error_p99_ms: p(stepError.storm, 99),
+      ack_clicks_at_once: clicks.length,
+      ack_clicks_failed: clicks.filter((c) => c.status !== 200).length,
+      ack_answer_p50_ms: p(clicks.map((c) => c.ms), 50),
+      ack_answer_p99_ms: p(clicks.map((c) => c.ms), 99),
+      targets: 'slack p99 < 1000 ms, step error p99 < 1000 ms, ack p99 < 100 ms',
+    };
+  } finally {
+    sloe.kill('SIGTERM');
+    await sloe.exited;
+    await Promise.allSettled([redis.stop(), prometheus.stop(), exporter.stop(), slack.stop(), pagerduty.stop()]);
+    await rm(dir, { recursive: true, force: true });
+    await rm(ca.dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await benchEscalation());
+}

@@ -1,0 +1,262 @@
+/**
+ * Benchmark: the cost of evaluating N ratio SLOs with workbook burn-rate alerting, sloe against the
+ * Prometheus-native approach, side by side on the same data in one run.
+ *
+ * - sloe: `sloe run` on N SLOs (1m interval) against Prometheus A. Per evaluation cycle (one minute): sloe's CPU,
+ *   the CPU Prometheus A spent answering (its process_cpu_seconds_total, idle subtracted), HTTP queries.
+ * - rules: Prometheus B, same data, evaluating a Sloth-style rule set for the same SLOs (per SLO: SLI recording
+ *   rules for 5m, 30m, 1h, 2h, 6h, 1d, 3d, and the page and ticket alerts) every minute: its CPU per interval
+ *   (idle subtracted) and prometheus_rule_group_last_duration_seconds summed over the groups.
+ *
+ * The history is live: it ends 40 minutes after the start, so that both evaluate "now" against 3 days of data.
+ */
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requestCounters } from '../src/local/history.js';
+import type { SeriesHistory } from '../src/local/openmetrics.js';
+import { freePort } from '../src/local/process.js';
+import { type LocalPrometheus, createBlocks, startPrometheus } from '../src/local/prometheus.js';
+import { type LocalRedis, startRedis } from '../src/local/redis.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const MIN = 60_000;
+const DAY = 1440 * MIN;
+/** Distinct series pairs; SLO i reads app-(i mod APPS), so that N SLOs read N × the data either way. */
+const APPS = 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (line: string) => process.stderr.write(`bench evaluation: ${line}\n`);
+
+function* history(from: number, to: number): Generator<SeriesHistory> {
+  for (let a = 0; a < APPS; a++) {
+    yield* requestCounters('bench_requests_total', { app: `app-${a}` }, from, to, (_t, i) => ({
+      requests: 300 + ((a * 7 + i * 13) % 50),
+      errorShare: (i + a) % 997 < 20 ? 0.05 : 0.0004,
+    }));
+  }
+}
+
+const selector = (i: number) => `app="app-${i % APPS}"`;
+
+function sloeFiles(n: number): string {
+  const lines = [
+    'apiVersion: sloe/v1',
+    'kind: EscalationPolicy',
+    'name: bench',
+    'page: [{ notify: slack, channel: "#bench" }]',
+    '---',
+    'apiVersion: sloe/v1',
+    'kind: ServiceLevels',
+    'service: bench',
+    'owner: sre',
+    'escalation: bench',
+    'interval: 1m',
+    'dashboards: [{ id: bench, owner: sre-lead }]',
+    'slos:',
+  ];
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      `  - name: availability-${i}`,
+      '    signal: error_rate',
+      '    dashboard: bench',
+      '    ratio:',
+      `      bad: sum(rate(bench_requests_total{${selector(i)}, status="error"}[$window]))`,
+      `      total: sum(rate(bench_requests_total{${selector(i)}}[$window]))`,
+      '    objective: 99.9%',
+      '    alert: { burnRate: workbook }',
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The rules Sloth generates for the same SLOs (recordings per window, page and ticket alerts). */
+function slothRules(n: number): string {
+  const windows = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'];
+  const out = ['groups:'];
+  for (let i = 0; i < n; i++) {
+    const id = `bench-availability-${i}`;
+    out.push(`  - name: sloth-slo-sli-recordings-${id}`, '    rules:');
+    for (const w of windows) {
+      out.push(
+        `      - record: slo:sli_error:ratio_rate${w}`,
+        `        expr: (sum(rate(bench_requests_total{${selector(i)}, status="error"}[${w}]))) / (sum(rate(bench_requests_total{${selector(i)}}[${w}])))`,
+        `        labels: { sloth_id: "${id}", sloth_window: "${w}" }`,
+      );
+    }
+    const r = (w: string) => `slo:sli_error:ratio_rate${w}{sloth_id="${id}"}`;
+    const both = (long: string, short: string, factor: number) => `(max(${r(long)} > (${factor} * 0.001)) without (sloth_window) and max(${r(short)} > (${factor} * 0.001)) without (sloth_window))`;
+    out.push(
+      `  - name: sloth-slo-alerts-${id}`,
+      '    rules:',
+      '      - alert: SLOPageBurn',
+      `        expr: ${both('1h', '5m', 14.4)} or ${both('6h', '30m', 6)}`,
+      '        labels: { severity: page }',
+      '      - alert: SLOTicketBurn',
+      `        expr: ${both('1d', '2h', 3)} or ${both('3d', '6h', 1)}`,
+      '        labels: { severity: ticket }',
+    );
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Sums the samples of a metric in Prometheus text format, optionally only those whose labels match. */
+async function scrape(url: string, name: string, labels?: RegExp): Promise<number> {
+  const text = await (await fetch(url)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+    if (labels && !labels.test(line)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** The largest sample of a metric. */
+async function maxOf(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return Math.max(0, ...text.split('\n').filter((l) => l.startsWith(`${name}{`)).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1))));
+}
+
+const promCpu = (p: LocalPrometheus) => scrape(`${p.url}/metrics`, 'process_cpu_seconds_total');
+const promQueries = (p: LocalPrometheus) => scrape(`${p.url}/metrics`, 'prometheus_http_requests_total', /handler="\/api\/v1\/query/);
+
+/** CPU seconds a second an idle Prometheus spends. */
+async function idleRate(p: LocalPrometheus, seconds: number): Promise<number> {
+  const a = await promCpu(p);
+  await sleep(seconds * 1000);
+  return ((await promCpu(p)) - a) / seconds;
+}
+
+async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir: string, cycles: number, idle: number) {
+  const slos = join(dir, `sloe-${n}`);
+  await rm(slos, { recursive: true, force: true });
+  await import('node:fs/promises').then((fs) => fs.mkdir(slos, { recursive: true }));
+  await writeFile(join(slos, 'slos.yaml'), sloeFiles(n));
+  const port = await freePort();
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
+    env: { ...process.env, PROMETHEUS_URL: prom.url, REDIS_URL: redis.url, SLOE_REDIS_PREFIX: `bench${n}-${Date.now()}`, SLOE_PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const metrics = `http://127.0.0.1:${port}/metrics`;
+  const evaluations = () => scrape(metrics, 'sloe_evaluations_total');
+  try {
+    const started = Date.now();
+    // Polls the evaluation counter until `count` evaluations are done.
+    const waitFor = async (count: number, timeoutMs: number) => {
+      for (;;) {
+        const done = await evaluations().catch(() => 0);
+        if (done >= count) return;
+        if (Date.now() - started > timeoutMs) throw new Error(`sloe evaluated ${done} of ${count} within ${timeoutMs / 1000} s`);
+        // Each look costs sloe a /metrics scrape: every 5 seconds keeps that out of the figures.
+        await sleep(5000);
+      }
+    };
+    await waitFor(n, 300_000);
+    const firstCycleS = (Date.now() - started) / 1000;
+    const [e0, c0, p0, q0] = await Promise.all([evaluations(), scrape(metrics, 'sloe_process_cpu_seconds_total'), promCpu(prom), promQueries(prom)]);
+    const t0 = Date.now();
+    await waitFor(e0 + cycles * n, 60_000 * (cycles + 3));
+    const [e1, c1, p1, q1] = await Promise.all([evaluations(), scrape(metrics, 'sloe_process_cpu_seconds_total'), promCpu(prom), promQueries(prom)]);
+    const elapsed = (Date.now() - t0) / 1000;
+    const measured = (e1 - e0) / n;
+    // How late evaluation jobs started: the 99th percentile, as the upper bound of its histogram bucket.
+    const buckets = (await (await fetch(metrics)).text())
+      .split('\n')
+      .filter((l) => l.startsWith('sloe_evaluation_lag_seconds_bucket'))
+      .map((l) => ({ le: Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')), count: Number(l.slice(l.lastIndexOf(' ') + 1)) }));
+    const total = buckets.at(-1)?.count ?? 0;
+    const lagP99 = buckets.find((b) => b.count >= 0.99 * total)?.le ?? NaN;
+    return {
+      firstCycleS,
+      cycles: measured,
+      evaluationsPerMinute: ((e1 - e0) / elapsed) * 60,
+      lagP99,
+      sloeCpu: (c1 - c0) / measured,
+      promCpu: (p1 - p0 - idle * elapsed) / measured,
+      queries: (q1 - q0) / measured,
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function runRules(n: number, prom: LocalPrometheus, windowS: number, idle: number) {
+  await writeFile(join(prom.dir, 'rules.yml'), slothRules(n));
+  const reload = await fetch(`${prom.url}/-/reload`, { method: 'POST' });
+  if (!reload.ok) throw new Error(`rule reload failed: ${await reload.text()}`);
+  // Let every group run once before measuring.
+  await sleep(75_000);
+  const [p0, m0] = await Promise.all([promCpu(prom), scrape(`${prom.url}/metrics`, 'prometheus_rule_group_iterations_missed_total')]);
+  const t0 = Date.now();
+  await sleep(windowS * 1000);
+  const [p1, m1, duration, longest] = await Promise.all([
+    promCpu(prom),
+    scrape(`${prom.url}/metrics`, 'prometheus_rule_group_iterations_missed_total'),
+    scrape(`${prom.url}/metrics`, 'prometheus_rule_group_last_duration_seconds'),
+    maxOf(`${prom.url}/metrics`, 'prometheus_rule_group_last_duration_seconds'),
+  ]);
+  const elapsed = (Date.now() - t0) / 1000;
+  const intervals = elapsed / 60;
+  await writeFile(join(prom.dir, 'rules.yml'), 'groups: []\n');
+  await fetch(`${prom.url}/-/reload`, { method: 'POST' });
+  return { promCpu: (p1 - p0 - idle * elapsed) / intervals, ruleDuration: duration, longestGroup: longest, missed: m1 - m0 };
+}
+
+/** Runs the benchmark for each N and returns its figures. */
+export async function benchEvaluation(sizes = (process.env.BENCH_SLOS ?? '100,1000,10000').split(',').map(Number)): Promise<Record<string, number | string>> {
+  const windowS = Number(process.env.BENCH_WINDOW_S ?? 180);
+  const now = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), 'sloe-bench-eval-'));
+  let a: LocalPrometheus | undefined;
+  let b: LocalPrometheus | undefined;
+  let redis: LocalRedis | undefined;
+  try {
+    log(`writing ${APPS * 2} series × ${Math.round((3 * DAY + 100 * MIN) / MIN)} minutes of history`);
+    const loaded = Date.now();
+    await createBlocks(history(Math.floor((now - 3 * DAY - 60 * MIN) / MIN) * MIN, now + 40 * MIN), join(dir, 'a', 'data'));
+    await cp(join(dir, 'a'), join(dir, 'b'), { recursive: true });
+    const loadS = (Date.now() - loaded) / 1000;
+    [a, b, redis] = await Promise.all([
+      startPrometheus({ dir: join(dir, 'a') }),
+      startPrometheus({ dir: join(dir, 'b'), rules: 'groups: []\n', ruleInterval: '1m' }),
+      startRedis(),
+    ]);
+    const [idleA, idleB] = await Promise.all([idleRate(a, 30), idleRate(b, 30)]);
+    log(`idle Prometheus CPU: ${idleA.toFixed(4)} and ${idleB.toFixed(4)} s/s`);
+    const figures: Record<string, number | string> = { history_load_s: Number(loadS.toFixed(1)), window_s: windowS };
+    for (const n of sizes) {
+      log(`N = ${n}: sloe run…`);
+      const s = await runSloe(n, a, redis, dir, Math.max(1, Math.round(windowS / 60)), idleA);
+      log(`N = ${n}: Prometheus rules…`);
+      const r = await runRules(n, b, windowS, idleB);
+      const round = (x: number, d = 3) => Number(x.toFixed(d));
+      Object.assign(figures, {
+        [`n${n}_sloe_cpu_s_per_cycle`]: round(s.sloeCpu),
+        [`n${n}_prom_cpu_s_per_cycle_sloe`]: round(s.promCpu),
+        [`n${n}_queries_per_cycle`]: Math.round(s.queries),
+        [`n${n}_sloe_evaluations_per_min`]: Math.round(s.evaluationsPerMinute),
+        [`n${n}_sloe_first_cycle_s`]: round(s.firstCycleS, 1),
+        [`n${n}_sloe_evaluation_lag_p99_s_at_most`]: s.lagP99,
+        [`n${n}_prom_cpu_s_per_cycle_rules`]: round(r.promCpu),
+        [`n${n}_rule_groups_duration_sum_s`]: round(r.ruleDuration),
+        [`n${n}_rule_group_duration_max_s`]: round(r.longestGroup),
+        [`n${n}_rule_iterations_missed`]: r.missed,
+        [`n${n}_ratio_prometheus_cpu`]: round(s.promCpu / r.promCpu),
+        [`n${n}_ratio_total_cpu`]: round((s.promCpu + s.sloeCpu) / r.promCpu),
+      });
+      log(JSON.stringify(Object.fromEntries(Object.entries(figures).filter(([k]) => k.startsWith(`n${n}_`)))));
+    }
+    return figures;
+  } finally {
+    await Promise.allSettled([a?.stop(), b?.stop(), redis?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await benchEvaluation());
+}
