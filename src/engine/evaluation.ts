@@ -73,6 +73,8 @@ export class Evaluation {
           { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner },
           `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}`,
         );
+        // A raised incident's message (severity, value) changes in the channels that have it.
+        if (!fired) await this.deps.queueUpdate({ incidentId: incident.id, update: 'escalated', seq: incident.token, origin: 'sloe' });
       }
       for (const id of result.resolved) {
         const incident = await store.get(id);

@@ -112,6 +112,9 @@ describe('sloe run: one engine', () => {
     expect(metrics).toMatch(/^sloe_escalation_step_lag_seconds_count 1$/m);
     expect(metrics).toMatch(/^sloe_open_incidents\{severity="page"\} 0$/m);
     expect(metrics).toContain('sloe_evaluation_duration_seconds_bucket');
+    // Every evaluated shard is counted, and a one-SLO shard is done well within its interval.
+    expect(Number(/^sloe_evaluation_completion_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^sloe_evaluation_completion_seconds_bucket\{le="5"\} [1-9]/m);
     expect(metrics).not.toContain('alice');
   });
 
@@ -122,6 +125,32 @@ describe('sloe run: one engine', () => {
     expect(await engine.resolve(first.id, 'bob')).toBe('done');
     const second = await eventually('a second incident', async () => (await engine.store.list({ open: true })).find((i) => i.id !== first.id));
     expect(second.firedAt - first.firedAt).toBeGreaterThanOrEqual(2000);
+  });
+});
+
+describe('sloe run: an incident raised from ticket to page', () => {
+  it('a no-data ticket becomes a page when the data returns breaching: page steps run from then, and channels are told', async () => {
+    const slo = queueSlo({ noDataFor: '2s', after: ['2s', '4s'] })
+      .replace('query: max(demo_queue_depth)', 'query: max(demo_lane_queue_depth)')
+      .replace('page:\n', 'ticket:\n  - notify: slack\n    channel: "#demo-tickets"\npage:\n');
+    const { engine, capture } = await engineWith(slo);
+    const ticket = await eventually('a no-data ticket', async () => (await engine.store.list({ open: true }))[0]);
+    expect(ticket).toMatchObject({ severity: 'ticket', reason: 'nodata' });
+    await eventually('the ticket step', async () => (await engine.store.audit(ticket.id)).some((a) => a.step === 'ticket.0'));
+    ctx.stack.exporter.gauge('demo_lane_queue_depth').set(350);
+    const raised = await eventually('the page', async () => {
+      const i = await engine.store.get(ticket.id);
+      return i?.severity === 'page' ? i : undefined;
+    });
+    expect(raised).toMatchObject({ reason: 'breach', status: 'firing' });
+    expect(raised.token).not.toBe(ticket.token);
+    await eventually('the page steps', async () => (await engine.store.audit(ticket.id)).filter((a) => a.step?.startsWith('page.')).length === 3, 15_000);
+    const audit = await engine.store.audit(ticket.id);
+    expect(audit.map((a) => a.type)).toEqual(['fired', 'step', 'escalated', 'step', 'step', 'step']);
+    const pageStart = audit.find((a) => a.step === 'page.0')!.at;
+    expect(audit.find((a) => a.step === 'page.1')!.at - pageStart).toBeGreaterThanOrEqual(1900);
+    expect(capture.lines.some((l) => l.event === 'notification-update' && l.update === 'escalated' && l.channel === 'slack')).toBe(true);
+    ctx.stack.exporter.gauge('demo_lane_queue_depth').set(20);
   });
 });
 
