@@ -113,6 +113,21 @@ async function scrape(url: string, name: string, labels?: RegExp): Promise<numbe
   return sum;
 }
 
+/** A quantile (0–1) of the observations a histogram gained between two scrapes, as its bucket's upper bound. */
+function histogramQuantile(before: string, after: string, name: string, q: number): number {
+  const buckets = (text: string) =>
+    new Map(
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}_bucket`))
+        .map((l) => [Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')), Number(l.slice(l.lastIndexOf(' ') + 1))] as const),
+    );
+  const b0 = buckets(before);
+  const gained = [...buckets(after)].map(([le, count]) => ({ le, count: count - (b0.get(le) ?? 0) }));
+  const total = gained.at(-1)?.count ?? 0;
+  return gained.find((b) => b.count >= q * total)?.le ?? NaN;
+}
+
 /** The largest sample of a metric. */
 async function maxOf(url: string, name: string): Promise<number> {
   const text = await (await fetch(url)).text();
@@ -157,23 +172,23 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
     await waitFor(n, 300_000);
     const firstCycleS = (Date.now() - started) / 1000;
     const [e0, c0, p0, q0] = await Promise.all([evaluations(), scrape(metrics, 'sloe_process_cpu_seconds_total'), promCpu(prom), promQueries(prom)]);
+    const before = await (await fetch(metrics)).text();
     const t0 = Date.now();
     await waitFor(e0 + cycles * n, 60_000 * (cycles + 3));
     const [e1, c1, p1, q1] = await Promise.all([evaluations(), scrape(metrics, 'sloe_process_cpu_seconds_total'), promCpu(prom), promQueries(prom)]);
     const elapsed = (Date.now() - t0) / 1000;
     const measured = (e1 - e0) / n;
-    // How late evaluation jobs started: the 99th percentile, as the upper bound of its histogram bucket.
-    const buckets = (await (await fetch(metrics)).text())
-      .split('\n')
-      .filter((l) => l.startsWith('sloe_evaluation_lag_seconds_bucket'))
-      .map((l) => ({ le: Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')), count: Number(l.slice(l.lastIndexOf(' ') + 1)) }));
-    const total = buckets.at(-1)?.count ?? 0;
-    const lagP99 = buckets.find((b) => b.count >= 0.99 * total)?.le ?? NaN;
+    // Histogram quantiles over the measured cycles, as the upper bound of their bucket: how late evaluation jobs
+    // started (p99), and how long after it was due the slowest shard was done (the whole cycle).
+    const after = await (await fetch(metrics)).text();
+    const lagP99 = histogramQuantile(before, after, 'sloe_evaluation_lag_seconds', 0.99);
+    const cycleMax = histogramQuantile(before, after, 'sloe_evaluation_completion_seconds', 1);
     return {
       firstCycleS,
       cycles: measured,
       evaluationsPerMinute: ((e1 - e0) / elapsed) * 60,
       lagP99,
+      cycleMax,
       sloeCpu: (c1 - c0) / measured,
       promCpu: (p1 - p0 - idle * elapsed) / measured,
       queries: (q1 - q0) / measured,
@@ -241,6 +256,7 @@ export async function benchEvaluation(sizes = (process.env.BENCH_SLOS ?? '100,10
         [`n${n}_sloe_evaluations_per_min`]: Math.round(s.evaluationsPerMinute),
         [`n${n}_sloe_first_cycle_s`]: round(s.firstCycleS, 1),
         [`n${n}_sloe_evaluation_lag_p99_s_at_most`]: s.lagP99,
+        [`n${n}_sloe_cycle_done_within_s`]: s.cycleMax,
         [`n${n}_prom_cpu_s_per_cycle_rules`]: round(r.promCpu),
         [`n${n}_rule_groups_duration_sum_s`]: round(r.ruleDuration),
         [`n${n}_rule_group_duration_max_s`]: round(r.longestGroup),

@@ -174,9 +174,12 @@ export class Engine {
     if (this.stopping) return;
     this.queues.startWorkers(
       {
-        evaluate: (job, lagMs) => {
+        evaluate: async (job, lagMs) => {
           this.metrics.evaluationLag.observe(Math.max(0, lagMs) / 1000);
-          return this.evaluation.tickMany(shardMembers(this.current.slos, job).map((s) => s.id));
+          const begun = this.now();
+          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job).map((s) => s.id));
+          this.metrics.evaluationCompletion.observe((Math.max(0, lagMs) + this.now() - begun) / 1000);
+          return result;
         },
         step: (job: StepJob) => this.escalator.runStep(job),
         update: (job: UpdateJob) => this.escalator.runUpdate(job),

@@ -6,6 +6,7 @@ export class EngineMetrics {
   readonly evaluations: Counter<'slo' | 'result'>;
   readonly evaluationDuration: Histogram;
   readonly evaluationLag: Histogram;
+  readonly evaluationCompletion: Histogram;
   readonly notifications: Counter<'channel' | 'kind' | 'outcome'>;
   readonly stepLag: Histogram;
   readonly configReloads: Counter<'result'>;
@@ -30,6 +31,12 @@ export class EngineMetrics {
       name: 'sloe_evaluation_lag_seconds',
       help: 'How late an evaluation job started after it was due (sloe keeping up with its SLOs)',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.evaluationCompletion = new Histogram({
+      name: 'sloe_evaluation_completion_seconds',
+      help: 'How long after it was due a shard of SLOs was evaluated in full (the slowest shard bounds the cycle)',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120],
       registers,
     });
     this.notifications = new Counter({
