@@ -125,6 +125,7 @@ function histogramQuantile(before: string, after: string, name: string, q: numbe
   const b0 = buckets(before);
   const gained = [...buckets(after)].map(([le, count]) => ({ le, count: count - (b0.get(le) ?? 0) }));
   const total = gained.at(-1)?.count ?? 0;
+  if (total === 0) return NaN;
   return gained.find((b) => b.count >= q * total)?.le ?? NaN;
 }
 
@@ -161,16 +162,29 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
     const started = Date.now();
     // Polls the evaluation counter until `count` evaluations are done.
     const waitFor = async (count: number, timeoutMs: number) => {
+      const since = Date.now();
       for (;;) {
         const done = await evaluations().catch(() => 0);
         if (done >= count) return;
-        if (Date.now() - started > timeoutMs) throw new Error(`sloe evaluated ${done} of ${count} within ${timeoutMs / 1000} s`);
+        if (Date.now() - since > timeoutMs) throw new Error(`sloe evaluated ${done} of ${count} within ${timeoutMs / 1000} s`);
         // Each look costs sloe a /metrics scrape: every 5 seconds keeps that out of the figures.
         await sleep(5000);
       }
     };
     await waitFor(n, 300_000);
     const firstCycleS = (Date.now() - started) / 1000;
+    // The cold first cycle (long windows read in full) leaves a backlog: measure once a whole minute's shards were
+    // each done within the interval after they were due, or after eight minutes at most.
+    const settling = Date.now();
+    for (let last = await (await fetch(metrics)).text(); Date.now() - settling < 480_000; ) {
+      await sleep(60_000);
+      const now = await (await fetch(metrics)).text();
+      const slowest = histogramQuantile(last, now, 'sloe_evaluation_completion_seconds', 1);
+      log(`N = ${n}: settling: the slowest shard of the last minute was done within ${slowest} s of its due time`);
+      if (slowest <= 60) break;
+      last = now;
+    }
+    const settleS = (Date.now() - settling) / 1000;
     const [e0, c0, p0, q0] = await Promise.all([evaluations(), scrape(metrics, 'sloe_process_cpu_seconds_total'), promCpu(prom), promQueries(prom)]);
     const before = await (await fetch(metrics)).text();
     const t0 = Date.now();
@@ -185,6 +199,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
     const cycleMax = histogramQuantile(before, after, 'sloe_evaluation_completion_seconds', 1);
     return {
       firstCycleS,
+      settleS,
       cycles: measured,
       evaluationsPerMinute: ((e1 - e0) / elapsed) * 60,
       lagP99,
@@ -249,14 +264,17 @@ export async function benchEvaluation(sizes = (process.env.BENCH_SLOS ?? '100,10
       log(`N = ${n}: Prometheus rules…`);
       const r = await runRules(n, b, windowS, idleB);
       const round = (x: number, d = 3) => Number(x.toFixed(d));
+      // A histogram's +Inf bucket reads as more than its largest bound.
+      const bound = (x: number) => (x === Infinity ? 'over the largest bucket' : x);
       Object.assign(figures, {
         [`n${n}_sloe_cpu_s_per_cycle`]: round(s.sloeCpu),
         [`n${n}_prom_cpu_s_per_cycle_sloe`]: round(s.promCpu),
         [`n${n}_queries_per_cycle`]: Math.round(s.queries),
         [`n${n}_sloe_evaluations_per_min`]: Math.round(s.evaluationsPerMinute),
         [`n${n}_sloe_first_cycle_s`]: round(s.firstCycleS, 1),
-        [`n${n}_sloe_evaluation_lag_p99_s_at_most`]: s.lagP99,
-        [`n${n}_sloe_cycle_done_within_s`]: s.cycleMax,
+        [`n${n}_sloe_settle_s`]: round(s.settleS, 1),
+        [`n${n}_sloe_evaluation_lag_p99_s_at_most`]: bound(s.lagP99),
+        [`n${n}_sloe_cycle_done_within_s`]: bound(s.cycleMax),
         [`n${n}_prom_cpu_s_per_cycle_rules`]: round(r.promCpu),
         [`n${n}_rule_groups_duration_sum_s`]: round(r.ruleDuration),
         [`n${n}_rule_group_duration_max_s`]: round(r.longestGroup),
