@@ -175,10 +175,10 @@ export class Engine {
     this.queues.startWorkers(
       {
         evaluate: async (job, lagMs) => {
-          this.metrics.evaluationLag.observe(Math.max(0, lagMs) / 1000);
+          this.metrics.evaluationLag.observe(lagMs / 1000);
           const begun = this.now();
-          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job).map((s) => s.id));
-          this.metrics.evaluationCompletion.observe((Math.max(0, lagMs) + this.now() - begun) / 1000);
+          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job));
+          this.metrics.evaluationCompletion.observe((lagMs + this.now() - begun) / 1000);
           return result;
         },
         step: (job: StepJob) => this.escalator.runStep(job),
@@ -228,9 +228,10 @@ export class Engine {
     }
   }
 
-  /** Evaluates an SLO once, now (what a scheduled job does). */
+  /** Evaluates an SLO once, now. */
   evaluate(sloId: string) {
-    return this.evaluation.tick(sloId);
+    const slo = this.current.slos.find((s) => s.id === sloId);
+    return slo ? this.evaluation.tick(slo) : Promise.resolve('unknown-slo' as const);
   }
 
   /** Acknowledges a firing incident: its remaining steps will not run. */

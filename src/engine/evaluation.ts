@@ -11,7 +11,7 @@ import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { InstanceState } from '../evaluator/state.js';
 import { planSteps } from '../escalation/plan.js';
 import type { StepJob, UpdateJob } from '../escalation/escalator.js';
-import type { Config, Slo } from '../rules/model.js';
+import type { Config, EscalationPolicy, Slo } from '../rules/model.js';
 import type { EngineMetrics } from '../server/metrics.js';
 import { decide } from './decide.js';
 import type { Incident } from './incident.js';
@@ -41,19 +41,16 @@ export class Evaluation {
   constructor(private readonly deps: EvaluationDeps) {}
 
   /** Evaluates SLOs at one instant, their Prometheus queries merged into as few requests as possible. */
-  async tickMany(sloIds: readonly string[]): Promise<TickResult[]> {
+  async tickMany(slos: readonly Slo[]): Promise<TickResult[]> {
     const now = this.deps.now();
     const port = new BatchingPort(this.deps.prometheus);
-    return Promise.all(sloIds.map((id) => this.tick(id, now, port)));
+    return Promise.all(slos.map((slo) => this.tick(slo, now, port)));
   }
 
-  /** Evaluates an SLO now (or at `at`). */
-  async tick(sloId: string, at?: number, port: PrometheusPort = this.deps.prometheus): Promise<TickResult> {
+  /** Evaluates an SLO of the current configuration now (or at `at`). */
+  async tick(slo: Slo, at?: number, port: PrometheusPort = this.deps.prometheus): Promise<TickResult> {
     const { store, log, metrics } = this.deps;
-    const config = this.deps.config();
-    const slo = config.slos.find((s) => s.id === sloId);
-    if (!slo) return 'unknown-slo';
-    const policy = config.policies.get(slo.escalation);
+    const policy = this.deps.config().policies.get(slo.escalation);
     if (!policy) return 'unknown-slo';
     const now = at ?? this.deps.now();
     let frame: SloFrame | undefined;
@@ -81,7 +78,7 @@ export class Evaluation {
         log.child({ incidentId: id, traceId: incident?.traceId, slo: slo.id }).info({ event: 'incident-resolved' }, `resolved: ${slo.id}`);
         await this.deps.queueUpdate({ incidentId: id, update: 'resolved', seq: 'auto' });
       }
-      await this.ensureSteps(slo, decision.instances);
+      await this.ensureSteps(slo, policy, decision.instances);
       return 'evaluated';
     }
     metrics.evaluations.inc({ slo: slo.id, result: 'contended' });
@@ -118,9 +115,8 @@ export class Evaluation {
    * Re-schedules the steps of this SLO's recently fired incidents. Scheduling is idempotent, so this repairs steps
    * lost when a replica died between storing an incident and scheduling its steps.
    */
-  private async ensureSteps(slo: Slo, instances: Record<string, InstanceState>): Promise<void> {
-    const policy = this.deps.config().policies.get(slo.escalation);
-    const lastStep = Math.max(0, ...[...(policy?.page ?? []), ...(policy?.ticket ?? [])].map((s) => s.afterMs));
+  private async ensureSteps(slo: Slo, policy: EscalationPolicy, instances: Record<string, InstanceState>): Promise<void> {
+    const lastStep = Math.max(0, ...[...policy.page, ...policy.ticket].map((s) => s.afterMs));
     const now = this.deps.now();
     const recent = Object.entries(instances)
       .filter(([, s]) => s.phase === 'firing' && s.firedAt !== undefined && now - s.firedAt <= lastStep + REPAIR_WINDOW_MS)

@@ -21,9 +21,8 @@ type Group = { kind: 'instant'; at: number; items: Array<Pending<InstantSample>>
 export class BatchingPort implements PrometheusPort {
   private groups = new Map<string, Group>();
   private scheduled = false;
-  /** Requests sent, and queries they carried. */
+  /** Requests sent. */
   requests = 0;
-  queries = 0;
 
   constructor(
     private readonly port: PrometheusPort,
@@ -73,7 +72,6 @@ export class BatchingPort implements PrometheusPort {
 
   private async send(group: Group, from: number, to: number): Promise<void> {
     const items = group.items.slice(from, to) as Array<Pending<InstantSample | RangeSeries>>;
-    this.queries += items.length;
     if (items.length === 1) {
       const [only] = items;
       await this.call<InstantSample | RangeSeries>(group, only!.query).then(only!.resolve, only!.reject);

@@ -26,15 +26,28 @@ export interface ShardJob {
  * resolves its members when it runs, so every replica evaluates what its own configuration says.
  */
 export function shardMembers(slos: readonly Slo[], job: ShardJob): Slo[] {
-  const same = slos.filter((s) => s.intervalMs === job.intervalMs).sort((a, b) => (a.id < b.id ? -1 : 1));
-  return same.slice(job.shard * SHARD_SIZE, (job.shard + 1) * SHARD_SIZE);
+  return (byInterval(slos).get(job.intervalMs) ?? []).slice(job.shard * SHARD_SIZE, (job.shard + 1) * SHARD_SIZE);
 }
 
 /** The shards a configuration needs. */
 export function shards(slos: readonly Slo[]): ShardJob[] {
-  const counts = new Map<number, number>();
-  for (const s of slos) counts.set(s.intervalMs, (counts.get(s.intervalMs) ?? 0) + 1);
-  return [...counts].flatMap(([intervalMs, n]) => Array.from({ length: Math.ceil(n / SHARD_SIZE) }, (_, shard) => ({ intervalMs, shard })));
+  return [...byInterval(slos)].flatMap(([intervalMs, same]) => Array.from({ length: Math.ceil(same.length / SHARD_SIZE) }, (_, shard) => ({ intervalMs, shard })));
+}
+
+/** A configuration's SLOs by interval, each list sorted by id; worked out once per loaded configuration. */
+const grouped = new WeakMap<readonly Slo[], Map<number, Slo[]>>();
+function byInterval(slos: readonly Slo[]): Map<number, Slo[]> {
+  let groups = grouped.get(slos);
+  if (!groups) {
+    groups = new Map();
+    for (const slo of [...slos].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      const same = groups.get(slo.intervalMs);
+      if (same) same.push(slo);
+      else groups.set(slo.intervalMs, [slo]);
+    }
+    grouped.set(slos, groups);
+  }
+  return groups;
 }
 
 export interface WorkerTuning {
@@ -48,7 +61,7 @@ export interface WorkerTuning {
 export const DEFAULT_TUNING: WorkerTuning = { evaluateConcurrency: 4, deliverConcurrency: 16, lockDurationMs: 30_000, stalledIntervalMs: 30_000 };
 
 export interface Processors {
-  /** `lagMs`: how late the job started after it was due. */
+  /** `lagMs`: how late the job started after it was due (0 when on time), by BullMQ's clock. */
   evaluate(job: ShardJob, lagMs: number): Promise<unknown>;
   step(job: StepJob): Promise<unknown>;
   update(job: UpdateJob): Promise<unknown>;
@@ -131,7 +144,7 @@ export class Queues {
   startWorkers(processors: Processors, tuning: WorkerTuning): void {
     const common = { connection: this.connection, prefix: this.prefix, lockDuration: tuning.lockDurationMs, stalledInterval: tuning.stalledIntervalMs, maxStalledCount: 3 };
     this.workers = [
-      new Worker(EVALUATE, (job: Job<ShardJob>) => processors.evaluate(job.data, Date.now() - (job.timestamp + (job.opts.delay ?? 0))), { ...common, concurrency: tuning.evaluateConcurrency }),
+      new Worker(EVALUATE, (job: Job<ShardJob>) => processors.evaluate(job.data, Math.max(0, Date.now() - (job.timestamp + (job.opts.delay ?? 0)))), { ...common, concurrency: tuning.evaluateConcurrency }),
       new Worker(
         DELIVER,
         (job: Job<StepJob | UpdateJob>) => (job.name === 'step' ? processors.step(job.data as StepJob) : processors.update(job.data as UpdateJob)),

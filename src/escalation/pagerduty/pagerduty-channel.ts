@@ -10,14 +10,16 @@ import type { Step } from '../../rules/model.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
 import { type PagerDutyConfig, sendEvent } from './client.js';
 
+const DEDUP_PREFIX = 'sloe-';
+
 /** The dedup key of an incident: PagerDuty groups every event of it into one PagerDuty incident. */
 export function dedupKey(incident: Pick<Incident, 'id'>): string {
-  return `sloe-${incident.id}`;
+  return `${DEDUP_PREFIX}${incident.id}`;
 }
 
 /** The incident id behind a dedup key, or undefined for keys sloe did not make. */
 export function incidentIdOf(key: string | undefined): string | undefined {
-  return key?.startsWith('sloe-') ? key.slice(5) : undefined;
+  return key?.startsWith(DEDUP_PREFIX) ? key.slice(DEDUP_PREFIX.length) : undefined;
 }
 
 export class PagerDutyChannel implements Channel {
