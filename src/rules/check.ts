@@ -302,6 +302,7 @@ class Checker {
             name,
             page: page ?? ticket ?? [],
             ticket: ticket ?? defaultTicketSteps(page ?? []),
+            ...(raw.responders !== undefined ? { responders: parsed(EscalationPolicySchema.shape.responders, raw.responders) } : {}),
             source: this.loc(doc, ['name']),
           }
         : undefined,

@@ -90,6 +90,8 @@ export interface EscalationPolicy {
   name: string;
   page: Step[];
   ticket: Step[];
+  /** Who may act on its incidents from Slack (user ids, `@group` handles), besides its schedules' members; unset: anyone. */
+  responders?: string[];
   source: Location;
 }
 

@@ -24,6 +24,10 @@ const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$';
 const PERCENT_PATTERN = String.raw`^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%\s*$`;
 const LOCAL_TIME_PATTERN = String.raw`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$`;
 const LABEL_NAME_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
+/** A Slack user id: `U…`, or `W…` on Enterprise Grid. */
+export const SLACK_USER_ID_PATTERN = '^[UW][A-Z0-9]{2,}$';
+/** A Slack user group handle as written in a mention: lower-case letters, digits, `.`, `_` and `-`. */
+const SLACK_GROUP_HANDLE_PATTERN = '^@[a-z0-9][a-z0-9._-]{0,79}$';
 
 const name = (what: string) =>
   z
@@ -193,6 +197,16 @@ export const EscalationPolicySchema = z
     description: z.string().optional(),
     page: z.array(StepSchema).min(1, { error: 'page must list at least one step' }).optional(),
     ticket: z.array(StepSchema).min(1, { error: 'ticket must list at least one step' }).optional(),
+    responders: z
+      .array(
+        z.string().regex(new RegExp(`${SLACK_USER_ID_PATTERN}|${SLACK_GROUP_HANDLE_PATTERN}`), {
+          error: (issue) => `responders must be Slack user ids (U… or W…) or user group handles (@name): got ${JSON.stringify(issue.input)}`,
+        }),
+        { error: 'responders must be a list of Slack user ids (U… or W…) and user group handles (@name)' },
+      )
+      .min(1, { error: 'responders must list at least one Slack user id or user group handle; leave it out to let anyone act' })
+      .optional()
+      .meta({ description: 'who may Ack, Resolve and Snooze from Slack: Slack user ids and user group handles (@name); members of the on-call schedules of its steps may too. Unset: anyone who sees the message' }),
   })
   .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
 
@@ -200,7 +214,7 @@ export const MemberSchema = z.strictObject({
   name: z.string().min(1, { error: 'member name must not be empty' }),
   slack: z
     .string()
-    .regex(/^[UW][A-Z0-9]{2,}$/, { error: 'slack must be a Slack user id such as U01ABCDEF' })
+    .regex(new RegExp(SLACK_USER_ID_PATTERN), { error: 'slack must be a Slack user id such as U01ABCDEF' })
     .optional()
     .meta({ description: 'Slack user id' }),
   pagerduty: z.string().min(1).optional().meta({ description: 'PagerDuty user id' }),
