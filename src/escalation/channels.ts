@@ -26,7 +26,16 @@ export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
       const secret = env.SLACK_SIGNING_SECRET;
       let api: SlackApi | undefined;
       if (token && secret) {
-        slackApp = createSlackApp({ token, signingSecret: secret, apiUrl: env.SLACK_API_URL, log: engine.log, now: engine.now, actions: () => engine });
+        slackApp = createSlackApp({
+          token,
+          signingSecret: secret,
+          apiUrl: env.SLACK_API_URL,
+          log: engine.log,
+          now: engine.now,
+          actions: () => engine,
+          incidents: () => engine.store,
+          schedules: () => engine.config().schedules,
+        });
         api = new SlackApi(slackApp.client);
         out.slack = new SlackChannel(api);
         slackApp.client.auth.test().then(

@@ -1,6 +1,7 @@
 /** The Slack message of an incident: what broke, against what, since when, whose dashboard, and the buttons. */
 import type { Incident } from '../../engine/incident.js';
 import { formatLabels } from '../../evaluator/labels.js';
+import { SNOOZE_CHOICES, snoozeValue } from './snooze.js';
 
 export const ACTIONS = { ack: 'sloe_ack', resolve: 'sloe_resolve', snooze: 'sloe_snooze' } as const;
 
@@ -53,7 +54,12 @@ export function incidentMessage(i: Incident, intro?: string): { text: string; bl
     buttons.push({ type: 'button', action_id: ACTIONS.resolve, text: { type: 'plain_text', text: 'Resolve' }, style: 'danger', value: i.id });
   }
   if (i.status === 'firing') {
-    buttons.push({ type: 'button', action_id: ACTIONS.snooze, text: { type: 'plain_text', text: 'Snooze 1h' }, value: i.id });
+    buttons.push({
+      type: 'static_select',
+      action_id: ACTIONS.snooze,
+      placeholder: { type: 'plain_text', text: 'Snooze…' },
+      options: SNOOZE_CHOICES.map(([duration, label]) => ({ text: { type: 'plain_text', text: label }, value: snoozeValue(i.id, duration) })),
+    });
   }
   if (buttons.length) blocks.push({ type: 'actions', block_id: `sloe_${i.id}`, elements: buttons });
   return { text, blocks };

@@ -1,16 +1,22 @@
 /**
- * `POST /slack/events`: Slack interactivity (Ack / Resolve / Snooze 1h) through @slack/bolt on the engine's HTTP
+ * `POST /slack/events`: Slack interactivity (Ack / Resolve / Snooze…) through @slack/bolt on the engine's HTTP
  * server. A receiver of sloe's own checks each request — signature, and a timestamp neither older than 5 minutes
  * nor in the future (Bolt's HTTP receiver only rejects old ones) — answers Slack at once, and hands the payload to
  * Bolt, which dispatches it to the action handlers. Answering before any work keeps clicks answered in
- * milliseconds even when hundreds arrive together (Slack allows 3 seconds).
+ * milliseconds even when hundreds arrive together (Slack allows 3 seconds). A handler acts only for a responder of
+ * the incident's policy (responders.ts); anyone else gets an ephemeral answer, and the refusal is audited.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, type BlockAction, type ButtonAction, type Logger as BoltLogger, LogLevel, type Receiver } from '@slack/bolt';
+import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
+import type { AuditEntry, Incident } from '../../engine/incident.js';
 import type { Logger } from '../../engine/log.js';
+import type { OnCallSchedule } from '../../rules/model.js';
 import { readBody, sendJson } from '../../server/http.js';
 import { ACTIONS } from './blocks.js';
+import { Responders, refusalDetail, refusalText } from './responders.js';
+import { describeSlackError } from './slack-channel.js';
+import { BUTTON_SNOOZE_MS, parseSnoozeValue } from './snooze.js';
 
 /** Requests older than this are refused (a replayed request), as are requests dated later than now + skew. */
 export const MAX_AGE_SECONDS = 300;
@@ -33,6 +39,20 @@ export interface SlackActions {
   acknowledge(id: string, by: string, via: string): Promise<string>;
   resolve(id: string, by: string, via: string): Promise<string>;
   snooze(id: string, ms: number, by: string, via: string): Promise<string>;
+}
+
+/** What the endpoint reads before acting: the incident (its frozen policy), and where refusals are written. */
+export interface SlackIncidents {
+  get(id: string): Promise<Incident | undefined>;
+  addAudit(id: string, entry: AuditEntry): Promise<void>;
+}
+
+/** The incident a click is about and, for Snooze, for how long (or what is wrong with the chosen duration). */
+type Choice = { incidentId: string; ms: number } | { incidentId: string; problem: string };
+
+function choice(action: string, element: BlockElementAction): Choice {
+  if (action === ACTIONS.snooze && element.type === 'static_select') return parseSnoozeValue(element.selected_option.value);
+  return { incidentId: element.type === 'button' ? (element.value ?? '') : '', ms: BUTTON_SNOOZE_MS };
 }
 
 function boltLogger(log: Logger): BoltLogger {
@@ -109,7 +129,17 @@ function interactivityPayload(body: string): Record<string, unknown> | undefined
 }
 
 /** The Bolt app: the Web API client (retries left to sloe) and the interactivity endpoint. */
-export function createSlackApp(options: { token: string; signingSecret: string; apiUrl?: string; log: Logger; now: () => number; actions: () => SlackActions }): SlackApp {
+export function createSlackApp(options: {
+  token: string;
+  signingSecret: string;
+  apiUrl?: string;
+  log: Logger;
+  now: () => number;
+  actions: () => SlackActions;
+  incidents: () => SlackIncidents;
+  /** The on-call schedules of the configuration in force (their members may act on their policies' incidents). */
+  schedules: () => ReadonlyMap<string, OnCallSchedule>;
+}): SlackApp {
   const { log } = options;
   const receiver = new SloeReceiver();
   const apiUrl = options.apiUrl ? (options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`) : undefined;
@@ -122,18 +152,65 @@ export function createSlackApp(options: { token: string; signingSecret: string; 
     // decides instead, per incident.
     clientOptions: { ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000 },
   });
+  const responders = new Responders(app.client, options.now);
 
-  const clicked = (action: string, run: (id: string, by: string) => Promise<string>) =>
-    app.action<BlockAction<ButtonAction>>(action, async ({ ack, body, action: button }) => {
+  /** Tells the clicking user something only they see: an ephemeral message, or else the click's response_url. */
+  const tell = async (body: BlockAction, text: string, respond: RespondFn | undefined) => {
+    const channel = body.channel?.id ?? (body.container as { channel_id?: string } | undefined)?.channel_id;
+    if (channel) {
+      try {
+        await app.client.chat.postEphemeral({ channel, user: body.user.id, text });
+        return;
+      } catch (e) {
+        log.warn({ event: 'slack-ephemeral-failed', channel, error: describeSlackError(e) }, `Slack: could not post an ephemeral answer in ${channel} (${describeSlackError(e)}); trying the response_url`);
+      }
+    }
+    try {
+      if (!respond) throw new Error('the click has no response_url');
+      await respond({ response_type: 'ephemeral', replace_original: false, text });
+    } catch (e) {
+      log.error({ event: 'slack-answer-failed', error: (e as Error).message }, `Slack: could not answer ${body.user.id}: ${(e as Error).message}`);
+    }
+  };
+
+  /** Refuses a click by someone who may not act: the log, the audit trail and the user are told. */
+  const refuse = async (incident: Incident, label: string, by: string, unresolved: Array<{ group: string; error: string }>) => {
+    const policy = incident.policy.name;
+    for (const u of unresolved) {
+      log.error(
+        { event: 'slack-responders-unresolved', group: u.group, error: u.error, policy, incidentId: incident.id },
+        `Slack: cannot check user group ${u.group} of policy ${policy} (${u.error}); its members cannot act from Slack until it can`,
+      );
+    }
+    await options.incidents().addAudit(incident.id, { at: options.now(), type: 'refused', by, detail: refusalDetail(incident.policy, label, unresolved) });
+    log.warn({ event: 'slack-action-refused', action: label, incidentId: incident.id, traceId: incident.traceId, by, policy }, `Slack ${label} by ${by} refused: not a responder of policy ${policy}`);
+  };
+
+  const clicked = (action: string, label: string, run: (id: string, by: string, ms: number) => Promise<string>) =>
+    app.action<BlockAction>(action, async ({ ack, body, action: element, respond }) => {
       await ack();
       const user = body.user;
       const by = `${user.username ?? user.name ?? user.id} (${user.id})`;
-      const result = await run(button.value ?? '', by).catch((e: Error) => `failed: ${e.message}`);
-      log.info({ event: 'slack-action', action, incidentId: button.value, by, result }, `Slack ${action} by ${by}: ${result}`);
+      const chosen = choice(action, element);
+      const id = chosen.incidentId;
+      const incident = id ? await options.incidents().get(id) : undefined;
+      if (incident) {
+        const verdict = await responders.check(incident.policy, options.schedules(), user.id);
+        if (!verdict.allowed) {
+          await refuse(incident, label, by, verdict.unresolved);
+          return tell(body, refusalText(incident, label, verdict.unresolved), respond);
+        }
+      }
+      if ('problem' in chosen) {
+        log.warn({ event: 'slack-action-invalid', action: label, incidentId: id, by, problem: chosen.problem }, `Slack ${label} by ${by}: ${chosen.problem}`);
+        return tell(body, `${chosen.problem}: nothing was changed.`, respond);
+      }
+      const result = await run(id, by, chosen.ms).catch((e: Error) => `failed: ${e.message}`);
+      log.info({ event: 'slack-action', action, incidentId: id, by, result }, `Slack ${action} by ${by}: ${result}`);
     });
-  clicked(ACTIONS.ack, (id, by) => options.actions().acknowledge(id, by, 'slack'));
-  clicked(ACTIONS.resolve, (id, by) => options.actions().resolve(id, by, 'slack'));
-  clicked(ACTIONS.snooze, (id, by) => options.actions().snooze(id, 3600_000, by, 'slack'));
+  clicked(ACTIONS.ack, 'Ack', (id, by) => options.actions().acknowledge(id, by, 'slack'));
+  clicked(ACTIONS.resolve, 'Resolve', (id, by) => options.actions().resolve(id, by, 'slack'));
+  clicked(ACTIONS.snooze, 'Snooze', (id, by, ms) => options.actions().snooze(id, ms, by, 'slack'));
   app.error(async (e) => {
     log.error({ event: 'slack-error', error: e.message }, `Slack interactivity: ${e.message}`);
   });

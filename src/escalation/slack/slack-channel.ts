@@ -12,22 +12,38 @@ import { incidentMessage } from './blocks.js';
 /** Platform errors that may pass; the others (not_in_channel, invalid_auth, …) need a person. */
 const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
 
-/** Turns a Web API failure into a delivery result the retry stage understands. */
-export function slackFailure(e: unknown, what: string): DeliveryResult {
-  const err = e as { code?: string; retryAfter?: number; statusCode?: number; headers?: Record<string, string>; data?: { error?: string }; message?: string };
+type WebApiError = { code?: string; retryAfter?: number; statusCode?: number; headers?: Record<string, string>; data?: { error?: string; needed?: string }; message?: string };
+
+/** What went wrong in a Web API call, in a few words: "Slack said missing_scope (needs usergroups:read)". */
+export function describeSlackError(e: unknown): string {
+  const err = e as WebApiError;
   switch (err.code) {
     case ErrorCode.RateLimitedError:
-      return { ok: false, retry: true, retryAfterMs: (err.retryAfter ?? 1) * 1000, error: `${what}: rate limited by Slack` };
+      return `rate limited by Slack (retry after ${err.retryAfter ?? 1}s)`;
+    case ErrorCode.HTTPError:
+      return `Slack answered HTTP ${err.statusCode}`;
+    case ErrorCode.PlatformError:
+      return `Slack said ${err.data?.error ?? 'unknown_error'}${err.data?.needed ? ` (needs ${err.data.needed})` : ''}`;
+    default:
+      return err.message ?? String(e);
+  }
+}
+
+/** Turns a Web API failure into a delivery result the retry stage understands. */
+export function slackFailure(e: unknown, what: string): DeliveryResult {
+  const err = e as WebApiError;
+  const error = `${what}: ${describeSlackError(e)}`;
+  switch (err.code) {
+    case ErrorCode.RateLimitedError:
+      return { ok: false, retry: true, retryAfterMs: (err.retryAfter ?? 1) * 1000, error };
     case ErrorCode.HTTPError: {
       const verdict = classifyHttp(err.statusCode ?? 0, err.headers?.['retry-after']);
-      return { ok: false, retry: verdict.retry, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}), error: `${what}: Slack answered HTTP ${err.statusCode}` };
+      return { ok: false, retry: verdict.retry, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}), error };
     }
-    case ErrorCode.PlatformError: {
-      const code = err.data?.error ?? 'unknown_error';
-      return { ok: false, retry: TRANSIENT.has(code), error: `${what}: Slack said ${code}` };
-    }
+    case ErrorCode.PlatformError:
+      return { ok: false, retry: TRANSIENT.has(err.data?.error ?? 'unknown_error'), error };
     default:
-      return { ok: false, retry: true, error: `${what}: ${err.message ?? String(e)}` };
+      return { ok: false, retry: true, error };
   }
 }
 

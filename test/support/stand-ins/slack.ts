@@ -12,17 +12,38 @@ export interface SlackCall {
   at: number;
 }
 
+/** A user group of the workspace, as `usergroups.list` shows it. */
+export interface StandInUserGroup {
+  id: string;
+  handle: string;
+  name: string;
+  users: string[];
+}
+
+/** Scopes the stand-in's bot token has unless told otherwise (`withoutScope`). */
+const BOT_SCOPES = ['chat:write', 'chat:write.public', 'im:write', 'usergroups:read'];
+/** The scope each method needs, where the stand-in checks one. */
+const NEEDED_SCOPE: Record<string, string> = { 'usergroups.list': 'usergroups:read', 'usergroups.users.list': 'usergroups:read' };
+
 export class SlackStandIn {
   readonly calls: SlackCall[] = [];
   private server: Server | undefined;
   private messages = 0;
   private readonly limits = new Map<string, { times: number; retryAfter: number }>();
+  private readonly platformErrors = new Map<string, string[]>();
+  private readonly groups: StandInUserGroup[] = [];
+  private scopes = new Set(BOT_SCOPES);
   port = 0;
 
   constructor(readonly token: string) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/api/`;
+  }
+
+  /** A response_url of an interaction, served by the stand-in (Slack's are https://hooks.slack.com/actions/…). */
+  get responseUrl(): string {
+    return `http://127.0.0.1:${this.port}/actions/T1/1/abc`;
   }
 
   /** The next `times` calls of `method` answer 429 with Retry-After. */
@@ -37,6 +58,33 @@ export class SlackStandIn {
     this.failures.set(method, [...(this.failures.get(method) ?? []), ...statuses]);
   }
 
+  /** The next calls of `method` answer HTTP 200 with `{ ok: false, error }`, as Slack reports a platform error. */
+  platformError(method: string, ...errors: string[]): void {
+    this.platformErrors.set(method, [...(this.platformErrors.get(method) ?? []), ...errors]);
+  }
+
+  /** Adds a user group (`handle` without the @) with these members; returns its id (`S…`). */
+  userGroup(handle: string, users: string[]): string {
+    const id = `S${String(this.groups.length + 1).padStart(8, '0')}`;
+    this.groups.push({ id, handle, name: handle, users: [...users] });
+    return id;
+  }
+
+  /** Takes a scope away from the bot token: the methods needing it answer `missing_scope`. */
+  withoutScope(scope: string): void {
+    this.scopes.delete(scope);
+  }
+
+  /** Forgets user groups, scopes taken away and queued errors. */
+  reset(): void {
+    this.calls.length = 0;
+    this.groups.length = 0;
+    this.scopes = new Set(BOT_SCOPES);
+    this.platformErrors.clear();
+    this.failures.clear();
+    this.limits.clear();
+  }
+
   of(method: string): SlackCall[] {
     return this.calls.filter((c) => c.method === method);
   }
@@ -46,11 +94,22 @@ export class SlackStandIn {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
-        const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
         const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(json));
         };
+        // An interaction's response_url (JSON body, no token: the URL is the credential).
+        if ((req.url ?? '').startsWith('/actions/')) {
+          let args: Record<string, unknown> = {};
+          try {
+            args = JSON.parse(body) as Record<string, unknown>;
+          } catch {
+            return answer(400, { ok: false, error: 'invalid_json' });
+          }
+          this.calls.push({ method: 'response_url', args, at: Date.now() });
+          return answer(200, { ok: true });
+        }
+        const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
         const failure = this.failures.get(method)?.shift();
         if (failure !== undefined) {
           this.calls.push({ method: `${method} (${failure})`, args: {}, at: Date.now() });
@@ -76,6 +135,12 @@ export class SlackStandIn {
           }
         }
         this.calls.push({ method, args, at: Date.now() });
+        const platformError = this.platformErrors.get(method)?.shift();
+        if (platformError !== undefined) return answer(200, { ok: false, error: platformError });
+        const needed = NEEDED_SCOPE[method];
+        if (needed && !this.scopes.has(needed)) {
+          return answer(200, { ok: false, error: 'missing_scope', needed, provided: [...this.scopes].join(',') });
+        }
         switch (method) {
           case 'auth.test':
             return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
@@ -90,6 +155,43 @@ export class SlackStandIn {
             return answer(200, { ok: true, permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
           case 'conversations.open':
             return answer(200, { ok: true, channel: { id: `D${String(args.users)}` } });
+          case 'chat.postEphemeral': {
+            if (!args.channel) return answer(200, { ok: false, error: 'channel_not_found' });
+            if (!args.user) return answer(200, { ok: false, error: 'user_not_found' });
+            if (!args.text && !args.blocks) return answer(200, { ok: false, error: 'no_text' });
+            return answer(200, { ok: true, message_ts: `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}` });
+          }
+          case 'usergroups.list': {
+            const withUsers = args.include_users === 'true' || args.include_users === '1';
+            return answer(200, {
+              ok: true,
+              usergroups: this.groups.map((g) => ({
+                id: g.id,
+                team_id: 'T1',
+                is_usergroup: true,
+                name: g.name,
+                description: '',
+                handle: g.handle,
+                is_external: false,
+                date_create: 1446598059,
+                date_update: 1446670362,
+                date_delete: 0,
+                auto_type: null,
+                created_by: 'U060RNRCZ',
+                updated_by: 'U060RNRCZ',
+                deleted_by: null,
+                prefs: { channels: [], groups: [] },
+                user_count: g.users.length,
+                ...(withUsers ? { users: g.users } : {}),
+              })),
+            });
+          }
+          case 'usergroups.users.list': {
+            const group = this.groups.find((g) => g.id === args.usergroup);
+            if (!args.usergroup) return answer(200, { ok: false, error: 'missing_argument' });
+            if (!group) return answer(200, { ok: false, error: 'no_such_subteam' });
+            return answer(200, { ok: true, users: group.users });
+          }
           default:
             return answer(200, { ok: false, error: 'unknown_method' });
         }
@@ -107,20 +209,42 @@ export class SlackStandIn {
 /** A Slack button click on an incident's message, signed with `secret` (or forged / dated as asked). */
 export async function click(
   baseUrl: string,
-  options: { action: 'sloe_ack' | 'sloe_resolve' | 'sloe_snooze'; incidentId: string; user?: { id: string; username: string }; secret: string; timestamp?: number; forge?: boolean },
+  options: {
+    action: 'sloe_ack' | 'sloe_resolve' | 'sloe_snooze';
+    incidentId: string;
+    user?: { id: string; username: string; teamId?: string };
+    secret: string;
+    timestamp?: number;
+    forge?: boolean;
+    /** A choice of the Snooze menu (its option value): the action is a `static_select` instead of a button. */
+    option?: string;
+    /** Where sloe may answer the click (Slack's response_url); the stand-in serves `…/actions/…`. */
+    responseUrl?: string;
+  },
 ): Promise<{ status: number; ms: number; body: string }> {
   const user = options.user ?? { id: 'U01ALICE', username: 'alice' };
+  const action =
+    options.option === undefined
+      ? { action_id: options.action, block_id: `sloe_${options.incidentId}`, type: 'button', value: options.incidentId, text: { type: 'plain_text', text: 'Ack' }, action_ts: '1.2' }
+      : {
+          action_id: options.action,
+          block_id: `sloe_${options.incidentId}`,
+          type: 'static_select',
+          selected_option: { text: { type: 'plain_text', text: options.option }, value: options.option },
+          placeholder: { type: 'plain_text', text: 'Snooze…' },
+          action_ts: '1.2',
+        };
   const payload = {
     type: 'block_actions',
     team: { id: 'T1', domain: 'example' },
-    user: { id: user.id, username: user.username, name: user.username, team_id: 'T1' },
+    user: { id: user.id, username: user.username, name: user.username, team_id: user.teamId ?? 'T1' },
     api_app_id: 'A1',
     token: 'legacy-verification-token',
     container: { type: 'message', message_ts: '1.1', channel_id: 'C1', is_ephemeral: false },
     trigger_id: '1.1.abc',
     channel: { id: 'C1', name: 'ai-alerts' },
-    response_url: 'https://hooks.slack.com/actions/T1/1/abc',
-    actions: [{ action_id: options.action, block_id: `sloe_${options.incidentId}`, type: 'button', value: options.incidentId, text: { type: 'plain_text', text: 'Ack' }, action_ts: '1.2' }],
+    response_url: options.responseUrl ?? 'https://hooks.slack.com/actions/T1/1/abc',
+    actions: [action],
   };
   const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
