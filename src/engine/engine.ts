@@ -18,6 +18,7 @@ import { HttpServer, readBody, sendJson } from '../server/http.js';
 import { EngineMetrics } from '../server/metrics.js';
 import { sleep } from '../util/async.js';
 import { Evaluation } from './evaluation.js';
+import { Heartbeat } from './heartbeat.js';
 import type { AuditEntry, Incident } from './incident.js';
 import { type Logger, createLogger } from './log.js';
 import { IncidentStore } from './store.js';
@@ -122,6 +123,7 @@ export class Engine {
       now: this.now,
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
+      heartbeat: new Heartbeat({ env, log: this.log, metrics: this.metrics, now: this.now, config: () => this.current }),
     });
     this.http = new HttpServer(this.log);
   }
@@ -177,7 +179,7 @@ export class Engine {
         evaluate: async (job, lagMs) => {
           this.metrics.evaluationLag.observe(lagMs / 1000);
           const begun = this.now();
-          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job));
+          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job), job);
           this.metrics.evaluationCompletion.observe((lagMs + this.now() - begun) / 1000);
           return result;
         },

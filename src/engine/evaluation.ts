@@ -12,6 +12,7 @@ import type { InstanceState } from '../evaluator/state.js';
 import { planSteps } from '../escalation/plan.js';
 import type { StepJob, UpdateJob } from '../escalation/escalator.js';
 import type { Config, EscalationPolicy, Slo } from '../rules/model.js';
+import type { ShardJob } from '../scheduler/queues.js';
 import type { EngineMetrics } from '../server/metrics.js';
 import { decide } from './decide.js';
 import type { Incident } from './incident.js';
@@ -27,6 +28,8 @@ export interface EvaluationDeps {
   now(): number;
   scheduleSteps(jobs: readonly StepJob[]): Promise<void>;
   queueUpdate(job: UpdateJob): Promise<void>;
+  /** Told each shard's outcome: `ok` when every SLO of it was evaluated without a Prometheus or store error. */
+  heartbeat?: { shardEvaluated(shard: ShardJob, ok: boolean, at: number): void };
 }
 
 /** How far back ensureSteps looks for steps to repair. */
@@ -40,15 +43,22 @@ export class Evaluation {
 
   constructor(private readonly deps: EvaluationDeps) {}
 
-  /** Evaluates SLOs at one instant, their Prometheus queries merged into as few requests as possible. */
-  async tickMany(slos: readonly Slo[]): Promise<TickResult[]> {
+  /** Evaluates SLOs (a shard's) at one instant, their Prometheus queries merged into as few requests as possible. */
+  async tickMany(slos: readonly Slo[], shard?: ShardJob): Promise<TickResult[]> {
     const now = this.deps.now();
     const port = new BatchingPort(this.deps.prometheus);
-    return Promise.all(slos.map((slo) => this.tick(slo, now, port)));
+    let failed = false;
+    const outcome = (ok: boolean) => shard && this.deps.heartbeat?.shardEvaluated(shard, ok, now);
+    const results = await Promise.all(slos.map((slo) => this.tick(slo, now, port, () => (failed = true)))).catch((e: unknown) => {
+      outcome(false);
+      throw e;
+    });
+    outcome(!failed && results.every((r) => r === 'evaluated' || r === 'stale'));
+    return results;
   }
 
-  /** Evaluates an SLO of the current configuration now (or at `at`). */
-  async tick(slo: Slo, at?: number, port: PrometheusPort = this.deps.prometheus): Promise<TickResult> {
+  /** Evaluates an SLO of the current configuration now (or at `at`); `failed` hears of a failing query. */
+  async tick(slo: Slo, at?: number, port: PrometheusPort = this.deps.prometheus, failed?: () => void): Promise<TickResult> {
     const { store, log, metrics } = this.deps;
     const policy = this.deps.config().policies.get(slo.escalation);
     if (!policy) return 'unknown-slo';
@@ -57,7 +67,7 @@ export class Evaluation {
     for (let attempt = 0; attempt < 5; attempt++) {
       const state = await store.loadState(slo.id);
       if (state.evaluatedAt >= now) return 'stale';
-      frame ??= await this.frame(slo, now, port);
+      frame ??= await this.frame(slo, now, port, failed);
       const decision = decide(slo, policy, state, frame, now);
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;
@@ -85,7 +95,7 @@ export class Evaluation {
     return 'contended';
   }
 
-  private async frame(slo: Slo, now: number, port: PrometheusPort): Promise<SloFrame> {
+  private async frame(slo: Slo, now: number, port: PrometheusPort, failed?: () => void): Promise<SloFrame> {
     const { log, metrics } = this.deps;
     const end = metrics.evaluationDuration.startTimer();
     try {
@@ -95,6 +105,7 @@ export class Evaluation {
       return frame;
     } catch (e) {
       if (!(e instanceof EvaluationError)) throw e;
+      failed?.();
       metrics.evaluations.inc({ slo: slo.id, result: 'error' });
       log.error({ event: 'evaluation-failed', slo: slo.id, error: e.message }, e.message);
       // A failing evaluation is missing data: the noData policy decides, never a silent healthy.

@@ -11,6 +11,8 @@ export class EngineMetrics {
   readonly stepLag: Histogram;
   readonly configReloads: Counter<'result'>;
   readonly openIncidents: Gauge<'severity'>;
+  readonly lastEvaluationSuccess: Gauge<'interval' | 'shard'>;
+  readonly heartbeats: Counter<'outcome'>;
 
   constructor(openIncidents: () => Promise<Record<string, number>>) {
     const registers = [this.registry];
@@ -55,6 +57,18 @@ export class EngineMetrics {
       name: 'sloe_config_reloads_total',
       help: 'Configuration reloads by result (ok, invalid)',
       labelNames: ['result'],
+      registers,
+    });
+    this.lastEvaluationSuccess = new Gauge({
+      name: 'sloe_last_evaluation_success_timestamp_seconds',
+      help: 'When a shard of SLOs (those sharing an interval, in groups of 50) was last evaluated in full without a Prometheus or store error, unix seconds; alert when it goes stale',
+      labelNames: ['interval', 'shard'],
+      registers,
+    });
+    this.heartbeats = new Counter({
+      name: 'sloe_heartbeats_total',
+      help: 'GETs of SLOE_HEARTBEAT_URL by outcome (sent, failed, skipped while the last one was still waiting)',
+      labelNames: ['outcome'],
       registers,
     });
     this.openIncidents = new Gauge({
