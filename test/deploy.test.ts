@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { ensureBinaries } from '../src/local/binaries.js';
 import { ROOT } from './support/cli.js';
 
 interface Compose {
@@ -31,5 +33,26 @@ describe('docker-compose.yml', () => {
   it('mounts a Prometheus configuration that exists and parses', () => {
     const prom = parse(readFileSync(join(ROOT, 'deploy', 'prometheus.yml'), 'utf8')) as { scrape_configs: Array<{ job_name: string }> };
     expect(prom.scrape_configs.map((s) => s.job_name)).toContain('sloe');
+  });
+});
+
+describe("the dead man's switch alerts (deploy/sloe-alerts.yml)", () => {
+  const rules = readFileSync(join(ROOT, 'deploy', 'sloe-alerts.yml'), 'utf8');
+
+  it('page when a shard goes stale, when sloe evaluates nothing, and not when another replica takes over (promtool test rules)', () => {
+    const { promtool } = ensureBinaries(['promtool']);
+    const run = spawnSync(promtool!, ['test', 'rules', join(ROOT, 'test', 'fixtures', 'prometheus', 'sloe-alerts.test.yml')], { encoding: 'utf8' });
+    expect(run.stdout + run.stderr).toContain('SUCCESS');
+    expect(run.status).toBe(0);
+  });
+
+  it('are the rules the README gives, and the bundled Prometheus loads them', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const groups = rules.slice(rules.indexOf('groups:'));
+    expect(readme).toContain(groups.trimEnd());
+    const prom = parse(readFileSync(join(ROOT, 'deploy', 'prometheus.yml'), 'utf8')) as { rule_files: string[] };
+    expect(prom.rule_files).toContain('/etc/prometheus/sloe-alerts.yml');
+    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
+    expect(compose.services.prometheus!.volumes).toContain('./deploy/sloe-alerts.yml:/etc/prometheus/sloe-alerts.yml:ro');
   });
 });
