@@ -4,10 +4,10 @@
  * rule watches going stale; with `SLOE_HEARTBEAT_URL`, each replica also GETs that URL after every clean period, for
  * a monitor (healthchecks.io, a PagerDuty heartbeat…) that pages when the GETs stop.
  *
- * A period is the shortest evaluation interval of the configuration. After a shard evaluation, a replica whose last
- * heartbeat (or start) is at least a period ago closes the period: if no shard evaluation failed on it during the
- * period, and this one succeeded, it sends a heartbeat; either way a new period starts. So a replica sends at most
- * one heartbeat per period, and none while any of its evaluations fail. The GET runs beside evaluation, never in its
+ * A period lasts at least the shortest evaluation interval of the configuration. A shard evaluation on a replica
+ * whose current period began at least that long ago ends the period: if no shard evaluation on the replica failed
+ * during it (this one included), the replica sends a heartbeat; either way a new period begins. So a replica sends
+ * at most one heartbeat per interval, and none while any of its evaluations fail. The GET runs beside evaluation, never in its
  * way: one at a time per replica, with a timeout; a failure is logged and counted.
  */
 import type { Config } from '../rules/model.js';
@@ -92,7 +92,7 @@ export class Heartbeat {
       this.failedInPeriod = true;
     }
     const now = this.options.now();
-    if (!ok || now - this.periodStart < this.periodMs) return;
+    if (now - this.periodStart < this.periodMs) return;
     const clean = !this.failedInPeriod;
     this.periodStart = now;
     this.failedInPeriod = false;
