@@ -14,7 +14,7 @@ import type { Logger } from '../../engine/log.js';
 import type { OnCallSchedule } from '../../rules/model.js';
 import { readBody, sendJson } from '../../server/http.js';
 import { ACTIONS } from './blocks.js';
-import { Responders, refusalDetail, refusalText } from './responders.js';
+import { Responders, type Unresolved, refusalDetail, refusalText } from './responders.js';
 import { describeSlackError } from './slack-channel.js';
 import { BUTTON_SNOOZE_MS, parseSnoozeValue } from './snooze.js';
 
@@ -174,7 +174,7 @@ export function createSlackApp(options: {
   };
 
   /** Refuses a click by someone who may not act: the log, the audit trail and the user are told. */
-  const refuse = async (incident: Incident, label: string, by: string, unresolved: Array<{ group: string; error: string }>) => {
+  const refuse = async (incident: Incident, label: string, by: string, unresolved: readonly Unresolved[]) => {
     const policy = incident.policy.name;
     for (const u of unresolved) {
       log.error(
