@@ -44,7 +44,6 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
       if (entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);
       let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
       let real: string | undefined;
       if (entry.isSymbolicLink()) {
         const target = await stat(path).catch((e: NodeJS.ErrnoException) => e);
@@ -53,8 +52,7 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
           continue;
         }
         isDir = target.isDirectory();
-        isFile = target.isFile();
-        if (!isDir && !(isFile && SLO_FILE.test(entry.name))) continue;
+        if (!isDir && !SLO_FILE.test(entry.name)) continue;
         real = await realpath(path);
         if (real !== root.real && !real.startsWith(root.real + sep)) {
           at(path, `symbolic link leads outside ${root.path} (to ${real}): links below an SLO path must stay inside it`);
@@ -69,7 +67,8 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
           walked.add(real);
           await walk(root, path, new Set([...ancestors, real]));
         }
-      } else if (isFile && SLO_FILE.test(entry.name)) {
+      } else if (SLO_FILE.test(entry.name)) {
+        // A FIFO or device with an SLO file's name is reported by the reader, not skipped in silence.
         found.push(path);
       }
     }

@@ -169,6 +169,11 @@ export function parseSource(file: string, text: string): SourceFile {
       for (const e of doc.errors) problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });
       return;
     }
+    // Warnings are unresolved tags and the like: a spec means nothing by them, so they are problems too.
+    if (doc.warnings.length > 0) {
+      for (const w of doc.warnings) problems.push({ ...at(w.pos[0]), message: `YAML: ${firstLine(w.message)}` });
+      return;
+    }
     if (doc.contents === null) return; // an empty document (a trailing `---`, or comments only)
     const duplicates = duplicateKeys(doc);
     if (duplicates.length > 0) {
