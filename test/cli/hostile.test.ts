@@ -87,9 +87,10 @@ describe('hostile files made by the test', () => {
     return at;
   }
 
-  it('a 30 MB file is refused by its size, unread', async () => {
-    const at = await place('big', { 'big.yaml': Buffer.alloc(30 * 1024 * 1024, 'a: b\n') });
+  it('a 30 MB file is refused by its size, unread, and the other files are still checked', async () => {
+    const at = await place('big', { 'big.yaml': Buffer.alloc(30 * 1024 * 1024, 'a: b\n'), 'other.yaml': spec.replace('signal: latency', 'signal: latancy') });
     await expectRefused(at, join(at, 'big.yaml'), 1, 1, 'the file is 30.0 MiB; an SLO file may be at most 1 MiB');
+    await expectRefused(at, join(at, 'other.yaml'), 20, 13, '"signal" must be one of');
   });
 
   it('an objective of "<1", 120,000 spaces and x is refused in milliseconds', async () => {
