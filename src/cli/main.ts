@@ -1,11 +1,6 @@
 /** The `sloe` command line: dispatches to one command and maps failures to exit codes. */
-import { UsageError, jsonSchema } from '../rules/index.js';
+import { UsageError } from '../rules/usage-error.js';
 import { EXIT, type Io, processIo } from './io.js';
-import { backtestCommand } from './backtest.js';
-import { evalCommand } from './eval.js';
-import { ownersCommand } from './owners.js';
-import { runCommand } from './run.js';
-import { validateCommand } from './validate.js';
 
 export const HELP = `sloe — SLO alerting and escalation engine
 
@@ -25,15 +20,19 @@ Exit status: 0 success, 1 the work found a problem, 2 usage or environment error
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  validate: validateCommand,
-  owners: ownersCommand,
-  eval: evalCommand,
-  backtest: backtestCommand,
-  run: runCommand,
-  schema: async (_args, io) => {
-    io.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
-    return EXIT.ok;
+/** Each command is loaded when it runs: `validate` in CI need not load the engine, Slack and PagerDuty clients. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('./validate.js')).validateCommand,
+  owners: async () => (await import('./owners.js')).ownersCommand,
+  eval: async () => (await import('./eval.js')).evalCommand,
+  backtest: async () => (await import('./backtest.js')).backtestCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  schema: async () => {
+    const { jsonSchema } = await import('../rules/index.js');
+    return async (_args, io) => {
+      io.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
+      return EXIT.ok;
+    };
   },
 };
 
@@ -48,13 +47,13 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.stdout.write('sloe 0.1.0\n');
     return EXIT.ok;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = COMMANDS[name];
+  if (!load) {
     io.stderr.write(`sloe: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
     return EXIT.usage;
   }
   try {
-    return await command(args, io);
+    return await (await load())(args, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`sloe ${name}: ${e.message}\n`);

@@ -46,7 +46,11 @@ export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
         engine.log.error({ event: 'slack-half-configured' }, 'Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; Slack steps are written to the log');
       }
       const anyStepKey = [...engine.config().policies.values()].some((p) =>
-        [...p.page, ...p.ticket].some((s) => s.notify === 'pagerduty' && s.routingKey && expandReferences(s.routingKey, env).missing.length === 0),
+        [...p.page, ...p.ticket].some((s) => {
+          if (s.notify !== 'pagerduty' || !s.routingKey) return false;
+          const { missing, refused } = expandReferences(s.routingKey, env);
+          return missing.length === 0 && refused.length === 0;
+        }),
       );
       if (pagerduty.routingKey || anyStepKey) out.pagerduty = new PagerDutyChannel(pagerduty, env);
       out.oncall = new OnCallChannel(() => engine.config(), api, pagerduty);

@@ -6,7 +6,7 @@ import { DateTime, IANAZone } from 'luxon';
 import type { z } from 'zod';
 import { type Condition, type Threshold, parseCondition, parsePercent } from './condition.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { expandReferences, scanReferences } from './env.js';
+import { ENGINE_SECRETS, EnvAllowList, expandReferences, referenceText, scanReferences } from './env.js';
 import {
   type BurnRateTier,
   type Config,
@@ -46,16 +46,21 @@ export interface CheckOptions {
   highCardinalityLabels?: readonly string[];
   /** When given, `${NAME}` references are filled in from it and unset names are reported. */
   env?: NodeJS.ProcessEnv;
+  /** The variables specs may reference (default: SLOE_*, PAGERDUTY_*_KEY, SLACK_CHANNEL_*). */
+  envAllow?: EnvAllowList;
 }
 
-/** Check options from SLOE_HIGH_CARDINALITY_LABELS (and a comma-separated list given on the command line). */
+/**
+ * Check options from SLOE_HIGH_CARDINALITY_LABELS (and a comma-separated list given on the command line) and
+ * SLOE_SPEC_ENV_ALLOW.
+ */
 export function checkOptionsFromEnv(env: NodeJS.ProcessEnv, extra?: string): CheckOptions {
   const list = [extra, env.SLOE_HIGH_CARDINALITY_LABELS]
     .filter((s): s is string => !!s)
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
     .filter(Boolean);
-  return { highCardinalityLabels: list };
+  return { highCardinalityLabels: list, envAllow: EnvAllowList.fromEnv(env) };
 }
 
 export interface CheckResult {
@@ -88,8 +93,24 @@ interface SloCandidate {
 
 const WINDOW_PLACEHOLDER = '$window';
 
-/** Keys whose values are secrets: their `${VAR}` references are filled in only when used, never stored. */
-const SECRET_KEYS = new Set(['routingKey']);
+/**
+ * The only fields whose `${NAME}` references are filled in: a step's Slack `channel` (when the files are loaded) and
+ * its PagerDuty `routingKey` (a secret: filled in when an event is sent, never stored). Anywhere else `${` is an
+ * error, so that no spec can read a variable into a label, a URL, a query or a message.
+ */
+function referenceField(kind: unknown, path: Path): 'at-load' | 'at-send' | undefined {
+  if (kind !== 'EscalationPolicy' || path.length !== 3) return undefined;
+  const [severity, index, key] = path;
+  if ((severity !== 'page' && severity !== 'ticket') || typeof index !== 'number') return undefined;
+  return key === 'channel' ? 'at-load' : key === 'routingKey' ? 'at-send' : undefined;
+}
+
+/** `slos[0].labels.leak`: where a value sits, for messages. */
+function fieldPath(path: Path): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${p.length > 40 ? `${p.slice(0, 40)}…` : p}`))
+    .join('');
+}
 
 /** Checks all documents together and builds the configuration. */
 export function check(docs: SourceDoc[], options: CheckOptions = {}): CheckResult {
@@ -100,6 +121,7 @@ class Checker {
   private readonly problems: Problem[] = [];
   private readonly envProblems: EnvProblem[] = [];
   private readonly highCardinality: Set<string>;
+  private readonly allow: EnvAllowList;
   private readonly services = new Map<string, Location>();
   private readonly dashboards = new Map<string, Dashboard>();
   private readonly policies = new Map<string, EscalationPolicy | undefined>();
@@ -114,6 +136,7 @@ class Checker {
 
   constructor(private readonly options: CheckOptions) {
     this.highCardinality = new Set([...HIGH_CARDINALITY_LABELS, ...(options.highCardinalityLabels ?? [])]);
+    this.allow = options.envAllow ?? new EnvAllowList();
   }
 
   run(docs: SourceDoc[]): CheckResult {
@@ -179,22 +202,13 @@ class Checker {
     if (value.kind === 'OnCallSchedule') this.flawed.schedules.add(value.name);
   }
 
-  /** Checks `${NAME}` references in every string; fills them in when an environment is given. */
+  /**
+   * Checks `${NAME}` references: `${` outside the reference fields is an error (at its position), and so is a name
+   * the allow-list refuses. With an environment, the references of a step's channel are filled in.
+   */
   private references(doc: SourceDoc, root: Record<string, unknown>): Record<string, unknown> {
     const walk = (v: unknown, path: Array<string | number>): unknown => {
-      if (typeof v === 'string') {
-        if (!v.includes('${')) return v;
-        const { errors } = scanReferences(v);
-        for (const e of errors) this.problems.push(doc.problemInString(path, e.offset, e.message));
-        if (!this.options.env || errors.length > 0) return v;
-        const { value, missing } = expandReferences(v, this.options.env);
-        for (const name of missing) {
-          this.envProblems.push({ ...doc.problem(path, `environment variable ${name} is not set`), kind: String(root.kind) });
-        }
-        // Secrets keep their reference in the model (incidents store their frozen policy); channels fill them in
-        // when they send. An unset variable also leaves the reference as written.
-        return missing.length > 0 || SECRET_KEYS.has(String(path[path.length - 1])) ? v : value;
-      }
+      if (typeof v === 'string') return v.includes('${') ? this.reference(doc, root, v, path) : v;
       if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
       if (v !== null && typeof v === 'object') {
         return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...path, k])]));
@@ -202,6 +216,39 @@ class Checker {
       return v;
     };
     return walk(root, []) as Record<string, unknown>;
+  }
+
+  /** One string holding `${`: reported, or checked and (in a channel, with an environment) filled in. */
+  private reference(doc: SourceDoc, root: Record<string, unknown>, v: string, path: Path): string {
+    const field = referenceField(root.kind, path);
+    if (!field) {
+      const at = v.indexOf('${');
+      const written = referenceText(v, at);
+      const name = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(written)?.[1];
+      const secret = name !== undefined && ENGINE_SECRETS.has(name) ? `; ${name} is a credential of sloe itself and can never be referenced` : '';
+      this.problems.push(
+        doc.problemInString(path, at, `${written} is not allowed in ${fieldPath(path)}: environment references (\${…}) are filled in only in a step's channel and routingKey${secret}`),
+      );
+      return v;
+    }
+    const { refs, errors } = scanReferences(v);
+    for (const e of errors) this.problems.push(doc.problemInString(path, e.offset, e.message));
+    let refused = false;
+    for (const r of refs) {
+      const why = this.allow.refusal(r.name);
+      if (why !== undefined) {
+        refused = true;
+        this.problems.push(doc.problemInString(path, r.offset, why));
+      }
+    }
+    if (!this.options.env || errors.length > 0 || refused) return v;
+    const { value, missing } = expandReferences(v, this.options.env, this.allow);
+    for (const name of missing) {
+      this.envProblems.push({ ...doc.problem(path, `environment variable ${name} is not set`), kind: String(root.kind) });
+    }
+    // A routing key keeps its reference in the model (incidents store their frozen policy); the PagerDuty channel
+    // fills it in when it sends. An unset variable also leaves the reference as written.
+    return missing.length > 0 || field === 'at-send' ? v : value;
   }
 
   private serviceLevels(doc: SourceDoc, raw: Record<string, unknown>): void {

@@ -1,13 +1,13 @@
 /** Finds SLO files below the given paths, parses and checks them. */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { type CheckOptions, type EnvProblem, check } from './check.js';
 import type { Config } from './model.js';
 import { type Problem, sortProblems } from './problem.js';
 import { readSource } from './source.js';
+import { UsageError } from './usage-error.js';
 
-/** A command was called wrongly or its environment is missing something (exit code 2). */
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface LoadResult {
   config: Config;
@@ -20,30 +20,92 @@ export interface LoadResult {
 
 const SLO_FILE = /\.ya?ml$/i;
 
-/** Lists the YAML files below each path (a file given by name is taken whatever its extension). */
-export async function findFiles(paths: readonly string[]): Promise<string[]> {
-  const files: string[] = [];
+/**
+ * Lists the YAML files below each path (a file given by name is taken whatever its extension). Symbolic links below
+ * a path are followed as long as they stay inside it, so that a Kubernetes ConfigMap mount
+ * (`spec.yaml -> ..data/spec.yaml`, `..data -> ..2026_11_28_…`) loads. Names starting with `.` are skipped: hidden
+ * files, and the kubelet's `..data` and `..<timestamp>` entries that the links lead into. A file or directory
+ * reached by two ways is read once. A link that leads nowhere, outside its path, or back into a directory being
+ * read, and a path with no SLO files, are problems.
+ */
+export async function findFiles(paths: readonly string[]): Promise<{ files: string[]; problems: Problem[] }> {
+  const problems: Problem[] = [];
+  const at = (file: string, message: string) => problems.push({ file, line: 1, col: 1, message });
+  const found: string[] = [];
+  const walked = new Set<string>();
+
+  const walk = async (root: { path: string; real: string }, dir: string, ancestors: ReadonlySet<string>): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+      at(dir, `cannot read the directory: ${e.code ?? e.message}`);
+      return [];
+    });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      let isDir = entry.isDirectory();
+      let real: string | undefined;
+      if (entry.isSymbolicLink()) {
+        const target = await stat(path).catch((e: NodeJS.ErrnoException) => e);
+        if (target instanceof Error) {
+          if (SLO_FILE.test(entry.name)) at(path, target.code === 'ELOOP' ? 'symbolic link loop' : 'broken symbolic link: it points at nothing');
+          continue;
+        }
+        isDir = target.isDirectory();
+        if (!isDir && !SLO_FILE.test(entry.name)) continue;
+        real = await realpath(path);
+        if (real !== root.real && !real.startsWith(root.real + sep)) {
+          at(path, `symbolic link leads outside ${root.path} (to ${real}): links below an SLO path must stay inside it`);
+          continue;
+        }
+      }
+      if (isDir) {
+        real ??= await realpath(path);
+        if (ancestors.has(real)) {
+          at(path, `symbolic link loop: ${path} leads back to ${real}, which is already being read`);
+        } else if (!walked.has(real)) {
+          walked.add(real);
+          await walk(root, path, new Set([...ancestors, real]));
+        }
+      } else if (SLO_FILE.test(entry.name)) {
+        // A FIFO or device with an SLO file's name is reported by the reader, not skipped in silence.
+        found.push(path);
+      }
+    }
+  };
+
   for (const p of paths) {
-    const s = await stat(p).catch(() => undefined);
-    if (!s) throw new UsageError(`no such file or directory: ${p}`);
-    if (s.isFile()) {
-      files.push(p);
+    const s = await stat(p).catch((e: NodeJS.ErrnoException) => e);
+    if (s instanceof Error) {
+      // The path exists (as a link) but leads nowhere: a problem of that file, not a usage error.
+      if (await lstat(p).then(() => true, () => false)) {
+        at(p, s.code === 'ELOOP' ? 'symbolic link loop' : 'broken symbolic link: it points at nothing');
+        continue;
+      }
+      throw new UsageError(`no such file or directory: ${p}`);
+    }
+    if (!s.isDirectory()) {
+      found.push(p);
       continue;
     }
-    const entries = await readdir(p, { recursive: true, withFileTypes: true });
-    const found = entries
-      .filter((e) => e.isFile() && SLO_FILE.test(e.name))
-      .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-      .filter((f) => !f.split(/[\\/]/).some((part) => part.startsWith('.') && part !== '.' && part !== '..'))
-      .sort();
-    files.push(...found);
+    const before = { files: found.length, problems: problems.length };
+    const real = await realpath(p);
+    walked.add(real);
+    await walk({ path: p, real }, p, new Set([real]));
+    if (found.length === before.files && problems.length === before.problems) at(p, 'no SLO files (*.yaml, *.yml) found');
   }
-  return [...new Set(files)];
+  // Sorted, so that "already declared at" always names the same file; each real file once.
+  const files = new Map<string, string>();
+  for (const f of found.sort()) {
+    const real = await realpath(f).catch(() => f);
+    if (!files.has(real)) files.set(real, f);
+  }
+  return { files: [...files.values()], problems };
 }
 
 /** Loads every SLO file below `paths` into one checked configuration. */
 export async function loadRules(paths: readonly string[], options: CheckOptions = {}): Promise<LoadResult> {
-  const files = await findFiles(paths);
+  const { files, problems: found } = await findFiles(paths);
   const sources = await Promise.all(files.map((f) => readSource(f)));
   const result = check(
     sources.flatMap((s) => s.docs),
@@ -51,7 +113,7 @@ export async function loadRules(paths: readonly string[], options: CheckOptions 
   );
   return {
     config: result.config,
-    problems: sortProblems([...sources.flatMap((s) => s.problems), ...result.problems]),
+    problems: sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems]),
     envProblems: sortProblems(result.envProblems),
     files,
   };

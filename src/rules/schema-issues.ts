@@ -32,14 +32,14 @@ function issueProblems(doc: SourceDoc, schema: z.ZodType, root: unknown, issue: 
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = keysAt(schema, local, root);
-      return issue.keys.map((key) => doc.problem([...path, key], `unknown key ${JSON.stringify(key)}${suggest(key, known)}`, 'key'));
+      return issue.keys.map((key) => doc.problem([...path, key], `unknown key ${shown(key)}${suggest(key, known)}`, 'key'));
     }
     case 'invalid_type':
       return [doc.problem(path, `${JSON.stringify(field)} must be ${article(issue.expected)}, not ${describe(value)}`)];
     case 'invalid_union': {
       if (issue.discriminator !== undefined || isDiscriminator(issue)) {
         const options = (issue as { options?: unknown[] }).options ?? [];
-        return [doc.problem(path, `${JSON.stringify(field)} must be one of ${options.join(', ')} (got ${JSON.stringify(value)})`)];
+        return [doc.problem(path, `${JSON.stringify(field)} must be one of ${options.join(', ')} (got ${shown(value)})`)];
       }
       if (value !== null && typeof value === 'object') {
         // The branch that got furthest into the value explains the problem best.
@@ -55,9 +55,9 @@ function issueProblems(doc: SourceDoc, schema: z.ZodType, root: unknown, issue: 
     }
     case 'invalid_value':
       if (issue.values.length === 1) {
-        return [doc.problem(path, `${JSON.stringify(field)} must be ${JSON.stringify(issue.values[0])} (got ${JSON.stringify(value)})`)];
+        return [doc.problem(path, `${JSON.stringify(field)} must be ${JSON.stringify(issue.values[0])} (got ${shown(value)})`)];
       }
-      return [doc.problem(path, `${JSON.stringify(field)} must be one of ${issue.values.join(', ')} (got ${JSON.stringify(value)})`)];
+      return [doc.problem(path, `${JSON.stringify(field)} must be one of ${issue.values.join(', ')} (got ${shown(value)})`)];
     case 'too_small':
       if (!issue.message.startsWith('Too small')) return [doc.problem(path, issue.message)];
       if (issue.origin === 'array') return [doc.problem(path, `${JSON.stringify(field)} must list at least ${issue.minimum} item(s)`)];
@@ -68,7 +68,12 @@ function issueProblems(doc: SourceDoc, schema: z.ZodType, root: unknown, issue: 
       return [doc.problem(path, nested?.message ?? `invalid key ${JSON.stringify(field)}`, 'key')];
     }
     case 'too_big':
+      if (issue.origin === 'string' && typeof value === 'string') {
+        return [doc.problem(path, `${JSON.stringify(field)} must be at most ${issue.maximum} characters (it has ${value.length})`)];
+      }
       return [doc.problem(path, `${JSON.stringify(field)} must be at most ${issue.maximum}`)];
+    case 'custom':
+      return [doc.problem(path, (issue.params as { withField?: boolean } | undefined)?.withField ? `${field} ${issue.message}` : issue.message)];
     case 'invalid_format':
       return [doc.problem(path, issue.message.startsWith('Invalid') ? `${JSON.stringify(field)} has an invalid format` : issue.message)];
     default:
@@ -115,7 +120,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${shown(value)}`;
   return `${typeof value} ${String(value)}`;
 }
 
@@ -156,8 +161,16 @@ function pickByShape(options: z.ZodType[], value: unknown): z.ZodType | undefine
   return byLiteral ?? objects[0];
 }
 
+/** A value as JSON for a message, cut short when long: a message quotes a value, it does not reproduce it. */
+export function shown(value: unknown): string {
+  const text = JSON.stringify(typeof value === 'string' && value.length > 60 ? value.slice(0, 60) : value) ?? String(value);
+  return typeof value === 'string' && value.length > 60 ? `${text.slice(0, -1)}…" (${value.length} characters)` : text;
+}
+
 /** ` (did you mean "owner"?)` when a known key is close to the unknown one. */
 export function suggest(key: string, known: string[]): string {
+  // Keys are short words; a long one is no typo of them (and comparing it would cost its length times theirs).
+  if (key.length > 64) return '';
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {

@@ -3,8 +3,8 @@
  * validation and `schema/sloe.schema.json` for editors; the checks that need more than one node live in check.ts.
  */
 import { z } from 'zod';
-import { CONDITION_PATTERN } from './condition.js';
-import { DURATION_PATTERN } from './duration.js';
+import { CONDITION_PATTERN, PERCENT_PATTERN, parseCondition, parsePercent } from './condition.js';
+import { DURATION_PATTERN, type DurationBounds, durationOutOfBounds, isDurationText } from './duration.js';
 
 export const API_VERSION = 'sloe/v1';
 export const SIGNALS = [
@@ -21,7 +21,6 @@ export const SEVERITIES = ['page', 'ticket'] as const;
 export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 
 const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$';
-const PERCENT_PATTERN = String.raw`^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%\s*$`;
 const LOCAL_TIME_PATTERN = String.raw`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$`;
 const LABEL_NAME_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
 /** A Slack user id: `U…`, or `W…` on Enterprise Grid. */
@@ -29,67 +28,109 @@ export const SLACK_USER_ID_PATTERN = '^[UW][A-Z0-9]{2,}$';
 /** A Slack user group handle as written in a mention: lower-case letters, digits, `.`, `_` and `-`. */
 const SLACK_GROUP_HANDLE_PATTERN = '^@[a-z0-9][a-z0-9._-]{0,79}$';
 
+/**
+ * The longest string each kind of field takes: a spec is read on the engine's event loop, so nothing in it is
+ * unbounded. The checks after a length check only run on strings within it.
+ */
+export const MAX_LENGTH = { name: 256, query: 4096, text: 4096, url: 2048, label: 1024, short: 64, duration: 1024 } as const;
+
+/** A string of at most `max` characters; longer ones fail here and are not looked at further. */
+const text = (max: number) => z.string().max(max, { abort: true });
+
 const name = (what: string) =>
-  z
-    .string()
+  text(MAX_LENGTH.name)
     .regex(new RegExp(NAME_PATTERN), {
       error: `${what} must be lower-case letters, digits and inner dashes ([a-z0-9-]+)`,
     })
     .meta({ description: `${what}: lower-case letters, digits and dashes` });
 
-const reference = (what: string) => z.string().min(1, { error: `${what} must not be empty` });
+const reference = (what: string) => text(MAX_LENGTH.name).min(1, { error: `${what} must not be empty` });
 
 export const DURATION_MESSAGE = 'invalid duration: expected a Prometheus duration such as 30s, 5m, 1h30m, 7d or 4w';
-const duration = (description: string) =>
-  z
-    .union([z.string().regex(new RegExp(DURATION_PATTERN), { error: DURATION_MESSAGE }), z.literal(0)], { error: DURATION_MESSAGE })
-    .meta({ description });
 
-const condition = (description: string) =>
+/** Bounds of a duration field that names none: never negative (a duration cannot be), at most a year. */
+const ANY_DURATION: DurationBounds = { min: '0', max: '1y' };
+
+/** A Prometheus duration (or 0) within `bounds`; a value outside them is reported with the field's name. */
+const duration = (description: string, bounds: DurationBounds = ANY_DURATION) =>
   z
-    .string()
-    .regex(new RegExp(CONDITION_PATTERN), {
-      error: 'invalid condition: expected "< N", "<= N", "> N", ">= N" (N may end in %), or "drop > N" / "rise > N" with a baseline',
+    .union(
+      [
+        text(MAX_LENGTH.duration)
+          .refine(isDurationText, { error: DURATION_MESSAGE })
+          .meta({ pattern: DURATION_PATTERN }),
+        z.literal(0),
+      ],
+      { error: DURATION_MESSAGE },
+    )
+    .superRefine((value, ctx) => {
+      const why = durationOutOfBounds(value, bounds);
+      if (why) ctx.addIssue({ code: 'custom', message: why, params: { withField: true } });
     })
-    .meta({ description });
+    .meta({ description: `${description}; from ${bounds.min} to ${bounds.max}` });
+
+const CONDITION_MESSAGE = 'invalid condition: expected "< N", "<= N", "> N", ">= N" (N may end in %), or "drop > N" / "rise > N" with a baseline';
+const condition = (description: string) =>
+  text(MAX_LENGTH.short)
+    .refine((s) => parseCondition(s) !== undefined, { error: CONDITION_MESSAGE })
+    .meta({ description, pattern: CONDITION_PATTERN });
 
 const percent = (description: string) =>
-  z.string().regex(new RegExp(PERCENT_PATTERN), { error: 'expected a percentage such as 2%' }).meta({ description });
+  text(MAX_LENGTH.short)
+    .refine((s) => parsePercent(s) !== undefined, { error: 'expected a percentage such as 2%' })
+    .meta({ description, pattern: PERCENT_PATTERN });
 
 const labels = z
   .record(
-    z.string().regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' }),
-    z.string(),
+    text(MAX_LENGTH.name).regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' }),
+    text(MAX_LENGTH.label),
   )
   .meta({ description: 'labels copied onto every incident' });
 
+/** Characters that Slack reads as markup (and whitespace, which ends a link there): never part of a URL in a spec. */
+const URL_MARKUP = /[\s\x00-\x1f\x7f<>|]/;
+
+/** An http(s) URL, parsed as browsers parse it, without characters that would turn into Slack markup. */
 const url = (what: string, description: string) =>
-  z.string().regex(/^https?:\/\/\S+$/, { error: `${what} must be an http(s) URL` }).meta({ description });
+  text(MAX_LENGTH.url)
+    .superRefine((value, ctx) => {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(value);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || !/^https?:\/\//i.test(value) || parsed.hostname === '') {
+        ctx.addIssue({ code: 'custom', message: `${what} must be an http(s) URL` });
+      } else if (URL_MARKUP.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `${what} must be a plain http(s) URL: "|", "<", ">" and whitespace are not allowed (Slack reads them as markup)` });
+      }
+    })
+    .meta({ description, pattern: String.raw`^https?://[^\s<>|]+$` });
 
 export const DashboardSchema = z
   .strictObject({
-    id: z
-      .string()
+    id: text(MAX_LENGTH.name)
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'dashboard id must be letters, digits, ".", "_" or "-"' })
       .meta({ description: 'the id SLOs refer to' }),
-    title: z.string().optional().meta({ description: 'human title, defaults to the id' }),
+    title: text(MAX_LENGTH.name).optional().meta({ description: 'human title, defaults to the id' }),
     url: url('url', 'link shown on every alert').optional(),
-    owner: z.string().min(1, { error: 'owner must not be empty' }).meta({ description: 'the one person or team that owns the dashboard' }),
+    owner: text(MAX_LENGTH.name).min(1, { error: 'owner must not be empty' }).meta({ description: 'the one person or team that owns the dashboard' }),
   })
   .meta({ description: 'a dashboard with exactly one owner' });
 
 export const BurnRateTierSchema = z.strictObject({
   severity: z.enum(SEVERITIES),
   budget: percent('share of the error budget this tier detects being spent over `long`'),
-  long: duration('long window'),
-  short: duration('short window, default long/12').optional(),
+  long: duration('long window', { min: '1s', max: '1y' }),
+  short: duration('short window, default long/12', { min: '1s', max: '1y' }).optional(),
 });
 
 export const AlertSchema = z
   .strictObject({
     when: condition('the breach condition').optional(),
-    for: duration('the breach must hold this long before the incident fires (default 0)').optional(),
-    resolveAfter: duration('healthy this long before the incident resolves (default 5m)').optional(),
+    for: duration('the breach must hold this long before the incident fires (default 0)', { min: '0', max: '30d' }).optional(),
+    resolveAfter: duration('healthy this long before the incident resolves (default 5m)', { min: '0', max: '30d' }).optional(),
     severity: z.enum(SEVERITIES).optional().meta({ description: 'incident severity (default page)' }),
     burnRate: z
       .union([z.literal('workbook'), z.array(BurnRateTierSchema).min(1)], {
@@ -108,9 +149,9 @@ export const AlertSchema = z
 
 export const RatioSchema = z
   .strictObject({
-    bad: z.string().min(1).optional().meta({ description: 'rate of bad events; use $window for the range' }),
-    good: z.string().min(1).optional().meta({ description: 'rate of good events; use $window for the range' }),
-    total: z.string().min(1).meta({ description: 'rate of all events; use $window for the range' }),
+    bad: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'rate of bad events; use $window for the range' }),
+    good: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'rate of good events; use $window for the range' }),
+    total: text(MAX_LENGTH.query).min(1).meta({ description: 'rate of all events; use $window for the range' }),
   })
   .meta({ description: 'a ratio SLI: exactly one of bad|good, plus total' });
 
@@ -118,24 +159,23 @@ export const SloSchema = z.strictObject({
   name: name('SLO name'),
   signal: z.enum(SIGNALS).meta({ description: 'which golden signal this SLO watches' }),
   dashboard: reference('dashboard').meta({ description: 'id of a dashboard declared in any file' }),
-  description: z.string().optional(),
+  description: text(MAX_LENGTH.text).optional(),
   runbook: url('runbook', 'runbook link shown on every alert').optional(),
-  query: z.string().min(1).optional().meta({ description: 'PromQL giving the SLI value' }),
-  baseline: z.string().min(1).optional().meta({ description: 'PromQL giving the baseline for drop/rise conditions' }),
+  query: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'PromQL giving the SLI value' }),
+  baseline: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'PromQL giving the baseline for drop/rise conditions' }),
   ratio: RatioSchema.optional(),
-  objective: z
-    .string()
-    .regex(new RegExp(`${CONDITION_PATTERN}|${PERCENT_PATTERN}`), {
+  objective: text(MAX_LENGTH.short)
+    .refine((s) => parseCondition(s) !== undefined || parsePercent(s) !== undefined, {
       error: 'invalid objective: expected a condition such as "< 3.5", or for a ratio SLO a percentage such as 99.9%',
     })
     .optional()
-    .meta({ description: 'what healthy means: a condition, or for a ratio SLO the share of good events' }),
-  window: duration('compliance window of a ratio SLO (default 30d)').optional(),
-  interval: duration('evaluation cadence (default: the service interval)').optional(),
+    .meta({ description: 'what healthy means: a condition, or for a ratio SLO the share of good events', pattern: `${CONDITION_PATTERN}|${PERCENT_PATTERN}` }),
+  window: duration('compliance window of a ratio SLO (default 30d)', { min: '1m', max: '1y' }).optional(),
+  interval: duration('evaluation cadence (default: the service interval)', { min: '1s', max: '1d' }).optional(),
   escalation: reference('escalation').optional().meta({ description: 'EscalationPolicy overriding the service default' }),
   labels: labels.optional(),
   noData: z.enum(['alert', 'ok', 'keep']).optional().meta({ description: 'what missing data means (default alert)' }),
-  noDataFor: duration('how long data may be missing before a no-data incident (default 10m)').optional(),
+  noDataFor: duration('how long data may be missing before a no-data incident (default 10m)', { min: '1s', max: '30d' }).optional(),
   maxSeries: z.number().int().min(1).optional().meta({ description: 'most series the query may return (default 50)' }),
   alert: AlertSchema.optional(),
 });
@@ -145,10 +185,10 @@ export const ServiceLevelsSchema = z
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('ServiceLevels'),
     service: name('service'),
-    owner: z.string().min(1, { error: 'owner must not be empty' }).meta({ description: 'the owning team' }),
-    description: z.string().optional(),
+    owner: text(MAX_LENGTH.name).min(1, { error: 'owner must not be empty' }).meta({ description: 'the owning team' }),
+    description: text(MAX_LENGTH.text).optional(),
     escalation: reference('escalation').optional().meta({ description: 'default EscalationPolicy of these SLOs' }),
-    interval: duration('evaluation cadence (default 1m)').optional(),
+    interval: duration('evaluation cadence (default 1m)', { min: '1s', max: '1d' }).optional(),
     labels: labels.optional(),
     dashboards: z.array(DashboardSchema).optional(),
     slos: z.array(SloSchema).min(1, { error: 'slos must list at least one SLO' }),
@@ -156,15 +196,14 @@ export const ServiceLevelsSchema = z
   .meta({ title: 'ServiceLevels', description: 'the SLOs of one service' });
 
 const stepCommon = {
-  after: duration('when the step runs, counted from the moment the incident fires (default 0)').optional(),
+  after: duration('when the step runs, counted from the moment the incident fires (default 0)', { min: '0', max: '30d' }).optional(),
 };
 
 export const SlackStepSchema = z.strictObject({
   notify: z.literal('slack'),
   ...stepCommon,
-  channel: z
-    .string()
-    .regex(/^(#[^\s#]+|[CGD][A-Z0-9]{2,}|\$\{[A-Za-z_][A-Za-z0-9_]*\})$/, {
+  channel: text(MAX_LENGTH.name)
+    .regex(/^(#[^\s#<>&|]+|[CGD][A-Z0-9]{2,}|\$\{[A-Za-z_][A-Za-z0-9_]*\})$/, {
       error: 'channel must be "#name", a channel id such as C0123ABCD, or ${VAR}',
     })
     .meta({ description: 'Slack channel: "#name" or a channel id' }),
@@ -173,8 +212,7 @@ export const SlackStepSchema = z.strictObject({
 export const PagerDutyStepSchema = z.strictObject({
   notify: z.literal('pagerduty'),
   ...stepCommon,
-  routingKey: z
-    .string()
+  routingKey: text(MAX_LENGTH.name)
     .regex(/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/, { error: 'routingKey must be an environment reference such as ${PAGERDUTY_ROUTING_KEY}: secrets do not belong in files' })
     .optional()
     .meta({ description: 'Events API v2 routing key, as an environment reference: ${PAGERDUTY_ROUTING_KEY}' }),
@@ -194,12 +232,12 @@ export const EscalationPolicySchema = z
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('EscalationPolicy'),
     name: name('policy name'),
-    description: z.string().optional(),
+    description: text(MAX_LENGTH.text).optional(),
     page: z.array(StepSchema).min(1, { error: 'page must list at least one step' }).optional(),
     ticket: z.array(StepSchema).min(1, { error: 'ticket must list at least one step' }).optional(),
     responders: z
       .array(
-        z.string().regex(new RegExp(`${SLACK_USER_ID_PATTERN}|${SLACK_GROUP_HANDLE_PATTERN}`), {
+        text(MAX_LENGTH.short).regex(new RegExp(`${SLACK_USER_ID_PATTERN}|${SLACK_GROUP_HANDLE_PATTERN}`), {
           error: (issue) => `responders must be Slack user ids (U… or W…) or user group handles (@name): got ${JSON.stringify(issue.input)}`,
         }),
         { error: 'responders must be a list of Slack user ids (U… or W…) and user group handles (@name)' },
@@ -211,19 +249,17 @@ export const EscalationPolicySchema = z
   .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
 
 export const MemberSchema = z.strictObject({
-  name: z.string().min(1, { error: 'member name must not be empty' }),
-  slack: z
-    .string()
+  name: text(MAX_LENGTH.name).min(1, { error: 'member name must not be empty' }),
+  slack: text(MAX_LENGTH.short)
     .regex(new RegExp(SLACK_USER_ID_PATTERN), { error: 'slack must be a Slack user id such as U01ABCDEF' })
     .optional()
     .meta({ description: 'Slack user id' }),
-  pagerduty: z.string().min(1).optional().meta({ description: 'PagerDuty user id' }),
-  email: z.string().optional(),
+  pagerduty: text(MAX_LENGTH.short).min(1).optional().meta({ description: 'PagerDuty user id' }),
+  email: text(MAX_LENGTH.name).optional(),
 });
 
 const localTime = (description: string) =>
-  z
-    .string()
+  text(MAX_LENGTH.short)
     .regex(new RegExp(LOCAL_TIME_PATTERN), { error: 'expected a local time such as 2026-11-02T09:00' })
     .meta({ description });
 
@@ -232,23 +268,23 @@ export const OnCallScheduleSchema = z
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('OnCallSchedule'),
     name: name('schedule name'),
-    description: z.string().optional(),
-    timezone: z.string().min(1).meta({ description: 'IANA time zone, e.g. Europe/Berlin' }),
+    description: text(MAX_LENGTH.text).optional(),
+    timezone: text(MAX_LENGTH.short).min(1).meta({ description: 'IANA time zone, e.g. Europe/Berlin' }),
     rotation: z.strictObject({
-      every: duration('length of one shift, e.g. 1d or 1w'),
+      every: duration('length of one shift, e.g. 1d or 1w', { min: '1m', max: '1y' }),
       start: localTime('when the first shift starts, local time in `timezone`'),
     }),
     members: z.array(MemberSchema).meta({ description: 'in rotation order' }),
     overrides: z
       .array(
         z.strictObject({
-          member: z.string().min(1),
+          member: text(MAX_LENGTH.name).min(1),
           from: localTime('local time in `timezone`'),
           to: localTime('local time in `timezone`'),
         }),
       )
       .optional(),
-    fallback: z.string().min(1).optional().meta({ description: 'member paged when the schedule resolves to nobody' }),
+    fallback: text(MAX_LENGTH.name).min(1).optional().meta({ description: 'member paged when the schedule resolves to nobody' }),
   })
   .meta({ title: 'OnCallSchedule', description: 'who is on call when' });
 

@@ -1,15 +1,18 @@
-import { readFile } from 'node:fs/promises';
 import {
   type Document,
   LineCounter,
   type Node as YamlNode,
+  type Pair,
+  type YAMLMap,
   isMap,
   isScalar,
   isSeq,
   parseAllDocuments,
   Scalar,
 } from 'yaml';
+import { aliasProblem, duplicateKeys, tokenProblem } from './yaml-guards.js';
 import type { Problem } from './problem.js';
+import { readText } from './read-text.js';
 
 export type Path = ReadonlyArray<string | number>;
 
@@ -49,12 +52,28 @@ export class SourceDoc {
     return { line, col };
   }
 
+  /** The pairs of each mapping by key, built on first use: a file with many problems looks up many positions. */
+  private readonly pairs = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+  private pair(map: YAMLMap, key: string): Pair | undefined {
+    let index = this.pairs.get(map);
+    if (!index) {
+      index = new Map();
+      for (const p of map.items) {
+        const k = isScalar(p.key) ? String(p.key.value) : undefined;
+        if (k !== undefined && !index.has(k)) index.set(k, p as Pair);
+      }
+      this.pairs.set(map, index);
+    }
+    return index.get(key);
+  }
+
   private node(path: Path): { node: YamlNode | undefined; key: YamlNode | undefined } {
     let node = this.doc.contents as YamlNode | null;
     let key: YamlNode | undefined;
     for (const segment of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+        const pair = this.pair(node, String(segment));
         if (!pair) break;
         key = pair.key as YamlNode;
         node = pair.value as YamlNode | null;
@@ -110,37 +129,79 @@ export interface SourceFile {
   problems: Problem[];
 }
 
-/** Parses every YAML document of a file with source positions; syntax errors become problems. */
+/** How YAML is read: positions kept, errors collected (duplicate keys are checked by sloe, in linear time). */
+const PARSE_OPTIONS = {
+  prettyErrors: false,
+  uniqueKeys: false,
+  // YAML 1.1 tags (!!binary, !!set, !!timestamp…) stay strings: a spec has no use for them.
+  resolveKnownTags: false,
+  // The yaml library would print its warnings to stderr; sloe reports what matters as problems.
+  logLevel: 'error',
+} as const;
+
+/**
+ * Parses every YAML document of a file with source positions. Syntax errors, duplicate keys, deep nesting and
+ * aliases that refer to nothing, to their own ancestor or to too much become problems; nothing throws.
+ */
 export function parseSource(file: string, text: string): SourceFile {
-  const lines = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: Problem[] = [];
   const docs: SourceDoc[] = [];
+  const shape = tokenProblem(text);
+  if (shape) return { file, docs, problems: [{ file, ...shape }] };
+  const lines = new LineCounter();
+  let parsed: ReturnType<typeof parseAllDocuments>;
+  try {
+    parsed = parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter: lines });
+  } catch (e) {
+    return { file, docs, problems: [{ file, line: 1, col: 1, message: `YAML could not be read: ${firstLine(e instanceof Error ? e.message : String(e))}` }] };
+  }
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return { file, line, col };
+  };
   const list = [...parsed];
   if ('empty' in parsed) {
     // A stream with no documents can still carry errors (e.g. a stray directive).
-    for (const e of parsed.errors) {
-      const { line, col } = lines.linePos(e.pos[0]);
-      problems.push({ file, line, col, message: `YAML syntax error: ${firstLine(e.message)}` });
-    }
+    for (const e of parsed.errors) problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });
   }
   list.forEach((doc, index) => {
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        const { line, col } = lines.linePos(e.pos[0]);
-        problems.push({ file, line, col, message: `YAML syntax error: ${firstLine(e.message)}` });
-      }
+      for (const e of doc.errors) problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });
+      return;
+    }
+    // Warnings are unresolved tags and the like: a spec means nothing by them, so they are problems too.
+    if (doc.warnings.length > 0) {
+      for (const w of doc.warnings) problems.push({ ...at(w.pos[0]), message: `YAML: ${firstLine(w.message)}` });
       return;
     }
     if (doc.contents === null) return; // an empty document (a trailing `---`, or comments only)
-    docs.push(new SourceDoc(file, index, doc, lines, text, doc.toJS({ maxAliasCount: 100 })));
+    const duplicates = duplicateKeys(doc);
+    if (duplicates.length > 0) {
+      for (const offset of duplicates) problems.push({ ...at(offset), message: 'YAML syntax error: Map keys must be unique' });
+      return;
+    }
+    const aliases = aliasProblem(doc);
+    if (aliases) {
+      problems.push({ ...at(aliases.offset), message: aliases.message });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      problems.push({ ...at(doc.contents.range?.[0] ?? 0), message: `YAML could not be read: ${firstLine(e instanceof Error ? e.message : String(e))}` });
+      return;
+    }
+    docs.push(new SourceDoc(file, index, doc, lines, text, value));
   });
   return { file, docs, problems };
 }
 
-/** Reads and parses one file. */
+/** Reads and parses one file; a file that cannot be read, is too large or is not UTF-8 text is one problem. */
 export async function readSource(file: string): Promise<SourceFile> {
-  return parseSource(file, await readFile(file, 'utf8'));
+  const read = await readText(file);
+  if ('problem' in read) return { file, docs: [], problems: [{ file, ...read.problem }] };
+  return parseSource(file, read.text);
 }
 
 function firstLine(message: string): string {

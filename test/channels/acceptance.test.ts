@@ -66,7 +66,7 @@ describe('sloe run with Slack and PagerDuty configured by the environment', () =
     const threadTexts = posts.filter((c) => c.args.thread_ts).map((c) => String(c.args.text));
     expect(threadTexts).toEqual([
       'PagerDuty incident triggered (critical)',
-      "paged alice (<@U01ALICE>, on call for ai-primary) by Slack DM; PagerDuty incident reassigned to alice",
+      "paged alice (Slack user U01ALICE, on call for ai-primary) by Slack DM; PagerDuty incident reassigned to alice",
       ':eyes: Acknowledged by alice (U01ALICE): remaining escalation steps cancelled.',
       ':white_check_mark: Resolved: healthy again.',
     ]);

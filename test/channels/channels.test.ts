@@ -27,7 +27,8 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
     // Slack: the incident's message, with the value, condition, objective, owner, dashboard, runbook and buttons.
     const post = await eventually('the Slack message', () => channels.slack.of('chat.postMessage').find((c) => c.args.channel === '#ai-alerts'));
     const blocks = JSON.stringify(post.args.blocks);
-    for (const text of ['PAGE it-support-assistant / approval-queue-depth', '350 > 200 (objective < 50)', '> 200', '< 50', 'owner *alice*', 'https://grafana.example.com/d/golden', 'https://wiki.example.com/runbooks/approvals', 'sloe_ack', 'sloe_resolve', 'sloe_snooze', '<!date^']) {
+    // < and > in the value and condition texts are escaped as Slack asks (&lt; &gt;), and shown as < and >.
+    for (const text of ['PAGE it-support-assistant / approval-queue-depth', '350 &gt; 200 (objective &lt; 50)', '*Alert when*\\n&gt; 200', '*Objective*\\n&lt; 50', 'owner *alice*', 'https://grafana.example.com/d/golden', 'https://wiki.example.com/runbooks/approvals', 'sloe_ack', 'sloe_resolve', 'sloe_snooze', '<!date^']) {
       expect(blocks).toContain(text);
     }
 

@@ -7,6 +7,7 @@ import type { Config } from '../../rules/model.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
 import { type PagerDutyConfig, reassign } from '../pagerduty/client.js';
 import { incidentMessage } from '../slack/blocks.js';
+import { escapeText } from '../slack/mrkdwn.js';
 import type { SlackApi } from '../slack/slack-channel.js';
 import { logNotification } from '../log-channel.js';
 import { onCallAt } from './schedule.js';
@@ -37,12 +38,13 @@ export class OnCallChannel implements Channel {
     if (this.slack && member.slack) {
       const dm = await this.slack.openDm(member.slack);
       if (!dm.ok) return dm;
-      const intro = `:pager: <@${member.slack}>, you are ${why}. Please look at this incident and press *Ack*.`;
+      const intro = `:pager: <@${member.slack}>, you are ${escapeText(why)}. Please look at this incident and press *Ack*.`;
       const posted = await this.slack.post(dm.channel!, incidentMessage(incident, intro));
       if (!posted.ok) return posted;
       refs['oncall.dm.channel'] = posted.channel!;
       refs['oncall.dm.ts'] = posted.ts!;
-      done.push(`paged ${member.name} (<@${member.slack}>, ${why}) by Slack DM`);
+      // Plain text: this detail goes to the audit trail and, escaped, into the incident's thread.
+      done.push(`paged ${member.name} (Slack user ${member.slack}, ${why}) by Slack DM`);
     } else {
       logNotification(log, this.name, stepKey, `oncall ${schedule.name}: ${member.name} (${onCall.source})`, incident, { member: member.name });
       done.push(`paged ${member.name} (${why})${this.slack ? ': no Slack id on record' : ''}`);

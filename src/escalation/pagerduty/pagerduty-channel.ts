@@ -30,18 +30,24 @@ export class PagerDutyChannel implements Channel {
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /** The routing key of a step: its own `${VAR}`, filled in now, or PAGERDUTY_ROUTING_KEY. */
-  private routingKey(step: Step | undefined): string | undefined {
+  /**
+   * The routing key of a step: its own `${VAR}`, filled in now, or PAGERDUTY_ROUTING_KEY. A reference to a variable
+   * specs may not read (a policy frozen into an incident by an older configuration, say) is never filled in: the
+   * step fails, visibly, instead of sending that variable to PagerDuty.
+   */
+  private routingKey(step: Step | undefined): { key?: string; error?: string } {
     if (step?.notify === 'pagerduty' && step.routingKey) {
-      const { value, missing } = expandReferences(step.routingKey, this.env);
-      if (missing.length === 0 && value) return value;
+      const { value, missing, refused } = expandReferences(step.routingKey, this.env);
+      if (refused.length > 0) return { error: `routingKey ${step.routingKey} names a variable that specs may not read: ${refused.join(', ')}` };
+      if (missing.length === 0 && value) return { key: value };
     }
-    return this.config.routingKey;
+    return { key: this.config.routingKey };
   }
 
   async step({ incident, step, stepKey }: StepContext): Promise<DeliveryResult> {
     if (step.notify !== 'pagerduty') return { ok: false, retry: false, error: `not a PagerDuty step: ${step.notify}` };
-    const routingKey = this.routingKey(step);
+    const { key: routingKey, error } = this.routingKey(step);
+    if (error) return { ok: false, retry: false, error };
     if (!routingKey) return { ok: false, retry: false, error: "no routing key: set PAGERDUTY_ROUTING_KEY or the step's routingKey variable" };
     const summary = `[${incident.severity}] ${incident.sloId}${formatLabels(incident.labels)}: ${incident.message}`.slice(0, 1024);
     const links = [
@@ -84,7 +90,8 @@ export class PagerDutyChannel implements Channel {
     if (update !== 'acknowledged' && update !== 'resolved') return undefined;
     const [severity, index] = (incident.refs['pagerduty.step'] ?? '').split('.');
     const step = severity === 'page' || severity === 'ticket' ? incident.policy[severity][Number(index)] : undefined;
-    const routingKey = this.routingKey(step);
+    const { key: routingKey, error } = this.routingKey(step);
+    if (error) return { ok: false, retry: false, error };
     if (!routingKey) return { ok: false, retry: false, error: 'no routing key to tell PagerDuty' };
     const result = await sendEvent(this.config, {
       routing_key: routingKey,

@@ -2,6 +2,7 @@
 import type { Incident } from '../../engine/incident.js';
 import { formatLabels } from '../../evaluator/labels.js';
 import { SNOOZE_CHOICES, snoozeValue } from './snooze.js';
+import { escapeText, slackLink } from './mrkdwn.js';
 
 export const ACTIONS = { ack: 'sloe_ack', resolve: 'sloe_resolve', snooze: 'sloe_snooze' } as const;
 
@@ -18,27 +19,29 @@ function slackTime(ms: number): string {
 
 /** The state line: firing, or who acknowledged / resolved / snoozed it when. */
 export function statusLine(i: Incident): string {
-  if (i.status === 'resolved') return `:white_check_mark: *Resolved* ${i.resolvedAt ? slackTime(i.resolvedAt) : ''}${i.resolvedBy && i.resolvedBy !== 'sloe' ? ` by ${i.resolvedBy}` : ' (healthy again)'}`;
-  if (i.status === 'acknowledged') return `:eyes: *Acknowledged* by ${i.acknowledgedBy ?? 'someone'} ${i.acknowledgedAt ? slackTime(i.acknowledgedAt) : ''}`;
+  if (i.status === 'resolved') return `:white_check_mark: *Resolved* ${i.resolvedAt ? slackTime(i.resolvedAt) : ''}${i.resolvedBy && i.resolvedBy !== 'sloe' ? ` by ${escapeText(i.resolvedBy)}` : ' (healthy again)'}`;
+  if (i.status === 'acknowledged') return `:eyes: *Acknowledged* by ${escapeText(i.acknowledgedBy ?? 'someone')} ${i.acknowledgedAt ? slackTime(i.acknowledgedAt) : ''}`;
   if (i.snoozedUntil && i.snoozedUntil > Date.now()) return `:zzz: *Snoozed* until ${slackTime(i.snoozedUntil)}: escalation resumes then`;
   return `:fire: *Firing* since ${slackTime(i.firedAt)}`;
 }
 
 /** The message posted by a Slack step (and updated as the incident changes). `intro` starts an on-call DM. */
 export function incidentMessage(i: Incident, intro?: string): { text: string; blocks: Block[] } {
-  const labels = formatLabels(i.labels);
-  const title = `${SEVERITY_ICON[i.severity]} ${i.severity.toUpperCase()} ${i.service} / ${i.slo}${labels}`;
-  const text = `${i.severity.toUpperCase()} ${i.sloId}${labels}: ${i.message}`;
-  const dashboard = i.dashboard.url ? `<${i.dashboard.url}|${i.dashboard.title}>` : i.dashboard.title;
+  // Every value below comes from a spec, from Prometheus (label values) or from a person: escaped where it is put in.
+  const labels = escapeText(formatLabels(i.labels));
+  const message = escapeText(i.message);
+  const title = `${SEVERITY_ICON[i.severity]} ${i.severity.toUpperCase()} ${escapeText(i.service)} / ${escapeText(i.slo)}${labels}`;
+  const text = `${i.severity.toUpperCase()} ${escapeText(i.sloId)}${labels}: ${message}`;
+  const dashboard = i.dashboard.url ? slackLink(i.dashboard.url, i.dashboard.title) : escapeText(i.dashboard.title);
   const fields = [
-    `*Value*\n${i.reason === 'breach' ? i.message : `${i.reason}: ${i.message}`}`,
-    `*Alert when*\n${i.condition}`,
-    `*Objective*\n${i.objective ?? '—'}`,
+    `*Value*\n${i.reason === 'breach' ? message : `${i.reason}: ${message}`}`,
+    `*Alert when*\n${escapeText(i.condition)}`,
+    `*Objective*\n${escapeText(i.objective ?? '—')}`,
     `*Since*\n${slackTime(i.firedAt)}`,
     `*Severity*\n${i.severity}`,
-    `*Dashboard*\n${dashboard} — owner *${i.dashboard.owner}*`,
-    `*Service owner*\n${i.owner}`,
-    `*Runbook*\n${i.runbook ? `<${i.runbook}|runbook>` : '—'}`,
+    `*Dashboard*\n${dashboard} — owner *${escapeText(i.dashboard.owner)}*`,
+    `*Service owner*\n${escapeText(i.owner)}`,
+    `*Runbook*\n${i.runbook ? slackLink(i.runbook, 'runbook') : '—'}`,
   ];
   const blocks: Block[] = [
     ...(intro ? [{ type: 'section', text: { type: 'mrkdwn', text: intro } }] : []),

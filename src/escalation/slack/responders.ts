@@ -8,6 +8,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Incident } from '../../engine/incident.js';
 import type { EscalationPolicy, OnCallSchedule } from '../../rules/model.js';
+import { escapeText } from './mrkdwn.js';
 import { describeSlackError } from './slack-channel.js';
 
 /** How long a user group's id and members are trusted before Slack is asked again. */
@@ -96,11 +97,6 @@ export class Responders {
       return new Set(r.users ?? []);
     });
   }
-}
-
-/** Slack's escaping of `&`, `<` and `>` in message text. */
-function escapeText(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 /** The ephemeral answer to someone who may not act on an incident. */

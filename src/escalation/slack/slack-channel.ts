@@ -8,6 +8,7 @@ import type { Incident } from '../../engine/incident.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
 import { classifyHttp } from '../notifier.js';
 import { incidentMessage } from './blocks.js';
+import { escapeText } from './mrkdwn.js';
 
 /** Platform errors that may pass; the others (not_in_channel, invalid_auth, …) need a person. */
 const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
@@ -100,7 +101,7 @@ export class SlackChannel implements Channel {
     if (!posted.ok) return posted;
     if (main) {
       // A second Slack step (another channel): the first message stays the one that is updated; note it there.
-      await this.api.post(main.channel, { text: `Also posted in ${step.channel}.` }, main.ts);
+      await this.api.post(main.channel, { text: `Also posted in ${escapeText(step.channel)}.` }, main.ts);
       return { ok: true, detail: `posted in ${step.channel}` };
     }
     const permalink = await this.api.permalink(posted.channel!, posted.ts!);
@@ -116,11 +117,13 @@ export class SlackChannel implements Channel {
     if (!main) return undefined;
     if (update === 'note') {
       if (origin === this.name || !text) return undefined;
-      return this.api.post(main.channel, { text }, main.ts);
+      // Notes are plain text (audit details, delivery errors, names from specs): shown as written.
+      return this.api.post(main.channel, { text: escapeText(text) }, main.ts);
     }
     const updated = await this.api.update(main.channel, main.ts, incidentMessage(incident));
     if (!updated.ok) return updated;
-    const who = update === 'acknowledged' ? incident.acknowledgedBy : update === 'resolved' ? incident.resolvedBy : undefined;
+    const by = update === 'acknowledged' ? incident.acknowledgedBy : update === 'resolved' ? incident.resolvedBy : undefined;
+    const who = by === undefined ? undefined : escapeText(by);
     const note =
       update === 'acknowledged'
         ? `:eyes: Acknowledged by ${who ?? 'someone'}${origin && origin !== 'slack' ? ` (in ${origin})` : ''}: remaining escalation steps cancelled.`
@@ -130,7 +133,7 @@ export class SlackChannel implements Channel {
             : ':white_check_mark: Resolved: healthy again.'
           : update === 'snoozed'
             ? `:zzz: Snoozed until ${new Date(incident.snoozedUntil ?? 0).toISOString()}.`
-            : `:arrow_up: Raised to ${incident.severity}: ${incident.message}`;
+            : `:arrow_up: Raised to ${incident.severity}: ${escapeText(incident.message)}`;
     return this.api.post(main.channel, { text: note }, main.ts);
   }
 }

@@ -1,0 +1,2 @@
+/** A command was called wrongly or its environment is missing something (exit code 2). */
+export class UsageError extends Error {}
