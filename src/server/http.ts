@@ -5,7 +5,7 @@
  * too large 431; a handler's typed HttpError becomes its status, anything else a 500. Nothing here knows the engine.
  */
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Router from 'find-my-way';
 
@@ -87,6 +87,68 @@ export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   }
 }
 
+/**
+ * An answer given before the client sent all of its body must wait for it: a connection closed with unread data is
+ * reset, and the reset loses the answer (a 413, a 401) on its way. What is left of a body is read and dropped, up to
+ * LINGER_BYTES, while the client keeps sending (LINGER_MS without data ends the wait); then the answer goes out.
+ */
+export const LINGER_BYTES = 16 << 20;
+export const LINGER_MS = 2000;
+
+/**
+ * Calls `fire` once a connection has received nothing for `ms` (its bytesRead, which counts what the HTTP parser
+ * consumes too). The check runs after the event loop has read pending I/O, so a stalled process does not make a
+ * client look idle.
+ */
+function whenIdle(socket: Socket, ms: number, fire: () => void): { cancel(): void } {
+  let cancelled = false;
+  let seen = socket.bytesRead;
+  let timer: NodeJS.Timeout;
+  const check = () => {
+    if (cancelled) return;
+    if (socket.bytesRead === seen) return fire();
+    seen = socket.bytesRead;
+    arm();
+  };
+  const arm = () => {
+    timer = setTimeout(() => setImmediate(check), ms).unref();
+  };
+  arm();
+  return {
+    cancel: () => {
+      cancelled = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** True when the request announces a body (a length above 0, or chunks). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Reads and drops what is left of the request's body (see LINGER_BYTES). */
+function drain(req: IncomingMessage): Promise<void> {
+  if (req.complete || req.readableEnded || req.destroyed || !hasBody(req)) return Promise.resolve();
+  if (Number(req.headers['content-length']) > LINGER_BYTES) return Promise.resolve();
+  return new Promise((resolve) => {
+    let size = 0;
+    const done = () => {
+      idle.cancel();
+      req.off('data', onData).off('end', done).off('close', done).off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > LINGER_BYTES) done();
+    };
+    const idle = whenIdle(req.socket, LINGER_MS, done);
+    req.on('data', onData).on('end', done).on('close', done).on('error', done);
+    req.resume();
+  });
+}
+
 /** The status line and a JSON body for a request the HTTP parser refused (no request object exists for it). */
 function rawAnswer(status: number, error: string): string {
   const body = JSON.stringify({ error }) + '\n';
@@ -110,6 +172,8 @@ export interface HttpOptions {
 export class HttpServer {
   private readonly router: Router.Instance<Router.HTTPVersion.V1>;
   private readonly methods = new Set<Methods>();
+  /** Connections already answered for a parse error: the parser reports the same error for every later chunk. */
+  private readonly refused = new WeakSet<Duplex>();
   private server: Server | undefined;
 
   constructor(
@@ -118,14 +182,21 @@ export class HttpServer {
   ) {
     this.router = Router({
       ignoreTrailingSlash: true,
-      onBadUrl: (path, _req, res) => sendJson(res, 400, { error: `malformed URL: ${truncate(path)}` }),
+      onBadUrl: (path, req, res) => this.answer(req, res, 400, { error: `malformed URL: ${truncate(path)}` }),
       defaultRoute: (req, res) => this.unrouted(req, res),
     });
   }
 
-  /** Adds a route; `:name` segments become params. A GET route answers HEAD too. */
+  /**
+   * Adds a route; `:name` segments become params. A GET route answers HEAD too. Handlers of GET, HEAD and DELETE
+   * routes run once any body sent with the request has been read and dropped; the others read it (readBody).
+   */
   route(method: Methods, path: string, handler: Handler): this {
-    const run = (req: IncomingMessage, res: ServerResponse, params: { [k: string]: string | undefined }) => this.run(handler, req, res, params as Record<string, string>);
+    const readsBody = method !== 'GET' && method !== 'HEAD' && method !== 'DELETE';
+    const run = (req: IncomingMessage, res: ServerResponse, params: { [k: string]: string | undefined }) => {
+      if (readsBody) return this.run(handler, req, res, params as Record<string, string>);
+      void drain(req).then(() => this.run(handler, req, res, params as Record<string, string>));
+    };
     const store: RouteStore = { path };
     const methods: Methods[] = method === 'GET' ? ['GET', 'HEAD'] : [method];
     for (const m of methods) {
@@ -141,22 +212,30 @@ export class HttpServer {
     const allowed: string[] = [];
     for (const m of this.methods) {
       const found = this.router.find(m, url);
-      if (found && !(found.store as RouteStore | null)?.path) return void sendJson(res, 400, { error: `malformed URL: ${truncate(url)}` });
+      if (found && !(found.store as RouteStore | null)?.path) return this.answer(req, res, 400, { error: `malformed URL: ${truncate(url)}` });
       if (found) allowed.push(m);
     }
     const path = truncate(url.split('?')[0] ?? '/');
-    if (allowed.length > 0) sendJson(res, 405, { error: `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}` }, { allow: allowed.join(', ') });
-    else sendJson(res, 404, { error: `no such endpoint: ${path}` });
+    if (allowed.length > 0) this.answer(req, res, 405, { error: `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}` }, { allow: allowed.join(', ') });
+    else this.answer(req, res, 404, { error: `no such endpoint: ${path}` });
+  }
+
+  /** Answers once the request's body is in (see drain), unless the connection is gone or answered already. */
+  private answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    void drain(req).then(() => {
+      if (res.headersSent || res.writableEnded || !req.socket.writable) return;
+      sendJson(res, status, body, headers);
+    });
   }
 
   private run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string>): void {
     const fail = (e: unknown) => {
       if (e instanceof HttpError) {
         this.log.debug({ event: 'http-refused', method: req.method, path: truncate(req.url ?? ''), status: e.status, error: e.message }, `request refused: ${e.message}`);
-        if (!res.headersSent && res.writable) return sendJson(res, e.status, { error: e.message }, e.headers);
+        if (!res.headersSent) return this.answer(req, res, e.status, { error: e.message }, e.headers);
       } else {
         this.log.error({ event: 'http-error', method: req.method, path: truncate(req.url ?? ''), error: e instanceof Error ? e.message : String(e) }, 'request failed');
-        if (!res.headersSent && res.writable) return sendJson(res, 500, { error: 'internal error' });
+        if (!res.headersSent) return this.answer(req, res, 500, { error: 'internal error' });
       }
       res.destroy();
     };
@@ -175,17 +254,28 @@ export class HttpServer {
       headersTimeout: Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout),
       // How often stalled requests are looked for (Node's default, 30 s, would let one stall for a minute).
       connectionsCheckingInterval: Math.min(1000, requestTimeout),
+      // node:http would answer 400 itself, closing the connection before the body is read (see drain).
+      requireHostHeader: false,
     }, (req, res) => {
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) return this.answer(req, res, 400, { error: 'an HTTP/1.1 request needs a Host header' });
       try {
         this.router.lookup(req, res);
       } catch (e) {
         // The router itself failed on this request: answer rather than let it escape.
         this.log.error({ event: 'http-error', path: truncate(req.url ?? ''), error: e instanceof Error ? e.message : String(e) }, 'request could not be routed');
-        if (!res.headersSent) sendJson(res, 400, { error: 'request could not be routed' });
+        if (!res.headersSent) this.answer(req, res, 400, { error: 'request could not be routed' });
         else res.destroy();
       }
     });
     server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.clientError(e, socket));
+    // An Expect other than 100-continue: 417, once the body is in (node:http would close before reading it).
+    server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.answer(req, res, 417, { error: `unsupported expectation: ${truncate(String(req.headers.expect))}` }));
+    // Without a listener node:http closes a CONNECT request's connection unanswered.
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      this.log.debug({ event: 'http-refused', method: req.method, status: 405 }, 'request refused: CONNECT');
+      socket.on('error', () => socket.destroy());
+      socket.end(rawAnswer(405, 'CONNECT is not supported: sloe is not a proxy'));
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -198,11 +288,27 @@ export class HttpServer {
     return (server.address() as AddressInfo).port;
   }
 
-  /** A request the HTTP parser refused (bad method, headers too large, a malformed request line …): 400/408/431. */
+  /**
+   * A request the HTTP parser refused (bad method, headers too large, a malformed request line or chunk …): 400, 408
+   * or 431, unless an answer is already on its way. Bytes after a complete request (a pipelined request of garbage,
+   * or data after `Connection: close`) leave that request's own answer alone. The connection then lingers, its data
+   * dropped, so that the answer is not lost to a reset while the client is still sending.
+   */
   private clientError(e: NodeJS.ErrnoException, socket: Duplex): void {
+    if (this.refused.has(socket)) return;
+    this.refused.add(socket);
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (e.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    const answered = inFlight?.headersSent || inFlight?.req.complete;
+    if (e.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    // Closed once the client has stopped sending for a while (it may still be sending a body nobody reads).
+    const idle = whenIdle(socket as Socket, LINGER_MS, () => socket.destroy());
+    socket.once('close', () => idle.cancel());
+    if (answered) {
+      // The request in flight answers; the connection closes after it.
+      if (inFlight && !inFlight.headersSent) inFlight.shouldKeepAlive = false;
       return;
     }
     const [status, error] =
@@ -213,6 +319,7 @@ export class HttpServer {
           : [400, `malformed HTTP request (${e.code ?? e.message})`];
     this.log.debug({ event: 'http-refused', status, error: e.code ?? e.message }, `request refused: ${error}`);
     socket.end(rawAnswer(status, error));
+    socket.resume();
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/engine/log.js';
 import { HttpError, HttpServer, readBody, readJson, sendJson } from '../../src/server/http.js';
@@ -54,6 +55,7 @@ describe('HttpServer', () => {
     ['a method no route has', 'PROPFIND /things/1 HTTP/1.1', 405],
     ['an invalid method token', 'G(T /things/1 HTTP/1.1', 400],
     ['an asterisk target', 'OPTIONS * HTTP/1.1', 404],
+    ['CONNECT', 'CONNECT 127.0.0.1:1 HTTP/1.1', 405],
     ['a bad URL with a method no route has', 'PATCH /%E0%A4%A HTTP/1.1', 400],
     ['a route that throws', 'GET /boom HTTP/1.1', 500],
   ])('%s: %s', async (_what, line, status) => {
@@ -106,6 +108,50 @@ describe('HttpServer', () => {
     const many = Array.from({ length: 3000 }, (_, i) => `x-h${i}: v`);
     expect((await rawRequest(port, [req('GET /things/1 HTTP/1.1', many)])).status).toBe(431);
     expect((await rawRequest(port, [req('GET /things/1 HTTP/1.1', many.slice(0, 200))])).status).toBe(200);
+  });
+
+  it('HTTP/1.1 without Host is 400; Expect: 100-continue gets its interim answer, then the real one', async () => {
+    const { port } = await server();
+    expect((await rawRequest(port, ['GET /things/1 HTTP/1.1\r\nconnection: close\r\n\r\n'])).status).toBe(400);
+    const body = '{"a":1}';
+    const continued = await rawRequest(port, [req('POST /things/1 HTTP/1.1', ['expect: 100-continue', `content-length: ${body.length}`]), body]);
+    expect(continued.status).toBe(200);
+  });
+
+  it('bytes after a request that asked to close leave its own answer alone', async () => {
+    const { port } = await server();
+    const answer = await rawRequest(port, [`${req('GET /things/7 HTTP/1.1')}GARBAGE / HTTP/1.1\r\n\r\n`]);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('"id": "7"');
+  });
+
+  it('an answer given before the body was read waits for it: the connection closes cleanly, not reset', async () => {
+    const { port } = await server();
+    const body = Buffer.alloc(4 << 20, 0x61);
+    /** Sends a head and a body at once, then is busy for a moment (as a loaded client is) before reading. */
+    const busyClient = (head: string) =>
+      new Promise<{ status: string; ending: string }>((resolve) => {
+        const socket = connect({ port, host: '127.0.0.1' }, () => {
+          socket.write(head);
+          socket.write(body);
+          const until = Date.now() + 300;
+          while (Date.now() < until);
+        });
+        let got = '';
+        socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        const done = (ending: string) => resolve({ status: got.slice(9, 12), ending });
+        socket.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+        socket.on('close', () => done('closed'));
+      });
+    const cases: Array<[string, string]> = [
+      [req('POST /things/1 HTTP/1.1', [`content-length: ${body.length}`]), '413'],
+      [req('PUT /things/1 HTTP/1.1', [`content-length: ${body.length}`]), '405'],
+      [req('POST /things/1 HTTP/1.1', [`content-length: ${body.length}`, 'expect: the-moon']), '417'],
+      [`POST /things/1 HTTP/1.1\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n`, '400'],
+    ];
+    for (const [head, status] of cases) {
+      expect(await busyClient(head), head.split('\r\n')[0]).toEqual({ status, ending: 'closed' });
+    }
   });
 
   it('garbage instead of HTTP gets 400', async () => {
