@@ -21,7 +21,18 @@ beforeAll(async () => {
     resolve: async (id: string, by: string) => (calls.push(`resolve ${id} by ${by}`), 'done'),
     snooze: async (id: string, _ms: number, by: string) => (calls.push(`snooze ${id} by ${by}`), 'done'),
   };
-  const slack = createSlackApp({ token: 'xoxb-x', signingSecret: SLACK_SECRET, apiUrl: 'http://127.0.0.1:9/api/', log, now: Date.now, actions: () => actions });
+  // No incident exists and no schedule is configured: a click that got through would find nothing to act on.
+  const options = {
+    token: 'xoxb-x',
+    signingSecret: SLACK_SECRET,
+    apiUrl: 'http://127.0.0.1:9/api/',
+    log,
+    now: Date.now,
+    actions: () => actions,
+    incidents: () => ({ get: async () => undefined, addAudit: async () => undefined }),
+    schedules: () => new Map(),
+  };
+  const slack = createSlackApp(options);
   server.route('POST', '/webhooks/pagerduty', pagerDutyWebhook(PD_SECRET, actions, log)).route('POST', '/slack/events', slack.handler);
   base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
 });
