@@ -4,6 +4,7 @@
  * firedAt + after (Slack now, PagerDuty after 3s, Slack again after 6s), and 200 signed Ack clicks sent at once.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { globalAgent } from 'node:https';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,9 @@ import { spawnSloe } from '../test/support/process.js';
 import { PagerDutyStandIn } from '../test/support/stand-ins/pagerduty.js';
 import { SlackStandIn } from '../test/support/stand-ins/slack.js';
 import { makeTestCa } from '../test/support/tls.js';
+
+/** The bearer token of sloe's API for this run. */
+const API_TOKEN = randomBytes(16).toString('hex');
 
 const ROOT = join(import.meta.dirname, '..');
 const LANES = 200;
@@ -84,6 +88,7 @@ export async function benchEscalation(): Promise<Record<string, number | string>
     REDIS_URL: redis.url,
     PROMETHEUS_URL: prometheus.url,
     SLOE_REDIS_PREFIX: 'bench-escalation',
+    SLOE_API_TOKEN: API_TOKEN,
     LOG_LEVEL: 'info',
     SLACK_BOT_TOKEN: 'xoxb-bench',
     SLACK_SIGNING_SECRET: 'bench-secret',
@@ -116,7 +121,7 @@ export async function benchEscalation(): Promise<Record<string, number | string>
     await waitForLastSteps(LANES);
 
     // Fired: the incidents' firedAt (the evaluation instant) from sloe's API; delivered: when the stand-ins received each step.
-    const listed = (await (await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`)).json()) as { incidents: Array<{ id: string; labels: Record<string, string>; firedAt: string }> };
+    const listed = (await (await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { incidents: Array<{ id: string; labels: Record<string, string>; firedAt: string }> };
     const fired = new Map(listed.incidents.map((i) => [i.labels.lane!, Date.parse(i.firedAt)]));
     const laneOf = (text: unknown) => /lane="(l\d+)"/.exec(String(text))?.[1] ?? '';
     const spread = (lane: string) => Number(lane.slice(1)) < SPREAD;

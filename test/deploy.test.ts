@@ -21,10 +21,10 @@ describe('docker-compose.yml', () => {
 
   it('passes every variable of the contract, secrets only from the environment', () => {
     const env = compose.services.sloe!.environment!;
-    for (const name of ['PROMETHEUS_URL', 'REDIS_URL', 'SLOE_PORT', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PAGERDUTY_ROUTING_KEY', 'PAGERDUTY_API_TOKEN', 'PAGERDUTY_WEBHOOK_SECRET', 'LOG_LEVEL']) {
+    for (const name of ['PROMETHEUS_URL', 'REDIS_URL', 'SLOE_PORT', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PAGERDUTY_ROUTING_KEY', 'PAGERDUTY_API_TOKEN', 'PAGERDUTY_WEBHOOK_SECRET', 'SLOE_API_TOKEN', 'SLOE_API_PUBLIC_READ', 'LOG_LEVEL']) {
       expect(env, name).toHaveProperty(name);
     }
-    for (const secret of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PAGERDUTY_ROUTING_KEY', 'PAGERDUTY_API_TOKEN', 'PAGERDUTY_WEBHOOK_SECRET']) {
+    for (const secret of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PAGERDUTY_ROUTING_KEY', 'PAGERDUTY_API_TOKEN', 'PAGERDUTY_WEBHOOK_SECRET', 'SLOE_API_TOKEN']) {
       expect(env[secret]).toBe(`\${${secret}:-}`);
     }
     expect(env.REDIS_URL).toBe('redis://redis:6379');

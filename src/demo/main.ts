@@ -5,6 +5,7 @@
  * recovery, resolution. Then it stops everything. SLOE_DEMO_SPEED=fast runs it at 2.5× speed.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,9 +61,11 @@ async function main(): Promise<number> {
     say('setup', `SLOs: latency-p95 alerts when p95 > 5 s for ${seconds(20)}; policy: Slack now, PagerDuty after ${seconds(20)}, on-call after ${seconds(40)}`);
 
     const port = await freePort();
+    // The API needs a bearer token; this run makes up its own.
+    const apiToken = randomBytes(16).toString('hex');
     const bin = fileURLToPath(new URL('../../bin/sloe.js', import.meta.url));
     sloe = spawn(process.execPath, [bin, 'run', dir], {
-      env: { ...process.env, REDIS_URL: redis.url, PROMETHEUS_URL: prometheus.url, SLOE_PORT: String(port), SLOE_REDIS_PREFIX: 'sloe-demo', LOG_LEVEL: 'info' },
+      env: { ...process.env, REDIS_URL: redis.url, PROMETHEUS_URL: prometheus.url, SLOE_PORT: String(port), SLOE_REDIS_PREFIX: 'sloe-demo', SLOE_API_TOKEN: apiToken, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const events: LogLine[] = [];
@@ -93,7 +96,7 @@ async function main(): Promise<number> {
     say('assistant', 'recovered: answers are fast again', 32);
     const resolved = await until(() => events.find((l) => l.event === 'incident-resolved'), ms(120), 'the resolution');
 
-    const res = await fetch(`http://127.0.0.1:${port}/api/incidents/${resolved.incidentId}`);
+    const res = await fetch(`http://127.0.0.1:${port}/api/incidents/${resolved.incidentId}`, { headers: { authorization: `Bearer ${apiToken}` } });
     const { incident, audit } = (await res.json()) as { incident: Record<string, unknown>; audit: Array<{ at: string; type: string; by?: string; step?: string; detail: string }> };
     say('demo', `audit trail of incident ${String(incident.id)} (GET /api/incidents/${String(incident.id)}):`, 1);
     for (const a of audit) process.stdout.write(`           ${a.at.slice(11, 19)}  ${a.type.padEnd(9)} ${a.step ? `${a.step} ` : ''}${a.detail}\n`);

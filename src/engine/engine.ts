@@ -7,19 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Channels, Escalator, type StepJob, type UpdateJob } from '../escalation/escalator.js';
 import { LogChannel } from '../escalation/log-channel.js';
 import type { RetryPolicy } from '../escalation/notifier.js';
 import { PrometheusClient, prometheusConfigFromEnv, type PrometheusPort } from '../evaluator/prometheus.js';
 import { type Config, type Problem, checkOptionsFromEnv, formatProblem, loadRules } from '../rules/index.js';
 import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
-import { HttpServer, readBody, sendJson } from '../server/http.js';
+import { HttpServer } from '../server/http.js';
 import { EngineMetrics } from '../server/metrics.js';
 import { sleep } from '../util/async.js';
+import { serveApi } from './api.js';
 import { Evaluation } from './evaluation.js';
 import { Heartbeat } from './heartbeat.js';
-import type { AuditEntry, Incident } from './incident.js';
 import { type Logger, createLogger } from './log.js';
 import { IncidentStore } from './store.js';
 
@@ -283,53 +282,8 @@ export class Engine {
   }
 
   private routes(): void {
-    const http = this.http;
-    http.route('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-    http.route('GET', '/readyz', async (_req, res) => {
-      const checks = await this.readiness();
-      sendJson(res, Object.values(checks).every((c) => c === 'ok') ? 200 : 503, checks);
-    });
-    http.route('GET', '/metrics', async (_req, res) => {
-      const body = await this.metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-      res.end(body);
-    });
-    http.route('GET', '/api/incidents', async (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const open = url.searchParams.get('status') === 'open';
-      const limit = Math.min(1000, Number(url.searchParams.get('limit') ?? 100) || 100);
-      const incidents = await withTimeout(this.store.list({ open, limit }), 5000);
-      sendJson(res, 200, { incidents: incidents.map(view) });
-    });
-    http.route('GET', '/api/incidents/:id', async (_req, res, { id }) => {
-      const incident = await withTimeout(this.store.get(id!), 5000);
-      if (!incident) return sendJson(res, 404, { error: `no incident ${id}` });
-      sendJson(res, 200, { incident: view(incident), audit: (await this.store.audit(id!)).map(auditView) });
-    });
-    const action = (run: (id: string, by: string, body: Record<string, unknown>) => Promise<IncidentAction>) => async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
-      const token = this.options.env.SLOE_API_TOKEN;
-      if (!token) return sendJson(res, 403, { error: 'set SLOE_API_TOKEN to allow changing incidents over HTTP' });
-      if (req.headers.authorization !== `Bearer ${token}`) return sendJson(res, 401, { error: 'missing or wrong bearer token' });
-      const body = (JSON.parse((await readBody(req)) || '{}') ?? {}) as Record<string, unknown>;
-      const by = typeof body.by === 'string' && body.by ? body.by : 'api';
-      const result = await run(params.id!, by, body);
-      sendJson(res, result === 'missing' ? 404 : 200, { result });
-    };
-    http.route('POST', '/api/incidents/:id/acknowledge', action((id, by) => this.acknowledge(id, by)));
-    http.route('POST', '/api/incidents/:id/resolve', action((id, by) => this.resolve(id, by)));
-    http.route('POST', '/api/incidents/:id/snooze', action((id, by, body) => this.snooze(id, (Number(body.minutes) || 60) * 60_000, by)));
+    serveApi(this.http, this, { env: this.options.env, pingRedis: () => this.redis.ping(), prometheus: this.prometheus, workersStarted: () => this.started });
   }
-
-  private async readiness(): Promise<Record<string, string>> {
-    const redis = await withTimeout(this.redis.ping(), 1000).then(() => 'ok', (e: Error) => `unreachable: ${e.message}`);
-    const prometheus = await withTimeout(this.prometheus.instant('vector(1)', this.now()), 3000).then(() => 'ok', (e: Error) => `unreachable: ${e.message}`);
-    return { redis, prometheus, config: this.current.slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: this.started ? 'ok' : 'waiting for Redis' };
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 async function waitReady(redis: Redis): Promise<void> {
@@ -352,25 +306,4 @@ function tuningFromEnv(env: NodeJS.ProcessEnv): Partial<WorkerTuning> {
   if (evaluate) t.evaluateConcurrency = evaluate;
   if (deliver) t.deliverConcurrency = deliver;
   return t;
-}
-
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
-
-/** An incident as the API shows it. */
-export function view(i: Incident) {
-  const { policy, refs, ...rest } = i;
-  return {
-    ...rest,
-    firedAt: iso(i.firedAt),
-    escalatedAt: iso(i.escalatedAt),
-    acknowledgedAt: iso(i.acknowledgedAt),
-    resolvedAt: iso(i.resolvedAt),
-    snoozedUntil: iso(i.snoozedUntil),
-    escalation: policy.name,
-    refs,
-  };
-}
-
-function auditView(a: AuditEntry) {
-  return { ...a, at: iso(a.at) };
 }

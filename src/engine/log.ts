@@ -1,5 +1,6 @@
 /** Structured JSON logs (pino) with secrets redacted wherever they may travel. */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { redactUrls } from '../util/redact.js';
 
 export type { Logger };
 
@@ -26,7 +27,10 @@ export const REDACTED_PATHS = [
   '*.data.routing_key',
 ];
 
-/** The logger of `sloe run`: level from LOG_LEVEL, one JSON object per line. */
+/**
+ * The logger of `sloe run`: level from LOG_LEVEL, one JSON object per line. Secret fields are replaced, and every
+ * URL in a line, whatever field or message carries it, loses its credentials (redactUrls) before it is written.
+ */
 export function createLogger(env: NodeJS.ProcessEnv, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -35,6 +39,7 @@ export function createLogger(env: NodeJS.ProcessEnv, destination?: DestinationSt
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      hooks: { streamWrite: redactUrls },
     },
     destination,
   );

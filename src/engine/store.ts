@@ -200,6 +200,37 @@ export class IncidentStore {
     return incidents.sort((a, b) => b.firedAt - a.firedAt).slice(0, limit);
   }
 
+  /**
+   * One page of incidents, newest first (by firing time, then id, both descending): at most `limit`, starting after
+   * the incident `after` names; `more` says whether another page follows.
+   */
+  async page(options: { open?: boolean; limit: number; after?: { firedAt: number; id: string } }): Promise<{ incidents: Incident[]; more: boolean }> {
+    const { limit, after } = options;
+    const later = (firedAt: number, id: string) => after !== undefined && (firedAt > after.firedAt || (firedAt === after.firedAt && id >= after.id));
+    let ids: string[];
+    if (options.open) {
+      const open = (await Promise.all(Object.values(await this.redis.hgetall(this.key('open'))).map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined);
+      ids = open
+        .sort((a, b) => b.firedAt - a.firedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .filter((i) => !later(i.firedAt, i.id))
+        .slice(0, limit + 1)
+        .map((i) => i.id);
+    } else {
+      // Ties on the firing time come in reverse id order (ZREVRANGEBYSCORE); the ones up to the cursor are skipped.
+      ids = [];
+      const max = after === undefined ? '+inf' : String(after.firedAt);
+      for (let offset = 0; ids.length <= limit; offset += limit + 1) {
+        const chunk = await this.redis.zrevrangebyscore(this.key('incidents'), max, '-inf', 'WITHSCORES', 'LIMIT', offset, limit + 1);
+        for (let i = 0; i < chunk.length && ids.length <= limit; i += 2) {
+          if (!later(Number(chunk[i + 1]), chunk[i]!)) ids.push(chunk[i]!);
+        }
+        if (chunk.length < 2 * (limit + 1)) break;
+      }
+    }
+    const incidents = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined);
+    return { incidents, more: ids.length > limit };
+  }
+
   /** The open incidents of some instances (instance key → incident id, where one is open). */
   async openIncidentIds(instanceKeys: readonly string[]): Promise<Record<string, string>> {
     if (instanceKeys.length === 0) return {};

@@ -7,6 +7,7 @@ import type { Incident } from '../engine/incident.js';
 import type { Logger } from '../engine/log.js';
 import type { Step } from '../rules/model.js';
 import { sleep as realSleep } from '../util/async.js';
+import { redactUrls } from '../util/redact.js';
 
 export type DeliveryResult =
   | { ok: true; refs?: Record<string, string>; detail?: string }
@@ -59,7 +60,8 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 1000, maxMs: 30
 
 /**
  * Calls a delivery until it succeeds, fails for good, or runs out of attempts; waits with exponential back-off, or
- * as long as the channel asked (Retry-After). A thrown error counts as a failure worth retrying.
+ * as long as the channel asked (Retry-After). A thrown error counts as a failure worth retrying. The error that comes
+ * back (to the audit trail, the log, the incident's channels) shows no credentials of a URL.
  */
 export async function withRetries(
   call: () => Promise<DeliveryResult>,
@@ -73,12 +75,16 @@ export async function withRetries(
     } catch (e) {
       last = { ok: false, retry: true, error: e instanceof Error ? e.message : String(e) };
     }
-    if (last.ok || !last.retry || attempt === policy.attempts) return { ...last, attempts: attempt };
+    if (last.ok || !last.retry || attempt === policy.attempts) return { ...redactError(last), attempts: attempt };
     const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
     const asked = last.retryAfterMs !== undefined ? Math.min(Math.max(last.retryAfterMs, 0), policy.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs!) : undefined;
     await sleep(asked ?? backoff);
   }
-  return { ...last, attempts: policy.attempts };
+  return { ...redactError(last), attempts: policy.attempts };
+}
+
+function redactError(result: DeliveryResult): DeliveryResult {
+  return result.ok ? result : { ...result, error: redactUrls(result.error) };
 }
 
 /**

@@ -4,6 +4,7 @@ import { type Labels, labelsKey } from './labels.js';
 import type { PrometheusPort, RangeSeries } from './prometheus.js';
 import { type Detail, type SloFrame, ratioFrame, thresholdFrame } from './frame.js';
 import { RateGrid, ratioPlan } from './windows.js';
+import { redactUrls } from '../util/redact.js';
 
 /** An SLO could not be evaluated; names the SLO and the query, and keeps the cause. */
 export class EvaluationError extends Error {
@@ -13,7 +14,7 @@ export class EvaluationError extends Error {
     cause: unknown,
   ) {
     const oneLine = query.replace(/\s+/g, ' ').trim();
-    super(`could not evaluate slo "${sloId}": ${cause instanceof Error ? cause.message : String(cause)} (query: ${oneLine})`, { cause });
+    super(redactUrls(`could not evaluate slo "${sloId}": ${cause instanceof Error ? cause.message : String(cause)} (query: ${oneLine})`), { cause });
     this.name = 'EvaluationError';
   }
 }

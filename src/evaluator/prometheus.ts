@@ -5,6 +5,7 @@
  */
 import { PrometheusDriver } from 'prometheus-query';
 import { sleep } from '../util/async.js';
+import { redactUrls } from '../util/redact.js';
 import { type Labels, seriesLabels } from './labels.js';
 
 export interface InstantSample {
@@ -27,7 +28,7 @@ export interface PrometheusPort {
 
 export type PrometheusErrorKind = 'unreachable' | 'timeout' | 'bad_query' | 'server' | 'unexpected';
 
-/** A failed query; says what failed, why, and whether trying again may help. */
+/** A failed query; says what failed, why, and whether trying again may help. Its message never shows credentials of a URL. */
 export class PrometheusError extends Error {
   constructor(
     readonly kind: PrometheusErrorKind,
@@ -35,7 +36,7 @@ export class PrometheusError extends Error {
     readonly query: string,
     readonly status?: number,
   ) {
-    super(message);
+    super(redactUrls(message));
     this.name = 'PrometheusError';
   }
 

@@ -86,12 +86,13 @@ describe('sloe run: one engine', () => {
     await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
     expect((await api(engine, '/healthz')).status).toBe(200);
     expect(await api(engine, '/readyz')).toEqual({ status: 200, body: { redis: 'ok', prometheus: 'ok', config: 'ok', workers: 'ok' } });
-    const list = await api(engine, '/api/incidents?status=open');
+    const read = { headers: { authorization: 'Bearer api-token' } };
+    const list = await api(engine, '/api/incidents?status=open', read);
     expect((list.body.incidents as Array<{ id: string }>).map((i) => i.id)).toEqual([incident.id]);
-    const one = await api(engine, `/api/incidents/${incident.id}`);
+    const one = await api(engine, `/api/incidents/${incident.id}`, read);
     expect(one.body.incident).toMatchObject({ id: incident.id, status: 'firing', firedAt: new Date(incident.firedAt).toISOString(), escalation: 'demo' });
     expect((one.body.audit as Array<{ type: string }>)[0]!.type).toBe('fired');
-    expect((await api(engine, '/api/incidents/nope')).status).toBe(404);
+    expect((await api(engine, '/api/incidents/nope', read)).status).toBe(404);
 
     const unauthorized = await api(engine, `/api/incidents/${incident.id}/acknowledge`, { method: 'POST', body: '{"by":"mallory"}' });
     expect(unauthorized.status).toBe(401);

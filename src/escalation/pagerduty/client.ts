@@ -5,6 +5,7 @@
 import type { Agent } from 'node:https';
 import { api, event } from '@pagerduty/pdjs';
 import type { EventPayloadV2 } from '@pagerduty/pdjs/build/src/events.js';
+import { redactUrls } from '../../util/redact.js';
 import { type DeliveryResult, classifyHttp } from '../notifier.js';
 
 export interface PagerDutyConfig {
@@ -62,7 +63,7 @@ function failure(e: unknown, config: PagerDutyConfig, what: string): DeliveryRes
 
 /** Sends one Events API v2 event (trigger, acknowledge or resolve). */
 export async function sendEvent(config: PagerDutyConfig, data: EventPayloadV2): Promise<DeliveryResult> {
-  const where = `PagerDuty Events API at ${config.eventsServer}`;
+  const where = `PagerDuty Events API at ${redactUrls(`https://${config.eventsServer}`)}`;
   try {
     const res = await withTimeout(config.timeoutMs, (signal) =>
       event({ server: config.eventsServer, data, ...fetchOptions(config, signal) } as Parameters<typeof event>[0]),
@@ -80,7 +81,7 @@ export async function sendEvent(config: PagerDutyConfig, data: EventPayloadV2): 
 /** Reassigns the PagerDuty incident of a dedup key to a user (REST API). */
 export async function reassign(config: PagerDutyConfig, dedupKey: string, userId: string, from: string | undefined): Promise<DeliveryResult> {
   if (!config.apiToken) return { ok: false, retry: false, error: 'PAGERDUTY_API_TOKEN is not set' };
-  const where = `PagerDuty REST API at ${config.apiServer}`;
+  const where = `PagerDuty REST API at ${redactUrls(`https://${config.apiServer}`)}`;
   try {
     return await withTimeout(config.timeoutMs, async (signal) => {
       const pd = api({ token: config.apiToken, server: config.apiServer, ...fetchOptions(config, signal) } as Parameters<typeof api>[0] & { token: string });

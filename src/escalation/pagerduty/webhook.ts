@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../engine/log.js';
+import { z } from 'zod';
 import { readBody, sendJson } from '../../server/http.js';
 import { incidentIdOf } from './pagerduty-channel.js';
 
@@ -28,13 +29,14 @@ export interface IncidentActions {
   resolve(id: string, by: string, via: string): Promise<string>;
 }
 
-interface WebhookBody {
-  event?: {
-    event_type?: string;
-    agent?: { summary?: string; id?: string };
-    data?: { id?: string; incident_key?: string; type?: string };
-  };
-}
+/** The parts of a v3 webhook event sloe reads; anything else in it may be there or not. */
+const WebhookBody = z.looseObject({
+  event: z.looseObject({
+    event_type: z.string(),
+    agent: z.looseObject({ summary: z.string().optional() }).nullish(),
+    data: z.looseObject({ incident_key: z.string().nullish() }).nullish(),
+  }),
+});
 
 /** The route handler; `secret` from PAGERDUTY_WEBHOOK_SECRET. */
 export function pagerDutyWebhook(secret: string, actions: IncidentActions, log: Logger) {
@@ -45,15 +47,18 @@ export function pagerDutyWebhook(secret: string, actions: IncidentActions, log: 
       log.warn({ event: 'webhook-rejected', source: 'pagerduty' }, 'PagerDuty webhook with a missing or wrong signature refused');
       return sendJson(res, 401, { error: 'invalid signature' });
     }
-    let parsed: WebhookBody;
+    let json: unknown;
     try {
-      parsed = JSON.parse(body) as WebhookBody;
+      json = JSON.parse(body);
     } catch {
       return sendJson(res, 400, { error: 'body is not JSON' });
     }
-    const type = parsed.event?.event_type;
-    const id = incidentIdOf(parsed.event?.data?.incident_key);
-    const by = parsed.event?.agent?.summary ?? 'PagerDuty';
+    const parsed = WebhookBody.safeParse(json);
+    if (!parsed.success) return sendJson(res, 400, { error: 'body is not a PagerDuty v3 webhook event ({"event":{"event_type":…}})' });
+    const { event } = parsed.data;
+    const type = event.event_type;
+    const id = incidentIdOf(event.data?.incident_key ?? undefined);
+    const by = event.agent?.summary ?? 'PagerDuty';
     if (!id || (type !== 'incident.acknowledged' && type !== 'incident.resolved')) {
       return sendJson(res, 200, { result: 'ignored' });
     }

@@ -13,6 +13,7 @@ import type { AuditEntry, Incident } from '../../engine/incident.js';
 import type { Logger } from '../../engine/log.js';
 import type { OnCallSchedule } from '../../rules/model.js';
 import { readBody, sendJson } from '../../server/http.js';
+import { z } from 'zod';
 import { ACTIONS } from './blocks.js';
 import { Responders, type Unresolved, refusalDetail, refusalText } from './responders.js';
 import { describeSlackError } from './slack-channel.js';
@@ -117,15 +118,31 @@ export class QuietQueue<T> {
   }
 }
 
-/** The payload of an interactivity request (`payload=<json>`, form-encoded), or undefined. */
-function interactivityPayload(body: string): Record<string, unknown> | undefined {
+/** What sloe acts on: button clicks, with the user who clicked and at least one action (Bolt reads no less). */
+const BlockActions = z.looseObject({
+  type: z.literal('block_actions'),
+  user: z.looseObject({ id: z.string() }),
+  actions: z.array(z.looseObject({ action_id: z.string() })).min(1),
+});
+const AnyPayload = z.looseObject({ type: z.string() });
+
+/**
+ * The payload of an interactivity request (`payload=<json>`, form-encoded): button clicks to act on, another kind
+ * of payload to acknowledge and drop, or undefined when the body is no payload at all.
+ */
+function interactivityPayload(body: string): { clicks: Record<string, unknown> } | { other: string } | undefined {
   const payload = new URLSearchParams(body).get('payload');
   if (!payload) return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(payload) as Record<string, unknown>;
+    parsed = JSON.parse(payload);
   } catch {
     return undefined;
   }
+  const clicks = BlockActions.safeParse(parsed);
+  if (clicks.success) return { clicks: clicks.data };
+  const other = AnyPayload.safeParse(parsed);
+  return other.success && other.data.type !== 'block_actions' ? { other: other.data.type } : undefined;
 }
 
 /** The Bolt app: the Web API client (retries left to sloe) and the interactivity endpoint. */
@@ -238,7 +255,8 @@ export function createSlackApp(options: {
       if (!payload) return sendJson(res, 400, { error: 'expected an interactivity payload' });
       // Slack has its answer; the work follows once the clicks arriving with this one are answered too.
       res.writeHead(200).end();
-      work.add(payload);
+      if ('clicks' in payload) work.add(payload.clicks);
+      else log.debug({ event: 'slack-payload-ignored', type: payload.other }, `Slack ${payload.other} payload ignored`);
     },
   };
 }
