@@ -263,7 +263,9 @@ export class Engine {
     if (before !== 'firing') return 'already';
     const incident = await this.store.get(id);
     this.log.info({ event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId }, what);
-    await this.queues.queueUpdate({ incidentId: id, update, seq, origin });
+    // A re-armed incident is acknowledged once per arming.
+    const arming = update === 'acknowledged' && incident?.rearms ? `.${incident.rearms}` : '';
+    await this.queues.queueUpdate({ incidentId: id, update, seq: `${seq}${arming}`, origin });
     return 'done';
   }
 

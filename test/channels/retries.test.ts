@@ -22,6 +22,7 @@ const incident: Incident = {
   signal: 'latency',
   labels: {},
   instanceKey: 'svc/slo{}',
+  rearms: 0,
   owner: 'team',
   dashboard: { id: 'd', title: 'D', owner: 'alice' },
   objective: '< 1',

@@ -93,6 +93,14 @@ export function useChannels(): Channels {
   return ctx;
 }
 
+/** Forgets what the stand-ins recorded, before a test. */
+export function resetStandIns(channels: Channels): void {
+  channels.slack.calls.length = 0;
+  channels.pagerduty.requests.length = 0;
+  channels.pagerduty.rest.length = 0;
+  channels.pagerduty.incidents.clear();
+}
+
 /** An engine with real channels on the stack. */
 export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo()) {
   const setup = channelsFromEnv(channels.env);

@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../engine/log.js';
 import { readBody, sendJson } from '../../server/http.js';
-import { incidentIdOf } from './pagerduty-channel.js';
+import { parseDedupKey } from './pagerduty-channel.js';
 
 /** True when one of the `v1=` signatures in the header is the HMAC of the body with the secret. */
 export function verifyPagerDutySignature(secret: string, body: string, header: string | undefined): boolean {
@@ -26,6 +26,8 @@ export function verifyPagerDutySignature(secret: string, body: string, header: s
 export interface IncidentActions {
   acknowledge(id: string, by: string, via: string): Promise<string>;
   resolve(id: string, by: string, via: string): Promise<string>;
+  /** Reads an incident: a webhook about an earlier arming of it (a superseded PagerDuty incident) is ignored. */
+  readonly store: { get(id: string): Promise<{ rearms: number } | undefined> };
 }
 
 interface WebhookBody {
@@ -52,9 +54,15 @@ export function pagerDutyWebhook(secret: string, actions: IncidentActions, log: 
       return sendJson(res, 400, { error: 'body is not JSON' });
     }
     const type = parsed.event?.event_type;
-    const id = incidentIdOf(parsed.event?.data?.incident_key);
+    const key = parseDedupKey(parsed.event?.data?.incident_key);
     const by = parsed.event?.agent?.summary ?? 'PagerDuty';
-    if (!id || (type !== 'incident.acknowledged' && type !== 'incident.resolved')) {
+    if (!key || (type !== 'incident.acknowledged' && type !== 'incident.resolved')) {
+      return sendJson(res, 200, { result: 'ignored' });
+    }
+    const { id } = key;
+    const incident = await actions.store.get(id);
+    if (incident && incident.rearms !== key.arming) {
+      log.info({ event: 'webhook-superseded', source: 'pagerduty', incidentId: id, type }, `PagerDuty ${type} about an earlier arming of incident ${id}: ignored`);
       return sendJson(res, 200, { result: 'ignored' });
     }
     const result = type === 'incident.acknowledged' ? await actions.acknowledge(id, by, 'pagerduty') : await actions.resolve(id, by, 'pagerduty');

@@ -4,7 +4,7 @@
  */
 import type { WebClient } from '@slack/web-api';
 import { ErrorCode } from '@slack/web-api';
-import type { Incident } from '../../engine/incident.js';
+import { type Incident, acknowledgedAs } from '../../engine/incident.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
 import { classifyHttp } from '../notifier.js';
 import { incidentMessage } from './blocks.js';
@@ -114,9 +114,17 @@ export class SlackChannel implements Channel {
             : ':white_check_mark: Resolved: healthy again.'
           : update === 'snoozed'
             ? `:zzz: Snoozed until ${new Date(incident.snoozedUntil ?? 0).toISOString()}.`
-            : `:arrow_up: Raised to ${incident.severity}: ${incident.message}`;
+            : raisedNote(incident);
     return this.api.post(main.channel, { text: note }, main.ts);
   }
+}
+
+/** The thread note of a raise; a raise that re-armed an acknowledged incident says who had acknowledged what. */
+function raisedNote(i: Incident): string {
+  const ack = i.previousAck;
+  if (!ack) return `:arrow_up: Raised to ${i.severity}: ${i.message}`;
+  const what = ack.severity === i.severity ? 'Now a breach' : `Raised to ${i.severity}`;
+  return `:rotating_light: ${what} — was acknowledged by ${ack.by} as ${acknowledgedAs(ack)}; firing again, escalation starts over: ${i.message}`;
 }
 
 function mainMessage(i: Incident): { channel: string; ts: string } | undefined {
