@@ -94,7 +94,7 @@ export class Engine {
     }
     this.store = new IncidentStore(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
-    this.queues = new Queues(this.queueRedis, prefix, this.now);
+    this.queues = new Queues(this.queueRedis, prefix, this.now, { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning });
     this.prometheus = options.prometheus ?? new PrometheusClient(prometheusConfigFromEnv(env));
     const given = typeof options.channels === 'function' ? options.channels(this) : (options.channels ?? {});
     this.channels = {
@@ -109,6 +109,7 @@ export class Engine {
       metrics: this.metrics,
       now: this.now,
       owner: this.owner,
+      ...(Number(env.SLOE_CLAIM_TTL_MS) > 0 ? { claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
       postpone: (job, until) => this.queues.postpone(job, until),
       queueUpdate: (job) => this.queues.queueUpdate(job),
@@ -184,10 +185,14 @@ export class Engine {
         step: (job: StepJob) => this.escalator.runStep(job),
         update: (job: UpdateJob) => this.escalator.runUpdate(job),
       },
-      { ...DEFAULT_TUNING, ...tuningFromEnv(this.options.env), ...this.options.tuning },
     );
     this.queues.onWorkerEvent(
-      (queue, job, e) => this.log.error({ event: 'job-failed', queue, job: job?.id, attempts: job?.attemptsMade, error: e.message }, `${queue} job failed: ${e.message}`),
+      (queue, job, e, final) => {
+        this.log.error({ event: 'job-failed', queue, job: job?.id, attempts: job?.attemptsMade, final, error: e.message }, `${queue} job failed${final ? ' for good' : ''}: ${e.message}`);
+        if (final && job?.name === 'step') {
+          this.escalator.abandoned(job.data as StepJob, e.message).catch((err: Error) => this.log.error({ event: 'step-failure-unrecorded', job: job.id, error: err.message }, `could not record the failure of step job ${job.id}: ${err.message}`));
+        }
+      },
       (queue, e) => this.log.error({ event: 'worker-error', queue, error: e.message }, `${queue} worker: ${e.message}`),
     );
     this.started = true;

@@ -134,7 +134,27 @@ redis.call('RPUSH', auditKey, ARGV[4])
 return status
 `;
 
+/** Claim a delivery: ['claimed'], ['done'], or ['busy', ms the holder's claim still lasts]. */
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {'claimed'} end
+local value = redis.call('GET', KEYS[1])
+if value == 'done' or value == 'failed' then return {'done'} end
+if value == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'claimed'}
+end
+return {'busy', redis.call('PTTL', KEYS[1])}
+`;
+
+/** Extend a claim if it is still the caller's. */
+const EXTEND_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
 type Scripts = Redis & {
+  sloeClaim(key: string, owner: string, ttlMs: string): Promise<unknown>;
+  sloeExtendClaim(key: string, owner: string, ttlMs: string): Promise<number>;
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
   sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, ...args: string[]): Promise<string>;
@@ -152,6 +172,8 @@ export class IncidentStore {
     this.redis.defineCommand('sloeApply', { numberOfKeys: 3, lua: APPLY });
     this.redis.defineCommand('sloeTransition', { numberOfKeys: 2, lua: TRANSITION });
     this.redis.defineCommand('sloeResolve', { numberOfKeys: 5, lua: RESOLVE });
+    this.redis.defineCommand('sloeClaim', { numberOfKeys: 1, lua: CLAIM });
+    this.redis.defineCommand('sloeExtendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
   }
 
   private key(...parts: string[]): string {
@@ -278,16 +300,19 @@ export class IncidentStore {
 
   /**
    * Claims the delivery of one step (or update) so that only one worker sends it: 'claimed' for the caller, 'done'
-   * when it was sent before, 'busy' while another worker holds the claim.
+   * when it was sent before, or how long (ms) another worker's claim still lasts. A claim lapses after `ttlMs`
+   * unless its holder extends it: a worker that died holding one gives the delivery up after at most `ttlMs`.
    */
-  async claimDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | 'busy'> {
-    const key = this.key('delivery', id, step);
-    const ok = await this.redis.set(key, `claim:${owner}`, 'PX', ttlMs, 'NX');
-    if (ok === 'OK') return 'claimed';
-    const value = await this.redis.get(key);
-    if (value === 'done' || value === 'failed') return 'done';
-    if (value === null) return this.claimDelivery(id, step, owner, ttlMs);
-    return 'busy';
+  async claimDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | { busyMs: number }> {
+    const [outcome, value] = (await this.redis.sloeClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) as [string, string | number];
+    if (outcome === 'claimed') return 'claimed';
+    if (outcome === 'done') return 'done';
+    return { busyMs: Math.max(0, Number(value)) };
+  }
+
+  /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
+  async extendDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.sloeExtendClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) === 1;
   }
 
   /** Records the outcome of a claimed delivery; kept for 30 days. */

@@ -3,10 +3,11 @@
  * escalation steps (delayed jobs with deterministic ids) and incident updates. Processors stay thin: they parse the
  * job and call the engine.
  */
-import { type Job, Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { StepJob, UpdateJob } from '../escalation/escalator.js';
 import type { Slo } from '../rules/model.js';
+import { RunLater } from './run-later.js';
 
 const EVALUATE = 'evaluate';
 const DELIVER = 'deliver';
@@ -56,9 +57,20 @@ export interface WorkerTuning {
   /** How long a job's lock lasts; a replica that dies holding it loses the job to another after this. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** How often a step or update job is tried (errors, not deliveries: channels retry those) before it fails for good. */
+  deliverAttempts: number;
+  /** Back-off before the second try of a step or update job; doubles each time. */
+  deliverBackoffMs: number;
 }
 
-export const DEFAULT_TUNING: WorkerTuning = { evaluateConcurrency: 4, deliverConcurrency: 16, lockDurationMs: 30_000, stalledIntervalMs: 30_000 };
+export const DEFAULT_TUNING: WorkerTuning = {
+  evaluateConcurrency: 4,
+  deliverConcurrency: 16,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  deliverAttempts: 8,
+  deliverBackoffMs: 500,
+};
 
 export interface Processors {
   /** `lagMs`: how late the job started after it was due (0 when on time), by BullMQ's clock. */
@@ -76,6 +88,7 @@ export class Queues {
     private readonly connection: Redis,
     private readonly prefix: string,
     private readonly now: () => number,
+    private readonly tuning: WorkerTuning = DEFAULT_TUNING,
   ) {
     this.evaluate = new Queue(EVALUATE, { connection, prefix });
     this.deliver = new Queue(DELIVER, { connection, prefix });
@@ -104,6 +117,10 @@ export class Queues {
     return { upserted: wanted.length, removed };
   }
 
+  private retries() {
+    return { attempts: this.tuning.deliverAttempts, backoff: { type: 'exponential' as const, delay: this.tuning.deliverBackoffMs } };
+  }
+
   private stepJob(job: StepJob, suffix = '') {
     return {
       name: 'step',
@@ -111,8 +128,7 @@ export class Queues {
       opts: {
         jobId: `step.${job.incidentId}.${job.token}.${job.severity}.${job.index}${suffix}`,
         delay: Math.max(0, job.at - this.now()),
-        attempts: 8,
-        backoff: { type: 'exponential' as const, delay: 500 },
+        ...this.retries(),
         removeOnComplete: { age: 86_400 },
         removeOnFail: { age: 7 * 86_400 },
       },
@@ -133,30 +149,42 @@ export class Queues {
   async queueUpdate(job: UpdateJob): Promise<void> {
     await this.deliver.add('update', job, {
       jobId: `update.${job.incidentId}.${job.update}.${job.seq.replaceAll(':', '-')}`,
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 500 },
+      ...this.retries(),
       removeOnComplete: { age: 86_400 },
       removeOnFail: { age: 7 * 86_400 },
     });
   }
 
   /** Starts taking jobs. */
-  startWorkers(processors: Processors, tuning: WorkerTuning): void {
+  startWorkers(processors: Processors): void {
+    const tuning = this.tuning;
     const common = { connection: this.connection, prefix: this.prefix, lockDuration: tuning.lockDurationMs, stalledInterval: tuning.stalledIntervalMs, maxStalledCount: 3 };
     this.workers = [
       new Worker(EVALUATE, (job: Job<ShardJob>) => processors.evaluate(job.data, Math.max(0, Date.now() - (job.timestamp + (job.opts.delay ?? 0)))), { ...common, concurrency: tuning.evaluateConcurrency }),
       new Worker(
         DELIVER,
-        (job: Job<StepJob | UpdateJob>) => (job.name === 'step' ? processors.step(job.data as StepJob) : processors.update(job.data as UpdateJob)),
+        async (job: Job<StepJob | UpdateJob>, token?: string) => {
+          try {
+            return await (job.name === 'step' ? processors.step(job.data as StepJob) : processors.update(job.data as UpdateJob));
+          } catch (e) {
+            if (!(e instanceof RunLater)) throw e;
+            // Back to the delayed set without counting an attempt (BullMQ: moveToDelayed with the lock's token).
+            await job.moveToDelayed(Date.now() + e.waitMs, token);
+            throw new DelayedError(e.message);
+          }
+        },
         { ...common, concurrency: tuning.deliverConcurrency },
       ),
     ];
   }
 
-  /** Workers attach error handlers here (a failing job is logged, not thrown). */
-  onWorkerEvent(failed: (queue: string, job: Job | undefined, error: Error) => void, error: (queue: string, error: Error) => void): void {
+  /**
+   * Workers attach error handlers here (a failing job is logged, not thrown). `final` is true when the job will not
+   * be tried again.
+   */
+  onWorkerEvent(failed: (queue: string, job: Job | undefined, error: Error, final: boolean) => void, error: (queue: string, error: Error) => void): void {
     for (const w of this.workers) {
-      w.on('failed', (job, e) => failed(w.name, job, e));
+      w.on('failed', (job, e) => failed(w.name, job, e, job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1)));
       w.on('error', (e) => error(w.name, e));
     }
   }

@@ -2,7 +2,8 @@
 import { globalAgent } from 'node:https';
 import { afterAll, beforeAll } from 'vitest';
 import { channelsFromEnv } from '../../src/escalation/channels.js';
-import { type useStack, startEngine, writeSlos } from '../support/engine.js';
+import type { WorkerTuning } from '../../src/scheduler/queues.js';
+import { ENGINE_TEST_TUNING, type useStack, startEngine, writeSlos } from '../support/engine.js';
 import { PagerDutyStandIn } from '../support/stand-ins/pagerduty.js';
 import { SlackStandIn } from '../support/stand-ins/slack.js';
 import { type TestCa, makeTestCa } from '../support/tls.js';
@@ -102,10 +103,10 @@ export function resetStandIns(channels: Channels): void {
 }
 
 /** An engine with real channels on the stack. */
-export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo()) {
+export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo(), tuning: Partial<WorkerTuning> = {}) {
   const setup = channelsFromEnv(channels.env);
   const paths = [await writeSlos(stackCtx.stack.dir, slo)];
-  const started = await startEngine(stackCtx.stack, paths, { env: channels.env, channels: setup.channels, routes: setup.routes });
+  const started = await startEngine(stackCtx.stack, paths, { env: channels.env, channels: setup.channels, routes: setup.routes, tuning: { ...ENGINE_TEST_TUNING, ...tuning } });
   stackCtx.engines.push(started.engine);
   return { ...started, url: `http://127.0.0.1:${started.engine.port}` };
 }

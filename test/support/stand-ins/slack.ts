@@ -37,6 +37,20 @@ export class SlackStandIn {
     this.failures.set(method, [...(this.failures.get(method) ?? []), ...statuses]);
   }
 
+  private readonly holds = new Map<string, number>();
+  /** Requests whose answer is being held: the call was recorded (Slack acted on it), the answer not sent. */
+  readonly held: Array<{ method: string; remotePort: number; release(): void }> = [];
+
+  /** The next `times` calls of `method` are carried out, but their answer is held until released (or the caller goes). */
+  hold(method: string, times = 1): void {
+    this.holds.set(method, (this.holds.get(method) ?? 0) + times);
+  }
+
+  /** Answers every held request. */
+  releaseAll(): void {
+    for (const h of this.held.splice(0)) h.release();
+  }
+
   of(method: string): SlackCall[] {
     return this.calls.filter((c) => c.method === method);
   }
@@ -47,9 +61,16 @@ export class SlackStandIn {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
-        const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+        const holding = (this.holds.get(method) ?? 0) > 0;
+        if (holding) this.holds.set(method, this.holds.get(method)! - 1);
+        const send = (status: number, json: unknown, headers: Record<string, string>) => {
+          if (res.destroyed) return;
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(json));
+        };
+        const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+          if (holding) this.held.push({ method, remotePort: req.socket.remotePort ?? 0, release: () => send(status, json, headers) });
+          else send(status, json, headers);
         };
         const failure = this.failures.get(method)?.shift();
         if (failure !== undefined) {
