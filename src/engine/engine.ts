@@ -140,8 +140,8 @@ export class Engine {
     const env = options.env;
     engine.port = await engine.http.listen(options.port ?? Number(env.SLOE_PORT || 3000), options.host);
     engine.announce(loaded.files.length);
+    // connect() tries until it succeeds or the engine stops; it logs each failure with its cause and never rejects.
     engine.ready = engine.connect();
-    engine.ready.catch(() => undefined);
     if (options.watch !== false) engine.watchFiles();
     return engine;
   }
@@ -167,12 +167,34 @@ export class Engine {
     this.log.error({ event: 'redis-unavailable', connection, error: e.message }, `Redis unavailable (${e.message}); retrying`);
   }
 
+  /** Connects, retrying with back-off until it succeeds or the engine stops; every failure is logged with its cause. */
   private async connect(): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await this.connectOnce();
+        return;
+      } catch (e) {
+        if (this.stopping) return;
+        const waitMs = Math.min(attempt * 1000, 10_000);
+        const error = describeError(e);
+        this.log.error({ event: 'start-failed', attempt, error }, `could not start evaluating (attempt ${attempt}): ${error}; trying again in ${waitMs / 1000}s`);
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
     await Promise.all([waitReady(this.redis), waitReady(this.queueRedis)]);
     if (this.stopping) return;
-    const { removed } = await this.queues.syncSchedulers(this.current.slos);
-    if (removed.length) this.log.info({ event: 'schedulers-removed', schedulers: removed }, `removed ${removed.length} job scheduler(s) no longer needed`);
+    await this.syncSchedulers('start');
     if (this.stopping) return;
+    this.startWorkers();
+    this.watchSchedulers();
+    this.started = true;
+    this.log.info({ event: 'ready' }, 'connected to Redis; evaluating');
+  }
+
+  private startWorkers(): void {
     this.queues.startWorkers(
       {
         evaluate: async (job, lagMs) => {
@@ -195,14 +217,78 @@ export class Engine {
       },
       (queue, e) => this.log.error({ event: 'worker-error', queue, error: e.message }, `${queue} worker: ${e.message}`),
     );
-    this.started = true;
-    this.log.info({ event: 'ready' }, 'connected to Redis; evaluating');
   }
 
-  /** Reloads the SLO files; an invalid configuration is reported and the last good one kept. */
+  private syncing: Promise<void> | undefined;
+
+  /** Makes the job schedulers match the configuration; one sync at a time (a second request waits for the first). */
+  private async syncSchedulers(reason: string): Promise<void> {
+    while (this.syncing) await this.syncing.catch(() => undefined);
+    const run = (async () => {
+      const { upserted, removed } = await this.queues.syncSchedulers(this.current.slos);
+      if (removed.length) this.log.info({ event: 'schedulers-removed', schedulers: removed }, `removed ${removed.length} job scheduler(s) no longer needed`);
+      this.log.info({ event: 'schedulers-synced', reason, schedulers: upserted }, `job schedulers in place (${upserted}; ${reason})`);
+    })();
+    this.syncing = run;
+    try {
+      await run;
+    } finally {
+      if (this.syncing === run) this.syncing = undefined;
+    }
+  }
+
+  /** Syncs the job schedulers in the background, logging a failure with its cause (the next check tries again). */
+  private resync(reason: string): void {
+    if (this.stopping) return;
+    this.syncSchedulers(reason).catch((e: unknown) => {
+      const error = describeError(e);
+      this.log.error({ event: 'schedulers-sync-failed', reason, error }, `could not put the job schedulers in place (${reason}): ${error}; trying again`);
+    });
+  }
+
+  private schedulerTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Keeps the job schedulers in place after Redis lost them (FLUSHALL, a restart without persistence): re-synced on
+   * every reconnect, and checked every SLOE_SCHEDULER_CHECK_MS (default: the shortest interval, at most a minute).
+   */
+  private watchSchedulers(): void {
+    this.queueRedis.on('ready', () => {
+      this.log.warn({ event: 'redis-reconnected' }, 'Redis connection ready again: putting the job schedulers back in place');
+      this.resync('redis-ready');
+    });
+    const configured = Number(this.options.env.SLOE_SCHEDULER_CHECK_MS);
+    const check = async () => {
+      if (this.stopping) return;
+      const health = await withTimeout(this.schedulersHealthy(), 5000).catch((e: unknown) => `cannot check: ${describeError(e)}`);
+      if (health !== 'ok') this.log.warn({ event: 'schedulers-missing', detail: health }, `job schedulers: ${health}`);
+      if (!this.stopping) this.schedulerTimer = setTimeout(() => void check(), periodMs());
+    };
+    const periodMs = () => (configured > 0 ? configured : Math.min(60_000, Math.max(1000, Math.min(...this.current.slos.map((slo) => slo.intervalMs)))));
+    this.schedulerTimer = setTimeout(() => void check(), periodMs());
+  }
+
+  /**
+   * 'ok' when every job scheduler the configuration needs exists in Redis and is not stuck; otherwise what is
+   * missing — and the missing ones are being re-created. Readiness reports it.
+   */
+  async schedulersHealthy(): Promise<string> {
+    if (!this.started) return 'waiting for Redis';
+    const { wanted, missing } = await this.queues.missingSchedulers(this.current.slos);
+    if (missing.length === 0) return 'ok';
+    this.resync('missing');
+    const listed = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ', …' : '');
+    return `missing ${missing.length} of ${wanted} job scheduler(s): ${listed}; re-creating`;
+  }
+
+  /**
+   * Reloads the SLO files; never rejects. A configuration that cannot be loaded (invalid, unreadable) is reported
+   * with its cause and the last good one kept. A valid one applies at once; if its job schedulers cannot be put in
+   * place (Redis refusing writes), that is logged, readiness says so, and the periodic check tries again.
+   */
   async reload(): Promise<{ ok: boolean; problems: Problem[] }> {
     const loaded = await loadRules(this.options.paths, { ...checkOptionsFromEnv(this.options.env), env: this.options.env }).catch((e: unknown) => {
-      return { problems: [{ file: String(this.options.paths[0]), line: 1, col: 1, message: e instanceof Error ? e.message : String(e) }], config: undefined, envProblems: [], files: [] };
+      return { problems: [{ file: String(this.options.paths[0]), line: 1, col: 1, message: `could not load the SLO files: ${describeError(e)}` }], config: undefined, envProblems: [], files: [] };
     });
     if (loaded.problems.length > 0 || !loaded.config) {
       this.metrics.configReloads.inc({ result: 'invalid' });
@@ -212,9 +298,22 @@ export class Engine {
     }
     this.current = loaded.config;
     this.metrics.configReloads.inc({ result: 'ok' });
-    if (this.started) await this.queues.syncSchedulers(this.current.slos);
     this.log.info({ event: 'config-reloaded', slos: this.current.slos.length }, `config reloaded: ${this.current.slos.length} SLOs`);
+    if (this.started && !this.stopping) {
+      try {
+        await this.syncSchedulers('reload');
+      } catch (e) {
+        const error = describeError(e);
+        this.log.error({ event: 'schedulers-sync-failed', reason: 'reload', error }, `config reloaded, but its job schedulers could not be put in place: ${error}; trying again`);
+      }
+    }
     return { ok: true, problems: [] };
+  }
+
+  /** Reloads in the background (a signal, a changed file), saying what asked for it. */
+  requestReload(trigger: string): void {
+    this.log.info({ event: 'config-reload', trigger }, `reloading the SLO files (${trigger})`);
+    this.reload().catch((e: unknown) => this.log.error({ event: 'config-reload-failed', trigger, error: describeError(e) }, `config reload failed: ${describeError(e)}; keeping the last good configuration`));
   }
 
   private watchFiles(): void {
@@ -223,7 +322,7 @@ export class Engine {
         const w = watch(path, { recursive: true }, (_event, file) => {
           if (file && !/\.ya?ml$/i.test(String(file))) return;
           clearTimeout(this.reloadTimer);
-          this.reloadTimer = setTimeout(() => void this.reload(), 300);
+          this.reloadTimer = setTimeout(() => this.requestReload(`file changed: ${String(file ?? path)}`), 300);
         });
         w.on('error', (e) => this.log.warn({ event: 'watch-error', path, error: e.message }, `cannot watch ${path}: ${e.message}; send SIGHUP to reload`));
         this.watchers.push(w);
@@ -279,6 +378,7 @@ export class Engine {
     if (this.stopping) return;
     this.stopping = true;
     clearTimeout(this.reloadTimer);
+    clearTimeout(this.schedulerTimer);
     for (const w of this.watchers) w.close();
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
     await this.queues.close().catch((e: Error) => this.log.warn({ error: e.message }, 'closing queues'));
@@ -328,13 +428,21 @@ export class Engine {
   private async readiness(): Promise<Record<string, string>> {
     const redis = await withTimeout(this.redis.ping(), 1000).then(() => 'ok', (e: Error) => `unreachable: ${e.message}`);
     const prometheus = await withTimeout(this.prometheus.instant('vector(1)', this.now()), 3000).then(() => 'ok', (e: Error) => `unreachable: ${e.message}`);
-    return { redis, prometheus, config: this.current.slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: this.started ? 'ok' : 'waiting for Redis' };
+    const schedulers = await withTimeout(this.schedulersHealthy(), 2000).catch((e: Error) => `cannot check: ${e.message}`);
+    return { redis, prometheus, config: this.current.slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: this.started ? 'ok' : 'waiting for Redis', schedulers };
   }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/** An error's message with the messages of its causes. */
+function describeError(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e; c !== undefined && parts.length < 5; c = c instanceof Error ? c.cause : undefined) parts.push(c instanceof Error ? c.message : String(c));
+  return parts.join(': ');
 }
 
 async function waitReady(redis: Redis): Promise<void> {

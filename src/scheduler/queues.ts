@@ -30,6 +30,11 @@ export function shardMembers(slos: readonly Slo[], job: ShardJob): Slo[] {
   return (byInterval(slos).get(job.intervalMs) ?? []).slice(job.shard * SHARD_SIZE, (job.shard + 1) * SHARD_SIZE);
 }
 
+/** The id of a shard's job scheduler: `shard.<interval ms>.<n>`. */
+function schedulerId(job: ShardJob): string {
+  return `${SCHEDULER}${job.intervalMs}.${job.shard}`;
+}
+
 /** The shards a configuration needs. */
 export function shards(slos: readonly Slo[]): ShardJob[] {
   return [...byInterval(slos)].flatMap(([intervalMs, same]) => Array.from({ length: Math.ceil(same.length / SHARD_SIZE) }, (_, shard) => ({ intervalMs, shard })));
@@ -99,7 +104,7 @@ export class Queues {
     const wanted = shards(slos);
     const ids = new Set<string>();
     for (const job of wanted) {
-      const id = `${SCHEDULER}${job.intervalMs}.${job.shard}`;
+      const id = schedulerId(job);
       ids.add(id);
       await this.evaluate.upsertJobScheduler(id, { every: job.intervalMs }, {
         name: EVALUATE,
@@ -115,6 +120,23 @@ export class Queues {
       }
     }
     return { upserted: wanted.length, removed };
+  }
+
+  /**
+   * The job schedulers the SLOs need that Redis does not have (its data was lost), or whose next job is overdue by
+   * more than two intervals and a minute (its delayed job was lost).
+   */
+  async missingSchedulers(slos: readonly Slo[]): Promise<{ wanted: number; missing: string[] }> {
+    const wanted = shards(slos);
+    const existing = new Map((await this.evaluate.getJobSchedulers(0, -1)).map((s) => [s.key, s]));
+    const now = Date.now();
+    const missing = wanted
+      .filter((job) => {
+        const scheduler = existing.get(schedulerId(job));
+        return !scheduler || (scheduler.next !== undefined && scheduler.next < now - 2 * job.intervalMs - 60_000);
+      })
+      .map(schedulerId);
+    return { wanted: wanted.length, missing };
   }
 
   private retries() {

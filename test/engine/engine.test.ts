@@ -85,7 +85,7 @@ describe('sloe run: one engine', () => {
     const incident = await firing(engine);
     await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
     expect((await api(engine, '/healthz')).status).toBe(200);
-    expect(await api(engine, '/readyz')).toEqual({ status: 200, body: { redis: 'ok', prometheus: 'ok', config: 'ok', workers: 'ok' } });
+    expect(await api(engine, '/readyz')).toEqual({ status: 200, body: { redis: 'ok', prometheus: 'ok', config: 'ok', workers: 'ok', schedulers: 'ok' } });
     const list = await api(engine, '/api/incidents?status=open');
     expect((list.body.incidents as Array<{ id: string }>).map((i) => i.id)).toEqual([incident.id]);
     const one = await api(engine, `/api/incidents/${incident.id}`);
