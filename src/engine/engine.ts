@@ -112,6 +112,7 @@ export class Engine {
       ...(Number(env.SLOE_CLAIM_TTL_MS) > 0 ? { claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
       postpone: (job, until) => this.queues.postpone(job, until),
+      scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
     });
     this.evaluation = new Evaluation({

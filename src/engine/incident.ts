@@ -59,6 +59,8 @@ export interface AuditEntry {
   by?: string;
   /** The step concerned, e.g. `page.1`. */
   step?: string;
+  /** Which repetition of the step (a policy's `repeat`); absent for its first run. */
+  round?: number;
   detail: string;
 }
 

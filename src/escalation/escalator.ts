@@ -11,7 +11,7 @@ import type { Severity, Step } from '../rules/model.js';
 import type { EngineMetrics } from '../server/metrics.js';
 import { type Channel, type IncidentUpdate, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
-import { describeStep } from './plan.js';
+import { describeStep, repeatsAfter } from './plan.js';
 
 export interface StepJob {
   incidentId: string;
@@ -20,6 +20,8 @@ export interface StepJob {
   index: number;
   /** When the step was due (firedAt + after). */
   at: number;
+  /** The n-th repetition of the step (a policy's `repeat`); absent for its first run. */
+  round?: number;
 }
 
 export interface UpdateJob {
@@ -52,6 +54,8 @@ export interface EscalatorDeps {
   retry?: RetryPolicy;
   /** Schedules a step again (used when the incident is snoozed). */
   postpone(job: StepJob, until: number): Promise<void>;
+  /** Schedules steps (repetitions); scheduling the same step twice schedules it once. */
+  scheduleSteps(jobs: readonly StepJob[]): Promise<void>;
   /** Queues an update of the incident for the channels that took part (a failed delivery becomes a note). */
   queueUpdate(job: UpdateJob): Promise<void>;
 }
@@ -91,32 +95,39 @@ export class Escalator {
       return 'postponed';
     }
 
-    const delivery = `${key}@${job.token}`;
+    // The next repetition is scheduled before this one is delivered, so that a worker dying now does not end them.
+    const round = job.round ?? 0;
+    const repeats = repeatsAfter(incident.policy, { index: job.index, severity: job.severity, at: job.at, round });
+    if (repeats.length) await this.deps.scheduleSteps(repeats.map((r) => ({ incidentId: incident.id, token: job.token, severity: r.severity, index: r.index, at: r.at, round: r.round })));
+
+    const delivery = `${key}@${job.token}${round ? `.r${round}` : ''}`;
     const claim = await this.claim(incident.id, delivery, `step ${key}`);
     if (claim === 'done') return 'skipped';
 
     metrics.stepLag.observe(Math.max(0, now - job.at) / 1000);
     const channel = this.deps.channels[step.notify];
-    log.debug({ event: 'step-delivering', step: key, channel: channel.name }, `delivering step ${key}`);
-    const result = await this.holding(incident.id, delivery, () => withRetries(() => channel.step({ incident, step, stepKey: key, log, now: this.deps.now }), this.deps.retry ?? DEFAULT_RETRY));
+    const what = `${describeStep(step)}${round ? ` (repeat ${round})` : ''}`;
+    const fields = { step: key, ...(round ? { round } : {}) };
+    log.debug({ event: 'step-delivering', ...fields, channel: channel.name }, `delivering step ${key}`);
+    const result = await this.holding(incident.id, delivery, () => withRetries(() => channel.step({ incident, step, stepKey: key, round, log, now: this.deps.now }), this.deps.retry ?? DEFAULT_RETRY));
     const at = this.deps.now();
     if (result.ok) {
-      await store.finishDelivery(incident.id, `${key}@${job.token}`, 'done');
+      await store.finishDelivery(incident.id, delivery, 'done');
       if (result.refs) await store.setRefs(incident.id, result.refs);
-      await store.addAudit(incident.id, { at, type: 'step', step: key, by: 'sloe', detail: `${describeStep(step)}: ${result.detail ?? 'sent'}` });
+      await store.addAudit(incident.id, { at, type: 'step', ...fields, by: 'sloe', detail: `${what}: ${result.detail ?? 'sent'}` });
       metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'sent' });
-      log.info({ event: 'step-sent', step: key, channel: channel.name, lagMs: now - job.at, attempts: result.attempts }, `step ${key} ran: ${describeStep(step)}`);
+      log.info({ event: 'step-sent', ...fields, channel: channel.name, lagMs: now - job.at, attempts: result.attempts }, `step ${key} ran: ${what}`);
       if (!channel.logOnly) {
-        await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: result.detail ?? `${describeStep(step)}: sent`, origin: channel.name, seq: `${key}@${job.token}` });
+        await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: result.detail ?? `${what}: sent`, origin: channel.name, seq: delivery });
       }
       return 'sent';
     }
-    await store.finishDelivery(incident.id, `${key}@${job.token}`, 'failed');
-    const detail = `${describeStep(step)} failed after ${result.attempts} attempt(s): ${result.error}`;
-    await store.addAudit(incident.id, { at, type: 'failed', step: key, by: 'sloe', detail });
+    await store.finishDelivery(incident.id, delivery, 'failed');
+    const detail = `${what} failed after ${result.attempts} attempt(s): ${result.error}`;
+    await store.addAudit(incident.id, { at, type: 'failed', ...fields, by: 'sloe', detail });
     metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'failed' });
-    log.error({ event: 'step-failed', step: key, channel: channel.name, attempts: result.attempts, error: result.error }, `step ${key} failed: ${detail}`);
-    await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: `${key}@${job.token}` });
+    log.error({ event: 'step-failed', ...fields, channel: channel.name, attempts: result.attempts, error: result.error }, `step ${key} failed: ${detail}`);
+    await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: delivery });
     return 'failed';
   }
 
@@ -160,14 +171,16 @@ export class Escalator {
   async abandoned(job: StepJob, error: string): Promise<void> {
     const { store, metrics, log } = this.deps;
     const key = keyOf(job.severity, job.index);
+    const round = job.round ?? 0;
     const incident = await store.get(job.incidentId).catch(() => undefined);
     const step = incident?.policy[job.severity]?.[job.index];
-    const what = step ? describeStep(step) : `step ${key}`;
+    const what = `${step ? describeStep(step) : `step ${key}`}${round ? ` (repeat ${round})` : ''}`;
     const detail = `${what} failed for good: the step job failed on every attempt (${error})`;
+    const fields = { step: key, ...(round ? { round } : {}) };
     metrics.notifications.inc({ channel: step?.notify ?? 'unknown', kind: 'step', outcome: 'failed' });
-    (incident ? this.logFor(incident) : log).error({ event: 'step-failed', incidentId: job.incidentId, step: key, error }, `step ${key} failed: ${detail}`);
-    await store.addAudit(job.incidentId, { at: this.deps.now(), type: 'failed', step: key, by: 'sloe', detail });
-    await this.deps.queueUpdate({ incidentId: job.incidentId, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: `${key}@${job.token}.abandoned` });
+    (incident ? this.logFor(incident) : log).error({ event: 'step-failed', incidentId: job.incidentId, ...fields, error }, `step ${key} failed: ${detail}`);
+    await store.addAudit(job.incidentId, { at: this.deps.now(), type: 'failed', ...fields, by: 'sloe', detail });
+    await this.deps.queueUpdate({ incidentId: job.incidentId, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: `${key}@${job.token}${round ? `.r${round}` : ''}.abandoned` });
   }
 
   /** Reflects a change of an incident in every channel that took part in it. */

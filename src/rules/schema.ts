@@ -153,6 +153,7 @@ export const ServiceLevelsSchema = z
 
 const stepCommon = {
   after: duration('when the step runs, counted from the moment the incident fires (default 0)').optional(),
+  repeat: duration('last step only: run this step again every `repeat` until the incident is acknowledged or resolved (at least 1m)').optional(),
 };
 
 export const SlackStepSchema = z.strictObject({
@@ -193,6 +194,7 @@ export const EscalationPolicySchema = z
     description: z.string().optional(),
     page: z.array(StepSchema).min(1, { error: 'page must list at least one step' }).optional(),
     ticket: z.array(StepSchema).min(1, { error: 'ticket must list at least one step' }).optional(),
+    repeat: duration('start the page steps over `repeat` after the last one ran, until the incident is acknowledged or resolved (at least 1m)').optional(),
   })
   .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
 

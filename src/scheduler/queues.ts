@@ -148,7 +148,7 @@ export class Queues {
       name: 'step',
       data: job,
       opts: {
-        jobId: `step.${job.incidentId}.${job.token}.${job.severity}.${job.index}${suffix}`,
+        jobId: `step.${job.incidentId}.${job.token}.${job.severity}.${job.index}${job.round ? `.r${job.round}` : ''}${suffix}`,
         delay: Math.max(0, job.at - this.now()),
         ...this.retries(),
         removeOnComplete: { age: 86_400 },

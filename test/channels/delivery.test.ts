@@ -52,6 +52,7 @@ describe('delivery claims', () => {
         owner,
         claimTtlMs: 600,
         postpone: async () => undefined,
+        scheduleSteps: async () => undefined,
         queueUpdate: async () => undefined,
       });
     const [a, b] = [worker('a'), worker('b')];
@@ -69,7 +70,7 @@ describe('delivery claims', () => {
 
   it('a step job that fails on every attempt is reported in the audit trail, the log, the metrics and the Slack thread', async () => {
     resetStandIns(channels);
-    const { engine, capture, prefix, url } = await engineWithChannels(ctx, channels, channelSlo(), { deliverAttempts: 2, deliverBackoffMs: 100 });
+    const { engine, capture, prefix, url } = await engineWithChannels(ctx, channels, channelSlo(), { tuning: { deliverAttempts: 2, deliverBackoffMs: 100 } });
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
     await eventually('the Slack message', () => channels.slack.of('chat.postMessage').some((c) => c.args.channel === '#ai-alerts'));

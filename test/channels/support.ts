@@ -14,12 +14,8 @@ export const ROUTING_KEY = 'R0UTINGKEY0000000000000000000001';
 export const WEBHOOK_SECRET = 'pagerduty-webhook-secret';
 export const API_TOKEN = 'pd-api-token';
 
-/** Queue depth over 200 for 2s pages: Slack now, PagerDuty after 2s, on-call (alice) after 4s, Slack again after 10s. */
-export function channelSlo(query = 'max(demo_queue_depth)', extra = ''): string {
-  return `apiVersion: sloe/v1
-kind: EscalationPolicy
-name: ai-default
-page:
+/** The steps of channelSlo's policy: Slack now, PagerDuty after 2s, on-call (alice) after 4s, Slack again after 10s. */
+const CHANNEL_STEPS = `page:
   - notify: slack
     channel: "#ai-alerts"
   - after: 2s
@@ -31,7 +27,14 @@ page:
     schedule: ai-primary
   - after: 10s
     notify: slack
-    channel: "#ai-escalations"
+    channel: "#ai-escalations"`;
+
+/** Queue depth over 200 for 2s pages, escalated by `steps` (the body of the policy; CHANNEL_STEPS by default). */
+export function channelSlo(query = 'max(demo_queue_depth)', extra = '', steps = CHANNEL_STEPS): string {
+  return `apiVersion: sloe/v1
+kind: EscalationPolicy
+name: ai-default
+${steps}
 ---
 apiVersion: sloe/v1
 kind: OnCallSchedule
@@ -103,10 +106,11 @@ export function resetStandIns(channels: Channels): void {
 }
 
 /** An engine with real channels on the stack. */
-export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo(), tuning: Partial<WorkerTuning> = {}) {
-  const setup = channelsFromEnv(channels.env);
+export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo(), options: { tuning?: Partial<WorkerTuning>; env?: NodeJS.ProcessEnv } = {}) {
+  const env = { ...channels.env, ...options.env };
+  const setup = channelsFromEnv(env);
   const paths = [await writeSlos(stackCtx.stack.dir, slo)];
-  const started = await startEngine(stackCtx.stack, paths, { env: channels.env, channels: setup.channels, routes: setup.routes, tuning: { ...ENGINE_TEST_TUNING, ...tuning } });
+  const started = await startEngine(stackCtx.stack, paths, { env, channels: setup.channels, routes: setup.routes, tuning: { ...ENGINE_TEST_TUNING, ...options.tuning } });
   stackCtx.engines.push(started.engine);
   return { ...started, url: `http://127.0.0.1:${started.engine.port}` };
 }
