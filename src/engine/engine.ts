@@ -14,9 +14,11 @@ import type { RetryPolicy } from '../escalation/notifier.js';
 import { PrometheusClient, prometheusConfigFromEnv, type PrometheusPort } from '../evaluator/prometheus.js';
 import { type Config, type Problem, checkOptionsFromEnv, formatProblem, loadRules } from '../rules/index.js';
 import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
+import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer, readBody, sendJson } from '../server/http.js';
 import { EngineMetrics } from '../server/metrics.js';
-import { sleep } from '../util/async.js';
+import { sleep, withTimeout } from '../util/async.js';
+import { describeError } from '../util/errors.js';
 import { Evaluation } from './evaluation.js';
 import type { AuditEntry, Incident } from './incident.js';
 import { type Logger, createLogger } from './log.js';
@@ -64,6 +66,7 @@ export class Engine {
   private readonly redis: Redis;
   private readonly queueRedis: Redis;
   private readonly queues: Queues;
+  private readonly schedulers: SchedulerKeeper;
   private readonly http: HttpServer;
   private readonly prometheus: PrometheusPort;
   private readonly escalator: Escalator;
@@ -95,6 +98,13 @@ export class Engine {
     this.store = new IncidentStore(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
     this.queues = new Queues(this.queueRedis, prefix, this.now, { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning });
+    this.schedulers = new SchedulerKeeper({
+      queues: this.queues,
+      connection: this.queueRedis,
+      slos: () => this.current.slos,
+      log: this.log,
+      ...(Number(env.SLOE_SCHEDULER_CHECK_MS) > 0 ? { checkEveryMs: Number(env.SLOE_SCHEDULER_CHECK_MS) } : {}),
+    });
     this.prometheus = options.prometheus ?? new PrometheusClient(prometheusConfigFromEnv(env));
     const given = typeof options.channels === 'function' ? options.channels(this) : (options.channels ?? {});
     this.channels = {
@@ -187,10 +197,10 @@ export class Engine {
   private async connectOnce(): Promise<void> {
     await Promise.all([waitReady(this.redis), waitReady(this.queueRedis)]);
     if (this.stopping) return;
-    await this.syncSchedulers('start');
+    await this.schedulers.sync('start');
     if (this.stopping) return;
     this.startWorkers();
-    this.watchSchedulers();
+    this.schedulers.start();
     this.started = true;
     this.log.info({ event: 'ready' }, 'connected to Redis; evaluating');
   }
@@ -220,66 +230,12 @@ export class Engine {
     );
   }
 
-  private syncing: Promise<void> | undefined;
-
-  /** Makes the job schedulers match the configuration; one sync at a time (a second request waits for the first). */
-  private async syncSchedulers(reason: string): Promise<void> {
-    while (this.syncing) await this.syncing.catch(() => undefined);
-    const run = (async () => {
-      const { upserted, removed } = await this.queues.syncSchedulers(this.current.slos);
-      if (removed.length) this.log.info({ event: 'schedulers-removed', schedulers: removed }, `removed ${removed.length} job scheduler(s) no longer needed`);
-      this.log.info({ event: 'schedulers-synced', reason, schedulers: upserted }, `job schedulers in place (${upserted}; ${reason})`);
-    })();
-    this.syncing = run;
-    try {
-      await run;
-    } finally {
-      if (this.syncing === run) this.syncing = undefined;
-    }
-  }
-
-  /** Syncs the job schedulers in the background, logging a failure with its cause (the next check tries again). */
-  private resync(reason: string): void {
-    if (this.stopping) return;
-    this.syncSchedulers(reason).catch((e: unknown) => {
-      const error = describeError(e);
-      this.log.error({ event: 'schedulers-sync-failed', reason, error }, `could not put the job schedulers in place (${reason}): ${error}; trying again`);
-    });
-  }
-
-  private schedulerTimer: NodeJS.Timeout | undefined;
-
   /**
-   * Keeps the job schedulers in place after Redis lost them (FLUSHALL, a restart without persistence): re-synced on
-   * every reconnect, and checked every SLOE_SCHEDULER_CHECK_MS (default: the shortest interval, at most a minute).
-   */
-  private watchSchedulers(): void {
-    this.queueRedis.on('ready', () => {
-      this.log.warn({ event: 'redis-reconnected' }, 'Redis connection ready again: putting the job schedulers back in place');
-      this.resync('redis-ready');
-    });
-    const configured = Number(this.options.env.SLOE_SCHEDULER_CHECK_MS);
-    const check = async () => {
-      if (this.stopping) return;
-      const health = await withTimeout(this.schedulersHealthy(), 5000).catch((e: unknown) => `cannot check: ${describeError(e)}`);
-      if (health !== 'ok') this.log.warn({ event: 'schedulers-missing', detail: health }, `job schedulers: ${health}`);
-      if (!this.stopping) this.schedulerTimer = setTimeout(() => void check(), periodMs());
-    };
-    const periodMs = () => (configured > 0 ? configured : Math.min(60_000, Math.max(1000, Math.min(...this.current.slos.map((slo) => slo.intervalMs)))));
-    this.schedulerTimer = setTimeout(() => void check(), periodMs());
-  }
-
-  /**
-   * 'ok' when every job scheduler the configuration needs exists in Redis and is not stuck; otherwise what is
-   * missing — and the missing ones are being re-created. Readiness reports it.
+   * 'ok' when every job scheduler the configuration needs is in Redis; otherwise what is missing (being re-created
+   * meanwhile). Readiness reports it.
    */
   async schedulersHealthy(): Promise<string> {
-    if (!this.started) return 'waiting for Redis';
-    const { wanted, missing } = await this.queues.missingSchedulers(this.current.slos);
-    if (missing.length === 0) return 'ok';
-    this.resync('missing');
-    const listed = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ', …' : '');
-    return `missing ${missing.length} of ${wanted} job scheduler(s): ${listed}; re-creating`;
+    return this.started ? this.schedulers.health() : 'waiting for Redis';
   }
 
   /**
@@ -302,7 +258,7 @@ export class Engine {
     this.log.info({ event: 'config-reloaded', slos: this.current.slos.length }, `config reloaded: ${this.current.slos.length} SLOs`);
     if (this.started && !this.stopping) {
       try {
-        await this.syncSchedulers('reload');
+        await this.schedulers.sync('reload');
       } catch (e) {
         const error = describeError(e);
         this.log.error({ event: 'schedulers-sync-failed', reason: 'reload', error }, `config reloaded, but its job schedulers could not be put in place: ${error}; trying again`);
@@ -379,7 +335,7 @@ export class Engine {
     if (this.stopping) return;
     this.stopping = true;
     clearTimeout(this.reloadTimer);
-    clearTimeout(this.schedulerTimer);
+    this.schedulers.stop();
     for (const w of this.watchers) w.close();
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
     await this.queues.close().catch((e: Error) => this.log.warn({ error: e.message }, 'closing queues'));
@@ -432,18 +388,6 @@ export class Engine {
     const schedulers = await withTimeout(this.schedulersHealthy(), 2000).catch((e: Error) => `cannot check: ${e.message}`);
     return { redis, prometheus, config: this.current.slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: this.started ? 'ok' : 'waiting for Redis', schedulers };
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
-}
-
-/** An error's message with the messages of its causes. */
-function describeError(e: unknown): string {
-  const parts: string[] = [];
-  for (let c: unknown = e; c !== undefined && parts.length < 5; c = c instanceof Error ? c.cause : undefined) parts.push(c instanceof Error ? c.message : String(c));
-  return parts.join(': ');
 }
 
 async function waitReady(redis: Redis): Promise<void> {

@@ -85,7 +85,8 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
       [202, 'trigger'],
     ]);
     expect(channels.pagerduty.incidents.size).toBe(1);
-    expect((await engine.store.audit(incident.id)).find((a) => a.step === 'page.1')).toMatchObject({ type: 'step' });
+    // PagerDuty has the event before sloe has written the step to the audit trail.
+    expect(await eventually('the step in the audit trail', async () => (await engine.store.audit(incident.id)).find((a) => a.step === 'page.1'))).toMatchObject({ type: 'step' });
   });
 
   it('a 400 from PagerDuty is not retried, and is reported in the audit trail, the log, the metrics and the Slack thread', async () => {
