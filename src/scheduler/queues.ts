@@ -99,8 +99,12 @@ export class Queues {
     this.deliver = new Queue(DELIVER, { connection, prefix });
   }
 
-  /** Makes the job schedulers match the SLOs: one per shard at its interval; those no longer needed go. */
-  async syncSchedulers(slos: readonly Slo[]): Promise<{ upserted: number; removed: string[] }> {
+  /**
+   * Makes the job schedulers match the SLOs: one per shard at its interval; with `prune`, those no longer needed go
+   * (at start-up and reload; a repair only adds, so that replicas whose configurations differ for a while do not
+   * undo each other's schedulers over and over).
+   */
+  async syncSchedulers(slos: readonly Slo[], prune = true): Promise<{ upserted: number; removed: string[] }> {
     const wanted = shards(slos);
     const ids = new Set<string>();
     for (const job of wanted) {
@@ -113,6 +117,7 @@ export class Queues {
       });
     }
     const removed: string[] = [];
+    if (!prune) return { upserted: wanted.length, removed };
     for (const scheduler of await this.evaluate.getJobSchedulers(0, -1)) {
       if (!ids.has(scheduler.key)) {
         await this.evaluate.removeJobScheduler(scheduler.key);

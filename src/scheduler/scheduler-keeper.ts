@@ -24,14 +24,22 @@ export class SchedulerKeeper {
   private syncing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private pruneOwed = false;
 
   constructor(private readonly deps: SchedulerKeeperDeps) {}
 
-  /** Makes the job schedulers match the configuration; one sync at a time (a second one waits for the first). */
-  async sync(reason: string): Promise<void> {
+  /**
+   * Makes the job schedulers match the configuration, removing those it no longer needs (start-up, reload); one sync
+   * at a time (a second one waits for the first).
+   */
+  async sync(reason: string, prune = true): Promise<void> {
     while (this.syncing) await this.syncing.catch(() => undefined);
     const run = (async () => {
-      const { upserted, removed } = await this.deps.queues.syncSchedulers(this.deps.slos());
+      // A pruning sync that failed (a reload while Redis refused writes) is owed by the next one.
+      const pruning = prune || this.pruneOwed;
+      this.pruneOwed = pruning;
+      const { upserted, removed } = await this.deps.queues.syncSchedulers(this.deps.slos(), pruning);
+      this.pruneOwed = false;
       if (removed.length) this.deps.log.info({ event: 'schedulers-removed', schedulers: removed }, `removed ${removed.length} job scheduler(s) no longer needed`);
       this.deps.log.info({ event: 'schedulers-synced', reason, schedulers: upserted }, `job schedulers in place (${upserted}; ${reason})`);
     })();
@@ -43,10 +51,10 @@ export class SchedulerKeeper {
     }
   }
 
-  /** Syncs in the background; a failure is logged with its cause, and the next check tries again. */
+  /** Puts missing schedulers back, in the background; a failure is logged with its cause, and the next check tries again. */
   resync(reason: string): void {
     if (this.stopped) return;
-    this.sync(reason).catch((e: unknown) => {
+    this.sync(reason, false).catch((e: unknown) => {
       const error = describeError(e);
       this.deps.log.error({ event: 'schedulers-sync-failed', reason, error }, `could not put the job schedulers in place (${reason}): ${error}; trying again`);
     });

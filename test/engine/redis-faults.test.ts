@@ -109,6 +109,8 @@ describe('Redis refusing writes (out of memory)', () => {
       expect(ready.body.schedulers).toMatch(/^missing 1 of 1 job scheduler\(s\): shard\.2000\.0/);
       await withRedis((r) => r.config('SET', 'maxmemory', '0'));
       await p.waitFor('the new SLO evaluated', (l) => l.event === 'evaluated' && l.slo === 'demo/queue-depth-2s', 20_000);
+      // The scheduler the reload could not remove is removed by the repair.
+      await p.waitFor('the old scheduler removed', (l) => l.event === 'schedulers-removed' && (l.schedulers as string[]).includes('shard.1000.0'));
       expect(p.child.exitCode).toBeNull();
     } finally {
       await withRedis((r) => r.config('SET', 'maxmemory', '0'));
