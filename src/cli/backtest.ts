@@ -10,7 +10,8 @@ import { DEFAULT_PATHS, iso, parse, parseTime } from './options.js';
 export const BACKTEST_HELP = `Usage: sloe backtest [PATH…] --from TIME --to TIME [--step DUR] [--json]
 
 Replays the alert state machine and the escalation policies over history, sending nothing: when each incident
-would have fired and resolved, and which escalation steps would have run (acknowledgements are not simulated).
+would have fired and resolved, and which escalation steps would have run, repetitions (repeat) included
+(acknowledgements are not simulated: repetitions go on until the incident resolves).
 
 Options:
   --from TIME, --to TIME   RFC 3339 (2026-03-01T10:00:00Z) or Unix seconds
@@ -91,7 +92,7 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
             resolvedAt: inc.resolvedAt === null ? null : iso(inc.resolvedAt),
             message: inc.message,
             ...(inc.escalations.length ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, at: iso(e.at) })) } : {}),
-            steps: inc.steps.map((s) => ({ notify: s.notify, at: iso(s.at), target: s.target })),
+            steps: inc.steps.map((s) => ({ notify: s.notify, at: iso(s.at), target: s.target, ...(s.round ? { repeat: s.round } : {}) })),
           })),
         })),
   );
@@ -109,7 +110,7 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
     const policy = config.policies.get(slo.escalation);
     for (const s of inc.steps) {
       const step = policy?.[s.severity][s.index];
-      io.stdout.write(`    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}\n`);
+      io.stdout.write(`    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}${s.round ? ` (repeat ${s.round})` : ''}\n`);
     }
   }
   const pages = incidents.filter((i) => i.inc.severity === 'page').length;

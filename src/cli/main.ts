@@ -1,5 +1,6 @@
 /** The `sloe` command line: dispatches to one command and maps failures to exit codes. */
 import { UsageError } from '../rules/usage-error.js';
+import { describeError } from '../util/errors.js';
 import { EXIT, type Io, processIo } from './io.js';
 
 export const HELP = `sloe — SLO alerting and escalation engine
@@ -62,14 +63,4 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.stderr.write(`sloe ${name}: ${describeError(e)}\n`);
     return EXIT.usage;
   }
-}
-
-/** An error and its causes on one line, without a stack trace. */
-export function describeError(e: unknown): string {
-  const parts: string[] = [];
-  for (let cur: unknown = e; cur !== undefined && parts.length < 5; cur = (cur as { cause?: unknown }).cause) {
-    parts.push(cur instanceof Error ? cur.message : String(cur));
-    if (!(cur instanceof Error)) break;
-  }
-  return parts.join(': ');
 }

@@ -55,6 +55,6 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => void engine.reload());
+    process.on('SIGHUP', () => engine.requestReload('SIGHUP'));
   });
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
 import { formatDuration, parseDuration } from '../rules/duration.js';
 import { HttpError, type HttpServer, readJson, sendJson } from '../server/http.js';
+import { withTimeout } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
 import type { Engine, IncidentAction } from './engine.js';
 import type { AuditEntry, Incident } from './incident.js';
@@ -173,16 +174,12 @@ function decodeCursor(cursor: string): { firedAt: number; id: string } {
 /** What readiness checks: Redis and Prometheus answer, SLOs are loaded, the workers run. Messages are redacted. */
 async function readiness(engine: Engine, internals: ApiInternals): Promise<Record<string, string>> {
   const unreachable = (e: Error) => `unreachable: ${redactUrls(e.message)}`;
-  const [redis, prometheus] = await Promise.all([
+  const [redis, prometheus, schedulers] = await Promise.all([
     withTimeout(internals.pingRedis(), 1000).then(() => 'ok', unreachable),
     withTimeout(internals.prometheus.instant('vector(1)', engine.now()), 3000).then(() => 'ok', unreachable),
+    withTimeout(engine.schedulersHealthy(), 2000).catch((e: Error) => `cannot check: ${redactUrls(e.message)}`),
   ]);
-  return { redis, prometheus, config: engine.config().slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: internals.workersStarted() ? 'ok' : 'waiting for Redis' };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return { redis, prometheus, config: engine.config().slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: internals.workersStarted() ? 'ok' : 'waiting for Redis', schedulers };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

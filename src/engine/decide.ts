@@ -6,7 +6,7 @@ import { conditionText, objectiveText } from '../evaluator/describe.js';
 import { type SloFrame, observe } from '../evaluator/frame.js';
 import { type InstanceState, advance } from '../evaluator/state.js';
 import type { EscalationPolicy, Slo } from '../rules/model.js';
-import { type AuditEntry, type IncidentDoc, incidentId, newToken, newTraceId } from './incident.js';
+import { type AuditEntry, type IncidentDoc, acknowledgedAs, incidentId, newToken, newTraceId } from './incident.js';
 import type { SloState, StoreOp } from './store.js';
 import { incidentFields } from './store.js';
 
@@ -22,7 +22,8 @@ export function decide(slo: Slo, policy: EscalationPolicy, state: SloState, fram
   const known = new Map(Object.entries(instances).map(([key, s]) => [key, s.labels]));
   const ops: StoreOp[] = [];
   for (const { key, labels, obs } of observe(frame, known)) {
-    const { state: next, transitions } = advance(instances[key], labels, obs, slo, now);
+    const previous = instances[key];
+    const { state: next, transitions } = advance(previous, labels, obs, slo, now);
     if (next) instances[key] = next;
     else delete instances[key];
     // The instance key: the SLO id and the instance's labels.
@@ -61,6 +62,7 @@ export function decide(slo: Slo, policy: EscalationPolicy, state: SloState, fram
           instanceKey,
           fields: { severity: t.severity, reason: t.reason, message: t.message, token: newToken(), escalatedAt: String(now) },
           audit: audit({ type: 'escalated', detail: `now ${t.severity}: ${t.message}` }),
+          rearm: [' — firing again: it was acknowledged by ', ` as ${acknowledgedAs({ severity: previous?.severity ?? 'ticket', reason: previous?.reason ?? 'breach' })}`],
         });
       } else {
         ops.push({ op: 'resolve', instanceKey, resolvedAt: String(now), audit: audit({ type: 'resolved', detail: `healthy for ${Math.round(slo.resolveAfterMs / 1000)}s` }) });

@@ -13,9 +13,11 @@ import type { RetryPolicy } from '../escalation/notifier.js';
 import { PrometheusClient, prometheusConfigFromEnv, type PrometheusPort } from '../evaluator/prometheus.js';
 import { type Config, type Problem, checkOptionsFromEnv, formatProblem, loadRules } from '../rules/index.js';
 import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
+import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer } from '../server/http.js';
 import { EngineMetrics } from '../server/metrics.js';
 import { sleep } from '../util/async.js';
+import { describeError } from '../util/errors.js';
 import { serveApi } from './api.js';
 import { Evaluation } from './evaluation.js';
 import { Heartbeat } from './heartbeat.js';
@@ -64,6 +66,7 @@ export class Engine {
   private readonly redis: Redis;
   private readonly queueRedis: Redis;
   private readonly queues: Queues;
+  private readonly schedulers: SchedulerKeeper;
   private readonly http: HttpServer;
   private readonly prometheus: PrometheusPort;
   private readonly escalator: Escalator;
@@ -94,7 +97,14 @@ export class Engine {
     }
     this.store = new IncidentStore(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
-    this.queues = new Queues(this.queueRedis, prefix, this.now);
+    this.queues = new Queues(this.queueRedis, prefix, this.now, { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning });
+    this.schedulers = new SchedulerKeeper({
+      queues: this.queues,
+      connection: this.queueRedis,
+      slos: () => this.current.slos,
+      log: this.log,
+      ...(Number(env.SLOE_SCHEDULER_CHECK_MS) > 0 ? { checkEveryMs: Number(env.SLOE_SCHEDULER_CHECK_MS) } : {}),
+    });
     this.prometheus = options.prometheus ?? new PrometheusClient(prometheusConfigFromEnv(env));
     const given = typeof options.channels === 'function' ? options.channels(this) : (options.channels ?? {});
     this.channels = {
@@ -109,8 +119,10 @@ export class Engine {
       metrics: this.metrics,
       now: this.now,
       owner: this.owner,
+      ...(Number(env.SLOE_CLAIM_TTL_MS) > 0 ? { claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
       postpone: (job, until) => this.queues.postpone(job, until),
+      scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
     });
     this.evaluation = new Evaluation({
@@ -140,8 +152,8 @@ export class Engine {
     const env = options.env;
     engine.port = await engine.http.listen(options.port ?? Number(env.SLOE_PORT || 3000), options.host);
     engine.announce(loaded.files.length);
+    // connect() tries until it succeeds or the engine stops; it logs each failure with its cause and never rejects.
     engine.ready = engine.connect();
-    engine.ready.catch(() => undefined);
     if (options.watch !== false) engine.watchFiles();
     return engine;
   }
@@ -167,12 +179,34 @@ export class Engine {
     this.log.error({ event: 'redis-unavailable', connection, error: e.message }, `Redis unavailable (${e.message}); retrying`);
   }
 
+  /** Connects, retrying with back-off until it succeeds or the engine stops; every failure is logged with its cause. */
   private async connect(): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await this.connectOnce();
+        return;
+      } catch (e) {
+        if (this.stopping) return;
+        const waitMs = Math.min(attempt * 1000, 10_000);
+        const error = describeError(e);
+        this.log.error({ event: 'start-failed', attempt, error }, `could not start evaluating (attempt ${attempt}): ${error}; trying again in ${waitMs / 1000}s`);
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
     await Promise.all([waitReady(this.redis), waitReady(this.queueRedis)]);
     if (this.stopping) return;
-    const { removed } = await this.queues.syncSchedulers(this.current.slos);
-    if (removed.length) this.log.info({ event: 'schedulers-removed', schedulers: removed }, `removed ${removed.length} job scheduler(s) no longer needed`);
+    await this.schedulers.sync('start');
     if (this.stopping) return;
+    this.startWorkers();
+    this.schedulers.start();
+    this.started = true;
+    this.log.info({ event: 'ready' }, 'connected to Redis; evaluating');
+  }
+
+  private startWorkers(): void {
     this.queues.startWorkers(
       {
         evaluate: async (job, lagMs) => {
@@ -185,20 +219,34 @@ export class Engine {
         step: (job: StepJob) => this.escalator.runStep(job),
         update: (job: UpdateJob) => this.escalator.runUpdate(job),
       },
-      { ...DEFAULT_TUNING, ...tuningFromEnv(this.options.env), ...this.options.tuning },
     );
     this.queues.onWorkerEvent(
-      (queue, job, e) => this.log.error({ event: 'job-failed', queue, job: job?.id, attempts: job?.attemptsMade, error: e.message }, `${queue} job failed: ${e.message}`),
+      (queue, job, e, final) => {
+        this.log.error({ event: 'job-failed', queue, job: job?.id, attempts: job?.attemptsMade, final, error: e.message }, `${queue} job failed${final ? ' for good' : ''}: ${e.message}`);
+        if (final && job?.name === 'step') {
+          this.escalator.abandoned(job.data as StepJob, e.message).catch((err: Error) => this.log.error({ event: 'step-failure-unrecorded', job: job.id, error: err.message }, `could not record the failure of step job ${job.id}: ${err.message}`));
+        }
+      },
       (queue, e) => this.log.error({ event: 'worker-error', queue, error: e.message }, `${queue} worker: ${e.message}`),
     );
-    this.started = true;
-    this.log.info({ event: 'ready' }, 'connected to Redis; evaluating');
   }
 
-  /** Reloads the SLO files; an invalid configuration is reported and the last good one kept. */
+  /**
+   * 'ok' when every job scheduler the configuration needs is in Redis; otherwise what is missing (being re-created
+   * meanwhile). Readiness reports it.
+   */
+  async schedulersHealthy(): Promise<string> {
+    return this.started ? this.schedulers.health() : 'waiting for Redis';
+  }
+
+  /**
+   * Reloads the SLO files; never rejects. A configuration that cannot be loaded (invalid, unreadable) is reported
+   * with its cause and the last good one kept. A valid one applies at once; if its job schedulers cannot be put in
+   * place (Redis refusing writes), that is logged, readiness says so, and the periodic check tries again.
+   */
   async reload(): Promise<{ ok: boolean; problems: Problem[] }> {
     const loaded = await loadRules(this.options.paths, { ...checkOptionsFromEnv(this.options.env), env: this.options.env }).catch((e: unknown) => {
-      return { problems: [{ file: String(this.options.paths[0]), line: 1, col: 1, message: e instanceof Error ? e.message : String(e) }], config: undefined, envProblems: [], files: [] };
+      return { problems: [{ file: String(this.options.paths[0]), line: 1, col: 1, message: `could not load the SLO files: ${describeError(e)}` }], config: undefined, envProblems: [], files: [] };
     });
     if (loaded.problems.length > 0 || !loaded.config) {
       this.metrics.configReloads.inc({ result: 'invalid' });
@@ -208,9 +256,22 @@ export class Engine {
     }
     this.current = loaded.config;
     this.metrics.configReloads.inc({ result: 'ok' });
-    if (this.started) await this.queues.syncSchedulers(this.current.slos);
     this.log.info({ event: 'config-reloaded', slos: this.current.slos.length }, `config reloaded: ${this.current.slos.length} SLOs`);
+    if (this.started && !this.stopping) {
+      try {
+        await this.schedulers.sync('reload');
+      } catch (e) {
+        const error = describeError(e);
+        this.log.error({ event: 'schedulers-sync-failed', reason: 'reload', error }, `config reloaded, but its job schedulers could not be put in place: ${error}; trying again`);
+      }
+    }
     return { ok: true, problems: [] };
+  }
+
+  /** Reloads in the background (a signal, a changed file), saying what asked for it. */
+  requestReload(trigger: string): void {
+    this.log.info({ event: 'config-reload', trigger }, `reloading the SLO files (${trigger})`);
+    this.reload().catch((e: unknown) => this.log.error({ event: 'config-reload-failed', trigger, error: describeError(e) }, `config reload failed: ${describeError(e)}; keeping the last good configuration`));
   }
 
   private watchFiles(): void {
@@ -219,7 +280,7 @@ export class Engine {
         const w = watch(path, { recursive: true }, (_event, file) => {
           if (file && !/\.ya?ml$/i.test(String(file))) return;
           clearTimeout(this.reloadTimer);
-          this.reloadTimer = setTimeout(() => void this.reload(), 300);
+          this.reloadTimer = setTimeout(() => this.requestReload(`file changed: ${String(file ?? path)}`), 300);
         });
         w.on('error', (e) => this.log.warn({ event: 'watch-error', path, error: e.message }, `cannot watch ${path}: ${e.message}; send SIGHUP to reload`));
         this.watchers.push(w);
@@ -264,7 +325,9 @@ export class Engine {
     if (before !== 'firing') return 'already';
     const incident = await this.store.get(id);
     this.log.info({ event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId }, what);
-    await this.queues.queueUpdate({ incidentId: id, update, seq, origin });
+    // A re-armed incident is acknowledged once per arming.
+    const arming = update === 'acknowledged' && incident?.rearms ? `.${incident.rearms}` : '';
+    await this.queues.queueUpdate({ incidentId: id, update, seq: `${seq}${arming}`, origin });
     return 'done';
   }
 
@@ -273,6 +336,7 @@ export class Engine {
     if (this.stopping) return;
     this.stopping = true;
     clearTimeout(this.reloadTimer);
+    this.schedulers.stop();
     for (const w of this.watchers) w.close();
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
     await this.queues.close().catch((e: Error) => this.log.warn({ error: e.message }, 'closing queues'));

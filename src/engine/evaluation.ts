@@ -15,7 +15,7 @@ import type { Config, EscalationPolicy, Slo } from '../rules/model.js';
 import type { ShardJob } from '../scheduler/queues.js';
 import type { EngineMetrics } from '../server/metrics.js';
 import { decide } from './decide.js';
-import type { Incident } from './incident.js';
+import { type Incident, acknowledgedAs } from './incident.js';
 import type { Logger } from './log.js';
 import type { IncidentStore } from './store.js';
 
@@ -76,9 +76,10 @@ export class Evaluation {
       await this.deps.scheduleSteps(started.flatMap((incident) => this.steps(incident)));
       for (const incident of started) {
         const fired = result.opened.includes(incident.id);
+        const rearmed = result.rearmed.includes(incident.id) && incident.previousAck ? ` (firing again: it was acknowledged by ${incident.previousAck.by} as ${acknowledgedAs(incident.previousAck)})` : '';
         log.child({ incidentId: incident.id, traceId: incident.traceId, slo: slo.id }).warn(
-          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner },
-          `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}`,
+          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner, ...(rearmed ? { rearmed: true } : {}) },
+          `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}${rearmed}`,
         );
         // A raised incident's message (severity, value) changes in the channels that have it.
         if (!fired) await this.deps.queueUpdate({ incidentId: incident.id, update: 'escalated', seq: incident.token, origin: 'sloe' });

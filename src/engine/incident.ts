@@ -40,6 +40,13 @@ export interface Incident extends IncidentDoc {
   resolvedAt?: number;
   resolvedBy?: string;
   snoozedUntil?: number;
+  /** How many times a raise re-armed the incident after an acknowledgement (PagerDuty keys differ per arming). */
+  rearms: number;
+  /**
+   * Set when the current escalation re-armed an acknowledged incident: who had acknowledged it, when, and as what
+   * (an acknowledgement of a ticket, or of missing data, is not one of the page or the breach that followed).
+   */
+  previousAck?: { by: string; at: number; severity: Severity; reason: IncidentReason };
   /** Where channels put things for this incident (Slack channel and message ts, PagerDuty dedup key…). */
   refs: Record<string, string>;
 }
@@ -52,6 +59,8 @@ export interface AuditEntry {
   by?: string;
   /** The step concerned, e.g. `page.1`. */
   step?: string;
+  /** Which repetition of the step (a policy's `repeat`); absent for its first run. */
+  round?: number;
   detail: string;
 }
 
@@ -67,6 +76,11 @@ export function newToken(): string {
 /** A W3C-style trace id shared by every log line of the incident's work. */
 export function newTraceId(): string {
   return randomBytes(16).toString('hex');
+}
+
+/** What a re-armed incident had been acknowledged as: `a ticket`, `a ticket (no data)`. */
+export function acknowledgedAs(ack: Pick<NonNullable<Incident['previousAck']>, 'severity' | 'reason'>): string {
+  return `a ${ack.severity}${ack.reason === 'breach' ? '' : ` (${ack.reason === 'nodata' ? 'no data' : ack.reason})`}`;
 }
 
 /** The key of a step within an incident's escalation: `page.1`. */

@@ -26,13 +26,19 @@ export interface SloState {
  */
 export type StoreOp =
   | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string }
-  | { op: 'escalate'; instanceKey: string; fields: Record<string, string>; audit: string }
+  /**
+   * A raise (ticket to page, or no data to breach). An acknowledged incident is re-armed: firing again, the
+   * acknowledgement kept as `previousAck`, and `rearm` ([before, after] the acknowledger's name) appended to the audit.
+   */
+  | { op: 'escalate'; instanceKey: string; fields: Record<string, string>; audit: string; rearm: [string, string] }
   | { op: 'resolve'; instanceKey: string; resolvedAt: string; audit: string };
 
 export interface ApplyResult {
   applied: boolean;
   opened: string[];
   escalated: string[];
+  /** The escalated incidents that had been acknowledged: firing again. */
+  rearmed: string[];
   resolved: string[];
 }
 
@@ -41,7 +47,7 @@ local stateKey, openKey, indexKey = KEYS[1], KEYS[2], KEYS[3]
 local expected, data, evaluatedAt, opsJson, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local rev = redis.call('HGET', stateKey, 'rev') or '0'
 if rev ~= expected then return cjson.encode({applied = false}) end
-local opened, escalated, resolved = {}, {}, {}
+local opened, escalated, rearmed, resolved = {}, {}, {}, {}
 for _, op in ipairs(cjson.decode(opsJson)) do
   if op.op == 'open' then
     if redis.call('HSETNX', openKey, op.instanceKey, op.id) == 1 then
@@ -56,7 +62,23 @@ for _, op in ipairs(cjson.decode(opsJson)) do
     local id = redis.call('HGET', openKey, op.instanceKey)
     if id then
       local key = prefix .. 'incident:' .. id
+      local audit = op.audit
       if op.op == 'escalate' then
+        -- An acknowledgement (or a snooze) of a ticket is not one of the page it became: fire again.
+        local before = redis.call('HMGET', key, 'status', 'acknowledgedBy', 'acknowledgedAt', 'severity', 'reason')
+        if before[1] == 'acknowledged' then
+          local by = before[2] or 'someone'
+          redis.call('HSET', key, 'status', 'firing', 'previousAck', cjson.encode({by = by, at = before[3] or '', severity = before[4] or '', reason = before[5] or ''}))
+          redis.call('HDEL', key, 'acknowledgedBy', 'acknowledgedAt')
+          redis.call('HINCRBY', key, 'rearms', 1)
+          local entry = cjson.decode(audit)
+          entry.detail = entry.detail .. op.rearm[1] .. by .. op.rearm[2]
+          audit = cjson.encode(entry)
+          table.insert(rearmed, id)
+        else
+          redis.call('HDEL', key, 'previousAck')
+        end
+        redis.call('HDEL', key, 'snoozedUntil')
         for field, value in pairs(op.fields) do redis.call('HSET', key, field, value) end
         redis.call('HSET', prefix .. 'severity', id, op.fields.severity)
         table.insert(escalated, id)
@@ -68,7 +90,7 @@ for _, op in ipairs(cjson.decode(opsJson)) do
           table.insert(resolved, id)
         end
       end
-      redis.call('RPUSH', prefix .. 'audit:' .. id, op.audit)
+      redis.call('RPUSH', prefix .. 'audit:' .. id, audit)
     end
   end
 end
@@ -78,7 +100,7 @@ for _, f in ipairs(redis.call('HKEYS', stateKey)) do
 end
 if #resets > 0 then redis.call('HDEL', stateKey, unpack(resets)) end
 redis.call('HSET', stateKey, 'rev', tonumber(rev) + 1, 'evaluatedAt', evaluatedAt, 'data', data)
-return cjson.encode({applied = true, opened = opened, escalated = escalated, resolved = resolved})
+return cjson.encode({applied = true, opened = opened, escalated = escalated, rearmed = rearmed, resolved = resolved})
 `;
 
 /** Acknowledge (ARGV[1] = 'acknowledged') or snooze a firing incident; returns its status before. */
@@ -112,7 +134,27 @@ redis.call('RPUSH', auditKey, ARGV[4])
 return status
 `;
 
+/** Claim a delivery: ['claimed'], ['done'], or ['busy', ms the holder's claim still lasts]. */
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {'claimed'} end
+local value = redis.call('GET', KEYS[1])
+if value == 'done' or value == 'failed' then return {'done'} end
+if value == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'claimed'}
+end
+return {'busy', redis.call('PTTL', KEYS[1])}
+`;
+
+/** Extend a claim if it is still the caller's. */
+const EXTEND_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
 type Scripts = Redis & {
+  sloeClaim(key: string, owner: string, ttlMs: string): Promise<unknown>;
+  sloeExtendClaim(key: string, owner: string, ttlMs: string): Promise<number>;
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
   sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, ...args: string[]): Promise<string>;
@@ -130,6 +172,8 @@ export class IncidentStore {
     this.redis.defineCommand('sloeApply', { numberOfKeys: 3, lua: APPLY });
     this.redis.defineCommand('sloeTransition', { numberOfKeys: 2, lua: TRANSITION });
     this.redis.defineCommand('sloeResolve', { numberOfKeys: 5, lua: RESOLVE });
+    this.redis.defineCommand('sloeClaim', { numberOfKeys: 1, lua: CLAIM });
+    this.redis.defineCommand('sloeExtendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
   }
 
   private key(...parts: string[]): string {
@@ -163,7 +207,7 @@ export class IncidentStore {
     const r = JSON.parse(raw) as Partial<ApplyResult> & { applied: boolean };
     // cjson writes an empty Lua table as {}.
     const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
-    return { applied: r.applied, opened: list(r.opened), escalated: list(r.escalated), resolved: list(r.resolved) };
+    return { applied: r.applied, opened: list(r.opened), escalated: list(r.escalated), rearmed: list(r.rearmed), resolved: list(r.resolved) };
   }
 
   async get(id: string): Promise<Incident | undefined> {
@@ -186,6 +230,8 @@ export class IncidentStore {
       resolvedAt: num(h.resolvedAt),
       resolvedBy: h.resolvedBy || undefined,
       snoozedUntil: num(h.snoozedUntil),
+      rearms: Number(h.rearms ?? 0),
+      ...(h.previousAck ? { previousAck: previousAck(h.previousAck) } : {}),
       refs,
     };
   }
@@ -285,16 +331,19 @@ export class IncidentStore {
 
   /**
    * Claims the delivery of one step (or update) so that only one worker sends it: 'claimed' for the caller, 'done'
-   * when it was sent before, 'busy' while another worker holds the claim.
+   * when it was sent before, or how long (ms) another worker's claim still lasts. A claim lapses after `ttlMs`
+   * unless its holder extends it: a worker that died holding one gives the delivery up after at most `ttlMs`.
    */
-  async claimDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | 'busy'> {
-    const key = this.key('delivery', id, step);
-    const ok = await this.redis.set(key, `claim:${owner}`, 'PX', ttlMs, 'NX');
-    if (ok === 'OK') return 'claimed';
-    const value = await this.redis.get(key);
-    if (value === 'done' || value === 'failed') return 'done';
-    if (value === null) return this.claimDelivery(id, step, owner, ttlMs);
-    return 'busy';
+  async claimDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | { busyMs: number }> {
+    const [outcome, value] = (await this.redis.sloeClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) as [string, string | number];
+    if (outcome === 'claimed') return 'claimed';
+    if (outcome === 'done') return 'done';
+    return { busyMs: Math.max(0, Number(value)) };
+  }
+
+  /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
+  async extendDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.sloeExtendClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) === 1;
   }
 
   /** Records the outcome of a claimed delivery; kept for 30 days. */
@@ -306,6 +355,12 @@ export class IncidentStore {
   async releaseDelivery(id: string, step: string): Promise<void> {
     await this.redis.del(this.key('delivery', id, step));
   }
+}
+
+/** The acknowledgement a raise overrode, as the APPLY script stored it (times as strings). */
+function previousAck(json: string): NonNullable<Incident['previousAck']> {
+  const a = JSON.parse(json) as { by: string; at: string; severity: Incident['severity']; reason: Incident['reason'] };
+  return { by: a.by, at: Number(a.at), severity: a.severity, reason: a.reason };
 }
 
 /** The hash fields of a new incident. */

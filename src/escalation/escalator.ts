@@ -10,7 +10,8 @@ import type { IncidentStore } from '../engine/store.js';
 import type { Severity, Step } from '../rules/model.js';
 import type { EngineMetrics } from '../server/metrics.js';
 import { type Channel, type IncidentUpdate, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
-import { describeStep } from './plan.js';
+import { RunLater } from '../scheduler/run-later.js';
+import { describeStep, repeatsAfter } from './plan.js';
 
 export interface StepJob {
   incidentId: string;
@@ -19,6 +20,8 @@ export interface StepJob {
   index: number;
   /** When the step was due (firedAt + after). */
   at: number;
+  /** The n-th repetition of the step (a policy's `repeat`); absent for its first run. */
+  round?: number;
 }
 
 export interface UpdateJob {
@@ -33,6 +36,8 @@ export interface UpdateJob {
 
 export type Channels = Record<Step['notify'], Channel>;
 
+export const DEFAULT_CLAIM_TTL_MS = 30_000;
+
 export interface EscalatorDeps {
   store: IncidentStore;
   channels: Channels;
@@ -41,9 +46,16 @@ export interface EscalatorDeps {
   now(): number;
   /** Identifies this replica in delivery claims. */
   owner: string;
+  /**
+   * How long a delivery claim lasts unless extended (default 30 s). The worker delivering extends it every third of
+   * that; a worker that dies gives the delivery up to another one after at most this long.
+   */
+  claimTtlMs?: number;
   retry?: RetryPolicy;
   /** Schedules a step again (used when the incident is snoozed). */
   postpone(job: StepJob, until: number): Promise<void>;
+  /** Schedules steps (repetitions); scheduling the same step twice schedules it once. */
+  scheduleSteps(jobs: readonly StepJob[]): Promise<void>;
   /** Queues an update of the incident for the channels that took part (a failed delivery becomes a note). */
   queueUpdate(job: UpdateJob): Promise<void>;
 }
@@ -83,32 +95,92 @@ export class Escalator {
       return 'postponed';
     }
 
-    const claim = await store.claimDelivery(incident.id, `${key}@${job.token}`, this.deps.owner, 120_000);
+    // The next repetition is scheduled before this one is delivered, so that a worker dying now does not end them.
+    const round = job.round ?? 0;
+    const repeats = repeatsAfter(incident.policy, { index: job.index, severity: job.severity, at: job.at, round });
+    if (repeats.length) await this.deps.scheduleSteps(repeats.map((r) => ({ incidentId: incident.id, token: job.token, severity: r.severity, index: r.index, at: r.at, round: r.round })));
+
+    const delivery = `${key}@${job.token}${round ? `.r${round}` : ''}`;
+    const claim = await this.claim(incident.id, delivery, `step ${key}`);
     if (claim === 'done') return 'skipped';
-    if (claim === 'busy') throw new Error(`step ${key} of incident ${incident.id} is being delivered by another worker`);
 
     metrics.stepLag.observe(Math.max(0, now - job.at) / 1000);
     const channel = this.deps.channels[step.notify];
-    const result = await withRetries(() => channel.step({ incident, step, stepKey: key, log, now: this.deps.now }), this.deps.retry ?? DEFAULT_RETRY);
+    const what = `${describeStep(step)}${round ? ` (repeat ${round})` : ''}`;
+    const fields = { step: key, ...(round ? { round } : {}) };
+    log.debug({ event: 'step-delivering', ...fields, channel: channel.name }, `delivering step ${key}`);
+    const result = await this.holding(incident.id, delivery, () => withRetries(() => channel.step({ incident, step, stepKey: key, round, log, now: this.deps.now }), this.deps.retry ?? DEFAULT_RETRY));
     const at = this.deps.now();
     if (result.ok) {
-      await store.finishDelivery(incident.id, `${key}@${job.token}`, 'done');
+      await store.finishDelivery(incident.id, delivery, 'done');
       if (result.refs) await store.setRefs(incident.id, result.refs);
-      await store.addAudit(incident.id, { at, type: 'step', step: key, by: 'sloe', detail: `${describeStep(step)}: ${result.detail ?? 'sent'}` });
+      await store.addAudit(incident.id, { at, type: 'step', ...fields, by: 'sloe', detail: `${what}: ${result.detail ?? 'sent'}` });
       metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'sent' });
-      log.info({ event: 'step-sent', step: key, channel: channel.name, lagMs: now - job.at, attempts: result.attempts }, `step ${key} ran: ${describeStep(step)}`);
+      log.info({ event: 'step-sent', ...fields, channel: channel.name, lagMs: now - job.at, attempts: result.attempts }, `step ${key} ran: ${what}`);
       if (!channel.logOnly) {
-        await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: result.detail ?? `${describeStep(step)}: sent`, origin: channel.name, seq: `${key}@${job.token}` });
+        await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: result.detail ?? `${what}: sent`, origin: channel.name, seq: delivery });
       }
       return 'sent';
     }
-    await store.finishDelivery(incident.id, `${key}@${job.token}`, 'failed');
-    const detail = `${describeStep(step)} failed after ${result.attempts} attempt(s): ${result.error}`;
-    await store.addAudit(incident.id, { at, type: 'failed', step: key, by: 'sloe', detail });
+    await store.finishDelivery(incident.id, delivery, 'failed');
+    const detail = `${what} failed after ${result.attempts} attempt(s): ${result.error}`;
+    await store.addAudit(incident.id, { at, type: 'failed', ...fields, by: 'sloe', detail });
     metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'failed' });
-    log.error({ event: 'step-failed', step: key, channel: channel.name, attempts: result.attempts, error: result.error }, `step ${key} failed: ${detail}`);
-    await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: `${key}@${job.token}` });
+    log.error({ event: 'step-failed', ...fields, channel: channel.name, attempts: result.attempts, error: result.error }, `step ${key} failed: ${detail}`);
+    await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: delivery });
     return 'failed';
+  }
+
+  private get claimTtlMs(): number {
+    return this.deps.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+  }
+
+  /**
+   * Claims a delivery for this worker. While another worker holds the claim the job runs again when the claim
+   * lapses (RunLater: not a failed attempt): a holder that died gives it up then, a live one has finished by then
+   * or extended it.
+   */
+  private async claim(incidentId: string, delivery: string, what: string): Promise<'claimed' | 'done'> {
+    const claim = await this.deps.store.claimDelivery(incidentId, delivery, this.deps.owner, this.claimTtlMs);
+    if (claim === 'claimed' || claim === 'done') return claim;
+    throw new RunLater(claim.busyMs + 50, `${what} of incident ${incidentId} is being delivered by another worker; trying again when its claim lapses`);
+  }
+
+  /** Runs a delivery while extending its claim, so that a delivery held up for long (Retry-After) stays this worker's. */
+  private async holding<T>(incidentId: string, delivery: string, deliver: () => Promise<T>): Promise<T> {
+    const ttl = this.claimTtlMs;
+    const timer = setInterval(() => {
+      this.deps.store.extendDelivery(incidentId, delivery, this.deps.owner, ttl).then(
+        (mine) => {
+          if (!mine) this.deps.log.warn({ event: 'claim-lost', incidentId, delivery }, `the delivery claim of ${delivery} lapsed while delivering; another worker may deliver it too`);
+        },
+        (e: Error) => this.deps.log.warn({ event: 'claim-extend-failed', incidentId, delivery, error: e.message }, `could not extend the delivery claim of ${delivery}: ${e.message}`),
+      );
+    }, Math.max(100, Math.floor(ttl / 3)));
+    try {
+      return await deliver();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /**
+   * A step job that failed on every attempt (Redis errors, say) and will not run again: it is not lost silently but
+   * recorded like a delivery that failed — audit trail, log, metric, and a note in the Slack thread.
+   */
+  async abandoned(job: StepJob, error: string): Promise<void> {
+    const { store, metrics, log } = this.deps;
+    const key = keyOf(job.severity, job.index);
+    const round = job.round ?? 0;
+    const incident = await store.get(job.incidentId).catch(() => undefined);
+    const step = incident?.policy[job.severity]?.[job.index];
+    const what = `${step ? describeStep(step) : `step ${key}`}${round ? ` (repeat ${round})` : ''}`;
+    const detail = `${what} failed for good: the step job failed on every attempt (${error})`;
+    const fields = { step: key, ...(round ? { round } : {}) };
+    metrics.notifications.inc({ channel: step?.notify ?? 'unknown', kind: 'step', outcome: 'failed' });
+    (incident ? this.logFor(incident) : log).error({ event: 'step-failed', incidentId: job.incidentId, ...fields, error }, `step ${key} failed: ${detail}`);
+    await store.addAudit(job.incidentId, { at: this.deps.now(), type: 'failed', ...fields, by: 'sloe', detail });
+    await this.deps.queueUpdate({ incidentId: job.incidentId, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: `${key}@${job.token}${round ? `.r${round}` : ''}.abandoned` });
   }
 
   /** Reflects a change of an incident in every channel that took part in it. */
@@ -119,11 +191,9 @@ export class Escalator {
     const log = this.logFor(incident);
     for (const channel of new Set(Object.values(this.deps.channels))) {
       const key = `update.${job.update}.${job.seq}.${channel.name}`;
-      const claim = await store.claimDelivery(incident.id, key, this.deps.owner, 120_000);
-      if (claim === 'done') continue;
-      if (claim === 'busy') throw new Error(`update ${key} of incident ${incident.id} is being delivered by another worker`);
+      if ((await this.claim(incident.id, key, `update ${key}`)) === 'done') continue;
       const ctx = { incident, update: job.update, ...(job.text !== undefined ? { text: job.text } : {}), ...(job.origin !== undefined ? { origin: job.origin } : {}), log, now: this.deps.now };
-      const result = await withRetries(async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY);
+      const result = await this.holding(incident.id, key, () => withRetries(async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY));
       await store.finishDelivery(incident.id, key, result.ok ? 'done' : 'failed');
       if (result.ok && result.detail === 'not involved') continue;
       if (result.ok && result.refs) await store.setRefs(incident.id, result.refs);

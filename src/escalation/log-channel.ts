@@ -34,8 +34,8 @@ export class LogChannel implements Channel {
     readonly logOnly = `${name} is not configured`,
   ) {}
 
-  async step({ incident, step, stepKey, log }: StepContext): Promise<DeliveryResult> {
-    logNotification(log, this.name, stepKey, describeStep(step), incident);
+  async step({ incident, step, stepKey, round, log }: StepContext): Promise<DeliveryResult> {
+    logNotification(log, this.name, stepKey, describeStep(step), incident, round ? { round } : {});
     return { ok: true, refs: { [`${this.name}.logged`]: '1' }, detail: 'written to the log (channel not configured)' };
   }
 

@@ -21,6 +21,8 @@ export interface StepContext {
   step: Step;
   /** `page.1`: identifies the step within the incident's escalation. */
   stepKey: string;
+  /** 0 for the step's first run, n for its n-th repetition (a policy's `repeat`). */
+  round: number;
   log: Logger;
   now(): number;
 }

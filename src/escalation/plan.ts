@@ -1,4 +1,8 @@
-/** Which escalation steps an incident runs, and when: `after` counts from the moment the incident fires. */
+/**
+ * Which escalation steps an incident runs, and when: `after` counts from the moment the incident fires; a `repeat`
+ * runs the last step (or, on the policy, all page steps) again until the incident is acknowledged or resolved.
+ * `run` and `backtest` both plan with these functions.
+ */
 import type { EscalationPolicy, Severity, Step } from '../rules/model.js';
 
 export interface PlannedStep {
@@ -8,13 +12,31 @@ export interface PlannedStep {
   step: Step;
   /** When the step runs (unix ms). */
   at: number;
+  /** 0 for the first run of the step, n for its n-th repetition. */
+  round: number;
 }
 
 /** The steps of a policy for a severity, each at `from + after`, in the order they run. */
-export function planSteps(policy: EscalationPolicy, severity: Severity, from: number): PlannedStep[] {
+export function planSteps(policy: EscalationPolicy, severity: Severity, from: number, round = 0): PlannedStep[] {
   return policy[severity]
-    .map((step, index) => ({ index, severity, step, at: from + step.afterMs }))
+    .map((step, index) => ({ index, severity, step, at: from + step.afterMs, round }))
     .sort((a, b) => a.at - b.at || a.index - b.index);
+}
+
+/**
+ * The steps a run of `ran` brings about when the policy repeats: the step itself again `repeat` later (a step's
+ * own `repeat`), or, after the last page step, all page steps over again, the first of them `repeat` later (the
+ * policy's `repeat`). Each repetition is scheduled when the one before it runs, so an acknowledgement stops them.
+ */
+export function repeatsAfter(policy: EscalationPolicy, ran: Omit<PlannedStep, 'step'>): PlannedStep[] {
+  const step = policy[ran.severity][ran.index];
+  if (!step) return [];
+  if (step.repeatMs) return [{ ...ran, step, at: ran.at + step.repeatMs, round: ran.round + 1 }];
+  if (ran.severity !== 'page' || !policy.repeatMs) return [];
+  const order = planSteps(policy, 'page', 0);
+  if (order[order.length - 1]?.index !== ran.index) return [];
+  const first = order[0]!.step.afterMs;
+  return planSteps(policy, 'page', ran.at + policy.repeatMs - first, ran.round + 1);
 }
 
 /** What a step sends to, for people: `slack #ai-alerts`, `pagerduty (critical)`, `oncall ai-primary`. */

@@ -2,7 +2,7 @@
  * Replays the alert state machine over history: range queries fetch everything once, then each step is judged by
  * the same frame and state code that `run` uses, and each incident's escalation steps are laid on the timeline.
  */
-import { planSteps } from '../escalation/plan.js';
+import { planSteps, repeatsAfter } from '../escalation/plan.js';
 import type { EscalationPolicy, Severity, Slo } from '../rules/model.js';
 import { gcd } from '../util/async.js';
 import { ratioGrids } from './evaluate.js';
@@ -19,6 +19,8 @@ export interface BacktestStep {
   severity: Severity;
   index: number;
   target: string;
+  /** 0 for the step's first run, n for its n-th repetition (a policy's `repeat`). */
+  round: number;
 }
 
 export interface BacktestIncident {
@@ -84,7 +86,8 @@ function pointsAt(series: RangeSeries[], from: number, to: number, stepMs: numbe
 
 /**
  * Runs the state machine over `times` and returns each instance's incidents with the steps its policy would have
- * run: every step at `firedAt + after` (a severity raised to page adds the page steps from then on), dropped when the
+ * run: every step at `firedAt + after` (a severity raised to page adds the page steps from then on), with the
+ * repetitions of a `repeat` (acknowledgements are not simulated: they repeat until resolution), dropped when the
  * incident resolved first or the step falls after `until`.
  */
 export function replay(
@@ -156,15 +159,23 @@ function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined,
   const phases = [{ severity: fired, from: incident.firedAt }, ...incident.escalations.map((e) => ({ severity: e.severity, from: e.at }))];
   const end = Math.min(incident.resolvedAt ?? Infinity, until + 1);
   return phases.flatMap((phase, i) => {
-    const next = phases[i + 1]?.from ?? Infinity;
-    return planSteps(policy, phase.severity, phase.from)
-      .filter((s) => s.at < end && s.at < next)
-      .map((s) => ({
+    const stop = Math.min(end, phases[i + 1]?.from ?? Infinity);
+    const out: BacktestStep[] = [];
+    // Steps in time order; each that runs may bring its repetitions, which join the queue (it never holds more
+    // than one round of the policy).
+    const queue = planSteps(policy, phase.severity, phase.from);
+    for (let s = queue.shift(); s !== undefined && s.at < stop; s = queue.shift()) {
+      out.push({
         notify: s.step.notify,
         at: s.at,
         severity: s.severity,
         index: s.index,
         target: s.step.notify === 'slack' ? s.step.channel : s.step.notify === 'oncall' ? s.step.schedule : s.step.severity,
-      }));
+        round: s.round,
+      });
+      queue.push(...repeatsAfter(policy, s));
+      queue.sort((a, b) => a.at - b.at || a.index - b.index);
+    }
+    return out;
   });
 }

@@ -12,6 +12,7 @@ import {
   type Config,
   DEFAULTS,
   type Dashboard,
+  MIN_REPEAT_MS,
   type EscalationPolicy,
   type Location,
   type OnCallSchedule,
@@ -44,6 +45,8 @@ export const HIGH_CARDINALITY_LABELS = ['user_id', 'request_id', 'trace_id', 'se
 export interface CheckOptions {
   /** Labels an SLO query must not group by, besides HIGH_CARDINALITY_LABELS. */
   highCardinalityLabels?: readonly string[];
+  /** The shortest `repeat` of an escalation policy (default MIN_REPEAT_MS). */
+  minRepeatMs?: number;
   /** When given, `${NAME}` references are filled in from it and unset names are reported. */
   env?: NodeJS.ProcessEnv;
   /** The variables specs may reference (default: SLOE_*, PAGERDUTY_*_KEY, SLACK_CHANNEL_*). */
@@ -52,7 +55,7 @@ export interface CheckOptions {
 
 /**
  * Check options from SLOE_HIGH_CARDINALITY_LABELS (and a comma-separated list given on the command line) and
- * SLOE_SPEC_ENV_ALLOW.
+ * SLOE_SPEC_ENV_ALLOW and SLOE_MIN_REPEAT (a duration).
  */
 export function checkOptionsFromEnv(env: NodeJS.ProcessEnv, extra?: string): CheckOptions {
   const list = [extra, env.SLOE_HIGH_CARDINALITY_LABELS]
@@ -60,7 +63,13 @@ export function checkOptionsFromEnv(env: NodeJS.ProcessEnv, extra?: string): Che
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
     .filter(Boolean);
-  return { highCardinalityLabels: list, envAllow: EnvAllowList.fromEnv(env) };
+  const options: CheckOptions = { highCardinalityLabels: list, envAllow: EnvAllowList.fromEnv(env) };
+  if (env.SLOE_MIN_REPEAT) {
+    const ms = parseDuration(env.SLOE_MIN_REPEAT);
+    if (ms === undefined || ms <= 0) throw new Error(`SLOE_MIN_REPEAT must be a duration such as 1m (got ${JSON.stringify(env.SLOE_MIN_REPEAT)})`);
+    options.minRepeatMs = ms;
+  }
+  return options;
 }
 
 export interface CheckResult {
@@ -341,7 +350,8 @@ class Checker {
     if (page === undefined && ticket === undefined) {
       this.problem(doc, [], 'an escalation policy needs page or ticket steps');
     }
-    const valid = parsed(EscalationPolicySchema, raw) !== undefined;
+    const repeatMs = this.repeats(doc, raw, page === undefined ? 'ticket' : 'page');
+    const valid = parsed(EscalationPolicySchema, raw) !== undefined && repeatMs !== null;
     this.policies.set(
       name,
       valid
@@ -350,22 +360,55 @@ class Checker {
             page: page ?? ticket ?? [],
             ticket: ticket ?? defaultTicketSteps(page ?? []),
             ...(raw.responders !== undefined ? { responders: parsed(EscalationPolicySchema.shape.responders, raw.responders) } : {}),
+            ...(repeatMs !== undefined ? { repeatMs } : {}),
             source: this.loc(doc, ['name']),
           }
         : undefined,
     );
   }
 
+  /**
+   * Checks the `repeat`s of a policy: each at least the minimum, a step's only on the last step of its list, not on
+   * the last page step as well as on the policy. Returns the policy's repeat, or null when a repeat has a problem.
+   */
+  private repeats(doc: SourceDoc, raw: Record<string, unknown>, pageList: 'page' | 'ticket'): number | undefined | null {
+    const before = this.problems.length;
+    const minMs = this.options.minRepeatMs ?? MIN_REPEAT_MS;
+    const check = (path: Path, text: unknown): number | undefined => {
+      const ms = typeof text === 'string' || text === 0 ? parseDuration(text) : undefined;
+      if (ms === undefined) return undefined;
+      if (ms < minMs) this.problem(doc, path, `repeat must be at least ${formatDuration(minMs)}: re-notifying more often than that is noise (got ${formatDuration(ms)})`);
+      return ms;
+    };
+    for (const severity of ['page', 'ticket'] as const) {
+      const list = items(raw[severity]);
+      list.forEach((item, i) => {
+        const repeat = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).repeat : undefined;
+        if (repeat === undefined) return;
+        check([severity, i, 'repeat'], repeat);
+        if (i !== list.length - 1) {
+          this.problem(doc, [severity, i, 'repeat'], `repeat is allowed on the last ${severity} step only (it repeats that step); to repeat the whole escalation, set repeat on the policy`);
+        } else if (severity === pageList && raw.repeat !== undefined) {
+          this.problem(doc, [severity, i, 'repeat'], `repeat is set on the policy already (it starts the ${severity} steps over); set it in one place`);
+        }
+      });
+    }
+    const repeatMs = raw.repeat === undefined ? undefined : check(['repeat'], raw.repeat);
+    return this.problems.length > before ? null : repeatMs;
+  }
+
   private step(doc: SourceDoc, path: Path, step: StepDoc): Step {
     const afterMs = step.after === undefined ? 0 : (parseDuration(step.after) ?? 0);
+    const repeatMs = step.repeat === undefined ? undefined : parseDuration(step.repeat);
+    const timing = { afterMs, ...(repeatMs !== undefined ? { repeatMs } : {}) };
     switch (step.notify) {
       case 'slack':
-        return { notify: 'slack', afterMs, channel: step.channel };
+        return { notify: 'slack', ...timing, channel: step.channel };
       case 'pagerduty':
-        return { notify: 'pagerduty', afterMs, routingKey: step.routingKey, severity: step.severity ?? 'critical' };
+        return { notify: 'pagerduty', ...timing, routingKey: step.routingKey, severity: step.severity ?? 'critical' };
       case 'oncall':
         this.scheduleRefs.push({ doc, path: [...path, 'schedule'], name: step.schedule });
-        return { notify: 'oncall', afterMs, schedule: step.schedule };
+        return { notify: 'oncall', ...timing, schedule: step.schedule };
     }
   }
 
@@ -665,8 +708,11 @@ function negate(objective: Threshold): Threshold {
   return { kind: 'threshold', op, value: objective.value, text: `not ${objective.text}` };
 }
 
-/** Ticket incidents of a policy without ticket steps go to its Slack steps (or, lacking those, its page steps). */
+/**
+ * Ticket incidents of a policy without ticket steps go to its Slack steps (or, lacking those, its page steps); they
+ * do not repeat.
+ */
 function defaultTicketSteps(page: Step[]): Step[] {
   const slack = page.filter((s) => s.notify === 'slack');
-  return slack.length > 0 ? slack : page;
+  return (slack.length > 0 ? slack : page).map(({ repeatMs: _repeat, ...step }) => step);
 }

@@ -80,10 +80,16 @@ export interface RatioSlo extends SloCommon {
 
 export type Slo = ThresholdSlo | RatioSlo;
 
+interface StepTiming {
+  afterMs: number;
+  /** Last step only: it runs again every repeatMs until the incident is acknowledged or resolved. */
+  repeatMs?: number;
+}
+
 export type Step =
-  | { notify: 'slack'; afterMs: number; channel: string }
-  | { notify: 'pagerduty'; afterMs: number; routingKey?: string; severity: PagerDutySeverity }
-  | { notify: 'oncall'; afterMs: number; schedule: string };
+  | (StepTiming & { notify: 'slack'; channel: string })
+  | (StepTiming & { notify: 'pagerduty'; routingKey?: string; severity: PagerDutySeverity })
+  | (StepTiming & { notify: 'oncall'; schedule: string });
 
 /** Who is told, how and when, for each severity. */
 export interface EscalationPolicy {
@@ -92,6 +98,8 @@ export interface EscalationPolicy {
   ticket: Step[];
   /** Who may act on its incidents from Slack (user ids, `@group` handles), besides its schedules' members; unset: anyone. */
   responders?: string[];
+  /** The page steps start over this long after the last of them ran, until acknowledged or resolved. */
+  repeatMs?: number;
   source: Location;
 }
 
@@ -122,6 +130,9 @@ export interface Config {
   services: Array<{ name: string; owner: string; source: Location }>;
   files: string[];
 }
+
+/** The shortest `repeat` `validate` accepts unless SLOE_MIN_REPEAT says otherwise: shorter re-notifies too often. */
+export const MIN_REPEAT_MS = 60_000;
 
 export const DEFAULTS = {
   intervalMs: 60_000,

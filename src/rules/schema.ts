@@ -197,6 +197,7 @@ export const ServiceLevelsSchema = z
 
 const stepCommon = {
   after: duration('when the step runs, counted from the moment the incident fires (default 0)', { min: '0', max: '30d' }).optional(),
+  repeat: duration('last step only: run this step again every `repeat` until the incident is acknowledged or resolved (at least 1m)', { min: '0', max: '30d' }).optional(),
 };
 
 export const SlackStepSchema = z.strictObject({
@@ -245,6 +246,7 @@ export const EscalationPolicySchema = z
       .min(1, { error: 'responders must list at least one Slack user id or user group handle; leave it out to let anyone act' })
       .optional()
       .meta({ description: 'who may Ack, Resolve and Snooze from Slack: Slack user ids and user group handles (@name); members of the on-call schedules of its steps may too. Unset: anyone who sees the message' }),
+    repeat: duration('start the page steps over `repeat` after the last one ran, until the incident is acknowledged or resolved (at least 1m)', { min: '0', max: '30d' }).optional(),
   })
   .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
 

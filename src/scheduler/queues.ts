@@ -3,10 +3,11 @@
  * escalation steps (delayed jobs with deterministic ids) and incident updates. Processors stay thin: they parse the
  * job and call the engine.
  */
-import { type Job, Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { StepJob, UpdateJob } from '../escalation/escalator.js';
 import type { Slo } from '../rules/model.js';
+import { RunLater } from './run-later.js';
 
 const EVALUATE = 'evaluate';
 const DELIVER = 'deliver';
@@ -27,6 +28,11 @@ export interface ShardJob {
  */
 export function shardMembers(slos: readonly Slo[], job: ShardJob): Slo[] {
   return (byInterval(slos).get(job.intervalMs) ?? []).slice(job.shard * SHARD_SIZE, (job.shard + 1) * SHARD_SIZE);
+}
+
+/** The id of a shard's job scheduler: `shard.<interval ms>.<n>`. */
+function schedulerId(job: ShardJob): string {
+  return `${SCHEDULER}${job.intervalMs}.${job.shard}`;
 }
 
 /** The shards a configuration needs. */
@@ -56,9 +62,20 @@ export interface WorkerTuning {
   /** How long a job's lock lasts; a replica that dies holding it loses the job to another after this. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** How often a step or update job is tried (errors, not deliveries: channels retry those) before it fails for good. */
+  deliverAttempts: number;
+  /** Back-off before the second try of a step or update job; doubles each time. */
+  deliverBackoffMs: number;
 }
 
-export const DEFAULT_TUNING: WorkerTuning = { evaluateConcurrency: 4, deliverConcurrency: 16, lockDurationMs: 30_000, stalledIntervalMs: 30_000 };
+export const DEFAULT_TUNING: WorkerTuning = {
+  evaluateConcurrency: 4,
+  deliverConcurrency: 16,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  deliverAttempts: 8,
+  deliverBackoffMs: 500,
+};
 
 export interface Processors {
   /** `lagMs`: how late the job started after it was due (0 when on time), by BullMQ's clock. */
@@ -76,17 +93,22 @@ export class Queues {
     private readonly connection: Redis,
     private readonly prefix: string,
     private readonly now: () => number,
+    private readonly tuning: WorkerTuning = DEFAULT_TUNING,
   ) {
     this.evaluate = new Queue(EVALUATE, { connection, prefix });
     this.deliver = new Queue(DELIVER, { connection, prefix });
   }
 
-  /** Makes the job schedulers match the SLOs: one per shard at its interval; those no longer needed go. */
-  async syncSchedulers(slos: readonly Slo[]): Promise<{ upserted: number; removed: string[] }> {
+  /**
+   * Makes the job schedulers match the SLOs: one per shard at its interval; with `prune`, those no longer needed go
+   * (at start-up and reload; a repair only adds, so that replicas whose configurations differ for a while do not
+   * undo each other's schedulers over and over).
+   */
+  async syncSchedulers(slos: readonly Slo[], prune = true): Promise<{ upserted: number; removed: string[] }> {
     const wanted = shards(slos);
     const ids = new Set<string>();
     for (const job of wanted) {
-      const id = `${SCHEDULER}${job.intervalMs}.${job.shard}`;
+      const id = schedulerId(job);
       ids.add(id);
       await this.evaluate.upsertJobScheduler(id, { every: job.intervalMs }, {
         name: EVALUATE,
@@ -95,6 +117,7 @@ export class Queues {
       });
     }
     const removed: string[] = [];
+    if (!prune) return { upserted: wanted.length, removed };
     for (const scheduler of await this.evaluate.getJobSchedulers(0, -1)) {
       if (!ids.has(scheduler.key)) {
         await this.evaluate.removeJobScheduler(scheduler.key);
@@ -104,15 +127,35 @@ export class Queues {
     return { upserted: wanted.length, removed };
   }
 
+  /**
+   * The job schedulers the SLOs need that Redis does not have (its data was lost), or whose next job is overdue by
+   * more than two intervals and a minute (its delayed job was lost).
+   */
+  async missingSchedulers(slos: readonly Slo[]): Promise<{ wanted: number; missing: string[] }> {
+    const wanted = shards(slos);
+    const existing = new Map((await this.evaluate.getJobSchedulers(0, -1)).map((s) => [s.key, s]));
+    const now = Date.now();
+    const missing = wanted
+      .filter((job) => {
+        const scheduler = existing.get(schedulerId(job));
+        return !scheduler || (scheduler.next !== undefined && scheduler.next < now - 2 * job.intervalMs - 60_000);
+      })
+      .map(schedulerId);
+    return { wanted: wanted.length, missing };
+  }
+
+  private retries() {
+    return { attempts: this.tuning.deliverAttempts, backoff: { type: 'exponential' as const, delay: this.tuning.deliverBackoffMs } };
+  }
+
   private stepJob(job: StepJob, suffix = '') {
     return {
       name: 'step',
       data: job,
       opts: {
-        jobId: `step.${job.incidentId}.${job.token}.${job.severity}.${job.index}${suffix}`,
+        jobId: `step.${job.incidentId}.${job.token}.${job.severity}.${job.index}${job.round ? `.r${job.round}` : ''}${suffix}`,
         delay: Math.max(0, job.at - this.now()),
-        attempts: 8,
-        backoff: { type: 'exponential' as const, delay: 500 },
+        ...this.retries(),
         removeOnComplete: { age: 86_400 },
         removeOnFail: { age: 7 * 86_400 },
       },
@@ -133,30 +176,42 @@ export class Queues {
   async queueUpdate(job: UpdateJob): Promise<void> {
     await this.deliver.add('update', job, {
       jobId: `update.${job.incidentId}.${job.update}.${job.seq.replaceAll(':', '-')}`,
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 500 },
+      ...this.retries(),
       removeOnComplete: { age: 86_400 },
       removeOnFail: { age: 7 * 86_400 },
     });
   }
 
   /** Starts taking jobs. */
-  startWorkers(processors: Processors, tuning: WorkerTuning): void {
+  startWorkers(processors: Processors): void {
+    const tuning = this.tuning;
     const common = { connection: this.connection, prefix: this.prefix, lockDuration: tuning.lockDurationMs, stalledInterval: tuning.stalledIntervalMs, maxStalledCount: 3 };
     this.workers = [
       new Worker(EVALUATE, (job: Job<ShardJob>) => processors.evaluate(job.data, Math.max(0, Date.now() - (job.timestamp + (job.opts.delay ?? 0)))), { ...common, concurrency: tuning.evaluateConcurrency }),
       new Worker(
         DELIVER,
-        (job: Job<StepJob | UpdateJob>) => (job.name === 'step' ? processors.step(job.data as StepJob) : processors.update(job.data as UpdateJob)),
+        async (job: Job<StepJob | UpdateJob>, token?: string) => {
+          try {
+            return await (job.name === 'step' ? processors.step(job.data as StepJob) : processors.update(job.data as UpdateJob));
+          } catch (e) {
+            if (!(e instanceof RunLater)) throw e;
+            // Back to the delayed set without counting an attempt (BullMQ: moveToDelayed with the lock's token).
+            await job.moveToDelayed(Date.now() + e.waitMs, token);
+            throw new DelayedError(e.message);
+          }
+        },
         { ...common, concurrency: tuning.deliverConcurrency },
       ),
     ];
   }
 
-  /** Workers attach error handlers here (a failing job is logged, not thrown). */
-  onWorkerEvent(failed: (queue: string, job: Job | undefined, error: Error) => void, error: (queue: string, error: Error) => void): void {
+  /**
+   * Workers attach error handlers here (a failing job is logged, not thrown). `final` is true when the job will not
+   * be tried again.
+   */
+  onWorkerEvent(failed: (queue: string, job: Job | undefined, error: Error, final: boolean) => void, error: (queue: string, error: Error) => void): void {
     for (const w of this.workers) {
-      w.on('failed', (job, e) => failed(w.name, job, e));
+      w.on('failed', (job, e) => failed(w.name, job, e, job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1)));
       w.on('error', (e) => error(w.name, e));
     }
   }

@@ -2,20 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { eventually, useStack } from '../support/engine.js';
 import { pagerDutyWebhook } from '../support/stand-ins/pagerduty.js';
 import { click } from '../support/stand-ins/slack.js';
-import { API_TOKEN, ROUTING_KEY, SIGNING_SECRET, WEBHOOK_SECRET, channelSlo, engineWithChannels, useChannels } from './support.js';
+import { API_TOKEN, ROUTING_KEY, SIGNING_SECRET, WEBHOOK_SECRET, channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resets the stand-ins' records before a test. */
-function fresh() {
-  channels.slack.calls.length = 0;
-  channels.pagerduty.requests.length = 0;
-  channels.pagerduty.rest.length = 0;
-  channels.pagerduty.incidents.clear();
-}
+const fresh = () => resetStandIns(channels);
 
 describe('Slack, PagerDuty and on-call, end to end', () => {
   it('fire → Slack post → PagerDuty trigger → on-call DM → signed Ack click → PagerDuty acknowledge; resolve closes both', async () => {
@@ -92,7 +86,8 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
       [202, 'trigger'],
     ]);
     expect(channels.pagerduty.incidents.size).toBe(1);
-    expect((await engine.store.audit(incident.id)).find((a) => a.step === 'page.1')).toMatchObject({ type: 'step' });
+    // PagerDuty has the event before sloe has written the step to the audit trail.
+    expect(await eventually('the step in the audit trail', async () => (await engine.store.audit(incident.id)).find((a) => a.step === 'page.1'))).toMatchObject({ type: 'step' });
   });
 
   it('a 400 from PagerDuty is not retried, and is reported in the audit trail, the log, the metrics and the Slack thread', async () => {

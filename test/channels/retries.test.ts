@@ -22,6 +22,7 @@ const incident: Incident = {
   signal: 'latency',
   labels: {},
   instanceKey: 'svc/slo{}',
+  rearms: 0,
   owner: 'team',
   dashboard: { id: 'd', title: 'D', owner: 'alice' },
   objective: '< 1',
@@ -102,7 +103,7 @@ describe('retry behaviour, one table for every channel', () => {
       c.reset();
       c.fail(status);
       const step = incident.policy.page[name === 'slack' ? 0 : 1]!;
-      const result = await withRetries(() => c.channel.step({ incident, step, stepKey: 'page.0', log, now: Date.now }), FAST);
+      const result = await withRetries(() => c.channel.step({ incident, step, stepKey: 'page.0', round: 0, log, now: Date.now }), FAST);
       expect(result.ok).toBe(retry);
       const minimum = name === 'pagerduty' && status === 429 ? 4 : 1;
       expect(c.attempts()).toBe(retry ? minimum + 1 : 1);
@@ -111,7 +112,7 @@ describe('retry behaviour, one table for every channel', () => {
 
   it('a network failure is retried', async () => {
     const dead = new SlackChannel(new SlackApi(new WebClient('x', { slackApiUrl: 'http://127.0.0.1:9/api/', retryConfig: { retries: 0 } })));
-    const result = await withRetries(() => dead.step({ incident, step: incident.policy.page[0]!, stepKey: 'page.0', log, now: Date.now }), FAST);
+    const result = await withRetries(() => dead.step({ incident, step: incident.policy.page[0]!, stepKey: 'page.0', round: 0, log, now: Date.now }), FAST);
     expect(result).toMatchObject({ ok: false, attempts: 3 });
   });
 });

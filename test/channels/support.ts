@@ -2,7 +2,8 @@
 import { globalAgent } from 'node:https';
 import { afterAll, beforeAll } from 'vitest';
 import { channelsFromEnv } from '../../src/escalation/channels.js';
-import { type useStack, startEngine, writeSlos } from '../support/engine.js';
+import type { WorkerTuning } from '../../src/scheduler/queues.js';
+import { ENGINE_TEST_TUNING, type useStack, startEngine, writeSlos } from '../support/engine.js';
 import { PagerDutyStandIn } from '../support/stand-ins/pagerduty.js';
 import { SlackStandIn } from '../support/stand-ins/slack.js';
 import { type TestCa, makeTestCa } from '../support/tls.js';
@@ -13,12 +14,8 @@ export const ROUTING_KEY = 'R0UTINGKEY0000000000000000000001';
 export const WEBHOOK_SECRET = 'pagerduty-webhook-secret';
 export const API_TOKEN = 'pd-api-token';
 
-/** Queue depth over 200 for 2s pages: Slack now, PagerDuty after 2s, on-call (alice) after 4s, Slack again after 10s. */
-export function channelSlo(query = 'max(demo_queue_depth)', extra = ''): string {
-  return `apiVersion: sloe/v1
-kind: EscalationPolicy
-name: ai-default
-page:
+/** The steps of channelSlo's policy: Slack now, PagerDuty after 2s, on-call (alice) after 4s, Slack again after 10s. */
+const CHANNEL_STEPS = `page:
   - notify: slack
     channel: "#ai-alerts"
   - after: 2s
@@ -30,7 +27,14 @@ page:
     schedule: ai-primary
   - after: 10s
     notify: slack
-    channel: "#ai-escalations"
+    channel: "#ai-escalations"`;
+
+/** Queue depth over 200 for 2s pages, escalated by `steps` (the body of the policy; CHANNEL_STEPS by default). */
+export function channelSlo(query = 'max(demo_queue_depth)', extra = '', steps = CHANNEL_STEPS): string {
+  return `apiVersion: sloe/v1
+kind: EscalationPolicy
+name: ai-default
+${steps}
 ---
 apiVersion: sloe/v1
 kind: OnCallSchedule
@@ -93,11 +97,20 @@ export function useChannels(): Channels {
   return ctx;
 }
 
+/** Forgets what the stand-ins recorded, before a test. */
+export function resetStandIns(channels: Channels): void {
+  channels.slack.calls.length = 0;
+  channels.pagerduty.requests.length = 0;
+  channels.pagerduty.rest.length = 0;
+  channels.pagerduty.incidents.clear();
+}
+
 /** An engine with real channels on the stack. */
-export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo()) {
-  const setup = channelsFromEnv(channels.env);
+export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo(), options: { tuning?: Partial<WorkerTuning>; env?: NodeJS.ProcessEnv } = {}) {
+  const env = { ...channels.env, ...options.env };
+  const setup = channelsFromEnv(env);
   const paths = [await writeSlos(stackCtx.stack.dir, slo)];
-  const started = await startEngine(stackCtx.stack, paths, { env: channels.env, channels: setup.channels, routes: setup.routes });
+  const started = await startEngine(stackCtx.stack, paths, { env, channels: setup.channels, routes: setup.routes, tuning: { ...ENGINE_TEST_TUNING, ...options.tuning } });
   stackCtx.engines.push(started.engine);
   return { ...started, url: `http://127.0.0.1:${started.engine.port}` };
 }

@@ -139,7 +139,7 @@ describe('filling in references at send time', () => {
     const channel = new PagerDutyChannel({ ...pagerDutyConfigFromEnv(env), timeoutMs: 500 }, env);
     const step = { notify: 'pagerduty' as const, afterMs: 0, routingKey: '${PAGERDUTY_API_TOKEN}', severity: 'critical' as const };
     const incident = { id: 'abc', severity: 'page', sloId: 's/x', labels: {}, message: 'm', dashboard: { id: 'd', title: 'd', owner: 'o' }, refs: {}, firedAt: 0, service: 's', slo: 'x', signal: 'latency', condition: '> 1', objective: null, owner: 'o' } as unknown as Incident;
-    const result = await channel.step({ incident, step, stepKey: 'page.0', log: createLogger({ LOG_LEVEL: 'silent' }), now: Date.now });
+    const result = await channel.step({ incident, step, stepKey: 'page.0', round: 0, log: createLogger({ LOG_LEVEL: 'silent' }), now: Date.now });
     expect(result).toEqual({ ok: false, retry: false, error: 'routingKey ${PAGERDUTY_API_TOKEN} names a variable that specs may not read: PAGERDUTY_API_TOKEN' });
   });
 });

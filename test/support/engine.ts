@@ -117,6 +117,9 @@ export async function writeSlos(dir: string, text: string): Promise<string> {
   return path;
 }
 
+/** Short job locks, so that a job held by a stopped engine is taken over within seconds. */
+export const ENGINE_TEST_TUNING = { lockDurationMs: 3000, stalledIntervalMs: 1000 };
+
 /** Starts an engine on the stack with a fresh Redis prefix (or the given one, to share with replicas). */
 export async function startEngine(stack: Stack, paths: string[], { prefix: given, env: extraEnv, ...options }: Partial<EngineOptions> & { prefix?: string } = {}) {
   const capture = new LogCapture();
@@ -129,7 +132,7 @@ export async function startEngine(stack: Stack, paths: string[], { prefix: given
     host: '127.0.0.1',
     watch: false,
     log: createLogger(env, capture),
-    tuning: { lockDurationMs: 3000, stalledIntervalMs: 1000 },
+    tuning: ENGINE_TEST_TUNING,
     retry: { attempts: 3, baseMs: 50, maxMs: 500 },
     ...options,
   });

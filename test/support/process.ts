@@ -1,5 +1,6 @@
 /** `sloe run` as a real process: its JSON log lines collected as they come. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 import { SLOE, ROOT } from './cli.js';
 import type { LogLine } from './engine.js';
 
@@ -48,4 +49,29 @@ export function spawnSloe(args: string[], env: NodeJS.ProcessEnv, port: number):
       }
     },
   };
+}
+
+/**
+ * Which of `pids` owns the TCP connection whose local port is `port` (a request a stand-in is holding, by the
+ * stand-in's view of its peer), read from /proc: the socket's inode in /proc/net/tcp, then the process holding it.
+ */
+export async function ownerOfConnection(port: number, pids: readonly number[]): Promise<number | undefined> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(`:${hexPort}`) && fields[9]) inodes.add(fields[9]);
+    }
+  }
+  for (const pid of pids) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && inodes.has(inode)) return pid;
+    }
+  }
+  return undefined;
 }

@@ -1,7 +1,9 @@
 /**
  * PagerDuty as a channel: a `pagerduty` step triggers an Events API v2 event whose dedup key is stable for the
  * incident; acknowledging and resolving the incident in sloe acknowledge and resolve it there (unless the change
- * came from PagerDuty itself).
+ * came from PagerDuty itself). A trigger on a PagerDuty incident that is acknowledged does not page, so an incident
+ * re-armed by a raise gets a key of its own (`sloe-<id>.<n>`), and the PagerDuty incidents of its earlier armings
+ * are resolved.
  */
 import type { Incident } from '../../engine/incident.js';
 import { formatLabels } from '../../evaluator/labels.js';
@@ -12,14 +14,22 @@ import { type PagerDutyConfig, sendEvent } from './client.js';
 
 const DEDUP_PREFIX = 'sloe-';
 
-/** The dedup key of an incident: PagerDuty groups every event of it into one PagerDuty incident. */
-export function dedupKey(incident: Pick<Incident, 'id'>): string {
-  return `${DEDUP_PREFIX}${incident.id}`;
+/** Refs under which the key of each arming that reached PagerDuty is kept: `pagerduty.key.0`, `pagerduty.key.1`… */
+const ARMING_REF = 'pagerduty.key.';
+
+/** The dedup key of an incident's current arming: PagerDuty groups every event of it into one PagerDuty incident. */
+export function dedupKey(incident: Pick<Incident, 'id' | 'rearms'>): string {
+  return keyOf(incident.id, incident.rearms);
 }
 
-/** The incident id behind a dedup key, or undefined for keys sloe did not make. */
-export function incidentIdOf(key: string | undefined): string | undefined {
-  return key?.startsWith(DEDUP_PREFIX) ? key.slice(DEDUP_PREFIX.length) : undefined;
+function keyOf(id: string, arming: number): string {
+  return arming > 0 ? `${DEDUP_PREFIX}${id}.${arming}` : `${DEDUP_PREFIX}${id}`;
+}
+
+/** The incident and arming behind a dedup key, or undefined for keys sloe did not make. */
+export function parseDedupKey(key: string | undefined): { id: string; arming: number } | undefined {
+  const m = key === undefined ? null : new RegExp(`^${DEDUP_PREFIX}([^.]+)(?:\\.(\\d+))?$`).exec(key);
+  return m ? { id: m[1]!, arming: Number(m[2] ?? 0) } : undefined;
 }
 
 export class PagerDutyChannel implements Channel {
@@ -82,23 +92,47 @@ export class PagerDutyChannel implements Channel {
       },
       links,
     });
-    return result.ok ? { ok: true, refs: { 'pagerduty.dedupKey': dedupKey(incident), 'pagerduty.step': stepKey }, detail: `PagerDuty incident triggered (${step.severity})` } : result;
+    const key = dedupKey(incident);
+    return result.ok ? { ok: true, refs: { 'pagerduty.dedupKey': key, [`${ARMING_REF}${incident.rearms}`]: key, 'pagerduty.step': stepKey }, detail: `PagerDuty incident triggered (${step.severity})` } : result;
+  }
+
+  /** The keys PagerDuty incidents were triggered with, by arming. */
+  private keys(incident: Incident): Array<{ arming: number; key: string }> {
+    return Object.entries(incident.refs)
+      .filter(([ref]) => ref.startsWith(ARMING_REF))
+      .map(([ref, key]) => ({ arming: Number(ref.slice(ARMING_REF.length)), key }));
   }
 
   async update({ incident, update, origin }: UpdateContext): Promise<DeliveryResult | undefined> {
-    if (!incident.refs['pagerduty.dedupKey'] || origin === this.name) return undefined;
-    if (update !== 'acknowledged' && update !== 'resolved') return undefined;
+    if (!incident.refs['pagerduty.dedupKey']) return undefined;
+    const current = dedupKey(incident);
+    // Which PagerDuty incidents to change: the current arming's on acknowledgement; on resolution every arming's;
+    // on a raise that re-armed the incident, those of the earlier armings (acknowledged, they would swallow the page).
+    let action: 'acknowledge' | 'resolve';
+    let keys: string[];
+    if (update === 'escalated' && incident.previousAck) {
+      action = 'resolve';
+      keys = this.keys(incident).filter((k) => k.arming < incident.rearms).map((k) => k.key);
+    } else if (update === 'acknowledged' || update === 'resolved') {
+      if (origin === this.name) return undefined;
+      action = update === 'acknowledged' ? 'acknowledge' : 'resolve';
+      keys = update === 'acknowledged' ? [current] : [...new Set([...this.keys(incident).map((k) => k.key), incident.refs['pagerduty.dedupKey']])];
+      if (update === 'acknowledged' && incident.refs['pagerduty.dedupKey'] !== current) return undefined;
+    } else {
+      return undefined;
+    }
+    if (keys.length === 0) return undefined;
     const [severity, index] = (incident.refs['pagerduty.step'] ?? '').split('.');
     const step = severity === 'page' || severity === 'ticket' ? incident.policy[severity][Number(index)] : undefined;
     const { key: routingKey, error } = this.routingKey(step);
     if (error) return { ok: false, retry: false, error };
     if (!routingKey) return { ok: false, retry: false, error: 'no routing key to tell PagerDuty' };
-    const result = await sendEvent(this.config, {
-      routing_key: routingKey,
-      event_action: update === 'acknowledged' ? 'acknowledge' : 'resolve',
-      dedup_key: incident.refs['pagerduty.dedupKey'],
-      payload: { summary: incident.message, source: incident.service, severity: 'info' },
-    });
-    return result.ok ? { ok: true, detail: `PagerDuty incident ${update}` } : result;
+    for (const key of keys) {
+      const summary = key === current ? incident.message : `superseded by ${current}: ${incident.message}`;
+      const result = await sendEvent(this.config, { routing_key: routingKey, event_action: action, dedup_key: key, payload: { summary, source: incident.service, severity: 'info' } });
+      if (!result.ok) return result;
+    }
+    const what = update === 'escalated' ? `earlier PagerDuty incident(s) resolved: ${keys.join(', ')}` : `PagerDuty incident ${update}`;
+    return { ok: true, detail: what };
   }
 }

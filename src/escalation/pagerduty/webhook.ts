@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../engine/log.js';
 import { z } from 'zod';
 import { readBody, sendJson } from '../../server/http.js';
-import { incidentIdOf } from './pagerduty-channel.js';
+import { parseDedupKey } from './pagerduty-channel.js';
 
 /** True when one of the `v1=` signatures in the header is the HMAC of the body with the secret. */
 export function verifyPagerDutySignature(secret: string, body: string, header: string | undefined): boolean {
@@ -27,6 +27,8 @@ export function verifyPagerDutySignature(secret: string, body: string, header: s
 export interface IncidentActions {
   acknowledge(id: string, by: string, via: string): Promise<string>;
   resolve(id: string, by: string, via: string): Promise<string>;
+  /** Reads an incident: a webhook about an earlier arming of it (a superseded PagerDuty incident) is ignored. */
+  readonly store: { get(id: string): Promise<{ rearms: number } | undefined> };
 }
 
 /** The parts of a v3 webhook event sloe reads; anything else in it may be there or not. */
@@ -57,9 +59,15 @@ export function pagerDutyWebhook(secret: string, actions: IncidentActions, log: 
     if (!parsed.success) return sendJson(res, 400, { error: 'body is not a PagerDuty v3 webhook event ({"event":{"event_type":…}})' });
     const { event } = parsed.data;
     const type = event.event_type;
-    const id = incidentIdOf(event.data?.incident_key ?? undefined);
+    const key = parseDedupKey(event.data?.incident_key ?? undefined);
     const by = event.agent?.summary ?? 'PagerDuty';
-    if (!id || (type !== 'incident.acknowledged' && type !== 'incident.resolved')) {
+    if (!key || (type !== 'incident.acknowledged' && type !== 'incident.resolved')) {
+      return sendJson(res, 200, { result: 'ignored' });
+    }
+    const { id } = key;
+    const incident = await actions.store.get(id);
+    if (incident && incident.rearms !== key.arming) {
+      log.info({ event: 'webhook-superseded', source: 'pagerduty', incidentId: id, type }, `PagerDuty ${type} about an earlier arming of incident ${id}: ignored`);
       return sendJson(res, 200, { result: 'ignored' });
     }
     const result = type === 'incident.acknowledged' ? await actions.acknowledge(id, by, 'pagerduty') : await actions.resolve(id, by, 'pagerduty');

@@ -4,7 +4,7 @@
  */
 import type { WebClient } from '@slack/web-api';
 import { ErrorCode } from '@slack/web-api';
-import type { Incident } from '../../engine/incident.js';
+import { type Incident, acknowledgedAs } from '../../engine/incident.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
 import { classifyHttp } from '../notifier.js';
 import { incidentMessage } from './blocks.js';
@@ -52,9 +52,11 @@ export function slackFailure(e: unknown, what: string): DeliveryResult {
 export class SlackApi {
   constructor(readonly client: WebClient) {}
 
-  async post(channel: string, message: { text: string; blocks?: unknown[] }, threadTs?: string): Promise<DeliveryResult & { channel?: string; ts?: string }> {
+  /** Posts a message, or a reply in a thread; `broadcast` shows the reply in the channel too. */
+  async post(channel: string, message: { text: string; blocks?: unknown[] }, threadTs?: string, broadcast = false): Promise<DeliveryResult & { channel?: string; ts?: string }> {
     try {
-      const r = await this.client.chat.postMessage({ channel, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}), ...(threadTs ? { thread_ts: threadTs } : {}), unfurl_links: false });
+      const base = { channel, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}), unfurl_links: false };
+      const r = await this.client.chat.postMessage(threadTs ? { ...base, thread_ts: threadTs, reply_broadcast: broadcast } : base);
       return { ok: true, channel: String(r.channel), ts: String(r.ts) };
     } catch (e) {
       return slackFailure(e, `posting to ${channel}`);
@@ -94,9 +96,15 @@ export class SlackChannel implements Channel {
 
   constructor(private readonly api: SlackApi) {}
 
-  async step({ incident, step }: StepContext): Promise<DeliveryResult> {
+  async step({ incident, step, round }: StepContext): Promise<DeliveryResult> {
     if (step.notify !== 'slack') return { ok: false, retry: false, error: `not a Slack step: ${step.notify}` };
     const main = mainMessage(incident);
+    if (round > 0 && main && incident.refs['slack.target'] === step.channel) {
+      // A repetition into the channel of the incident's message: a reply in its thread, also shown in the channel.
+      const intro = `:repeat: Still firing and not acknowledged (reminder ${round}). Please look at it and press *Ack*.`;
+      const reminded = await this.api.post(main.channel, incidentMessage(incident, intro), main.ts, true);
+      return reminded.ok ? { ok: true, detail: `reminder ${round} in ${step.channel}` } : reminded;
+    }
     const posted = await this.api.post(step.channel, incidentMessage(incident));
     if (!posted.ok) return posted;
     if (main) {
@@ -107,7 +115,7 @@ export class SlackChannel implements Channel {
     const permalink = await this.api.permalink(posted.channel!, posted.ts!);
     return {
       ok: true,
-      refs: { 'slack.channel': posted.channel!, 'slack.ts': posted.ts!, ...(permalink ? { 'slack.permalink': permalink } : {}) },
+      refs: { 'slack.channel': posted.channel!, 'slack.ts': posted.ts!, 'slack.target': step.channel, ...(permalink ? { 'slack.permalink': permalink } : {}) },
       detail: `posted in ${step.channel}`,
     };
   }
@@ -133,9 +141,17 @@ export class SlackChannel implements Channel {
             : ':white_check_mark: Resolved: healthy again.'
           : update === 'snoozed'
             ? `:zzz: Snoozed until ${new Date(incident.snoozedUntil ?? 0).toISOString()}.`
-            : `:arrow_up: Raised to ${incident.severity}: ${escapeText(incident.message)}`;
+            : raisedNote(incident);
     return this.api.post(main.channel, { text: note }, main.ts);
   }
+}
+
+/** The thread note of a raise; a raise that re-armed an acknowledged incident says who had acknowledged what. */
+function raisedNote(i: Incident): string {
+  const ack = i.previousAck;
+  if (!ack) return `:arrow_up: Raised to ${i.severity}: ${escapeText(i.message)}`;
+  const what = ack.severity === i.severity ? 'Now a breach' : `Raised to ${i.severity}`;
+  return `:rotating_light: ${what} — was acknowledged by ${escapeText(ack.by)} as ${acknowledgedAs(ack)}; firing again, escalation starts over: ${escapeText(i.message)}`;
 }
 
 function mainMessage(i: Incident): { channel: string; ts: string } | undefined {

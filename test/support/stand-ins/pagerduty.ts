@@ -35,6 +35,20 @@ export class PagerDutyStandIn {
     return `127.0.0.1:${this.port}`;
   }
 
+  private holds = 0;
+  /** Events API requests whose answer is being held: the event was processed, the answer not sent. */
+  readonly held: Array<{ remotePort: number; release(): void }> = [];
+
+  /** The next `times` Events API requests are processed, but their answer is held until released (or the caller goes). */
+  hold(times = 1): void {
+    this.holds += times;
+  }
+
+  /** Answers every held request. */
+  releaseAll(): void {
+    for (const h of this.held.splice(0)) h.release();
+  }
+
   /** The next Events API requests answer these statuses, in order (then 202 again). */
   answer(...statuses: number[]): void {
     this.script.push(...statuses);
@@ -50,12 +64,22 @@ export class PagerDutyStandIn {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
-        const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+        let holding = false;
+        const send = (status: number, value: unknown, headers: Record<string, string>) => {
+          if (res.destroyed) return;
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(value));
         };
+        const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+          if (holding) this.held.push({ remotePort: req.socket.remotePort ?? 0, release: () => send(status, value, headers) });
+          else send(status, value, headers);
+        };
         const url = new URL(req.url ?? '/', 'https://localhost');
         if (req.method === 'POST' && url.pathname === '/v2/enqueue') {
+          if (this.holds > 0) {
+            this.holds--;
+            holding = true;
+          }
           const event = JSON.parse(body) as PagerDutyEvent;
           const scripted = this.script.shift();
           const status = scripted ?? (event.routing_key === this.routingKey ? 202 : 400);

@@ -85,6 +85,20 @@ export class SlackStandIn {
     this.limits.clear();
   }
 
+  private readonly holds = new Map<string, number>();
+  /** Requests whose answer is being held: the call was recorded (Slack acted on it), the answer not sent. */
+  readonly held: Array<{ method: string; remotePort: number; release(): void }> = [];
+
+  /** The next `times` calls of `method` are carried out, but their answer is held until released (or the caller goes). */
+  hold(method: string, times = 1): void {
+    this.holds.set(method, (this.holds.get(method) ?? 0) + times);
+  }
+
+  /** Answers every held request. */
+  releaseAll(): void {
+    for (const h of this.held.splice(0)) h.release();
+  }
+
   of(method: string): SlackCall[] {
     return this.calls.filter((c) => c.method === method);
   }
@@ -94,9 +108,17 @@ export class SlackStandIn {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
-        const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+        const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
+        const holding = (this.holds.get(method) ?? 0) > 0;
+        if (holding) this.holds.set(method, this.holds.get(method)! - 1);
+        const send = (status: number, json: unknown, headers: Record<string, string>) => {
+          if (res.destroyed) return;
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(json));
+        };
+        const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+          if (holding) this.held.push({ method, remotePort: req.socket.remotePort ?? 0, release: () => send(status, json, headers) });
+          else send(status, json, headers);
         };
         // An interaction's response_url (JSON body, no token: the URL is the credential).
         if ((req.url ?? '').startsWith('/actions/')) {
@@ -109,7 +131,6 @@ export class SlackStandIn {
           this.calls.push({ method: 'response_url', args, at: Date.now() });
           return answer(200, { ok: true });
         }
-        const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
         const failure = this.failures.get(method)?.shift();
         if (failure !== undefined) {
           this.calls.push({ method: `${method} (${failure})`, args: {}, at: Date.now() });
