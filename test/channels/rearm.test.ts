@@ -90,7 +90,7 @@ describe('an acknowledged ticket raised to page', () => {
     const note = await eventually('the raise in the thread', () =>
       channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts && /raised to page — was acknowledged by alice \(U01ALICE\) as a ticket/i.test(String(c.args.text))),
     );
-    expect(String(note.args.text)).toContain('350 > 200');
+    expect(String(note.args.text)).toContain('350 &gt; 200');
     const updated = await eventually('the message firing again', () => channels.slack.of('chat.update').find((c) => JSON.stringify(c.args.blocks).includes('PAGE rearm / depth')));
     expect(updated.args.channel).toBe('CDEMOTICKETS');
     expect(JSON.stringify(updated.args.blocks)).toContain('sloe_ack');
@@ -117,7 +117,7 @@ describe('an acknowledged ticket raised to page', () => {
       bad: sum(avg_over_time(demo_rearm_bad_rate[$window]))
       total: sum(avg_over_time(demo_rearm_total_rate[$window]))
     objective: 90%
-    window: 40s
+    window: 1m
     alert:
       resolveAfter: 2s
       burnRate:
@@ -125,7 +125,7 @@ describe('an acknowledged ticket raised to page', () => {
         - { severity: ticket, budget: 10%, long: 20s, short: 10s }
 `,
     );
-    // 5% bad events burn the budget at 0.5: the ticket tier (0.2) fires, the page tier (1) does not.
+    // 5% bad events burn the budget at 0.5: the ticket tier (0.3) fires, the page tier (1.5) does not.
     bad.set(5);
     const ticket = await eventually('a burn-rate ticket', async () => (await engine.store.list({ open: true }))[0], 40_000);
     expect(ticket).toMatchObject({ severity: 'ticket', reason: 'breach' });
