@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { type Server, createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TestCa } from '../tls.js';
+import { type HeldAnswer, Holds } from './hold.js';
 
 export interface PagerDutyEvent {
   routing_key: string;
@@ -18,7 +19,9 @@ export interface PagerDutyEvent {
 
 export class PagerDutyStandIn {
   /** Every request to the Events API, answered or not. */
-  readonly requests: Array<{ status: number; event: PagerDutyEvent; at: number }> = [];
+  readonly requests: Array<{ status: number; event: PagerDutyEvent; at: number; remotePort?: number; held?: boolean }> = [];
+  /** Answers withheld (see hold()). */
+  readonly holds = new Holds<PagerDutyEvent>();
   readonly rest: Array<{ method: string; path: string; body: unknown; headers: Record<string, string | string[] | undefined> }> = [];
   /** PagerDuty incidents by dedup key, with their status. */
   readonly incidents = new Map<string, { id: string; status: 'triggered' | 'acknowledged' | 'resolved'; assignee?: string }>();
@@ -40,6 +43,19 @@ export class PagerDutyStandIn {
     this.script.push(...statuses);
   }
 
+  /**
+   * The next `times` Events API requests that `match` are taken (a trigger opens its incident) but not answered until
+   * the held answer is released or dropped: a client that dies meanwhile, or times out, never learns it got through.
+   */
+  hold(match: (event: PagerDutyEvent) => boolean = () => true, times = 1): void {
+    this.holds.arm((_what, event) => match(event), times);
+  }
+
+  /** The next held answer. */
+  nextHeld(timeoutMs = 30_000): Promise<HeldAnswer> {
+    return this.holds.next(timeoutMs);
+  }
+
   /** The accepted events. */
   get events(): PagerDutyEvent[] {
     return this.requests.filter((r) => r.status === 202).map((r) => r.event);
@@ -50,7 +66,7 @@ export class PagerDutyStandIn {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
-        const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+        let json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(value));
         };
@@ -59,7 +75,15 @@ export class PagerDutyStandIn {
           const event = JSON.parse(body) as PagerDutyEvent;
           const scripted = this.script.shift();
           const status = scripted ?? (event.routing_key === this.routingKey ? 202 : 400);
-          this.requests.push({ status, event, at: Date.now() });
+          const remotePort = req.socket.remotePort ?? 0;
+          const held = status === 202 && this.holds.take(event.event_action, event);
+          this.requests.push({ status, event, at: Date.now(), remotePort, ...(held ? { held } : {}) });
+          if (held) {
+            const send = json;
+            json = (s, value, headers) => {
+              this.holds.add({ what: event.event_action, remotePort, at: Date.now(), release: () => send(s, value, headers), drop: () => req.socket.destroy() });
+            };
+          }
           if (status === 202) {
             const key = event.dedup_key ?? `pd-${this.requests.length}`;
             const existing = this.incidents.get(key);

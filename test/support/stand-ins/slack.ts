@@ -5,11 +5,14 @@
 import { createHmac } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type HeldAnswer, Holds } from './hold.js';
 
 export interface SlackCall {
   method: string;
   args: Record<string, unknown>;
   at: number;
+  /** The client's port: which process made the call. */
+  remotePort?: number;
 }
 
 export class SlackStandIn {
@@ -23,6 +26,22 @@ export class SlackStandIn {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/api/`;
+  }
+
+  /** Answers withheld (see hold()). */
+  readonly holds = new Holds<Record<string, unknown>>();
+
+  /**
+   * The next `times` calls of `method` (whose arguments `match`) are carried out — the message is posted — but not
+   * answered until the held answer is released or dropped: `holds.next()` tells which connection sent it.
+   */
+  hold(method: string, options: { times?: number; match?: (args: Record<string, unknown>) => boolean } = {}): void {
+    this.holds.arm((what, args) => what === method && (options.match?.(args) ?? true), options.times ?? 1);
+  }
+
+  /** The next held answer. */
+  nextHeld(timeoutMs = 30_000): Promise<HeldAnswer> {
+    return this.holds.next(timeoutMs);
   }
 
   /** The next `times` calls of `method` answer 429 with Retry-After. */
@@ -47,7 +66,7 @@ export class SlackStandIn {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
-        const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+        let answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(json));
         };
@@ -75,7 +94,14 @@ export class SlackStandIn {
             args[k] = v;
           }
         }
-        this.calls.push({ method, args, at: Date.now() });
+        const remotePort = req.socket.remotePort ?? 0;
+        this.calls.push({ method, args, at: Date.now(), remotePort });
+        if (this.holds.take(method, args)) {
+          const send = answer;
+          answer = (status, json, headers) => {
+            this.holds.add({ what: method, remotePort, at: Date.now(), release: () => send(status, json, headers), drop: () => req.socket.destroy() });
+          };
+        }
         switch (method) {
           case 'auth.test':
             return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
