@@ -4,12 +4,19 @@
  * accounting, writes it to bench/chaos.json, and exits 1 when an invariant fails. Timings: CHAOS_MINUTES,
  * CHAOS_REPLICAS, CHAOS_INTERVAL_S, CHAOS_FAULTS, CHAOS_PROMETHEUS_DOWN_S, CHAOS_REDIS_PAUSE_S, CHAOS_PROFILE=short.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { formatReport } from './chaos/account.js';
+import { account, formatReport, loadRecords } from './chaos/account.js';
 import { profileFromEnv } from './chaos/plan.js';
 import { runChaos } from './chaos/run.js';
+
+// `chaos --account FILE`: the accounting of a run's records.json again (after a change to the accounting).
+if (process.argv[2] === '--account') {
+  const report = account(loadRecords(await readFile(process.argv[3] ?? join(import.meta.dirname, 'chaos-logs', 'records.json'), 'utf8')));
+  process.stdout.write(formatReport(report) + '\n');
+  process.exit(report.invariants.every((i) => i.ok) ? 0 : 1);
+}
 
 let profile;
 try {

@@ -48,6 +48,9 @@ export interface Records {
   faults: readonly FaultWindow[];
   acks: readonly Ack[];
   unexpectedExits: ReadonlyArray<{ replica: number; at: number; code: number | null; signal: string | null; last: string[] }>;
+  refusedStarts: ReadonlyArray<{ replica: number; at: number; reason: string }>;
+  /** Replica processes that ran for a minute without becoming ready. */
+  neverReady?: ReadonlyArray<{ replica: number; at: number }>;
   hostileRequests: ReadonlyArray<{ url: string; status: number | string }>;
 }
 
@@ -102,6 +105,8 @@ export interface ChaosReport {
     nodata_tickets_expected: number;
     nodata_tickets_opened: number;
     unexpected_replica_exits: number;
+    refused_starts: number;
+    replicas_never_ready: number;
     acks_sent: number;
   };
   invariants: Invariant[];
@@ -109,6 +114,7 @@ export interface ChaosReport {
   gaps: Array<{ slo: string; from: string; to: string; seconds: number; during?: string }>;
   faults: Array<{ kind: FaultKind; at_s: number; seconds: number; slo?: string; note?: string }>;
   unexpected_exits: Records['unexpectedExits'];
+  refused_starts: Records['refusedStarts'];
   hostile_requests: Records['hostileRequests'];
 }
 
@@ -185,10 +191,12 @@ export function account(r: Records): ChaosReport {
       ...(e.kind === 'raise' ? [startedAt + e.start + p.forS * s] : []),
     );
     const escalatedAt = e.kind === 'raise' ? Math.min(...myPosts.filter((x) => x.channel === CHANNELS.page).map((x) => x.at), Infinity) : firedAt;
-    // A step is owed when it fell due while the breach (or the outage) went on and before any acknowledgement;
-    // an episode that never fired owes every step.
-    const owedUntil = Math.min(ack?.at ?? Infinity, startedAt + e.end) - s;
-    const expected = specs.filter((spec) => !Number.isFinite(escalatedAt) || escalatedAt + spec.afterMs < owedUntil).map((x) => x.key);
+    // A step is owed when it fell due while the incident had to be firing — before the breach (or the outage) had
+    // been over for resolveAfter — and more than 2 s before an acknowledgement (one due just before may run just
+    // after it, and be skipped). The first step is always owed (the Ack button is on its message); an episode that
+    // never fired owes every step.
+    const owedUntil = Math.min((ack?.at ?? Infinity) - 2 * s, startedAt + e.end + (p.resolveAfterS - 1) * s);
+    const expected = specs.filter((spec) => !Number.isFinite(escalatedAt) || spec.afterMs === 0 || escalatedAt + spec.afterMs < owedUntil).map((x) => x.key);
     const delivered: string[] = [];
     const slackTopLevelPosts: Record<string, number> = {};
     for (const spec of specs) {
@@ -229,7 +237,9 @@ export function account(r: Records): ChaosReport {
     for (let i = 1; i < points.length; i++) {
       const [from, to] = [points[i - 1]!, points[i]!];
       if (to - from <= limit) continue;
-      const during = excusing.find((f) => from < f.end + grace && to > f.start - p.intervalS * s && to <= f.end + grace);
+      // Excused by the Redis fault it overlaps most, if it ends within that fault's grace.
+      const overlap = (f: FaultWindow) => Math.min(to, f.end + grace) - Math.max(from, f.start - p.intervalS * s);
+      const during = excusing.filter((f) => overlap(f) > 0 && to <= f.end + grace).sort((a, b) => overlap(b) - overlap(a))[0];
       gaps.push({ slo, from: iso(from), to: iso(to), seconds: Math.round((to - from) / 100) / 10, ...(during ? { during: during.kind } : {}) });
     }
   }
@@ -261,6 +271,8 @@ export function account(r: Records): ChaosReport {
     nodata_tickets_expected: nodata.length,
     nodata_tickets_opened: nodata.filter((e) => e.delivered.includes('ticket.0')).length,
     unexpected_replica_exits: r.unexpectedExits.length,
+    refused_starts: r.refusedStarts.length,
+    replicas_never_ready: r.neverReady?.length ?? 0,
     acks_sent: r.acks.filter((a) => a.status === 200).length,
   };
   const lostList = episodes.filter((e) => e.lost.length).map((e) => `${e.id} ${e.slo} (${e.fault}): ${e.lost.join(', ')}`);
@@ -297,6 +309,7 @@ export function account(r: Records): ChaosReport {
     gaps,
     faults: r.faults.map((f) => ({ kind: f.kind, at_s: Math.round((f.start - startedAt) / 100) / 10, seconds: Math.round((f.end - f.start) / 100) / 10, ...(f.slo ? { slo: f.slo } : {}), ...(f.note ? { note: f.note } : {}) })),
     unexpected_exits: r.unexpectedExits,
+    refused_starts: r.refusedStarts,
     hostile_requests: r.hostileRequests,
   };
 }
@@ -311,9 +324,20 @@ export function formatReport(report: ChaosReport): string {
     `  PagerDuty: ${f.pagerduty_incidents_not_exactly_one} paging incident(s) without exactly one PagerDuty incident; trigger events per dedup key: ${Object.values(f.pagerduty_triggers_per_incident).join(',') || '—'}`,
     `  Slack top-level duplicates ${f.slack_top_level_duplicates}; pages after acknowledgement ${f.pages_after_ack} (${f.acks_sent} acks)`,
     `  evaluation gaps > 2 intervals: ${f.evaluation_gaps} (longest ${f.longest_evaluation_gap_s}s), ${f.evaluation_gaps_during_redis_faults} more while Redis was down`,
-    `  no-data tickets while Prometheus was down: ${f.nodata_tickets_opened}/${f.nodata_tickets_expected}; unexpected replica exits ${f.unexpected_replica_exits}`,
+    `  no-data tickets while Prometheus was down: ${f.nodata_tickets_opened}/${f.nodata_tickets_expected}; unexpected replica exits ${f.unexpected_replica_exits} (and ${f.refused_starts} start(s) refused while an invalid file was in place; ${f.replicas_never_ready} replica start(s) running but never ready)`,
     '  invariants:',
     ...report.invariants.map((i) => `    ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}: ${i.value}${i.detail ? ` — ${i.detail}` : ''}`),
   ];
   return lines.join('\n');
+}
+
+/** The records as JSON (maps as entry lists), to account for a run again later. */
+export function saveRecords(r: Records): string {
+  return JSON.stringify({ ...r, incidents: [...r.incidents], evaluations: [...r.evaluations] });
+}
+
+/** Records saved by saveRecords(). */
+export function loadRecords(text: string): Records {
+  const raw = JSON.parse(text) as Omit<Records, 'incidents' | 'evaluations'> & { incidents: Array<[string, SeenIncident]>; evaluations: Array<[string, number[]]> };
+  return { ...raw, incidents: new Map(raw.incidents), evaluations: new Map(raw.evaluations) };
 }

@@ -107,7 +107,7 @@ export const SHORT: Profile = {
   noDataForS: 3,
   pagerDutyAfterS: 3,
   escalateAfterS: 6,
-  breachS: 9,
+  breachS: 10,
   ackDelayS: 0.5,
   redisPauseS: 4,
   prometheusDownS: 6,

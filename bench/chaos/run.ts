@@ -6,13 +6,13 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { click } from '../../test/support/stand-ins/slack.js';
-import { type Ack, type ChaosReport, type FaultWindow, type SeenIncident, account, incidentOfBlocks, sloOfText } from './account.js';
+import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
 import { type Episode, type PlannedFault, type Profile, makePlan, wipeWaitMs } from './plan.js';
 import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World, sleep } from './world.js';
 
 export interface ChaosOptions {
   say?: (line: string) => void;
-  /** Keep the replicas' logs here. */
+  /** Keep the replicas' logs here, and what the run recorded (records.json, for `chaos --account`). */
   logDir?: string;
 }
 
@@ -78,7 +78,7 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
     await pollIncidents(world, incidents).catch(() => undefined);
     const endedAt = Date.now();
     say('run over: accounting');
-    const report = account({
+    const records: Records = {
       plan,
       startedAt,
       endedAt,
@@ -89,9 +89,12 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
       faults,
       acks,
       unexpectedExits: world.unexpectedExits,
+      refusedStarts: world.refusedStarts,
+      neverReady: world.neverReady,
       hostileRequests,
-    });
-    return report;
+    };
+    if (options.logDir) await writeFile(join(options.logDir, 'records.json'), saveRecords(records));
+    return account(records);
   } finally {
     done = true;
     for (const t of timers) clearTimeout(t);
@@ -113,8 +116,9 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
     case 'kill-mid-slack':
     case 'kill-mid-pagerduty': {
       const slack = f.kind === 'kill-mid-slack';
-      if (slack) world.slack.hold('chat.postMessage', { match: (args) => !args.thread_ts && about(args.text) });
-      else world.pagerduty.hold((e) => e.event_action === 'trigger' && about(e.payload.summary));
+      // The request is lost with its sender: the stand-in acts on it only if it is released, and it is dropped.
+      if (slack) world.slack.hold('chat.postMessage', { match: (args) => !args.thread_ts && about(args.text), mode: 'request' });
+      else world.pagerduty.hold((e) => e.event_action === 'trigger' && about(e.payload.summary), 1, 'request');
       const wait = (p.forS + 3 * p.intervalS + (slack ? 0 : p.pagerDutyAfterS) + 30) * s;
       const held = await (slack ? world.slack.nextHeld(wait) : world.pagerduty.nextHeld(wait)).catch(() => undefined);
       if (!held) return void window(start, 'the delivery never came');

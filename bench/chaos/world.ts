@@ -92,6 +92,10 @@ export class World {
   readonly exporter = new Exporter();
   readonly replicas: Replica[] = [];
   readonly unexpectedExits: UnexpectedExit[] = [];
+  /** Replica processes that ran for a minute without becoming ready. */
+  readonly neverReady: Array<{ replica: number; at: number }> = [];
+  /** Starts refused because the SLO files were invalid then (exit 1 before ready, as documented). */
+  readonly refusedStarts: Array<{ replica: number; at: number; reason: string }> = [];
   redis!: LocalRedis;
   prometheus: LocalPrometheus | undefined;
   prometheusPort = 0;
@@ -129,9 +133,8 @@ export class World {
     this.slack = new SlackStandIn(SLACK_TOKEN);
     this.pagerduty = new PagerDutyStandIn(this.ca, ROUTING_KEY);
     this.prometheusPort = await freePort();
-    const [redis] = await Promise.all([startRedis({ persist: true }), this.startPrometheus(), this.slack.start(), this.pagerduty.start()]);
+    const [redis] = await Promise.all([startRedis({ persist: true }), this.slack.start(), this.pagerduty.start()]);
     this.redis = redis;
-    await this.waitForScrape();
     this.env = {
       REDIS_URL: this.redis.url,
       PROMETHEUS_URL: `http://127.0.0.1:${this.prometheusPort}`,
@@ -157,7 +160,8 @@ export class World {
       const log = createWriteStream(join(logDir, `replica-${i + 1}.log`), { flags: 'w' });
       this.logs.push(log);
     }
-    await Promise.all(this.replicas.map((r) => this.startReplica(r)));
+    // The replicas need Redis to be ready; Prometheus starts meanwhile.
+    await Promise.all([this.startPrometheus().then(() => this.waitForScrape()), ...this.replicas.map((r) => this.startReplica(r))]);
   }
 
   /** Starts Prometheus on its fixed port (a restart keeps its data directory). */
@@ -204,15 +208,28 @@ export class World {
     p.child.on('exit', (code, signal) => {
       log.write(`[chaos] replica ${replica.index + 1} exited (${code ?? signal})\n`);
       if (replica.expectExit || this.stopping) return;
-      // What it said last: the error it died of (stderr), else its last error lines.
-      const stderr = p.stderr.join('').split('\n').filter((l) => /Error|error:/.test(l)).slice(0, 2);
-      const last = stderr.length ? stderr.map((l) => l.trim()) : p.lines.filter((l) => l.level === 'error' || l.level === 'fatal').slice(-2).map((l) => `${l.event ?? ''} ${l.msg}`);
-      this.unexpectedExits.push({ replica: replica.index + 1, at: Date.now(), code, signal, last });
-      this.say(`replica ${replica.index + 1} exited unexpectedly (${code ?? signal}): ${last.join(' | ').slice(0, 300)}`);
+      const stderr = p.stderr.join('');
+      if (code === 1 && !p.lines.some((l) => l.event === 'ready') && stderr.includes('nothing to run')) {
+        // Started while an invalid file was in place: refused, as the contract says (exit 1), not a crash.
+        this.refusedStarts.push({ replica: replica.index + 1, at: Date.now(), reason: stderr.trim().split('\n')[0] ?? '' });
+        this.say(`replica ${replica.index + 1} refused to start: ${stderr.trim().split('\n')[0]}`);
+      } else {
+        // What it died of: the last error its stderr shows, else its last error lines.
+        const errors = stderr.split('\n').filter((l) => /Error\b/.test(l) && !/^\s+at /.test(l)).slice(-1);
+        const last = errors.length ? errors.map((l) => l.trim()) : p.lines.filter((l) => l.level === 'error' || l.level === 'fatal').slice(-2).map((l) => `${l.event ?? ''} ${l.msg}`);
+        this.unexpectedExits.push({ replica: replica.index + 1, at: Date.now(), code, signal, last });
+        this.say(`replica ${replica.index + 1} exited unexpectedly (${code ?? signal}): ${last.join(' | ').slice(0, 300)}`);
+      }
       // As a supervisor (systemd, Kubernetes) would: start it again after a moment.
       setTimeout(() => void this.startReplica(replica).catch((e: Error) => this.say(`restarting replica ${replica.index + 1}: ${e.message}`)), 3000);
     });
-    await p.waitFor('ready', (l) => l.event === 'ready', 60_000).catch((e: Error) => this.say(`replica ${replica.index + 1} not ready: ${e.message}`));
+    await p.waitFor('ready', (l) => l.event === 'ready', 60_000).catch(() => {
+      // Still running but not working after a minute: an engine that looks alive and evaluates nothing.
+      if (p.child.exitCode === null && p.child.signalCode === null && !this.stopping) {
+        this.neverReady.push({ replica: replica.index + 1, at: Date.now() });
+        this.say(`replica ${replica.index + 1} runs but is not ready after 60 s`);
+      }
+    });
   }
 
   /** Stops a replica on purpose: SIGTERM (graceful, SIGKILL after `graceMs`) or SIGKILL. */

@@ -1,37 +1,41 @@
 /**
- * Answers that a stand-in withholds: the request arrived and was acted on (the message posted, the event taken), but
- * its answer is not sent until released — the state a client is in when it dies in the middle of a delivery, or
- * when the service is slow enough for the client to time out.
+ * Requests a stand-in holds, in one of two ways. `answer`: the request is acted on (the message posted, the event
+ * taken) but its answer withheld — the client never learns it got through. `request`: nothing is done until it is
+ * released, and a dropped request never happened — it was lost on the way. Either is what a client sees when it
+ * dies in the middle of a delivery, or when the service is slow enough for the client to time out.
  */
+export type HoldMode = 'answer' | 'request';
+
 export interface HeldAnswer {
   /** What was asked (a Slack method, a PagerDuty event action). */
   what: string;
   /** The client's side of the connection: which process sent it (see the chaos run's pidOfConnection). */
   remotePort: number;
   at: number;
-  /** Sends the answer after all. */
+  mode: HoldMode;
+  /** Carries the request out (mode `request`) and sends its answer after all. */
   release(): void;
-  /** Closes the connection without an answer. */
+  /** Closes the connection without an answer (mode `request`: the request is not carried out). */
   drop(): void;
 }
 
 export class Holds<T> {
-  private readonly rules: Array<{ match: (what: string, detail: T) => boolean; left: number }> = [];
+  private readonly rules: Array<{ match: (what: string, detail: T) => boolean; left: number; mode: HoldMode }> = [];
   private readonly waiters: Array<(held: HeldAnswer) => void> = [];
   /** Every answer held so far, released or not. */
   readonly held: HeldAnswer[] = [];
 
-  /** Holds the answers of the next `times` requests that match. */
-  arm(match: (what: string, detail: T) => boolean, times = 1): void {
-    this.rules.push({ match, left: times });
+  /** Holds the next `times` requests that match. */
+  arm(match: (what: string, detail: T) => boolean, times = 1, mode: HoldMode = 'answer'): void {
+    this.rules.push({ match, left: times, mode });
   }
 
-  /** Whether the answer to this request is to be held (uses up one of an armed rule's times). */
-  take(what: string, detail: T): boolean {
+  /** How this request is to be held, if it is (uses up one of an armed rule's times). */
+  take(what: string, detail: T): HoldMode | undefined {
     const rule = this.rules.find((r) => r.left > 0 && r.match(what, detail));
-    if (!rule) return false;
+    if (!rule) return undefined;
     rule.left--;
-    return true;
+    return rule.mode;
   }
 
   add(held: HeldAnswer): void {

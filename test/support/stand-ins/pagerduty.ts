@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { type Server, createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TestCa } from '../tls.js';
-import { type HeldAnswer, Holds } from './hold.js';
+import { type HeldAnswer, type HoldMode, Holds } from './hold.js';
 
 export interface PagerDutyEvent {
   routing_key: string;
@@ -44,11 +44,12 @@ export class PagerDutyStandIn {
   }
 
   /**
-   * The next `times` Events API requests that `match` are taken (a trigger opens its incident) but not answered until
-   * the held answer is released or dropped: a client that dies meanwhile, or times out, never learns it got through.
+   * Holds the next `times` Events API requests that `match`: taken (a trigger opens its incident) but not answered
+   * (`mode: 'answer'`, the default: a client that dies or times out never learns it got through), or not even taken
+   * until released (`'request'`: a dropped one was lost on the way). nextHeld() tells which connection sent it.
    */
-  hold(match: (event: PagerDutyEvent) => boolean = () => true, times = 1): void {
-    this.holds.arm((_what, event) => match(event), times);
+  hold(match: (event: PagerDutyEvent) => boolean = () => true, times = 1, mode: HoldMode = 'answer'): void {
+    this.holds.arm((_what, event) => match(event), times, mode);
   }
 
   /** The next held answer. */
@@ -76,25 +77,14 @@ export class PagerDutyStandIn {
           const scripted = this.script.shift();
           const status = scripted ?? (event.routing_key === this.routingKey ? 202 : 400);
           const remotePort = req.socket.remotePort ?? 0;
-          const held = status === 202 && this.holds.take(event.event_action, event);
-          this.requests.push({ status, event, at: Date.now(), remotePort, ...(held ? { held } : {}) });
-          if (held) {
+          const held = status === 202 ? this.holds.take(event.event_action, event) : undefined;
+          const hold = (release: () => void) => this.holds.add({ what: event.event_action, remotePort, at: Date.now(), mode: held!, release, drop: () => req.socket.destroy() });
+          if (held === 'request') return hold(() => this.enqueue(event, status, remotePort, json));
+          if (held === 'answer') {
             const send = json;
-            json = (s, value, headers) => {
-              this.holds.add({ what: event.event_action, remotePort, at: Date.now(), release: () => send(s, value, headers), drop: () => req.socket.destroy() });
-            };
+            json = (s, value, headers) => hold(() => send(s, value, headers));
           }
-          if (status === 202) {
-            const key = event.dedup_key ?? `pd-${this.requests.length}`;
-            const existing = this.incidents.get(key);
-            if (event.event_action === 'trigger' && !existing) this.incidents.set(key, { id: `Q${this.incidents.size + 1}`, status: 'triggered' });
-            if (event.event_action === 'acknowledge' && existing?.status === 'triggered') existing.status = 'acknowledged';
-            if (event.event_action === 'resolve' && existing) existing.status = 'resolved';
-            return json(202, { status: 'success', message: 'Event processed', dedup_key: key });
-          }
-          if (status === 400) return json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] });
-          if (status === 429) return json(429, { status: 'throttled', message: 'Requests for this service are arriving too quickly' }, { 'retry-after': '1' });
-          return json(status, { status: 'error', message: 'Internal server error' });
+          return this.enqueue(event, status, remotePort, json, held === 'answer');
         }
         this.rest.push({ method: req.method ?? '', path: url.pathname + url.search, body: body ? JSON.parse(body) : undefined, headers: req.headers });
         if (req.method === 'GET' && url.pathname === '/incidents') {
@@ -113,6 +103,22 @@ export class PagerDutyStandIn {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Takes one Events API request (a trigger opens its incident, by dedup key) and answers it. */
+  private enqueue(event: PagerDutyEvent, status: number, remotePort: number, json: (status: number, value: unknown, headers?: Record<string, string>) => void, held = false): void {
+    this.requests.push({ status, event, at: Date.now(), remotePort, ...(held ? { held } : {}) });
+    if (status === 202) {
+      const key = event.dedup_key ?? `pd-${this.requests.length}`;
+      const existing = this.incidents.get(key);
+      if (event.event_action === 'trigger' && !existing) this.incidents.set(key, { id: `Q${this.incidents.size + 1}`, status: 'triggered' });
+      if (event.event_action === 'acknowledge' && existing?.status === 'triggered') existing.status = 'acknowledged';
+      if (event.event_action === 'resolve' && existing) existing.status = 'resolved';
+      return json(202, { status: 'success', message: 'Event processed', dedup_key: key });
+    }
+    if (status === 400) return json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] });
+    if (status === 429) return json(429, { status: 'throttled', message: 'Requests for this service are arriving too quickly' }, { 'retry-after': '1' });
+    return json(status, { status: 'error', message: 'Internal server error' });
   }
 
   async stop(): Promise<void> {

@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type HeldAnswer, Holds } from './hold.js';
+import { type HeldAnswer, type HoldMode, Holds } from './hold.js';
 
 export interface SlackCall {
   method: string;
@@ -32,11 +32,12 @@ export class SlackStandIn {
   readonly holds = new Holds<Record<string, unknown>>();
 
   /**
-   * The next `times` calls of `method` (whose arguments `match`) are carried out — the message is posted — but not
-   * answered until the held answer is released or dropped: `holds.next()` tells which connection sent it.
+   * Holds the next `times` calls of `method` (whose arguments `match`): carried out but not answered (`mode:
+   * 'answer'`, the default), or not even carried out until released (`'request'`). nextHeld() tells which
+   * connection sent it.
    */
-  hold(method: string, options: { times?: number; match?: (args: Record<string, unknown>) => boolean } = {}): void {
-    this.holds.arm((what, args) => what === method && (options.match?.(args) ?? true), options.times ?? 1);
+  hold(method: string, options: { times?: number; match?: (args: Record<string, unknown>) => boolean; mode?: HoldMode } = {}): void {
+    this.holds.arm((what, args) => what === method && (options.match?.(args) ?? true), options.times ?? 1, options.mode);
   }
 
   /** The next held answer. */
@@ -95,34 +96,44 @@ export class SlackStandIn {
           }
         }
         const remotePort = req.socket.remotePort ?? 0;
-        this.calls.push({ method, args, at: Date.now(), remotePort });
-        if (this.holds.take(method, args)) {
+        const held = this.holds.take(method, args);
+        if (held === 'request') {
+          const at = Date.now();
+          return this.holds.add({ what: method, remotePort, at, mode: held, release: () => this.respond(method, args, remotePort, answer), drop: () => req.socket.destroy() });
+        }
+        if (held === 'answer') {
           const send = answer;
           answer = (status, json, headers) => {
-            this.holds.add({ what: method, remotePort, at: Date.now(), release: () => send(status, json, headers), drop: () => req.socket.destroy() });
+            this.holds.add({ what: method, remotePort, at: Date.now(), mode: held, release: () => send(status, json, headers), drop: () => req.socket.destroy() });
           };
         }
-        switch (method) {
-          case 'auth.test':
-            return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
-          case 'chat.postMessage': {
-            const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}`;
-            const channel = String(args.channel).startsWith('#') ? `C${String(args.channel).slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : String(args.channel);
-            return answer(200, { ok: true, channel, ts, message: { text: args.text } });
-          }
-          case 'chat.update':
-            return answer(200, { ok: true, channel: args.channel, ts: args.ts });
-          case 'chat.getPermalink':
-            return answer(200, { ok: true, permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
-          case 'conversations.open':
-            return answer(200, { ok: true, channel: { id: `D${String(args.users)}` } });
-          default:
-            return answer(200, { ok: false, error: 'unknown_method' });
-        }
+        this.respond(method, args, remotePort, answer);
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Carries out one Web API call and answers it. */
+  private respond(method: string, args: Record<string, unknown>, remotePort: number, answer: (status: number, json: unknown, headers?: Record<string, string>) => void): void {
+    this.calls.push({ method, args, at: Date.now(), remotePort });
+    switch (method) {
+      case 'auth.test':
+        return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
+      case 'chat.postMessage': {
+        const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}`;
+        const channel = String(args.channel).startsWith('#') ? `C${String(args.channel).slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : String(args.channel);
+        return answer(200, { ok: true, channel, ts, message: { text: args.text } });
+      }
+      case 'chat.update':
+        return answer(200, { ok: true, channel: args.channel, ts: args.ts });
+      case 'chat.getPermalink':
+        return answer(200, { ok: true, permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
+      case 'conversations.open':
+        return answer(200, { ok: true, channel: { id: `D${String(args.users)}` } });
+      default:
+        return answer(200, { ok: false, error: 'unknown_method' });
+    }
   }
 
   async stop(): Promise<void> {
