@@ -262,7 +262,8 @@ async function pollIncidents(world: World, seen: Map<string, SeenIncident>): Pro
 async function clickAcks(world: World, episodes: Episode[], startedAt: number, p: Profile, acks: Ack[], say: (l: string) => void): Promise<void> {
   const now = Date.now();
   for (const e of episodes) {
-    if (!e.ack || acks.some((a) => a.episode === e.id && a.status === 200)) continue;
+    // Clicked already, or a click failed (its replica went away) less than a second ago.
+    if (!e.ack || acks.some((a) => a.episode === e.id && (a.status === 200 || a.at > now - 1000))) continue;
     if (now < startedAt + e.start) continue;
     const channel = e.kind === 'nodata' ? CHANNELS.ticket : CHANNELS.page;
     const post = world.slack.calls.find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts && c.args.channel === channel && c.at >= startedAt + e.start && sloOfText(String(c.args.text ?? '')) === e.slo);
