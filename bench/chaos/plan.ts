@@ -106,15 +106,15 @@ export const SHORT: Profile = {
   resolveAfterS: 2,
   noDataForS: 3,
   pagerDutyAfterS: 3,
-  escalateAfterS: 6,
-  breachS: 10,
+  escalateAfterS: 5,
+  breachS: 9,
   ackDelayS: 0.5,
   redisPauseS: 4,
   prometheusDownS: 6,
   invalidFileS: 2,
   replicaDownS: 2,
-  settleS: 2,
-  wipeWaitS: 3,
+  settleS: 1,
+  wipeWaitS: 2,
   // The faults that crash replicas on purpose come first: their restarts are over before Redis is emptied.
   faults: ['reload-invalid', 'kill-mid-slack', 'slack-errors', 'pagerduty-errors', 'redis-pause', 'redis-restart-empty', 'prometheus-down'],
   acked: ['slack-errors'],
@@ -201,7 +201,7 @@ export function makePlan(profile: Profile): Plan {
   const withPrometheus = profile.faults.includes('prometheus-down');
   const rounds = Math.max(1, Math.floor(profile.minutes / 20) + 1);
   const acts = Array.from({ length: rounds }, () => overlapping).flat();
-  const lead = (2 * profile.intervalS + 2) * s;
+  const lead = (2 * profile.intervalS + 1) * s;
   const tail = (profile.resolveAfterS + 2 * profile.intervalS) * s;
   const episodeMs = profile.breachS * s + tail;
   // Emptying Redis waits (up to WIPE_WAIT) for every replica to be up; then the incident fires again and escalates.

@@ -41,7 +41,6 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
   const evaluations = new Map<string, number[]>(plan.slos.map((slo) => [slo, []]));
   const hostileRequests: Array<{ url: string; status: number | string }> = [];
   const timers: NodeJS.Timeout[] = [];
-  const running: Array<Promise<void>> = [];
   let done = false;
   let probe: Redis | undefined;
   say(`plan: ${plan.episodes.length} episodes, ${plan.faults.length} faults over ${Math.round(plan.endMs / 1000)} s, ${profile.replicas} replicas`);
@@ -51,7 +50,7 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
     startedAt = Date.now();
     say(`world up in ${(startup / 1000).toFixed(1)} s: Redis ${world.redis.url}, Prometheus :${world.prometheusPort}, replicas on ${world.replicas.map((r) => r.port).join(', ')}`);
     const at = (ms: number, what: () => Promise<void> | void) => {
-      timers.push(setTimeout(() => running.push(Promise.resolve().then(what).catch((e: Error) => say(`error: ${e.message}`))), Math.max(0, startedAt + ms - Date.now())));
+      timers.push(setTimeout(() => void Promise.resolve().then(what).catch((e: Error) => say(`error: ${e.message}`)), Math.max(0, startedAt + ms - Date.now())));
     };
     for (const g of plan.gauges) at(g.at, () => world.setGauge(g.slo, g.bad));
     for (const e of plan.episodes) if (e.kind !== 'raise') at(e.start, () => say(`${e.id}: ${e.kind} ${e.slo} (${e.fault}${e.ack ? ', to be acknowledged' : ''})`));
@@ -66,15 +65,17 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
         await sleep(everyMs);
       }
     };
-    running.push(watch(Math.max(200, (profile.intervalS * 1000) / 4), () => pollEvaluations(probe!, plan.slos, evaluations)));
-    running.push(watch(1000, () => pollIncidents(world, incidents)));
-    running.push(watch(200, () => clickAcks(world, plan.episodes, startedAt, profile, acks, say)));
+    const watchers = [
+      watch(Math.max(200, (profile.intervalS * 1000) / 4), () => pollEvaluations(probe!, plan.slos, evaluations)),
+      watch(1000, () => pollIncidents(world, incidents)),
+      watch(200, () => clickAcks(world, plan.episodes, startedAt, profile, acks, say)),
+    ];
 
     await sleep(startedAt + plan.endMs - Date.now());
-    // Faults still under way (a kill waiting for its held request) end with the run.
+    // The watchers stop; faults still under way (a kill still waiting for its held request) end with the run.
     done = true;
     for (const t of timers) clearTimeout(t);
-    await Promise.race([Promise.all(running), sleep(30_000)]);
+    await Promise.race([Promise.all(watchers), sleep(3000)]);
     await pollIncidents(world, incidents).catch(() => undefined);
     const endedAt = Date.now();
     say('run over: accounting');

@@ -18,7 +18,8 @@ describe('Redis Sentinel', () => {
     const a = await startEngine(ctx.stack, paths, { env });
     const b = await startEngine(ctx.stack, paths, { env, prefix: a.prefix });
     ctx.engines.push(a.engine, b.engine);
-    const lines = () => [...a.capture.lines, ...b.capture.lines];
+    // Both engines' lines, in the order they were written.
+    const lines = () => [...a.capture.lines, ...b.capture.lines].sort((x, y) => Date.parse(String(x.time)) - Date.parse(String(y.time)));
     const sent = () => lines().filter((l) => l.event === 'notification');
     expect(a.capture.events('redis-target')[0]?.redis).toBe(`master "${group.name}" of sentinels ${group.env.REDIS_SENTINELS}`);
 
