@@ -30,6 +30,14 @@ describe('docker-compose.yml', () => {
     expect(env.REDIS_URL).toBe('redis://redis:6379');
   });
 
+  it("keeps Redis' data on disk (AOF) and never lets it evict keys (BullMQ's requirement)", () => {
+    const command = compose.services.redis!.command!;
+    const arg = (name: string) => command[command.indexOf(name) + 1];
+    expect(command[0]).toBe('redis-server');
+    expect(arg('--appendonly')).toBe('yes');
+    expect(arg('--maxmemory-policy')).toBe('noeviction');
+  });
+
   it('mounts a Prometheus configuration that exists and parses', () => {
     const prom = parse(readFileSync(join(ROOT, 'deploy', 'prometheus.yml'), 'utf8')) as { scrape_configs: Array<{ job_name: string }> };
     expect(prom.scrape_configs.map((s) => s.job_name)).toContain('sloe');

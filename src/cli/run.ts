@@ -12,9 +12,9 @@ escalates them step by step until acknowledged or resolved, and serves HTTP on S
 Several replicas may share one Redis. SIGHUP (or a changed file) reloads the SLO files; an invalid change is
 reported and the last good configuration kept. SIGTERM or SIGINT drains running jobs and exits 0.
 
-Environment: PROMETHEUS_URL, REDIS_URL, SLOE_PORT, SLOE_API_TOKEN (every /api route needs it; SLOE_API_PUBLIC_READ=1
-opens reads), SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, PAGERDUTY_ROUTING_KEY, PAGERDUTY_WEBHOOK_SECRET, LOG_LEVEL …
-(see docs/spec.md).
+Environment: PROMETHEUS_URL, REDIS_URL (or REDIS_SENTINELS + REDIS_SENTINEL_NAME), SLOE_PORT, SLOE_API_TOKEN (every
+/api route needs it; SLOE_API_PUBLIC_READ=1 opens reads), SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, PAGERDUTY_ROUTING_KEY,
+PAGERDUTY_WEBHOOK_SECRET, LOG_LEVEL … (see docs/spec.md).
 `;
 
 /** `sloe run`: runs the engine until SIGTERM or SIGINT. */

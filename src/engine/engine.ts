@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type Channels, Escalator, type StepJob, type UpdateJob } from '../escalation/escalator.js';
 import { LogChannel } from '../escalation/log-channel.js';
 import type { RetryPolicy } from '../escalation/notifier.js';
@@ -22,6 +22,7 @@ import { serveApi } from './api.js';
 import { Evaluation } from './evaluation.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Logger, createLogger } from './log.js';
+import { engineConnections } from './redis.js';
 import { IncidentStore } from './store.js';
 
 export interface EngineOptions {
@@ -86,12 +87,8 @@ export class Engine {
     this.current = config;
     this.log = options.log ?? createLogger(env);
     this.now = options.now ?? Date.now;
-    const redisUrl = env.REDIS_URL || 'redis://localhost:6379';
     const prefix = env.SLOE_REDIS_PREFIX || 'sloe';
-    const redisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
-    // The store's commands of one shard's evaluations go out as one pipeline.
-    this.redis = new Redis(redisUrl, { ...redisOptions, enableAutoPipelining: true });
-    this.queueRedis = new Redis(redisUrl, redisOptions);
+    ({ store: this.redis, queues: this.queueRedis } = engineConnections(env, this.log));
     for (const [name, r] of [['store', this.redis], ['queues', this.queueRedis]] as const) {
       r.on('error', (e: Error) => this.redisError(name, e));
     }

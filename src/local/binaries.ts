@@ -1,4 +1,4 @@
-/** Finds the Prometheus and Redis binaries that local runs (tests, demo, bench) start, installing them when allowed. */
+/** Finds the Prometheus and Redis (and Redis Sentinel) binaries that local runs (tests, demo, bench) start, installing them when allowed. */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -7,6 +7,8 @@ const PACKAGES: Record<string, string> = {
   prometheus: 'prometheus',
   promtool: 'prometheus',
   'redis-server': 'redis-server',
+  // Debian's redis-sentinel is a link to the redis-server binary, which runs as a sentinel under that name.
+  'redis-sentinel': 'redis-sentinel',
 };
 
 /** The absolute path of an executable on PATH (or in /usr/bin, /usr/sbin), or undefined. */

@@ -33,16 +33,16 @@ export async function tail(logFile: string, lines = 8): Promise<string> {
   return text.trim().split('\n').slice(-lines).join('\n');
 }
 
-/** Polls `check` until it resolves true; fails early when the process exits, or after `timeoutMs`. */
+/** Polls `check` until it resolves true; fails early when the process (if given) exits, or after `timeoutMs`. */
 export async function waitUntil(
   what: string,
-  child: ChildProcess,
+  child: ChildProcess | undefined,
   check: () => Promise<boolean>,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
       throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
     }
     if (await check().catch(() => false)) return;

@@ -26,6 +26,8 @@ export interface PrometheusOptions {
   ruleInterval?: string;
   /** Where the data lives; a fresh temporary directory (removed on stop) when not given. */
   dir?: string;
+  /** Listen on this port (to come back where clients expect it after a stop) instead of a free one. */
+  port?: number;
 }
 
 /** Turns history into TSDB blocks in `data` (a Prometheus data directory). */
@@ -65,7 +67,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
 
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const log = join(dir, 'prometheus.log');
     const child = startLogged(
       bin.prometheus!,

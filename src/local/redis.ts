@@ -15,8 +15,10 @@ export interface LocalRedis {
   /** Makes the server unreachable (SIGSTOP) until resume(): an outage without data loss. */
   pause(): void;
   resume(): void;
-  /** Kills the server and starts it again on the same port; with `persist`, data survives. */
-  restart(): Promise<void>;
+  /** Kills the server (SIGKILL) and starts it again on the same port; with `persist`, data survives unless `wipe`. */
+  restart(options?: { wipe?: boolean }): Promise<void>;
+  /** Kills the server (SIGKILL) and leaves it down; stop() still cleans up. */
+  kill(): Promise<void>;
 }
 
 export interface RedisOptions {
@@ -24,6 +26,8 @@ export interface RedisOptions {
   persist?: boolean;
   /** Listen on this port instead of a free one. */
   port?: number;
+  /** More configuration directives as command-line arguments (`['--maxmemory-policy', 'allkeys-lru']`). */
+  args?: readonly string[];
 }
 
 /** Answers PONG to PING over a plain socket. */
@@ -55,6 +59,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalRedis
     '--appendonly', options.persist ? 'yes' : 'no',
     '--appendfsync', 'always',
     '--daemonize', 'no',
+    ...(options.args ?? []),
   ];
   let child: ChildProcess;
   const start = async () => {
@@ -64,6 +69,12 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalRedis
     } catch (e) {
       throw new Error(`${(e as Error).message}: ${await tail(log)}`);
     }
+  };
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
   };
   await start();
   return {
@@ -80,10 +91,12 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalRedis
     resume() {
       child.kill('SIGCONT');
     },
-    async restart() {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+    async restart(how = {}) {
+      await kill();
+      // Redis 7 keeps the append-only file in appendonlydir/; an RDB snapshot would be dump.rdb.
+      if (how.wipe) await Promise.all(['appendonlydir', 'dump.rdb'].map((f) => rm(join(dir, f), { recursive: true, force: true })));
       await start();
     },
+    kill,
   };
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/process.js';
 import { type LogLine, eventually, useStack, writeSlos } from '../support/engine.js';
-import { type SloeProcess, ownerOfConnection, spawnSloe } from '../support/process.js';
+import { type SloeProcess, pidOfConnection, spawnSloe } from '../support/process.js';
 import { channelSlo, resetStandIns, useChannels } from './support.js';
 
 const ctx = useStack();
@@ -38,7 +38,7 @@ async function replicas(): Promise<[SloeProcess, SloeProcess]> {
 
 /** Kills the replica holding the connection of a held request; returns the survivor. */
 async function killHolder(remotePort: number, a: SloeProcess, b: SloeProcess): Promise<SloeProcess> {
-  const pid = await ownerOfConnection(remotePort, [a.child.pid!, b.child.pid!]);
+  const pid = await pidOfConnection(remotePort, [a.child.pid!, b.child.pid!]);
   expect(pid, 'the replica whose request is held').toBeDefined();
   const [victim, survivor] = pid === a.child.pid ? [a, b] : [b, a];
   victim.kill('SIGKILL');
@@ -56,12 +56,12 @@ const sent = (step: string) => (l: LogLine) => l.event === 'step-sent' && l.step
 describe('a replica dies while a step is being delivered', () => {
   it('SIGKILL during the Slack post: the other replica posts the message, and the escalation goes on', async () => {
     resetStandIns(channels);
-    channels.slack.hold('chat.postMessage', 1);
+    channels.slack.hold('chat.postMessage');
     const [a, b] = await replicas();
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    const held = await eventually('the Slack post held in flight', () => channels.slack.held[0]);
+    const held = await eventually('the Slack post held in flight', () => channels.slack.holds.held[0]);
     const survivor = await killHolder(held.remotePort, a, b);
-    channels.slack.releaseAll();
+    held.release();
 
     await survivor.waitFor('the Slack step delivered by the survivor', sent('page.0'), 30_000);
     // Waiting for the dead replica's claim to lapse is not a failed attempt.
@@ -79,12 +79,12 @@ describe('a replica dies while a step is being delivered', () => {
 
   it('SIGKILL during the PagerDuty trigger: the other replica triggers again with the same dedup key, and PagerDuty has one incident', async () => {
     resetStandIns(channels);
-    channels.pagerduty.hold(1);
+    channels.pagerduty.hold();
     const [a, b] = await replicas();
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    const held = await eventually('the PagerDuty trigger held in flight', () => channels.pagerduty.held[0], 20_000);
+    const held = await eventually('the PagerDuty trigger held in flight', () => channels.pagerduty.holds.held[0], 20_000);
     const survivor = await killHolder(held.remotePort, a, b);
-    channels.pagerduty.releaseAll();
+    held.release();
 
     await survivor.waitFor('the PagerDuty step delivered by the survivor', sent('page.1'), 30_000);
     const id = [a, b].flatMap((p) => p.lines).find((l) => l.event === 'incident-fired')!.incidentId!;

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type LocalRedis, pingRedis, startRedis } from '../../src/local/redis.js';
@@ -67,5 +68,19 @@ describe('a local Redis', () => {
   it('comes back on the same port after a restart', async () => {
     await redis.restart();
     expect(await pingRedis(redis.port)).toBe(true);
+  });
+
+  it('keeps its data across a restart, and loses it when the restart wipes it', async () => {
+    const client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    client.on('error', () => undefined);
+    try {
+      await client.set('harness:kept', 'yes');
+      await redis.restart();
+      expect(await client.get('harness:kept')).toBe('yes');
+      await redis.restart({ wipe: true });
+      expect(await client.get('harness:kept')).toBeNull();
+    } finally {
+      client.disconnect();
+    }
   });
 });

@@ -52,24 +52,27 @@ export function spawnSloe(args: string[], env: NodeJS.ProcessEnv, port: number):
 }
 
 /**
- * Which of `pids` owns the TCP connection whose local port is `port` (a request a stand-in is holding, by the
- * stand-in's view of its peer), read from /proc: the socket's inode in /proc/net/tcp, then the process holding it.
+ * Which of `pids` owns the TCP connection from local port `clientPort` (to `serverPort`, when given) on this machine:
+ * a request a stand-in holds, by the stand-in's view of its peer. Linux: the socket's inode in /proc/net/tcp, then the
+ * process whose file descriptors include it.
  */
-export async function ownerOfConnection(port: number, pids: readonly number[]): Promise<number | undefined> {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+export async function pidOfConnection(clientPort: number, pids: readonly number[], serverPort?: number): Promise<number | undefined> {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     const text = await readFile(table, 'utf8').catch(() => '');
     for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields[1]?.endsWith(`:${hexPort}`) && fields[9]) inodes.add(fields[9]);
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || !cols[1]!.endsWith(`:${hex(clientPort)}`)) continue;
+      if (serverPort !== undefined && !cols[2]!.endsWith(`:${hex(serverPort)}`)) continue;
+      if (cols[9] !== '0') inodes.add(cols[9]!);
     }
   }
+  if (inodes.size === 0) return undefined;
   for (const pid of pids) {
     const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
     for (const fd of fds) {
-      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      const inode = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))?.[1];
       if (inode && inodes.has(inode)) return pid;
     }
   }

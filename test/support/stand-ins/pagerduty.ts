@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { type Server, createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TestCa } from '../tls.js';
+import { type HeldAnswer, type HoldMode, Holds } from './hold.js';
 
 export interface PagerDutyEvent {
   routing_key: string;
@@ -18,7 +19,9 @@ export interface PagerDutyEvent {
 
 export class PagerDutyStandIn {
   /** Every request to the Events API, answered or not. */
-  readonly requests: Array<{ status: number; event: PagerDutyEvent; at: number }> = [];
+  readonly requests: Array<{ status: number; event: PagerDutyEvent; at: number; remotePort?: number; held?: boolean }> = [];
+  /** Answers withheld (see hold()). */
+  readonly holds = new Holds<PagerDutyEvent>();
   readonly rest: Array<{ method: string; path: string; body: unknown; headers: Record<string, string | string[] | undefined> }> = [];
   /** PagerDuty incidents by dedup key, with their status. */
   readonly incidents = new Map<string, { id: string; status: 'triggered' | 'acknowledged' | 'resolved'; assignee?: string }>();
@@ -35,23 +38,23 @@ export class PagerDutyStandIn {
     return `127.0.0.1:${this.port}`;
   }
 
-  private holds = 0;
-  /** Events API requests whose answer is being held: the event was processed, the answer not sent. */
-  readonly held: Array<{ remotePort: number; release(): void }> = [];
-
-  /** The next `times` Events API requests are processed, but their answer is held until released (or the caller goes). */
-  hold(times = 1): void {
-    this.holds += times;
-  }
-
-  /** Answers every held request. */
-  releaseAll(): void {
-    for (const h of this.held.splice(0)) h.release();
-  }
-
   /** The next Events API requests answer these statuses, in order (then 202 again). */
   answer(...statuses: number[]): void {
     this.script.push(...statuses);
+  }
+
+  /**
+   * Holds the next `times` Events API requests that `match`: taken (a trigger opens its incident) but not answered
+   * (`mode: 'answer'`, the default: a client that dies or times out never learns it got through), or not even taken
+   * until released (`'request'`: a dropped one was lost on the way). nextHeld() tells which connection sent it.
+   */
+  hold(match: (event: PagerDutyEvent) => boolean = () => true, times = 1, mode: HoldMode = 'answer'): void {
+    this.holds.arm((_what, event) => match(event), times, mode);
+  }
+
+  /** The next held answer. */
+  nextHeld(timeoutMs = 30_000): Promise<HeldAnswer> {
+    return this.holds.next(timeoutMs);
   }
 
   /** The accepted events. */
@@ -64,37 +67,24 @@ export class PagerDutyStandIn {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
-        let holding = false;
-        const send = (status: number, value: unknown, headers: Record<string, string>) => {
-          if (res.destroyed) return;
+        let json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(value));
         };
-        const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-          if (holding) this.held.push({ remotePort: req.socket.remotePort ?? 0, release: () => send(status, value, headers) });
-          else send(status, value, headers);
-        };
         const url = new URL(req.url ?? '/', 'https://localhost');
         if (req.method === 'POST' && url.pathname === '/v2/enqueue') {
-          if (this.holds > 0) {
-            this.holds--;
-            holding = true;
-          }
           const event = JSON.parse(body) as PagerDutyEvent;
           const scripted = this.script.shift();
           const status = scripted ?? (event.routing_key === this.routingKey ? 202 : 400);
-          this.requests.push({ status, event, at: Date.now() });
-          if (status === 202) {
-            const key = event.dedup_key ?? `pd-${this.requests.length}`;
-            const existing = this.incidents.get(key);
-            if (event.event_action === 'trigger' && !existing) this.incidents.set(key, { id: `Q${this.incidents.size + 1}`, status: 'triggered' });
-            if (event.event_action === 'acknowledge' && existing?.status === 'triggered') existing.status = 'acknowledged';
-            if (event.event_action === 'resolve' && existing) existing.status = 'resolved';
-            return json(202, { status: 'success', message: 'Event processed', dedup_key: key });
+          const remotePort = req.socket.remotePort ?? 0;
+          const held = status === 202 ? this.holds.take(event.event_action, event) : undefined;
+          const hold = (release: () => void) => this.holds.add({ what: event.event_action, remotePort, at: Date.now(), mode: held!, release, drop: () => req.socket.destroy() });
+          if (held === 'request') return hold(() => this.enqueue(event, status, remotePort, json));
+          if (held === 'answer') {
+            const send = json;
+            json = (s, value, headers) => hold(() => send(s, value, headers));
           }
-          if (status === 400) return json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] });
-          if (status === 429) return json(429, { status: 'throttled', message: 'Requests for this service are arriving too quickly' }, { 'retry-after': '1' });
-          return json(status, { status: 'error', message: 'Internal server error' });
+          return this.enqueue(event, status, remotePort, json, held === 'answer');
         }
         this.rest.push({ method: req.method ?? '', path: url.pathname + url.search, body: body ? JSON.parse(body) : undefined, headers: req.headers });
         if (req.method === 'GET' && url.pathname === '/incidents') {
@@ -113,6 +103,22 @@ export class PagerDutyStandIn {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Takes one Events API request (a trigger opens its incident, by dedup key) and answers it. */
+  private enqueue(event: PagerDutyEvent, status: number, remotePort: number, json: (status: number, value: unknown, headers?: Record<string, string>) => void, held = false): void {
+    this.requests.push({ status, event, at: Date.now(), remotePort, ...(held ? { held } : {}) });
+    if (status === 202) {
+      const key = event.dedup_key ?? `pd-${this.requests.length}`;
+      const existing = this.incidents.get(key);
+      if (event.event_action === 'trigger' && !existing) this.incidents.set(key, { id: `Q${this.incidents.size + 1}`, status: 'triggered' });
+      if (event.event_action === 'acknowledge' && existing?.status === 'triggered') existing.status = 'acknowledged';
+      if (event.event_action === 'resolve' && existing) existing.status = 'resolved';
+      return json(202, { status: 'success', message: 'Event processed', dedup_key: key });
+    }
+    if (status === 400) return json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] });
+    if (status === 429) return json(429, { status: 'throttled', message: 'Requests for this service are arriving too quickly' }, { 'retry-after': '1' });
+    return json(status, { status: 'error', message: 'Internal server error' });
   }
 
   async stop(): Promise<void> {

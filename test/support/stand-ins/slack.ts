@@ -5,11 +5,14 @@
 import { createHmac } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type HeldAnswer, type HoldMode, Holds } from './hold.js';
 
 export interface SlackCall {
   method: string;
   args: Record<string, unknown>;
   at: number;
+  /** The client's port: which process made the call. */
+  remotePort?: number;
 }
 
 /** A user group of the workspace, as `usergroups.list` shows it. */
@@ -85,18 +88,21 @@ export class SlackStandIn {
     this.limits.clear();
   }
 
-  private readonly holds = new Map<string, number>();
-  /** Requests whose answer is being held: the call was recorded (Slack acted on it), the answer not sent. */
-  readonly held: Array<{ method: string; remotePort: number; release(): void }> = [];
+  /** Answers withheld (see hold()). */
+  readonly holds = new Holds<Record<string, unknown>>();
 
-  /** The next `times` calls of `method` are carried out, but their answer is held until released (or the caller goes). */
-  hold(method: string, times = 1): void {
-    this.holds.set(method, (this.holds.get(method) ?? 0) + times);
+  /**
+   * Holds the next `times` calls of `method` (whose arguments `match`): carried out but not answered (`mode:
+   * 'answer'`, the default), or not even carried out until released (`'request'`). nextHeld() tells which
+   * connection sent it.
+   */
+  hold(method: string, options: { times?: number; match?: (args: Record<string, unknown>) => boolean; mode?: HoldMode } = {}): void {
+    this.holds.arm((what, args) => what === method && (options.match?.(args) ?? true), options.times ?? 1, options.mode);
   }
 
-  /** Answers every held request. */
-  releaseAll(): void {
-    for (const h of this.held.splice(0)) h.release();
+  /** The next held answer. */
+  nextHeld(timeoutMs = 30_000): Promise<HeldAnswer> {
+    return this.holds.next(timeoutMs);
   }
 
   of(method: string): SlackCall[] {
@@ -109,16 +115,10 @@ export class SlackStandIn {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
-        const holding = (this.holds.get(method) ?? 0) > 0;
-        if (holding) this.holds.set(method, this.holds.get(method)! - 1);
-        const send = (status: number, json: unknown, headers: Record<string, string>) => {
+        let answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
           if (res.destroyed) return;
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(json));
-        };
-        const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
-          if (holding) this.held.push({ method, remotePort: req.socket.remotePort ?? 0, release: () => send(status, json, headers) });
-          else send(status, json, headers);
         };
         // An interaction's response_url (JSON body, no token: the URL is the credential).
         if ((req.url ?? '').startsWith('/actions/')) {
@@ -155,71 +155,87 @@ export class SlackStandIn {
             args[k] = v;
           }
         }
-        this.calls.push({ method, args, at: Date.now() });
-        const platformError = this.platformErrors.get(method)?.shift();
-        if (platformError !== undefined) return answer(200, { ok: false, error: platformError });
-        const needed = NEEDED_SCOPE[method];
-        if (needed && !this.scopes.has(needed)) {
-          return answer(200, { ok: false, error: 'missing_scope', needed, provided: [...this.scopes].join(',') });
+        const remotePort = req.socket.remotePort ?? 0;
+        const held = this.holds.take(method, args);
+        if (held === 'request') {
+          return this.holds.add({ what: method, remotePort, at: Date.now(), mode: held, release: () => this.respond(method, args, remotePort, answer), drop: () => req.socket.destroy() });
         }
-        switch (method) {
-          case 'auth.test':
-            return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
-          case 'chat.postMessage': {
-            const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}`;
-            const channel = String(args.channel).startsWith('#') ? `C${String(args.channel).slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : String(args.channel);
-            return answer(200, { ok: true, channel, ts, message: { text: args.text } });
-          }
-          case 'chat.update':
-            return answer(200, { ok: true, channel: args.channel, ts: args.ts });
-          case 'chat.getPermalink':
-            return answer(200, { ok: true, permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
-          case 'conversations.open':
-            return answer(200, { ok: true, channel: { id: `D${String(args.users)}` } });
-          case 'chat.postEphemeral': {
-            if (!args.channel) return answer(200, { ok: false, error: 'channel_not_found' });
-            if (!args.user) return answer(200, { ok: false, error: 'user_not_found' });
-            if (!args.text && !args.blocks) return answer(200, { ok: false, error: 'no_text' });
-            return answer(200, { ok: true, message_ts: `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}` });
-          }
-          case 'usergroups.list': {
-            const withUsers = args.include_users === 'true' || args.include_users === '1';
-            return answer(200, {
-              ok: true,
-              usergroups: this.groups.map((g) => ({
-                id: g.id,
-                team_id: 'T1',
-                is_usergroup: true,
-                name: g.name,
-                description: '',
-                handle: g.handle,
-                is_external: false,
-                date_create: 1446598059,
-                date_update: 1446670362,
-                date_delete: 0,
-                auto_type: null,
-                created_by: 'U060RNRCZ',
-                updated_by: 'U060RNRCZ',
-                deleted_by: null,
-                prefs: { channels: [], groups: [] },
-                user_count: g.users.length,
-                ...(withUsers ? { users: g.users } : {}),
-              })),
-            });
-          }
-          case 'usergroups.users.list': {
-            const group = this.groups.find((g) => g.id === args.usergroup);
-            if (!args.usergroup) return answer(200, { ok: false, error: 'missing_argument' });
-            if (!group) return answer(200, { ok: false, error: 'no_such_subteam' });
-            return answer(200, { ok: true, users: group.users });
-          }
-          default:
-            return answer(200, { ok: false, error: 'unknown_method' });
+        if (held === 'answer') {
+          const send = answer;
+          answer = (status, json, headers) => {
+            this.holds.add({ what: method, remotePort, at: Date.now(), mode: held, release: () => send(status, json, headers), drop: () => req.socket.destroy() });
+          };
         }
+        this.respond(method, args, remotePort, answer);
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Carries out one Web API call and answers it. */
+  private respond(method: string, args: Record<string, unknown>, remotePort: number, answer: (status: number, json: unknown, headers?: Record<string, string>) => void): void {
+    this.calls.push({ method, args, at: Date.now(), remotePort });
+    const platformError = this.platformErrors.get(method)?.shift();
+    if (platformError !== undefined) return answer(200, { ok: false, error: platformError });
+    const needed = NEEDED_SCOPE[method];
+    if (needed && !this.scopes.has(needed)) {
+      return answer(200, { ok: false, error: 'missing_scope', needed, provided: [...this.scopes].join(',') });
+    }
+    switch (method) {
+      case 'auth.test':
+        return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
+      case 'chat.postMessage': {
+        const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}`;
+        const channel = String(args.channel).startsWith('#') ? `C${String(args.channel).slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : String(args.channel);
+        return answer(200, { ok: true, channel, ts, message: { text: args.text } });
+      }
+      case 'chat.update':
+        return answer(200, { ok: true, channel: args.channel, ts: args.ts });
+      case 'chat.getPermalink':
+        return answer(200, { ok: true, permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
+      case 'conversations.open':
+        return answer(200, { ok: true, channel: { id: `D${String(args.users)}` } });
+      case 'chat.postEphemeral': {
+        if (!args.channel) return answer(200, { ok: false, error: 'channel_not_found' });
+        if (!args.user) return answer(200, { ok: false, error: 'user_not_found' });
+        if (!args.text && !args.blocks) return answer(200, { ok: false, error: 'no_text' });
+        return answer(200, { ok: true, message_ts: `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}` });
+      }
+      case 'usergroups.list': {
+        const withUsers = args.include_users === 'true' || args.include_users === '1';
+        return answer(200, {
+          ok: true,
+          usergroups: this.groups.map((g) => ({
+            id: g.id,
+            team_id: 'T1',
+            is_usergroup: true,
+            name: g.name,
+            description: '',
+            handle: g.handle,
+            is_external: false,
+            date_create: 1446598059,
+            date_update: 1446670362,
+            date_delete: 0,
+            auto_type: null,
+            created_by: 'U060RNRCZ',
+            updated_by: 'U060RNRCZ',
+            deleted_by: null,
+            prefs: { channels: [], groups: [] },
+            user_count: g.users.length,
+            ...(withUsers ? { users: g.users } : {}),
+          })),
+        });
+      }
+      case 'usergroups.users.list': {
+        const group = this.groups.find((g) => g.id === args.usergroup);
+        if (!args.usergroup) return answer(200, { ok: false, error: 'missing_argument' });
+        if (!group) return answer(200, { ok: false, error: 'no_such_subteam' });
+        return answer(200, { ok: true, users: group.users });
+      }
+      default:
+        return answer(200, { ok: false, error: 'unknown_method' });
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,343 @@
+/**
+ * The chaos run's accounting: what the plan meant to happen against what the Slack and PagerDuty stand-ins
+ * received, what the API showed of the incidents, and how often Redis saw each SLO evaluated. sloe's own logs are
+ * not an input: a step counts as delivered only when the stand-in of its channel received it.
+ */
+import type { PagerDutyEvent } from '../../test/support/stand-ins/pagerduty.js';
+import type { SlackCall } from '../../test/support/stand-ins/slack.js';
+import type { Episode, FaultKind, Plan } from './plan.js';
+import { CHANNELS } from './world.js';
+
+/** An incident as the API showed it, last seen. */
+export interface SeenIncident {
+  id: string;
+  sloId: string;
+  severity: string;
+  reason: string;
+  status: string;
+  firedAt: number;
+  acknowledgedAt?: number;
+  resolvedAt?: number;
+}
+
+export interface FaultWindow {
+  kind: FaultKind;
+  start: number;
+  end: number;
+  slo?: string;
+  note?: string;
+}
+
+export interface Ack {
+  episode: string;
+  incidentId: string;
+  at: number;
+  status: number;
+}
+
+export interface Records {
+  plan: Plan;
+  /** Epoch ms of the plan's time 0. */
+  startedAt: number;
+  endedAt: number;
+  slackCalls: readonly SlackCall[];
+  pagerDutyRequests: ReadonlyArray<{ status: number; event: PagerDutyEvent; at: number; held?: boolean }>;
+  incidents: ReadonlyMap<string, SeenIncident>;
+  /** Per SLO, each distinct `evaluatedAt` Redis held, in the order seen. */
+  evaluations: ReadonlyMap<string, number[]>;
+  faults: readonly FaultWindow[];
+  acks: readonly Ack[];
+  unexpectedExits: ReadonlyArray<{ replica: number; at: number; code: number | null; signal: string | null; last: string[] }>;
+  refusedStarts: ReadonlyArray<{ replica: number; at: number; reason: string }>;
+  /** Replica processes that ran for a minute without becoming ready. */
+  neverReady?: ReadonlyArray<{ replica: number; at: number }>;
+  hostileRequests: ReadonlyArray<{ url: string; status: number | string }>;
+}
+
+interface StepSpec {
+  key: string;
+  notify: 'slack' | 'pagerduty';
+  channel?: string;
+  afterMs: number;
+}
+
+export interface EpisodeReport {
+  id: string;
+  slo: string;
+  kind: Episode['kind'];
+  fault: FaultKind;
+  incidents: string[];
+  ackedAt?: string;
+  expected: string[];
+  delivered: string[];
+  lost: string[];
+  /** Accepted PagerDuty trigger events per dedup key. */
+  pagerDutyTriggers: Record<string, number>;
+  slackTopLevelPosts: Record<string, number>;
+  pagesAfterAck: number;
+}
+
+export interface Invariant {
+  name: string;
+  ok: boolean;
+  value: number;
+  detail?: string;
+}
+
+export interface ChaosReport {
+  profile: string;
+  minutes: number;
+  replicas: number;
+  figures: {
+    incidents_expected: number;
+    incidents_opened: number;
+    incidents_unplanned: number;
+    steps_expected: number;
+    steps_delivered: number;
+    steps_lost: number;
+    pagerduty_triggers_per_incident: Record<string, number>;
+    pagerduty_incidents_not_exactly_one: number;
+    slack_top_level_duplicates: number;
+    pages_after_ack: number;
+    evaluation_gaps: number;
+    evaluation_gaps_during_redis_faults: number;
+    longest_evaluation_gap_s: number;
+    nodata_tickets_expected: number;
+    nodata_tickets_opened: number;
+    unexpected_replica_exits: number;
+    refused_starts: number;
+    replicas_never_ready: number;
+    acks_sent: number;
+  };
+  invariants: Invariant[];
+  episodes: EpisodeReport[];
+  gaps: Array<{ slo: string; from: string; to: string; seconds: number; during?: string }>;
+  faults: Array<{ kind: FaultKind; at_s: number; seconds: number; slo?: string; note?: string }>;
+  unexpected_exits: Records['unexpectedExits'];
+  refused_starts: Records['refusedStarts'];
+  hostile_requests: Records['hostileRequests'];
+}
+
+/** The SLO id a Slack message or PagerDuty summary is about (`PAGE chaos/s1: …`, `[page] chaos/s1{…}: …`). */
+export function sloOfText(text: string): string | undefined {
+  return /^(?:\[\w+\]|[A-Z]+) ([\w-]+\/[\w-]+)[:{]/.exec(text)?.[1];
+}
+
+/** The incident id a Slack message carries in its buttons. */
+export function incidentOfBlocks(blocks: unknown): string | undefined {
+  if (!Array.isArray(blocks)) return undefined;
+  for (const b of blocks as Array<{ block_id?: string }>) {
+    const m = /^sloe_(.+)$/.exec(b.block_id ?? '');
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Works out the figures and the invariants. */
+export function account(r: Records): ChaosReport {
+  const { plan, startedAt } = r;
+  const p = plan.profile;
+  const s = 1000;
+  const page: StepSpec[] = [
+    { key: 'page.0', notify: 'slack', channel: CHANNELS.page, afterMs: 0 },
+    { key: 'page.1', notify: 'pagerduty', afterMs: p.pagerDutyAfterS * s },
+    { key: 'page.2', notify: 'slack', channel: CHANNELS.escalate, afterMs: p.escalateAfterS * s },
+  ];
+  const ticket: StepSpec[] = [{ key: 'ticket.0', notify: 'slack', channel: CHANNELS.ticket, afterMs: 0 }];
+
+  // What the stand-ins received, attributed to SLOs.
+  const posts = r.slackCalls
+    .filter((c) => c.method === 'chat.postMessage' && !c.args.thread_ts)
+    .map((c) => ({ at: c.at, channel: String(c.args.channel), slo: sloOfText(String(c.args.text ?? '')), incident: incidentOfBlocks(c.args.blocks) }));
+  const triggers = r.pagerDutyRequests
+    .filter((q) => q.status === 202 && q.event.event_action === 'trigger')
+    .map((q) => ({ at: q.at, key: q.event.dedup_key ?? '', slo: sloOfText(q.event.payload.summary) }));
+
+  // An episode's window: from its start to the next episode of the same SLO (or the end of the run).
+  const windows = new Map<string, [number, number]>();
+  for (const e of plan.episodes) {
+    const next = plan.episodes.filter((o) => o.slo === e.slo && o.start > e.start).map((o) => o.start);
+    windows.set(e.id, [startedAt + e.start - s, next.length ? startedAt + Math.min(...next) : r.endedAt + s]);
+  }
+  const inWindow = (e: Episode, at: number) => {
+    const [from, to] = windows.get(e.id)!;
+    return at >= from && at < to;
+  };
+
+  const attributed = new Set<string>();
+  const episodes: EpisodeReport[] = [];
+  let pagesAfterAckTotal = 0;
+  for (const e of plan.episodes) {
+    const specs = e.kind === 'nodata' ? ticket : page;
+    const ack = r.acks.find((a) => a.episode === e.id && a.status === 200);
+    const myPosts = posts.filter((x) => x.slo === e.slo && inWindow(e, x.at) && (e.kind === 'nodata' ? x.channel === CHANNELS.ticket : x.channel !== CHANNELS.ticket));
+    const myTriggers = e.kind === 'nodata' ? [] : triggers.filter((x) => x.slo === e.slo && inWindow(e, x.at));
+    const ids = new Set<string>();
+    for (const x of myPosts) if (x.incident) ids.add(x.incident);
+    for (const x of myTriggers) if (x.key.startsWith('sloe-')) ids.add(x.key.slice(5));
+    for (const i of r.incidents.values()) {
+      if (i.sloId !== e.slo || !inWindow(e, i.firedAt)) continue;
+      const noData = i.reason !== 'breach' && i.severity === 'ticket';
+      if ((e.kind === 'breach' && noData) || (e.kind === 'nodata' && !noData)) continue;
+      ids.add(i.id);
+    }
+    // The raise episode is the no-data incident of the same SLO, raised: its incidents are those of the page posts.
+    for (const id of ids) attributed.add(id);
+    const firedAt = Math.min(
+      ...[...ids].map((id) => r.incidents.get(id)?.firedAt ?? Infinity),
+      ...myPosts.map((x) => x.at),
+      ...(e.kind === 'raise' ? [startedAt + e.start + p.forS * s] : []),
+    );
+    const escalatedAt = e.kind === 'raise' ? Math.min(...myPosts.filter((x) => x.channel === CHANNELS.page).map((x) => x.at), Infinity) : firedAt;
+    // A step is owed when it fell due while the incident had to be firing — before the breach (or the outage) had
+    // been over for resolveAfter — and more than 2 s before an acknowledgement (one due just before may run just
+    // after it, and be skipped). The first step is always owed (the Ack button is on its message); an episode that
+    // never fired owes every step.
+    const owedUntil = Math.min((ack?.at ?? Infinity) - 2 * s, startedAt + e.end + (p.resolveAfterS - 1) * s);
+    const expected = specs.filter((spec) => !Number.isFinite(escalatedAt) || spec.afterMs === 0 || escalatedAt + spec.afterMs < owedUntil).map((x) => x.key);
+    const delivered: string[] = [];
+    const slackTopLevelPosts: Record<string, number> = {};
+    for (const spec of specs) {
+      const got = spec.notify === 'slack' ? myPosts.filter((x) => x.channel === spec.channel).length : myTriggers.length;
+      if (spec.notify === 'slack') slackTopLevelPosts[spec.channel!] = got;
+      if (got > 0) delivered.push(spec.key);
+    }
+    const pagerDutyTriggers: Record<string, number> = {};
+    for (const x of myTriggers) pagerDutyTriggers[x.key] = (pagerDutyTriggers[x.key] ?? 0) + 1;
+    // A page is a PagerDuty trigger; one already under way when the click landed (2 s) is not counted.
+    const pagesAfterAck = ack && e.kind !== 'raise' ? myTriggers.filter((x) => x.at > ack.at + 2 * s).length : 0;
+    pagesAfterAckTotal += pagesAfterAck;
+    episodes.push({
+      id: e.id,
+      slo: e.slo,
+      kind: e.kind,
+      fault: e.fault,
+      incidents: [...ids],
+      ...(ack ? { ackedAt: iso(ack.at) } : {}),
+      expected,
+      delivered: delivered.filter((k) => expected.includes(k)),
+      lost: expected.filter((k) => !delivered.includes(k)),
+      pagerDutyTriggers,
+      slackTopLevelPosts,
+      pagesAfterAck,
+    });
+  }
+
+  // Evaluation gaps: consecutive evaluations of an SLO (as stored in Redis) further apart than two intervals (with
+  // a second of slack for a tick that starts late), and the time after the last one to the end of the run.
+  const limit = 2 * p.intervalS * s + s;
+  const excusing = r.faults.filter((f) => f.kind === 'redis-pause' || f.kind === 'redis-restart' || f.kind === 'redis-restart-empty');
+  const grace = 2 * p.intervalS * s + 5 * s;
+  const gaps: ChaosReport['gaps'] = [];
+  for (const slo of plan.slos) {
+    const seen = [...(r.evaluations.get(slo) ?? [])].sort((a, b) => a - b);
+    const points = [startedAt, ...seen.filter((t) => t >= startedAt), r.endedAt - p.intervalS * s];
+    for (let i = 1; i < points.length; i++) {
+      const [from, to] = [points[i - 1]!, points[i]!];
+      if (to - from <= limit) continue;
+      // Excused by the Redis fault it overlaps most, if it ends within that fault's grace.
+      const overlap = (f: FaultWindow) => Math.min(to, f.end + grace) - Math.max(from, f.start - p.intervalS * s);
+      const during = excusing.filter((f) => overlap(f) > 0 && to <= f.end + grace).sort((a, b) => overlap(b) - overlap(a))[0];
+      gaps.push({ slo, from: iso(from), to: iso(to), seconds: Math.round((to - from) / 100) / 10, ...(during ? { during: during.kind } : {}) });
+    }
+  }
+
+  const planned = plan.episodes.filter((e) => e.kind !== 'raise');
+  const allIds = new Set<string>([...r.incidents.keys(), ...posts.flatMap((x) => (x.incident ? [x.incident] : [])), ...triggers.flatMap((x) => (x.key.startsWith('sloe-') ? [x.key.slice(5)] : []))]);
+  const stepsExpected = episodes.reduce((n, e) => n + e.expected.length, 0);
+  const stepsLost = episodes.reduce((n, e) => n + e.lost.length, 0);
+  const perIncident: Record<string, number> = {};
+  for (const x of triggers) perIncident[x.key] = (perIncident[x.key] ?? 0) + 1;
+  const pdWrong = episodes.filter((e) => e.expected.includes('page.1') && Object.keys(e.pagerDutyTriggers).length !== 1);
+  const duplicates = episodes.reduce((n, e) => n + Object.values(e.slackTopLevelPosts).reduce((m, c) => m + Math.max(0, c - 1), 0), 0);
+  const nodata = episodes.filter((e) => e.kind === 'nodata');
+  const unexcused = gaps.filter((g) => !g.during);
+  const figures: ChaosReport['figures'] = {
+    incidents_expected: planned.length,
+    incidents_opened: allIds.size,
+    incidents_unplanned: [...allIds].filter((id) => !attributed.has(id)).length,
+    steps_expected: stepsExpected,
+    steps_delivered: stepsExpected - stepsLost,
+    steps_lost: stepsLost,
+    pagerduty_triggers_per_incident: perIncident,
+    pagerduty_incidents_not_exactly_one: pdWrong.length,
+    slack_top_level_duplicates: duplicates,
+    pages_after_ack: pagesAfterAckTotal,
+    evaluation_gaps: unexcused.length,
+    evaluation_gaps_during_redis_faults: gaps.length - unexcused.length,
+    longest_evaluation_gap_s: Math.max(0, ...unexcused.map((g) => g.seconds)),
+    nodata_tickets_expected: nodata.length,
+    nodata_tickets_opened: nodata.filter((e) => e.delivered.includes('ticket.0')).length,
+    unexpected_replica_exits: r.unexpectedExits.length,
+    refused_starts: r.refusedStarts.length,
+    replicas_never_ready: r.neverReady?.length ?? 0,
+    acks_sent: r.acks.filter((a) => a.status === 200).length,
+  };
+  const lostList = episodes.filter((e) => e.lost.length).map((e) => `${e.id} ${e.slo} (${e.fault}): ${e.lost.join(', ')}`);
+  const invariants: Invariant[] = [
+    { name: 'steps lost = 0', ok: stepsLost === 0, value: stepsLost, ...(lostList.length ? { detail: lostList.join('; ') } : {}) },
+    {
+      name: 'PagerDuty incidents per paging incident = 1',
+      ok: pdWrong.length === 0,
+      value: pdWrong.length,
+      ...(pdWrong.length ? { detail: pdWrong.map((e) => `${e.id} ${e.slo} (${e.fault}): ${Object.keys(e.pagerDutyTriggers).length} dedup key(s)`).join('; ') } : {}),
+    },
+    { name: 'pages after acknowledgement = 0', ok: pagesAfterAckTotal === 0, value: pagesAfterAckTotal },
+    {
+      name: 'evaluation gaps > 2 intervals = 0',
+      ok: unexcused.length === 0,
+      value: unexcused.length,
+      ...(unexcused.length ? { detail: unexcused.slice(0, 6).map((g) => `${g.slo} ${g.from} +${g.seconds}s`).join('; ') } : {}),
+    },
+    { name: 'no-data tickets while Prometheus is down = one per SLO', ok: figures.nodata_tickets_opened === figures.nodata_tickets_expected, value: figures.nodata_tickets_opened },
+    {
+      name: 'unexpected replica exits = 0',
+      ok: r.unexpectedExits.length === 0,
+      value: r.unexpectedExits.length,
+      ...(r.unexpectedExits.length ? { detail: r.unexpectedExits.map((x) => `replica ${x.replica} at ${iso(x.at)}: ${x.code ?? x.signal} ${x.last.join(' | ').slice(0, 200)}`).join('; ') } : {}),
+    },
+  ];
+  return {
+    profile: p.name,
+    minutes: Math.round((r.endedAt - startedAt) / 6000) / 10,
+    replicas: p.replicas,
+    figures,
+    invariants,
+    episodes,
+    gaps,
+    faults: r.faults.map((f) => ({ kind: f.kind, at_s: Math.round((f.start - startedAt) / 100) / 10, seconds: Math.round((f.end - f.start) / 100) / 10, ...(f.slo ? { slo: f.slo } : {}), ...(f.note ? { note: f.note } : {}) })),
+    unexpected_exits: r.unexpectedExits,
+    refused_starts: r.refusedStarts,
+    hostile_requests: r.hostileRequests,
+  };
+}
+
+/** The report as a few lines for a terminal. */
+export function formatReport(report: ChaosReport): string {
+  const f = report.figures;
+  const lines = [
+    `chaos run (${report.profile}, ${report.minutes} min, ${report.replicas} replicas)`,
+    `  incidents expected ${f.incidents_expected}, opened ${f.incidents_opened} (${f.incidents_unplanned} not from a planned episode)`,
+    `  steps expected ${f.steps_expected}, delivered ${f.steps_delivered}, lost ${f.steps_lost}`,
+    `  PagerDuty: ${f.pagerduty_incidents_not_exactly_one} paging incident(s) without exactly one PagerDuty incident; trigger events per dedup key: ${Object.values(f.pagerduty_triggers_per_incident).join(',') || '—'}`,
+    `  Slack top-level duplicates ${f.slack_top_level_duplicates}; pages after acknowledgement ${f.pages_after_ack} (${f.acks_sent} acks)`,
+    `  evaluation gaps > 2 intervals: ${f.evaluation_gaps} (longest ${f.longest_evaluation_gap_s}s), ${f.evaluation_gaps_during_redis_faults} more while Redis was down`,
+    `  no-data tickets while Prometheus was down: ${f.nodata_tickets_opened}/${f.nodata_tickets_expected}; unexpected replica exits ${f.unexpected_replica_exits} (and ${f.refused_starts} start(s) refused while an invalid file was in place; ${f.replicas_never_ready} replica start(s) running but never ready)`,
+    '  invariants:',
+    ...report.invariants.map((i) => `    ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}: ${i.value}${i.detail ? ` — ${i.detail}` : ''}`),
+  ];
+  return lines.join('\n');
+}
+
+/** The records as JSON (maps as entry lists), to account for a run again later. */
+export function saveRecords(r: Records): string {
+  return JSON.stringify({ ...r, incidents: [...r.incidents], evaluations: [...r.evaluations] });
+}
+
+/** Records saved by saveRecords(). */
+export function loadRecords(text: string): Records {
+  const raw = JSON.parse(text) as Omit<Records, 'incidents' | 'evaluations'> & { incidents: Array<[string, SeenIncident]>; evaluations: Array<[string, number[]]> };
+  return { ...raw, incidents: new Map(raw.incidents), evaluations: new Map(raw.evaluations) };
+}

@@ -1,0 +1,152 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { type Records, account, incidentOfBlocks, sloOfText } from '../../bench/chaos/account.js';
+import { FAULTS, FULL, SHORT, makePlan, profileFromEnv } from '../../bench/chaos/plan.js';
+import { CHANNELS } from '../../bench/chaos/world.js';
+import { pidOfConnection } from '../support/process.js';
+import { incidentMessage } from '../../src/escalation/slack/blocks.js';
+import { SlackStandIn } from '../support/stand-ins/slack.js';
+
+describe('the chaos plan', () => {
+  it('the full run strikes every kind of fault over at least ten minutes', () => {
+    const plan = makePlan(FULL);
+    expect(plan.endMs).toBeGreaterThanOrEqual(10 * 60_000);
+    expect(new Set(plan.faults.map((f) => f.kind))).toEqual(new Set(FAULTS));
+    expect(Math.max(...plan.faults.map((f) => f.at)) - Math.min(...plan.faults.map((f) => f.at))).toBeGreaterThanOrEqual(5 * 60_000);
+  });
+
+  it.each([FULL, SHORT, profileFromEnv({ CHAOS_MINUTES: '45' }, FULL)])('$name ($minutes min): episodes of one SLO never overlap, and Prometheus goes down only when every SLO is healthy', (profile) => {
+    const plan = makePlan(profile);
+    for (const slo of plan.slos) {
+      const mine = plan.episodes.filter((e) => e.slo === slo && e.kind === 'breach').sort((a, b) => a.start - b.start);
+      for (let i = 1; i < mine.length; i++) expect(mine[i]!.start).toBeGreaterThan(mine[i - 1]!.end + profile.resolveAfterS * 1000);
+    }
+    const down = plan.faults.find((f) => f.kind === 'prometheus-down')!.at;
+    for (const e of plan.episodes.filter((x) => x.kind === 'breach')) expect(e.end + (profile.resolveAfterS + profile.intervalS) * 1000).toBeLessThan(down);
+  });
+
+  it('a longer run repeats the acts', () => {
+    expect(makePlan(profileFromEnv({ CHAOS_MINUTES: '45' }, FULL)).episodes.filter((e) => e.kind === 'breach').length).toBeGreaterThan(makePlan(FULL).episodes.filter((e) => e.kind === 'breach').length);
+  });
+
+  it.each([
+    [{ CHAOS_FAULTS: 'redis-pause,bogus' }, 'CHAOS_FAULTS: unknown fault "bogus"'],
+    [{ CHAOS_MINUTES: 'ten' }, 'CHAOS_MINUTES="ten": expected a number'],
+  ])('refuses %j', (env, message) => {
+    expect(() => profileFromEnv(env)).toThrow(message);
+  });
+});
+
+describe('the chaos accounting', () => {
+  const plan = makePlan({ ...SHORT, faults: ['slack-errors'], acked: ['slack-errors'] });
+  const [episode] = plan.episodes;
+  const t0 = 1_800_000_000_000;
+  const fired = t0 + episode!.start + 3000;
+  const post = (at: number, channel: string, id: string) => ({
+    method: 'chat.postMessage',
+    at,
+    args: { channel, text: `PAGE ${episode!.slo}: 500 > 100`, blocks: [{ type: 'actions', block_id: `sloe_${id}` }] },
+  });
+  const trigger = (at: number, id: string) => ({ status: 202, at, event: { routing_key: 'k', event_action: 'trigger' as const, dedup_key: `sloe-${id}`, payload: { summary: `[page] ${episode!.slo}: 500 > 100`, severity: 'critical', source: 'sloe' } } });
+  const records = (over: Partial<Records>): Records => ({
+    plan,
+    startedAt: t0,
+    endedAt: t0 + plan.endMs,
+    slackCalls: [],
+    pagerDutyRequests: [],
+    incidents: new Map(),
+    evaluations: new Map(plan.slos.map((slo) => [slo, Array.from({ length: Math.floor(plan.endMs / 1000) }, (_, i) => t0 + i * 1000)])),
+    faults: [],
+    acks: [],
+    unexpectedExits: [],
+    refusedStarts: [],
+    hostileRequests: [],
+    ...over,
+  });
+
+  it('every step received once, no ack: all invariants hold', () => {
+    const report = account(records({ slackCalls: [post(fired, CHANNELS.page, 'a'), post(fired + 6000, CHANNELS.escalate, 'a')], pagerDutyRequests: [trigger(fired + 3000, 'a')] }));
+    expect(report.figures).toMatchObject({ incidents_expected: 1, incidents_opened: 1, steps_expected: 3, steps_delivered: 3, steps_lost: 0, slack_top_level_duplicates: 0, evaluation_gaps: 0 });
+    expect(report.invariants.filter((i) => !i.ok)).toEqual([]);
+  });
+
+  it('a step nobody received is lost; a second top-level post is a duplicate; two dedup keys break "one PagerDuty incident"', () => {
+    const report = account(records({
+      slackCalls: [post(fired, CHANNELS.page, 'a'), post(fired + 100, CHANNELS.page, 'b')],
+      pagerDutyRequests: [trigger(fired + 3000, 'a'), trigger(fired + 3100, 'b')],
+    }));
+    expect(report.figures).toMatchObject({ steps_lost: 1, slack_top_level_duplicates: 1, pagerduty_incidents_not_exactly_one: 1, incidents_opened: 2 });
+    expect(report.episodes[0]!.lost).toEqual(['page.2']);
+  });
+
+  it('after an Ack: later steps are not owed, and a trigger after it is a page after acknowledgement', () => {
+    const ackAt = fired + 1000;
+    const report = account(records({ slackCalls: [post(fired, CHANNELS.page, 'a')], pagerDutyRequests: [trigger(fired + 3000 + 2500, 'a')], acks: [{ episode: episode!.id, incidentId: 'a', at: ackAt, status: 200 }] }));
+    expect(report.episodes[0]!.expected).toEqual(['page.0']);
+    expect(report.figures.pages_after_ack).toBe(1);
+    expect(report.invariants.find((i) => i.name.startsWith('pages after'))!.ok).toBe(false);
+  });
+
+  it('evaluations that stop count as a gap, unless Redis itself was down then', () => {
+    const stopped = new Map(plan.slos.map((slo) => [slo, [t0, t0 + 1000, t0 + 2000]]));
+    expect(account(records({ evaluations: stopped })).figures.evaluation_gaps).toBe(plan.slos.length);
+    const paused = new Map(plan.slos.map((slo) => [slo, [t0, t0 + 1000, t0 + 6000, t0 + 7000].concat(Array.from({ length: Math.floor(plan.endMs / 1000) - 7 }, (_, i) => t0 + 8000 + i * 1000))]));
+    const report = account(records({ evaluations: paused, faults: [{ kind: 'redis-pause', start: t0 + 1500, end: t0 + 5500 }] }));
+    expect(report.figures).toMatchObject({ evaluation_gaps: 0, evaluation_gaps_during_redis_faults: plan.slos.length });
+  });
+
+  it('reads the SLO and the incident from what sloe sends', () => {
+    expect(sloOfText('PAGE chaos/s1: 500 > 100 (objective < 50)')).toBe('chaos/s1');
+    expect(sloOfText('[ticket] chaos/s12{model="a"}: no data')).toBe('chaos/s12');
+    expect(sloOfText('Also posted in #x.')).toBeUndefined();
+    const message = incidentMessage({ id: 'abc123', status: 'firing', severity: 'page', reason: 'breach', labels: {}, service: 's', slo: 'x', sloId: 's/x', message: 'm', condition: '> 1', objective: null, firedAt: 0, dashboard: { id: 'd', title: 'D', owner: 'o' }, owner: 'o' } as never);
+    expect(incidentOfBlocks(message.blocks)).toBe('abc123');
+  });
+});
+
+describe('the stand-ins holding a request', () => {
+  async function post(slack: SlackStandIn, text: string): Promise<{ status: number | 'closed' }> {
+    return fetch(`${slack.url}chat.postMessage`, { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/x-www-form-urlencoded' }, body: `channel=%23a&text=${encodeURIComponent(text)}` }).then(
+      (r) => ({ status: r.status }),
+      () => ({ status: 'closed' as const }),
+    );
+  }
+
+  it("'answer': carried out, answered only when released; 'request': dropped, it never happened", async () => {
+    const slack = new SlackStandIn('t');
+    await slack.start();
+    try {
+      slack.hold('chat.postMessage', { mode: 'answer' });
+      const answered = post(slack, 'one');
+      const held = await slack.nextHeld(5000);
+      expect(slack.of('chat.postMessage').map((c) => c.args.text)).toEqual(['one']);
+      held.release();
+      expect(await answered).toEqual({ status: 200 });
+
+      slack.hold('chat.postMessage', { mode: 'request' });
+      const lost = post(slack, 'two');
+      (await slack.nextHeld(5000)).drop();
+      expect(await lost).toEqual({ status: 'closed' });
+      expect(slack.of('chat.postMessage').map((c) => c.args.text)).toEqual(['one']);
+    } finally {
+      await slack.stop();
+    }
+  });
+
+  it('tells which process holds the other end of a connection', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const serverPort = (server.address() as AddressInfo).port;
+    const socket = connect(serverPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    try {
+      expect(await pidOfConnection(socket.localPort!, [999_999_999, process.pid], serverPort)).toBe(process.pid);
+      expect(await pidOfConnection(socket.localPort!, [999_999_999], serverPort)).toBeUndefined();
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  });
+});
