@@ -1,5 +1,5 @@
 import { EvaluationError, createPrometheus, formatLabels, loadFrames, replay } from '../evaluator/index.js';
-import { describeStep } from '../escalation/plan.js';
+import { describeStep } from '../rules/plan.js';
 import { formatDuration, parseDuration } from '../rules/index.js';
 import { UsageError } from '../rules/index.js';
 import { mapLimit } from '../util/async.js';

@@ -13,7 +13,7 @@ import { HttpError, type HttpServer, readJson, sendJson } from '../server/http.j
 import { withTimeout } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
 import type { Engine, IncidentAction } from './engine.js';
-import type { AuditEntry, Incident } from './incident.js';
+import type { AuditEntry, Incident } from '../incident/model.js';
 
 /** What the API needs of the engine beyond its public face: its environment and what readiness probes. */
 export interface ApiInternals {

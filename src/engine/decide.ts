@@ -6,7 +6,7 @@ import { conditionText, objectiveText } from '../evaluator/describe.js';
 import { type SloFrame, observe } from '../evaluator/frame.js';
 import { type InstanceState, advance } from '../evaluator/state.js';
 import type { EscalationPolicy, Slo } from '../rules/model.js';
-import { type AuditEntry, type IncidentDoc, acknowledgedAs, incidentId, newToken, newTraceId } from './incident.js';
+import { type AuditEntry, type IncidentDoc, acknowledgedAs, incidentId, newToken, newTraceId } from '../incident/model.js';
 import type { SloState, StoreOp } from './store.js';
 import { incidentFields } from './store.js';
 

@@ -15,13 +15,13 @@ import { type Config, type Problem, checkOptionsFromEnv, formatProblem, loadRule
 import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
 import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer } from '../server/http.js';
-import { EngineMetrics } from '../server/metrics.js';
+import { EngineMetrics } from '../observability/metrics.js';
 import { sleep } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { serveApi } from './api.js';
 import { Evaluation } from './evaluation.js';
 import { Heartbeat } from './heartbeat.js';
-import { type Logger, createLogger } from './log.js';
+import { type Logger, createLogger } from '../observability/log.js';
 import { engineConnections } from './redis.js';
 import { IncidentStore } from './store.js';
 

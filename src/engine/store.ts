@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { InstanceState } from '../evaluator/state.js';
-import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from './incident.js';
+import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from '../incident/model.js';
 
 /** The alert state of one SLO's instances, with the revision that guards concurrent writers. */
 export interface SloState {

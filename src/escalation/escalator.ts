@@ -3,15 +3,15 @@
  * nothing but write an audit record if the incident was acknowledged, resolved, or escalated anew (the job's token
  * is stale). A delivery is claimed in Redis first, so a retry or a second replica never sends it twice.
  */
-import type { Incident } from '../engine/incident.js';
-import { stepKey as keyOf } from '../engine/incident.js';
-import type { Logger } from '../engine/log.js';
+import type { Incident } from '../incident/model.js';
+import { stepKey as keyOf } from '../incident/model.js';
+import type { Logger } from '../observability/log.js';
 import type { IncidentStore } from '../engine/store.js';
 import type { Severity, Step } from '../rules/model.js';
-import type { EngineMetrics } from '../server/metrics.js';
+import type { EngineMetrics } from '../observability/metrics.js';
 import { type Channel, type IncidentUpdate, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
-import { describeStep, repeatsAfter } from './plan.js';
+import { describeStep, repeatsAfter } from '../rules/plan.js';
 
 export interface StepJob {
   incidentId: string;

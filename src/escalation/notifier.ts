@@ -3,8 +3,8 @@
  * later changes. A channel says whether a failure is worth retrying; one retry stage acts on that, so that the
  * retry behaviour is the same for every channel.
  */
-import type { Incident } from '../engine/incident.js';
-import type { Logger } from '../engine/log.js';
+import type { Incident } from '../incident/model.js';
+import type { Logger } from '../observability/log.js';
 import type { Step } from '../rules/model.js';
 import { sleep as realSleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';

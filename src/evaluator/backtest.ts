@@ -2,7 +2,7 @@
  * Replays the alert state machine over history: range queries fetch everything once, then each step is judged by
  * the same frame and state code that `run` uses, and each incident's escalation steps are laid on the timeline.
  */
-import { planSteps, repeatsAfter } from '../escalation/plan.js';
+import { planSteps, repeatsAfter } from '../rules/plan.js';
 import type { EscalationPolicy, Severity, Slo } from '../rules/model.js';
 import { gcd } from '../util/async.js';
 import { ratioGrids } from './evaluate.js';

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/engine/log.js';
+import { createLogger } from '../../src/observability/log.js';
 import { pagerDutyWebhook } from '../../src/escalation/pagerduty/webhook.js';
 import { createSlackApp } from '../../src/escalation/slack/interactivity.js';
 import { HttpServer } from '../../src/server/http.js';

@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../../engine/log.js';
+import type { Logger } from '../../observability/log.js';
 import { z } from 'zod';
 import { readBody, sendJson } from '../../server/http.js';
 import { parseDedupKey } from './pagerduty-channel.js';

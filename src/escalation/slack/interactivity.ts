@@ -9,8 +9,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
-import type { AuditEntry, Incident } from '../../engine/incident.js';
-import type { Logger } from '../../engine/log.js';
+import type { AuditEntry, Incident } from '../../incident/model.js';
+import type { Logger } from '../../observability/log.js';
 import type { OnCallSchedule } from '../../rules/model.js';
 import { readBody, sendJson } from '../../server/http.js';
 import { z } from 'zod';

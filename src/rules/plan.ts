@@ -3,7 +3,7 @@
  * runs the last step (or, on the policy, all page steps) again until the incident is acknowledged or resolved.
  * `run` and `backtest` both plan with these functions.
  */
-import type { EscalationPolicy, Severity, Step } from '../rules/model.js';
+import type { EscalationPolicy, Severity, Step } from './model.js';
 
 export interface PlannedStep {
   /** Position of the step in the policy's list for `severity`. */
