@@ -12,7 +12,8 @@ import { formatDuration, parseDuration } from '../rules/duration.js';
 import { HttpError, type HttpServer, readJson, sendJson } from '../server/http.js';
 import { withTimeout } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
-import type { Engine, IncidentAction } from './engine.js';
+import type { IncidentAction } from '../incident/ports.js';
+import type { Engine } from './engine.js';
 import type { AuditEntry, Incident } from '../incident/model.js';
 
 /** What the API needs of the engine beyond its public face: its environment and what readiness probes. */

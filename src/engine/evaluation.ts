@@ -10,17 +10,17 @@ import type { SloFrame } from '../evaluator/frame.js';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { InstanceState } from '../evaluator/state.js';
 import { planSteps } from '../rules/plan.js';
-import type { StepJob, UpdateJob } from '../escalation/escalator.js';
+import type { StepJob, UpdateJob } from '../incident/jobs.js';
 import type { Config, EscalationPolicy, Slo } from '../rules/model.js';
 import type { ShardJob } from '../scheduler/queues.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { decide } from './decide.js';
 import { type Incident, acknowledgedAs } from '../incident/model.js';
 import type { Logger } from '../observability/log.js';
-import type { IncidentStore } from './store.js';
+import type { RedisIncidentStore } from './store.js';
 
 export interface EvaluationDeps {
-  store: IncidentStore;
+  store: RedisIncidentStore;
   prometheus: PrometheusPort;
   config(): Config;
   log: Logger;

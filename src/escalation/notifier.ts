@@ -4,7 +4,8 @@
  * retry behaviour is the same for every channel.
  */
 import type { Incident } from '../incident/model.js';
-import type { Logger } from '../observability/log.js';
+import type { IncidentUpdate } from '../incident/jobs.js';
+import type { Logger } from '../incident/ports.js';
 import type { Step } from '../rules/model.js';
 import { sleep as realSleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
@@ -12,9 +13,6 @@ import { redactUrls } from '../util/redact.js';
 export type DeliveryResult =
   | { ok: true; refs?: Record<string, string>; detail?: string }
   | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
-
-/** A change of an incident that channels which took part in it reflect (update the message, resolve the event). */
-export type IncidentUpdate = 'acknowledged' | 'resolved' | 'escalated' | 'snoozed' | 'note';
 
 export interface StepContext {
   incident: Incident;

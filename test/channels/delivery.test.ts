@@ -6,7 +6,8 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/log.js';
-import { type StepJob, Escalator } from '../../src/escalation/escalator.js';
+import { Escalator } from '../../src/escalation/escalator.js';
+import type { StepJob } from '../../src/incident/jobs.js';
 import { LogChannel } from '../../src/escalation/log-channel.js';
 import type { Channel, StepContext } from '../../src/escalation/notifier.js';
 import { RunLater } from '../../src/scheduler/run-later.js';
