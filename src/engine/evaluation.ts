@@ -14,6 +14,7 @@ import type { StepJob, UpdateJob } from '../incident/jobs.js';
 import type { Config, EscalationPolicy, Slo } from '../rules/model.js';
 import type { ShardJob } from '../scheduler/queues.js';
 import type { EngineMetrics } from '../observability/metrics.js';
+import { RANDOM_IDS } from '../incident/events.js';
 import { decide } from './decide.js';
 import { type Incident, acknowledgedAs } from '../incident/model.js';
 import type { Logger } from '../observability/log.js';
@@ -68,7 +69,7 @@ export class Evaluation {
       const state = await store.loadState(slo.id);
       if (state.evaluatedAt >= now) return 'stale';
       frame ??= await this.frame(slo, now, port, failed);
-      const decision = decide(slo, policy, state, frame, now);
+      const decision = decide(slo, policy, state, frame, now, RANDOM_IDS);
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;
       log.debug({ event: 'evaluated', slo: slo.id, at: now, rev: state.rev + 1 }, `evaluated ${slo.id}`);
