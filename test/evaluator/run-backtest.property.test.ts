@@ -7,19 +7,16 @@
  * each guarded as the escalator guards it (a stale token or a resolved incident skips it; a step that runs
  * schedules its repetitions). Evaluations at an instant come before the steps due then.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SloState, StoreOp } from '../../src/engine/store.js';
 import { decide } from '../../src/engine/decide.js';
 import { replay } from '../../src/evaluator/backtest.js';
 import type { InstanceResult, SloFrame } from '../../src/evaluator/frame.js';
 import type { IncidentIds } from '../../src/incident/events.js';
-import { loadRules } from '../../src/rules/index.js';
 import type { EscalationPolicy, Severity, Slo } from '../../src/rules/model.js';
 import { type PlannedStep, planSteps, repeatsAfter } from '../../src/rules/plan.js';
+import { configFromText } from '../support/rules.js';
 
 const MIN = 60_000;
 const T = Date.parse('2026-09-01T00:00:00Z');
@@ -58,19 +55,14 @@ slos:
     alert: { when: "> 2", for: 2m, resolveAfter: 3m }
 `;
 
-let dir: string;
 let slo: Slo;
 let policy: EscalationPolicy;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sloe-property-'));
-  await writeFile(join(dir, 'slos.yaml'), SLOS);
-  const loaded = await loadRules([dir]);
-  expect(loaded.problems).toEqual([]);
-  slo = loaded.config!.slos[0]!;
-  policy = loaded.config!.policies.get('both')!;
+  const config = await configFromText(SLOS);
+  slo = config.slos[0]!;
+  policy = config.policies.get('both')!;
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 interface Summary {
   instance: string;

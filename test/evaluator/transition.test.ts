@@ -3,18 +3,15 @@
  * makes for both `run` and `backtest`: a no-data ticket that then breaches at ticket severity starts its ticket
  * steps over in both.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decide } from '../../src/engine/decide.js';
 import { replay } from '../../src/evaluator/backtest.js';
 import type { SloFrame } from '../../src/evaluator/frame.js';
 import type { InstanceState } from '../../src/evaluator/state.js';
 import { transition } from '../../src/evaluator/transition.js';
 import type { IncidentIds } from '../../src/incident/events.js';
-import { loadRules } from '../../src/rules/index.js';
 import type { Config, EscalationPolicy, Slo } from '../../src/rules/model.js';
+import { configFromText } from '../support/rules.js';
 
 const MIN = 60_000;
 const T = Date.parse('2026-09-01T00:00:00Z');
@@ -48,21 +45,15 @@ slos:
     alert: { when: "> 200", for: 0s, resolveAfter: 5m, severity: ticket }
 `;
 
-let dir: string;
 let config: Config;
 let slo: Slo;
 let policy: EscalationPolicy;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sloe-transition-'));
-  await writeFile(join(dir, 'slos.yaml'), SLOS);
-  const loaded = await loadRules([dir]);
-  expect(loaded.problems).toEqual([]);
-  config = loaded.config!;
+  config = await configFromText(SLOS);
   slo = config.slos[0]!;
   policy = config.policies.get('tickets')!;
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** Ids counted from 1, so that events are exactly predictable. */
 function counter(): IncidentIds {
