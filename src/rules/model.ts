@@ -131,9 +131,6 @@ export interface Config {
   files: string[];
 }
 
-/** The owner `sloe import` writes where its input names none; `validate` rejects it until someone fills it in. */
-export const OWNER_PLACEHOLDER = 'TODO-owner';
-
 /** The shortest `repeat` `validate` accepts unless SLOE_MIN_REPEAT says otherwise: shorter re-notifies too often. */
 export const MIN_REPEAT_MS = 60_000;
 

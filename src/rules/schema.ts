@@ -5,7 +5,6 @@
 import { z } from 'zod';
 import { CONDITION_PATTERN, PERCENT_PATTERN, parseCondition, parsePercent } from './condition.js';
 import { DURATION_PATTERN, type DurationBounds, durationOutOfBounds, isDurationText } from './duration.js';
-import { OWNER_PLACEHOLDER } from './model.js';
 
 export const API_VERSION = 'sloe/v1';
 export const SIGNALS = [
@@ -108,6 +107,9 @@ const url = (what: string, description: string) =>
       }
     })
     .meta({ description, pattern: String.raw`^https?://[^\s<>|]+$` });
+
+/** The owner `sloe import` writes where its input names none; `validate` rejects it until someone fills it in. */
+export const OWNER_PLACEHOLDER = 'TODO-owner';
 
 /** An owner: not empty, and not the placeholder an import writes where its input names nobody. */
 const owner = (description: string) =>
