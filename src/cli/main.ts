@@ -12,6 +12,7 @@ Commands:
   owners   [PATH…] [--json]                      dashboards, their one owner, and their SLOs
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
+           [--base REF|DIR]                      … and compare with the specs at a git revision or directory
   run      [PATH…]                               the engine: evaluate, escalate, serve HTTP
   export   prometheus-rules|openslo [PATH…]      the SLOs as Prometheus rules or OpenSLO v1
   import   openslo|sloth FILE… [--out DIR]       OpenSLO v1 or Sloth specs as sloe YAML
