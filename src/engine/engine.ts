@@ -94,7 +94,8 @@ export class Engine {
     }
     this.store = new IncidentStore(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
-    this.queues = new Queues(this.queueRedis, prefix, this.now, { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning });
+    const tuning = { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning };
+    this.queues = new Queues(this.queueRedis, prefix, this.now, tuning);
     this.schedulers = new SchedulerKeeper({
       queues: this.queues,
       connection: this.queueRedis,
@@ -116,7 +117,9 @@ export class Engine {
       metrics: this.metrics,
       now: this.now,
       owner: this.owner,
-      ...(Number(env.SLOE_CLAIM_TTL_MS) > 0 ? { claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) } : {}),
+      // A dead replica's step is taken over once both its job lock and its delivery claim lapse: unless set apart,
+      // the claim lasts as long as the lock, so that SLOE_LOCK_DURATION_MS alone says how soon that is.
+      claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) > 0 ? Number(env.SLOE_CLAIM_TTL_MS) : tuning.lockDurationMs,
       ...(options.retry ? { retry: options.retry } : {}),
       postpone: (job, until) => this.queues.postpone(job, until),
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
