@@ -55,6 +55,8 @@ export interface Profile {
   /** BullMQ lock and stalled-check times of the replicas (how soon a dead replica's jobs are taken over). */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** How long a delivery claim lasts unless extended (SLOE_CLAIM_TTL_MS): how soon a killed replica's step is sent. */
+  claimTtlMs: number;
 }
 
 const ALL_BREACH_FAULTS: FaultKind[] = [
@@ -94,6 +96,7 @@ export const FULL: Profile = {
   pagerDutyTimeout: true,
   lockDurationMs: 10_000,
   stalledIntervalMs: 5_000,
+  claimTtlMs: 10_000,
 };
 
 /** The version in `npm test`: two replicas, one or two faults of each kind, about a minute. */
@@ -121,6 +124,8 @@ export const SHORT: Profile = {
   pagerDutyTimeout: false,
   lockDurationMs: 2_000,
   stalledIntervalMs: 1_000,
+  // Scaled with the breaches (9 s): a claim of 30 s would outlast the incident its step belongs to.
+  claimTtlMs: 2_000,
 };
 
 /**

@@ -3,6 +3,7 @@
  * in Slack where the plan says, watches Redis and the API, and hands everything to the accounting.
  */
 import { unlink, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { click } from '../../test/support/stand-ins/slack.js';
@@ -40,6 +41,8 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
   const incidents = new Map<string, SeenIncident>();
   const evaluations = new Map<string, number[]>(plan.slos.map((slo) => [slo, []]));
   const hostileRequests: Array<{ url: string; status: number | string }> = [];
+  // The machine's load through the run: a run on a loaded machine is recognisable as one.
+  const load: Array<[number, number]> = [];
   const timers: NodeJS.Timeout[] = [];
   let done = false;
   let probe: Redis | undefined;
@@ -69,6 +72,7 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
       watch(Math.max(200, (profile.intervalS * 1000) / 4), () => pollEvaluations(probe!, plan.slos, evaluations)),
       watch(1000, () => pollIncidents(world, incidents)),
       watch(200, () => clickAcks(world, plan.episodes, startedAt, profile, acks, say)),
+      watch(5000, async () => void load.push([Date.now(), loadavg()[0]!])),
     ];
 
     await sleep(startedAt + plan.endMs - Date.now());
@@ -93,6 +97,8 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
       refusedStarts: world.refusedStarts,
       neverReady: world.neverReady,
       hostileRequests,
+      load,
+      cpus: cpus().length,
     };
     if (options.logDir) await writeFile(join(options.logDir, 'records.json'), saveRecords(records));
     return account(records);

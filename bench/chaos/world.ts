@@ -150,6 +150,7 @@ export class World {
       SLOE_API_PUBLIC_READ: '1',
       SLOE_LOCK_DURATION_MS: String(this.profile.lockDurationMs),
       SLOE_STALLED_INTERVAL_MS: String(this.profile.stalledIntervalMs),
+      SLOE_CLAIM_TTL_MS: String(this.profile.claimTtlMs),
       NODE_EXTRA_CA_CERTS: this.ca.caFile,
     };
     const logDir = this.logDir ?? join(this.dir, 'logs');

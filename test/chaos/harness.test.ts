@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { type Records, account, incidentOfBlocks, sloOfText } from '../../bench/chaos/account.js';
+import { type Records, account, formatReport, incidentOfBlocks, sloOfText } from '../../bench/chaos/account.js';
 import { FAULTS, FULL, SHORT, makePlan, profileFromEnv } from '../../bench/chaos/plan.js';
 import { CHANNELS } from '../../bench/chaos/world.js';
 import { pidOfConnection } from '../support/process.js';
@@ -72,13 +72,37 @@ describe('the chaos accounting', () => {
     expect(report.invariants.filter((i) => !i.ok)).toEqual([]);
   });
 
-  it('a step nobody received is lost; a second top-level post is a duplicate; two dedup keys break "one PagerDuty incident"', () => {
+  it('a step nobody received is lost; a second top-level post of an incident is a duplicate; two dedup keys break "one PagerDuty incident"', () => {
     const report = account(records({
-      slackCalls: [post(fired, CHANNELS.page, 'a'), post(fired + 100, CHANNELS.page, 'b')],
+      slackCalls: [post(fired, CHANNELS.page, 'a'), post(fired + 50, CHANNELS.page, 'a'), post(fired + 100, CHANNELS.page, 'b')],
       pagerDutyRequests: [trigger(fired + 3000, 'a'), trigger(fired + 3100, 'b')],
     }));
-    expect(report.figures).toMatchObject({ steps_lost: 1, slack_top_level_duplicates: 1, pagerduty_incidents_not_exactly_one: 1, incidents_opened: 2 });
+    expect(report.figures).toMatchObject({ steps_lost: 1, slack_top_level_duplicates: 1, pagerduty_incidents_not_exactly_one: 1, incidents_opened: 2, incidents_expected: 1, incidents_extra: 1 });
     expect(report.episodes[0]!.lost).toEqual(['page.2']);
+  });
+
+  it('a re-armed incident\'s dedup key (sloe-<id>.<n>) is the same incident; a key triggered twice breaks "one trigger per PagerDuty incident"', () => {
+    const rearmed = { ...trigger(fired + 3000, 'a'), event: { ...trigger(0, 'a').event, dedup_key: 'sloe-a.1' } };
+    const once = account(records({ slackCalls: [post(fired, CHANNELS.page, 'a'), post(fired + 6000, CHANNELS.escalate, 'a')], pagerDutyRequests: [rearmed] }));
+    expect(once.figures).toMatchObject({ incidents_opened: 1, steps_lost: 0, pagerduty_keys_triggered_more_than_once: 0 });
+    expect(once.invariants.filter((i) => !i.ok)).toEqual([]);
+    const twice = account(records({ slackCalls: [post(fired, CHANNELS.page, 'a'), post(fired + 6000, CHANNELS.escalate, 'a')], pagerDutyRequests: [rearmed, { ...rearmed, at: rearmed.at + 500 }] }));
+    expect(twice.figures.pagerduty_keys_triggered_more_than_once).toBe(1);
+    expect(twice.invariants.find((i) => i.name.startsWith('trigger events per'))!.ok).toBe(false);
+  });
+
+  it('Redis emptied during an episode: its incident firing again is expected, not extra; the machine load is reported', () => {
+    const wipe = { kind: 'redis-restart-empty' as const, start: fired + 1000, end: fired + 2000 };
+    const report = account(records({
+      slackCalls: [post(fired, CHANNELS.page, 'a'), post(fired + 4000, CHANNELS.page, 'b'), post(fired + 9000, CHANNELS.escalate, 'b')],
+      pagerDutyRequests: [trigger(fired + 7000, 'b')],
+      faults: [wipe],
+      load: [[t0, 1.5], [t0 + 5000, 2.5]],
+      cpus: 2,
+    }));
+    expect(report.figures).toMatchObject({ incidents_expected: 2, incidents_opened: 2, incidents_extra: 0, incidents_refired_after_data_loss: 1, slack_top_level_duplicates: 0, cpus: 2 });
+    expect(report.figures.load_average_1m).toEqual({ min: 1.5, mean: 2, max: 2.5, samples: 2 });
+    expect(formatReport(report)).toContain('2 CPUs, load average (1 min) 1.5–2.5, mean 2');
   });
 
   it('after an Ack: later steps are not owed, and a trigger after it is a page after acknowledgement', () => {
