@@ -117,6 +117,30 @@ describe('configuration and signals', () => {
     expect(p.lines.some((l) => l.event === 'stopped')).toBe(true);
   });
 
+  it('a SIGHUP while sloe run starts neither ends it nor is lost: it reloads once the engine runs', async () => {
+    const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
+    // A module imported before sloe's own code says when Node has booted (before that no process can catch a signal).
+    const BOOTED = '7355608';
+    const env = { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `hup${Date.now()}`, NODE_OPTIONS: `--import=data:text/javascript,console.error(${BOOTED})` };
+    const p = spawnSloe(['run', paths[0]!], env, await freePort());
+    ctx.processes.push(p);
+    await eventually('Node booted', async () => p.stderr.join('').includes(BOOTED) || p.child.exitCode !== null);
+    await sleep(50);
+    // SIGHUP after SIGHUP through the start-up: loading the code, reading the files, connecting.
+    let sent = 0;
+    while (!p.lines.some((l) => l.event === 'ready') && p.child.exitCode === null && p.child.signalCode === null && sent < 1000) {
+      p.child.kill('SIGHUP');
+      sent++;
+      await sleep(10);
+    }
+    expect(p.child.signalCode, `${sent} SIGHUP(s) sent; stderr: ${p.stderr.join('')}`).toBeNull();
+    expect(p.child.exitCode).toBeNull();
+    expect(p.lines.some((l) => l.event === 'ready')).toBe(true);
+    await p.waitFor('a reload asked for by SIGHUP', (l) => l.event === 'config-reload' && l.trigger === 'SIGHUP');
+    p.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+  });
+
   it('an invalid configuration at start-up exits 1 with the problems', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo().replace('when: "> 200"', 'when: "above 200"'))];
     const p = spawnSloe(['run', paths[0]!], { REDIS_URL: ctx.stack.redis.url }, await freePort());
