@@ -178,10 +178,12 @@ export function account(r: Records): ChaosReport {
     .map((q) => ({ at: q.at, key: q.event.dedup_key ?? '', incident: parseDedupKey(q.event.dedup_key)?.id, slo: sloOfText(q.event.payload.summary) }));
   const wipes = r.faults.filter((f) => f.kind === 'redis-restart-empty');
 
-  // An episode's window: from its start to the next episode of the same SLO (or the end of the run).
+  // An episode's window: from its start to the next episode of the same SLO (or the end of the run). A no-data
+  // episode's tickets are told apart from the raise that follows by their channel: its window runs on past the
+  // raise's start, as Prometheus may come back (and the ticket fire) later than planned.
   const windows = new Map<string, [number, number]>();
   for (const e of plan.episodes) {
-    const next = plan.episodes.filter((o) => o.slo === e.slo && o.start > e.start).map((o) => o.start);
+    const next = plan.episodes.filter((o) => o.slo === e.slo && o.start > e.start && !(e.kind === 'nodata' && o.kind === 'raise')).map((o) => o.start);
     windows.set(e.id, [startedAt + e.start - s, next.length ? startedAt + Math.min(...next) : r.endedAt + s]);
   }
   const inWindow = (e: Episode, at: number) => {
@@ -203,7 +205,7 @@ export function account(r: Records): ChaosReport {
     for (const i of r.incidents.values()) {
       if (i.sloId !== e.slo || !inWindow(e, i.firedAt)) continue;
       const noData = i.reason !== 'breach' && i.severity === 'ticket';
-      if ((e.kind === 'breach' && noData) || (e.kind === 'nodata' && !noData)) continue;
+      if ((e.kind !== 'nodata' && noData) || (e.kind === 'nodata' && !noData)) continue;
       ids.add(i.id);
     }
     // The raise episode is the no-data incident of the same SLO, raised: its incidents are those of the page posts.

@@ -214,7 +214,7 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
       say(`prometheus-down: Prometheus stopped for ${p.prometheusDownS}s`);
       await world.stopPrometheus();
       await sleep(p.prometheusDownS * s);
-      await world.startPrometheus();
+      await world.startPrometheus(true);
       say('prometheus-down: Prometheus back');
       return void window(start);
     }

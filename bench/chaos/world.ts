@@ -165,9 +165,14 @@ export class World {
     await Promise.all([this.startPrometheus().then(() => this.waitForScrape()), ...this.replicas.map((r) => this.startReplica(r))]);
   }
 
-  /** Starts Prometheus on its fixed port (a restart keeps its data directory). */
-  async startPrometheus(): Promise<void> {
+  /**
+   * Starts Prometheus on its fixed port. `fresh`: without the data of before. A restarted Prometheus that keeps its
+   * data answers with the last samples scraped before it stopped until it scrapes again; those healthy values can
+   * resolve a no-data ticket just before the breach that should raise it shows, which leaves the raise untried.
+   */
+  async startPrometheus(fresh = false): Promise<void> {
     const dir = join(this.dir, 'prometheus');
+    if (fresh) await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     this.prometheus = await startPrometheus({ dir, port: this.prometheusPort, scrape: { targets: [this.scrapeTarget], interval: '1s' } });
   }

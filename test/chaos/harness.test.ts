@@ -121,6 +121,17 @@ describe('the chaos accounting', () => {
     expect(report.figures).toMatchObject({ evaluation_gaps: 0, evaluation_gaps_during_redis_faults: plan.slos.length });
   });
 
+  it('a no-data ticket that fires after the planned end of the outage (Prometheus back late) still counts for its episode', () => {
+    const down = makePlan({ ...SHORT, faults: ['prometheus-down'], acked: [] });
+    const nodata = down.episodes.find((e) => e.kind === 'nodata')!;
+    const raise = down.episodes.find((e) => e.kind === 'raise')!;
+    const ticket = (at: number, slo: string, id: string) => ({ method: 'chat.postMessage', at, args: { channel: CHANNELS.ticket, text: `TICKET ${slo}: no data`, blocks: [{ type: 'actions', block_id: `sloe_${id}` }] } });
+    const late = t0 + raise.start + 1500;
+    const report = account({ ...records({}), plan: down, endedAt: t0 + down.endMs, slackCalls: down.slos.map((slo, i) => ticket(slo === nodata.slo ? late : t0 + nodata.start + 4000, slo, `t${i}`)) });
+    expect(report.episodes.find((e) => e.id === nodata.id)!.delivered).toEqual(['ticket.0']);
+    expect(report.figures.nodata_tickets_opened).toBe(down.slos.length);
+  });
+
   it('reads the SLO and the incident from what sloe sends', () => {
     expect(sloOfText('PAGE chaos/s1: 500 > 100 (objective < 50)')).toBe('chaos/s1');
     expect(sloOfText('[ticket] chaos/s12{model="a"}: no data')).toBe('chaos/s12');
