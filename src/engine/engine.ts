@@ -45,7 +45,8 @@ export interface EngineOptions {
   watch?: boolean;
 }
 
-export type IncidentAction = 'done' | 'already' | 'missing';
+/** What a change asked for did: `expired` — not made, as it could not be stored before its deadline. */
+export type IncidentAction = 'done' | 'already' | 'missing' | 'expired';
 
 /** The initial configuration is invalid: nothing to run. */
 export class ConfigError extends Error {
@@ -296,32 +297,35 @@ export class Engine {
     return slo ? this.evaluation.tick(slo) : Promise.resolve('unknown-slo' as const);
   }
 
-  /** Acknowledges a firing incident: its remaining steps will not run. */
-  async acknowledge(id: string, by: string, via = 'api'): Promise<IncidentAction> {
+  /**
+   * Acknowledges a firing incident: its remaining steps will not run. With a `deadline` (epoch ms), nothing changes
+   * once Redis' clock has passed it ('expired'): the one who asked was told it did not happen.
+   */
+  async acknowledge(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     const at = this.now();
-    const before = await this.store.acknowledge(id, at, by, { at, type: 'acknowledged', by, detail: `acknowledged via ${via}` });
+    const before = await this.store.acknowledge(id, at, by, { at, type: 'acknowledged', by, detail: `acknowledged via ${via}` }, deadline);
     return this.after(id, before, 'acknowledged', `acknowledged by ${by} via ${via}`, via);
   }
 
   /** Resolves an incident by hand: what was opened is resolved; a breach that persists fires anew after `for`. */
-  async resolve(id: string, by: string, via = 'api'): Promise<IncidentAction> {
+  async resolve(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     const incident = await this.store.get(id);
     if (!incident) return 'missing';
     const at = this.now();
-    const before = await this.store.resolve(incident, at, by, { at, type: 'resolved', by, detail: `resolved via ${via}` });
-    return this.after(id, before === 'resolved' ? 'resolved' : 'firing', 'resolved', `resolved by ${by} via ${via}`, via);
+    const before = await this.store.resolve(incident, at, by, { at, type: 'resolved', by, detail: `resolved via ${via}` }, deadline);
+    return this.after(id, before === 'resolved' || before === 'expired' ? before : 'firing', 'resolved', `resolved by ${by} via ${via}`, via);
   }
 
   /** Holds the escalation of a firing incident for `ms`. */
-  async snooze(id: string, ms: number, by: string, via = 'api'): Promise<IncidentAction> {
+  async snooze(id: string, ms: number, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     const at = this.now();
     const until = at + ms;
-    const before = await this.store.snooze(id, until, { at, type: 'snoozed', by, detail: `snoozed until ${new Date(until).toISOString()} via ${via}` });
+    const before = await this.store.snooze(id, until, { at, type: 'snoozed', by, detail: `snoozed until ${new Date(until).toISOString()} via ${via}` }, deadline);
     return this.after(id, before, 'snoozed', `snoozed by ${by} via ${via}`, via, String(until));
   }
 
   private async after(id: string, before: string, update: UpdateJob['update'], what: string, origin: string, seq = 'manual'): Promise<IncidentAction> {
-    if (before === 'missing') return 'missing';
+    if (before === 'missing' || before === 'expired') return before;
     if (before !== 'firing') return 'already';
     const incident = await this.store.get(id);
     this.log.info({ event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId }, what);
