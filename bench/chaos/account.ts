@@ -128,6 +128,8 @@ export interface ChaosReport {
     refused_starts: number;
     replicas_never_ready: number;
     acks_sent: number;
+    /** Clicks answered 200 whose user was told the Ack was NOT recorded (Redis could not store it in time); clicked again. */
+    acks_not_recorded: number;
     cpus: number;
     load_average_1m: { min: number; mean: number; max: number; samples: number };
   };
@@ -156,6 +158,16 @@ export function incidentOfBlocks(blocks: unknown): string | undefined {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Whether an Ack click was recorded: answered 200, and its user not told in an ephemeral message that it was NOT
+ * recorded (sloe could not store it in time: Redis paused or away). That message follows the answer within moments.
+ */
+export function ackRecorded(calls: readonly SlackCall[], ack: Ack): boolean {
+  if (ack.status !== 200) return false;
+  const told = (words: string) => calls.some((c) => c.method === 'chat.postEphemeral' && c.at >= ack.at - 5000 && c.at <= ack.at + 10_000 && String(c.args.text ?? '').includes(`incident ${ack.incidentId} was ${words}`));
+  return !told('NOT recorded') || told('recorded after all');
+}
 
 /** Works out the figures and the invariants. */
 export function account(r: Records): ChaosReport {
@@ -196,7 +208,7 @@ export function account(r: Records): ChaosReport {
   let pagesAfterAckTotal = 0;
   for (const e of plan.episodes) {
     const specs = e.kind === 'nodata' ? ticket : page;
-    const ack = r.acks.find((a) => a.episode === e.id && a.status === 200);
+    const ack = r.acks.find((a) => a.episode === e.id && ackRecorded(r.slackCalls, a));
     const myPosts = posts.filter((x) => x.slo === e.slo && inWindow(e, x.at) && (e.kind === 'nodata' ? x.channel === CHANNELS.ticket : x.channel !== CHANNELS.ticket));
     const myTriggers = e.kind === 'nodata' ? [] : triggers.filter((x) => x.slo === e.slo && inWindow(e, x.at));
     const ids = new Set<string>();
@@ -318,7 +330,8 @@ export function account(r: Records): ChaosReport {
     unexpected_replica_exits: r.unexpectedExits.length,
     refused_starts: r.refusedStarts.length,
     replicas_never_ready: r.neverReady?.length ?? 0,
-    acks_sent: r.acks.filter((a) => a.status === 200).length,
+    acks_sent: r.acks.filter((a) => ackRecorded(r.slackCalls, a)).length,
+    acks_not_recorded: r.acks.filter((a) => a.status === 200 && !ackRecorded(r.slackCalls, a)).length,
     cpus: r.cpus ?? 0,
     load_average_1m: { min: round2(Math.min(...loads, Infinity) === Infinity ? 0 : Math.min(...loads)), mean: round2(loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length)), max: round2(Math.max(0, ...loads)), samples: loads.length },
   };
@@ -378,7 +391,7 @@ export function formatReport(report: ChaosReport): string {
     `  incidents expected ${f.incidents_expected}, opened ${f.incidents_opened} (${f.incidents_unplanned} not from a planned episode, ${f.incidents_extra} extra; ${f.incidents_refired_after_data_loss} fired again after Redis lost its data; raise: ${f.raise})`,
     `  steps expected ${f.steps_expected}, delivered ${f.steps_delivered}, lost ${f.steps_lost}`,
     `  PagerDuty: ${f.pagerduty_incidents_not_exactly_one} paging incident(s) without exactly one PagerDuty incident; accepted trigger events per dedup key: ${Object.values(f.pagerduty_triggers_per_incident).join(',') || '—'}`,
-    `  Slack top-level duplicates (same incident, same channel) ${f.slack_top_level_duplicates}; pages after acknowledgement ${f.pages_after_ack} (${f.acks_sent} acks)`,
+    `  Slack top-level duplicates (same incident, same channel) ${f.slack_top_level_duplicates}; pages after acknowledgement ${f.pages_after_ack} (${f.acks_sent} acks recorded; ${f.acks_not_recorded} click(s) told "NOT recorded", clicked again)`,
     `  evaluation gaps > 2 intervals: ${f.evaluation_gaps} (longest ${f.longest_evaluation_gap_s}s), ${f.evaluation_gaps_during_redis_faults} more while Redis was down`,
     `  no-data tickets while Prometheus was down: ${f.nodata_tickets_opened}/${f.nodata_tickets_expected}; unexpected replica exits ${f.unexpected_replica_exits} (and ${f.refused_starts} start(s) refused while an invalid file was in place; ${f.replicas_never_ready} replica start(s) running but never ready)`,
     '  invariants:',

@@ -7,7 +7,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { click } from '../../test/support/stand-ins/slack.js';
-import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
+import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, ackRecorded, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
 import { type Episode, type PlannedFault, type Profile, makePlan, wipeWaitMs } from './plan.js';
 import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World, sleep } from './world.js';
 
@@ -269,8 +269,9 @@ async function pollIncidents(world: World, seen: Map<string, SeenIncident>): Pro
 async function clickAcks(world: World, episodes: Episode[], startedAt: number, p: Profile, acks: Ack[], say: (l: string) => void): Promise<void> {
   const now = Date.now();
   for (const e of episodes) {
-    // Clicked already, or a click failed (its replica went away) less than a second ago.
-    if (!e.ack || acks.some((a) => a.episode === e.id && (a.status === 200 || a.at > now - 1000))) continue;
+    // Clicked already and recorded, or clicked less than two seconds ago (a click that failed — its replica went
+    // away, or sloe said it was NOT recorded — is clicked again after that).
+    if (!e.ack || acks.some((a) => a.episode === e.id && (a.at > now - 2000 || ackRecorded(world.slack.calls, a)))) continue;
     if (now < startedAt + e.start) continue;
     const channel = e.kind === 'nodata' ? CHANNELS.ticket : CHANNELS.page;
     const post = world.slack.calls.find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts && c.args.channel === channel && c.at >= startedAt + e.start && sloOfText(String(c.args.text ?? '')) === e.slo);

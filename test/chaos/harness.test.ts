@@ -113,6 +113,14 @@ describe('the chaos accounting', () => {
     expect(report.invariants.find((i) => i.name.startsWith('pages after'))!.ok).toBe(false);
   });
 
+  it('an Ack click whose user was told it was NOT recorded is no acknowledgement: later steps are still owed', () => {
+    const ackAt = fired + 1000;
+    const told = { method: 'chat.postEphemeral', at: ackAt + 200, args: { channel: 'C1', user: 'U0CAROL', text: 'Your Ack of incident a was NOT recorded: sloe could not store it within 2.5 s (Redis is not answering). Nothing was changed; please try again in a moment.' } };
+    const report = account(records({ slackCalls: [post(fired, CHANNELS.page, 'a'), told], pagerDutyRequests: [trigger(fired + 3000, 'a')], acks: [{ episode: episode!.id, incidentId: 'a', at: ackAt, status: 200 }] }));
+    expect(report.episodes[0]!.expected).toEqual(['page.0', 'page.1', 'page.2']);
+    expect(report.figures).toMatchObject({ acks_sent: 0, acks_not_recorded: 1, pages_after_ack: 0, steps_lost: 1 });
+  });
+
   it('evaluations that stop count as a gap, unless Redis itself was down then', () => {
     const stopped = new Map(plan.slos.map((slo) => [slo, [t0, t0 + 1000, t0 + 2000]]));
     expect(account(records({ evaluations: stopped })).figures.evaluation_gaps).toBe(plan.slos.length);
