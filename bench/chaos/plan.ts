@@ -216,8 +216,11 @@ export function makePlan(profile: Profile): Plan {
   const raiseMs = profile.breachS * s + PROMETHEUS_START_MS;
   const prometheusActMs = withPrometheus ? (2 * profile.intervalS + profile.prometheusDownS) * s + raiseMs + tail : 0;
   const budget = profile.minutes * 60 * s - lead - episodeMs - wipeActMs - prometheusActMs - profile.settleS * s;
-  // Acts of one SLO must not overlap: the same SLO comes back every SLO_COUNT acts.
-  const minSpacing = Math.max((profile.forS + profile.intervalS) * s, Math.ceil((episodeMs + 5 * s) / SLO_COUNT));
+  // Acts of one SLO must not overlap: the same SLO comes back every SLO_COUNT acts. While Redis is paused nothing is
+  // evaluated, so a recovery that falls in the pause is not seen: the next breach of that SLO would meet its last
+  // incident still open (acknowledged, say) and open none. The pause is kept out of that interval too.
+  const pauseMs = profile.faults.includes('redis-pause') ? profile.redisPauseS * s : 0;
+  const minSpacing = Math.max((profile.forS + profile.intervalS) * s, Math.ceil((episodeMs + pauseMs + 5 * s) / SLO_COUNT));
   const spacing = acts.length > 1 ? Math.max(minSpacing, Math.floor(budget / (acts.length - 1))) : 0;
   const episodes: Episode[] = [];
   const faults: PlannedFault[] = [];

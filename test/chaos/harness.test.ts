@@ -21,7 +21,13 @@ describe('the chaos plan', () => {
     const plan = makePlan(profile);
     for (const slo of plan.slos) {
       const mine = plan.episodes.filter((e) => e.slo === slo && e.kind === 'breach').sort((a, b) => a.start - b.start);
-      for (let i = 1; i < mine.length; i++) expect(mine[i]!.start).toBeGreaterThan(mine[i - 1]!.end + profile.resolveAfterS * 1000);
+      for (let i = 1; i < mine.length; i++) {
+        expect(mine[i]!.start).toBeGreaterThan(mine[i - 1]!.end + profile.resolveAfterS * 1000);
+        // Nothing is evaluated while Redis is paused: the recovery between two breaches must be seen for resolveAfter.
+        const [from, to] = [mine[i - 1]!.end, mine[i]!.start];
+        const paused = plan.faults.filter((f) => f.kind === 'redis-pause').reduce((n, f) => n + Math.max(0, Math.min(to, f.at + profile.redisPauseS * 1000) - Math.max(from, f.at)), 0);
+        expect(to - from - paused).toBeGreaterThan((profile.resolveAfterS + profile.intervalS) * 1000);
+      }
     }
     const down = plan.faults.find((f) => f.kind === 'prometheus-down')!.at;
     for (const e of plan.episodes.filter((x) => x.kind === 'breach')) expect(e.end + (profile.resolveAfterS + profile.intervalS) * 1000).toBeLessThan(down);
