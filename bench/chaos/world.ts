@@ -258,11 +258,11 @@ export class World {
   }
 
   /**
-   * Sends a signal to every replica that is up (SIGHUP: reload the SLO files). One still starting is left alone:
-   * `sloe run` installs its SIGHUP handler once the engine has started, and before that SIGHUP ends the process.
+   * Sends a signal to every replica that runs (SIGHUP: reload the SLO files), one still starting too: `sloe run`
+   * catches SIGHUP from the moment it starts.
    */
   signalReplicas(signal: NodeJS.Signals): void {
-    for (const r of this.replicas) if (running(r) && r.current!.lines.some((l) => l.event === 'ready')) r.current!.kill(signal);
+    for (const r of this.replicas) if (running(r)) r.current!.kill(signal);
   }
 
   /** The replica whose process holds the client end of a connection to the stand-in on `serverPort`. */
