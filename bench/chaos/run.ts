@@ -202,10 +202,10 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
         say(`reload-invalid: ${what} in slos/`);
         await writeFile(file, text);
         await sleep(500);
-        world.signalReplicas('SIGHUP');
+        await world.hangUpReplicas();
         await sleep(p.invalidFileS * s);
         await unlink(file);
-        world.signalReplicas('SIGHUP');
+        await world.hangUpReplicas();
         await sleep(s);
       }
       return void window(start);

@@ -4,7 +4,7 @@
  * replicas as real processes kept running by a supervisor that counts the exits nobody asked for.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { globalAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -258,11 +258,15 @@ export class World {
   }
 
   /**
-   * Sends a signal to every replica that runs (SIGHUP: reload the SLO files), one still starting too: `sloe run`
-   * catches SIGHUP from the moment it starts.
+   * Sends SIGHUP (reload the SLO files) to every replica that runs, one still starting too: `sloe run` catches it
+   * from the moment its code runs. Only a process whose Node runtime is still booting (it catches no SIGHUP yet, as
+   * /proc says) is left alone: nothing can catch a signal then.
    */
-  signalReplicas(signal: NodeJS.Signals): void {
-    for (const r of this.replicas) if (running(r)) r.current!.kill(signal);
+  async hangUpReplicas(): Promise<void> {
+    for (const r of this.replicas) {
+      const pid = r.current?.child.pid;
+      if (running(r) && pid !== undefined && (await catchesSighup(pid))) r.current!.kill('SIGHUP');
+    }
   }
 
   /** The replica whose process holds the client end of a connection to the stand-in on `serverPort`. */
@@ -281,6 +285,13 @@ export class World {
     await Promise.all([this.redis?.stop(), this.stopPrometheus(), this.slack?.stop(), this.pagerduty?.stop(), this.exporter.stop()]);
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Whether a process has a handler for SIGHUP (bit 0 of SigCgt in /proc/<pid>/status). */
+async function catchesSighup(pid: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return mask !== undefined && (parseInt(mask.slice(-1), 16) & 1) === 1;
 }
 
 /** Whether the replica's process runs now. */
