@@ -1,5 +1,5 @@
 import { EvaluationError, createPrometheus, formatLabels, loadFrames, replay } from '../evaluator/index.js';
-import { describeStep } from '../escalation/plan.js';
+import { describeStep } from '../rules/plan.js';
 import { formatDuration, parseDuration } from '../rules/index.js';
 import { UsageError } from '../rules/index.js';
 import { mapLimit } from '../util/async.js';
@@ -91,7 +91,7 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
             firedAt: iso(inc.firedAt),
             resolvedAt: inc.resolvedAt === null ? null : iso(inc.resolvedAt),
             message: inc.message,
-            ...(inc.escalations.length ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, at: iso(e.at) })) } : {}),
+            ...(inc.escalations.length ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, reason: e.reason, at: iso(e.at) })) } : {}),
             steps: inc.steps.map((s) => ({ notify: s.notify, at: iso(s.at), target: s.target, ...(s.round ? { repeat: s.round } : {}) })),
           })),
         })),
@@ -106,7 +106,7 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
     const resolved = inc.resolvedAt === null ? 'still open at the end' : `resolved ${iso(inc.resolvedAt)} after ${formatDuration(inc.resolvedAt - inc.firedAt)}`;
     io.stdout.write(`${iso(inc.firedAt)}  ${inc.severity.toUpperCase().padEnd(6)}  ${slo.id}${formatLabels(labels)}  ${resolved}\n`);
     io.stdout.write(`    ${inc.reason === 'breach' ? '' : `${inc.reason}: `}${inc.message}\n`);
-    for (const e of inc.escalations) io.stdout.write(`    ${iso(e.at)}  raised to ${e.severity}\n`);
+    for (const e of inc.escalations) io.stdout.write(`    ${iso(e.at)}  ${e.raised ? `raised to ${e.severity}` : `now ${e.reason === 'breach' ? 'a breach' : e.reason}: the ${e.severity} steps start over`}\n`);
     const policy = config.policies.get(slo.escalation);
     for (const s of inc.steps) {
       const step = policy?.[s.severity][s.index];

@@ -12,8 +12,20 @@ import { formatDuration, parseDuration } from '../rules/duration.js';
 import { HttpError, type HttpServer, readJson, sendJson } from '../server/http.js';
 import { withTimeout } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
-import type { Engine, IncidentAction } from './engine.js';
-import type { AuditEntry, Incident } from './incident.js';
+import type { IncidentAction, IncidentActions } from '../incident/ports.js';
+import type { AuditEntry, Incident } from '../incident/model.js';
+import type { EngineMetrics } from '../observability/metrics.js';
+import type { Config } from '../rules/model.js';
+import type { RedisIncidentStore } from './store.js';
+
+/** What the API serves from: the engine's actions, store, metrics, clock and configuration. */
+export interface ApiEngine extends IncidentActions {
+  readonly metrics: EngineMetrics;
+  readonly store: Pick<RedisIncidentStore, 'page' | 'get' | 'audit'>;
+  readonly now: () => number;
+  config(): Config;
+  schedulersHealthy(): Promise<string>;
+}
 
 /** What the API needs of the engine beyond its public face: its environment and what readiness probes. */
 export interface ApiInternals {
@@ -31,7 +43,7 @@ export const MAX_SNOOZE_MS = 24 * 3600_000;
 const DEFAULT_SNOOZE_MS = 3600_000;
 
 /** Adds the engine's routes to its HTTP server. */
-export function serveApi(http: HttpServer, engine: Engine, internals: ApiInternals): void {
+export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInternals): void {
   const { env } = internals;
   http.route('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   http.route('GET', '/readyz', async (_req, res) => {
@@ -76,12 +88,12 @@ export function serveApi(http: HttpServer, engine: Engine, internals: ApiInterna
       const result = await run(params.id!, body.by ?? 'api', body);
       sendJson(res, result === 'missing' ? 404 : 200, { result });
     };
-  const acknowledge = action(ActionBody, (id, by) => engine.acknowledge(id, by));
+  const acknowledge = action(ActionBody, (id, by) => engine.acknowledge(id, by, 'api'));
   // SPEC.md names the route `/ack`; `/acknowledge` is what sloe answered first.
   http.route('POST', '/api/incidents/:id/ack', acknowledge);
   http.route('POST', '/api/incidents/:id/acknowledge', acknowledge);
-  http.route('POST', '/api/incidents/:id/resolve', action(ActionBody, (id, by) => engine.resolve(id, by)));
-  http.route('POST', '/api/incidents/:id/snooze', action(SnoozeBody, (id, by, body) => engine.snooze(id, snoozeMs(body), by)));
+  http.route('POST', '/api/incidents/:id/resolve', action(ActionBody, (id, by) => engine.resolve(id, by, 'api')));
+  http.route('POST', '/api/incidents/:id/snooze', action(SnoozeBody, (id, by, body) => engine.snooze(id, snoozeMs(body), by, 'api')));
 }
 
 /**
@@ -172,7 +184,7 @@ function decodeCursor(cursor: string): { firedAt: number; id: string } {
 }
 
 /** What readiness checks: Redis and Prometheus answer, SLOs are loaded, the workers run. Messages are redacted. */
-async function readiness(engine: Engine, internals: ApiInternals): Promise<Record<string, string>> {
+async function readiness(engine: ApiEngine, internals: ApiInternals): Promise<Record<string, string>> {
   const unreachable = (e: Error) => `unreachable: ${redactUrls(e.message)}`;
   const [redis, prometheus, schedulers] = await Promise.all([
     withTimeout(internals.pingRedis(), 1000).then(() => 'ok', unreachable),

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { type Channels, Escalator, type StepJob, type UpdateJob } from '../escalation/escalator.js';
+import { type Channels, Escalator } from '../escalation/escalator.js';
+import type { StepJob, UpdateJob } from '../incident/jobs.js';
+import type { IncidentAction, IncidentActions } from '../incident/ports.js';
 import { LogChannel } from '../escalation/log-channel.js';
 import type { RetryPolicy } from '../escalation/notifier.js';
 import { PrometheusClient, prometheusConfigFromEnv, type PrometheusPort } from '../evaluator/prometheus.js';
@@ -15,15 +17,15 @@ import { type Config, type Problem, checkOptionsFromEnv, formatProblem, loadRule
 import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
 import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer } from '../server/http.js';
-import { EngineMetrics } from '../server/metrics.js';
+import { EngineMetrics } from '../observability/metrics.js';
 import { sleep } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { serveApi } from './api.js';
 import { Evaluation } from './evaluation.js';
 import { Heartbeat } from './heartbeat.js';
-import { type Logger, createLogger } from './log.js';
+import { type Logger, createLogger } from '../observability/log.js';
 import { engineConnections } from './redis.js';
-import { IncidentStore } from './store.js';
+import { RedisIncidentStore } from './store.js';
 
 export interface EngineOptions {
   paths: readonly string[];
@@ -45,9 +47,6 @@ export interface EngineOptions {
   watch?: boolean;
 }
 
-/** What a change asked for did: `expired` — not made, as it could not be stored before its deadline. */
-export type IncidentAction = 'done' | 'already' | 'missing' | 'expired';
-
 /** The initial configuration is invalid: nothing to run. */
 export class ConfigError extends Error {
   constructor(readonly problems: Problem[]) {
@@ -55,10 +54,10 @@ export class ConfigError extends Error {
   }
 }
 
-export class Engine {
+export class Engine implements IncidentActions {
   readonly log: Logger;
   readonly metrics: EngineMetrics;
-  readonly store: IncidentStore;
+  readonly store: RedisIncidentStore;
   readonly now: () => number;
   port = 0;
   /** Resolves when Redis is reachable, the schedulers are in place and the workers run. */
@@ -93,7 +92,7 @@ export class Engine {
     for (const [name, r] of [['store', this.redis], ['queues', this.queueRedis]] as const) {
       r.on('error', (e: Error) => this.redisError(name, e));
     }
-    this.store = new IncidentStore(this.redis, prefix);
+    this.store = new RedisIncidentStore(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
     const tuning = { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning };
     this.queues = new Queues(this.queueRedis, prefix, this.now, tuning);

@@ -9,18 +9,19 @@ import { LongWindowCache } from '../evaluator/long-windows.js';
 import type { SloFrame } from '../evaluator/frame.js';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { InstanceState } from '../evaluator/state.js';
-import { planSteps } from '../escalation/plan.js';
-import type { StepJob, UpdateJob } from '../escalation/escalator.js';
+import { planSteps } from '../rules/plan.js';
+import type { StepJob, UpdateJob } from '../incident/jobs.js';
 import type { Config, EscalationPolicy, Slo } from '../rules/model.js';
 import type { ShardJob } from '../scheduler/queues.js';
-import type { EngineMetrics } from '../server/metrics.js';
+import type { EngineMetrics } from '../observability/metrics.js';
+import { RANDOM_IDS } from '../incident/events.js';
 import { decide } from './decide.js';
-import { type Incident, acknowledgedAs } from './incident.js';
-import type { Logger } from './log.js';
-import type { IncidentStore } from './store.js';
+import { type Incident, acknowledgedAs } from '../incident/model.js';
+import type { Logger } from '../observability/log.js';
+import type { RedisIncidentStore } from './store.js';
 
 export interface EvaluationDeps {
-  store: IncidentStore;
+  store: RedisIncidentStore;
   prometheus: PrometheusPort;
   config(): Config;
   log: Logger;
@@ -68,7 +69,7 @@ export class Evaluation {
       const state = await store.loadState(slo.id);
       if (state.evaluatedAt >= now) return 'stale';
       frame ??= await this.frame(slo, now, port, failed);
-      const decision = decide(slo, policy, state, frame, now);
+      const decision = decide(slo, policy, state, frame, now, RANDOM_IDS);
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;
       log.debug({ event: 'evaluated', slo: slo.id, at: now, rev: state.rev + 1 }, `evaluated ${slo.id}`);

@@ -13,8 +13,8 @@
 import type { Config } from '../rules/model.js';
 import { formatDuration } from '../rules/duration.js';
 import { type ShardJob, shards } from '../scheduler/queues.js';
-import type { EngineMetrics } from '../server/metrics.js';
-import type { Logger } from './log.js';
+import type { EngineMetrics } from '../observability/metrics.js';
+import type { Logger } from '../observability/log.js';
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 /** The period when the configuration has no SLOs. */

@@ -4,7 +4,7 @@
  * connect that Redis will not evict keys, which BullMQ and the incident store cannot survive.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from './log.js';
+import type { Logger } from '../observability/log.js';
 
 export interface SentinelAddress {
   host: string;

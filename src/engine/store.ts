@@ -9,7 +9,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { InstanceState } from '../evaluator/state.js';
-import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from './incident.js';
+import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from '../incident/model.js';
+import type { IncidentStore } from '../incident/ports.js';
 
 /** The alert state of one SLO's instances, with the revision that guards concurrent writers. */
 export interface SloState {
@@ -176,7 +177,7 @@ type Scripts = Redis & {
 };
 
 /** Reads and changes incidents and alert state in Redis. */
-export class IncidentStore {
+export class RedisIncidentStore implements IncidentStore {
   private readonly redis: Scripts;
 
   constructor(

@@ -1,6 +1,7 @@
 /** Channels from the environment: Slack (Bolt), PagerDuty (pdjs) and on-call, with their HTTP endpoints. */
-import type { Engine } from '../engine/engine.js';
+import type { Clock, IncidentActions, IncidentStore, Logger } from '../incident/ports.js';
 import { expandReferences } from '../rules/env.js';
+import type { Config } from '../rules/model.js';
 import type { HttpServer } from '../server/http.js';
 import type { Channels } from './escalator.js';
 import { OnCallChannel } from './oncall/oncall-channel.js';
@@ -10,9 +11,17 @@ import { pagerDutyWebhook } from './pagerduty/webhook.js';
 import { type SlackApp, createSlackApp } from './slack/interactivity.js';
 import { SlackApi, SlackChannel } from './slack/slack-channel.js';
 
+/** What channels need of the engine running them: its actions, its store, its clock, log and configuration. */
+export interface ChannelHost extends IncidentActions {
+  readonly log: Logger;
+  readonly now: Clock;
+  readonly store: IncidentStore;
+  config(): Config;
+}
+
 export interface ChannelSetup {
-  channels(engine: Engine): Partial<Channels>;
-  routes(server: HttpServer, engine: Engine): void;
+  channels(engine: ChannelHost): Partial<Channels>;
+  routes(server: HttpServer, engine: ChannelHost): void;
 }
 
 /** What SLACK_*, PAGERDUTY_* configure; what is not configured writes to the log. */

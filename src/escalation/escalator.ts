@@ -3,36 +3,15 @@
  * nothing but write an audit record if the incident was acknowledged, resolved, or escalated anew (the job's token
  * is stale). A delivery is claimed in Redis first, so a retry or a second replica never sends it twice.
  */
-import type { Incident } from '../engine/incident.js';
-import { stepKey as keyOf } from '../engine/incident.js';
-import type { Logger } from '../engine/log.js';
-import type { IncidentStore } from '../engine/store.js';
+import type { StepJob, UpdateJob } from '../incident/jobs.js';
+import type { Incident } from '../incident/model.js';
+import { stepKey as keyOf } from '../incident/model.js';
+import type { Clock, IncidentStore, Logger } from '../incident/ports.js';
 import type { Severity, Step } from '../rules/model.js';
-import type { EngineMetrics } from '../server/metrics.js';
-import { type Channel, type IncidentUpdate, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
+import type { EngineMetrics } from '../observability/metrics.js';
+import { type Channel, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
-import { describeStep, repeatsAfter } from './plan.js';
-
-export interface StepJob {
-  incidentId: string;
-  token: string;
-  severity: Severity;
-  index: number;
-  /** When the step was due (firedAt + after). */
-  at: number;
-  /** The n-th repetition of the step (a policy's `repeat`); absent for its first run. */
-  round?: number;
-}
-
-export interface UpdateJob {
-  incidentId: string;
-  update: IncidentUpdate;
-  text?: string;
-  /** Where the change came from; the channel of that name is not told again. */
-  origin?: string;
-  /** Makes the update's delivery key unique (an incident may be snoozed twice). */
-  seq: string;
-}
+import { describeStep, repeatsAfter } from '../rules/plan.js';
 
 export type Channels = Record<Step['notify'], Channel>;
 
@@ -43,7 +22,7 @@ export interface EscalatorDeps {
   channels: Channels;
   log: Logger;
   metrics: EngineMetrics;
-  now(): number;
+  now: Clock;
   /** Identifies this replica in delivery claims. */
   owner: string;
   /**

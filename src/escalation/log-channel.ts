@@ -1,9 +1,9 @@
 /** The channel used when a real one is not configured: what would be sent, as one structured log line. */
-import type { Incident } from '../engine/incident.js';
-import type { Logger } from '../engine/log.js';
+import type { Incident } from '../incident/model.js';
+import type { Logger } from '../observability/log.js';
 import { formatLabels } from '../evaluator/labels.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from './notifier.js';
-import { describeStep } from './plan.js';
+import { describeStep } from '../rules/plan.js';
 
 /** The log line of a notification that is written instead of sent: the same fields from every channel. */
 export function logNotification(log: Logger, channel: string, step: string, target: string, incident: Incident, extra: Record<string, unknown> = {}): void {

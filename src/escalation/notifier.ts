@@ -3,8 +3,9 @@
  * later changes. A channel says whether a failure is worth retrying; one retry stage acts on that, so that the
  * retry behaviour is the same for every channel.
  */
-import type { Incident } from '../engine/incident.js';
-import type { Logger } from '../engine/log.js';
+import type { Incident } from '../incident/model.js';
+import type { IncidentUpdate } from '../incident/jobs.js';
+import type { Logger } from '../incident/ports.js';
 import type { Step } from '../rules/model.js';
 import { sleep as realSleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
@@ -12,9 +13,6 @@ import { redactUrls } from '../util/redact.js';
 export type DeliveryResult =
   | { ok: true; refs?: Record<string, string>; detail?: string }
   | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
-
-/** A change of an incident that channels which took part in it reflect (update the message, resolve the event). */
-export type IncidentUpdate = 'acknowledged' | 'resolved' | 'escalated' | 'snoozed' | 'note';
 
 export interface StepContext {
   incident: Incident;

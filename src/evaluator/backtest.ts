@@ -2,15 +2,18 @@
  * Replays the alert state machine over history: range queries fetch everything once, then each step is judged by
  * the same frame and state code that `run` uses, and each incident's escalation steps are laid on the timeline.
  */
-import { planSteps, repeatsAfter } from '../escalation/plan.js';
+import { RANDOM_IDS } from '../incident/events.js';
+import type { IncidentReason } from '../incident/model.js';
 import type { EscalationPolicy, Severity, Slo } from '../rules/model.js';
+import { planEscalations } from '../rules/plan.js';
 import { gcd } from '../util/async.js';
 import { ratioGrids } from './evaluate.js';
 import { EvaluationError } from './evaluate.js';
-import { type SloFrame, observe, ratioFrame, thresholdFrame } from './frame.js';
+import { type SloFrame, ratioFrame, thresholdFrame } from './frame.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { PrometheusPort, RangeSeries } from './prometheus.js';
-import { type IncidentReason, type InstanceState, advance } from './state.js';
+import type { InstanceState } from './state.js';
+import { transition } from './transition.js';
 import { ratioPlan } from './windows.js';
 
 export interface BacktestStep {
@@ -29,7 +32,11 @@ export interface BacktestIncident {
   firedAt: number;
   resolvedAt: number | null;
   message: string;
-  escalations: Array<{ at: number; severity: Severity }>;
+  /**
+   * Each new escalation after the firing, as `run` makes it: a raise to a higher severity, or a change of reason at
+   * the same severity (no data, then a breach). Either starts the steps of its severity over.
+   */
+  escalations: Array<{ at: number; severity: Severity; reason: IncidentReason; raised: boolean }>;
   steps: BacktestStep[];
 }
 
@@ -97,42 +104,32 @@ export function replay(
   frameAt: FrameSource,
   onFrame?: (at: number, frame: SloFrame) => void,
 ): BacktestInstance[] {
-  const states = new Map<string, InstanceState>();
-  const known = new Map<string, Labels>();
+  let states: Record<string, InstanceState> = {};
   const incidents = new Map<string, { labels: Labels; list: BacktestIncident[] }>();
   const open = new Map<string, BacktestIncident>();
   for (const t of times) {
     const frame = frameAt(t);
     onFrame?.(t, frame);
     if (steady(frame, states)) continue;
-    for (const { key, labels, obs } of observe(frame, known)) {
-      const { state, transitions } = advance(states.get(key), labels, obs, slo, t);
-      if (state) {
-        states.set(key, state);
-        known.set(key, labels);
+    const { instances, events } = transition(slo, states, frame, t, RANDOM_IDS);
+    states = instances;
+    for (const e of events) {
+      if (e.type === 'opened') {
+        const incident: BacktestIncident = { severity: e.severity, reason: e.reason, firedAt: t, resolvedAt: null, message: e.message, escalations: [], steps: [] };
+        open.set(e.key, incident);
+        const entry = incidents.get(e.key) ?? { labels: e.labels, list: [] };
+        entry.list.push(incident);
+        incidents.set(e.key, entry);
+      } else if (e.type === 'raised' || e.type === 'reason-changed') {
+        const incident = open.get(e.key);
+        if (!incident) continue;
+        incident.escalations.push({ at: t, severity: e.severity, reason: e.reason, raised: e.type === 'raised' });
+        incident.severity = e.severity;
+        incident.reason = e.reason;
       } else {
-        states.delete(key);
-        known.delete(key);
-      }
-      for (const tr of transitions) {
-        if (tr.type === 'fired') {
-          const incident: BacktestIncident = { severity: tr.severity, reason: tr.reason, firedAt: t, resolvedAt: null, message: tr.message, escalations: [], steps: [] };
-          open.set(key, incident);
-          const entry = incidents.get(key) ?? { labels, list: [] };
-          entry.list.push(incident);
-          incidents.set(key, entry);
-        } else if (tr.type === 'escalated') {
-          const incident = open.get(key);
-          if (incident && tr.severity !== incident.severity) {
-            incident.escalations.push({ at: t, severity: tr.severity });
-            incident.severity = tr.severity;
-          }
-          if (incident) incident.reason = tr.reason;
-        } else {
-          const incident = open.get(key);
-          if (incident) incident.resolvedAt = t;
-          open.delete(key);
-        }
+        const incident = open.get(e.key);
+        if (incident) incident.resolvedAt = t;
+        open.delete(e.key);
       }
     }
   }
@@ -142,11 +139,14 @@ export function replay(
 }
 
 /** True when every instance is healthy now and was healthy before: the step changes nothing. */
-function steady(frame: SloFrame, states: ReadonlyMap<string, InstanceState>): boolean {
-  if (frame.status !== 'data' || frame.instances.length !== states.size) return false;
+function steady(frame: SloFrame, states: Readonly<Record<string, InstanceState>>): boolean {
+  if (frame.status !== 'data') return false;
+  let n = 0;
+  for (const _ in states) n++;
+  if (frame.instances.length !== n) return false;
   for (const r of frame.instances) {
     if (r.state !== 'ok') return false;
-    const s = states.get(labelsKey(r.labels));
+    const s = states[labelsKey(r.labels)];
     if (s?.phase !== 'ok' || s.noDataSince !== undefined) return false;
   }
   return true;
@@ -154,28 +154,15 @@ function steady(frame: SloFrame, states: ReadonlyMap<string, InstanceState>): bo
 
 function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number): BacktestStep[] {
   if (!policy) return [];
-  // Severity only rises, and there are two: an escalated incident fired as a ticket.
-  const fired: Severity = incident.escalations.length > 0 ? 'ticket' : incident.severity;
-  const phases = [{ severity: fired, from: incident.firedAt }, ...incident.escalations.map((e) => ({ severity: e.severity, from: e.at }))];
-  const end = Math.min(incident.resolvedAt ?? Infinity, until + 1);
-  return phases.flatMap((phase, i) => {
-    const stop = Math.min(end, phases[i + 1]?.from ?? Infinity);
-    const out: BacktestStep[] = [];
-    // Steps in time order; each that runs may bring its repetitions, which join the queue (it never holds more
-    // than one round of the policy).
-    const queue = planSteps(policy, phase.severity, phase.from);
-    for (let s = queue.shift(); s !== undefined && s.at < stop; s = queue.shift()) {
-      out.push({
-        notify: s.step.notify,
-        at: s.at,
-        severity: s.severity,
-        index: s.index,
-        target: s.step.notify === 'slack' ? s.step.channel : s.step.notify === 'oncall' ? s.step.schedule : s.step.severity,
-        round: s.round,
-      });
-      queue.push(...repeatsAfter(policy, s));
-      queue.sort((a, b) => a.at - b.at || a.index - b.index);
-    }
-    return out;
-  });
+  // Severity only rises, and there are two: an incident raised since fired as a ticket.
+  const fired: Severity = incident.escalations.some((e) => e.raised) ? 'ticket' : incident.severity;
+  const escalations = [{ severity: fired, from: incident.firedAt }, ...incident.escalations.map((e) => ({ severity: e.severity, from: e.at }))];
+  return planEscalations(policy, escalations, Math.min(incident.resolvedAt ?? Infinity, until + 1)).map((s) => ({
+    notify: s.step.notify,
+    at: s.at,
+    severity: s.severity,
+    index: s.index,
+    target: s.step.notify === 'slack' ? s.step.channel : s.step.notify === 'oncall' ? s.step.schedule : s.step.severity,
+    round: s.round,
+  }));
 }

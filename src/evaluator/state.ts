@@ -4,10 +4,11 @@
  * `resolveAfter`) → ok. Missing data follows the SLO's `noData` policy; it never reads as healthy unless the SLO
  * says `noData: ok`.
  */
+import type { IncidentReason } from '../incident/model.js';
 import type { Severity } from '../rules/model.js';
 import type { Labels } from './labels.js';
 
-export type IncidentReason = 'breach' | 'nodata' | 'error';
+export type { IncidentReason };
 
 export interface InstanceState {
   labels: Labels;

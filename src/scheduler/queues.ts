@@ -5,7 +5,7 @@
  */
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { StepJob, UpdateJob } from '../escalation/escalator.js';
+import type { StepJob, UpdateJob } from '../incident/jobs.js';
 import type { Slo } from '../rules/model.js';
 import { RunLater } from './run-later.js';
 

@@ -4,7 +4,7 @@
  * reconnect, checked periodically, and reported to readiness.
  */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../engine/log.js';
+import type { Logger } from '../observability/log.js';
 import type { Slo } from '../rules/model.js';
 import { withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';

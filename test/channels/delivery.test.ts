@@ -5,12 +5,13 @@
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/engine/log.js';
-import { type StepJob, Escalator } from '../../src/escalation/escalator.js';
+import { createLogger } from '../../src/observability/log.js';
+import { Escalator } from '../../src/escalation/escalator.js';
+import type { StepJob } from '../../src/incident/jobs.js';
 import { LogChannel } from '../../src/escalation/log-channel.js';
 import type { Channel, StepContext } from '../../src/escalation/notifier.js';
 import { RunLater } from '../../src/scheduler/run-later.js';
-import { EngineMetrics } from '../../src/server/metrics.js';
+import { EngineMetrics } from '../../src/observability/metrics.js';
 import { LogCapture, eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 import { channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
 

@@ -1,8 +1,8 @@
 import { globalAgent } from 'node:https';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Incident } from '../../src/engine/incident.js';
-import { createLogger } from '../../src/engine/log.js';
+import type { Incident } from '../../src/incident/model.js';
+import { createLogger } from '../../src/observability/log.js';
 import { type Channel, type RetryPolicy, classifyHttp, withRetries } from '../../src/escalation/notifier.js';
 import { PagerDutyChannel } from '../../src/escalation/pagerduty/pagerduty-channel.js';
 import { SlackApi, SlackChannel } from '../../src/escalation/slack/slack-channel.js';

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/engine/log.js';
+import { createLogger } from '../../src/observability/log.js';
 import { pagerDutyWebhook } from '../../src/escalation/pagerduty/webhook.js';
 import { createSlackApp } from '../../src/escalation/slack/interactivity.js';
 import { HttpServer } from '../../src/server/http.js';
@@ -17,9 +17,9 @@ const server = new HttpServer(createLogger({ LOG_LEVEL: 'debug' }, capture));
 beforeAll(async () => {
   const log = createLogger({ LOG_LEVEL: 'debug' }, capture);
   const actions = {
-    acknowledge: async (id: string, by: string) => (calls.push(`ack ${id} by ${by}`), 'done'),
-    resolve: async (id: string, by: string) => (calls.push(`resolve ${id} by ${by}`), 'done'),
-    snooze: async (id: string, _ms: number, by: string) => (calls.push(`snooze ${id} by ${by}`), 'done'),
+    acknowledge: async (id: string, by: string) => (calls.push(`ack ${id} by ${by}`), 'done' as const),
+    resolve: async (id: string, by: string) => (calls.push(`resolve ${id} by ${by}`), 'done' as const),
+    snooze: async (id: string, _ms: number, by: string) => (calls.push(`snooze ${id} by ${by}`), 'done' as const),
     store: { get: async () => undefined },
   };
   // No incident exists and no schedule is configured: a click that got through would find nothing to act on.

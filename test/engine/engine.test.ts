@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
-import type { Incident } from '../../src/engine/incident.js';
+import type { Incident } from '../../src/incident/model.js';
 import { type LogCapture, eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 
 const ctx = useStack();

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Heartbeat, heartbeatTarget } from '../../src/engine/heartbeat.js';
-import { createLogger } from '../../src/engine/log.js';
+import { createLogger } from '../../src/observability/log.js';
 import { loadRules } from '../../src/rules/index.js';
 import type { Config } from '../../src/rules/model.js';
-import { EngineMetrics } from '../../src/server/metrics.js';
+import { EngineMetrics } from '../../src/observability/metrics.js';
 import { LogCapture, eventually, queueSlo, writeSlos } from '../support/engine.js';
 import { HeartbeatStandIn } from '../support/stand-ins/heartbeat.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/engine/log.js';
+import { createLogger } from '../../src/observability/log.js';
 import { LogCapture } from '../support/engine.js';
 
 describe('logs', () => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BacktestInstance, EvaluationError, PrometheusClient, evaluateAt, loadFrames, prometheusConfigFromEnv, replay } from '../../src/evaluator/index.js';
+import { type BacktestInstance, EvaluationError, PrometheusClient, evaluateAt, loadFrames, prometheusConfigFromEnv, ratioPlan, replay } from '../../src/evaluator/index.js';
 import type { SloFrame } from '../../src/evaluator/frame.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type Config, loadRules } from '../../src/rules/index.js';
@@ -280,7 +280,17 @@ describe('failures are errors, never "ok"', () => {
 });
 
 describe('time-of-day independence', () => {
-  it('the history spans the days the test queries', () => {
-    expect(END - D).toBe(2 * DAY);
+  it('the history spans what the test queries: every SLO\'s longest window before FROM, through TO, in Prometheus too', async () => {
+    // The test's times are fixed dates, not the wall clock; the history written must cover all of them.
+    const lookback = Math.max(...config.slos.map((slo) => (slo.kind === 'ratio' ? ratioPlan(slo).longestMs : 0)));
+    expect(lookback).toBeGreaterThan(DAY);
+    for (const series of assistantHistory(true)) {
+      const samples = [...series.samples];
+      expect(samples[0]![0], series.name).toBeLessThanOrEqual(FROM - lookback);
+      expect(samples[samples.length - 1]![0], series.name).toBeGreaterThanOrEqual(TO);
+    }
+    for (const t of [FROM - lookback, FROM, TO]) {
+      expect(await client.instant('count(llm_approval_queue_depth)', t), new Date(t).toISOString()).toEqual([{ labels: {}, value: 1 }]);
+    }
   });
 });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PagerDutyChannel } from '../../src/escalation/pagerduty/pagerduty-channel.js';
 import { pagerDutyConfigFromEnv } from '../../src/escalation/pagerduty/client.js';
-import type { Incident } from '../../src/engine/incident.js';
-import { createLogger } from '../../src/engine/log.js';
+import type { Incident } from '../../src/incident/model.js';
+import { createLogger } from '../../src/observability/log.js';
 import { checkOptionsFromEnv, formatProblem, loadRules } from '../../src/rules/index.js';
 import { expandReferences } from '../../src/rules/env.js';
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/engine/log.js';
+import { createLogger } from '../../src/observability/log.js';
 import { HttpError, HttpServer, readBody, readJson, sendJson } from '../../src/server/http.js';
 import { LogCapture } from '../support/engine.js';
 import { rawRequest } from '../support/raw-http.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
-import { createLogger } from '../../src/engine/log.js';
+import { createLogger } from '../../src/observability/log.js';
 import { Exporter } from '../../src/local/exporter.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../../src/local/redis.js';

@@ -5,7 +5,7 @@
  * re-armed by a raise gets a key of its own (`sloe-<id>.<n>`), and the PagerDuty incidents of its earlier armings
  * are resolved.
  */
-import type { Incident } from '../../engine/incident.js';
+import type { Incident } from '../../incident/model.js';
 import { formatLabels } from '../../evaluator/labels.js';
 import { expandReferences } from '../../rules/env.js';
 import type { Step } from '../../rules/model.js';

@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../../engine/log.js';
+import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import { z } from 'zod';
 import { readBody, sendJson } from '../../server/http.js';
 import { parseDedupKey } from './pagerduty-channel.js';
@@ -24,12 +24,8 @@ export function verifyPagerDutySignature(secret: string, body: string, header: s
     });
 }
 
-export interface IncidentActions {
-  acknowledge(id: string, by: string, via: string): Promise<string>;
-  resolve(id: string, by: string, via: string): Promise<string>;
-  /** Reads an incident: a webhook about an earlier arming of it (a superseded PagerDuty incident) is ignored. */
-  readonly store: { get(id: string): Promise<{ rearms: number } | undefined> };
-}
+/** What the webhook acts with; it reads the incident first: one about an earlier arming of it is ignored. */
+export type WebhookActions = Pick<IncidentActions, 'acknowledge' | 'resolve'> & { readonly store: Pick<IncidentStore, 'get'> };
 
 /** The parts of a v3 webhook event sloe reads; anything else in it may be there or not. */
 const WebhookBody = z.looseObject({
@@ -41,7 +37,7 @@ const WebhookBody = z.looseObject({
 });
 
 /** The route handler; `secret` from PAGERDUTY_WEBHOOK_SECRET. */
-export function pagerDutyWebhook(secret: string, actions: IncidentActions, log: Logger) {
+export function pagerDutyWebhook(secret: string, actions: WebhookActions, log: Logger) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
     const signature = req.headers['x-pagerduty-signature'];

@@ -1,5 +1,5 @@
 /** The Slack message of an incident: what broke, against what, since when, whose dashboard, and the buttons. */
-import type { Incident } from '../../engine/incident.js';
+import type { Incident } from '../../incident/model.js';
 import { formatLabels } from '../../evaluator/labels.js';
 import { SNOOZE_CHOICES, snoozeValue } from './snooze.js';
 import { escapeText, slackLink } from './mrkdwn.js';

@@ -12,8 +12,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
-import type { AuditEntry, Incident } from '../../engine/incident.js';
-import type { Logger } from '../../engine/log.js';
+import type { AuditEntry, Incident } from '../../incident/model.js';
+import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import type { OnCallSchedule } from '../../rules/model.js';
 import { readBody, sendJson } from '../../server/http.js';
 import { z } from 'zod';
@@ -42,18 +42,8 @@ export function verifySlackRequest(secret: string, body: string, timestamp: stri
 /** How long a click may take to be stored before Slack is answered and the user told it was not recorded. */
 export const ANSWER_WITHIN_MS = 2500;
 
-/** Incident changes; `deadline` (epoch ms): not made once Redis' clock has passed it (then 'expired'). */
-export interface SlackActions {
-  acknowledge(id: string, by: string, via: string, deadline?: number): Promise<string>;
-  resolve(id: string, by: string, via: string, deadline?: number): Promise<string>;
-  snooze(id: string, ms: number, by: string, via: string, deadline?: number): Promise<string>;
-}
-
 /** What the endpoint reads before acting: the incident (its frozen policy), and where refusals are written. */
-export interface SlackIncidents {
-  get(id: string): Promise<Incident | undefined>;
-  addAudit(id: string, entry: AuditEntry): Promise<void>;
-}
+export type SlackIncidents = Pick<IncidentStore, 'get' | 'addAudit'>;
 
 /** The incident a click is about and, for Snooze, for how long (or what is wrong with the chosen duration). */
 type Choice = { incidentId: string; ms: number } | { incidentId: string; problem: string };
@@ -159,7 +149,7 @@ export function createSlackApp(options: {
   apiUrl?: string;
   log: Logger;
   now: () => number;
-  actions: () => SlackActions;
+  actions: () => IncidentActions;
   incidents: () => SlackIncidents;
   /** The on-call schedules of the configuration in force (their members may act on their policies' incidents). */
   schedules: () => ReadonlyMap<string, OnCallSchedule>;

@@ -6,7 +6,7 @@
  * through it, and says why.
  */
 import type { WebClient } from '@slack/web-api';
-import type { Incident } from '../../engine/incident.js';
+import type { Incident } from '../../incident/model.js';
 import type { EscalationPolicy, OnCallSchedule } from '../../rules/model.js';
 import { escapeText } from './mrkdwn.js';
 import { describeSlackError } from './slack-channel.js';

@@ -4,7 +4,7 @@
  */
 import type { WebClient } from '@slack/web-api';
 import { ErrorCode } from '@slack/web-api';
-import { type Incident, acknowledgedAs } from '../../engine/incident.js';
+import { type Incident, acknowledgedAs } from '../../incident/model.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
 import { classifyHttp } from '../notifier.js';
 import { incidentMessage } from './blocks.js';

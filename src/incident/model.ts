@@ -1,7 +1,9 @@
 /** An incident: one breach of one SLO instance, from firing to resolution, with its frozen escalation policy. */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncidentReason } from '../evaluator/state.js';
 import type { EscalationPolicy, Severity } from '../rules/model.js';
+
+/** Why an incident fires: a breach of the objective, missing data, or an evaluation that needs a human. */
+export type IncidentReason = 'breach' | 'nodata' | 'error';
 
 export type IncidentStatus = 'firing' | 'acknowledged' | 'resolved';
 

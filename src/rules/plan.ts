@@ -1,9 +1,10 @@
 /**
  * Which escalation steps an incident runs, and when: `after` counts from the moment the incident fires; a `repeat`
  * runs the last step (or, on the policy, all page steps) again until the incident is acknowledged or resolved.
- * `run` and `backtest` both plan with these functions.
+ * `run` and `backtest` both plan with these functions: `run` one escalation at a time (a job per step, each run
+ * scheduling its repetitions), `backtest` all of an incident's escalations at once (planEscalations).
  */
-import type { EscalationPolicy, Severity, Step } from '../rules/model.js';
+import type { EscalationPolicy, Severity, Step } from './model.js';
 
 export interface PlannedStep {
   /** Position of the step in the policy's list for `severity`. */
@@ -37,6 +38,33 @@ export function repeatsAfter(policy: EscalationPolicy, ran: Omit<PlannedStep, 's
   if (order[order.length - 1]?.index !== ran.index) return [];
   const first = order[0]!.step.afterMs;
   return planSteps(policy, 'page', ran.at + policy.repeatMs - first, ran.round + 1);
+}
+
+/** One escalation of an incident: from its firing, or from a raise or change of reason, until the next one. */
+export interface Escalation {
+  severity: Severity;
+  from: number;
+}
+
+/**
+ * The steps an incident runs through its escalations, in time order: each escalation's steps from its start, with
+ * their repetitions, until the next escalation starts (its steps are stale then) or `end` (resolution, or the end of
+ * the timeline), both exclusive. Acknowledgements are not known here: repetitions go on until then.
+ */
+export function planEscalations(policy: EscalationPolicy, escalations: readonly Escalation[], end: number): PlannedStep[] {
+  return escalations.flatMap((escalation, i) => {
+    const stop = Math.min(end, escalations[i + 1]?.from ?? Infinity);
+    const out: PlannedStep[] = [];
+    // Steps in time order; each that runs may bring its repetitions, which join the queue (it never holds more
+    // than one round of the policy).
+    const queue = planSteps(policy, escalation.severity, escalation.from);
+    for (let s = queue.shift(); s !== undefined && s.at < stop; s = queue.shift()) {
+      out.push(s);
+      queue.push(...repeatsAfter(policy, s));
+      queue.sort((a, b) => a.at - b.at || a.index - b.index);
+    }
+    return out;
+  });
 }
 
 /** What a step sends to, for people: `slack #ai-alerts`, `pagerduty (critical)`, `oncall ai-primary`. */

@@ -1,0 +1,29 @@
+/**
+ * The work an incident brings about, as queued: escalation steps (delayed, one job per step) and updates of the
+ * channels that took part in it. The scheduler stores them; escalation runs them.
+ */
+import type { Severity } from '../rules/model.js';
+
+/** A change of an incident that channels which took part in it reflect (update the message, resolve the event). */
+export type IncidentUpdate = 'acknowledged' | 'resolved' | 'escalated' | 'snoozed' | 'note';
+
+export interface StepJob {
+  incidentId: string;
+  token: string;
+  severity: Severity;
+  index: number;
+  /** When the step was due (firedAt + after). */
+  at: number;
+  /** The n-th repetition of the step (a policy's `repeat`); absent for its first run. */
+  round?: number;
+}
+
+export interface UpdateJob {
+  incidentId: string;
+  update: IncidentUpdate;
+  text?: string;
+  /** Where the change came from; the channel of that name is not told again. */
+  origin?: string;
+  /** Makes the update's delivery key unique (an incident may be snoozed twice). */
+  seq: string;
+}
