@@ -219,8 +219,10 @@ export function makePlan(profile: Profile): Plan {
   // Acts of one SLO must not overlap: the same SLO comes back every SLO_COUNT acts. While Redis is paused nothing is
   // evaluated, so a recovery that falls in the pause is not seen: the next breach of that SLO would meet its last
   // incident still open (acknowledged, say) and open none. The pause is kept out of that interval too.
+  // With no more acts than SLOs, no SLO comes back.
   const pauseMs = profile.faults.includes('redis-pause') ? profile.redisPauseS * s : 0;
-  const minSpacing = Math.max((profile.forS + profile.intervalS) * s, Math.ceil((episodeMs + pauseMs + 5 * s) / SLO_COUNT));
+  const comesBack = acts.length > SLO_COUNT;
+  const minSpacing = Math.max((profile.forS + profile.intervalS) * s, comesBack ? Math.ceil((episodeMs + pauseMs + 5 * s) / SLO_COUNT) : 0);
   const spacing = acts.length > 1 ? Math.max(minSpacing, Math.floor(budget / (acts.length - 1))) : 0;
   const episodes: Episode[] = [];
   const faults: PlannedFault[] = [];
