@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/process.js';
@@ -125,7 +125,9 @@ describe('configuration and signals', () => {
     const p = spawnSloe(['run', paths[0]!], env, await freePort());
     ctx.processes.push(p);
     await eventually('Node booted', async () => p.stderr.join('').includes(BOOTED) || p.child.exitCode !== null);
-    await sleep(50);
+    // From when sloe's code runs: it catches SIGHUP (/proc says so), or it has logged its first line, whichever is first.
+    const catches = async () => /^SigCgt:\s*[0-9a-f]*[13579bdf]$/im.test(await readFile(`/proc/${p.child.pid}/status`, 'utf8').catch(() => ''));
+    await eventually('sloe code running', async () => p.lines.length > 0 || (await catches()) || p.child.exitCode !== null);
     // SIGHUP after SIGHUP through the start-up: loading the code, reading the files, connecting.
     let sent = 0;
     while (!p.lines.some((l) => l.event === 'ready') && p.child.exitCode === null && p.child.signalCode === null && sent < 1000) {
