@@ -1,4 +1,5 @@
 import { LINT_RULES, formatGithubProblem, formatProblem, formatWarning, lint, loadRules } from '../rules/index.js';
+import { explain, explainText } from './explain.js';
 import { EXIT, type Io } from './io.js';
 import { DEFAULT_PATHS, checkOptions, oneOf, parse } from './options.js';
 
@@ -12,6 +13,8 @@ there (# sloe-lint-disable rule-name).
 Options:
   --format text|json|github          output form (default text; github writes Actions annotations)
   --strict                           lint warnings are errors (exit 1)
+  --explain                          print the PromQL each SLO runs, exactly as the engine runs it (queries
+                                     of SLOs declared by signal are derived from the service's metrics:)
   --high-cardinality-labels a,b      labels that must not be grouped by, besides the built-in list
                                      (also SLOE_HIGH_CARDINALITY_LABELS)
 
@@ -28,6 +31,7 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     format: { type: 'string' },
     strict: { type: 'boolean' },
+    explain: { type: 'boolean' },
     'high-cardinality-labels': { type: 'string' },
   });
   if (values.help) {
@@ -44,9 +48,14 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   const valid = problems.length === 0 && (!strict || warnings.length === 0);
   if (format === 'json') {
     io.stdout.write(
-      JSON.stringify({ valid, files: files.length, slos: config.slos.length, problems, warnings }, null, 2) + '\n',
+      JSON.stringify(
+        { valid, files: files.length, slos: config.slos.length, problems, warnings, ...(values.explain ? { explain: config.slos.map(explain) } : {}) },
+        null,
+        2,
+      ) + '\n',
     );
   } else {
+    if (values.explain) for (const slo of config.slos) io.stdout.write(explainText(explain(slo)) + '\n');
     for (const p of problems) io.stdout.write((format === 'github' ? formatGithubProblem(p) : formatProblem(p)) + '\n');
     for (const w of warnings) {
       io.stdout.write(

@@ -153,6 +153,21 @@ function summary(f: SloFrame): unknown {
   return f.instances.map((i) => ({ labels: i.labels, state: i.state, value: Number.isNaN(i.value) ? 'NaN' : Number(i.value.toPrecision(10)) }));
 }
 
+describe('slos/ declared by signal fires exactly as the hand-written queries did', () => {
+  it('every SLO of slos/ is derived from metrics:, and its incidents equal those of the hand-written query', async () => {
+    const handWritten = await loadRules([`${ROOT}/test/fixtures/slos/hand-written`, `${ROOT}/slos/escalation.yaml`, `${ROOT}/slos/oncall.yaml`]);
+    expect(handWritten.problems).toEqual([]);
+    expect(config.slos.map((s) => [s.name, s.derived])).toEqual(handWritten.config.slos.map((s) => [s.name, true]));
+    for (const written of handWritten.config.slos) {
+      expect(written.derived, written.name).toBeUndefined();
+      const frames = await loadFrames(client, written, FROM, TO, STEP);
+      const theirs = replay(written, handWritten.config.policies.get(written.escalation), times(FROM, TO), frames);
+      const ours = results.get(written.name)!;
+      expect(ours, written.name).toEqual(theirs);
+    }
+  });
+});
+
 describe('sloe backtest and sloe eval, as users run them', () => {
   it('backtest --json reports the incident with firedAt, resolvedAt and the steps at their times', async () => {
     const r = await runSloe(['backtest', 'slos/', '--from', new Date(at(0)).toISOString(), '--to', new Date(at(4)).toISOString(), '--json'], {
