@@ -6,6 +6,36 @@ import { ROOT, runSloe } from '../support/cli.js';
 
 const BAD = 'test/fixtures/slos/bad';
 
+describe('sloe validate --explain', () => {
+  it('prints the queries of every SLO exactly as the loaded configuration holds them (and the evaluator sends them)', async () => {
+    const { loadRules } = await import('../../src/rules/index.js');
+    const { config } = await loadRules([join(ROOT, 'slos')]);
+    const r = await runSloe(['validate', 'slos/', '--explain', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { explain: Array<{ slo: string; derived: boolean; query?: string; baseline?: string; ratio?: Record<string, string>; window?: string }> };
+    expect(out.explain).toHaveLength(config.slos.length);
+    for (const slo of config.slos) {
+      const e = out.explain.find((x) => x.slo === slo.name)!;
+      expect(e.derived).toBe(true);
+      if (slo.kind === 'threshold') {
+        expect(e.query).toBe(slo.query);
+        expect(e.baseline).toBe(slo.baseline);
+      } else {
+        expect(e.ratio).toEqual(slo.ratio);
+      }
+    }
+    expect(out.explain.find((x) => x.slo === 'error-rate')!.query).toBe(
+      '(sum(rate(llm_requests_total{app="it-support-assistant", status="error"}[5m])) or vector(0)) / sum(rate(llm_requests_total{app="it-support-assistant"}[5m]))',
+    );
+    expect(out.explain.find((x) => x.slo === 'availability')).toMatchObject({
+      ratio: { bad: 'sum(rate(llm_requests_total{app="it-support-assistant", status="error"}[$window]))', total: 'sum(rate(llm_requests_total{app="it-support-assistant"}[$window]))' },
+      window: '5m',
+    });
+    const text = await runSloe(['validate', 'slos/', '--explain']);
+    for (const slo of config.slos) if (slo.kind === 'threshold') expect(text.stdout).toContain(`  query: ${slo.query}\n`);
+  });
+});
+
 describe('sloe validate', () => {
   it('passes the shipped examples with exit 0', async () => {
     const r = await runSloe(['validate', 'slos/']);
