@@ -6,8 +6,8 @@ import { DEFAULT_PATHS, checkOptions, oneOf, parse } from './options.js';
 export const VALIDATE_HELP = `Usage: sloe validate [PATH…] [--format text|json|github] [--strict]
 
 Parses and checks every *.yaml / *.yml below PATH (default ./slos): schema, references between files,
-PromQL syntax, durations, conditions and label cardinality. Prints one line per problem. Then lints the
-files against the golden-signal guide: each warning names its rule; a comment in a file turns a rule off
+PromQL syntax, durations, conditions and label cardinality. Prints one line per problem. Valid files are
+then linted against the golden-signal guide: each warning names its rule; a comment in a file turns a rule off
 there (# sloe-lint-disable rule-name).
 
 Options:
@@ -43,7 +43,8 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   const options = checkOptions(values['high-cardinality-labels'], io.env);
   const result = await loadRules(paths, options);
   const { problems, config, files } = result;
-  const warnings = lint(result.docs, config, { highCardinalityLabels: options.highCardinalityLabels });
+  // The guide is checked on files that are valid: with problems, the configuration is partial, and those come first.
+  const warnings = problems.length === 0 ? lint(result.docs, config, { highCardinalityLabels: options.highCardinalityLabels }) : [];
   const strict = values.strict === true;
   const valid = problems.length === 0 && (!strict || warnings.length === 0);
   if (format === 'json') {

@@ -104,6 +104,33 @@ describe('sloe validate', () => {
   });
 });
 
+describe('sloe validate: the guide as lint', () => {
+  const LINT = 'test/fixtures/slos/lint';
+  it('prints warnings with position and rule, and still exits 0', async () => {
+    const r = await runSloe(['validate', `${LINT}/double-page.yaml`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^test\/fixtures\/slos\/lint\/double-page\.yaml:\d+:\d+: warning: "availability" and "error-rate" both page on llm_requests_total: .* \[double-page\]$/m);
+    expect(r.stderr).toBe('sloe: 2 SLOs in 1 file: valid, 1 lint warning\n');
+  });
+
+  it('--strict makes warnings errors: exit 1, GitHub annotations at error level', async () => {
+    const r = await runSloe(['validate', `${LINT}/double-page.yaml`, '--strict', '--format', 'github']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^::error file=test\/fixtures\/slos\/lint\/double-page\.yaml,line=\d+,col=\d+::.* \[double-page\]$/m);
+    const plain = await runSloe(['validate', `${LINT}/double-page.yaml`, '--format', 'github']);
+    expect(plain.stdout).toMatch(/^::warning file=/);
+    const json = JSON.parse((await runSloe(['validate', `${LINT}/too-many-pages.yaml`, '--strict', '--format', 'json'])).stdout) as { valid: boolean; warnings: Array<{ rule: string; line: number }> };
+    expect(json.valid).toBe(false);
+    expect(json.warnings.map((w) => w.rule)).toEqual(['too-many-pages']);
+  });
+
+  it('the shipped example passes --strict', async () => {
+    const r = await runSloe(['validate', 'slos/', '--strict']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+  });
+});
+
 describe('sloe owners', () => {
   it('lists every dashboard with its one owner and its SLOs', async () => {
     const r = await runSloe(['owners', 'slos/', '--json']);

@@ -111,7 +111,7 @@ export function quantiles(expr: string): number[] {
     if (n.name !== 'FunctionCall') return;
     const id = n.getChild('FunctionIdentifier');
     if (!id || expr.slice(id.from, id.to) !== 'histogram_quantile') return;
-    const first = n.getChild('FunctionCallBody')?.firstChild?.nextSibling;
+    const first = n.getChild('FunctionCallBody')?.firstChild;
     if (first?.name === 'NumberDurationLiteral') out.push(Number(expr.slice(first.from, first.to)));
   });
   return out;
