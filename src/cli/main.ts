@@ -13,6 +13,7 @@ Commands:
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
   run      [PATH…]                               the engine: evaluate, escalate, serve HTTP
+  init     --prometheus URL --service NAME       write slos/NAME.yaml from the metrics a service exports
   schema                                         print the JSON Schema of SLO files
 
 Run \`sloe <command> --help\` for a command's options.
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.js')).evalCommand,
   backtest: async () => (await import('./backtest.js')).backtestCommand,
   run: async () => (await import('./run.js')).runCommand,
+  init: async () => (await import('./init.js')).initCommand,
   schema: async () => {
     const { jsonSchema } = await import('../rules/index.js');
     return async (_args, io) => {
