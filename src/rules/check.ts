@@ -30,6 +30,7 @@ import {
   type Kind,
   OnCallScheduleSchema,
   type OnCallScheduleDoc,
+  type MetricsDoc,
   ServiceLevelsSchema,
   type SloDoc,
   SloSchema,
@@ -37,6 +38,7 @@ import {
   StepSchema,
 } from './schema.js';
 import { schemaProblems } from './schema-issues.js';
+import { type PresetProblem, checkMetrics, presetSlo } from './presets/check-presets.js';
 import type { Path, SourceDoc } from './source.js';
 
 /** Labels that identify users or requests: grouping by them explodes the number of series. */
@@ -91,6 +93,8 @@ interface ServiceContext {
   escalation?: string;
   intervalMs?: number;
   labels: Record<string, string>;
+  /** The service's metrics, for SLOs declared by signal; `flawed` when they have problems of their own. */
+  metrics?: MetricsDoc | 'flawed';
 }
 
 interface SloCandidate {
@@ -272,6 +276,12 @@ class Checker {
     };
     const interval = parsed(shape.interval, raw.interval);
     if (interval !== undefined) context.intervalMs = this.positiveDuration(doc, ['interval'], interval);
+    if (raw.metrics !== undefined) {
+      const metrics = parsed(shape.metrics, raw.metrics);
+      const problems = metrics ? checkMetrics(metrics, this.highCardinality) : [];
+      this.presetProblems(doc, [], problems);
+      context.metrics = metrics && problems.length === 0 ? metrics : 'flawed';
+    }
 
     if (service !== undefined) {
       const first = this.services.get(service);
@@ -485,10 +495,25 @@ class Checker {
     return ms;
   }
 
+  private presetProblems(doc: SourceDoc, base: Path, problems: PresetProblem[]): void {
+    for (const p of problems) {
+      const path = [...base, ...p.path];
+      this.problems.push(p.offset !== undefined ? doc.problemInString(path, p.offset, p.message) : doc.problem(path, p.message));
+    }
+  }
+
   /** Checks one SLO and builds its model; undefined when it has a problem. */
-  private slo({ doc, index, slo: s, context }: SloCandidate): Slo | undefined {
+  private slo(candidate: SloCandidate): Slo | undefined {
+    const { doc, index, context } = candidate;
     const at = (...p: Array<string | number>): Path => ['slos', index, ...p];
     const before = this.problems.length;
+    if (context.metrics === 'flawed' && candidate.slo.query === undefined && candidate.slo.ratio === undefined) return undefined;
+    const preset = presetSlo(candidate.slo, context.metrics === 'flawed' ? undefined : context.metrics, this.highCardinality);
+    if ('problems' in preset) {
+      this.presetProblems(doc, at(), preset.problems);
+      return undefined;
+    }
+    const s = preset.slo;
     const fail = (path: Path, message: string) => this.problem(doc, path, message);
     const alert = s.alert ?? {};
 
@@ -510,7 +535,7 @@ class Checker {
     const resolveAfterMs = alert.resolveAfter !== undefined ? (parseDuration(alert.resolveAfter) ?? 0) : DEFAULTS.resolveAfterMs;
 
     if (s.ratio && s.query) fail(at('ratio'), 'an SLO takes either query or ratio, not both');
-    if (!s.ratio && !s.query) fail(at('name'), `SLO ${JSON.stringify(s.name)} needs a query or a ratio`);
+    if (!s.ratio && !s.query) fail(at('name'), `SLO ${JSON.stringify(s.name)} needs a query or a ratio (or metrics: on the service, to declare it by signal)`);
 
     const common = {
       id: `${context.service ?? ''}/${s.name}`,
@@ -529,6 +554,7 @@ class Checker {
       forMs,
       resolveAfterMs,
       source: this.loc(doc, at('name')),
+      ...(preset.derived ? { derived: true as const } : {}),
     };
 
     let built: SloDraft | undefined;

@@ -42,6 +42,8 @@ interface SloCommon {
   forMs: number;
   resolveAfterMs: number;
   source: Location;
+  /** Declared by signal: its queries were derived from the service's `metrics:`. */
+  derived?: true;
 }
 
 /** An SLO on a single query compared against a threshold, or against a baseline query (`drop > 5`). */
