@@ -47,7 +47,7 @@ export class PagerDutyChannel implements Channel {
    */
   private routingKey(step: Step | undefined): { key?: string; error?: string } {
     if (step?.notify === 'pagerduty' && step.routingKey) {
-      const { value, missing, refused } = expandReferences(step.routingKey, this.env);
+      const { value, missing, refused } = expandReferences(step.routingKey, 'routingKey', this.env);
       if (refused.length > 0) return { error: `routingKey ${step.routingKey} names a variable that specs may not read: ${refused.join(', ')}` };
       if (missing.length === 0 && value) return { key: value };
     }
