@@ -168,4 +168,24 @@ describe('hostile files made by the test', () => {
     const at = await place('empty', { 'README.md': '# nothing here\n', '.hidden.yaml': spec });
     await expectRefused(at, at, 1, 1, 'no SLO files (*.yaml, *.yml) found');
   });
+
+  it('terminal escapes, bidi overrides and line breaks in spec text are escaped in text and GitHub output', async () => {
+    // ESC [2J clears the screen, ESC ]0;… sets the window title, BEL rings, U+202E reverses what follows; a line
+    // break followed by `::` would start a workflow command of its own in GitHub Actions.
+    const hostile = spec
+      .replace('owner: shop-team', 'owner: shop-team\ndescription: "x ${\\e[2J\\e]0;pwned\\a\\u202e}"\n"own\\e[31mer\\u202e": 1')
+      .replace('signal: latency', 'signal: "late\\r\\n::add-mask::\\e[8m"');
+    const at = await place('escapes', { 'spec.yaml': hostile });
+    const file = join(at, 'spec.yaml');
+    await expectRefused(at, file, 15, 14, '${\\x1b[2J\\x1b]0;pwned\\x07\\u202e} is not allowed in description');
+    for (const format of ['text', 'github']) {
+      const r = await runSloe(['validate', at, '--format', format], { timeoutMs: 30_000 });
+      expect(r.code).toBe(1);
+      expect(r.stdout, format).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines, format).toHaveLength(3);
+      if (format === 'github') for (const line of lines) expect(line).toMatch(/^::error file=[^\n]*,line=\d+,col=\d+::/);
+      expect(r.stdout).toContain(format === 'github' ? 'unknown key "own\\u001b[31mer\\u202e"' : 'unknown key "own\\u001b[31mer\\u202e"');
+    }
+  });
 });
