@@ -12,7 +12,7 @@ import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogg
 import type { AuditEntry, Incident } from '../../engine/incident.js';
 import type { Logger } from '../../engine/log.js';
 import type { OnCallSchedule } from '../../rules/model.js';
-import { readBody, sendJson } from '../../server/http.js';
+import { checkJsonDepth, readBody, sendJson } from '../../server/http.js';
 import { z } from 'zod';
 import { ACTIONS } from './blocks.js';
 import { Responders, type Unresolved, refusalDetail, refusalText } from './responders.js';
@@ -133,6 +133,8 @@ const AnyPayload = z.looseObject({ type: z.string() });
 function interactivityPayload(body: string): { clicks: Record<string, unknown> } | { other: string } | undefined {
   const payload = new URLSearchParams(body).get('payload');
   if (!payload) return undefined;
+  // Too deep a payload is an HttpError 400 of its own (before JSON.parse); malformed JSON is no payload.
+  checkJsonDepth(payload, 'payload');
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload);
