@@ -15,6 +15,7 @@ import type { OnCallSchedule } from '../../rules/model.js';
 import { checkJsonDepth, readBody, sendJson } from '../../server/http.js';
 import { z } from 'zod';
 import { ACTIONS } from './blocks.js';
+import { escapeText } from './mrkdwn.js';
 import { Responders, type Unresolved, refusalDetail, refusalText } from './responders.js';
 import { describeSlackError } from './slack-channel.js';
 import { BUTTON_SNOOZE_MS, parseSnoozeValue } from './snooze.js';
@@ -42,11 +43,18 @@ export interface SlackActions {
   snooze(id: string, ms: number, by: string, via: string): Promise<string>;
 }
 
-/** What the endpoint reads before acting: the incident (its frozen policy), and where refusals are written. */
+/**
+ * What the endpoint reads before acting: the incident (its frozen policy), where refusals are written, and the
+ * replay cache (`firstSeen`: true the first time a signed request is seen within the TTL).
+ */
 export interface SlackIncidents {
   get(id: string): Promise<Incident | undefined>;
   addAudit(id: string, entry: AuditEntry): Promise<void>;
+  firstSeen?(kind: string, id: string, ttlMs: number): Promise<boolean>;
 }
+
+/** How long a seen signature is remembered: Slack's own window, within which a captured request would verify. */
+export const REPLAY_TTL_MS = (MAX_AGE_SECONDS + MAX_FUTURE_SECONDS) * 1000;
 
 /** The incident a click is about and, for Snooze, for how long (or what is wrong with the chosen duration). */
 type Choice = { incidentId: string; ms: number } | { incidentId: string; problem: string };
@@ -222,7 +230,7 @@ export function createSlackApp(options: {
       }
       if ('problem' in chosen) {
         log.warn({ event: 'slack-action-invalid', action: label, incidentId: id, by, problem: chosen.problem }, `Slack ${label} by ${by}: ${chosen.problem}`);
-        return tell(body, `${chosen.problem}: nothing was changed.`, respond);
+        return tell(body, `${escapeText(chosen.problem)}; nothing was changed.`, respond);
       }
       const result = await run(id, by, chosen.ms).catch((e: Error) => `failed: ${e.message}`);
       log.info({ event: 'slack-action', action, incidentId: id, by, result }, `Slack ${action} by ${by}: ${result}`);
@@ -252,6 +260,22 @@ export function createSlackApp(options: {
       if (problem) {
         log.warn({ event: 'slack-request-rejected', reason: problem }, `Slack request refused: ${problem}`);
         return sendJson(res, 401, { error: problem });
+      }
+      // A signed request is good for 5 minutes: one seen before (by any replica) is a replay. The signature names
+      // the request (it covers the timestamp and the body). Without Redis nothing can be checked: refused, visibly.
+      const incidents = options.incidents();
+      if (incidents.firstSeen) {
+        let first: boolean;
+        try {
+          first = await incidents.firstSeen('slack', header('x-slack-signature')!, REPLAY_TTL_MS);
+        } catch (e) {
+          log.error({ event: 'slack-replay-check-failed', error: (e as Error).message }, `Slack request refused: cannot check it against replays (${(e as Error).message})`);
+          return sendJson(res, 503, { error: 'cannot check the request against replays; try again' });
+        }
+        if (!first) {
+          log.warn({ event: 'slack-request-rejected', reason: 'replayed' }, 'Slack request refused: replayed (its signature was seen within 5 minutes)');
+          return sendJson(res, 401, { error: 'request replayed' });
+        }
       }
       const payload = interactivityPayload(body);
       if (!payload) return sendJson(res, 400, { error: 'expected an interactivity payload' });

@@ -9,8 +9,8 @@ import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../not
 import { classifyHttp } from '../notifier.js';
 import { slackChannel } from '../../rules/env.js';
 import { redactUrls } from '../../util/redact.js';
-import { incidentMessage } from './blocks.js';
-import { escapeText } from './mrkdwn.js';
+import { SLACK_LIMITS, incidentMessage } from './blocks.js';
+import { escapeText, fitMrkdwn } from './mrkdwn.js';
 
 /** Platform errors that may pass; the others (not_in_channel, invalid_auth, …) need a person. */
 const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
@@ -141,7 +141,7 @@ export class SlackChannel implements Channel {
       if (origin === this.name || !text) return undefined;
       // Notes are plain text (audit details, delivery errors, names from specs): shown as written, without the
       // credentials a URL in an error may carry.
-      return this.api.post(main.channel, { text: escapeText(redactUrls(text)) }, main.ts);
+      return this.api.post(main.channel, { text: fitMrkdwn(escapeText(redactUrls(text)), SLACK_LIMITS.section) }, main.ts);
     }
     const updated = await this.api.update(main.channel, main.ts, incidentMessage(incident));
     if (!updated.ok) return updated;
@@ -157,7 +157,7 @@ export class SlackChannel implements Channel {
           : update === 'snoozed'
             ? `:zzz: Snoozed until ${new Date(incident.snoozedUntil ?? 0).toISOString()}.`
             : raisedNote(incident);
-    return this.api.post(main.channel, { text: note }, main.ts);
+    return this.api.post(main.channel, { text: fitMrkdwn(note, SLACK_LIMITS.section) }, main.ts);
   }
 }
 
