@@ -188,4 +188,29 @@ describe('hostile files made by the test', () => {
       expect(r.stdout).toContain(format === 'github' ? 'unknown key "own\\u001b[31mer\\u202e"' : 'unknown key "own\\u001b[31mer\\u202e"');
     }
   });
+
+  it('18,000 unknown keys in one flat mapping: the "did you mean" search stays cheap and 100 problems are listed', async () => {
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const keys: string[] = [];
+    for (const a of letters) for (const b of letters) for (const c of letters) keys.push(a + b + c);
+    for (const a of letters) for (const b of letters) keys.push(a + b);
+    const at = await place('flat-mapping', { 'spec.yaml': `apiVersion: sloe/v1\nkind: ServiceLevels\n${keys.map((k) => `${k}: 0`).join('\n')}\n` });
+    const file = join(at, 'spec.yaml');
+    await expectRefused(at, file, 100, 1, `…and ${keys.length + 3 - 100} more problems in this file (only the first 100 are listed)`);
+  });
+
+  it('more than 1000 documents in one file: the rest are not read', async () => {
+    const docs = Array.from({ length: 1500 }, (_, i) => `apiVersion: sloe/v1\nkind: EscalationPolicy\nname: p${i}\npage: [{ notify: slack, channel: "#a" }]\n`).join('---\n');
+    const at = await place('documents', { 'spec.yaml': docs });
+    const r = await runSloe(['validate', '--format', 'json', at], { timeoutMs: 30_000, cpuTime: true });
+    expect(r.code).toBe(1);
+    const problems = (JSON.parse(r.stdout) as { problems: Array<{ line: number; message: string }> }).problems;
+    // Reported at the 1001st document (each is 4 lines and a `---`).
+    const cap = problems.find((p) => p.message.startsWith('more than 1000 documents in one file (1500)'));
+    expect(cap!.line).toBeGreaterThanOrEqual(5 * 1000);
+    expect(cap!.line).toBeLessThanOrEqual(5 * 1000 + 2);
+    expect(problems.length).toBeLessThanOrEqual(2);
+    expect(r.cpuMs).toBeLessThan(LIMIT_MS);
+  });
 });
+
