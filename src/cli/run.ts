@@ -1,6 +1,7 @@
 import { ConfigError, Engine } from '../engine/engine.js';
 import { channelsFromEnv } from '../escalation/channels.js';
 import { formatProblem } from '../rules/index.js';
+import { urlSettingProblems } from '../util/env-urls.js';
 import { EXIT, type Io } from './io.js';
 import { DEFAULT_PATHS, parse } from './options.js';
 
@@ -23,6 +24,11 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   if (values.help) {
     io.stdout.write(RUN_HELP);
     return EXIT.ok;
+  }
+  const malformed = urlSettingProblems(io.env);
+  if (malformed.length > 0) {
+    for (const m of malformed) io.stderr.write(`sloe run: ${m}\n`);
+    return EXIT.usage;
   }
   // A SIGHUP while the engine starts (its files may have been read already) reloads them once it runs.
   let hangups = 0;
