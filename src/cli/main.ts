@@ -12,7 +12,8 @@ Commands:
   owners   [PATH…] [--json]                      dashboards, their one owner, and their SLOs
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
-  run      [PATH…]                               the engine: evaluate, escalate, serve HTTP
+  report   [PATH…] [--at T] [--format F]         error budgets, burn rates and incidents per SLO
+  run      [PATH…]                               the engine: evaluate, escalate, serve HTTP, status page
   schema                                         print the JSON Schema of SLO files
 
 Run \`sloe <command> --help\` for a command's options.
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   owners: async () => (await import('./owners.js')).ownersCommand,
   eval: async () => (await import('./eval.js')).evalCommand,
   backtest: async () => (await import('./backtest.js')).backtestCommand,
+  report: async () => (await import('./report.js')).reportCommand,
   run: async () => (await import('./run.js')).runCommand,
   schema: async () => {
     const { jsonSchema } = await import('../rules/index.js');
