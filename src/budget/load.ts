@@ -33,7 +33,7 @@ export function budgetWindow(slo: Slo, override?: number): number {
 export async function loadBudgetSeries(port: PrometheusPort, slo: Slo, at: number, windowMs: number): Promise<BudgetSeries> {
   const spanMs = Math.max(windowMs, BURN_WINDOWS['3d']);
   const stepMs = budgetStep(spanMs);
-  const end = Math.floor(at / stepMs) * stepMs;
+  const end = at;
   const start = end - Math.ceil(spanMs / stepMs) * stepMs + stepMs;
   const n = (end - start) / stepMs + 1;
   const fetch = async (query: string) => {
