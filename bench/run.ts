@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs every benchmark (or those named: validate, backtest, evaluation, escalation), prints a
+ * `npm run bench`: runs every benchmark (or those named: validate, backtest, evaluation, escalation, status), prints a
  * table of figures and writes bench/results.json. Each comparison is measured side by side in one run.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { benchBacktest } from './backtest.js';
 import { benchEscalation } from './escalation.js';
 import { benchEvaluation } from './evaluation.js';
+import { benchStatus } from './status.js';
 import { benchValidate } from './validate.js';
 
 type Figures = Record<string, number | string>;
@@ -16,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<Figures>> = {
   backtest: () => benchBacktest(),
   escalation: () => benchEscalation(),
   evaluation: () => benchEvaluation(),
+  status: () => benchStatus(),
 };
 
 const only = process.argv.slice(2);

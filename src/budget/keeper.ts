@@ -32,6 +32,7 @@ export class BudgetKeeper {
   private snapshot: BudgetSnapshot = { at: 0, bySlo: new Map() };
   private running: Promise<BudgetSnapshot> | undefined;
   private readonly refreshMs: number;
+  private gaveUpWaiting = false;
 
   constructor(private readonly options: BudgetKeeperOptions) {
     this.refreshMs = options.refreshMs ?? 60_000;
@@ -43,10 +44,17 @@ export class BudgetKeeper {
     return this.snapshot;
   }
 
-  /** The budgets, waiting up to `waitMs` for a refresh when there are none yet or they are stale. */
+  /**
+   * The budgets, refreshing stale ones in the background. Only the very first budgets are waited for, up to
+   * `waitMs`, and only until one wait has timed out: a slow Prometheus must not hold every page load.
+   */
   async fresh(waitMs: number): Promise<BudgetSnapshot> {
-    if (this.options.now() - this.snapshot.at < this.refreshMs) return this.snapshot;
-    return withTimeout(this.refresh(), waitMs).catch(() => this.snapshot);
+    const snapshot = this.current();
+    if (snapshot.at !== 0 || this.gaveUpWaiting) return snapshot;
+    return withTimeout(this.refresh(), waitMs).catch(() => {
+      this.gaveUpWaiting = true;
+      return this.snapshot;
+    });
   }
 
   /** Computes every SLO's budget now (joining a refresh already under way). */

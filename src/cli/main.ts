@@ -13,6 +13,7 @@ Commands:
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
   report   [PATH…] [--at T] [--format F]         error budgets, burn rates and incidents per SLO
+  dashboards [PATH…] --out DIR                   one Grafana dashboard JSON per declared dashboard
   run      [PATH…]                               the engine: evaluate, escalate, serve HTTP, status page
   schema                                         print the JSON Schema of SLO files
 
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.js')).evalCommand,
   backtest: async () => (await import('./backtest.js')).backtestCommand,
   report: async () => (await import('./report.js')).reportCommand,
+  dashboards: async () => (await import('./dashboards.js')).dashboardsCommand,
   run: async () => (await import('./run.js')).runCommand,
   schema: async () => {
     const { jsonSchema } = await import('../rules/index.js');

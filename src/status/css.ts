@@ -12,6 +12,7 @@ header nav{font-size:15px}.brand{font-weight:700;text-decoration:none;color:var(
 button{font:inherit;color:var(--link);background:none;border:0;padding:0;cursor:pointer;text-decoration:underline}
 main{padding:16px 24px 48px;max-width:1280px}
 h1{font-size:22px;margin:4px 0 12px}h2{font-size:17px;margin:28px 0 8px}h3{font-size:15px;margin:16px 0 6px}
+.slos :is(td,th):nth-child(3),.slos :is(td,th):nth-child(4),.slos :is(td,th):nth-child(5){font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap;padding-right:18px}
 .muted{color:var(--muted)}.num{font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap}
 table{border-collapse:collapse;width:100%;margin:4px 0 8px}
 th,td{text-align:left;padding:5px 10px 5px 0;border-bottom:1px solid var(--line);vertical-align:middle}

@@ -75,10 +75,11 @@ function incidentRows(list: readonly Incident[], now: number, withSlo: boolean, 
 
 function budgetCells(entry: BudgetEntry | undefined, compact: boolean): string {
   const b = entry?.budget;
-  if (!b) return `<td class="num">–</td><td class="num">–</td><td class="num">–</td>`;
+  // Numeric cells are right-aligned by the table's stylesheet; end tags of cells and rows are implied (1,000 rows stay light).
+  if (!b) return '<td>–<td>–<td>–';
   const left = b.budget.remaining;
   const meter = Number.isFinite(left) ? `<meter min="-1" max="1" low="0.1" high="0.5" optimum="1" value="${left.toFixed(3)}" aria-hidden="true"></meter>` : '';
-  return `<td class="num">${pct(b.sli, 3)}</td><td class="num">${compact ? '' : meter}${pct(left, 1)}</td><td class="num">${burn(b.burnRates['1h'])} · ${burn(b.burnRates['6h'])}</td>`;
+  return `<td>${pct(b.sli, 3)}<td>${compact ? '' : meter}${pct(left, 1)}<td>${burn(b.burnRates['1h'])} · ${burn(b.burnRates['6h'])}`;
 }
 
 /** The table of SLOs of one service: compact on the overview (1,000 rows stay light), with sparklines on its page. */
@@ -86,10 +87,10 @@ function sloTable(slos: readonly Slo[], model: StatusModel, compact: boolean): s
   const rows = slos.map((s) => {
     const entry = model.budgets.bySlo.get(s.id);
     const state = stateOf(entry);
-    const spark = !compact && entry?.budget ? `<td>${sparkline(entry.budget)}</td>` : compact ? '' : '<td></td>';
-    return `<tr><td><a href="${href('slos', s.service, s.name)}">${esc(s.name)}</a></td><td>${esc(objectiveText(s) ?? '–')}${s.kind === 'threshold' ? ' <span class="muted">99% of time</span>' : ''}</td>${budgetCells(entry, compact)}${spark}<td>${badge(state)}</td></tr>`;
+    const spark = compact ? '' : `<td>${entry?.budget ? sparkline(entry.budget) : ''}`;
+    return `<tr><td><a href="${href('slos', s.service, s.name)}">${esc(s.name)}</a><td>${esc(objectiveText(s) ?? '–')}${s.kind === 'threshold' ? ' <span class="muted">99% of time</span>' : ''}${budgetCells(entry, compact)}${spark}<td>${badge(state)}\n`;
   });
-  return `<table><thead><tr><th scope="col">SLO</th><th scope="col">Objective</th><th scope="col" class="num">SLI</th><th scope="col" class="num">Budget left</th><th scope="col" class="num">Burn 1h · 6h</th>${compact ? '' : '<th scope="col">Burn-down</th>'}<th scope="col">State</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="slos"><thead><tr><th scope="col">SLO</th><th scope="col">Objective</th><th scope="col">SLI</th><th scope="col">Budget left</th><th scope="col">Burn 1h · 6h</th>${compact ? '' : '<th scope="col">Burn-down</th>'}<th scope="col">State</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function dashboardsOf(slos: readonly Slo[]): string {

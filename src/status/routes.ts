@@ -69,6 +69,15 @@ function localPath(next: string | null | undefined): string {
   return next && next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
 }
 
+/** The request target as a URL; a target that is not one (`//`, an absolute form) reads as `/`. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(`http://localhost${target?.startsWith('/') ? target : '/'}`);
+  } catch {
+    return new URL('http://localhost/');
+  }
+}
+
 type Access = { ok: true; signedIn: boolean } | { ok: false; status: 401 | 403; problem?: string };
 
 function access(req: IncomingMessage, env: NodeJS.ProcessEnv): Access {
@@ -97,7 +106,7 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
   /** Runs a page handler once the reader is allowed; `?token=` signs in and comes back without it. */
   const pageRoute = (render: (req: IncomingMessage, params: Record<string, string>, signedIn: boolean) => Promise<{ status: number; html: string }>) =>
     async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req.url);
       const given = url.searchParams.get('token');
       if (given !== null) {
         url.searchParams.delete('token');
