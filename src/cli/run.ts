@@ -9,7 +9,8 @@ export const RUN_HELP = `Usage: sloe run [PATH…]
 
 The engine: evaluates every SLO on its interval (BullMQ on Redis), opens incidents for sustained breaches,
 escalates them step by step until acknowledged or resolved, and serves HTTP on SLOE_PORT:
-  /healthz, /readyz, /metrics, /api/incidents[/:id], /slack/events, /webhooks/pagerduty.
+  /healthz, /readyz, /metrics (with every SLO budget), /api/incidents[/:id], /slack/events, /webhooks/pagerduty,
+  and the status page at / (error budgets, burn-down charts, open incidents; the token rule of the API).
 Several replicas may share one Redis. SIGHUP (or a changed file) reloads the SLO files; an invalid change is
 reported and the last good configuration kept. SIGTERM or SIGINT drains running jobs and exits 0.
 
