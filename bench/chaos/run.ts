@@ -178,7 +178,6 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
       return void window(start);
     }
     case 'reload-invalid': {
-      const broken = join(world.slosDir, 'broken.yaml');
       // A request with a malformed percent-encoding, to one replica (as a load balancer would pass it on).
       const url = world.liveUrls()[0];
       if (url) {

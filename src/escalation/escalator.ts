@@ -7,7 +7,7 @@ import type { StepJob, UpdateJob } from '../incident/jobs.js';
 import type { Incident } from '../incident/model.js';
 import { stepKey as keyOf } from '../incident/model.js';
 import type { Clock, IncidentStore, Logger } from '../incident/ports.js';
-import type { Severity, Step } from '../rules/model.js';
+import type { Step } from '../rules/model.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { type Channel, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';

@@ -1,8 +1,6 @@
-export { HIGH_CARDINALITY_LABELS, type CheckOptions, type EnvProblem, checkOptionsFromEnv } from './check.js';
-export { type Condition, holds, parseCondition } from './condition.js';
+export { type CheckOptions, checkOptionsFromEnv } from './check.js';
 export { formatDuration, parseDuration } from './duration.js';
-export { expandReferences } from './env.js';
-export { type LoadResult, UsageError, findFiles, loadRules } from './load.js';
+export { UsageError, loadRules } from './load.js';
 export * from './model.js';
-export { type Problem, formatGithubProblem, formatProblem, sortProblems } from './problem.js';
+export { type Problem, formatGithubProblem, formatProblem } from './problem.js';
 export { jsonSchema } from './schema.js';

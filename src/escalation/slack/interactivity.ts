@@ -9,7 +9,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
-import type { AuditEntry, Incident } from '../../incident/model.js';
+import type { Incident } from '../../incident/model.js';
 import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import type { OnCallSchedule } from '../../rules/model.js';
 import { readBody, sendJson } from '../../server/http.js';
