@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { click } from '../../test/support/stand-ins/slack.js';
 import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
 import { type Episode, type PlannedFault, type Profile, makePlan, wipeWaitMs } from './plan.js';
-import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World, sleep } from './world.js';
+import { sleep } from '../../src/util/async.js';
+import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World } from './world.js';
 
 export interface ChaosOptions {
   say?: (line: string) => void;

@@ -287,11 +287,6 @@ export class Engine implements IncidentActions {
     }
   }
 
-  /** Evaluates an SLO once, now. */
-  evaluate(sloId: string) {
-    const slo = this.current.slos.find((s) => s.id === sloId);
-    return slo ? this.evaluation.tick(slo) : Promise.resolve('unknown-slo' as const);
-  }
 
   /** Acknowledges a firing incident: its remaining steps will not run. */
   async acknowledge(id: string, by: string, via = 'api'): Promise<IncidentAction> {

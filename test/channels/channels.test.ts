@@ -3,11 +3,11 @@ import { eventually, useStack } from '../support/engine.js';
 import { pagerDutyWebhook } from '../support/stand-ins/pagerduty.js';
 import { click } from '../support/stand-ins/slack.js';
 import { API_TOKEN, ROUTING_KEY, SIGNING_SECRET, WEBHOOK_SECRET, channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const fresh = () => resetStandIns(channels);
 

@@ -7,11 +7,11 @@ import type { Engine } from '../../src/engine/engine.js';
 import { eventually, useStack } from '../support/engine.js';
 import { click } from '../support/stand-ins/slack.js';
 import { SIGNING_SECRET, channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `repeat` may go down to 1s here (SLOE_MIN_REPEAT), so that a test sees several repetitions in seconds. */
 const FAST_REPEAT = { SLOE_MIN_REPEAT: '1s' };

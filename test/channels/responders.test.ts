@@ -5,11 +5,11 @@ import type { EscalationPolicy } from '../../src/rules/model.js';
 import { eventually, useStack } from '../support/engine.js';
 import { click } from '../support/stand-ins/slack.js';
 import { SIGNING_SECRET, SLACK_TOKEN, channelSlo, engineWithChannels, useChannels } from './support.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const BOB = { id: 'U02BOB', username: 'bob' };
 const CAROL = { id: 'U03CAROL', username: 'carol' };

@@ -9,7 +9,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
-import type { Incident } from '../../incident/model.js';
+import { DEFAULT_SNOOZE_MS, type Incident } from '../../incident/model.js';
 import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import type { OnCallSchedule } from '../../rules/model.js';
 import { readBody, sendJson } from '../../server/http.js';
@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { ACTIONS } from './blocks.js';
 import { Responders, type Unresolved, refusalDetail, refusalText } from './responders.js';
 import { describeSlackError } from './slack-channel.js';
-import { BUTTON_SNOOZE_MS, parseSnoozeValue } from './snooze.js';
+import { parseSnoozeValue } from './snooze.js';
 
 /** Requests older than this are refused (a replayed request), as are requests dated later than now + skew. */
 export const MAX_AGE_SECONDS = 300;
@@ -44,7 +44,8 @@ type Choice = { incidentId: string; ms: number } | { incidentId: string; problem
 
 function choice(action: string, element: BlockElementAction): Choice {
   if (action === ACTIONS.snooze && element.type === 'static_select') return parseSnoozeValue(element.selected_option.value);
-  return { incidentId: element.type === 'button' ? (element.value ?? '') : '', ms: BUTTON_SNOOZE_MS };
+  // Acknowledge and Resolve buttons, and the *Snooze 1h* button of a message posted before the menu existed.
+  return { incidentId: element.type === 'button' ? (element.value ?? '') : '', ms: DEFAULT_SNOOZE_MS };
 }
 
 function boltLogger(log: Logger): BoltLogger {
