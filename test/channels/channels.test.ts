@@ -99,10 +99,10 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
     const failed = await eventually('the failure', async () => (await engine.store.audit(incident.id)).find((a) => a.type === 'failed'));
     expect(failed.step).toBe('page.1');
     expect(failed.detail).toContain('answered 400: Event object is invalid; Invalid routing key');
-    await sleep(1000);
+    // The note in the thread is written after the step is recorded as failed: nothing of it can still be retrying.
+    await eventually('a Slack note about the failure', () => channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts && String(c.args.text).startsWith('Escalation step failed: pagerduty')));
     expect(channels.pagerduty.requests).toHaveLength(1);
     expect(capture.events('step-failed')).toHaveLength(1);
-    await eventually('a Slack note about the failure', () => channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts && String(c.args.text).startsWith('Escalation step failed: pagerduty')));
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/^sloe_notifications_total\{channel="pagerduty",kind="step",outcome="failed"\} 1$/m);
   });
