@@ -1,6 +1,6 @@
 import { PrometheusClient, prometheusConfigFromEnv } from './prometheus.js';
 
-export { type BacktestInstance, loadFrames, replay } from './backtest.js';
+export { type BacktestIncident, type BacktestInstance, loadFrames, replay } from './backtest.js';
 export { conditionText, objectiveText } from './describe.js';
 export { EvaluationError, evaluateAt } from './evaluate.js';
 export { type SloFrame, fmt } from './frame.js';
