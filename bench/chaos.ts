@@ -18,7 +18,7 @@ if (process.argv[2] === '--account') {
   process.exit(report.invariants.every((i) => i.ok) ? 0 : 1);
 }
 
-let profile;
+let profile: ReturnType<typeof profileFromEnv>;
 try {
   profile = profileFromEnv(process.env);
 } catch (e) {

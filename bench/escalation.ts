@@ -17,6 +17,7 @@ import { spawnSloe } from '../test/support/process.js';
 import { PagerDutyStandIn } from '../test/support/stand-ins/pagerduty.js';
 import { SlackStandIn } from '../test/support/stand-ins/slack.js';
 import { makeTestCa } from '../test/support/tls.js';
+import { sleep } from '../src/util/async.js';
 
 /** The bearer token of sloe's API for this run. */
 const API_TOKEN = randomBytes(16).toString('hex');
@@ -25,7 +26,6 @@ const ROOT = join(import.meta.dirname, '..');
 const LANES = 200;
 /** Incidents that fire one by one; the rest fire together. */
 const SPREAD = 50;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stderr.write(`bench escalation: ${line}\n`);
 
 /** The p-th percentile (0–100) of some numbers, nearest rank. */

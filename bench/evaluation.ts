@@ -19,6 +19,7 @@ import type { SeriesHistory } from '../src/local/openmetrics.js';
 import { freePort } from '../src/local/process.js';
 import { type LocalPrometheus, createBlocks, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
+import { sleep } from '../src/util/async.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MIN = 60_000;
@@ -26,7 +27,6 @@ const DAY = 1440 * MIN;
 /** Distinct series pairs; SLO i reads app-(i mod APPS), so that N SLOs read N × the data either way. */
 const APPS = 1000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stderr.write(`bench evaluation: ${line}\n`);
 
 function* history(from: number, to: number): Generator<SeriesHistory> {

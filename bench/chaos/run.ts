@@ -9,7 +9,8 @@ import { Redis } from 'ioredis';
 import { click } from '../../test/support/stand-ins/slack.js';
 import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, ackRecorded, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
 import { type Episode, type PlannedFault, type Profile, makePlan, wipeWaitMs } from './plan.js';
-import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World, sleep } from './world.js';
+import { sleep } from '../../src/util/async.js';
+import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World } from './world.js';
 
 export interface ChaosOptions {
   say?: (line: string) => void;
@@ -184,7 +185,6 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
       return void window(start);
     }
     case 'reload-invalid': {
-      const broken = join(world.slosDir, 'broken.yaml');
       // A request with a malformed percent-encoding, to one replica (as a load balancer would pass it on).
       const url = world.liveUrls()[0];
       if (url) {

@@ -17,6 +17,7 @@ import { PagerDutyStandIn } from '../../test/support/stand-ins/pagerduty.js';
 import { SlackStandIn } from '../../test/support/stand-ins/slack.js';
 import { type TestCa, makeTestCa } from '../../test/support/tls.js';
 import type { Plan, Profile } from './plan.js';
+import { sleep } from '../../src/util/async.js';
 
 export const SLACK_TOKEN = 'xoxb-chaos-token';
 export const SIGNING_SECRET = 'chaos-signing-secret';
@@ -299,4 +300,3 @@ function running(r: Replica): boolean {
   return r.current !== undefined && r.current.child.exitCode === null && r.current.child.signalCode === null;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -51,7 +51,7 @@ export class BudgetKeeper {
   async fresh(waitMs: number): Promise<BudgetSnapshot> {
     const snapshot = this.current();
     if (snapshot.at !== 0 || this.gaveUpWaiting) return snapshot;
-    return withTimeout(this.refresh(), waitMs).catch(() => {
+    return withTimeout(waitMs, () => this.refresh()).catch(() => {
       this.gaveUpWaiting = true;
       return this.snapshot;
     });

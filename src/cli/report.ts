@@ -61,7 +61,7 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
   const progress = io.stderr.isTTY === true;
   try {
     if (redis) {
-      await withTimeout(redis.connect(), 5000).catch((e: unknown) => {
+      await withTimeout(5000, () => redis.connect()).catch((e: unknown) => {
         throw new Error(`cannot read incidents from Redis (${describeError(e)}); unset REDIS_URL to replay them from history instead`);
       });
     }

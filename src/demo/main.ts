@@ -16,6 +16,7 @@ import { Exporter } from '../local/exporter.js';
 import { freePort } from '../local/process.js';
 import { type LocalPrometheus, startPrometheus } from '../local/prometheus.js';
 import { type LocalRedis, startRedis } from '../local/redis.js';
+import { sleep } from '../util/async.js';
 import { SyntheticAssistant, demoSlos } from './assistant.js';
 
 const scale = process.env.SLOE_DEMO_SPEED === 'fast' ? 0.4 : 1;
@@ -31,8 +32,6 @@ function say(who: string, text: string, code = 0): void {
   const clock = `${String(Math.floor(t / 60)).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
   process.stdout.write(`${paint(90, clock)}  ${paint(36, who.padEnd(10))} ${code ? paint(code, text) : text}\n`);
 }
-
-const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 interface LogLine {
   event?: string;

@@ -4,7 +4,6 @@
  * constant time; `SLOE_API_PUBLIC_READ=1` opens the GET routes to anyone. Lists are paged with an opaque cursor.
  * Nothing that leaves here carries a credential of a URL (redactUrls).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
@@ -14,7 +13,7 @@ import { HttpError, type HttpServer, readJson, sendJson } from '../server/http.j
 import { withTimeout } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
 import type { IncidentAction, IncidentActions } from '../incident/ports.js';
-import type { AuditEntry, Incident } from '../incident/model.js';
+import { type AuditEntry, DEFAULT_SNOOZE_MS, type Incident, MAX_SNOOZE_MS } from '../incident/model.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import type { Config } from '../rules/model.js';
 import type { RedisIncidentStore } from './store.js';
@@ -40,8 +39,6 @@ export interface ApiInternals {
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 /** The longest snooze the API grants. */
-export const MAX_SNOOZE_MS = 24 * 3600_000;
-const DEFAULT_SNOOZE_MS = 3600_000;
 
 /** Adds the engine's routes to its HTTP server. */
 export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInternals): void {
@@ -66,7 +63,7 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
     '/api/incidents',
     read(async (req, res) => {
       const query = listQuery(req.url ?? '/');
-      const page = await withTimeout(engine.store.page(query), 5000);
+      const page = await withTimeout(5000, () => engine.store.page(query));
       const last = page.incidents.at(-1);
       sendJson(res, 200, { incidents: page.incidents.map(view), ...(page.more && last ? { next: encodeCursor(last) } : {}) });
     }),
@@ -75,9 +72,9 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
     'GET',
     '/api/incidents/:id',
     read(async (_req, res, { id }) => {
-      const incident = await withTimeout(engine.store.get(id!), 5000);
+      const incident = await withTimeout(5000, () => engine.store.get(id!));
       if (!incident) return sendJson(res, 404, { error: `no incident ${id}` });
-      sendJson(res, 200, { incident: view(incident), audit: (await withTimeout(engine.store.audit(id!), 5000)).map(auditView) });
+      sendJson(res, 200, { incident: view(incident), audit: (await withTimeout(5000, () => engine.store.audit(id!))).map(auditView) });
     }),
   );
 
@@ -182,9 +179,9 @@ function decodeCursor(cursor: string): { firedAt: number; id: string } {
 async function readiness(engine: ApiEngine, internals: ApiInternals): Promise<Record<string, string>> {
   const unreachable = (e: Error) => `unreachable: ${redactUrls(e.message)}`;
   const [redis, prometheus, schedulers] = await Promise.all([
-    withTimeout(internals.pingRedis(), 1000).then(() => 'ok', unreachable),
-    withTimeout(internals.prometheus.instant('vector(1)', engine.now()), 3000).then(() => 'ok', unreachable),
-    withTimeout(engine.schedulersHealthy(), 2000).catch((e: Error) => `cannot check: ${redactUrls(e.message)}`),
+    withTimeout(1000, () => internals.pingRedis()).then(() => 'ok', unreachable),
+    withTimeout(3000, () => internals.prometheus.instant('vector(1)', engine.now())).then(() => 'ok', unreachable),
+    withTimeout(2000, () => engine.schedulersHealthy()).catch((e: Error) => `cannot check: ${redactUrls(e.message)}`),
   ]);
   return { redis, prometheus, config: engine.config().slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: internals.workersStarted() ? 'ok' : 'waiting for Redis', schedulers };
 }

@@ -4,7 +4,6 @@
  * sharing one Redis split the work; every state change is atomic in Redis.
  */
 import { randomBytes } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { type Channels, Escalator } from '../escalation/escalator.js';
@@ -13,7 +12,7 @@ import type { IncidentAction, IncidentActions } from '../incident/ports.js';
 import { LogChannel } from '../escalation/log-channel.js';
 import type { RetryPolicy } from '../escalation/notifier.js';
 import { PrometheusClient, prometheusConfigFromEnv, type PrometheusPort } from '../evaluator/prometheus.js';
-import { type Config, type Problem, checkOptionsFromEnv, formatProblem, loadRules } from '../rules/index.js';
+import { type Config, type Problem, formatProblem } from '../rules/index.js';
 import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
 import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer } from '../server/http.js';
@@ -25,6 +24,9 @@ import { serveStatus } from '../status/routes.js';
 import { sleep } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { serveApi } from './api.js';
+import { ConfigError, ConfigReloader, loadConfig } from './config-reload.js';
+import { IncidentCommands } from './incident-commands.js';
+import { engineSettings } from './settings.js';
 import { Evaluation } from './evaluation.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Logger, createLogger } from '../observability/log.js';
@@ -51,12 +53,7 @@ export interface EngineOptions {
   watch?: boolean;
 }
 
-/** The initial configuration is invalid: nothing to run. */
-export class ConfigError extends Error {
-  constructor(readonly problems: Problem[]) {
-    super(`the SLO files have ${problems.length} problem(s)`);
-  }
-}
+export { ConfigError };
 
 export class Engine implements IncidentActions {
   readonly log: Logger;
@@ -77,8 +74,8 @@ export class Engine implements IncidentActions {
   private readonly escalator: Escalator;
   private readonly evaluation: Evaluation;
   private readonly owner = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  private watchers: FSWatcher[] = [];
-  private reloadTimer: NodeJS.Timeout | undefined;
+  private readonly reloader: ConfigReloader;
+  private readonly commands: IncidentCommands;
   private stopping = false;
   private started = false;
   private readonly channels: Channels;
@@ -88,24 +85,25 @@ export class Engine implements IncidentActions {
     config: Config,
   ) {
     const env = options.env;
+    const settings = engineSettings(env);
     this.current = config;
     this.log = options.log ?? createLogger(env);
     this.now = options.now ?? Date.now;
-    const prefix = env.SLOE_REDIS_PREFIX || 'sloe';
+    const prefix = settings.prefix;
     ({ store: this.redis, queues: this.queueRedis } = engineConnections(env, this.log));
     for (const [name, r] of [['store', this.redis], ['queues', this.queueRedis]] as const) {
       r.on('error', (e: Error) => this.redisError(name, e));
     }
     this.store = new RedisIncidentStore(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
-    const tuning = { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning };
+    const tuning = { ...DEFAULT_TUNING, ...settings.tuning, ...options.tuning };
     this.queues = new Queues(this.queueRedis, prefix, this.now, tuning);
     this.schedulers = new SchedulerKeeper({
       queues: this.queues,
       connection: this.queueRedis,
       slos: () => this.current.slos,
       log: this.log,
-      ...(Number(env.SLOE_SCHEDULER_CHECK_MS) > 0 ? { checkEveryMs: Number(env.SLOE_SCHEDULER_CHECK_MS) } : {}),
+      ...(settings.schedulerCheckMs ? { checkEveryMs: settings.schedulerCheckMs } : {}),
     });
     this.prometheus = options.prometheus ?? new PrometheusClient(prometheusConfigFromEnv(env));
     const given = typeof options.channels === 'function' ? options.channels(this) : (options.channels ?? {});
@@ -123,7 +121,7 @@ export class Engine implements IncidentActions {
       owner: this.owner,
       // A dead replica's step is taken over once both its job lock and its delivery claim lapse: unless set apart,
       // the claim lasts as long as the lock, so that SLOE_LOCK_DURATION_MS alone says how soon that is.
-      claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) > 0 ? Number(env.SLOE_CLAIM_TTL_MS) : tuning.lockDurationMs,
+      claimTtlMs: settings.claimTtlMs || tuning.lockDurationMs,
       ...(options.retry ? { retry: options.retry } : {}),
       postpone: (job, until) => this.queues.postpone(job, until),
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
@@ -140,12 +138,14 @@ export class Engine implements IncidentActions {
       queueUpdate: (job) => this.queues.queueUpdate(job),
       heartbeat: new Heartbeat({ env, log: this.log, metrics: this.metrics, now: this.now, config: () => this.current }),
     });
+    this.commands = new IncidentCommands({ store: this.store, log: this.log, now: this.now, queueUpdate: (job) => this.queues.queueUpdate(job) });
+    this.reloader = new ConfigReloader({ paths: options.paths, env, log: this.log, metrics: this.metrics, apply: (c) => this.apply(c) });
     this.http = new HttpServer(this.log);
   }
 
   /** Loads the configuration and starts; the HTTP server answers at once, the rest once Redis is reachable. */
   static async start(options: EngineOptions): Promise<Engine> {
-    const loaded = await loadRules(options.paths, { ...checkOptionsFromEnv(options.env), env: options.env });
+    const loaded = await loadConfig(options.paths, options.env);
     if (loaded.problems.length > 0) throw new ConfigError(loaded.problems);
     const engine = new Engine(options, loaded.config);
     for (const p of loaded.envProblems) {
@@ -154,11 +154,11 @@ export class Engine implements IncidentActions {
     engine.routes();
     options.routes?.(engine.http, engine);
     const env = options.env;
-    engine.port = await engine.http.listen(options.port ?? Number(env.SLOE_PORT || 3000), options.host);
+    engine.port = await engine.http.listen(options.port ?? engineSettings(env).port, options.host);
     engine.announce(loaded.files.length);
     // connect() tries until it succeeds or the engine stops; it logs each failure with its cause and never rejects.
     engine.ready = engine.connect();
-    if (options.watch !== false) engine.watchFiles();
+    if (options.watch !== false) engine.reloader.watch();
     return engine;
   }
 
@@ -248,103 +248,44 @@ export class Engine implements IncidentActions {
    * with its cause and the last good one kept. A valid one applies at once; if its job schedulers cannot be put in
    * place (Redis refusing writes), that is logged, readiness says so, and the periodic check tries again.
    */
-  async reload(): Promise<{ ok: boolean; problems: Problem[] }> {
-    const loaded = await loadRules(this.options.paths, { ...checkOptionsFromEnv(this.options.env), env: this.options.env }).catch((e: unknown) => {
-      return { problems: [{ file: String(this.options.paths[0]), line: 1, col: 1, message: `could not load the SLO files: ${describeError(e)}` }], config: undefined, envProblems: [], files: [] };
-    });
-    if (loaded.problems.length > 0 || !loaded.config) {
-      this.metrics.configReloads.inc({ result: 'invalid' });
-      for (const p of loaded.problems) this.log.error({ event: 'config-invalid', problem: formatProblem(p) }, formatProblem(p));
-      this.log.error({ event: 'config-reload-failed', problems: loaded.problems.length }, `config reload failed (${loaded.problems.length} problem(s)); keeping the last good configuration`);
-      return { ok: false, problems: loaded.problems };
-    }
-    this.current = loaded.config;
-    this.metrics.configReloads.inc({ result: 'ok' });
-    this.log.info({ event: 'config-reloaded', slos: this.current.slos.length }, `config reloaded: ${this.current.slos.length} SLOs`);
-    if (this.started && !this.stopping) {
-      try {
-        await this.schedulers.sync('reload');
-      } catch (e) {
-        const error = describeError(e);
-        this.log.error({ event: 'schedulers-sync-failed', reason: 'reload', error }, `config reloaded, but its job schedulers could not be put in place: ${error}; trying again`);
-      }
-    }
-    return { ok: true, problems: [] };
+  reload(): Promise<{ ok: boolean; problems: Problem[] }> {
+    return this.reloader.reload();
   }
 
   /** Reloads in the background (a signal, a changed file), saying what asked for it. */
   requestReload(trigger: string): void {
-    this.log.info({ event: 'config-reload', trigger }, `reloading the SLO files (${trigger})`);
-    this.reload().catch((e: unknown) => this.log.error({ event: 'config-reload-failed', trigger, error: describeError(e) }, `config reload failed: ${describeError(e)}; keeping the last good configuration`));
+    this.reloader.request(trigger);
   }
 
-  private watchFiles(): void {
-    for (const path of this.options.paths) {
-      try {
-        const w = watch(path, { recursive: true }, (_event, file) => {
-          if (file && !/\.ya?ml$/i.test(String(file))) return;
-          clearTimeout(this.reloadTimer);
-          this.reloadTimer = setTimeout(() => this.requestReload(`file changed: ${String(file ?? path)}`), 300);
-        });
-        w.on('error', (e) => this.log.warn({ event: 'watch-error', path, error: e.message }, `cannot watch ${path}: ${e.message}; send SIGHUP to reload`));
-        this.watchers.push(w);
-      } catch (e) {
-        this.log.warn({ event: 'watch-error', path, error: (e as Error).message }, `cannot watch ${path}; send SIGHUP to reload`);
-      }
+  private async apply(config: Config): Promise<void> {
+    this.current = config;
+    if (!this.started || this.stopping) return;
+    try {
+      await this.schedulers.sync('reload');
+    } catch (e) {
+      const error = describeError(e);
+      this.log.error({ event: 'schedulers-sync-failed', reason: 'reload', error }, `config reloaded, but its job schedulers could not be put in place: ${error}; trying again`);
     }
   }
 
-  /** Evaluates an SLO once, now. */
-  evaluate(sloId: string) {
-    const slo = this.current.slos.find((s) => s.id === sloId);
-    return slo ? this.evaluation.tick(slo) : Promise.resolve('unknown-slo' as const);
+  acknowledge(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
+    return this.commands.acknowledge(id, by, via, deadline);
   }
 
-  /**
-   * Acknowledges a firing incident: its remaining steps will not run. With a `deadline` (epoch ms), nothing changes
-   * once Redis' clock has passed it ('expired'): the one who asked was told it did not happen.
-   */
-  async acknowledge(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
-    const at = this.now();
-    const before = await this.store.acknowledge(id, at, by, { at, type: 'acknowledged', by, detail: `acknowledged via ${via}` }, deadline);
-    return this.after(id, before, 'acknowledged', `acknowledged by ${by} via ${via}`, via);
+  resolve(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
+    return this.commands.resolve(id, by, via, deadline);
   }
 
-  /** Resolves an incident by hand: what was opened is resolved; a breach that persists fires anew after `for`. */
-  async resolve(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
-    const incident = await this.store.get(id);
-    if (!incident) return 'missing';
-    const at = this.now();
-    const before = await this.store.resolve(incident, at, by, { at, type: 'resolved', by, detail: `resolved via ${via}` }, deadline);
-    return this.after(id, before === 'resolved' || before === 'expired' ? before : 'firing', 'resolved', `resolved by ${by} via ${via}`, via);
-  }
-
-  /** Holds the escalation of a firing incident for `ms`. */
-  async snooze(id: string, ms: number, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
-    const at = this.now();
-    const until = at + ms;
-    const before = await this.store.snooze(id, until, { at, type: 'snoozed', by, detail: `snoozed until ${new Date(until).toISOString()} via ${via}` }, deadline);
-    return this.after(id, before, 'snoozed', `snoozed by ${by} via ${via}`, via, String(until));
-  }
-
-  private async after(id: string, before: string, update: UpdateJob['update'], what: string, origin: string, seq = 'manual'): Promise<IncidentAction> {
-    if (before === 'missing' || before === 'expired') return before;
-    if (before !== 'firing') return 'already';
-    const incident = await this.store.get(id);
-    this.log.info({ event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId }, what);
-    // A re-armed incident is acknowledged once per arming.
-    const arming = update === 'acknowledged' && incident?.rearms ? `.${incident.rearms}` : '';
-    await this.queues.queueUpdate({ incidentId: id, update, seq: `${seq}${arming}`, origin });
-    return 'done';
+  snooze(id: string, ms: number, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
+    return this.commands.snooze(id, ms, by, via, deadline);
   }
 
   /** Stops taking jobs, lets the running ones finish, and closes everything. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearTimeout(this.reloadTimer);
+    this.reloader.stop();
     this.schedulers.stop();
-    for (const w of this.watchers) w.close();
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
     await this.queues.close().catch((e: Error) => this.log.warn({ error: e.message }, 'closing queues'));
     await this.http.close();
@@ -368,19 +309,4 @@ async function waitReady(redis: Redis): Promise<void> {
     if (redis.status === 'end') throw new Error('Redis connection closed');
     await sleep(100);
   }
-}
-
-/** Worker tuning from the environment (SLOE_LOCK_DURATION_MS, SLOE_STALLED_INTERVAL_MS, SLOE_*_CONCURRENCY). */
-function tuningFromEnv(env: NodeJS.ProcessEnv): Partial<WorkerTuning> {
-  const n = (v: string | undefined) => (v && Number(v) > 0 ? Number(v) : undefined);
-  const t: Partial<WorkerTuning> = {};
-  const lock = n(env.SLOE_LOCK_DURATION_MS);
-  const stalled = n(env.SLOE_STALLED_INTERVAL_MS);
-  const evaluate = n(env.SLOE_EVALUATE_CONCURRENCY);
-  const deliver = n(env.SLOE_DELIVER_CONCURRENCY);
-  if (lock) t.lockDurationMs = lock;
-  if (stalled) t.stalledIntervalMs = stalled;
-  if (evaluate) t.evaluateConcurrency = evaluate;
-  if (deliver) t.deliverConcurrency = deliver;
-  return t;
 }

@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { InstanceState } from '../evaluator/state.js';
 import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from '../incident/model.js';
 import type { IncidentStore } from '../incident/ports.js';
+import { SEVERITIES } from '../rules/schema.js';
 
 /** The alert state of one SLO's instances, with the revision that guards concurrent writers. */
 export interface SloState {
@@ -302,7 +303,7 @@ export class RedisIncidentStore implements IncidentStore {
 
   /** How many incidents are open, by severity. */
   async openCounts(): Promise<Record<string, number>> {
-    const counts: Record<string, number> = { page: 0, ticket: 0 };
+    const counts: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
     for (const severity of await this.redis.hvals(this.key('severity'))) counts[severity] = (counts[severity] ?? 0) + 1;
     return counts;
   }
@@ -374,11 +375,6 @@ export class RedisIncidentStore implements IncidentStore {
   /** Records the outcome of a claimed delivery; kept for 30 days. */
   async finishDelivery(id: string, step: string, outcome: 'done' | 'failed'): Promise<void> {
     await this.redis.set(this.key('delivery', id, step), outcome, 'EX', 30 * 86_400);
-  }
-
-  /** Gives a claim back (the delivery may be tried again). */
-  async releaseDelivery(id: string, step: string): Promise<void> {
-    await this.redis.del(this.key('delivery', id, step));
   }
 }
 

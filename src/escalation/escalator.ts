@@ -7,7 +7,7 @@ import type { StepJob, UpdateJob } from '../incident/jobs.js';
 import type { Incident } from '../incident/model.js';
 import { stepKey as keyOf } from '../incident/model.js';
 import type { Clock, IncidentStore, Logger } from '../incident/ports.js';
-import type { Severity, Step } from '../rules/model.js';
+import type { Step } from '../rules/model.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { type Channel, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
@@ -162,25 +162,34 @@ export class Escalator {
     await this.deps.queueUpdate({ incidentId: job.incidentId, update: 'note', text: `Escalation step failed: ${detail}`, origin: 'sloe', seq: `${key}@${job.token}${round ? `.r${round}` : ''}.abandoned` });
   }
 
-  /** Reflects a change of an incident in every channel that took part in it. */
+  /**
+   * Reflects a change of an incident in every channel that took part in it. The channels are told side by side, each
+   * through its own claim, retries and record, so a slow Slack does not hold up PagerDuty's acknowledge; the job fails
+   * (and is retried, the claims keeping what was done) when telling one of them failed to run at all.
+   */
   async runUpdate(job: UpdateJob): Promise<void> {
-    const { store, metrics } = this.deps;
-    const incident = await store.get(job.incidentId);
+    const incident = await this.deps.store.get(job.incidentId);
     if (!incident) return;
+    const outcomes = await Promise.allSettled([...new Set(Object.values(this.deps.channels))].map((channel) => this.updateChannel(incident, channel, job)));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Tells one channel of an update: claim → send with retries → record. */
+  private async updateChannel(incident: Incident, channel: Channel, job: UpdateJob): Promise<void> {
+    const { store, metrics } = this.deps;
     const log = this.logFor(incident);
-    for (const channel of new Set(Object.values(this.deps.channels))) {
-      const key = `update.${job.update}.${job.seq}.${channel.name}`;
-      if ((await this.claim(incident.id, key, `update ${key}`)) === 'done') continue;
-      const ctx = { incident, update: job.update, ...(job.text !== undefined ? { text: job.text } : {}), ...(job.origin !== undefined ? { origin: job.origin } : {}), log, now: this.deps.now };
-      const result = await this.holding(incident.id, key, () => withRetries(async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY));
-      await store.finishDelivery(incident.id, key, result.ok ? 'done' : 'failed');
-      if (result.ok && result.detail === 'not involved') continue;
-      if (result.ok && result.refs) await store.setRefs(incident.id, result.refs);
-      metrics.notifications.inc({ channel: channel.name, kind: 'update', outcome: result.ok ? 'sent' : 'failed' });
-      if (!result.ok) {
-        await store.addAudit(incident.id, { at: this.deps.now(), type: 'failed', by: 'sloe', detail: `${channel.name} ${job.update} update failed: ${result.error}` });
-        log.error({ event: 'update-failed', channel: channel.name, update: job.update, error: result.error }, `${channel.name} could not be told the incident was ${job.update}`);
-      }
+    const key = `update.${job.update}.${job.seq}.${channel.name}`;
+    if ((await this.claim(incident.id, key, `update ${key}`)) === 'done') return;
+    const ctx = { incident, update: job.update, ...(job.text !== undefined ? { text: job.text } : {}), ...(job.origin !== undefined ? { origin: job.origin } : {}), log, now: this.deps.now };
+    const result = await this.holding(incident.id, key, () => withRetries(async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY));
+    await store.finishDelivery(incident.id, key, result.ok ? 'done' : 'failed');
+    if (result.ok && result.detail === 'not involved') return;
+    if (result.ok && result.refs) await store.setRefs(incident.id, result.refs);
+    metrics.notifications.inc({ channel: channel.name, kind: 'update', outcome: result.ok ? 'sent' : 'failed' });
+    if (!result.ok) {
+      await store.addAudit(incident.id, { at: this.deps.now(), type: 'failed', by: 'sloe', detail: `${channel.name} ${job.update} update failed: ${result.error}` });
+      log.error({ event: 'update-failed', channel: channel.name, update: job.update, error: result.error }, `${channel.name} could not be told the incident was ${job.update}`);
     }
   }
 }

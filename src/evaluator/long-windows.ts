@@ -25,9 +25,8 @@ const EMPTY: WindowSum = { bad: 0, total: 0, points: 0 };
 
 export class LongWindowCache {
   private readonly entries = new Map<string, Entry>();
-  /** Range queries that read the long windows, and the shorter ones of the evaluations in between. */
+  /** Range queries that read the long windows (the evaluations in between read the short ones only). */
   refreshes = 0;
-  fresh = 0;
 
   constructor(private readonly freshSpanMs = FRESH_SPAN_MS) {}
 
@@ -55,7 +54,6 @@ export class LongWindowCache {
       }
       return ratioFrame(slo, grids, at, plan.longestMs, detail);
     }
-    this.fresh++;
     const span = Math.max(...short);
     const grids = await ratioGrids(port, slo, at - span + plan.resMs, at, plan.resMs);
     if (grids.some(({ labels }) => !entry!.sums.has(labelsKey(labels)))) {

@@ -7,6 +7,11 @@ export type IncidentReason = 'breach' | 'nodata' | 'error';
 
 export type IncidentStatus = 'firing' | 'acknowledged' | 'resolved';
 
+/** How long a snooze holds the escalation when the caller names no duration (the API, Slack's *Snooze 1h* button). */
+export const DEFAULT_SNOOZE_MS = 3600_000;
+/** The longest snooze, whoever asks for it. */
+export const MAX_SNOOZE_MS = 24 * 3600_000;
+
 /** What does not change after the incident fires. */
 export interface IncidentDoc {
   id: string;

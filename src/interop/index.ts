@@ -1,4 +1,4 @@
-export { type PrometheusRule, type PrometheusRulesExport, type RuleGroup, RECORDED, alertNames, prometheusRules } from './prometheus-rules.js';
+export { alertNames, prometheusRules } from './prometheus-rules.js';
 export { exportOpenSlo } from './openslo-export.js';
 export { importOpenSlo } from './openslo-import.js';
 export { importSloth } from './sloth-import.js';

@@ -3,7 +3,6 @@
  * (`sloth.slok.dev/v1`). Sloth's alerts are the Google SRE Workbook tiers for a 30-day period, which sloe writes as an
  * explicit tier list.
  */
-import type { Problem } from '../rules/index.js';
 import { percent } from './names.js';
 import {
   type BurnRateTierDoc,

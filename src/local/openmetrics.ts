@@ -9,7 +9,7 @@ export interface SeriesHistory {
   samples: Iterable<readonly [number, number]>;
 }
 
-function escape(value: string): string {
+function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -24,7 +24,7 @@ function formatValue(v: number): string {
 function seriesId(series: SeriesHistory): string {
   const labels = Object.entries(series.labels ?? {})
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => `${k}="${escape(v)}"`)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
     .join(',');
   return labels ? `${series.name}{${labels}}` : series.name;
 }

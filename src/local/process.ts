@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { sleep } from '../util/async.js';
 
 /** A TCP port that was free a moment ago. */
 export function freePort(): Promise<number> {
@@ -46,7 +47,7 @@ export async function waitUntil(
       throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
     }
     if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`${what} was not ready within ${timeoutMs} ms`);
 }

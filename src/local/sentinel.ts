@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { ensureBinaries } from './binaries.js';
 import { freePort, startLogged, stopProcess, tail, waitUntil } from './process.js';
 import { type LocalRedis, pingRedis, startRedis } from './redis.js';
+import { sleep } from '../util/async.js';
 
 export interface SentinelAddress {
   host: string;
@@ -141,7 +142,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
           const role = String(await ask(now.port, 'ROLE').then((r) => (Array.isArray(r) ? r[0] : r)).catch(() => ''));
           if (role === 'master') return now;
         }
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       throw new Error(`the sentinels of "${name}" did not promote a new master within ${timeoutMs} ms`);
     },

@@ -79,7 +79,7 @@ export class EngineMetrics {
       async collect() {
         const counts = await openIncidents().catch(() => undefined);
         if (!counts) return;
-        for (const severity of ['page', 'ticket']) this.set({ severity }, counts[severity] ?? 0);
+        for (const [severity, count] of Object.entries(counts)) this.set({ severity }, count);
       },
     });
   }

@@ -98,7 +98,7 @@ async function replayed(port: PrometheusPort, config: Config, slo: Slo, from: nu
   const times: number[] = [];
   for (let t = start; t <= to; t += stepMs) times.push(t);
   if (times.length === 0) return [];
-  let frames;
+  let frames: Awaited<ReturnType<typeof loadFrames>>;
   try {
     frames = await loadFrames(port, slo, start, times.at(-1)!, stepMs);
   } catch (e) {

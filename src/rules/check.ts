@@ -33,6 +33,7 @@ import {
   type MetricsDoc,
   ServiceLevelsSchema,
   type SloDoc,
+  SEVERITIES,
   SloSchema,
   type StepDoc,
   StepSchema,
@@ -404,7 +405,7 @@ class Checker {
       if (ms < minMs) this.problem(doc, path, `repeat must be at least ${formatDuration(minMs)}: re-notifying more often than that is noise (got ${formatDuration(ms)})`);
       return ms;
     };
-    for (const severity of ['page', 'ticket'] as const) {
+    for (const severity of SEVERITIES) {
       const list = items(raw[severity]);
       list.forEach((item, i) => {
         const repeat = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).repeat : undefined;

@@ -151,11 +151,3 @@ export const WORKBOOK_TIERS: ReadonlyArray<{ severity: Severity; budget: number;
   { severity: 'page', budget: 0.05, longMs: 6 * 3600_000, shortMs: 30 * 60_000 },
   { severity: 'ticket', budget: 0.1, longMs: 3 * 24 * 3600_000, shortMs: 6 * 3600_000 },
 ];
-
-/** The identity of an SLO instance: the SLO and the label set of one of its series. */
-export function instanceKey(sloId: string, labels: Record<string, string>): string {
-  const parts = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
-  return parts.length ? `${sloId}{${parts.join(',')}}` : sloId;
-}

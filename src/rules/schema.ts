@@ -356,13 +356,8 @@ export const KINDS = {
 } as const;
 export type Kind = keyof typeof KINDS;
 
-export type ServiceLevelsDoc = z.infer<typeof ServiceLevelsSchema>;
 export type SloDoc = z.infer<typeof SloSchema>;
-export type DashboardDoc = z.infer<typeof DashboardSchema>;
 export type MetricsDoc = z.infer<typeof MetricsSchema>;
-export type AlertDoc = z.infer<typeof AlertSchema>;
-export type BurnRateTierDoc = z.infer<typeof BurnRateTierSchema>;
-export type EscalationPolicyDoc = z.infer<typeof EscalationPolicySchema>;
 export type StepDoc = z.infer<typeof StepSchema>;
 export type OnCallScheduleDoc = z.infer<typeof OnCallScheduleSchema>;
 

@@ -82,7 +82,7 @@ export class SchedulerKeeper {
   }
 
   private async check(): Promise<void> {
-    const health = await withTimeout(this.health(), 5000).catch((e: unknown) => `cannot check: ${describeError(e)}`);
+    const health = await withTimeout(5000, () => this.health()).catch((e: unknown) => `cannot check: ${describeError(e)}`);
     if (health !== 'ok') this.deps.log.warn({ event: 'schedulers-missing', detail: health }, `job schedulers: ${health}`);
     this.schedule();
   }

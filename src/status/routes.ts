@@ -98,7 +98,7 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
   const model = async (signedIn: boolean): Promise<StatusModel> => {
     const [budgets, open] = await Promise.all([
       deps.budgets.fresh(5000),
-      withTimeout(deps.store.list({ open: true, limit: 1000 }), 5000).catch((e: unknown) => ({ error: describeError(e) })),
+      withTimeout(5000, () => deps.store.list({ open: true, limit: 1000 })).catch((e: unknown) => ({ error: describeError(e) })),
     ]);
     return { now: now(), config: deps.config(), budgets, open, signedIn };
   };
@@ -150,7 +150,7 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
     '/slos/:service/:slo',
     pageRoute(async (_req, { service, slo }, signedIn) => {
       const m = await model(signedIn);
-      const recent = await withTimeout(deps.store.list({ limit: 1000 }), 5000).catch((): Incident[] => []);
+      const recent = await withTimeout(5000, () => deps.store.list({ limit: 1000 })).catch((): Incident[] => []);
       const html = renderSlo(m, service!, slo!, recent);
       return html ? { status: 200, html } : { status: 404, html: renderNotFound(now(), `No SLO ${service}/${slo} is declared.`) };
     }),
@@ -159,9 +159,9 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
     'GET',
     '/incidents/:id',
     pageRoute(async (_req, { id }, signedIn) => {
-      const incident = /^[0-9a-f]{1,64}$/.test(id!) ? await withTimeout(deps.store.get(id!), 5000) : undefined;
+      const incident = /^[0-9a-f]{1,64}$/.test(id!) ? await withTimeout(5000, () => deps.store.get(id!)) : undefined;
       if (!incident) return { status: 404, html: renderNotFound(now(), `No incident ${id}.`) };
-      const audit = await withTimeout(deps.store.audit(id!), 5000);
+      const audit = await withTimeout(5000, () => deps.store.audit(id!));
       return { status: 200, html: renderIncident(now(), incident, audit, signedIn) };
     }),
   );

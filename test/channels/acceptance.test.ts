@@ -4,6 +4,7 @@ import { eventually, useStack, writeSlos } from '../support/engine.js';
 import { spawnSloe } from '../support/process.js';
 import { click } from '../support/stand-ins/slack.js';
 import { SIGNING_SECRET, channelSlo, useChannels } from './support.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 const channels = useChannels();
@@ -40,7 +41,7 @@ describe('sloe run with Slack and PagerDuty configured by the environment', () =
     await eventually('PagerDuty resolved', () => channels.pagerduty.events.some((e) => e.event_action === 'resolve'), 20_000);
     await eventually('the resolution in Slack', () => channels.slack.of('chat.update').length >= 4 && channels.slack.of('chat.postMessage').some((c) => String(c.args.text).includes('Resolved')));
     // Past the last step's time (10s after firing), which the acknowledgement cancelled.
-    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(String(fired.time)) + 11_000 - Date.now())));
+    await sleep(Math.max(0, Date.parse(String(fired.time)) + 11_000 - Date.now()));
     sloe.kill('SIGTERM');
     expect(await sloe.exited).toBe(0);
 

@@ -4,11 +4,11 @@ import { eventually, useStack } from '../support/engine.js';
 import { pagerDutyWebhook } from '../support/stand-ins/pagerduty.js';
 import { click } from '../support/stand-ins/slack.js';
 import { API_TOKEN, ROUTING_KEY, SIGNING_SECRET, WEBHOOK_SECRET, channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const fresh = () => resetStandIns(channels);
 
@@ -100,10 +100,11 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
     const failed = await eventually('the failure', async () => (await engine.store.audit(incident.id)).find((a) => a.type === 'failed'));
     expect(failed.step).toBe('page.1');
     expect(failed.detail).toContain('answered 400: Event object is invalid; Invalid routing key');
-    await sleep(1000);
+    // The note in the thread is written after the step is recorded as failed: nothing of it can still be retrying (the full event,
+    // then the minimal one a 400 gets).
+    await eventually('a Slack note about the failure', () => channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts && String(c.args.text).startsWith('Escalation step failed: pagerduty')));
     expect(channels.pagerduty.requests.map((r) => Object.keys(r.event.payload ?? {}).length > 3)).toEqual([true, false]);
     expect(capture.events('step-failed')).toHaveLength(1);
-    await eventually('a Slack note about the failure', () => channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts && String(c.args.text).startsWith('Escalation step failed: pagerduty')));
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/^sloe_notifications_total\{channel="pagerduty",kind="step",outcome="failed"\} 1$/m);
   });

@@ -14,11 +14,11 @@ import { RunLater } from '../../src/scheduler/run-later.js';
 import { EngineMetrics } from '../../src/observability/metrics.js';
 import { LogCapture, eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 import { channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A channel whose deliveries take `ms` (a Retry-After, a slow API), counting them. */
 class SlowChannel implements Channel {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { QuietQueue } from '../../src/escalation/slack/interactivity.js';
+import { sleep } from '../support/time.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('work deferred until a burst of clicks is answered', () => {
   it('runs once arrivals pause, in arrival order', async () => {

@@ -8,11 +8,11 @@ import { eventually, useStack } from '../support/engine.js';
 import { pagerDutyWebhook } from '../support/stand-ins/pagerduty.js';
 import { click } from '../support/stand-ins/slack.js';
 import { SIGNING_SECRET, WEBHOOK_SECRET, engineWithChannels, resetStandIns, useChannels } from './support.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fresh = () => resetStandIns(channels);
 
 /** A policy whose tickets go to Slack (and, with `ticketPagerDuty`, to PagerDuty as a warning) and whose pages go to Slack and PagerDuty. */

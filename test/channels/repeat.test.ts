@@ -11,7 +11,6 @@ import { SIGNING_SECRET, channelSlo, engineWithChannels, resetStandIns, useChann
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `repeat` may go down to 1s here (SLOE_MIN_REPEAT), so that a test sees several repetitions in seconds. */
 const FAST_REPEAT = { SLOE_MIN_REPEAT: '1s' };
@@ -55,15 +54,20 @@ describe('repeat until acknowledged', () => {
 
     expect((await click(url, { action: 'sloe_ack', incidentId: incident.id, secret: SIGNING_SECRET })).status).toBe(200);
     await eventually('the acknowledgement', async () => (await engine.store.get(incident.id))?.status === 'acknowledged');
-    // A repetition already past its check when the Ack landed may still arrive; none may start after it.
-    await sleep(500);
-    const atAck = dms().length;
-    await sleep(5000);
-    expect(dms().length).toBe(atAck);
-    const after = await engine.store.audit(incident.id);
-    const skipped = after.filter((a) => a.type === 'skipped' && a.step === 'page.1');
+    // A repetition already past its check when the Ack landed may still arrive; the next one finds the incident
+    // acknowledged, records that it skipped, and ends the repetitions. Once every DM is a recorded step, nothing of
+    // page.1 comes after the skip.
+    const after = await eventually('the repetition skipped and every DM recorded', async () => {
+      const entries = await engine.store.audit(incident.id);
+      const ofStep = entries.filter((a) => a.step === 'page.1');
+      const skipped = ofStep.some((a) => a.type === 'skipped');
+      return skipped && dms().length === ofStep.filter((a) => a.type === 'step').length ? entries : undefined;
+    }, 15_000);
+    const ofStep = after.filter((a) => a.step === 'page.1');
+    const skipped = ofStep.filter((a) => a.type === 'skipped');
     expect(skipped).toHaveLength(1);
     expect(skipped[0]!.detail).toBe('acknowledged by alice (U01ALICE)');
+    expect(ofStep.at(-1)).toBe(skipped[0]);
     // The Slack message was posted once; nothing else went out at the top level.
     expect(channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts)).toHaveLength(1);
   });
@@ -93,11 +97,20 @@ page:
 
     expect((await click(url, { action: 'sloe_ack', incidentId: incident.id, secret: SIGNING_SECRET })).status).toBe(200);
     await eventually('the acknowledgement', async () => (await engine.store.get(incident.id))?.status === 'acknowledged');
-    await sleep(500);
-    const [slackAtAck, pagerDutyAtAck] = [reminders().length, channels.pagerduty.events.filter((e) => e.event_action === 'trigger').length];
-    await sleep(5000);
-    expect(reminders().length).toBe(slackAtAck);
-    expect(channels.pagerduty.events.filter((e) => e.event_action === 'trigger').length).toBe(pagerDutyAtAck);
+    // The next round finds the incident acknowledged and skips. Once every reminder and trigger is a recorded step,
+    // no step is recorded as sent after the skip.
+    const triggers = () => channels.pagerduty.events.filter((e) => e.event_action === 'trigger').length;
+    const after = await eventually('the next round skipped and every delivery recorded', async () => {
+      const entries = await engine.store.audit(incident.id);
+      const sent = (step: string) => entries.filter((a) => a.type === 'step' && a.step === step);
+      const recorded = reminders().length === sent('page.0').filter((a) => a.round !== undefined).length && triggers() === sent('page.1').length;
+      return recorded && entries.some((a) => a.type === 'skipped') ? entries : undefined;
+    }, 15_000);
+    for (const step of ['page.0', 'page.1']) {
+      const ofStep = after.filter((a) => a.step === step);
+      const skip = ofStep.findIndex((a) => a.type === 'skipped');
+      if (skip >= 0) expect(ofStep.slice(skip + 1), step).toEqual([]);
+    }
     expect(channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts)).toHaveLength(1);
   });
 });

@@ -9,7 +9,6 @@ import { SIGNING_SECRET, SLACK_TOKEN, channelSlo, engineWithChannels, useChannel
 const ctx = useStack();
 const channels = useChannels();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const BOB = { id: 'U02BOB', username: 'bob' };
 const CAROL = { id: 'U03CAROL', username: 'carol' };
@@ -59,7 +58,7 @@ describe('who may act on an incident from Slack', () => {
       expect(r.status).toBe(200);
     }
     await eventually('the clicks handled', async () => channels.slack.of('chat.postEphemeral').length >= 3 || (await engine.store.get(incident.id))?.status !== 'firing');
-    await sleep(300);
+    await eventually('the refusals recorded', async () => (await engine.store.audit(incident.id)).filter((a) => a.type === 'refused').length >= 3);
     const after = (await engine.store.get(incident.id))!;
     expect(after.status).toBe('firing');
     expect(after.snoozedUntil).toBeUndefined();
@@ -120,7 +119,7 @@ describe('who may act on an incident from Slack', () => {
     const text = String(answer!.args.text);
     expect(text).toContain(`You are not a responder for ai-default/${incident.id}`);
     expect(text).toContain(`sloe could not check user group @ai-oncall: ${why}`);
-    await sleep(300);
+    await eventually('the refusal recorded', async () => (await engine.store.audit(incident.id)).some((a) => a.type === 'refused'));
     expect((await engine.store.get(incident.id))!.status).toBe('firing');
     const refused = (await engine.store.audit(incident.id)).filter((a) => a.type === 'refused');
     expect(refused).toHaveLength(1);
@@ -144,7 +143,6 @@ describe('who may act on an incident from Slack', () => {
     await click(url, { action: 'sloe_snooze', incidentId: incident.id, user: BOB, secret: SIGNING_SECRET, option: `${incident.id}:25h` });
     const [answer] = await ephemerals(1);
     expect(String(answer!.args.text)).toBe('Snooze: you asked for "25h", the range is 1m–24h; nothing was changed.');
-    await sleep(300);
     expect((await engine.store.get(incident.id))!.snoozedUntil).toBeUndefined();
 
     const before = Date.now();

@@ -5,6 +5,7 @@ import { pagerDutyWebhook } from '../../src/escalation/pagerduty/webhook.js';
 import { createSlackApp } from '../../src/escalation/slack/interactivity.js';
 import { HttpServer } from '../../src/server/http.js';
 import { LogCapture } from '../support/engine.js';
+import { sleep } from '../support/time.js';
 
 const PD_SECRET = 'pd-secret';
 const SLACK_SECRET = 'slack-secret';
@@ -64,7 +65,7 @@ describe('signed requests with bodies of the wrong shape', () => {
       const before = capture.lines.length;
       const res = await slack(body);
       expect([200, 400]).toContain(res.status);
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       expect(capture.lines.slice(before).filter((l) => l.level === 'error')).toEqual([]);
       expect(calls).toEqual([]);
     },

@@ -5,10 +5,10 @@ import { freePort } from '../../src/local/process.js';
 import { type LocalRedis, startRedis } from '../../src/local/redis.js';
 import { eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 import { spawnSloe } from '../support/process.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack({ persistRedis: true });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('dependencies failing', () => {
   it('Redis restarting in the middle of an escalation loses no incident and no step', async () => {

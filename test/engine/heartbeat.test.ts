@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 import { HeartbeatStandIn } from '../support/stand-ins/heartbeat.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SHARD = 'interval="1s",shard="0"';
 
 /** `sloe_last_evaluation_success_timestamp_seconds` of an engine, by label set. */

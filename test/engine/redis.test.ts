@@ -4,6 +4,7 @@ import { freePort } from '../../src/local/process.js';
 import { startRedis } from '../../src/local/redis.js';
 import { runSloe } from '../support/cli.js';
 import { queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 
@@ -60,7 +61,7 @@ describe("Redis' eviction policy", () => {
       const { engine, capture } = await startEngine(ctx.stack, paths, { env: { REDIS_URL: redis.url } });
       ctx.engines.push(engine);
       // The check runs when the connection becomes ready, beside the engine's own start.
-      for (let i = 0; i < 50 && capture.events('redis-eviction-policy').length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && capture.events('redis-eviction-policy').length === 0; i++) await sleep(100);
       await engine.stop();
       return capture.events('redis-eviction-policy');
     } finally {

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/process.js';
 import { type LogCapture, eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 import { spawnSloe } from '../support/process.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('replicas sharing one Redis', () => {
   it('evaluate each tick once and send each step once', async () => {

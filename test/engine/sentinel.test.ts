@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSentinelGroup, startSentinelGroup } from '../../src/local/sentinel.js';
 import { eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
+import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 let group: LocalSentinelGroup;
@@ -36,7 +37,7 @@ describe('Redis Sentinel', () => {
     expect(sent().map((l) => l.step)).toEqual(['page.0']);
 
     await eventually('the remaining steps', () => sent().length >= 3, 30_000);
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     expect(sent().map((l) => l.step)).toEqual(['page.0', 'page.1', 'page.2']);
     for (const l of sent().slice(1)) expect(Date.parse(String(l.time))).toBeGreaterThanOrEqual(promotedAt - 1000);
 

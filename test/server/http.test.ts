@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { HttpError, HttpServer, jsonTooDeepAt, readBody, readJson, sendJson } from '../../src/server/http.js';
 import { LogCapture } from '../support/engine.js';
 import { rawRequest } from '../support/raw-http.js';
+import { sleep } from '../support/time.js';
 
 const servers: HttpServer[] = [];
 afterEach(async () => {
@@ -91,7 +92,7 @@ describe('HttpServer', () => {
     const gone = await rawRequest(port, [req('POST /slow HTTP/1.1', ['content-length: 100'], 'only ten b')], { halfClose: true, timeoutMs: 3000 });
     // The client closed its side: it may or may not read an answer, but the handler must not wait for ever.
     expect([400, undefined]).toContain(gone.status);
-    for (let i = 0; i < 50 && settled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && settled.length === 0; i++) await sleep(20);
     expect(settled).toEqual(['HttpError 400']);
   });
 
@@ -99,7 +100,7 @@ describe('HttpServer', () => {
     const { port, settled } = await server({ requestTimeoutMs: 1000, headersTimeoutMs: 1000 });
     const stalled = await rawRequest(port, [req('POST /slow HTTP/1.1', ['content-length: 100'], 'only ten b')], { timeoutMs: 5000 });
     expect(stalled.status).toBe(408);
-    for (let i = 0; i < 50 && settled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && settled.length === 0; i++) await sleep(20);
     expect(settled).toEqual(['HttpError 400']);
   });
 

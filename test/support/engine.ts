@@ -9,6 +9,7 @@ import { createLogger } from '../../src/observability/log.js';
 import { Exporter } from '../../src/local/exporter.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../../src/local/redis.js';
+import { sleep } from './time.js';
 
 export interface LogLine {
   level: string;
@@ -55,7 +56,7 @@ export async function startStack(options: { persistRedis?: boolean } = {}): Prom
   for (let i = 0; i < 100; i++) {
     const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=demo_queue_depth`)).json()) as { data: { result: unknown[] } };
     if (r.data.result.length > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   return {
     redis,
@@ -147,7 +148,7 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     const v = await check();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { SLOE, ROOT } from './cli.js';
 import type { LogLine } from './engine.js';
+import { sleep } from './time.js';
 
 export interface SloeProcess {
   child: ChildProcess;
@@ -45,7 +46,7 @@ export function spawnSloe(args: string[], env: NodeJS.ProcessEnv, port: number):
         if (found) return found;
         if (child.exitCode !== null) throw new Error(`sloe exited (${child.exitCode}) while waiting for ${what}: ${stderr.join('')}`);
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     },
   };

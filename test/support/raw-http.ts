@@ -1,5 +1,6 @@
 /** HTTP requests over a raw TCP socket: what fetch cannot send (bad encodings, invalid methods, lying lengths). */
 import { connect } from 'node:net';
+import { sleep } from './time.js';
 
 export interface RawAnswer {
   /** The status of a well-formed status line, or undefined when none came. */
@@ -56,7 +57,7 @@ export function rawRequest(port: number, parts: Array<string | Buffer>, options:
     socket.on('error', (e: NodeJS.ErrnoException) => finish(e.code ?? e.message));
     socket.on('connect', async () => {
       for (const [i, part] of parts.entries()) {
-        if (i > 0 && options.gapMs) await new Promise((r) => setTimeout(r, options.gapMs));
+        if (i > 0 && options.gapMs) await sleep(options.gapMs);
         if (socket.destroyed) return;
         const ok = socket.write(part);
         if (!ok) await new Promise((r) => socket.once('drain', r));

@@ -5,6 +5,7 @@
 import type { Agent } from 'node:https';
 import { api, event } from '@pagerduty/pdjs';
 import type { EventPayloadV2 } from '@pagerduty/pdjs/build/src/events.js';
+import { withTimeout } from '../../util/async.js';
 import { redactUrls } from '../../util/redact.js';
 import { type DeliveryResult, classifyHttp } from '../notifier.js';
 
@@ -37,16 +38,6 @@ export function pagerDutyConfigFromEnv(env: NodeJS.ProcessEnv): PagerDutyConfig 
 function fetchOptions(config: PagerDutyConfig, signal: AbortSignal) {
   // pdjs waits this long before retrying a 429 itself; ours decides after that, honouring Retry-After.
   return { signal, requestTimeout: 0, retryTimeout: 1000, ...(config.agent ? { agent: config.agent } : {}) };
-}
-
-async function withTimeout<T>(timeoutMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    return await call(controller.signal);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function failure(e: unknown, config: PagerDutyConfig, what: string): DeliveryResult {

@@ -12,7 +12,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
-import type { Incident } from '../../incident/model.js';
+import { DEFAULT_SNOOZE_MS, type Incident } from '../../incident/model.js';
 import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import type { OnCallSchedule } from '../../rules/model.js';
 import { checkJsonDepth, readBody, sendJson } from '../../server/http.js';
@@ -22,7 +22,7 @@ import { ACTIONS } from './blocks.js';
 import { escapeText } from './mrkdwn.js';
 import { Responders, type Unresolved, refusalDetail, refusalText } from './responders.js';
 import { describeSlackError } from './slack-channel.js';
-import { BUTTON_SNOOZE_MS, parseSnoozeValue } from './snooze.js';
+import { parseSnoozeValue } from './snooze.js';
 
 /** Requests older than this are refused (a replayed request), as are requests dated later than now + skew. */
 export const MAX_AGE_SECONDS = 300;
@@ -60,7 +60,8 @@ type Choice = { incidentId: string; ms: number } | { incidentId: string; problem
 
 function choice(action: string, element: BlockElementAction): Choice {
   if (action === ACTIONS.snooze && element.type === 'static_select') return parseSnoozeValue(element.selected_option.value);
-  return { incidentId: element.type === 'button' ? (element.value ?? '') : '', ms: BUTTON_SNOOZE_MS };
+  // Acknowledge and Resolve buttons, and the *Snooze 1h* button of a message posted before the menu existed.
+  return { incidentId: element.type === 'button' ? (element.value ?? '') : '', ms: DEFAULT_SNOOZE_MS };
 }
 
 function boltLogger(log: Logger): BoltLogger {
@@ -293,7 +294,7 @@ export function createSlackApp(options: {
       if (incidents.firstSeen) {
         let first: boolean;
         try {
-          first = await withTimeout(incidents.firstSeen('slack', header('x-slack-signature')!, REPLAY_TTL_MS), ANSWER_WITHIN_MS);
+          first = await withTimeout(ANSWER_WITHIN_MS, () => incidents.firstSeen!('slack', header('x-slack-signature')!, REPLAY_TTL_MS));
         } catch (e) {
           log.error({ event: 'slack-replay-check-failed', error: (e as Error).message }, `Slack request refused: cannot check it against replays (${(e as Error).message})`);
           return sendJson(res, 503, { error: 'cannot check the request against replays; try again' });

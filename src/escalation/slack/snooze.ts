@@ -2,6 +2,7 @@
  * Snooze from Slack: the durations the message's menu offers, their option values (`<incident id>:<duration>`), and
  * the bounds a chosen value must keep (1 minute to 24 hours) whatever a payload says.
  */
+import { MAX_SNOOZE_MS } from '../../incident/model.js';
 import { parseDuration } from '../../rules/duration.js';
 
 /** The menu's choices: a Prometheus duration and its label. */
@@ -13,11 +14,8 @@ export const SNOOZE_CHOICES: ReadonlyArray<readonly [string, string]> = [
 ];
 
 export const MIN_SNOOZE_MS = 60_000;
-export const MAX_SNOOZE_MS = 24 * 3600_000;
 /** The bounds as the refusal says them. */
 export const SNOOZE_RANGE = '1m–24h';
-/** What the *Snooze 1h* button of a message posted before the menu existed holds the escalation for. */
-export const BUTTON_SNOOZE_MS = 3600_000;
 
 /** The option value of a choice. */
 export function snoozeValue(incidentId: string, duration: string): string {
