@@ -15,6 +15,8 @@ export interface LoadResult {
   problems: Problem[];
   /** `${NAME}` references to unset variables (only when an environment was given). */
   envProblems: EnvProblem[];
+  /** Valid but probably not meant (an expired silence, one that matches nothing): `validate --strict` fails on them. */
+  warnings: Problem[];
   files: string[];
 }
 
@@ -115,6 +117,7 @@ export async function loadRules(paths: readonly string[], options: CheckOptions 
     config: result.config,
     problems: sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems]),
     envProblems: sortProblems(result.envProblems),
+    warnings: sortProblems(result.warnings),
     files,
   };
 }

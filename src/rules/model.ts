@@ -1,6 +1,9 @@
 /** The internal model of loaded SLO files: normalised, cross-referenced and ready to evaluate. */
 import type { Condition, Threshold } from './condition.js';
 import type { PAGERDUTY_SEVERITIES, SIGNALS } from './schema.js';
+import type { Silence } from './silence.js';
+
+export type { Silence };
 
 export type Signal = (typeof SIGNALS)[number];
 export type Severity = 'page' | 'ticket';
@@ -124,6 +127,8 @@ export interface OnCallSchedule {
 /** Everything loaded from the SLO files. */
 export interface Config {
   slos: Slo[];
+  /** Silences (maintenance windows) declared as code. */
+  silences: Silence[];
   dashboards: Map<string, Dashboard>;
   policies: Map<string, EscalationPolicy>;
   schedules: Map<string, OnCallSchedule>;

@@ -43,7 +43,10 @@ export function repeatsAfter(policy: EscalationPolicy, ran: Omit<PlannedStep, 's
 /** One escalation of an incident: from its firing, or from a raise or change of reason, until the next one. */
 export interface Escalation {
   severity: Severity;
+  /** What its steps' `after` counts from: when it started, or when the silence that held it ended. */
   from: number;
+  /** When it started (default `from`): the escalation before it ends then. */
+  start?: number;
 }
 
 /**
@@ -53,7 +56,8 @@ export interface Escalation {
  */
 export function planEscalations(policy: EscalationPolicy, escalations: readonly Escalation[], end: number): PlannedStep[] {
   return escalations.flatMap((escalation, i) => {
-    const stop = Math.min(end, escalations[i + 1]?.from ?? Infinity);
+    const next = escalations[i + 1];
+    const stop = Math.min(end, next ? (next.start ?? next.from) : Infinity);
     const out: PlannedStep[] = [];
     // Steps in time order; each that runs may bring its repetitions, which join the queue (it never holds more
     // than one round of the policy).
@@ -65,6 +69,24 @@ export function planEscalations(policy: EscalationPolicy, escalations: readonly 
     }
     return out;
   });
+}
+
+/**
+ * Steps that fall within a silence that began after their escalation was planned wait for its end, as `run`
+ * postpones them; a step that would then run after its escalation ended (a newer one, resolution) does not run.
+ */
+export function holdSteps(
+  steps: readonly PlannedStep[],
+  escalations: readonly Escalation[],
+  end: number,
+  holdAt: (severity: Severity, at: number) => { until: number } | undefined,
+): PlannedStep[] {
+  const stopAt = (at: number) => Math.min(end, ...escalations.map((e) => e.start ?? e.from).filter((s) => s > at));
+  return steps.flatMap((s) => {
+    const hold = holdAt(s.severity, s.at);
+    if (!hold) return [s];
+    return hold.until < stopAt(s.at) ? [{ ...s, at: hold.until }] : [];
+  }).sort((a, b) => a.at - b.at || a.index - b.index);
 }
 
 /** What a step sends to, for people: `slack #ai-alerts`, `pagerduty (critical)`, `oncall ai-primary`. */

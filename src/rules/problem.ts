@@ -19,9 +19,9 @@ export function formatProblem(p: Problem): string {
 }
 
 /** A GitHub Actions workflow command that annotates the line in a pull request. */
-export function formatGithubProblem(p: Problem): string {
+export function formatGithubProblem(p: Problem, level: 'error' | 'warning' = 'error'): string {
   const property = (s: string) =>
     s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C');
   const data = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  return `::error file=${property(p.file)},line=${p.line},col=${p.col}::${data(p.message)}`;
+  return `::${level} file=${property(p.file)},line=${p.line},col=${p.col}::${data(p.message)}`;
 }
