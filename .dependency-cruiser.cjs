@@ -15,7 +15,7 @@
  *
  * src/local (Prometheus, Redis, Sentinel for tests and the demo) and src/demo stand beside the product.
  */
-const LAYERS = ['util', 'observability', 'rules', 'incident', 'evaluator', 'scheduler', 'server', 'escalation', 'engine', 'cli'];
+const LAYERS = ['util', 'observability', 'rules', 'interop', 'incident', 'evaluator', 'scheduler', 'server', 'escalation', 'engine', 'cli'];
 
 const upward = LAYERS.map((layer, i) => ({
   name: `no-upward-from-${layer}`,

@@ -13,6 +13,8 @@ Commands:
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
   run      [PATH…]                               the engine: evaluate, escalate, serve HTTP
+  export   prometheus-rules|openslo [PATH…]      the SLOs as Prometheus rules or OpenSLO v1
+  import   openslo|sloth FILE… [--out DIR]       OpenSLO v1 or Sloth specs as sloe YAML
   schema                                         print the JSON Schema of SLO files
 
 Run \`sloe <command> --help\` for a command's options.
@@ -28,6 +30,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.js')).evalCommand,
   backtest: async () => (await import('./backtest.js')).backtestCommand,
   run: async () => (await import('./run.js')).runCommand,
+  export: async () => (await import('./export.js')).exportCommand,
+  import: async () => (await import('./import.js')).importCommand,
   schema: async () => {
     const { jsonSchema } = await import('../rules/index.js');
     return async (_args, io) => {

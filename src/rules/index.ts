@@ -5,4 +5,4 @@ export { expandReferences } from './env.js';
 export { type LoadResult, UsageError, findFiles, loadRules } from './load.js';
 export * from './model.js';
 export { type Problem, formatGithubProblem, formatProblem, sortProblems } from './problem.js';
-export { jsonSchema } from './schema.js';
+export { OWNER_PLACEHOLDER, jsonSchema } from './schema.js';

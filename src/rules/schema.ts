@@ -108,6 +108,16 @@ const url = (what: string, description: string) =>
     })
     .meta({ description, pattern: String.raw`^https?://[^\s<>|]+$` });
 
+/** The owner `sloe import` writes where its input names none; `validate` rejects it until someone fills it in. */
+export const OWNER_PLACEHOLDER = 'TODO-owner';
+
+/** An owner: not empty, and not the placeholder an import writes where its input names nobody. */
+const owner = (description: string) =>
+  text(MAX_LENGTH.name)
+    .min(1, { error: 'owner must not be empty' })
+    .refine((s) => s !== OWNER_PLACEHOLDER, { error: `owner is still the placeholder ${OWNER_PLACEHOLDER} that sloe import wrote: name the owning team or person` })
+    .meta({ description });
+
 export const DashboardSchema = z
   .strictObject({
     id: text(MAX_LENGTH.name)
@@ -115,7 +125,7 @@ export const DashboardSchema = z
       .meta({ description: 'the id SLOs refer to' }),
     title: text(MAX_LENGTH.name).optional().meta({ description: 'human title, defaults to the id' }),
     url: url('url', 'link shown on every alert').optional(),
-    owner: text(MAX_LENGTH.name).min(1, { error: 'owner must not be empty' }).meta({ description: 'the one person or team that owns the dashboard' }),
+    owner: owner('the one person or team that owns the dashboard'),
   })
   .meta({ description: 'a dashboard with exactly one owner' });
 
@@ -185,7 +195,7 @@ export const ServiceLevelsSchema = z
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('ServiceLevels'),
     service: name('service'),
-    owner: text(MAX_LENGTH.name).min(1, { error: 'owner must not be empty' }).meta({ description: 'the owning team' }),
+    owner: owner('the owning team'),
     description: text(MAX_LENGTH.text).optional(),
     escalation: reference('escalation').optional().meta({ description: 'default EscalationPolicy of these SLOs' }),
     interval: duration('evaluation cadence (default 1m)', { min: '1s', max: '1d' }).optional(),
