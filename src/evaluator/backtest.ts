@@ -5,7 +5,7 @@
 import { RANDOM_IDS } from '../incident/events.js';
 import type { IncidentReason } from '../incident/model.js';
 import type { EscalationPolicy, Severity, Slo } from '../rules/model.js';
-import { holdSteps, planEscalations } from '../rules/plan.js';
+import { planEscalations } from '../rules/plan.js';
 import { type Hold, type Holds, NO_HOLDS, type SilenceTarget } from '../rules/silence.js';
 import { gcd } from '../util/async.js';
 import { ratioGrids } from './evaluate.js';
@@ -169,7 +169,7 @@ function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined,
     ...incident.escalations.map((e) => ({ severity: e.severity, from: e.held?.until ?? e.at, start: e.at })),
   ];
   const end = Math.min(incident.resolvedAt ?? Infinity, until + 1);
-  return holdSteps(planEscalations(policy, escalations, end), escalations, end, (s, at) => holds({ ...incident.target, severity: s }, at)).map((s) => ({
+  return planEscalations(policy, escalations, end, (s, at) => holds({ ...incident.target, severity: s }, at)).map((s) => ({
     notify: s.step.notify,
     at: s.at,
     severity: s.severity,

@@ -52,9 +52,15 @@ export interface Escalation {
 /**
  * The steps an incident runs through its escalations, in time order: each escalation's steps from its start, with
  * their repetitions, until the next escalation starts (its steps are stale then) or `end` (resolution, or the end of
- * the timeline), both exclusive. Acknowledgements are not known here: repetitions go on until then.
+ * the timeline), both exclusive. Acknowledgements are not known here: repetitions go on until then. `holdAt` says
+ * which silence holds a step due at a time.
  */
-export function planEscalations(policy: EscalationPolicy, escalations: readonly Escalation[], end: number): PlannedStep[] {
+export function planEscalations(
+  policy: EscalationPolicy,
+  escalations: readonly Escalation[],
+  end: number,
+  holdAt: (severity: Severity, at: number) => { until: number } | undefined = () => undefined,
+): PlannedStep[] {
   return escalations.flatMap((escalation, i) => {
     const next = escalations[i + 1];
     const stop = Math.min(end, next ? (next.start ?? next.from) : Infinity);
@@ -63,30 +69,20 @@ export function planEscalations(policy: EscalationPolicy, escalations: readonly 
     // than one round of the policy).
     const queue = planSteps(policy, escalation.severity, escalation.from);
     for (let s = queue.shift(); s !== undefined && s.at < stop; s = queue.shift()) {
+      // A step due while a silence covers the incident waits for its end, as the escalator postpones it (its
+      // repetitions then count from when it ran).
+      const hold = holdAt(s.severity, s.at);
+      if (hold && hold.until > s.at) {
+        queue.push({ ...s, at: hold.until });
+        queue.sort((a, b) => a.at - b.at || a.index - b.index);
+        continue;
+      }
       out.push(s);
       queue.push(...repeatsAfter(policy, s));
       queue.sort((a, b) => a.at - b.at || a.index - b.index);
     }
     return out;
   });
-}
-
-/**
- * Steps that fall within a silence that began after their escalation was planned wait for its end, as `run`
- * postpones them; a step that would then run after its escalation ended (a newer one, resolution) does not run.
- */
-export function holdSteps(
-  steps: readonly PlannedStep[],
-  escalations: readonly Escalation[],
-  end: number,
-  holdAt: (severity: Severity, at: number) => { until: number } | undefined,
-): PlannedStep[] {
-  const stopAt = (at: number) => Math.min(end, ...escalations.map((e) => e.start ?? e.from).filter((s) => s > at));
-  return steps.flatMap((s) => {
-    const hold = holdAt(s.severity, s.at);
-    if (!hold) return [s];
-    return hold.until < stopAt(s.at) ? [{ ...s, at: hold.until }] : [];
-  }).sort((a, b) => a.at - b.at || a.index - b.index);
 }
 
 /** What a step sends to, for people: `slack #ai-alerts`, `pagerduty (critical)`, `oncall ai-primary`. */
