@@ -25,7 +25,7 @@ function random(seed: number): () => number {
   };
 }
 
-function* history(from: number, to: number): Generator<SeriesHistory> {
+export function* history(from: number, to: number): Generator<SeriesHistory> {
   for (let a = 0; a < APPS; a++) {
     const rnd = random(a + 1);
     // Two error bursts per app, at pseudo-random times.
@@ -37,7 +37,7 @@ function* history(from: number, to: number): Generator<SeriesHistory> {
   }
 }
 
-function slos(): string {
+export function slos(): string {
   const lines = [
     'apiVersion: sloe/v1',
     'kind: EscalationPolicy',
@@ -76,7 +76,7 @@ function slos(): string {
   return lines.join('\n') + '\n';
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
+export function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];

@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: runs every benchmark (or those named: validate, backtest, evaluation, escalation), prints a
+ * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, escalation), prints a
  * table of figures and writes bench/results.json. Each comparison is measured side by side in one run.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { benchBacktest } from './backtest.js';
+import { benchBacktestBase } from './backtest-base.js';
 import { benchEscalation } from './escalation.js';
 import { benchEvaluation } from './evaluation.js';
 import { benchValidate } from './validate.js';
@@ -14,6 +15,7 @@ type Figures = Record<string, number | string>;
 const SECTIONS: Record<string, () => Promise<Figures>> = {
   validate: () => benchValidate(),
   backtest: () => benchBacktest(),
+  'backtest-base': () => benchBacktestBase(),
   escalation: () => benchEscalation(),
   evaluation: () => benchEvaluation(),
 };

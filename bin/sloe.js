@@ -11,6 +11,11 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+// `sloe run` reloads its files on SIGHUP. Without a listener a SIGHUP ends the process (Node's default), so one is
+// here from the start: before `sloe run` has read its files there is nothing to reload, and once it reads them it
+// keeps count itself (src/cli/run.ts).
+if (process.argv[2] === 'run') process.on('SIGHUP', () => undefined);
+
 const main = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   process.stderr.write('sloe: dist/ is missing; run `npm run build` (npm ci does it for you)\n');

@@ -3,6 +3,7 @@
  * received, what the API showed of the incidents, and how often Redis saw each SLO evaluated. sloe's own logs are
  * not an input: a step counts as delivered only when the stand-in of its channel received it.
  */
+import { parseDedupKey } from '../../src/escalation/pagerduty/pagerduty-channel.js';
 import type { PagerDutyEvent } from '../../test/support/stand-ins/pagerduty.js';
 import type { SlackCall } from '../../test/support/stand-ins/slack.js';
 import type { Episode, FaultKind, Plan } from './plan.js';
@@ -52,6 +53,10 @@ export interface Records {
   /** Replica processes that ran for a minute without becoming ready. */
   neverReady?: ReadonlyArray<{ replica: number; at: number }>;
   hostileRequests: ReadonlyArray<{ url: string; status: number | string }>;
+  /** The machine's 1-minute load average, sampled through the run: [epoch ms, load]. */
+  load?: ReadonlyArray<[number, number]>;
+  /** CPUs of the machine. */
+  cpus?: number;
 }
 
 interface StepSpec {
@@ -67,13 +72,20 @@ export interface EpisodeReport {
   kind: Episode['kind'];
   fault: FaultKind;
   incidents: string[];
+  /** How many incidents the episode should open: 1; 2 when Redis lost its data mid-incident (it fires again). */
+  incidentsExpected: number;
+  /** A raise episode: whether the acknowledged no-data ticket was raised, or a page opened anew (it had resolved). */
+  raise?: 'raised' | 'opened' | 'none';
   ackedAt?: string;
   expected: string[];
   delivered: string[];
   lost: string[];
-  /** Accepted PagerDuty trigger events per dedup key. */
+  /** Accepted PagerDuty trigger events per dedup key (one key per arming of an incident: `sloe-<id>[.<n>]`). */
   pagerDutyTriggers: Record<string, number>;
+  /** Top-level posts per channel. */
   slackTopLevelPosts: Record<string, number>;
+  /** Top-level posts of one incident in one channel beyond the first. */
+  slackDuplicates: number;
   pagesAfterAck: number;
 }
 
@@ -92,11 +104,19 @@ export interface ChaosReport {
     incidents_expected: number;
     incidents_opened: number;
     incidents_unplanned: number;
+    /** Incidents opened beyond what the episodes should open. */
+    incidents_extra: number;
+    /** Incidents opened again after Redis lost its data (as documented: they fire again once). */
+    incidents_refired_after_data_loss: number;
+    /** The raise episode: the acknowledged ticket raised to a page, or a page opened anew. */
+    raise: string;
     steps_expected: number;
     steps_delivered: number;
     steps_lost: number;
     pagerduty_triggers_per_incident: Record<string, number>;
     pagerduty_incidents_not_exactly_one: number;
+    /** Dedup keys (PagerDuty incidents) that got more than one answered, accepted trigger event. */
+    pagerduty_keys_triggered_more_than_once: number;
     slack_top_level_duplicates: number;
     pages_after_ack: number;
     evaluation_gaps: number;
@@ -108,6 +128,10 @@ export interface ChaosReport {
     refused_starts: number;
     replicas_never_ready: number;
     acks_sent: number;
+    /** Clicks answered 200 whose user was told the Ack was NOT recorded (Redis could not store it in time); clicked again. */
+    acks_not_recorded: number;
+    cpus: number;
+    load_average_1m: { min: number; mean: number; max: number; samples: number };
   };
   invariants: Invariant[];
   episodes: EpisodeReport[];
@@ -135,6 +159,16 @@ export function incidentOfBlocks(blocks: unknown): string | undefined {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * Whether an Ack click was recorded: answered 200, and its user not told in an ephemeral message that it was NOT
+ * recorded (sloe could not store it in time: Redis paused or away). That message follows the answer within moments.
+ */
+export function ackRecorded(calls: readonly SlackCall[], ack: Ack): boolean {
+  if (ack.status !== 200) return false;
+  const told = (words: string) => calls.some((c) => c.method === 'chat.postEphemeral' && c.at >= ack.at - 5000 && c.at <= ack.at + 10_000 && String(c.args.text ?? '').includes(`incident ${ack.incidentId} was ${words}`));
+  return !told('NOT recorded') || told('recorded after all');
+}
+
 /** Works out the figures and the invariants. */
 export function account(r: Records): ChaosReport {
   const { plan, startedAt } = r;
@@ -153,12 +187,15 @@ export function account(r: Records): ChaosReport {
     .map((c) => ({ at: c.at, channel: String(c.args.channel), slo: sloOfText(String(c.args.text ?? '')), incident: incidentOfBlocks(c.args.blocks) }));
   const triggers = r.pagerDutyRequests
     .filter((q) => q.status === 202 && q.event.event_action === 'trigger')
-    .map((q) => ({ at: q.at, key: q.event.dedup_key ?? '', slo: sloOfText(q.event.payload.summary) }));
+    .map((q) => ({ at: q.at, key: q.event.dedup_key ?? '', incident: parseDedupKey(q.event.dedup_key)?.id, slo: sloOfText(q.event.payload.summary), held: q.held === true }));
+  const wipes = r.faults.filter((f) => f.kind === 'redis-restart-empty');
 
-  // An episode's window: from its start to the next episode of the same SLO (or the end of the run).
+  // An episode's window: from its start to the next episode of the same SLO (or the end of the run). A no-data
+  // episode's tickets are told apart from the raise that follows by their channel: its window runs on past the
+  // raise's start, as Prometheus may come back (and the ticket fire) later than planned.
   const windows = new Map<string, [number, number]>();
   for (const e of plan.episodes) {
-    const next = plan.episodes.filter((o) => o.slo === e.slo && o.start > e.start).map((o) => o.start);
+    const next = plan.episodes.filter((o) => o.slo === e.slo && o.start > e.start && !(e.kind === 'nodata' && o.kind === 'raise')).map((o) => o.start);
     windows.set(e.id, [startedAt + e.start - s, next.length ? startedAt + Math.min(...next) : r.endedAt + s]);
   }
   const inWindow = (e: Episode, at: number) => {
@@ -171,16 +208,16 @@ export function account(r: Records): ChaosReport {
   let pagesAfterAckTotal = 0;
   for (const e of plan.episodes) {
     const specs = e.kind === 'nodata' ? ticket : page;
-    const ack = r.acks.find((a) => a.episode === e.id && a.status === 200);
+    const ack = r.acks.find((a) => a.episode === e.id && ackRecorded(r.slackCalls, a));
     const myPosts = posts.filter((x) => x.slo === e.slo && inWindow(e, x.at) && (e.kind === 'nodata' ? x.channel === CHANNELS.ticket : x.channel !== CHANNELS.ticket));
     const myTriggers = e.kind === 'nodata' ? [] : triggers.filter((x) => x.slo === e.slo && inWindow(e, x.at));
     const ids = new Set<string>();
     for (const x of myPosts) if (x.incident) ids.add(x.incident);
-    for (const x of myTriggers) if (x.key.startsWith('sloe-')) ids.add(x.key.slice(5));
+    for (const x of myTriggers) if (x.incident) ids.add(x.incident);
     for (const i of r.incidents.values()) {
       if (i.sloId !== e.slo || !inWindow(e, i.firedAt)) continue;
       const noData = i.reason !== 'breach' && i.severity === 'ticket';
-      if ((e.kind === 'breach' && noData) || (e.kind === 'nodata' && !noData)) continue;
+      if ((e.kind !== 'nodata' && noData) || (e.kind === 'nodata' && !noData)) continue;
       ids.add(i.id);
     }
     // The raise episode is the no-data incident of the same SLO, raised: its incidents are those of the page posts.
@@ -206,6 +243,14 @@ export function account(r: Records): ChaosReport {
     }
     const pagerDutyTriggers: Record<string, number> = {};
     for (const x of myTriggers) pagerDutyTriggers[x.key] = (pagerDutyTriggers[x.key] ?? 0) + 1;
+    const perIncidentChannel = new Map<string, number>();
+    for (const x of myPosts) if (x.incident) perIncidentChannel.set(`${x.incident} ${x.channel}`, (perIncidentChannel.get(`${x.incident} ${x.channel}`) ?? 0) + 1);
+    const slackDuplicates = [...perIncidentChannel.values()].reduce((n, c) => n + c - 1, 0);
+    // Redis emptied while the episode's incident was open: sloe no longer knows it, and it fires again once.
+    const [from, to] = windows.get(e.id)!;
+    const wiped = e.kind === 'breach' && wipes.some((w) => w.start >= from && w.start < Math.min(to, startedAt + e.end));
+    const own = e.kind === 'raise' ? [...ids].filter((id) => !plan.episodes.some((o) => o.kind === 'nodata' && o.slo === e.slo && episodes.find((x) => x.id === o.id)?.incidents.includes(id))) : [...ids];
+    const raise = e.kind === 'raise' ? (myPosts.length === 0 ? 'none' : own.length ? 'opened' : 'raised') : undefined;
     // A page is a PagerDuty trigger; one already under way when the click landed (2 s) is not counted.
     const pagesAfterAck = ack && e.kind !== 'raise' ? myTriggers.filter((x) => x.at > ack.at + 2 * s).length : 0;
     pagesAfterAckTotal += pagesAfterAck;
@@ -215,12 +260,15 @@ export function account(r: Records): ChaosReport {
       kind: e.kind,
       fault: e.fault,
       incidents: [...ids],
+      incidentsExpected: e.kind === 'raise' ? own.length : wiped ? 2 : 1,
+      ...(raise ? { raise } : {}),
       ...(ack ? { ackedAt: iso(ack.at) } : {}),
       expected,
       delivered: delivered.filter((k) => expected.includes(k)),
       lost: expected.filter((k) => !delivered.includes(k)),
       pagerDutyTriggers,
       slackTopLevelPosts,
+      slackDuplicates,
       pagesAfterAck,
     });
   }
@@ -244,25 +292,37 @@ export function account(r: Records): ChaosReport {
     }
   }
 
-  const planned = plan.episodes.filter((e) => e.kind !== 'raise');
-  const allIds = new Set<string>([...r.incidents.keys(), ...posts.flatMap((x) => (x.incident ? [x.incident] : [])), ...triggers.flatMap((x) => (x.key.startsWith('sloe-') ? [x.key.slice(5)] : []))]);
+  const allIds = new Set<string>([...r.incidents.keys(), ...posts.flatMap((x) => (x.incident ? [x.incident] : [])), ...triggers.flatMap((x) => (x.incident ? [x.incident] : []))]);
   const stepsExpected = episodes.reduce((n, e) => n + e.expected.length, 0);
   const stepsLost = episodes.reduce((n, e) => n + e.lost.length, 0);
   const perIncident: Record<string, number> = {};
   for (const x of triggers) perIncident[x.key] = (perIncident[x.key] ?? 0) + 1;
   const pdWrong = episodes.filter((e) => e.expected.includes('page.1') && Object.keys(e.pagerDutyTriggers).length !== 1);
-  const duplicates = episodes.reduce((n, e) => n + Object.values(e.slackTopLevelPosts).reduce((m, c) => m + Math.max(0, c - 1), 0), 0);
+  const duplicates = episodes.reduce((n, e) => n + e.slackDuplicates, 0);
+  // A trigger whose answer never came (held until the client gave up) is rightly sent again: not counted twice.
+  const answered: Record<string, number> = {};
+  for (const x of triggers) if (!x.held) answered[x.key] = (answered[x.key] ?? 0) + 1;
+  const retriggered = Object.values(answered).filter((n) => n > 1).length;
+  const refired = episodes.filter((e) => e.kind === 'breach' && e.incidentsExpected === 2 && e.incidents.length === 2).length;
+  const extra = episodes.reduce((n, e) => n + Math.max(0, e.incidents.length - (e.kind === 'raise' ? 1 : e.incidentsExpected)), 0);
+  const raiseEpisode = episodes.find((e) => e.kind === 'raise');
+  const loads = (r.load ?? []).map(([, l]) => l);
+  const round2 = (n: number) => Math.round(n * 100) / 100;
   const nodata = episodes.filter((e) => e.kind === 'nodata');
   const unexcused = gaps.filter((g) => !g.during);
   const figures: ChaosReport['figures'] = {
-    incidents_expected: planned.length,
+    incidents_expected: episodes.reduce((n, e) => n + (e.kind === 'raise' ? 0 : e.incidentsExpected), 0) + (raiseEpisode?.raise === 'opened' ? 1 : 0),
     incidents_opened: allIds.size,
     incidents_unplanned: [...allIds].filter((id) => !attributed.has(id)).length,
+    incidents_extra: extra,
+    incidents_refired_after_data_loss: refired,
+    raise: raiseEpisode?.raise === 'raised' ? 'the acknowledged no-data ticket was raised to a page' : raiseEpisode?.raise === 'opened' ? 'the no-data ticket had resolved first; a page opened anew' : raiseEpisode ? 'no page' : 'not planned',
     steps_expected: stepsExpected,
     steps_delivered: stepsExpected - stepsLost,
     steps_lost: stepsLost,
     pagerduty_triggers_per_incident: perIncident,
     pagerduty_incidents_not_exactly_one: pdWrong.length,
+    pagerduty_keys_triggered_more_than_once: retriggered,
     slack_top_level_duplicates: duplicates,
     pages_after_ack: pagesAfterAckTotal,
     evaluation_gaps: unexcused.length,
@@ -273,7 +333,10 @@ export function account(r: Records): ChaosReport {
     unexpected_replica_exits: r.unexpectedExits.length,
     refused_starts: r.refusedStarts.length,
     replicas_never_ready: r.neverReady?.length ?? 0,
-    acks_sent: r.acks.filter((a) => a.status === 200).length,
+    acks_sent: r.acks.filter((a) => ackRecorded(r.slackCalls, a)).length,
+    acks_not_recorded: r.acks.filter((a) => a.status === 200 && !ackRecorded(r.slackCalls, a)).length,
+    cpus: r.cpus ?? 0,
+    load_average_1m: { min: round2(Math.min(...loads, Infinity) === Infinity ? 0 : Math.min(...loads)), mean: round2(loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length)), max: round2(Math.max(0, ...loads)), samples: loads.length },
   };
   const lostList = episodes.filter((e) => e.lost.length).map((e) => `${e.id} ${e.slo} (${e.fault}): ${e.lost.join(', ')}`);
   const invariants: Invariant[] = [
@@ -283,6 +346,12 @@ export function account(r: Records): ChaosReport {
       ok: pdWrong.length === 0,
       value: pdWrong.length,
       ...(pdWrong.length ? { detail: pdWrong.map((e) => `${e.id} ${e.slo} (${e.fault}): ${Object.keys(e.pagerDutyTriggers).length} dedup key(s)`).join('; ') } : {}),
+    },
+    {
+      name: 'trigger events per PagerDuty incident (dedup key) = 1, apart from a retry after an answer that never came',
+      ok: retriggered === 0,
+      value: retriggered,
+      ...(retriggered ? { detail: Object.entries(answered).filter(([, n]) => n > 1).map(([k, n]) => `${k}: ${n}`).join('; ') } : {}),
     },
     { name: 'pages after acknowledgement = 0', ok: pagesAfterAckTotal === 0, value: pagesAfterAckTotal },
     {
@@ -319,10 +388,13 @@ export function formatReport(report: ChaosReport): string {
   const f = report.figures;
   const lines = [
     `chaos run (${report.profile}, ${report.minutes} min, ${report.replicas} replicas)`,
-    `  incidents expected ${f.incidents_expected}, opened ${f.incidents_opened} (${f.incidents_unplanned} not from a planned episode)`,
+    f.load_average_1m.samples
+      ? `  machine: ${f.cpus} CPUs, load average (1 min) ${f.load_average_1m.min}–${f.load_average_1m.max}, mean ${f.load_average_1m.mean} (${f.load_average_1m.samples} samples)`
+      : '  machine: load not recorded',
+    `  incidents expected ${f.incidents_expected}, opened ${f.incidents_opened} (${f.incidents_unplanned} not from a planned episode, ${f.incidents_extra} extra; ${f.incidents_refired_after_data_loss} fired again after Redis lost its data; raise: ${f.raise})`,
     `  steps expected ${f.steps_expected}, delivered ${f.steps_delivered}, lost ${f.steps_lost}`,
-    `  PagerDuty: ${f.pagerduty_incidents_not_exactly_one} paging incident(s) without exactly one PagerDuty incident; trigger events per dedup key: ${Object.values(f.pagerduty_triggers_per_incident).join(',') || '—'}`,
-    `  Slack top-level duplicates ${f.slack_top_level_duplicates}; pages after acknowledgement ${f.pages_after_ack} (${f.acks_sent} acks)`,
+    `  PagerDuty: ${f.pagerduty_incidents_not_exactly_one} paging incident(s) without exactly one PagerDuty incident; accepted trigger events per dedup key: ${Object.values(f.pagerduty_triggers_per_incident).join(',') || '—'}`,
+    `  Slack top-level duplicates (same incident, same channel) ${f.slack_top_level_duplicates}; pages after acknowledgement ${f.pages_after_ack} (${f.acks_sent} acks recorded; ${f.acks_not_recorded} click(s) told "NOT recorded", clicked again)`,
     `  evaluation gaps > 2 intervals: ${f.evaluation_gaps} (longest ${f.longest_evaluation_gap_s}s), ${f.evaluation_gaps_during_redis_faults} more while Redis was down`,
     `  no-data tickets while Prometheus was down: ${f.nodata_tickets_opened}/${f.nodata_tickets_expected}; unexpected replica exits ${f.unexpected_replica_exits} (and ${f.refused_starts} start(s) refused while an invalid file was in place; ${f.replicas_never_ready} replica start(s) running but never ready)`,
     '  invariants:',

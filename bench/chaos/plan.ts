@@ -55,6 +55,8 @@ export interface Profile {
   /** BullMQ lock and stalled-check times of the replicas (how soon a dead replica's jobs are taken over). */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** How long a delivery claim lasts unless extended (SLOE_CLAIM_TTL_MS): how soon a killed replica's step is sent. */
+  claimTtlMs: number;
 }
 
 const ALL_BREACH_FAULTS: FaultKind[] = [
@@ -94,6 +96,7 @@ export const FULL: Profile = {
   pagerDutyTimeout: true,
   lockDurationMs: 10_000,
   stalledIntervalMs: 5_000,
+  claimTtlMs: 10_000,
 };
 
 /** The version in `npm test`: two replicas, one or two faults of each kind, about a minute. */
@@ -121,6 +124,8 @@ export const SHORT: Profile = {
   pagerDutyTimeout: false,
   lockDurationMs: 2_000,
   stalledIntervalMs: 1_000,
+  // Scaled with the breaches (9 s): a claim of 30 s would outlast the incident its step belongs to.
+  claimTtlMs: 2_000,
 };
 
 /**
@@ -211,8 +216,13 @@ export function makePlan(profile: Profile): Plan {
   const raiseMs = profile.breachS * s + PROMETHEUS_START_MS;
   const prometheusActMs = withPrometheus ? (2 * profile.intervalS + profile.prometheusDownS) * s + raiseMs + tail : 0;
   const budget = profile.minutes * 60 * s - lead - episodeMs - wipeActMs - prometheusActMs - profile.settleS * s;
-  // Acts of one SLO must not overlap: the same SLO comes back every SLO_COUNT acts.
-  const minSpacing = Math.max((profile.forS + profile.intervalS) * s, Math.ceil((episodeMs + 5 * s) / SLO_COUNT));
+  // Acts of one SLO must not overlap: the same SLO comes back every SLO_COUNT acts. While Redis is paused nothing is
+  // evaluated, so a recovery that falls in the pause is not seen: the next breach of that SLO would meet its last
+  // incident still open (acknowledged, say) and open none. The pause is kept out of that interval too.
+  // With no more acts than SLOs, no SLO comes back.
+  const pauseMs = profile.faults.includes('redis-pause') ? profile.redisPauseS * s : 0;
+  const comesBack = acts.length > SLO_COUNT;
+  const minSpacing = Math.max((profile.forS + profile.intervalS) * s, comesBack ? Math.ceil((episodeMs + pauseMs + 5 * s) / SLO_COUNT) : 0);
   const spacing = acts.length > 1 ? Math.max(minSpacing, Math.floor(budget / (acts.length - 1))) : 0;
   const episodes: Episode[] = [];
   const faults: PlannedFault[] = [];

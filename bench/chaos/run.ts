@@ -3,10 +3,11 @@
  * in Slack where the plan says, watches Redis and the API, and hands everything to the accounting.
  */
 import { unlink, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { click } from '../../test/support/stand-ins/slack.js';
-import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
+import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, ackRecorded, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
 import { type Episode, type PlannedFault, type Profile, makePlan, wipeWaitMs } from './plan.js';
 import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World, sleep } from './world.js';
 
@@ -40,6 +41,8 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
   const incidents = new Map<string, SeenIncident>();
   const evaluations = new Map<string, number[]>(plan.slos.map((slo) => [slo, []]));
   const hostileRequests: Array<{ url: string; status: number | string }> = [];
+  // The machine's load through the run: a run on a loaded machine is recognisable as one.
+  const load: Array<[number, number]> = [];
   const timers: NodeJS.Timeout[] = [];
   let done = false;
   let probe: Redis | undefined;
@@ -69,6 +72,7 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
       watch(Math.max(200, (profile.intervalS * 1000) / 4), () => pollEvaluations(probe!, plan.slos, evaluations)),
       watch(1000, () => pollIncidents(world, incidents)),
       watch(200, () => clickAcks(world, plan.episodes, startedAt, profile, acks, say)),
+      watch(5000, async () => void load.push([Date.now(), loadavg()[0]!])),
     ];
 
     await sleep(startedAt + plan.endMs - Date.now());
@@ -93,6 +97,8 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
       refusedStarts: world.refusedStarts,
       neverReady: world.neverReady,
       hostileRequests,
+      load,
+      cpus: cpus().length,
     };
     if (options.logDir) await writeFile(join(options.logDir, 'records.json'), saveRecords(records));
     return account(records);
@@ -196,10 +202,10 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
         say(`reload-invalid: ${what} in slos/`);
         await writeFile(file, text);
         await sleep(500);
-        world.signalReplicas('SIGHUP');
+        await world.hangUpReplicas();
         await sleep(p.invalidFileS * s);
         await unlink(file);
-        world.signalReplicas('SIGHUP');
+        await world.hangUpReplicas();
         await sleep(s);
       }
       return void window(start);
@@ -208,7 +214,7 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
       say(`prometheus-down: Prometheus stopped for ${p.prometheusDownS}s`);
       await world.stopPrometheus();
       await sleep(p.prometheusDownS * s);
-      await world.startPrometheus();
+      await world.startPrometheus(true);
       say('prometheus-down: Prometheus back');
       return void window(start);
     }
@@ -263,8 +269,9 @@ async function pollIncidents(world: World, seen: Map<string, SeenIncident>): Pro
 async function clickAcks(world: World, episodes: Episode[], startedAt: number, p: Profile, acks: Ack[], say: (l: string) => void): Promise<void> {
   const now = Date.now();
   for (const e of episodes) {
-    // Clicked already, or a click failed (its replica went away) less than a second ago.
-    if (!e.ack || acks.some((a) => a.episode === e.id && (a.status === 200 || a.at > now - 1000))) continue;
+    // Clicked already and recorded, or clicked less than two seconds ago (a click that failed — its replica went
+    // away, or sloe said it was NOT recorded — is clicked again after that).
+    if (!e.ack || acks.some((a) => a.episode === e.id && (a.at > now - 2000 || ackRecorded(world.slack.calls, a)))) continue;
     if (now < startedAt + e.start) continue;
     const channel = e.kind === 'nodata' ? CHANNELS.ticket : CHANNELS.page;
     const post = world.slack.calls.find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts && c.args.channel === channel && c.at >= startedAt + e.start && sloOfText(String(c.args.text ?? '')) === e.slo);

@@ -4,7 +4,7 @@
  * replicas as real processes kept running by a supervisor that counts the exits nobody asked for.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { globalAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,7 @@ export class World {
       SLOE_API_PUBLIC_READ: '1',
       SLOE_LOCK_DURATION_MS: String(this.profile.lockDurationMs),
       SLOE_STALLED_INTERVAL_MS: String(this.profile.stalledIntervalMs),
+      SLOE_CLAIM_TTL_MS: String(this.profile.claimTtlMs),
       NODE_EXTRA_CA_CERTS: this.ca.caFile,
     };
     const logDir = this.logDir ?? join(this.dir, 'logs');
@@ -164,9 +165,14 @@ export class World {
     await Promise.all([this.startPrometheus().then(() => this.waitForScrape()), ...this.replicas.map((r) => this.startReplica(r))]);
   }
 
-  /** Starts Prometheus on its fixed port (a restart keeps its data directory). */
-  async startPrometheus(): Promise<void> {
+  /**
+   * Starts Prometheus on its fixed port. `fresh`: without the data of before. A restarted Prometheus that keeps its
+   * data answers with the last samples scraped before it stopped until it scrapes again; those healthy values can
+   * resolve a no-data ticket just before the breach that should raise it shows, which leaves the raise untried.
+   */
+  async startPrometheus(fresh = false): Promise<void> {
     const dir = join(this.dir, 'prometheus');
+    if (fresh) await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     this.prometheus = await startPrometheus({ dir, port: this.prometheusPort, scrape: { targets: [this.scrapeTarget], interval: '1s' } });
   }
@@ -252,11 +258,15 @@ export class World {
   }
 
   /**
-   * Sends a signal to every replica that is up (SIGHUP: reload the SLO files). One still starting is left alone:
-   * `sloe run` installs its SIGHUP handler once the engine has started, and before that SIGHUP ends the process.
+   * Sends SIGHUP (reload the SLO files) to every replica that runs, one still starting too: `sloe run` catches it
+   * from the moment its code runs. Only a process whose Node runtime is still booting (it catches no SIGHUP yet, as
+   * /proc says) is left alone: nothing can catch a signal then.
    */
-  signalReplicas(signal: NodeJS.Signals): void {
-    for (const r of this.replicas) if (running(r) && r.current!.lines.some((l) => l.event === 'ready')) r.current!.kill(signal);
+  async hangUpReplicas(): Promise<void> {
+    for (const r of this.replicas) {
+      const pid = r.current?.child.pid;
+      if (running(r) && pid !== undefined && (await catchesSighup(pid))) r.current!.kill('SIGHUP');
+    }
   }
 
   /** The replica whose process holds the client end of a connection to the stand-in on `serverPort`. */
@@ -275,6 +285,13 @@ export class World {
     await Promise.all([this.redis?.stop(), this.stopPrometheus(), this.slack?.stop(), this.pagerduty?.stop(), this.exporter.stop()]);
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Whether a process has a handler for SIGHUP (bit 0 of SigCgt in /proc/<pid>/status). */
+async function catchesSighup(pid: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return mask !== undefined && (parseInt(mask.slice(-1), 16) & 1) === 1;
 }
 
 /** Whether the replica's process runs now. */

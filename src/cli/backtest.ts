@@ -6,9 +6,11 @@ import { UsageError } from '../rules/index.js';
 import { mapLimit } from '../util/async.js';
 import { loadConfig } from './config.js';
 import { EXIT, type Io } from './io.js';
-import { DEFAULT_PATHS, iso, parse, parseTime } from './options.js';
+import { incidentJson } from './backtest-diff-format.js';
+import { DEFAULT_PATHS, iso, oneOf, parse, parseTime } from './options.js';
 
 export const BACKTEST_HELP = `Usage: sloe backtest [PATH…] --from TIME --to TIME [--step DUR] [--json]
+       sloe backtest --base REF|DIR [PATH…] --from TIME --to TIME [--format text|json|markdown] [--github-summary]
 
 Replays the alert state machine and the escalation policies over history, sending nothing: when each incident
 would have fired and resolved, and which escalation steps would have run, repetitions (repeat) included
@@ -19,9 +21,20 @@ Options:
   --step DUR               evaluation step, a Prometheus duration (default 1m)
   --slo SERVICE/NAME       only this SLO (repeatable)
   --json                   one JSON object: { "from", "to", "step", "slos": [ { "service", "slo", "labels", "incidents" } ] }
+  --format FORMAT          text (default) or json; with --base also markdown (a pull-request comment)
+
+What a change would have changed:
+  --base REF|DIR           also replay the specs at a base and compare, per SLO: incidents added, removed and
+                           moved, pages and tickets per week, steps reaching PagerDuty and on-call, SLOs added,
+                           removed and renamed. DIR: a directory holding the base's SLO files; REF: a git revision
+                           of the repository the PATHs live in, whose files below the same PATHs are the base.
+                           Each distinct Prometheus query is asked once for both sides.
+  --github-summary         also append the Markdown comparison to $GITHUB_STEP_SUMMARY (GitHub Actions)
+  --fail-on-new-pages      exit 1 when an SLO would have paged more often than at the base
 
 Environment: as for sloe eval (PROMETHEUS_URL, …).
-Exit status: 0 replayed, 1 invalid SLO files, 2 usage error or Prometheus failing.
+Exit status: 0 replayed (and compared), 1 invalid SLO files (or new pages with --fail-on-new-pages), 2 usage error
+or Prometheus failing.
 `;
 
 /** `sloe backtest`: what a spec would have done against real history. */
@@ -32,6 +45,10 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
     step: { type: 'string' },
     slo: { type: 'string', multiple: true },
     json: { type: 'boolean' },
+    format: { type: 'string' },
+    base: { type: 'string' },
+    'github-summary': { type: 'boolean' },
+    'fail-on-new-pages': { type: 'boolean' },
   });
   if (values.help) {
     io.stdout.write(BACKTEST_HELP);
@@ -44,6 +61,28 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
   const stepMs = parseDuration(values.step ?? '1m');
   if (stepMs === undefined || stepMs < 1000 || stepMs % 1000 !== 0) {
     throw new UsageError(`--step must be a duration of whole seconds such as 30s or 1m (got ${JSON.stringify(values.step)})`);
+  }
+  const format = values.json ? 'json' : oneOf('format', values.format, ['text', 'json', 'markdown'] as const, 'text');
+  if (values.base === undefined) {
+    if (format === 'markdown' || values['github-summary'] || values['fail-on-new-pages']) {
+      throw new UsageError('--format markdown, --github-summary and --fail-on-new-pages compare with a base: give --base REF|DIR');
+    }
+  } else {
+    const { backtestBaseCommand } = await import('./backtest-base.js');
+    return backtestBaseCommand(
+      {
+        base: values.base,
+        paths: positionals.length ? positionals : DEFAULT_PATHS,
+        from,
+        to,
+        stepMs,
+        slos: values.slo ?? [],
+        format,
+        githubSummary: values['github-summary'] === true,
+        failOnNewPages: values['fail-on-new-pages'] === true,
+      },
+      io,
+    );
   }
   const config = await loadConfig(positionals.length ? positionals : DEFAULT_PATHS, io, 'slos');
   if (typeof config === 'number') return config;
@@ -87,19 +126,10 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
           service: slo.service,
           slo: slo.name,
           labels: i.labels,
-          incidents: i.incidents.map((inc) => ({
-            severity: inc.severity,
-            reason: inc.reason,
-            firedAt: iso(inc.firedAt),
-            resolvedAt: inc.resolvedAt === null ? null : iso(inc.resolvedAt),
-            message: inc.message,
-            ...(inc.held ? { silenced: { by: inc.held.by, reason: inc.held.reason, until: iso(inc.held.until) } } : {}),
-            ...(inc.escalations.length ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, reason: e.reason, at: iso(e.at) })) } : {}),
-            steps: inc.steps.map((s) => ({ notify: s.notify, at: iso(s.at), target: s.target, ...(s.round ? { repeat: s.round } : {}) })),
-          })),
+          incidents: i.incidents.map(incidentJson),
         })),
   );
-  if (values.json) {
+  if (format === 'json') {
     io.stdout.write(JSON.stringify({ from: iso(from), to: iso(to), step: formatDuration(stepMs), slos: entries }, null, 2) + '\n');
     return EXIT.ok;
   }

@@ -12,9 +12,11 @@ Commands:
   owners   [PATH…] [--json]                      dashboards, their one owner, and their SLOs
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
+           [--base REF|DIR]                      … and compare with the specs at a git revision or directory
   run      [PATH…]                               the engine: evaluate, escalate, serve HTTP
   export   prometheus-rules|openslo [PATH…]      the SLOs as Prometheus rules or OpenSLO v1
   import   openslo|sloth FILE… [--out DIR]       OpenSLO v1 or Sloth specs as sloe YAML
+  init     --prometheus URL --service NAME       write slos/NAME.yaml from the metrics a service exports
   schema                                         print the JSON Schema of SLO files
 
 Run \`sloe <command> --help\` for a command's options.
@@ -32,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).runCommand,
   export: async () => (await import('./export.js')).exportCommand,
   import: async () => (await import('./import.js')).importCommand,
+  init: async () => (await import('./init.js')).initCommand,
   schema: async () => {
     const { jsonSchema } = await import('../rules/index.js');
     return async (_args, io) => {

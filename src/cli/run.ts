@@ -24,6 +24,10 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     io.stdout.write(RUN_HELP);
     return EXIT.ok;
   }
+  // A SIGHUP while the engine starts (its files may have been read already) reloads them once it runs.
+  let hangups = 0;
+  const whileStarting = () => void hangups++;
+  process.on('SIGHUP', whileStarting);
   let engine: Engine;
   try {
     const setup = channelsFromEnv(io.env);
@@ -40,11 +44,16 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
       return EXIT.usage;
     }
     throw e;
+  } finally {
+    process.removeListener('SIGHUP', whileStarting);
   }
+  const reload = () => engine.requestReload('SIGHUP');
+  process.on('SIGHUP', reload);
+  if (hangups > 0) reload();
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       engine.log.info({ event: 'signal', signal }, `${signal}: shutting down`);
-      process.removeAllListeners('SIGHUP');
+      process.removeListener('SIGHUP', reload);
       engine.stop().then(
         () => resolve(EXIT.ok),
         (e: Error) => {
@@ -55,6 +64,5 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => engine.requestReload('SIGHUP'));
   });
 }

@@ -1,28 +1,38 @@
-import { formatGithubProblem, formatProblem, loadRules } from '../rules/index.js';
+import { LINT_RULES, formatGithubProblem, formatProblem, formatWarning, lint, loadRules } from '../rules/index.js';
+import { explain, explainText } from './explain.js';
 import { EXIT, type Io } from './io.js';
 import { DEFAULT_PATHS, checkOptions, oneOf, parse } from './options.js';
 
-export const VALIDATE_HELP = `Usage: sloe validate [PATH…] [--format text|json|github]
+export const VALIDATE_HELP = `Usage: sloe validate [PATH…] [--format text|json|github] [--strict]
 
 Parses and checks every *.yaml / *.yml below PATH (default ./slos): schema, references between files,
-PromQL syntax, durations, conditions and label cardinality. Prints one line per problem.
+PromQL syntax, durations, conditions and label cardinality. Prints one line per problem. Valid files are
+then linted against the golden-signal guide: each warning names its rule; a comment in a file turns a rule off
+there (# sloe-lint-disable rule-name).
 
 Options:
   --format text|json|github          output form (default text; github writes Actions annotations)
-  --strict                           warnings (an expired silence, one matching no SLO) fail too
+  --strict                           lint warnings are errors (exit 1)
+  --explain                          print the PromQL each SLO runs, exactly as the engine runs it (queries
+                                     of SLOs declared by signal are derived from the service's metrics:)
   --high-cardinality-labels a,b      labels that must not be grouped by, besides the built-in list
                                      (also SLOE_HIGH_CARDINALITY_LABELS)
 
-Exit status: 0 valid (warnings are printed but pass), 1 problems found (or warnings with --strict),
-2 usage error.
+Lint rules:
+${Object.entries(LINT_RULES)
+  .map(([name, why]) => `  ${name.padEnd(34)} ${why}`)
+  .join('\n')}
+
+Exit status: 0 valid, 1 problems found (or warnings with --strict), 2 usage error.
 `;
 
-/** `sloe validate`: checks the SLO files and reports every problem with its position. */
+/** `sloe validate`: checks the SLO files and reports every problem with its position, then the lint warnings. */
 export async function validateCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     format: { type: 'string' },
-    'high-cardinality-labels': { type: 'string' },
     strict: { type: 'boolean' },
+    explain: { type: 'boolean' },
+    'high-cardinality-labels': { type: 'string' },
   });
   if (values.help) {
     io.stdout.write(VALIDATE_HELP);
@@ -30,23 +40,39 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   }
   const format = oneOf('format', values.format, ['text', 'json', 'github'] as const, 'text');
   const paths = positionals.length ? positionals : DEFAULT_PATHS;
-  const result = await loadRules(paths, checkOptions(values['high-cardinality-labels'], io.env));
-  const { problems, config, files, warnings } = result;
-  const valid = problems.length === 0 && (!values.strict || warnings.length === 0);
+  const options = checkOptions(values['high-cardinality-labels'], io.env);
+  const result = await loadRules(paths, options);
+  const { problems, config, files } = result;
+  // The guide is checked on files that are valid: with problems, the configuration is partial, and those come first.
+  const warnings = [...result.warnings, ...(problems.length === 0 ? lint(result.docs, config, { highCardinalityLabels: options.highCardinalityLabels }) : [])];
+  const strict = values.strict === true;
+  const valid = problems.length === 0 && (!strict || warnings.length === 0);
   if (format === 'json') {
     io.stdout.write(
-      JSON.stringify({ valid, files: files.length, slos: config.slos.length, problems, warnings }, null, 2) + '\n',
+      JSON.stringify(
+        { valid, files: files.length, slos: config.slos.length, problems, warnings, ...(values.explain ? { explain: config.slos.map(explain) } : {}) },
+        null,
+        2,
+      ) + '\n',
     );
   } else {
+    if (values.explain) for (const slo of config.slos) io.stdout.write(explainText(explain(slo)) + '\n');
     for (const p of problems) io.stdout.write((format === 'github' ? formatGithubProblem(p) : formatProblem(p)) + '\n');
     for (const w of warnings) {
-      io.stdout.write((format === 'github' ? formatGithubProblem(w, 'warning') : formatProblem({ ...w, message: `warning: ${w.message}` })) + '\n');
+      io.stdout.write(
+        (format === 'github'
+          ? formatGithubProblem({ ...w, message: `${w.message} [${w.rule}]` }, strict ? 'error' : 'warning')
+          : strict
+            ? formatProblem({ ...w, message: `${w.message} [${w.rule}]` })
+            : formatWarning(w)) + '\n',
+      );
     }
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const warned = warnings.length ? `, ${plural(warnings.length, 'lint warning')}` : '';
     io.stderr.write(
       problems.length === 0
-        ? `sloe: ${plural(config.slos.length, 'SLO')} in ${plural(files.length, 'file')}: valid${warnings.length ? ` with ${plural(warnings.length, 'warning')}${values.strict ? ' (--strict: failing)' : ''}` : ''}\n`
-        : `sloe: ${plural(problems.length, 'problem')} in ${plural(new Set(problems.map((p) => p.file)).size, 'file')}\n`,
+        ? `sloe: ${plural(config.slos.length, 'SLO')} in ${plural(files.length, 'file')}: valid${warned}${!valid ? ' (--strict: warnings are errors)' : ''}\n`
+        : `sloe: ${plural(problems.length, 'problem')} in ${plural(new Set(problems.map((p) => p.file)).size, 'file')}${warned}\n`,
     );
   }
   return valid ? EXIT.ok : EXIT.problem;

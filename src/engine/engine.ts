@@ -95,7 +95,8 @@ export class Engine implements IncidentActions {
     }
     this.store = new RedisIncidentStore(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
-    this.queues = new Queues(this.queueRedis, prefix, this.now, { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning });
+    const tuning = { ...DEFAULT_TUNING, ...tuningFromEnv(env), ...options.tuning };
+    this.queues = new Queues(this.queueRedis, prefix, this.now, tuning);
     this.schedulers = new SchedulerKeeper({
       queues: this.queues,
       connection: this.queueRedis,
@@ -117,7 +118,9 @@ export class Engine implements IncidentActions {
       metrics: this.metrics,
       now: this.now,
       owner: this.owner,
-      ...(Number(env.SLOE_CLAIM_TTL_MS) > 0 ? { claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) } : {}),
+      // A dead replica's step is taken over once both its job lock and its delivery claim lapse: unless set apart,
+      // the claim lasts as long as the lock, so that SLOE_LOCK_DURATION_MS alone says how soon that is.
+      claimTtlMs: Number(env.SLOE_CLAIM_TTL_MS) > 0 ? Number(env.SLOE_CLAIM_TTL_MS) : tuning.lockDurationMs,
       ...(options.retry ? { retry: options.retry } : {}),
       postpone: (job, until) => this.queues.postpone(job, until),
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
@@ -328,32 +331,35 @@ export class Engine implements IncidentActions {
     return [...this.current.silences.map((silence) => ({ id: silence.name, origin: 'spec' as const, silence })), ...runtime.map((r) => ({ ...r, origin: 'runtime' as const }))];
   }
 
-  /** Acknowledges a firing incident: its remaining steps will not run. */
-  async acknowledge(id: string, by: string, via = 'api'): Promise<IncidentAction> {
+  /**
+   * Acknowledges a firing incident: its remaining steps will not run. With a `deadline` (epoch ms), nothing changes
+   * once Redis' clock has passed it ('expired'): the one who asked was told it did not happen.
+   */
+  async acknowledge(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     const at = this.now();
-    const before = await this.store.acknowledge(id, at, by, { at, type: 'acknowledged', by, detail: `acknowledged via ${via}` });
+    const before = await this.store.acknowledge(id, at, by, { at, type: 'acknowledged', by, detail: `acknowledged via ${via}` }, deadline);
     return this.after(id, before, 'acknowledged', `acknowledged by ${by} via ${via}`, via);
   }
 
   /** Resolves an incident by hand: what was opened is resolved; a breach that persists fires anew after `for`. */
-  async resolve(id: string, by: string, via = 'api'): Promise<IncidentAction> {
+  async resolve(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     const incident = await this.store.get(id);
     if (!incident) return 'missing';
     const at = this.now();
-    const before = await this.store.resolve(incident, at, by, { at, type: 'resolved', by, detail: `resolved via ${via}` });
-    return this.after(id, before === 'resolved' ? 'resolved' : 'firing', 'resolved', `resolved by ${by} via ${via}`, via);
+    const before = await this.store.resolve(incident, at, by, { at, type: 'resolved', by, detail: `resolved via ${via}` }, deadline);
+    return this.after(id, before === 'resolved' || before === 'expired' ? before : 'firing', 'resolved', `resolved by ${by} via ${via}`, via);
   }
 
   /** Holds the escalation of a firing incident for `ms`. */
-  async snooze(id: string, ms: number, by: string, via = 'api'): Promise<IncidentAction> {
+  async snooze(id: string, ms: number, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     const at = this.now();
     const until = at + ms;
-    const before = await this.store.snooze(id, until, { at, type: 'snoozed', by, detail: `snoozed until ${new Date(until).toISOString()} via ${via}` });
+    const before = await this.store.snooze(id, until, { at, type: 'snoozed', by, detail: `snoozed until ${new Date(until).toISOString()} via ${via}` }, deadline);
     return this.after(id, before, 'snoozed', `snoozed by ${by} via ${via}`, via, String(until));
   }
 
   private async after(id: string, before: string, update: UpdateJob['update'], what: string, origin: string, seq = 'manual'): Promise<IncidentAction> {
-    if (before === 'missing') return 'missing';
+    if (before === 'missing' || before === 'expired') return before;
     if (before !== 'firing') return 'already';
     const incident = await this.store.get(id);
     this.log.info({ event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId }, what);

@@ -107,9 +107,22 @@ redis.call('HSET', stateKey, 'rev', tonumber(rev) + 1, 'evaluatedAt', evaluatedA
 return cjson.encode({applied = true, opened = opened, escalated = escalated, rearmed = rearmed, resolved = resolved})
 `;
 
+/**
+ * Whether a deadline (epoch ms, '' for none) has passed by Redis' clock: a change someone was told was NOT made
+ * (Redis did not answer in time) must not be made when the command reaches Redis later (a paused or restarting Redis).
+ */
+const PAST_DEADLINE = `
+local function past(deadline)
+  if deadline == nil or deadline == '' then return false end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(deadline)
+end`;
+
 /** Acknowledge (ARGV[1] = 'acknowledged') or snooze a firing incident; returns its status before. */
 const TRANSITION = `
 local key, auditKey = KEYS[1], KEYS[2]
+${PAST_DEADLINE}
+if past(ARGV[6]) then return 'expired' end
 local status = redis.call('HGET', key, 'status')
 if not status then return 'missing' end
 if status ~= 'firing' then return status end
@@ -125,6 +138,8 @@ return status
 /** Resolve by hand: closes the incident and makes its instance start over from ok at the next evaluation. */
 const RESOLVE = `
 local key, auditKey, openKey, stateKey, severityKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+${PAST_DEADLINE}
+if past(ARGV[5]) then return 'expired' end
 local status = redis.call('HGET', key, 'status')
 if not status then return 'missing' end
 if status == 'resolved' then return status end
@@ -329,17 +344,17 @@ export class RedisIncidentStore implements IncidentStore {
   }
 
   /** Acknowledges a firing incident; returns the status it had ('firing' when this call acknowledged it). */
-  async acknowledge(id: string, at: number, by: string, audit: AuditEntry): Promise<IncidentStatus | 'missing'> {
-    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'acknowledged', String(at), by, '', JSON.stringify(audit))) as IncidentStatus | 'missing';
+  async acknowledge(id: string, at: number, by: string, audit: AuditEntry, deadline?: number): Promise<IncidentStatus | 'missing' | 'expired'> {
+    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'acknowledged', String(at), by, '', JSON.stringify(audit), deadline === undefined ? '' : String(deadline))) as IncidentStatus | 'missing' | 'expired';
   }
 
   /** Holds a firing incident's escalation until `until`; returns the status it had. */
-  async snooze(id: string, until: number, audit: AuditEntry): Promise<IncidentStatus | 'missing'> {
-    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'snoozed', '', '', String(until), JSON.stringify(audit))) as IncidentStatus | 'missing';
+  async snooze(id: string, until: number, audit: AuditEntry, deadline?: number): Promise<IncidentStatus | 'missing' | 'expired'> {
+    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'snoozed', '', '', String(until), JSON.stringify(audit), deadline === undefined ? '' : String(deadline))) as IncidentStatus | 'missing' | 'expired';
   }
 
   /** Resolves by hand; returns the status it had. */
-  async resolve(incident: Incident, at: number, by: string, audit: AuditEntry): Promise<IncidentStatus | 'missing'> {
+  async resolve(incident: Incident, at: number, by: string, audit: AuditEntry, deadline?: number): Promise<IncidentStatus | 'missing' | 'expired'> {
     return (await this.redis.sloeResolve(
       this.key('incident', incident.id),
       this.key('audit', incident.id),
@@ -350,7 +365,8 @@ export class RedisIncidentStore implements IncidentStore {
       by,
       incident.id,
       JSON.stringify(audit),
-    )) as IncidentStatus | 'missing';
+      deadline === undefined ? '' : String(deadline),
+    )) as IncidentStatus | 'missing' | 'expired';
   }
 
   /**

@@ -40,8 +40,6 @@ export interface BacktestIncident {
   escalations: Array<{ at: number; severity: Severity; reason: IncidentReason; raised: boolean; held?: Hold }>;
   /** A silence held the firing's steps: they start from the first when it ends. */
   held?: Hold;
-  /** What silences are matched against (labels: the SLO's and the instance's). */
-  target: Omit<SilenceTarget, 'severity'>;
   steps: BacktestStep[];
 }
 
@@ -113,6 +111,8 @@ export function replay(
   let states: Record<string, InstanceState> = {};
   const incidents = new Map<string, { labels: Labels; list: BacktestIncident[] }>();
   const open = new Map<string, BacktestIncident>();
+  // What silences are matched against (labels: the SLO's and the instance's).
+  const targets = new Map<BacktestIncident, Omit<SilenceTarget, 'severity'>>();
   for (const t of times) {
     const frame = frameAt(t);
     onFrame?.(t, frame);
@@ -122,7 +122,8 @@ export function replay(
     for (const e of events) {
       if (e.type === 'opened') {
         const target = { service: slo.service, slo: slo.name, signal: slo.signal, labels: { ...slo.labels, ...e.labels } };
-        const incident: BacktestIncident = { severity: e.severity, reason: e.reason, firedAt: t, resolvedAt: null, message: e.message, escalations: [], target, steps: [], ...(e.held ? { held: e.held } : {}) };
+        const incident: BacktestIncident = { severity: e.severity, reason: e.reason, firedAt: t, resolvedAt: null, message: e.message, escalations: [], steps: [], ...(e.held ? { held: e.held } : {}) };
+        targets.set(incident, target);
         open.set(e.key, incident);
         const entry = incidents.get(e.key) ?? { labels: e.labels, list: [] };
         entry.list.push(incident);
@@ -141,7 +142,7 @@ export function replay(
     }
   }
   const until = times[times.length - 1] ?? 0;
-  for (const { list } of incidents.values()) for (const incident of list) incident.steps = steps(incident, policy, until, holds);
+  for (const { list } of incidents.values()) for (const incident of list) incident.steps = steps(incident, policy, until, holds, targets.get(incident)!);
   return [...incidents.values()].map(({ labels, list }) => ({ labels, incidents: list }));
 }
 
@@ -159,7 +160,7 @@ function steady(frame: SloFrame, states: Readonly<Record<string, InstanceState>>
   return true;
 }
 
-function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds): BacktestStep[] {
+function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds, target: Omit<SilenceTarget, 'severity'>): BacktestStep[] {
   if (!policy) return [];
   // Severity only rises, and there are two: an incident raised since fired as a ticket.
   const fired: Severity = incident.escalations.some((e) => e.raised) ? 'ticket' : incident.severity;
@@ -169,7 +170,7 @@ function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined,
     ...incident.escalations.map((e) => ({ severity: e.severity, from: e.held?.until ?? e.at, start: e.at })),
   ];
   const end = Math.min(incident.resolvedAt ?? Infinity, until + 1);
-  return planEscalations(policy, escalations, end, (s, at) => holds({ ...incident.target, severity: s }, at)).map((s) => ({
+  return planEscalations(policy, escalations, end, (s, at) => holds({ ...target, severity: s }, at)).map((s) => ({
     notify: s.step.notify,
     at: s.at,
     severity: s.severity,

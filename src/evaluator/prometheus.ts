@@ -131,6 +131,17 @@ export class PrometheusClient implements PrometheusPort {
     return [...merged.values()];
   }
 
+  /** The label sets of the series that match `match` between start and end (the series API). */
+  async series(match: string, start: number, end: number): Promise<Labels[]> {
+    const found = await this.attempt(match, () => this.driver.series(match, new Date(start), new Date(end)));
+    return found.map((m) => ({ ...seriesLabels(m.labels as Labels), __name__: m.name }));
+  }
+
+  /** Metric types and help by metric name (the metadata API: known only for metrics Prometheus scrapes). */
+  async metadata(): Promise<Record<string, Array<{ type: string; help: string; unit: string }>>> {
+    return ((await this.attempt('metadata', () => this.driver.metadata())) ?? {}) as Record<string, Array<{ type: string; help: string; unit: string }>>;
+  }
+
   private async attempt<T>(query: string, call: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       this.queries++;

@@ -12,17 +12,24 @@ export type { Logger };
 /** The time, in unix ms. Tests pass one they move. */
 export type Clock = () => number;
 
-/** The outcome of an action on an incident: done now, done before (or not applicable), or no such incident. */
-export type IncidentAction = 'done' | 'already' | 'missing';
+/**
+ * The outcome of an action on an incident: done now, done before (or not applicable), no such incident, or not
+ * made because it could not be stored before its deadline (`expired`).
+ */
+export type IncidentAction = 'done' | 'already' | 'missing' | 'expired';
 
-/** Acknowledge, resolve and snooze: the same for Slack buttons, PagerDuty webhooks and the HTTP API. */
+/**
+ * Acknowledge, resolve and snooze: the same for Slack buttons, PagerDuty webhooks and the HTTP API. With a
+ * `deadline` (epoch ms) nothing changes once Redis' clock has passed it ('expired'): the one who asked was told it
+ * did not happen.
+ */
 export interface IncidentActions {
   /** Acknowledges a firing incident: its remaining steps will not run. */
-  acknowledge(id: string, by: string, via: string): Promise<IncidentAction>;
+  acknowledge(id: string, by: string, via: string, deadline?: number): Promise<IncidentAction>;
   /** Resolves an incident by hand. */
-  resolve(id: string, by: string, via: string): Promise<IncidentAction>;
+  resolve(id: string, by: string, via: string, deadline?: number): Promise<IncidentAction>;
   /** Holds the escalation of a firing incident for `ms`. */
-  snooze(id: string, ms: number, by: string, via: string): Promise<IncidentAction>;
+  snooze(id: string, ms: number, by: string, via: string, deadline?: number): Promise<IncidentAction>;
   /** Makes a run-time silence; an invalid request (no reason, longer than 7 days…) is an Error saying why. */
   silence(request: SilenceRequest, via: string): Promise<{ id: string; silence: Silence } | Error>;
 }

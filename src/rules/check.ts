@@ -30,6 +30,7 @@ import {
   type Kind,
   OnCallScheduleSchema,
   type OnCallScheduleDoc,
+  type MetricsDoc,
   ServiceLevelsSchema,
   SilenceSchema,
   type SloDoc,
@@ -39,6 +40,7 @@ import {
 } from './schema.js';
 import { schemaProblems } from './schema-issues.js';
 import { type Silence, type SilenceWindow, couldMatch, parseClock, parseMatcher, silenceEnd } from './silence.js';
+import { type PresetProblem, checkMetrics, presetSlo } from './presets/check-presets.js';
 import type { Path, SourceDoc } from './source.js';
 
 /** Labels that identify users or requests: grouping by them explodes the number of series. */
@@ -82,7 +84,12 @@ export interface CheckResult {
   /** `${NAME}` references to variables that are not set (only when CheckOptions.env is given). */
   envProblems: EnvProblem[];
   /** What is valid but probably not meant: an expired silence, a silence that matches nothing. */
-  warnings: Problem[];
+  warnings: SilenceWarning[];
+}
+
+/** A warning about a silence, named like the lint rules it is listed with. */
+export interface SilenceWarning extends Problem {
+  rule: 'silence-expired' | 'silence-matches-nothing';
 }
 
 /** An unset variable, with the kind of document that needs it. */
@@ -97,6 +104,8 @@ interface ServiceContext {
   escalation?: string;
   intervalMs?: number;
   labels: Record<string, string>;
+  /** The service's metrics, for SLOs declared by signal; `flawed` when they have problems of their own. */
+  metrics?: MetricsDoc | 'flawed';
 }
 
 interface SloCandidate {
@@ -134,7 +143,7 @@ export function check(docs: SourceDoc[], options: CheckOptions = {}): CheckResul
 
 class Checker {
   private readonly problems: Problem[] = [];
-  private readonly warnings: Problem[] = [];
+  private readonly warnings: SilenceWarning[] = [];
   private readonly silences: Array<{ doc: SourceDoc; silence: Silence }> = [];
   private readonly silenceLocations = new Map<string, Location>();
   private readonly envProblems: EnvProblem[] = [];
@@ -167,10 +176,10 @@ class Checker {
     }
     for (const { doc, silence } of this.silences) {
       if (silenceEnd(silence) <= (this.options.now ?? Date.now())) {
-        this.warnings.push(doc.problem(['endsAt'], `silence ${JSON.stringify(silence.name)} has expired (it ended ${new Date(silenceEnd(silence)).toISOString()}): remove it`));
+        this.warnings.push({ ...doc.problem(['endsAt'], `silence ${JSON.stringify(silence.name)} has expired (it ended ${new Date(silenceEnd(silence)).toISOString()}): remove it`), rule: 'silence-expired' });
       }
       if (!slos.some((slo) => couldMatch(silence, slo))) {
-        this.warnings.push(doc.problem(['matchers'], `silence ${JSON.stringify(silence.name)} matches no SLO (${silence.matchers.map((m) => m.text).join(', ')})`));
+        this.warnings.push({ ...doc.problem(['matchers'], `silence ${JSON.stringify(silence.name)} matches no SLO (${silence.matchers.map((m) => m.text).join(', ')})`), rule: 'silence-matches-nothing' });
       }
     }
     const config: Config = {
@@ -292,6 +301,12 @@ class Checker {
     };
     const interval = parsed(shape.interval, raw.interval);
     if (interval !== undefined) context.intervalMs = this.positiveDuration(doc, ['interval'], interval);
+    if (raw.metrics !== undefined) {
+      const metrics = parsed(shape.metrics, raw.metrics);
+      const problems = metrics ? checkMetrics(metrics, this.highCardinality) : [];
+      this.presetProblems(doc, [], problems);
+      context.metrics = metrics && problems.length === 0 ? metrics : 'flawed';
+    }
 
     if (service !== undefined) {
       const first = this.services.get(service);
@@ -555,10 +570,25 @@ class Checker {
     return ms;
   }
 
+  private presetProblems(doc: SourceDoc, base: Path, problems: PresetProblem[]): void {
+    for (const p of problems) {
+      const path = [...base, ...p.path];
+      this.problems.push(p.offset !== undefined ? doc.problemInString(path, p.offset, p.message) : doc.problem(path, p.message));
+    }
+  }
+
   /** Checks one SLO and builds its model; undefined when it has a problem. */
-  private slo({ doc, index, slo: s, context }: SloCandidate): Slo | undefined {
+  private slo(candidate: SloCandidate): Slo | undefined {
+    const { doc, index, context } = candidate;
     const at = (...p: Array<string | number>): Path => ['slos', index, ...p];
     const before = this.problems.length;
+    if (context.metrics === 'flawed' && candidate.slo.query === undefined && candidate.slo.ratio === undefined) return undefined;
+    const preset = presetSlo(candidate.slo, context.metrics === 'flawed' ? undefined : context.metrics, this.highCardinality);
+    if ('problems' in preset) {
+      this.presetProblems(doc, at(), preset.problems);
+      return undefined;
+    }
+    const s = preset.slo;
     const fail = (path: Path, message: string) => this.problem(doc, path, message);
     const alert = s.alert ?? {};
 
@@ -580,7 +610,7 @@ class Checker {
     const resolveAfterMs = alert.resolveAfter !== undefined ? (parseDuration(alert.resolveAfter) ?? 0) : DEFAULTS.resolveAfterMs;
 
     if (s.ratio && s.query) fail(at('ratio'), 'an SLO takes either query or ratio, not both');
-    if (!s.ratio && !s.query) fail(at('name'), `SLO ${JSON.stringify(s.name)} needs a query or a ratio`);
+    if (!s.ratio && !s.query) fail(at('name'), `SLO ${JSON.stringify(s.name)} needs a query or a ratio (or metrics: on the service, to declare it by signal)`);
 
     const common = {
       id: `${context.service ?? ''}/${s.name}`,
@@ -599,6 +629,7 @@ class Checker {
       forMs,
       resolveAfterMs,
       source: this.loc(doc, at('name')),
+      ...(preset.derived ? { derived: true as const } : {}),
     };
 
     let built: SloDraft | undefined;

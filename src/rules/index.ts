@@ -6,3 +6,4 @@ export { type LoadResult, UsageError, findFiles, loadRules } from './load.js';
 export * from './model.js';
 export { type Problem, formatGithubProblem, formatProblem, sortProblems } from './problem.js';
 export { OWNER_PLACEHOLDER, jsonSchema } from './schema.js';
+export { LINT_RULES, type LintRule, type LintWarning, formatWarning, lint } from './lint/index.js';

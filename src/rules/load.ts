@@ -1,10 +1,10 @@
 /** Finds SLO files below the given paths, parses and checks them. */
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { type CheckOptions, type EnvProblem, check } from './check.js';
+import { type CheckOptions, type EnvProblem, type SilenceWarning, check } from './check.js';
 import type { Config } from './model.js';
 import { type Problem, sortProblems } from './problem.js';
-import { readSource } from './source.js';
+import { type SourceDoc, readSource } from './source.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError };
@@ -16,8 +16,10 @@ export interface LoadResult {
   /** `${NAME}` references to unset variables (only when an environment was given). */
   envProblems: EnvProblem[];
   /** Valid but probably not meant (an expired silence, one that matches nothing): `validate --strict` fails on them. */
-  warnings: Problem[];
+  warnings: SilenceWarning[];
   files: string[];
+  /** The documents that could be read, with their positions (the lint rules read them). */
+  docs: SourceDoc[];
 }
 
 const SLO_FILE = /\.ya?ml$/i;
@@ -109,15 +111,14 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
 export async function loadRules(paths: readonly string[], options: CheckOptions = {}): Promise<LoadResult> {
   const { files, problems: found } = await findFiles(paths);
   const sources = await Promise.all(files.map((f) => readSource(f)));
-  const result = check(
-    sources.flatMap((s) => s.docs),
-    options,
-  );
+  const docs = sources.flatMap((s) => s.docs);
+  const result = check(docs, options);
   return {
     config: result.config,
     problems: sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems]),
     envProblems: sortProblems(result.envProblems),
     warnings: sortProblems(result.warnings),
     files,
+    docs,
   };
 }

@@ -1,9 +1,7 @@
 /** The internal model of loaded SLO files: normalised, cross-referenced and ready to evaluate. */
 import type { Condition, Threshold } from './condition.js';
 import type { PAGERDUTY_SEVERITIES, SIGNALS } from './schema.js';
-import type { Silence } from './silence.js';
 
-export type { Silence };
 
 export type Signal = (typeof SIGNALS)[number];
 export type Severity = 'page' | 'ticket';
@@ -45,6 +43,8 @@ interface SloCommon {
   forMs: number;
   resolveAfterMs: number;
   source: Location;
+  /** Declared by signal: its queries were derived from the service's `metrics:`. */
+  derived?: true;
 }
 
 /** An SLO on a single query compared against a threshold, or against a baseline query (`drop > 5`). */
@@ -122,6 +122,37 @@ export interface OnCallSchedule {
   overrides: Array<{ member: string; from: string; to: string }>;
   fallback?: string;
   source: Location;
+}
+
+/** Silences: which incidents (matchers) and when (a fixed or weekly window). The logic is in silence.ts. */
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+
+export interface Matcher {
+  /** `service`, `slo`, `signal`, `severity`, or an incident label. */
+  name: string;
+  op: MatchOp;
+  value: string;
+  /** As written: `slo =~ latency-.*`. */
+  text: string;
+}
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export type SilenceWindow =
+  | { kind: 'fixed'; startsAt: number; endsAt: number }
+  /** Every week on `days`, from `fromMin` to `toMin` (minutes after local midnight; past midnight when to ≤ from). */
+  | { kind: 'weekly'; days: Weekday[]; fromMin: number; toMin: number; timezone: string };
+
+export interface Silence {
+  name: string;
+  /** Who answers for it (a spec's `owner`, or who created it at run time). */
+  owner: string;
+  reason: string;
+  matchers: Matcher[];
+  window: SilenceWindow;
+  /** Where a silence from the SLO files was declared. */
+  source?: Location;
 }
 
 /** Everything loaded from the SLO files. */

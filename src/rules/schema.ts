@@ -165,6 +165,48 @@ export const RatioSchema = z
   })
   .meta({ description: 'a ratio SLI: exactly one of bad|good, plus total' });
 
+/** Built-in metric-name profiles of `metrics:` (see src/rules/presets/profiles.ts). */
+export const METRIC_PROFILES = ['opentelemetry-genai', 'custom'] as const;
+
+const metricName = (description: string) =>
+  text(MAX_LENGTH.name)
+    .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, { error: 'a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*' })
+    .meta({ description });
+const matchers = (description: string) => text(MAX_LENGTH.query).min(1).meta({ description });
+
+export const MetricsSchema = z
+  .strictObject({
+    profile: z.enum(METRIC_PROFILES).optional().meta({ description: 'metric names to start from: opentelemetry-genai (the OpenTelemetry GenAI semantic conventions as exported to Prometheus) or custom (default: only the names given)' }),
+    selector: matchers('label matchers added to every selector, e.g. app="assistant"').optional(),
+    duration: metricName('histogram of request duration in seconds (without _bucket)').optional(),
+    requests: z
+      .strictObject({
+        counter: metricName('counter of requests'),
+        errors: matchers('label matchers that pick the failed requests, e.g. status="error"'),
+      })
+      .optional()
+      .meta({ description: 'the request counter and which of its series count failures' }),
+    cost: metricName('counter of cost in US dollars').optional(),
+    tokens: metricName('histogram of tokens per request with a gen_ai_token_type label (without _sum)').optional(),
+    tokenPrices: z
+      .strictObject({
+        input: z.number().min(0).meta({ description: 'US dollars per input token' }),
+        output: z.number().min(0).meta({ description: 'US dollars per output token' }),
+      })
+      .optional()
+      .meta({ description: 'cost from tokens, when there is no cost counter' }),
+    cache: z
+      .strictObject({
+        counter: metricName('counter of cache look-ups'),
+        hits: matchers('label matchers that pick the hits, e.g. result="hit"'),
+      })
+      .optional(),
+    guardrail: metricName('counter of requests a guardrail blocked').optional(),
+    queue: metricName('gauge of answers waiting for human approval').optional(),
+    evalScore: metricName('gauge of the online eval score').optional(),
+  })
+  .meta({ description: 'the metrics of the service, once: SLOs may then be declared by signal, without a query' });
+
 export const SloSchema = z.strictObject({
   name: name('SLO name'),
   signal: z.enum(SIGNALS).meta({ description: 'which golden signal this SLO watches' }),
@@ -188,6 +230,12 @@ export const SloSchema = z.strictObject({
   noDataFor: duration('how long data may be missing before a no-data incident (default 10m)', { min: '1s', max: '30d' }).optional(),
   maxSeries: z.number().int().min(1).optional().meta({ description: 'most series the query may return (default 50)' }),
   alert: AlertSchema.optional(),
+  quantile: z.number().gt(0).lt(1).optional().meta({ description: 'latency SLOs declared by signal: the quantile (default 0.95)' }),
+  by: z
+    .array(text(MAX_LENGTH.name).regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' }))
+    .optional()
+    .meta({ description: 'SLOs declared by signal: labels that split the SLO into instances (e.g. the model)' }),
+  range: duration('SLOs declared by signal: the range of rate() (default per signal: 5m, cost 1d, cache and guardrail 10m)', { min: '1s', max: '30d' }).optional(),
 });
 
 export const ServiceLevelsSchema = z
@@ -201,6 +249,7 @@ export const ServiceLevelsSchema = z
     interval: duration('evaluation cadence (default 1m)', { min: '1s', max: '1d' }).optional(),
     labels: labels.optional(),
     dashboards: z.array(DashboardSchema).optional(),
+    metrics: MetricsSchema.optional(),
     slos: z.array(SloSchema).min(1, { error: 'slos must list at least one SLO' }),
   })
   .meta({ title: 'ServiceLevels', description: 'the SLOs of one service' });
@@ -342,6 +391,7 @@ export type Kind = keyof typeof KINDS;
 export type ServiceLevelsDoc = z.infer<typeof ServiceLevelsSchema>;
 export type SloDoc = z.infer<typeof SloSchema>;
 export type DashboardDoc = z.infer<typeof DashboardSchema>;
+export type MetricsDoc = z.infer<typeof MetricsSchema>;
 export type AlertDoc = z.infer<typeof AlertSchema>;
 export type BurnRateTierDoc = z.infer<typeof BurnRateTierSchema>;
 export type EscalationPolicyDoc = z.infer<typeof EscalationPolicySchema>;

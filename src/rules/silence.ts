@@ -4,37 +4,9 @@
  * questions of the same silences, so a silence has the same effect in both.
  */
 import { DateTime } from 'luxon';
-import type { Location, Severity, Slo } from './model.js';
+import { type Matcher, type MatchOp, type Silence, type SilenceWindow, WEEKDAYS, type Severity, type Slo } from './model.js';
 
-export type MatchOp = '=' | '!=' | '=~' | '!~';
-
-export interface Matcher {
-  /** `service`, `slo`, `signal`, `severity`, or an incident label. */
-  name: string;
-  op: MatchOp;
-  value: string;
-  /** As written: `slo =~ latency-.*`. */
-  text: string;
-}
-
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
-
-export type SilenceWindow =
-  | { kind: 'fixed'; startsAt: number; endsAt: number }
-  /** Every week on `days`, from `fromMin` to `toMin` (minutes after local midnight; past midnight when to ≤ from). */
-  | { kind: 'weekly'; days: Weekday[]; fromMin: number; toMin: number; timezone: string };
-
-export interface Silence {
-  name: string;
-  /** Who answers for it (a spec's `owner`, or who created it at run time). */
-  owner: string;
-  reason: string;
-  matchers: Matcher[];
-  window: SilenceWindow;
-  /** Where a silence from the SLO files was declared. */
-  source?: Location;
-}
+export { type Matcher, type MatchOp, type Silence, type SilenceWindow, WEEKDAYS };
 
 /** What a silence is matched against: one incident. */
 export interface SilenceTarget {

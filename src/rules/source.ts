@@ -23,7 +23,7 @@ export class SourceDoc {
     readonly index: number,
     private readonly doc: Document,
     private readonly lines: LineCounter,
-    private readonly text: string,
+    readonly text: string,
     readonly value: unknown,
   ) {}
 

@@ -15,9 +15,9 @@ const channels = useChannels();
 const API_TOKEN = 'failover-api-token';
 
 /** Two `sloe run` replicas on one Redis, with short job locks and delivery claims so that a death is noticed in seconds. */
-async function replicas(): Promise<[SloeProcess, SloeProcess]> {
+async function replicas(overrides: NodeJS.ProcessEnv = {}): Promise<[SloeProcess, SloeProcess]> {
   const paths = [await writeSlos(ctx.stack.dir, channelSlo())];
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...channels.env,
     REDIS_URL: ctx.stack.redis.url,
     PROMETHEUS_URL: ctx.stack.prometheus.url,
@@ -27,7 +27,9 @@ async function replicas(): Promise<[SloeProcess, SloeProcess]> {
     SLOE_LOCK_DURATION_MS: '2000',
     SLOE_STALLED_INTERVAL_MS: '1000',
     SLOE_CLAIM_TTL_MS: '3000',
+    ...overrides,
   };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const [pa, pb] = await Promise.all([freePort(), freePort()]);
   const a = spawnSloe(['run', paths[0]!], env, pa);
   const b = spawnSloe(['run', paths[0]!], env, pb);
@@ -94,5 +96,25 @@ describe('a replica dies while a step is being delivered', () => {
     await survivor.waitFor('the on-call step', sent('page.2'), 30_000);
     const steps = (await audit(survivor, id)).filter((e) => e.type === 'step').map((e) => e.step);
     expect(steps.sort()).toEqual(['page.0', 'page.1', 'page.2']);
+  });
+
+  it('without SLOE_CLAIM_TTL_MS, the delivery claim follows SLOE_LOCK_DURATION_MS: a short lock means a quick takeover of the step', async () => {
+    resetStandIns(channels);
+    const earlier = channels.slack.holds.held.length;
+    channels.slack.hold('chat.postMessage', { mode: 'request' });
+    // Job locks of 2 s; the claim's own time is left to its default.
+    const [a, b] = await replicas({ SLOE_CLAIM_TTL_MS: undefined });
+    ctx.stack.exporter.gauge('demo_queue_depth').set(350);
+    const held = await eventually('the Slack post held in flight', () => channels.slack.holds.held[earlier]);
+    const survivor = await killHolder(held.remotePort, a, b);
+    const killedAt = Date.now();
+    held.drop();
+
+    // A dead replica's claim lapses about as soon as its job lock: seconds, not a fixed 30 s (by then a short
+    // incident has resolved and its first message is never posted).
+    await survivor.waitFor('the Slack step delivered by the survivor', sent('page.0'), 15_000);
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    const posts = channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts);
+    expect(posts).toHaveLength(1);
   });
 });

@@ -8,6 +8,36 @@ import { ROOT, runSloe } from '../support/cli.js';
 
 const BAD = 'test/fixtures/slos/bad';
 
+describe('sloe validate --explain', () => {
+  it('prints the queries of every SLO exactly as the loaded configuration holds them (and the evaluator sends them)', async () => {
+    const { loadRules } = await import('../../src/rules/index.js');
+    const { config } = await loadRules([join(ROOT, 'slos')]);
+    const r = await runSloe(['validate', 'slos/', '--explain', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { explain: Array<{ slo: string; derived: boolean; query?: string; baseline?: string; ratio?: Record<string, string>; window?: string }> };
+    expect(out.explain).toHaveLength(config.slos.length);
+    for (const slo of config.slos) {
+      const e = out.explain.find((x) => x.slo === slo.name)!;
+      expect(e.derived).toBe(true);
+      if (slo.kind === 'threshold') {
+        expect(e.query).toBe(slo.query);
+        expect(e.baseline).toBe(slo.baseline);
+      } else {
+        expect(e.ratio).toEqual(slo.ratio);
+      }
+    }
+    expect(out.explain.find((x) => x.slo === 'error-rate')!.query).toBe(
+      '(sum(rate(llm_requests_total{app="it-support-assistant", status="error"}[5m])) or vector(0)) / sum(rate(llm_requests_total{app="it-support-assistant"}[5m]))',
+    );
+    expect(out.explain.find((x) => x.slo === 'availability')).toMatchObject({
+      ratio: { bad: 'sum(rate(llm_requests_total{app="it-support-assistant", status="error"}[$window]))', total: 'sum(rate(llm_requests_total{app="it-support-assistant"}[$window]))' },
+      window: '5m',
+    });
+    const text = await runSloe(['validate', 'slos/', '--explain']);
+    for (const slo of config.slos) if (slo.kind === 'threshold') expect(text.stdout).toContain(`  query: ${slo.query}\n`);
+  });
+});
+
 describe('sloe validate', () => {
   it('passes the shipped examples with exit 0', async () => {
     const r = await runSloe(['validate', 'slos/']);
@@ -114,15 +144,42 @@ ${window}
     const expired = SILENCE('"service = it-support-assistant"', 'startsAt: "2020-12-01T02:00:00Z"\nendsAt: "2020-12-01T04:00:00Z"');
     const r = await validate(expired);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/silence\.yaml:8:9: warning: silence "db-migration" has expired \(it ended 2020-12-01T04:00:00.000Z\): remove it/);
-    expect(r.stderr).toMatch(/valid with 1 warning/);
+    expect(r.stdout).toMatch(/silence\.yaml:8:9: warning: silence "db-migration" has expired \(it ended 2020-12-01T04:00:00.000Z\): remove it \[silence-expired\]$/m);
+    expect(r.stderr).toMatch(/valid, 1 lint warning/);
     expect((await validate(expired, '--strict')).code).toBe(1);
     const nothing = await validate(SILENCE('"service = payments"', FUTURE));
     expect(nothing.code).toBe(0);
-    expect(nothing.stdout).toMatch(/silence\.yaml:6:11: warning: silence "db-migration" matches no SLO \(service = payments\)/);
+    expect(nothing.stdout).toMatch(/silence\.yaml:6:11: warning: silence "db-migration" matches no SLO \(service = payments\) \[silence-matches-nothing\]$/m);
     const strict = await validate(SILENCE('"service = payments"', FUTURE), '--strict', '--format', 'github');
     expect(strict.code).toBe(1);
-    expect(strict.stdout).toMatch(/^::warning file=.*silence\.yaml,line=6,col=11::silence "db-migration" matches no SLO/m);
+    expect(strict.stdout).toMatch(/^::error file=.*silence\.yaml,line=6,col=11::silence "db-migration" matches no SLO .*\[silence-matches-nothing\]$/m);
+  });
+});
+
+describe('sloe validate: the guide as lint', () => {
+  const LINT = 'test/fixtures/slos/lint';
+  it('prints warnings with position and rule, and still exits 0', async () => {
+    const r = await runSloe(['validate', `${LINT}/double-page.yaml`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^test\/fixtures\/slos\/lint\/double-page\.yaml:\d+:\d+: warning: "availability" and "error-rate" both page on llm_requests_total: .* \[double-page\]$/m);
+    expect(r.stderr).toBe('sloe: 2 SLOs in 1 file: valid, 1 lint warning\n');
+  });
+
+  it('--strict makes warnings errors: exit 1, GitHub annotations at error level', async () => {
+    const r = await runSloe(['validate', `${LINT}/double-page.yaml`, '--strict', '--format', 'github']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^::error file=test\/fixtures\/slos\/lint\/double-page\.yaml,line=\d+,col=\d+::.* \[double-page\]$/m);
+    const plain = await runSloe(['validate', `${LINT}/double-page.yaml`, '--format', 'github']);
+    expect(plain.stdout).toMatch(/^::warning file=/);
+    const json = JSON.parse((await runSloe(['validate', `${LINT}/too-many-pages.yaml`, '--strict', '--format', 'json'])).stdout) as { valid: boolean; warnings: Array<{ rule: string; line: number }> };
+    expect(json.valid).toBe(false);
+    expect(json.warnings.map((w) => w.rule)).toEqual(['too-many-pages']);
+  });
+
+  it('the shipped example passes --strict', async () => {
+    const r = await runSloe(['validate', 'slos/', '--strict']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
   });
 });
 

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/process.js';
@@ -115,6 +115,32 @@ describe('configuration and signals', () => {
     p.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(p.lines.some((l) => l.event === 'stopped')).toBe(true);
+  });
+
+  it('a SIGHUP while sloe run starts neither ends it nor is lost: it reloads once the engine runs', async () => {
+    const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
+    // A module imported before sloe's own code says when Node has booted (before that no process can catch a signal).
+    const BOOTED = '7355608';
+    const env = { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `hup${Date.now()}`, NODE_OPTIONS: `--import=data:text/javascript,console.error(${BOOTED})` };
+    const p = spawnSloe(['run', paths[0]!], env, await freePort());
+    ctx.processes.push(p);
+    await eventually('Node booted', async () => p.stderr.join('').includes(BOOTED) || p.child.exitCode !== null);
+    // From when sloe's code runs: it catches SIGHUP (/proc says so), or it has logged its first line, whichever is first.
+    const catches = async () => /^SigCgt:\s*[0-9a-f]*[13579bdf]$/im.test(await readFile(`/proc/${p.child.pid}/status`, 'utf8').catch(() => ''));
+    await eventually('sloe code running', async () => p.lines.length > 0 || (await catches()) || p.child.exitCode !== null);
+    // SIGHUP after SIGHUP through the start-up: loading the code, reading the files, connecting.
+    let sent = 0;
+    while (!p.lines.some((l) => l.event === 'ready') && p.child.exitCode === null && p.child.signalCode === null && sent < 1000) {
+      p.child.kill('SIGHUP');
+      sent++;
+      await sleep(10);
+    }
+    expect(p.child.signalCode, `${sent} SIGHUP(s) sent; stderr: ${p.stderr.join('')}`).toBeNull();
+    expect(p.child.exitCode).toBeNull();
+    expect(p.lines.some((l) => l.event === 'ready')).toBe(true);
+    await p.waitFor('a reload asked for by SIGHUP', (l) => l.event === 'config-reload' && l.trigger === 'SIGHUP');
+    p.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
   });
 
   it('an invalid configuration at start-up exits 1 with the problems', async () => {

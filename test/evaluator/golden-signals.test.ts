@@ -59,13 +59,13 @@ describe('every golden signal of slos/ against a real Prometheus', () => {
     // Slow from 01:00: breaching 01:01–01:14 in the [5m] window, fires after `for` 5m, resolves 5m after 01:15.
     ['latency-p95', [['page', at(1, 6), at(1, 20)]]],
     // Two of the window's five minutes at 10% (30%, 100%) lift the 5m average over 3%.
-    ['error-rate', [['page', at(5, 2), at(5, 19)], ['page', at(10, 1), at(11, 10)], ['page', at(21, 1), at(23, 7)]]],
+    ['error-rate', [['ticket', at(5, 2), at(5, 19)], ['ticket', at(10, 1), at(11, 10)], ['ticket', at(21, 1), at(23, 7)]]],
     // 30% errors: the 1h error ratio passes 14.4 × 1% after 29 minutes; the 5m window recovers at 11:03.
     ['availability', [['page', at(10, 29), at(11, 8)]]],
     // No hits: 8 of the [10m] window's 10 minutes bring the hit rate under 10% at 02:08; `for` 10m.
     ['cache-hit-rate', [['ticket', at(2, 18), at(2, 38)]]],
     // Half blocked: 3 of 10 minutes pass 15% at 08:03; `for` 10m; the last breach is 08:47.
-    ['guardrail-trigger-rate', [['page', at(8, 13), at(8, 53)]]],
+    ['guardrail-trigger-rate', [['ticket', at(8, 13), at(8, 53)]]],
     ['approval-queue-depth', [['page', at(9, 10), at(9, 35)], ['page', at(15, 10), at(16, 5)]]],
     ['eval-score', [['page', at(16, 30), at(17, 35)]]],
     ['latency-p99', []],
@@ -152,6 +152,21 @@ function summary(f: SloFrame): unknown {
   if (f.status !== 'data') return f;
   return f.instances.map((i) => ({ labels: i.labels, state: i.state, value: Number.isNaN(i.value) ? 'NaN' : Number(i.value.toPrecision(10)) }));
 }
+
+describe('slos/ declared by signal fires exactly as the hand-written queries did', () => {
+  it('every SLO of slos/ is derived from metrics:, and its incidents equal those of the hand-written query', async () => {
+    const handWritten = await loadRules([`${ROOT}/test/fixtures/slos/hand-written`, `${ROOT}/slos/escalation.yaml`, `${ROOT}/slos/oncall.yaml`]);
+    expect(handWritten.problems).toEqual([]);
+    expect(config.slos.map((s) => [s.name, s.derived])).toEqual(handWritten.config.slos.map((s) => [s.name, true]));
+    for (const written of handWritten.config.slos) {
+      expect(written.derived, written.name).toBeUndefined();
+      const frames = await loadFrames(client, written, FROM, TO, STEP);
+      const theirs = replay(written, handWritten.config.policies.get(written.escalation), times(FROM, TO), frames);
+      const ours = results.get(written.name)!;
+      expect(ours, written.name).toEqual(theirs);
+    }
+  });
+});
 
 describe('sloe backtest and sloe eval, as users run them', () => {
   it('backtest --json reports the incident with firedAt, resolvedAt and the steps at their times', async () => {

@@ -1,10 +1,13 @@
 /**
  * `POST /slack/events`: Slack interactivity (Ack / Resolve / Snooze…) through @slack/bolt on the engine's HTTP
  * server. A receiver of sloe's own checks each request — signature, and a timestamp neither older than 5 minutes
- * nor in the future (Bolt's HTTP receiver only rejects old ones) — answers Slack at once, and hands the payload to
- * Bolt, which dispatches it to the action handlers. Answering before any work keeps clicks answered in
- * milliseconds even when hundreds arrive together (Slack allows 3 seconds). A handler acts only for a responder of
- * the incident's policy (responders.ts); anyone else gets an ephemeral answer, and the refusal is audited.
+ * nor in the future (Bolt's HTTP receiver only rejects old ones) — and hands the payload to Bolt, which dispatches
+ * it to the action handlers; clicks arriving together are handed on together (QuietQueue). A click is answered once
+ * its change is stored; when that cannot be done within ANSWER_WITHIN_MS (Slack allows 3 seconds) — Redis paused or
+ * away — Slack gets its answer anyway, the user is told in an ephemeral message that nothing was recorded, and the
+ * change carries that deadline so that it is not made when the command reaches Redis later. A handler acts only for
+ * a responder of the incident's policy (responders.ts); anyone else gets an ephemeral answer, and the refusal is
+ * audited.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -41,6 +44,9 @@ export function verifySlackRequest(secret: string, body: string, timestamp: stri
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'signature mismatch';
   return undefined;
 }
+
+/** How long a click may take to be stored before Slack is answered and the user told it was not recorded. */
+export const ANSWER_WITHIN_MS = 2500;
 
 /** What the endpoint reads before acting: the incident (its frozen policy), and where refusals are written. */
 export type SlackIncidents = Pick<IncidentStore, 'get' | 'addAudit'>;
@@ -202,31 +208,56 @@ export function createSlackApp(options: {
     log.warn({ event: 'slack-action-refused', action: label, incidentId: incident.id, traceId: incident.traceId, by, policy }, `Slack ${label} by ${by} refused: not a responder of policy ${policy}`);
   };
 
-  const clicked = (action: string, label: string, run: (id: string, by: string, ms: number) => Promise<string>) =>
+  const notRecorded = (label: string, id: string, why: string) => `Your ${label} of incident ${id} was NOT recorded: ${why}. Nothing was changed; please try again in a moment.`;
+
+  const clicked = (action: string, label: string, run: (id: string, by: string, ms: number, deadline: number) => Promise<string>) =>
     app.action<BlockAction>(action, async ({ ack, body, action: element, respond }) => {
-      await ack();
+      const deadline = Date.now() + ANSWER_WITHIN_MS;
       const user = body.user;
       const by = `${user.username ?? user.name ?? user.id} (${user.id})`;
       const chosen = choice(action, element);
       const id = chosen.incidentId;
-      const incident = id ? await options.incidents().get(id) : undefined;
-      if (incident) {
-        const verdict = await responders.check(incident.policy, options.schedules(), user.id);
-        if (!verdict.allowed) {
-          await refuse(incident, label, by, verdict.unresolved);
-          return tell(body, refusalText(incident, label, verdict.unresolved), respond);
+      // What the click did, or what to tell the user instead.
+      const work = async (): Promise<{ result: string } | { say: string }> => {
+        const incident = id ? await options.incidents().get(id) : undefined;
+        if (incident) {
+          const verdict = await responders.check(incident.policy, options.schedules(), user.id);
+          if (!verdict.allowed) {
+            await refuse(incident, label, by, verdict.unresolved);
+            return { say: refusalText(incident, label, verdict.unresolved) };
+          }
         }
+        if ('problem' in chosen) {
+          log.warn({ event: 'slack-action-invalid', action: label, incidentId: id, by, problem: chosen.problem }, `Slack ${label} by ${by}: ${chosen.problem}`);
+          return { say: `${chosen.problem}: nothing was changed.` };
+        }
+        return { result: await run(id, by, chosen.ms, deadline) };
+      };
+      const done = work().catch((e: Error) => ({ result: `failed: ${e.message}` }));
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([done, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
+      await ack();
+      if (outcome === undefined) {
+        const why = `sloe could not store it within ${ANSWER_WITHIN_MS / 1000} s (Redis is not answering)`;
+        log.error({ event: 'slack-action-not-recorded', action, incidentId: id, by }, `Slack ${action} by ${by}: not recorded, ${why}`);
+        await tell(body, notRecorded(label, id, why), respond);
+        // Made after all (Redis answered just in time after the deadline passed here): say so too.
+        const late = await done;
+        if ('result' in late && late.result === 'done') {
+          log.warn({ event: 'slack-action', action, incidentId: id, by, result: 'done', late: true }, `Slack ${action} by ${by}: recorded after all`);
+          await tell(body, `Your ${label} of incident ${id} was recorded after all.`, respond);
+        }
+        return;
       }
-      if ('problem' in chosen) {
-        log.warn({ event: 'slack-action-invalid', action: label, incidentId: id, by, problem: chosen.problem }, `Slack ${label} by ${by}: ${chosen.problem}`);
-        return tell(body, `${chosen.problem}: nothing was changed.`, respond);
-      }
-      const result = await run(id, by, chosen.ms).catch((e: Error) => `failed: ${e.message}`);
-      log.info({ event: 'slack-action', action, incidentId: id, by, result }, `Slack ${action} by ${by}: ${result}`);
+      if ('say' in outcome) return tell(body, outcome.say, respond);
+      log.info({ event: 'slack-action', action, incidentId: id, by, result: outcome.result }, `Slack ${action} by ${by}: ${outcome.result}`);
+      if (outcome.result.startsWith('failed: ')) await tell(body, notRecorded(label, id, outcome.result.slice('failed: '.length)), respond);
+      else if (outcome.result === 'expired') await tell(body, notRecorded(label, id, `sloe could not store it within ${ANSWER_WITHIN_MS / 1000} s`), respond);
     });
-  clicked(ACTIONS.ack, 'Ack', (id, by) => options.actions().acknowledge(id, by, 'slack'));
-  clicked(ACTIONS.resolve, 'Resolve', (id, by) => options.actions().resolve(id, by, 'slack'));
-  clicked(ACTIONS.snooze, 'Snooze', (id, by, ms) => options.actions().snooze(id, ms, by, 'slack'));
+  clicked(ACTIONS.ack, 'Ack', (id, by, _ms, deadline) => options.actions().acknowledge(id, by, 'slack', deadline));
+  clicked(ACTIONS.resolve, 'Resolve', (id, by, _ms, deadline) => options.actions().resolve(id, by, 'slack', deadline));
+  clicked(ACTIONS.snooze, 'Snooze', (id, by, ms, deadline) => options.actions().snooze(id, ms, by, 'slack', deadline));
   clicked(ACTIONS.silence, 'Silence 2h', async (id, by) => {
     const incident = await options.incidents().get(id);
     if (!incident) return 'missing';
@@ -284,10 +315,12 @@ export function createSlackApp(options: {
     return escapeText(`Silence ${made.id} until ${until} (${slos.length} SLO(s): ${slos.map((s) => s.id).join(', ')}): ${reason}`);
   };
 
-  const work = new QuietQueue<Record<string, unknown>>((payload) => {
-    receiver.app!.processEvent({ body: payload, ack: async () => undefined }).catch((e: Error) => {
-      log.error({ event: 'slack-error', error: e.message }, `Slack interactivity: ${e.message}`);
-    });
+  const work = new QuietQueue<{ payload: Record<string, unknown>; answer: () => void }>(({ payload, answer }) => {
+    receiver
+      .app!.processEvent({ body: payload, ack: async () => answer() })
+      .catch((e: Error) => log.error({ event: 'slack-error', error: e.message }, `Slack interactivity: ${e.message}`))
+      // A click no handler answered (an unknown action) is answered here.
+      .finally(answer);
   });
 
   return {
@@ -310,10 +343,21 @@ export function createSlackApp(options: {
       }
       const payload = interactivityPayload(body);
       if (!payload) return sendJson(res, 400, { error: 'expected an interactivity payload' });
-      // Slack has its answer; the work follows once the clicks arriving with this one are answered too.
-      res.writeHead(200).end();
-      if ('clicks' in payload) work.add(payload.clicks);
-      else log.debug({ event: 'slack-payload-ignored', type: payload.other }, `Slack ${payload.other} payload ignored`);
+      if (!('clicks' in payload)) {
+        res.writeHead(200).end();
+        return log.debug({ event: 'slack-payload-ignored', type: payload.other }, `Slack ${payload.other} payload ignored`);
+      }
+      // Answered once the click is stored, or when it cannot be in time (and the user is told so); never later than
+      // Slack waits for, whatever happens in between.
+      let answered = false;
+      const answer = () => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(guard);
+        if (!res.writableEnded) res.writeHead(200).end();
+      };
+      const guard = setTimeout(answer, ANSWER_WITHIN_MS + 300);
+      work.add({ payload: payload.clicks, answer });
     },
   };
 }
