@@ -38,7 +38,11 @@ async function heldThenEscalated(engine: Engine, until: number, by: RegExp) {
   expect(channels.pagerduty.requests).toHaveLength(0);
   await eventually('the Slack post after the silence', () => topLevel().length === 1, 20_000);
   await eventually('the PagerDuty trigger after the silence', () => channels.pagerduty.requests.length >= 1, 20_000);
-  const steps = (await engine.store.audit(incident.id)).filter((a) => a.type === 'step');
+  // The stand-in has the request before sloe has written the step to the audit trail.
+  const steps = await eventually('both steps in the audit trail', async () => {
+    const entries = (await engine.store.audit(incident.id)).filter((a) => a.type === 'step');
+    return entries.length >= 2 ? entries : undefined;
+  });
   expect(steps.map((s) => s.step)).toEqual(['page.0', 'page.1']);
   expect(steps[0]!.at).toBeGreaterThanOrEqual(until);
   expect(steps[1]!.at).toBeGreaterThanOrEqual(until + 1000);
