@@ -15,7 +15,10 @@
  *
  * src/local (Prometheus, Redis, Sentinel for tests and the demo) and src/demo stand beside the product.
  */
-const LAYERS = ['util', 'observability', 'rules', 'interop', 'incident', 'evaluator', 'scheduler', 'server', 'escalation', 'engine', 'cli'];
+const LAYERS = [
+  'util', 'observability', 'rules', 'interop', 'dashboards', 'incident', 'evaluator', 'budget', 'report',
+  'scheduler', 'server', 'status', 'escalation', 'engine', 'cli',
+];
 
 const upward = LAYERS.map((layer, i) => ({
   name: `no-upward-from-${layer}`,

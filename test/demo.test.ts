@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/cli.js';
 
 describe('npm run demo', () => {
-  it('shows the breach, the incident, each escalation step and the resolution, then stops cleanly', async () => {
+  it('shows the breach, the incident, each escalation step, the resolution, the report and the status page URL, then stops cleanly', async () => {
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'demo', 'main.js')], { env: { ...process.env, SLOE_DEMO_SPEED: 'fast' } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -21,6 +21,10 @@ describe('npm run demo', () => {
       /→ oncall\s+oncall ai-primary: (alice|bob) \(rotation\): page/,
       /recovered/,
       /RESOLVED it-support-assistant\/latency-p95/,
+      /sloe report \(incidents from Redis/,
+      /SLO\s+OBJECTIVE\s+WINDOW\s+SLI\s+BUDGET LEFT/,
+      /it-support-assistant\/latency-p95\s+99\.0% of time/,
+      /status page: http:\/\/127\.0\.0\.1:\d+\//,
       /stopped cleanly \(exit 0\)/,
       /temporary files removed/,
     ].map(index);

@@ -13,7 +13,9 @@ Commands:
   eval     [PATH…] [--at TIME] [--json]          evaluate every SLO once against Prometheus
   backtest [PATH…] --from T --to T [--step D]    replay alerts and escalations over history
            [--base REF|DIR]                      … and compare with the specs at a git revision or directory
-  run      [PATH…]                               the engine: evaluate, escalate, serve HTTP
+  report   [PATH…] [--at T] [--format F]         error budgets, burn rates and incidents per SLO
+  dashboards [PATH…] --out DIR                   one Grafana dashboard JSON per declared dashboard
+  run      [PATH…]                               the engine: evaluate, escalate, serve HTTP, status page
   export   prometheus-rules|openslo [PATH…]      the SLOs as Prometheus rules or OpenSLO v1
   import   openslo|sloth FILE… [--out DIR]       OpenSLO v1 or Sloth specs as sloe YAML
   init     --prometheus URL --service NAME       write slos/NAME.yaml from the metrics a service exports
@@ -31,6 +33,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   owners: async () => (await import('./owners.js')).ownersCommand,
   eval: async () => (await import('./eval.js')).evalCommand,
   backtest: async () => (await import('./backtest.js')).backtestCommand,
+  report: async () => (await import('./report.js')).reportCommand,
+  dashboards: async () => (await import('./dashboards.js')).dashboardsCommand,
   run: async () => (await import('./run.js')).runCommand,
   export: async () => (await import('./export.js')).exportCommand,
   import: async () => (await import('./import.js')).importCommand,

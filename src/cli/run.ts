@@ -1,6 +1,7 @@
 import { ConfigError, Engine } from '../engine/engine.js';
 import { channelsFromEnv } from '../escalation/channels.js';
 import { formatProblem } from '../rules/index.js';
+import { urlSettingProblems } from '../util/env-urls.js';
 import { EXIT, type Io } from './io.js';
 import { DEFAULT_PATHS, parse } from './options.js';
 
@@ -8,7 +9,8 @@ export const RUN_HELP = `Usage: sloe run [PATH…]
 
 The engine: evaluates every SLO on its interval (BullMQ on Redis), opens incidents for sustained breaches,
 escalates them step by step until acknowledged or resolved, and serves HTTP on SLOE_PORT:
-  /healthz, /readyz, /metrics, /api/incidents[/:id], /slack/events, /webhooks/pagerduty.
+  /healthz, /readyz, /metrics (with every SLO budget), /api/incidents[/:id], /slack/events, /webhooks/pagerduty,
+  and the status page at / (error budgets, burn-down charts, open incidents; the token rule of the API).
 Several replicas may share one Redis. SIGHUP (or a changed file) reloads the SLO files; an invalid change is
 reported and the last good configuration kept. SIGTERM or SIGINT drains running jobs and exits 0.
 
@@ -23,6 +25,11 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   if (values.help) {
     io.stdout.write(RUN_HELP);
     return EXIT.ok;
+  }
+  const malformed = urlSettingProblems(io.env);
+  if (malformed.length > 0) {
+    for (const m of malformed) io.stderr.write(`sloe run: ${m}\n`);
+    return EXIT.usage;
   }
   // A SIGHUP while the engine starts (its files may have been read already) reloads them once it runs.
   let hangups = 0;

@@ -2,9 +2,10 @@
  * `npm run demo`: the engine's main job on a local default. Starts Redis, Prometheus and a synthetic LLM assistant
  * on this machine (installing Redis and Prometheus when missing, as root), runs `sloe run` on a demo policy with
  * short delays, injects a latency incident, and narrates what happens: breach, incident, each escalation step,
- * recovery, resolution. Then it stops everything. SLOE_DEMO_SPEED=fast runs it at 2.5× speed.
+ * recovery, resolution. It ends with the status page URL and `sloe report` of the demo's SLOs; `--keep` keeps
+ * everything up (status page included) until Ctrl-C. Then it stops everything. SLOE_DEMO_SPEED=fast runs it at 2.5× speed.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ const ms = (s: number) => Math.round(s * scale * 1000);
 const color = process.stdout.isTTY;
 const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
 const started = Date.now();
+const keep = process.argv.includes('--keep');
 
 function say(who: string, text: string, code = 0): void {
   const t = Math.round((Date.now() - started) / 1000);
@@ -65,7 +67,8 @@ async function main(): Promise<number> {
     const apiToken = randomBytes(16).toString('hex');
     const bin = fileURLToPath(new URL('../../bin/sloe.js', import.meta.url));
     sloe = spawn(process.execPath, [bin, 'run', dir], {
-      env: { ...process.env, REDIS_URL: redis.url, PROMETHEUS_URL: prometheus.url, SLOE_PORT: String(port), SLOE_REDIS_PREFIX: 'sloe-demo', SLOE_API_TOKEN: apiToken, LOG_LEVEL: 'info' },
+      // Reads (the status page) are open: the demo runs on this machine only, with a made-up token for changes.
+      env: { ...process.env, REDIS_URL: redis.url, PROMETHEUS_URL: prometheus.url, SLOE_PORT: String(port), SLOE_REDIS_PREFIX: 'sloe-demo', SLOE_API_TOKEN: apiToken, SLOE_API_PUBLIC_READ: '1', SLOE_BUDGET_REFRESH: '5s', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const events: LogLine[] = [];
@@ -101,6 +104,18 @@ async function main(): Promise<number> {
     say('demo', `audit trail of incident ${String(incident.id)} (GET /api/incidents/${String(incident.id)}):`, 1);
     for (const a of audit) process.stdout.write(`           ${a.at.slice(11, 19)}  ${a.type.padEnd(9)} ${a.step ? `${a.step} ` : ''}${a.detail}\n`);
 
+    say('demo', `sloe report (incidents from Redis, as \`sloe run\` recorded them):`, 1);
+    const report = spawnSync(process.execPath, [bin, 'report', dir], {
+      env: { ...process.env, REDIS_URL: redis.url, PROMETHEUS_URL: prometheus.url, SLOE_REDIS_PREFIX: 'sloe-demo' },
+      encoding: 'utf8',
+    });
+    process.stdout.write(report.stdout.replace(/^/gm, '           ') + (report.status === 0 ? '' : report.stderr));
+    const statusUrl = `http://127.0.0.1:${port}/`;
+    say('demo', `status page: ${statusUrl} (incident page: ${statusUrl}incidents/${String(incident.id)})`, 1);
+    if (keep) {
+      say('demo', 'kept up until Ctrl-C (--keep)');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
     sloe.kill('SIGTERM');
     const code = await exited;
     say('sloe', `stopped cleanly (exit ${code})`);

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
 import { formatDuration, parseDuration } from '../rules/duration.js';
+import { sameSecret } from '../util/secret.js';
 import { HttpError, type HttpServer, readJson, sendJson } from '../server/http.js';
 import { withTimeout } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
@@ -172,12 +173,6 @@ export function authorize(req: IncomingMessage, env: NodeJS.ProcessEnv, access: 
   if (given === undefined || !sameSecret(given, token)) {
     throw new HttpError(401, given === undefined ? 'missing bearer token (Authorization: Bearer <SLOE_API_TOKEN>)' : 'wrong bearer token', { 'www-authenticate': 'Bearer realm="sloe"' });
   }
-}
-
-/** Compares two secrets in constant time, whatever their lengths (digests of both are compared). */
-export function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 const By = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');

@@ -18,6 +18,10 @@ import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../sche
 import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer } from '../server/http.js';
 import { EngineMetrics } from '../observability/metrics.js';
+import { BudgetKeeper } from '../budget/keeper.js';
+import { registerSloMetrics } from '../budget/metrics.js';
+import { parseDuration } from '../rules/duration.js';
+import { serveStatus } from '../status/routes.js';
 import { sleep } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { serveApi } from './api.js';
@@ -384,7 +388,13 @@ export class Engine implements IncidentActions {
   }
 
   private routes(): void {
-    serveApi(this.http, this, { env: this.options.env, pingRedis: () => this.redis.ping(), prometheus: this.prometheus, workersStarted: () => this.started });
+    const env = this.options.env;
+    serveApi(this.http, this, { env, pingRedis: () => this.redis.ping(), prometheus: this.prometheus, workersStarted: () => this.started });
+    // Error budgets for /metrics and the status page, computed at most once per SLOE_BUDGET_REFRESH (default 1m).
+    const refreshMs = env.SLOE_BUDGET_REFRESH ? parseDuration(env.SLOE_BUDGET_REFRESH) : undefined;
+    const budgets = new BudgetKeeper({ prometheus: this.prometheus, slos: () => this.current.slos, now: this.now, log: this.log, ...(refreshMs ? { refreshMs } : {}) });
+    registerSloMetrics(this.metrics.registry, { slos: () => this.current.slos, budgets, openIncidents: () => this.store.list({ open: true, limit: 10_000 }) });
+    serveStatus(this.http, { config: () => this.current, store: this.store, budgets, env, now: this.now });
   }
 }
 

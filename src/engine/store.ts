@@ -381,6 +381,14 @@ export class RedisIncidentStore implements IncidentStore {
     return { busyMs: Math.max(0, Number(value)) };
   }
 
+  /**
+   * Records that a signed request was seen (SET NX with a TTL): true the first time, false for a replay within `ttlMs`.
+   * Shared by every replica, so a captured request cannot be replayed against another one either.
+   */
+  async firstSeen(kind: string, id: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.key('seen', kind, id), '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
   /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
   async extendDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.sloeExtendClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) === 1;

@@ -47,7 +47,7 @@ export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
           config: () => engine.config(),
         });
         api = new SlackApi(slackApp.client);
-        out.slack = new SlackChannel(api);
+        out.slack = new SlackChannel(api, env);
         slackApp.client.auth.test().then(
           (r) => engine.log.info({ event: 'slack-connected', team: r.team, bot: r.user }, `Slack: connected to ${r.team} as ${r.user}`),
           (e: Error) => engine.log.error({ event: 'slack-auth-failed', error: e.message }, `Slack: the bot token was not accepted (${e.message})`),
@@ -58,7 +58,7 @@ export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
       const anyStepKey = [...engine.config().policies.values()].some((p) =>
         [...p.page, ...p.ticket].some((s) => {
           if (s.notify !== 'pagerduty' || !s.routingKey) return false;
-          const { missing, refused } = expandReferences(s.routingKey, env);
+          const { missing, refused } = expandReferences(s.routingKey, 'routingKey', env);
           return missing.length === 0 && refused.length === 0;
         }),
       );

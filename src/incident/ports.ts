@@ -42,6 +42,10 @@ export interface Busy {
 /** Where incidents, their audit trails and their delivery claims are kept. */
 export interface IncidentStore {
   get(id: string): Promise<Incident | undefined>;
+  /** Incidents, newest first (only open ones with `open`), at most `limit`. */
+  list(options?: { open?: boolean; limit?: number }): Promise<Incident[]>;
+  /** One page of incidents, newest first, after the cursor `after`; `more` when another page follows. */
+  page(options: { open?: boolean; limit: number; after?: { firedAt: number; id: string } }): Promise<{ incidents: Incident[]; more: boolean }>;
   audit(id: string): Promise<AuditEntry[]>;
   addAudit(id: string, entry: AuditEntry): Promise<void>;
   /** Records where channels put things for the incident (a Slack message, a PagerDuty dedup key). */

@@ -9,6 +9,8 @@ const PACKAGES: Record<string, string> = {
   'redis-server': 'redis-server',
   // Debian's redis-sentinel is a link to the redis-server binary, which runs as a sentinel under that name.
   'redis-sentinel': 'redis-sentinel',
+  // The headless browser the status page is tested in.
+  chromium: 'chromium',
 };
 
 /** The absolute path of an executable on PATH (or in /usr/bin, /usr/sbin), or undefined. */

@@ -6,7 +6,7 @@ import { DateTime, IANAZone } from 'luxon';
 import type { z } from 'zod';
 import { type Condition, type Threshold, parseCondition, parsePercent } from './condition.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { ENGINE_SECRETS, EnvAllowList, expandReferences, referenceText, scanReferences } from './env.js';
+import { ENGINE_SECRETS, EnvAllowList, type ReferenceField, expandReferences, isEngineVariable, isSlackChannel, referenceText, scanReferences } from './env.js';
 import {
   type BurnRateTier,
   type Config,
@@ -118,15 +118,15 @@ interface SloCandidate {
 const WINDOW_PLACEHOLDER = '$window';
 
 /**
- * The only fields whose `${NAME}` references are filled in: a step's Slack `channel` (when the files are loaded) and
- * its PagerDuty `routingKey` (a secret: filled in when an event is sent, never stored). Anywhere else `${` is an
- * error, so that no spec can read a variable into a label, a URL, a query or a message.
+ * The only fields whose `${NAME}` references are filled in: a step's Slack `channel` and its PagerDuty `routingKey`,
+ * both when a message is sent (the model keeps them as written, so that they are shown and logged that way). Anywhere
+ * else `${` is an error, so that no spec can read a variable into a label, a URL, a query or a message.
  */
-function referenceField(kind: unknown, path: Path): 'at-load' | 'at-send' | undefined {
+function referenceField(kind: unknown, path: Path): ReferenceField | undefined {
   if (kind !== 'EscalationPolicy' || path.length !== 3) return undefined;
   const [severity, index, key] = path;
   if ((severity !== 'page' && severity !== 'ticket') || typeof index !== 'number') return undefined;
-  return key === 'channel' ? 'at-load' : key === 'routingKey' ? 'at-send' : undefined;
+  return key === 'channel' || key === 'routingKey' ? key : undefined;
 }
 
 /** `slos[0].labels.leak`: where a value sits, for messages. */
@@ -242,7 +242,7 @@ class Checker {
 
   /**
    * Checks `${NAME}` references: `${` outside the reference fields is an error (at its position), and so is a name
-   * the allow-list refuses. With an environment, the references of a step's channel are filled in.
+   * the field's type or the allow-list refuses. With an environment, a step's channel is filled in and checked.
    */
   private references(doc: SourceDoc, root: Record<string, unknown>): Record<string, unknown> {
     const walk = (v: unknown, path: Array<string | number>): unknown => {
@@ -256,14 +256,24 @@ class Checker {
     return walk(root, []) as Record<string, unknown>;
   }
 
-  /** One string holding `${`: reported, or checked and (in a channel, with an environment) filled in. */
+  /**
+   * One string holding `${`: reported, or checked. With an environment, a channel's value is checked to be a Slack
+   * channel; the model keeps the reference as written either way (filled in when a message is sent).
+   */
   private reference(doc: SourceDoc, root: Record<string, unknown>, v: string, path: Path): string {
     const field = referenceField(root.kind, path);
     if (!field) {
       const at = v.indexOf('${');
       const written = referenceText(v, at);
       const name = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(written)?.[1];
-      const secret = name !== undefined && ENGINE_SECRETS.has(name) ? `; ${name} is a credential of sloe itself and can never be referenced` : '';
+      const secret =
+        name === undefined
+          ? ''
+          : ENGINE_SECRETS.has(name)
+            ? `; ${name} is a credential of sloe itself and can never be referenced`
+            : isEngineVariable(name)
+              ? `; ${name} is a setting or credential of sloe itself and can never be referenced`
+              : '';
       this.problems.push(
         doc.problemInString(path, at, `${written} is not allowed in ${fieldPath(path)}: environment references (\${…}) are filled in only in a step's channel and routingKey${secret}`),
       );
@@ -273,20 +283,24 @@ class Checker {
     for (const e of errors) this.problems.push(doc.problemInString(path, e.offset, e.message));
     let refused = false;
     for (const r of refs) {
-      const why = this.allow.refusal(r.name);
+      const why = this.allow.refusal(r.name, field);
       if (why !== undefined) {
         refused = true;
         this.problems.push(doc.problemInString(path, r.offset, why));
       }
     }
     if (!this.options.env || errors.length > 0 || refused) return v;
-    const { value, missing } = expandReferences(v, this.options.env, this.allow);
+    const { value, missing } = expandReferences(v, field, this.options.env, this.allow);
     for (const name of missing) {
       this.envProblems.push({ ...doc.problem(path, `environment variable ${name} is not set`), kind: String(root.kind) });
     }
-    // A routing key keeps its reference in the model (incidents store their frozen policy); the PagerDuty channel
-    // fills it in when it sends. An unset variable also leaves the reference as written.
-    return missing.length > 0 || field === 'at-send' ? v : value;
+    if (field === 'channel' && missing.length === 0 && !isSlackChannel(value)) {
+      // The value is not shown: the reference as written says which variable to fix.
+      this.problems.push(doc.problem(path, `${v} does not hold a Slack channel: its value must be "#name" or a channel id such as C0123ABCD`));
+    }
+    // References stay as written in the model (incidents store their frozen policy); the channels fill them in when
+    // they send, with the same rule.
+    return v;
   }
 
   private serviceLevels(doc: SourceDoc, raw: Record<string, unknown>): void {

@@ -1,7 +1,9 @@
 /**
- * `${NAME}` references inside SLO files. Only a few fields take them (a step's `channel` and `routingKey`), and only
- * for names on an allow-list the operator controls (`SLOE_SPEC_ENV_ALLOW`, never a spec); sloe's own credentials can
- * never be referenced. `validate` checks them; the engine fills them in, with the same rule at load and at send time.
+ * `${NAME}` references inside SLO files. Only two fields take them, each typed: a step's `channel` may name only
+ * `SLACK_CHANNEL_*` variables, its `routingKey` only `PAGERDUTY_*_KEY` ones. The operator's allow-list
+ * (`SLOE_SPEC_ENV_ALLOW`, never a spec) narrows that further, and the variables sloe itself reads (its credentials and
+ * settings: `SLOE_*`, `REDIS_*`, `PROMETHEUS_*`, …) can never be referenced. `validate` checks them; the engine fills
+ * them in when it sends, with the same rule.
  */
 
 import { UsageError } from './usage-error.js';
@@ -12,25 +14,90 @@ const MAX_NAME = 128;
 /** Malformed references reported per string: the first few say what is wrong. */
 const MAX_ERRORS = 10;
 
-/** The allow-list when SLOE_SPEC_ENV_ALLOW is not set. */
-export const DEFAULT_ENV_ALLOW = ['SLOE_*', 'PAGERDUTY_*_KEY', 'SLACK_CHANNEL_*'] as const;
+/** The fields that take references, and the variables each may name (before the allow-list narrows it). */
+export const REFERENCE_TYPES = { channel: 'SLACK_CHANNEL_*', routingKey: 'PAGERDUTY_*_KEY' } as const;
+export type ReferenceField = keyof typeof REFERENCE_TYPES;
+
+/** The allow-list when SLOE_SPEC_ENV_ALLOW is not set: what the reference fields may name at all. */
+export const DEFAULT_ENV_ALLOW = [REFERENCE_TYPES.routingKey, REFERENCE_TYPES.channel] as const;
 
 /**
- * Variables no spec may read, whatever the allow-list says: sloe's own credentials, and settings that may carry
- * credentials (URLs with userinfo) or that would widen the allow-list itself.
+ * sloe's own credentials, and settings that may carry credentials (URLs with userinfo): named in messages, since a
+ * reference to one of them is an attempt to read a secret.
  */
 export const ENGINE_SECRETS: ReadonlySet<string> = new Set([
   'SLACK_BOT_TOKEN',
   'SLACK_SIGNING_SECRET',
   'PAGERDUTY_API_TOKEN',
+  'PAGERDUTY_TOKEN',
+  'PAGERDUTY_API_KEY',
   'PAGERDUTY_WEBHOOK_SECRET',
   'SLOE_API_TOKEN',
   'PROMETHEUS_BEARER_TOKEN',
   'PROMETHEUS_PASSWORD',
   'PROMETHEUS_URL',
   'REDIS_URL',
-  'SLOE_SPEC_ENV_ALLOW',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
 ]);
+
+/**
+ * Variables no spec may read, whatever the allow-list says: every variable sloe itself reads (its credentials and
+ * settings: `SLOE_*`, `REDIS_*`, `PROMETHEUS_*`, the Slack and PagerDuty ones other than channels and routing keys),
+ * and whatever is named like a credential (`*_TOKEN`, `*_SECRET`, `*_PASSWORD`). PAGERDUTY_ROUTING_KEY, the default
+ * routing key, is a routing key like any other and stays readable by a `routingKey`.
+ */
+export const ENGINE_VARIABLES: readonly string[] = [
+  'SLOE_*',
+  'REDIS_*',
+  'PROMETHEUS_*',
+  'SLACK_BOT_*',
+  'SLACK_SIGNING_*',
+  'SLACK_APP_*',
+  'SLACK_API_*',
+  'SLACK_CLIENT_*',
+  'PAGERDUTY_API_*',
+  'PAGERDUTY_TOKEN',
+  'PAGERDUTY_WEBHOOK_*',
+  'PAGERDUTY_EVENTS_*',
+  'PAGERDUTY_FROM',
+  'LOG_LEVEL',
+  'NODE_*',
+  'PATH',
+  'HOME',
+  '*_TOKEN',
+  '*_SECRET',
+  '*_PASSWORD',
+  '*_PASSWD',
+  '*_CREDENTIALS',
+];
+
+/** A Slack channel as a step names it: `#name` (no whitespace or markup characters) or a channel id. */
+const SLACK_CHANNEL = /^(#[^\s#<>&|]+|[CGD][A-Z0-9]{2,})$/;
+/** The longest channel a step may name. */
+const MAX_CHANNEL = 256;
+
+export function isSlackChannel(value: string): boolean {
+  return value.length <= MAX_CHANNEL && SLACK_CHANNEL.test(value);
+}
+
+/**
+ * The Slack channel of a step, its references filled in from `env` with the rule of `validate`; an error (naming the
+ * channel as written, never its value) when a name is refused, unset, or its value is not a channel.
+ */
+export function slackChannel(written: string, env: NodeJS.ProcessEnv): { channel: string } | { error: string } {
+  if (!written.includes(REFERENCE_START)) return { channel: written };
+  const { value, missing, refused } = expandReferences(written, 'channel', env);
+  if (refused.length > 0) return { error: `channel ${written} names a variable that specs may not read: ${refused.join(', ')}` };
+  if (missing.length > 0) return { error: `channel ${written}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set` };
+  if (!isSlackChannel(value)) return { error: `channel ${written} does not hold a Slack channel ("#name" or a channel id)` };
+  return { channel: value };
+}
+
+/** True when `name` is a variable sloe itself reads, or named like a credential: never readable by a spec. */
+export function isEngineVariable(name: string): boolean {
+  return ENGINE_SECRETS.has(name) || ENGINE_VARIABLES.some((p) => globMatch(p, name));
+}
 
 export interface EnvReference {
   name: string;
@@ -97,9 +164,12 @@ export class EnvAllowList {
     return new EnvAllowList(patterns);
   }
 
-  /** Why a spec may not read `name`, or undefined when it may. */
-  refusal(name: string): string | undefined {
+  /** Why a spec may not read `name` in `field`, or undefined when it may. */
+  refusal(name: string, field: ReferenceField): string | undefined {
     if (ENGINE_SECRETS.has(name)) return `environment variable ${name} is a credential of sloe itself and can never be referenced`;
+    if (isEngineVariable(name)) return `environment variable ${name} is a setting or credential of sloe itself and can never be referenced`;
+    const type = REFERENCE_TYPES[field];
+    if (!globMatch(type, name)) return `a ${field} may reference only ${type} variables, not ${name}`;
     if (!this.patterns.some((p) => globMatch(p, name))) {
       return `environment variable ${name} is not allowed in specs: allowed are ${this.patterns.join(', ')} (set SLOE_SPEC_ENV_ALLOW to change the list)`;
     }
@@ -111,11 +181,12 @@ export class EnvAllowList {
 export class AllowListError extends UsageError {}
 
 /**
- * Replaces every reference by its variable's value. Names the allow-list refuses are never read (`refused`); names
- * that are not set, or set to nothing, are `missing`. Both are replaced by nothing.
+ * Replaces every reference in a `field` by its variable's value. Names the field's type or the allow-list refuses
+ * are never read (`refused`); names that are not set, or set to nothing, are `missing`. Both are replaced by nothing.
  */
 export function expandReferences(
   text: string,
+  field: ReferenceField,
   env: NodeJS.ProcessEnv,
   allow: EnvAllowList = safeAllowList(env),
 ): { value: string; missing: string[]; refused: string[] } {
@@ -126,7 +197,7 @@ export function expandReferences(
   let last = 0;
   for (const r of refs) {
     let v: string | undefined;
-    if (allow.refusal(r.name) !== undefined) refused.push(r.name);
+    if (allow.refusal(r.name, field) !== undefined) refused.push(r.name);
     else {
       v = env[r.name] || undefined;
       if (v === undefined) missing.push(r.name);

@@ -107,18 +107,50 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
   return { files: [...files.values()], problems };
 }
 
+/** The most problems listed per file; the rest are counted in one more line. */
+export const MAX_PROBLEMS_PER_FILE = 100;
+/** The most bytes all SLO files of one run may hold together (each is at most MAX_FILE_BYTES). */
+export const MAX_TOTAL_BYTES = 32 * 1024 * 1024;
+
 /** Loads every SLO file below `paths` into one checked configuration. */
 export async function loadRules(paths: readonly string[], options: CheckOptions = {}): Promise<LoadResult> {
   const { files, problems: found } = await findFiles(paths);
-  const sources = await Promise.all(files.map((f) => readSource(f)));
+  // The files together are bounded too: those past the total are reported, unread.
+  const sizes = await Promise.all(files.map((f) => stat(f).then((s) => (s.isFile() ? s.size : 0), () => 0)));
+  let total = 0;
+  const readable = files.filter((f, i) => {
+    total += sizes[i]!;
+    if (total <= MAX_TOTAL_BYTES) return true;
+    found.push({ file: f, line: 1, col: 1, message: `the SLO files together are over ${MAX_TOTAL_BYTES / 1024 / 1024} MiB from this file on: it is not read` });
+    return false;
+  });
+  const sources = await Promise.all(readable.map((f) => readSource(f)));
   const docs = sources.flatMap((s) => s.docs);
   const result = check(docs, options);
   return {
     config: result.config,
-    problems: sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems]),
+    problems: capPerFile(sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems])),
     envProblems: sortProblems(result.envProblems),
     warnings: sortProblems(result.warnings),
     files,
     docs,
   };
+}
+
+/** The first MAX_PROBLEMS_PER_FILE problems of each file (sorted), and one line saying how many more it has. */
+function capPerFile(problems: Problem[]): Problem[] {
+  const out: Problem[] = [];
+  const counts = new Map<string, number>();
+  for (const p of problems) {
+    const n = (counts.get(p.file) ?? 0) + 1;
+    counts.set(p.file, n);
+    if (n <= MAX_PROBLEMS_PER_FILE) out.push(p);
+    else if (n === MAX_PROBLEMS_PER_FILE + 1) out.push({ ...p, message: '' });
+  }
+  for (const p of out) {
+    if (p.message !== '') continue;
+    const more = counts.get(p.file)! - MAX_PROBLEMS_PER_FILE;
+    p.message = `…and ${more} more problem${more === 1 ? '' : 's'} in this file (only the first ${MAX_PROBLEMS_PER_FILE} are listed)`;
+  }
+  return out;
 }

@@ -173,14 +173,35 @@ export function suggest(key: string, known: string[]): string {
   if (key.length > 64) return '';
   let best: string | undefined;
   let bestDistance = Infinity;
+  const lower = key.toLowerCase();
   for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    // Only a key within the allowed distance can be suggested; the length difference and the letters that differ
+    // are lower bounds of the distance, found in linear time, so most keys are ruled out without the full table
+    // (which made files with thousands of unknown keys take seconds).
+    const allowed = Math.max(1, Math.floor(k.length / 3));
+    if (Math.abs(lower.length - k.length) > allowed || bagDistance(lower, k.toLowerCase()) > allowed) continue;
+    const d = editDistance(lower, k.toLowerCase());
     if (d < bestDistance) {
       best = k;
       bestDistance = d;
     }
   }
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? ` (did you mean ${JSON.stringify(best)}?)` : '';
+}
+
+/** A lower bound of the edit distance: characters of one string not matched by the other's (as multisets). */
+function bagDistance(a: string, b: string): number {
+  const counts = new Map<string, number>();
+  for (const c of a) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let onlyB = 0;
+  for (const c of b) {
+    const n = counts.get(c) ?? 0;
+    if (n > 0) counts.set(c, n - 1);
+    else onlyB++;
+  }
+  let onlyA = 0;
+  for (const n of counts.values()) onlyA += n;
+  return Math.max(onlyA, onlyB);
 }
 
 /** Edits (insert, delete, substitute, swap two neighbours) that turn a into b. */

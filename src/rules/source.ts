@@ -139,6 +139,9 @@ const PARSE_OPTIONS = {
   logLevel: 'error',
 } as const;
 
+/** The most YAML documents one file may hold. */
+export const MAX_DOCUMENTS = 1000;
+
 /**
  * Parses every YAML document of a file with source positions. Syntax errors, duplicate keys, deep nesting and
  * aliases that refer to nothing, to their own ancestor or to too much become problems; nothing throws.
@@ -159,7 +162,12 @@ export function parseSource(file: string, text: string): SourceFile {
     const { line, col } = lines.linePos(offset);
     return { file, line, col };
   };
-  const list = [...parsed];
+  let list = [...parsed];
+  if (list.length > MAX_DOCUMENTS) {
+    // Each document is checked on its own and against the others: a file of thousands is an attack, not a spec.
+    problems.push({ ...at(list[MAX_DOCUMENTS]!.range?.[0] ?? 0), message: `more than ${MAX_DOCUMENTS} documents in one file (${list.length}): split it; the documents from here on are not read` });
+    list = list.slice(0, MAX_DOCUMENTS);
+  }
   if ('empty' in parsed) {
     // A stream with no documents can still carry errors (e.g. a stray directive).
     for (const e of parsed.errors) problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });

@@ -76,15 +76,57 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
-/** Reads a JSON body; an empty body is `undefined`. Malformed JSON is an HttpError 400. */
-export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
-  const text = await readBody(req, limit);
-  if (text.trim() === '') return undefined;
+/**
+ * The deepest nesting of arrays and objects a JSON body may have. Slack and PagerDuty payloads nest about 10 deep;
+ * a body of a megabyte of `[` would otherwise take seconds of JSON.parse on the event loop and then overflow the
+ * stack of whatever walks the result.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * The offset of the first `[` or `{` nested deeper than `max`, or -1: one pass over the text, reading strings (and
+ * their escapes) so that brackets inside them do not count. Malformed JSON is left to JSON.parse.
+ */
+export function jsonTooDeepAt(text: string, max = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
+/** Throws an HttpError 400 when JSON from a request nests deeper than MAX_JSON_DEPTH. */
+export function checkJsonDepth(text: string, what = 'body'): void {
+  const deep = jsonTooDeepAt(text);
+  if (deep >= 0) throw new HttpError(400, `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at offset ${deep})`);
+}
+
+/** Parses JSON from a request; nesting deeper than MAX_JSON_DEPTH or malformed JSON is an HttpError 400. */
+export function parseJsonBody(text: string, what = 'body'): unknown {
+  checkJsonDepth(text, what);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new HttpError(400, `body is not JSON: ${(e as Error).message}`, {}, { cause: e });
+    throw new HttpError(400, `${what} is not JSON: ${(e as Error).message}`, {}, { cause: e });
   }
+}
+
+/** Reads a JSON body; an empty body is `undefined`. Malformed or too deeply nested JSON is an HttpError 400. */
+export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const text = await readBody(req, limit);
+  if (text.trim() === '') return undefined;
+  return parseJsonBody(text);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sameSecret } from '../../src/engine/api.js';
+import { sameSecret } from '../../src/util/secret.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 

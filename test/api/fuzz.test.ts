@@ -235,10 +235,11 @@ describe('sloe run under request fuzzing', () => {
         const a = answers[i]!;
         const key = a.status === undefined ? `no answer (${a.error})` : String(a.status);
         counts.set(key, (counts.get(key) ?? 0) + 1);
-        // 2xx only where a request may succeed: health, readiness and metrics; reads with the token; a signed Slack
+        // 2xx only where a request may succeed: health, readiness and metrics; reads with the token (the API and the
+        // status page at /, which the target "*" also reaches); a signed Slack
         // payload or PagerDuty event (answered, then ignored: it names no incident of ours).
         const read = r.method === 'GET' || r.method === 'HEAD';
-        const open = (OPEN.includes(r.route) && read) || (r.credentials === 'api' && read && r.route.startsWith('/api/')) || (r.credentials === 'signed' && r.method === 'POST');
+        const open = (OPEN.includes(r.route) && read) || (r.credentials === 'api' && read && (r.route.startsWith('/api/') || r.route === '/')) || (r.credentials === 'signed' && r.method === 'POST');
         if (a.status === undefined) {
           // Only a client that closed its side mid-body may go unanswered.
           if (r.framing !== 'truncated' || a.error === 'timed out') problems.push(`${describeRequest(i, r)}: ${a.error}`);

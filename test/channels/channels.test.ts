@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { eventually, useStack } from '../support/engine.js';
 import { pagerDutyWebhook } from '../support/stand-ins/pagerduty.js';
@@ -90,9 +91,9 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
     expect(await eventually('the step in the audit trail', async () => (await engine.store.audit(incident.id)).find((a) => a.step === 'page.1'))).toMatchObject({ type: 'step' });
   });
 
-  it('a 400 from PagerDuty is not retried, and is reported in the audit trail, the log, the metrics and the Slack thread', async () => {
+  it('a 400 from PagerDuty (for the full event and the minimal one) is not retried, and is reported in the audit trail, the log, the metrics and the Slack thread', async () => {
     fresh();
-    channels.pagerduty.answer(400);
+    channels.pagerduty.answer(400, 400);
     const { engine, capture, url } = await engineWithChannels(ctx, channels);
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
@@ -100,7 +101,7 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
     expect(failed.step).toBe('page.1');
     expect(failed.detail).toContain('answered 400: Event object is invalid; Invalid routing key');
     await sleep(1000);
-    expect(channels.pagerduty.requests).toHaveLength(1);
+    expect(channels.pagerduty.requests.map((r) => Object.keys(r.event.payload ?? {}).length > 3)).toEqual([true, false]);
     expect(capture.events('step-failed')).toHaveLength(1);
     await eventually('a Slack note about the failure', () => channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts && String(c.args.text).startsWith('Escalation step failed: pagerduty')));
     const metrics = await (await fetch(`${url}/metrics`)).text();
@@ -125,6 +126,34 @@ describe('Slack, PagerDuty and on-call, end to end', () => {
     await sleep(300);
     expect((await engine.store.get(incident.id))!.status).toBe('firing');
     expect((await engine.store.audit(incident.id)).filter((a) => a.type === 'acknowledged')).toEqual(before.filter((a) => a.type === 'acknowledged'));
+  });
+
+  it('a captured, validly signed Slack request replayed within the 5 minutes gets 401 and changes nothing', async () => {
+    fresh();
+    const { engine, url } = await engineWithChannels(ctx, channels);
+    ctx.stack.exporter.gauge('demo_queue_depth').set(350);
+    const incident = await eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
+    // The same timestamp and body: the same signature, as an attacker who captured the request would send it.
+    const timestamp = Math.floor(Date.now() / 1000);
+    const first = await click(url, { action: 'sloe_resolve', incidentId: incident.id, secret: SIGNING_SECRET, timestamp });
+    expect(first.status).toBe(200);
+    await eventually('resolved', async () => (await engine.store.get(incident.id))!.status === 'resolved');
+    const replayed = await click(url, { action: 'sloe_resolve', incidentId: incident.id, secret: SIGNING_SECRET, timestamp });
+    expect(replayed.status).toBe(401);
+    expect(JSON.parse(replayed.body)).toEqual({ error: 'request replayed' });
+    // The signature is remembered in Redis for Slack's window, by every replica.
+    const redis = new Redis(ctx.stack.redis.url);
+    try {
+      const keys = await redis.keys(`${engine.store.prefix}:seen:slack:*`);
+      expect(keys).toHaveLength(1);
+      const ttl = await redis.pttl(keys[0]!);
+      expect(ttl).toBeGreaterThan(290_000);
+      expect(ttl).toBeLessThanOrEqual(305_000);
+    } finally {
+      redis.disconnect();
+    }
+    await sleep(300);
+    expect((await engine.store.audit(incident.id)).filter((a) => a.type === 'resolved')).toHaveLength(1);
   });
 
   it('PagerDuty webhooks: a bad signature is refused; a good acknowledgement is mirrored into sloe and Slack, not echoed back', async () => {

@@ -104,6 +104,12 @@ describe('retry behaviour, one table for every channel', () => {
       c.fail(status);
       const step = incident.policy.page[name === 'slack' ? 0 : 1]!;
       const result = await withRetries(() => c.channel.step({ incident, step, stepKey: 'page.0', round: 0, log, now: Date.now }), FAST);
+      if (name === 'pagerduty' && status === 400) {
+        // Not retried as such: PagerDuty's 400 gets one minimal event instead (see payload-bounds.test.ts).
+        expect(result.ok).toBe(true);
+        expect(c.attempts()).toBe(2);
+        return;
+      }
       expect(result.ok).toBe(retry);
       const minimum = name === 'pagerduty' && status === 429 ? 4 : 1;
       expect(c.attempts()).toBe(retry ? minimum + 1 : 1);

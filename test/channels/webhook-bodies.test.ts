@@ -71,3 +71,31 @@ describe('signed requests with bodies of the wrong shape', () => {
     },
   );
 });
+
+describe('deeply nested JSON', () => {
+  // Just under the body limit: half a megabyte of [ and of ]. JSON.parse would take seconds on the event loop.
+  const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+
+  it('a signed PagerDuty body nesting deeper than 32 levels is refused with 400 before it is parsed', async () => {
+    const started = performance.now();
+    const res = await pagerDuty(`{"event":${deep(500_000)}}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('body nests arrays and objects deeper than 32 levels (at offset 40)');
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(calls).toEqual([]);
+  });
+
+  it('a signed Slack payload nesting deeper than 32 levels is refused with 400 before it is parsed', async () => {
+    const res = await slack(`payload=${encodeURIComponent(`{"type":"block_actions","actions":${deep(100_000)}}`)}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('payload nests arrays and objects deeper than 32 levels (at offset 65)');
+    expect(calls).toEqual([]);
+  });
+
+  it('32 levels are fine; brackets inside strings do not count', async () => {
+    const res = await pagerDuty(`{"event":{"event_type":"x","data":{"incident_key":"${'[{'.repeat(100)}\\\"["}},"n":${deep(30)}}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ result: 'ignored' });
+  });
+});
+

@@ -168,4 +168,49 @@ describe('hostile files made by the test', () => {
     const at = await place('empty', { 'README.md': '# nothing here\n', '.hidden.yaml': spec });
     await expectRefused(at, at, 1, 1, 'no SLO files (*.yaml, *.yml) found');
   });
+
+  it('terminal escapes, bidi overrides and line breaks in spec text are escaped in text and GitHub output', async () => {
+    // ESC [2J clears the screen, ESC ]0;… sets the window title, BEL rings, U+202E reverses what follows; a line
+    // break followed by `::` would start a workflow command of its own in GitHub Actions.
+    const hostile = spec
+      .replace('owner: shop-team', 'owner: shop-team\ndescription: "x ${\\e[2J\\e]0;pwned\\a\\u202e}"\n"own\\e[31mer\\u202e": 1')
+      .replace('signal: latency', 'signal: "late\\r\\n::add-mask::\\e[8m"');
+    const at = await place('escapes', { 'spec.yaml': hostile });
+    const file = join(at, 'spec.yaml');
+    await expectRefused(at, file, 15, 14, '${\\x1b[2J\\x1b]0;pwned\\x07\\u202e} is not allowed in description');
+    for (const format of ['text', 'github']) {
+      const r = await runSloe(['validate', at, '--format', format], { timeoutMs: 30_000 });
+      expect(r.code).toBe(1);
+      expect(r.stdout, format).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines, format).toHaveLength(3);
+      if (format === 'github') for (const line of lines) expect(line).toMatch(/^::error file=[^\n]*,line=\d+,col=\d+::/);
+      expect(r.stdout).toContain(format === 'github' ? 'unknown key "own\\u001b[31mer\\u202e"' : 'unknown key "own\\u001b[31mer\\u202e"');
+    }
+  });
+
+  it('18,000 unknown keys in one flat mapping: the "did you mean" search stays cheap and 100 problems are listed', async () => {
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const keys: string[] = [];
+    for (const a of letters) for (const b of letters) for (const c of letters) keys.push(a + b + c);
+    for (const a of letters) for (const b of letters) keys.push(a + b);
+    const at = await place('flat-mapping', { 'spec.yaml': `apiVersion: sloe/v1\nkind: ServiceLevels\n${keys.map((k) => `${k}: 0`).join('\n')}\n` });
+    const file = join(at, 'spec.yaml');
+    await expectRefused(at, file, 100, 1, `…and ${keys.length + 3 - 100} more problems in this file (only the first 100 are listed)`);
+  });
+
+  it('more than 1000 documents in one file: the rest are not read', async () => {
+    const docs = Array.from({ length: 1500 }, (_, i) => `apiVersion: sloe/v1\nkind: EscalationPolicy\nname: p${i}\npage: [{ notify: slack, channel: "#a" }]\n`).join('---\n');
+    const at = await place('documents', { 'spec.yaml': docs });
+    const r = await runSloe(['validate', '--format', 'json', at], { timeoutMs: 30_000, cpuTime: true });
+    expect(r.code).toBe(1);
+    const problems = (JSON.parse(r.stdout) as { problems: Array<{ line: number; message: string }> }).problems;
+    // Reported at the 1001st document (each is 4 lines and a `---`).
+    const cap = problems.find((p) => p.message.startsWith('more than 1000 documents in one file (1500)'));
+    expect(cap!.line).toBeGreaterThanOrEqual(5 * 1000);
+    expect(cap!.line).toBeLessThanOrEqual(5 * 1000 + 2);
+    expect(problems.length).toBeLessThanOrEqual(2);
+    expect(r.cpuMs).toBeLessThan(LIMIT_MS);
+  });
 });
+

@@ -16,7 +16,7 @@ function newest(dir: string): number {
  * dist/ when src/ changed since, so that tests of the `sloe` binary never run stale code.
  */
 export default function setup(): void {
-  ensureBinaries(['prometheus', 'promtool', 'redis-server', 'redis-sentinel'], (line) => process.stderr.write(`test setup: ${line}\n`));
+  ensureBinaries(['prometheus', 'promtool', 'redis-server', 'redis-sentinel', 'chromium'], (line) => process.stderr.write(`test setup: ${line}\n`));
   let built = 0;
   try {
     built = statSync(join(ROOT, 'dist', 'cli', 'main.js')).mtimeMs;

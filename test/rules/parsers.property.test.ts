@@ -71,7 +71,7 @@ const PARSERS: Record<string, (s: string) => unknown> = {
   parsePercent,
   parseDuration,
   scanReferences,
-  expandReferences: (s) => expandReferences(s, { SLOE_X: 'x' }),
+  expandReferences: (s) => expandReferences(s, 'channel', { SLACK_CHANNEL_X: 'x' }),
 };
 
 describe('parsers are linear in their input', () => {
@@ -163,7 +163,7 @@ describe('no input makes a parser throw', () => {
         const d = parseDuration(s);
         if (d !== undefined) expect(Number.isFinite(d) && d >= 0).toBe(true);
         scanReferences(s);
-        expandReferences(s, { SLOE_A: 'a' });
+        expandReferences(s, 'routingKey', { PAGERDUTY_A_KEY: 'a' });
       }),
       { seed: SEED, numRuns: 2000 },
     );

@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/log.js';
-import { HttpError, HttpServer, readBody, readJson, sendJson } from '../../src/server/http.js';
+import { Readable } from 'node:stream';
+import { HttpError, HttpServer, jsonTooDeepAt, readBody, readJson, sendJson } from '../../src/server/http.js';
 import { LogCapture } from '../support/engine.js';
 import { rawRequest } from '../support/raw-http.js';
 
@@ -157,5 +158,18 @@ describe('HttpServer', () => {
   it('garbage instead of HTTP gets 400', async () => {
     const { port } = await server();
     expect((await rawRequest(port, [Buffer.from([0, 1, 2, 255, 13, 10, 13, 10])])).status).toBe(400);
+  });
+});
+
+describe('JSON bodies', () => {
+  it('readJson refuses nesting deeper than 32 levels with 400, in one pass, before JSON.parse', async () => {
+    const body = (text: string) => Object.assign(Readable.from([Buffer.from(text)]), { headers: {} }) as never;
+    await expect(readJson(body(`${'['.repeat(500_000)}${']'.repeat(500_000)}`))).rejects.toMatchObject({
+      status: 400,
+      message: 'body nests arrays and objects deeper than 32 levels (at offset 32)',
+    });
+    await expect(readJson(body(`{"by":"${'{'.repeat(1000)}","x":${'['.repeat(31)}${']'.repeat(31)}}`))).resolves.toMatchObject({ by: '{'.repeat(1000) });
+    expect(jsonTooDeepAt('"\\\\"[[[', 2)).toBe(6);
+    expect(jsonTooDeepAt('"\\"[[["', 2)).toBe(-1);
   });
 });

@@ -61,8 +61,8 @@ function failure(e: unknown, config: PagerDutyConfig, what: string): DeliveryRes
   return { ok: false, retry: true, error: `${what}: ${message}` };
 }
 
-/** Sends one Events API v2 event (trigger, acknowledge or resolve). */
-export async function sendEvent(config: PagerDutyConfig, data: EventPayloadV2): Promise<DeliveryResult> {
+/** Sends one Events API v2 event (trigger, acknowledge or resolve); a refusal says PagerDuty's HTTP status. */
+export async function sendEvent(config: PagerDutyConfig, data: EventPayloadV2): Promise<DeliveryResult & { status?: number }> {
   const where = `PagerDuty Events API at ${redactUrls(`https://${config.eventsServer}`)}`;
   try {
     const res = await withTimeout(config.timeoutMs, (signal) =>
@@ -72,7 +72,7 @@ export async function sendEvent(config: PagerDutyConfig, data: EventPayloadV2): 
     if (verdict.ok) return { ok: true, detail: `${data.event_action} accepted (${res.status})` };
     const reason = (res.data as { message?: string; errors?: string[] } | undefined) ?? {};
     const error = `${where} answered ${res.status}: ${[reason.message, ...(reason.errors ?? [])].filter(Boolean).join('; ') || res.statusText}`;
-    return { ok: false, retry: verdict.retry, error, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}) };
+    return { ok: false, retry: verdict.retry, error, status: res.status, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}) };
   } catch (e) {
     return failure(e, config, where);
   }

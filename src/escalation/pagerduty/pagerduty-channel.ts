@@ -10,7 +10,13 @@ import { formatLabels } from '../../evaluator/labels.js';
 import { expandReferences } from '../../rules/env.js';
 import type { Step } from '../../rules/model.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
+import { MAX_LABELS, boundedLabels, truncate } from '../../util/bounds.js';
 import { type PagerDutyConfig, sendEvent } from './client.js';
+
+/** PagerDuty refuses events larger than this (512 KB); sloe's stay well below. */
+export const PAGERDUTY_MAX_EVENT_BYTES = 512 * 1024;
+/** The longest string sent in custom_details (the incident message, an evaluation error). */
+const MAX_DETAIL = 4096;
 
 const DEDUP_PREFIX = 'sloe-';
 
@@ -47,7 +53,7 @@ export class PagerDutyChannel implements Channel {
    */
   private routingKey(step: Step | undefined): { key?: string; error?: string } {
     if (step?.notify === 'pagerduty' && step.routingKey) {
-      const { value, missing, refused } = expandReferences(step.routingKey, this.env);
+      const { value, missing, refused } = expandReferences(step.routingKey, 'routingKey', this.env);
       if (refused.length > 0) return { error: `routingKey ${step.routingKey} names a variable that specs may not read: ${refused.join(', ')}` };
       if (missing.length === 0 && value) return { key: value };
     }
@@ -59,15 +65,16 @@ export class PagerDutyChannel implements Channel {
     const { key: routingKey, error } = this.routingKey(step);
     if (error) return { ok: false, retry: false, error };
     if (!routingKey) return { ok: false, retry: false, error: "no routing key: set PAGERDUTY_ROUTING_KEY or the step's routingKey variable" };
-    const summary = `[${incident.severity}] ${incident.sloId}${formatLabels(incident.labels)}: ${incident.message}`.slice(0, 1024);
+    const bounded = boundedLabels(incident.labels);
+    const summary = truncate(`[${incident.severity}] ${incident.sloId}${formatLabels(bounded.labels)}: ${incident.message}`, 1024);
     const links = [
       ...(incident.dashboard.url ? [{ href: incident.dashboard.url, text: `Dashboard: ${incident.dashboard.title} (owner ${incident.dashboard.owner})` }] : []),
       ...(incident.runbook ? [{ href: incident.runbook, text: 'Runbook' }] : []),
       ...(incident.refs['slack.permalink'] ? [{ href: incident.refs['slack.permalink'], text: 'Slack thread' }] : []),
     ];
-    const result = await sendEvent(this.config, {
+    const full = {
       routing_key: routingKey,
-      event_action: 'trigger',
+      event_action: 'trigger' as const,
       dedup_key: dedupKey(incident),
       payload: {
         summary,
@@ -79,8 +86,9 @@ export class PagerDutyChannel implements Channel {
         class: incident.signal,
         custom_details: {
           slo: incident.sloId,
-          labels: incident.labels,
-          value: incident.message,
+          labels: bounded.labels,
+          ...(bounded.omitted > 0 ? { labels_omitted: `${bounded.omitted} more labels (at most ${MAX_LABELS} are sent)` } : {}),
+          value: truncate(incident.message, MAX_DETAIL),
           condition: incident.condition,
           objective: incident.objective,
           owner: incident.dashboard.owner,
@@ -91,9 +99,21 @@ export class PagerDutyChannel implements Channel {
         },
       },
       links,
-    });
+    };
+    // The minimal event PagerDuty needs: what a full one that is refused (400: too large, a field it does not take)
+    // is sent again as, once, so that the page is never lost to its details.
+    const minimal = { routing_key: routingKey, event_action: 'trigger' as const, dedup_key: full.dedup_key, payload: { summary, source: incident.service, severity: step.severity } };
+    const oversized = Buffer.byteLength(JSON.stringify(full)) > PAGERDUTY_MAX_EVENT_BYTES;
+    let result = await sendEvent(this.config, oversized ? minimal : full);
+    let note = oversized ? ` (details left out: the event would be over ${PAGERDUTY_MAX_EVENT_BYTES / 1024} KB)` : '';
+    if (!result.ok && !oversized && result.status === 400) {
+      const refused = result.error;
+      result = await sendEvent(this.config, minimal);
+      note = ` (the full event was refused — ${refused} — and a minimal one sent)`;
+    }
     const key = dedupKey(incident);
-    return result.ok ? { ok: true, refs: { 'pagerduty.dedupKey': key, [`${ARMING_REF}${incident.rearms}`]: key, 'pagerduty.step': stepKey }, detail: `PagerDuty incident triggered (${step.severity})` } : result;
+    if (!result.ok) return { ok: false, retry: result.retry, error: result.error, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) };
+    return { ok: true, refs: { 'pagerduty.dedupKey': key, [`${ARMING_REF}${incident.rearms}`]: key, 'pagerduty.step': stepKey }, detail: `PagerDuty incident triggered (${step.severity})${note}` };
   }
 
   /** The keys PagerDuty incidents were triggered with, by arming. */

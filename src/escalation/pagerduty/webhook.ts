@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import { z } from 'zod';
-import { readBody, sendJson } from '../../server/http.js';
+import { checkJsonDepth, readBody, sendJson } from '../../server/http.js';
 import { parseDedupKey } from './pagerduty-channel.js';
 
 /** True when one of the `v1=` signatures in the header is the HMAC of the body with the secret. */
@@ -46,6 +46,11 @@ export function pagerDutyWebhook(secret: string, actions: WebhookActions, log: L
       return sendJson(res, 401, { error: 'invalid signature' });
     }
     let json: unknown;
+    try {
+      checkJsonDepth(body);
+    } catch (e) {
+      return sendJson(res, 400, { error: (e as Error).message });
+    }
     try {
       json = JSON.parse(body);
     } catch {

@@ -2,7 +2,15 @@
 import type { Incident } from '../../incident/model.js';
 import { formatLabels } from '../../evaluator/labels.js';
 import { SNOOZE_CHOICES, snoozeValue } from './snooze.js';
-import { escapeText, slackLink } from './mrkdwn.js';
+import { MAX_LABELS, boundedLabels, truncate } from '../../util/bounds.js';
+import { escapeText, fitMrkdwn, slackLink } from './mrkdwn.js';
+
+/** Slack's limits: a header's text, a section's text, one field of a section, blocks in a message. */
+export const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, blocks: 50 } as const;
+/** The longest incident message (value, or evaluation error) shown. */
+const MAX_MESSAGE = 1500;
+/** A link longer than this is shown as its label only (a link cannot be cut without breaking it). */
+const MAX_LINK = 1500;
 
 export const ACTIONS = { ack: 'sloe_ack', resolve: 'sloe_resolve', snooze: 'sloe_snooze', silence: 'sloe_silence' } as const;
 
@@ -28,12 +36,17 @@ export function statusLine(i: Incident): string {
 
 /** The message posted by a Slack step (and updated as the incident changes). `intro` starts an on-call DM. */
 export function incidentMessage(i: Incident, intro?: string): { text: string; blocks: Block[] } {
-  // Every value below comes from a spec, from Prometheus (label values) or from a person: escaped where it is put in.
-  const labels = escapeText(formatLabels(i.labels));
-  const message = escapeText(i.message);
-  const title = `${SEVERITY_ICON[i.severity]} ${i.severity.toUpperCase()} ${escapeText(i.service)} / ${escapeText(i.slo)}${labels}`;
-  const text = `${i.severity.toUpperCase()} ${escapeText(i.sloId)}${labels}: ${message}`;
-  const dashboard = i.dashboard.url ? slackLink(i.dashboard.url, i.dashboard.title) : escapeText(i.dashboard.title);
+  // Every value below comes from a spec, from Prometheus (label values) or from a person: escaped where it is put in
+  // mrkdwn, and bounded (label values, their number, the message) so that every block stays within Slack's limits.
+  const bounded = boundedLabels(i.labels);
+  const plainLabels = formatLabels(bounded.labels) + (bounded.omitted > 0 ? ` …and ${bounded.omitted} more labels (at most ${MAX_LABELS} are shown)` : '');
+  const labels = escapeText(plainLabels);
+  const message = escapeText(truncate(i.message, MAX_MESSAGE));
+  // A header is plain_text: Slack shows it as written and parses no markup in it, so it is not escaped.
+  const title = truncate(`${SEVERITY_ICON[i.severity]} ${i.severity.toUpperCase()} ${i.service} / ${i.slo}${plainLabels}`, SLACK_LIMITS.header);
+  const text = fitMrkdwn(`${i.severity.toUpperCase()} ${escapeText(i.sloId)}${labels}: ${message}`, SLACK_LIMITS.section);
+  const link = (url: string, label: string) => (url.length <= MAX_LINK ? slackLink(url, label) : escapeText(label));
+  const dashboard = i.dashboard.url ? link(i.dashboard.url, i.dashboard.title) : escapeText(i.dashboard.title);
   const fields = [
     `*Value*\n${i.reason === 'breach' ? message : `${i.reason}: ${message}`}`,
     `*Alert when*\n${escapeText(i.condition)}`,
@@ -42,13 +55,13 @@ export function incidentMessage(i: Incident, intro?: string): { text: string; bl
     `*Severity*\n${i.severity}`,
     `*Dashboard*\n${dashboard} — owner *${escapeText(i.dashboard.owner)}*`,
     `*Service owner*\n${escapeText(i.owner)}`,
-    `*Runbook*\n${i.runbook ? slackLink(i.runbook, 'runbook') : '—'}`,
+    `*Runbook*\n${i.runbook ? link(i.runbook, 'runbook') : '—'}`,
   ];
   const blocks: Block[] = [
-    ...(intro ? [{ type: 'section', text: { type: 'mrkdwn', text: intro } }] : []),
-    { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150), emoji: true } },
-    { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f.slice(0, 2000) })) },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: statusLine(i) }] },
+    ...(intro ? [{ type: 'section', text: { type: 'mrkdwn', text: fitMrkdwn(intro, SLACK_LIMITS.section) } }] : []),
+    { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
+    { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: fitMrkdwn(f, SLACK_LIMITS.field) })) },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: fitMrkdwn(statusLine(i), SLACK_LIMITS.section) }] },
   ];
   const buttons: Block[] = [];
   if (i.status === 'firing') {

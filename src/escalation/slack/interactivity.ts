@@ -12,16 +12,16 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
-import type { AuditEntry, Incident } from '../../incident/model.js';
+import type { Incident } from '../../incident/model.js';
 import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import type { Config, OnCallSchedule } from '../../rules/model.js';
 import { parseDuration } from '../../rules/duration.js';
 import { couldMatch, parseMatcher } from '../../rules/silence.js';
+import { checkJsonDepth, readBody, sendJson } from '../../server/http.js';
 import { withTimeout } from '../../util/async.js';
-import { escapeText } from './mrkdwn.js';
-import { readBody, sendJson } from '../../server/http.js';
 import { z } from 'zod';
 import { ACTIONS } from './blocks.js';
+import { escapeText } from './mrkdwn.js';
 import { Responders, type Unresolved, refusalDetail, refusalText } from './responders.js';
 import { describeSlackError } from './slack-channel.js';
 import { BUTTON_SNOOZE_MS, parseSnoozeValue } from './snooze.js';
@@ -48,8 +48,16 @@ export function verifySlackRequest(secret: string, body: string, timestamp: stri
 /** How long a click may take to be stored before Slack is answered and the user told it was not recorded. */
 export const ANSWER_WITHIN_MS = 2500;
 
-/** What the endpoint reads before acting: the incident (its frozen policy), and where refusals are written. */
-export type SlackIncidents = Pick<IncidentStore, 'get' | 'addAudit'>;
+/**
+ * What the endpoint reads before acting: the incident (its frozen policy), where refusals are written, and the
+ * replay cache (`firstSeen`: true the first time a signed request is seen within the TTL).
+ */
+export type SlackIncidents = Pick<IncidentStore, 'get' | 'addAudit'> & {
+  firstSeen?(kind: string, id: string, ttlMs: number): Promise<boolean>;
+};
+
+/** How long a seen signature is remembered: Slack's own window, within which a captured request would verify. */
+export const REPLAY_TTL_MS = (MAX_AGE_SECONDS + MAX_FUTURE_SECONDS) * 1000;
 
 /** The incident a click is about and, for Snooze, for how long (or what is wrong with the chosen duration). */
 type Choice = { incidentId: string; ms: number } | { incidentId: string; problem: string };
@@ -136,6 +144,8 @@ const AnyPayload = z.looseObject({ type: z.string() });
 function interactivityPayload(body: string): { clicks: Record<string, unknown> } | { other: string } | undefined {
   const payload = new URLSearchParams(body).get('payload');
   if (!payload) return undefined;
+  // Too deep a payload is an HttpError 400 of its own (before JSON.parse); malformed JSON is no payload.
+  checkJsonDepth(payload, 'payload');
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload);
@@ -229,7 +239,7 @@ export function createSlackApp(options: {
         }
         if ('problem' in chosen) {
           log.warn({ event: 'slack-action-invalid', action: label, incidentId: id, by, problem: chosen.problem }, `Slack ${label} by ${by}: ${chosen.problem}`);
-          return { say: `${chosen.problem}: nothing was changed.` };
+          return { say: `${escapeText(chosen.problem)}; nothing was changed.` };
         }
         return { result: await run(id, by, chosen.ms, deadline) };
       };
@@ -335,6 +345,22 @@ export function createSlackApp(options: {
       if (problem) {
         log.warn({ event: 'slack-request-rejected', reason: problem }, `Slack request refused: ${problem}`);
         return sendJson(res, 401, { error: problem });
+      }
+      // A signed request is good for 5 minutes: one seen before (by any replica) is a replay. The signature names
+      // the request (it covers the timestamp and the body). Without Redis nothing can be checked: refused, visibly.
+      const incidents = options.incidents();
+      if (incidents.firstSeen) {
+        let first: boolean;
+        try {
+          first = await withTimeout(incidents.firstSeen('slack', header('x-slack-signature')!, REPLAY_TTL_MS), ANSWER_WITHIN_MS);
+        } catch (e) {
+          log.error({ event: 'slack-replay-check-failed', error: (e as Error).message }, `Slack request refused: cannot check it against replays (${(e as Error).message})`);
+          return sendJson(res, 503, { error: 'cannot check the request against replays; try again' });
+        }
+        if (!first) {
+          log.warn({ event: 'slack-request-rejected', reason: 'replayed' }, 'Slack request refused: replayed (its signature was seen within 5 minutes)');
+          return sendJson(res, 401, { error: 'request replayed' });
+        }
       }
       const command = new URLSearchParams(body);
       if (command.get('command') !== null && !command.has('payload')) {

@@ -18,3 +18,19 @@ export function slackLink(url: string, label: string): string {
   const href = escapeText(url).replace(/\|/g, '%7C').replace(/\s/g, (c) => encodeURIComponent(c));
   return `<${href}|${escapeText(label)}>`;
 }
+
+/**
+ * Escaped mrkdwn cut to at most `max` characters without breaking it: never inside an entity (`&amp;`), a link or
+ * a date (`<…>`), or a surrogate pair; ends in `…` when cut.
+ */
+export function fitMrkdwn(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = max - 1;
+  const amp = text.lastIndexOf('&', cut - 1);
+  if (amp >= 0 && text.indexOf(';', amp) >= cut) cut = amp;
+  const open = text.lastIndexOf('<', cut - 1);
+  if (open >= 0 && text.indexOf('>', open) >= cut) cut = open;
+  const c = text.charCodeAt(cut - 1);
+  if (c >= 0xd800 && c <= 0xdbff) cut--;
+  return `${text.slice(0, cut)}…`;
+}

@@ -7,8 +7,10 @@ import { ErrorCode } from '@slack/web-api';
 import { type Incident, acknowledgedAs } from '../../incident/model.js';
 import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../notifier.js';
 import { classifyHttp } from '../notifier.js';
-import { incidentMessage } from './blocks.js';
-import { escapeText } from './mrkdwn.js';
+import { slackChannel } from '../../rules/env.js';
+import { redactUrls } from '../../util/redact.js';
+import { SLACK_LIMITS, incidentMessage } from './blocks.js';
+import { escapeText, fitMrkdwn } from './mrkdwn.js';
 
 /** Platform errors that may pass; the others (not_in_channel, invalid_auth, …) need a person. */
 const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
@@ -53,13 +55,19 @@ export class SlackApi {
   constructor(readonly client: WebClient) {}
 
   /** Posts a message, or a reply in a thread; `broadcast` shows the reply in the channel too. */
-  async post(channel: string, message: { text: string; blocks?: unknown[] }, threadTs?: string, broadcast = false): Promise<DeliveryResult & { channel?: string; ts?: string }> {
+  async post(
+    channel: string,
+    message: { text: string; blocks?: unknown[] },
+    threadTs?: string,
+    broadcast = false,
+    shownAs = channel,
+  ): Promise<DeliveryResult & { channel?: string; ts?: string }> {
     try {
       const base = { channel, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}), unfurl_links: false };
       const r = await this.client.chat.postMessage(threadTs ? { ...base, thread_ts: threadTs, reply_broadcast: broadcast } : base);
       return { ok: true, channel: String(r.channel), ts: String(r.ts) };
     } catch (e) {
-      return slackFailure(e, `posting to ${channel}`);
+      return slackFailure(e, `posting to ${shownAs}`);
     }
   }
 
@@ -94,10 +102,16 @@ export class SlackApi {
 export class SlackChannel implements Channel {
   readonly name = 'slack';
 
-  constructor(private readonly api: SlackApi) {}
+  /** `env` fills in `${SLACK_CHANNEL_…}` references when a message is sent; messages and logs show them as written. */
+  constructor(
+    private readonly api: SlackApi,
+    private readonly env: NodeJS.ProcessEnv = {},
+  ) {}
 
   async step({ incident, step, round }: StepContext): Promise<DeliveryResult> {
     if (step.notify !== 'slack') return { ok: false, retry: false, error: `not a Slack step: ${step.notify}` };
+    const target = slackChannel(step.channel, this.env);
+    if ('error' in target) return { ok: false, retry: false, error: target.error };
     const main = mainMessage(incident);
     if (round > 0 && main && incident.refs['slack.target'] === step.channel) {
       // A repetition into the channel of the incident's message: a reply in its thread, also shown in the channel.
@@ -105,7 +119,7 @@ export class SlackChannel implements Channel {
       const reminded = await this.api.post(main.channel, incidentMessage(incident, intro), main.ts, true);
       return reminded.ok ? { ok: true, detail: `reminder ${round} in ${step.channel}` } : reminded;
     }
-    const posted = await this.api.post(step.channel, incidentMessage(incident));
+    const posted = await this.api.post(target.channel, incidentMessage(incident), undefined, false, step.channel);
     if (!posted.ok) return posted;
     if (main) {
       // A second Slack step (another channel): the first message stays the one that is updated; note it there.
@@ -125,8 +139,9 @@ export class SlackChannel implements Channel {
     if (!main) return undefined;
     if (update === 'note') {
       if (origin === this.name || !text) return undefined;
-      // Notes are plain text (audit details, delivery errors, names from specs): shown as written.
-      return this.api.post(main.channel, { text: escapeText(text) }, main.ts);
+      // Notes are plain text (audit details, delivery errors, names from specs): shown as written, without the
+      // credentials a URL in an error may carry.
+      return this.api.post(main.channel, { text: fitMrkdwn(escapeText(redactUrls(text)), SLACK_LIMITS.section) }, main.ts);
     }
     const updated = await this.api.update(main.channel, main.ts, incidentMessage(incident));
     if (!updated.ok) return updated;
@@ -142,7 +157,7 @@ export class SlackChannel implements Channel {
           : update === 'snoozed'
             ? `:zzz: Snoozed until ${new Date(incident.snoozedUntil ?? 0).toISOString()}.`
             : raisedNote(incident);
-    return this.api.post(main.channel, { text: note }, main.ts);
+    return this.api.post(main.channel, { text: fitMrkdwn(note, SLACK_LIMITS.section) }, main.ts);
   }
 }
 

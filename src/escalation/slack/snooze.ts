@@ -14,6 +14,8 @@ export const SNOOZE_CHOICES: ReadonlyArray<readonly [string, string]> = [
 
 export const MIN_SNOOZE_MS = 60_000;
 export const MAX_SNOOZE_MS = 24 * 3600_000;
+/** The bounds as the refusal says them. */
+export const SNOOZE_RANGE = '1m–24h';
 /** What the *Snooze 1h* button of a message posted before the menu existed holds the escalation for. */
 export const BUTTON_SNOOZE_MS = 3600_000;
 
@@ -26,9 +28,12 @@ export function snoozeValue(incidentId: string, duration: string): string {
 export function parseSnoozeValue(value: string): { incidentId: string; ms: number } | { incidentId: string; problem: string } {
   const colon = value.lastIndexOf(':');
   const incidentId = colon < 0 ? value : value.slice(0, colon);
-  const ms = colon < 0 ? undefined : parseDuration(value.slice(colon + 1));
+  const asked = colon < 0 ? '' : value.slice(colon + 1);
+  const ms = colon < 0 ? undefined : parseDuration(asked);
   if (ms === undefined || !Number.isFinite(ms) || ms < MIN_SNOOZE_MS || ms > MAX_SNOOZE_MS) {
-    return { incidentId, problem: 'Snooze takes 1 minute to 24 hours' };
+    // The text as chosen (bounded; the answer escapes it), so that the user sees exactly what was refused.
+    const shown = asked === '' ? 'no duration' : JSON.stringify(asked.length > 32 ? `${asked.slice(0, 32)}…` : asked);
+    return { incidentId, problem: `Snooze: you asked for ${shown}, the range is ${SNOOZE_RANGE}` };
   }
   return { incidentId, ms };
 }

@@ -75,7 +75,8 @@ export class PagerDutyStandIn {
         if (req.method === 'POST' && url.pathname === '/v2/enqueue') {
           const event = JSON.parse(body) as PagerDutyEvent;
           const scripted = this.script.shift();
-          const status = scripted ?? (event.routing_key === this.routingKey ? 202 : 400);
+          // PagerDuty refuses events over 512 KB (and those with a wrong routing key) with 400.
+          const status = scripted ?? (event.routing_key === this.routingKey && Buffer.byteLength(body) <= 512 * 1024 ? 202 : 400);
           const remotePort = req.socket.remotePort ?? 0;
           const held = status === 202 ? this.holds.take(event.event_action, event) : undefined;
           const hold = (release: () => void) => this.holds.add({ what: event.event_action, remotePort, at: Date.now(), mode: held!, release, drop: () => req.socket.destroy() });
