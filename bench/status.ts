@@ -28,7 +28,7 @@ function model(slos: number) {
     budgets.set(common.id, { budget: computeBudget(series, 0.999, 30 * DAY, at, 'events') });
   }
   const open = list.slice(0, 50).map((s, k) => ({ id: `inc${k}`, sloId: s.id, service: s.service, slo: s.name, signal: s.signal, labels: {}, instanceKey: s.id, owner: s.owner, dashboard: s.dashboard, objective: '99.9%', condition: 'burn rate', firedAt: at - k * 60_000, traceId: 't', policy: { name: 'default', page: [], ticket: [], source: s.source }, status: k % 3 === 0 ? 'acknowledged' : 'firing', acknowledgedBy: 'alice', severity: 'page', reason: 'breach', message: `burn rate 20× over 1h`, token: 'x', escalatedAt: at, rearms: 0, refs: {} }) as Incident);
-  const config: Config = { slos: list, dashboards, policies: new Map(), schedules: new Map(), services: [], files: [] };
+  const config: Config = { slos: list, silences: [], dashboards, policies: new Map(), schedules: new Map(), services: [], files: [] };
   return { now: at, config, budgets: { at, bySlo: budgets }, open };
 }
 

@@ -8,6 +8,7 @@ import { type ReplayedSlo, diffBacktests, modelKey } from '../evaluator/backtest
 import { type BacktestInstance, EvaluationError, createPrometheus, loadFrames, replay } from '../evaluator/index.js';
 import { QueryCache } from '../evaluator/query-cache.js';
 import { type Config, type EscalationPolicy, type Slo, UsageError, formatProblem, loadRules } from '../rules/index.js';
+import { type Silence, couldMatch, silencer } from '../rules/silence.js';
 import { mapLimit } from '../util/async.js';
 import { type BacktestComparison, comparisonJson, comparisonMarkdown, comparisonText, newPages } from './backtest-diff-format.js';
 import { loadConfig } from './config.js';
@@ -27,11 +28,11 @@ export interface BaseOptions {
   failOnNewPages: boolean;
 }
 
-type Side = Pick<Config, 'slos' | 'policies'>;
+type Side = Pick<Config, 'slos' | 'policies' | 'silences'>;
 
 /** Loads the base's specs; problems are printed as the base calls its files (`REF:path:line:col`). */
 async function loadBase(base: Awaited<ReturnType<typeof baseSpecs>>, io: Io): Promise<Side | number> {
-  if (base.paths.length === 0) return { slos: [], policies: new Map() };
+  if (base.paths.length === 0) return { slos: [], policies: new Map(), silences: [] };
   const { config, problems, envProblems } = await loadRules(base.paths, { ...checkOptions(undefined, io.env), env: io.env });
   const shown = (p: (typeof problems)[number]) => formatProblem({ ...p, file: base.display(p.file) });
   if (problems.length > 0) {
@@ -72,18 +73,20 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
   const cache = new QueryCache(client);
   // A replay is a function of the SLO, its policy, the times and the answers: an SLO the change left as it was is
   // replayed once for both sides.
-  const replays = new Map<string, { slo: Slo; policy: EscalationPolicy | undefined; instances?: BacktestInstance[] }>();
-  const keyOf = (slo: Slo, policies: ReadonlyMap<string, EscalationPolicy>) => {
-    const policy = policies.get(slo.escalation);
-    const key = `${modelKey(slo)}\0${modelKey(policy)}`;
-    if (!replays.has(key)) replays.set(key, { slo, policy });
+  // The silences that may match the SLO are part of what its replay is a function of.
+  const replays = new Map<string, { slo: Slo; policy: EscalationPolicy | undefined; silences: Silence[]; instances?: BacktestInstance[] }>();
+  const keyOf = (slo: Slo, side: Pick<Config, 'policies' | 'silences'>) => {
+    const policy = side.policies.get(slo.escalation);
+    const silences = side.silences.filter((s) => couldMatch(s, slo));
+    const key = `${modelKey(slo)}\0${modelKey(policy)}\0${JSON.stringify(silences.map(({ source: _, ...s }) => s))}`;
+    if (!replays.has(key)) replays.set(key, { slo, policy, silences });
     return key;
   };
-  const keys = { base: sides.base.map((s) => keyOf(s, baseConfig.policies)), head: sides.head.map((s) => keyOf(s, head.policies)) };
+  const keys = { base: sides.base.map((s) => keyOf(s, baseConfig)), head: sides.head.map((s) => keyOf(s, head)) };
   const failures: string[] = [];
   await mapLimit([...replays.values()], 4, async (r) => {
     try {
-      r.instances = replay(r.slo, r.policy, times, await loadFrames(cache, r.slo, o.from, o.to, o.stepMs));
+      r.instances = replay(r.slo, r.policy, times, await loadFrames(cache, r.slo, o.from, o.to, o.stepMs), undefined, silencer(r.silences));
     } catch (e) {
       if (!(e instanceof EvaluationError)) throw e;
       failures.push(e.message);

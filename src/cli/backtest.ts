@@ -1,5 +1,6 @@
 import { EvaluationError, createPrometheus, formatLabels, loadFrames, replay } from '../evaluator/index.js';
 import { describeStep } from '../rules/plan.js';
+import { silencer } from '../rules/silence.js';
 import { formatDuration, parseDuration } from '../rules/index.js';
 import { UsageError } from '../rules/index.js';
 import { mapLimit } from '../util/async.js';
@@ -96,10 +97,11 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
   const progress = io.stderr.isTTY === true;
   let done = 0;
   let failed = 0;
+  const holds = silencer(config.silences);
   const results = await mapLimit(slos, 4, async (slo) => {
     try {
       const frames = await loadFrames(prometheus, slo, from, to, stepMs);
-      const instances = replay(slo, config.policies.get(slo.escalation), times, frames);
+      const instances = replay(slo, config.policies.get(slo.escalation), times, frames, undefined, holds);
       return { slo, instances };
     } catch (e) {
       if (!(e instanceof EvaluationError)) throw e;
@@ -137,6 +139,7 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
     const resolved = inc.resolvedAt === null ? 'still open at the end' : `resolved ${iso(inc.resolvedAt)} after ${formatDuration(inc.resolvedAt - inc.firedAt)}`;
     io.stdout.write(`${iso(inc.firedAt)}  ${inc.severity.toUpperCase().padEnd(6)}  ${slo.id}${formatLabels(labels)}  ${resolved}\n`);
     io.stdout.write(`    ${inc.reason === 'breach' ? '' : `${inc.reason}: `}${inc.message}\n`);
+    if (inc.held) io.stdout.write(`    silenced by ${inc.held.by}: ${inc.held.reason} (steps from ${iso(inc.held.until)} if still firing)\n`);
     for (const e of inc.escalations) io.stdout.write(`    ${iso(e.at)}  ${e.raised ? `raised to ${e.severity}` : `now ${e.reason === 'breach' ? 'a breach' : e.reason}: the ${e.severity} steps start over`}\n`);
     const policy = config.policies.get(slo.escalation);
     for (const s of inc.steps) {

@@ -1,5 +1,6 @@
 import { EvaluationError, type PrometheusClient, type SloFrame, conditionText, createPrometheus, evaluateAt, fmt, formatLabels, objectiveText } from '../evaluator/index.js';
 import { type Slo, formatDuration } from '../rules/index.js';
+import { type Holds, NO_HOLDS, silencer } from '../rules/silence.js';
 import { mapLimit } from '../util/async.js';
 import { loadConfig } from './config.js';
 import { EXIT, type Io, table } from './io.js';
@@ -33,19 +34,23 @@ export interface EvalRow {
   state: 'ok' | 'breach' | 'nodata' | 'error';
   severity?: string;
   message: string;
+  /** A breaching instance a silence covers at this time: which, and why. */
+  silenced?: { by: string; reason: string; until: string };
   tiers?: Array<{ severity: string; long: string; short: string; factor: number; longBurn: number | null; shortBurn: number | null; events: number; firing: boolean }>;
 }
 
 const num = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 /** The rows of one SLO's frame. */
-export function evalRows(slo: Slo, frame: SloFrame): EvalRow[] {
+export function evalRows(slo: Slo, frame: SloFrame, holds: Holds = NO_HOLDS, at = 0): EvalRow[] {
   const base = { service: slo.service, slo: slo.name, signal: slo.signal, objective: objectiveText(slo), condition: conditionText(slo) };
   if (frame.status !== 'data') {
     const state = frame.status === 'nodata' ? 'nodata' : 'error';
     return [{ ...base, labels: {}, value: null, state, message: frame.message }];
   }
-  return frame.instances.map((r) => ({
+  return frame.instances.map((r) => {
+    const hold = r.state === 'breach' ? holds({ service: slo.service, slo: slo.name, signal: slo.signal, severity: r.severity, labels: { ...slo.labels, ...r.labels } }, at) : undefined;
+    return {
     ...base,
     labels: r.labels,
     value: num(r.value),
@@ -53,6 +58,7 @@ export function evalRows(slo: Slo, frame: SloFrame): EvalRow[] {
     state: r.state,
     ...(r.state === 'breach' ? { severity: r.severity } : {}),
     message: r.message,
+    ...(hold ? { silenced: { by: hold.by, reason: hold.reason, until: iso(hold.until) } } : {}),
     ...(r.tiers
       ? {
           tiers: r.tiers.map((t) => ({
@@ -67,7 +73,8 @@ export function evalRows(slo: Slo, frame: SloFrame): EvalRow[] {
           })),
         }
       : {}),
-  }));
+    };
+  });
 }
 
 /** `sloe eval`: every SLO once, at one instant. */
@@ -82,10 +89,11 @@ export async function evalCommand(args: string[], io: Io): Promise<number> {
   if (typeof config === 'number') return config;
   const prometheus: PrometheusClient = createPrometheus(io.env);
   let failed = 0;
+  const holds = silencer(config.silences);
   const rows = (
     await mapLimit(config.slos, 8, async (slo) => {
       try {
-        return evalRows(slo, await evaluateAt(prometheus, slo, at));
+        return evalRows(slo, await evaluateAt(prometheus, slo, at), holds, at);
       } catch (e) {
         if (!(e instanceof EvaluationError)) throw e;
         failed++;
@@ -112,8 +120,8 @@ export async function evalCommand(args: string[], io: Io): Promise<number> {
           r.value === null ? '-' : r.condition.startsWith('burn') ? `${fmt(r.value * 100)}%` : fmt(r.value),
           r.objective ?? '-',
           r.condition,
-          r.state === 'breach' ? `BREACH (${r.severity})` : r.state.toUpperCase(),
-          r.message,
+          r.state === 'breach' ? `BREACH (${r.severity})${r.silenced ? ' SILENCED' : ''}` : r.state.toUpperCase(),
+          r.silenced ? `${r.message}; silenced by ${r.silenced.by} until ${r.silenced.until}: ${r.silenced.reason}` : r.message,
         ]),
       ),
     );

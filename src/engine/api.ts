@@ -16,6 +16,7 @@ import type { IncidentAction, IncidentActions } from '../incident/ports.js';
 import { type AuditEntry, DEFAULT_SNOOZE_MS, type Incident, MAX_SNOOZE_MS } from '../incident/model.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import type { Config } from '../rules/model.js';
+import type { Silence, SilenceRequest } from '../rules/silence.js';
 import type { RedisIncidentStore } from './store.js';
 
 /** What the API serves from: the engine's actions, store, metrics, clock and configuration. */
@@ -25,6 +26,8 @@ export interface ApiEngine extends IncidentActions {
   readonly now: () => number;
   config(): Config;
   schedulersHealthy(): Promise<string>;
+  silence(request: SilenceRequest, via: string): Promise<{ id: string; silence: Silence } | Error>;
+  listSilences(): Promise<Array<{ id: string; origin: 'spec' | 'runtime'; silence: Silence }>>;
 }
 
 /** What the API needs of the engine beyond its public face: its environment and what readiness probes. */
@@ -92,7 +95,60 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
   http.route('POST', '/api/incidents/:id/acknowledge', acknowledge);
   http.route('POST', '/api/incidents/:id/resolve', action(ActionBody, (id, by) => engine.resolve(id, by, 'api')));
   http.route('POST', '/api/incidents/:id/snooze', action(SnoozeBody, (id, by, body) => engine.snooze(id, snoozeMs(body), by, 'api')));
+
+  http.route(
+    'GET',
+    '/api/silences',
+    read(async (_req, res) => {
+      const list = await withTimeout(5000, () => engine.listSilences());
+      sendJson(res, 200, { silences: list.map(({ id, origin, silence }) => ({ id, origin, ...silenceView(silence) })) });
+    }),
+  );
+  http.route('POST', '/api/silences', async (req, res) => {
+    authorize(req, env, 'write');
+    const body = parseBody(SilenceBody, await readJson(req));
+    const now = engine.now();
+    const time = (name: string, v: string) => {
+      const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : NaN;
+      if (Number.isNaN(ms)) throw new HttpError(400, `"${name}" must be an RFC 3339 time such as 2026-12-01T04:00:00Z`);
+      return ms;
+    };
+    if ((body.endsAt === undefined) === (body.duration === undefined)) throw new HttpError(400, 'give either "endsAt" or "duration" (at most 7d): a silence must end');
+    const startsAt = body.startsAt !== undefined ? time('startsAt', body.startsAt) : now;
+    let endsAt: number;
+    if (body.duration !== undefined) {
+      const ms = parseDuration(body.duration);
+      if (ms === undefined || ms <= 0) throw new HttpError(400, `"duration" must be a duration such as 2h, not ${JSON.stringify(body.duration)}`);
+      endsAt = startsAt + ms;
+    } else endsAt = time('endsAt', body.endsAt!);
+    const made = await engine.silence({ matchers: body.matchers, reason: body.reason, by: body.by, startsAt, endsAt }, 'api');
+    if (made instanceof Error) throw new HttpError(400, made.message);
+    sendJson(res, 201, { silence: { id: made.id, origin: 'runtime', ...silenceView(made.silence) } });
+  });
 }
+
+const SilenceBody = z.strictObject({
+  matchers: z.array(z.string().max(1024)).min(1, 'list at least one matcher, e.g. "service = checkout"').max(32),
+  reason: z.string().trim().min(1, 'a silence needs a reason').max(4096),
+  by: z.string().trim().min(1, 'say who silences').max(200),
+  startsAt: z.string().max(64).optional(),
+  endsAt: z.string().max(64).optional(),
+  duration: z.string().max(32).optional(),
+});
+
+/** A silence as the API shows it. */
+function silenceView(s: Silence) {
+  const w = s.window;
+  return {
+    name: s.name,
+    owner: s.owner,
+    reason: s.reason,
+    matchers: s.matchers.map((m) => m.text),
+    ...(w.kind === 'fixed' ? { startsAt: iso(w.startsAt), endsAt: iso(w.endsAt) } : { every: 'weekly', days: w.days, from: clock(w.fromMin), to: clock(w.toMin), timezone: w.timezone }),
+  };
+}
+
+const clock = (min: number) => `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
 
 /**
  * Lets a request through or throws: reads are open with SLOE_API_PUBLIC_READ=1; everything else needs the bearer

@@ -10,6 +10,7 @@ import { transition } from '../evaluator/transition.js';
 import type { IncidentEvent, IncidentIds } from '../incident/events.js';
 import { type AuditEntry, type IncidentDoc, acknowledgedAs } from '../incident/model.js';
 import type { EscalationPolicy, Slo } from '../rules/model.js';
+import { type Hold, type Holds, NO_HOLDS } from '../rules/silence.js';
 import type { SloState, StoreOp } from './store.js';
 import { incidentFields } from './store.js';
 
@@ -19,14 +20,19 @@ export interface Decision {
 }
 
 /** Advances every instance of an SLO by one frame at `now`. */
-export function decide(slo: Slo, policy: EscalationPolicy, state: SloState, frame: SloFrame, now: number, ids: IncidentIds): Decision {
-  const { instances, events } = transition(slo, state.instances, frame, now, ids, state.resets);
+export function decide(slo: Slo, policy: EscalationPolicy, state: SloState, frame: SloFrame, now: number, ids: IncidentIds, holds: Holds = NO_HOLDS): Decision {
+  const { instances, events } = transition(slo, state.instances, frame, now, ids, state.resets, holds);
   return { instances, ops: events.map((e) => encode(slo, policy, e)) };
 }
 
 /** One incident event as an operation of the APPLY script (times as strings: Lua prints large numbers oddly). */
 function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
   const audit = (entry: Omit<AuditEntry, 'at' | 'by'>) => JSON.stringify({ at: e.at, by: 'sloe', ...entry });
+  // A held escalation counts its steps from the end of the hold, and says why in the audit trail.
+  const hold = (held: Hold | undefined) =>
+    held
+      ? { fields: { escalatedAt: String(held.until), heldUntil: String(held.until), heldBy: `${held.by}: ${held.reason}` }, held: audit({ type: 'note', detail: heldText(held) }) }
+      : { fields: { escalatedAt: String(e.at), heldUntil: '', heldBy: '' } };
   switch (e.type) {
     case 'opened': {
       const doc: IncidentDoc = {
@@ -46,25 +52,35 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
         traceId: e.traceId,
         policy,
       };
+      const h = hold(e.held);
       return {
         op: 'open',
         instanceKey: e.instanceKey,
         id: doc.id,
         firedAt: String(e.at),
-        fields: incidentFields(doc, { status: 'firing', severity: e.severity, reason: e.reason, message: e.message, token: e.token, escalatedAt: e.at }),
+        fields: { ...incidentFields(doc, { status: 'firing', severity: e.severity, reason: e.reason, message: e.message, token: e.token, escalatedAt: e.at }), ...h.fields },
         audit: audit({ type: 'fired', detail: `${e.severity}${e.reason === 'breach' ? '' : ` (${e.reason})`}: ${e.message}` }),
+        ...(h.held ? { held: h.held } : {}),
       };
     }
     case 'raised':
-    case 'reason-changed':
+    case 'reason-changed': {
+      const h = hold(e.held);
       return {
         op: 'escalate',
         instanceKey: e.instanceKey,
-        fields: { severity: e.severity, reason: e.reason, message: e.message, token: e.token, escalatedAt: String(e.at) },
+        fields: { severity: e.severity, reason: e.reason, message: e.message, token: e.token, ...h.fields },
         audit: audit({ type: 'escalated', detail: `now ${e.severity}: ${e.message}` }),
         rearm: [' — firing again: it was acknowledged by ', ` as ${acknowledgedAs(e.from)}`],
+        ...(h.held ? { held: h.held } : {}),
       };
+    }
     case 'resolved':
       return { op: 'resolve', instanceKey: e.instanceKey, resolvedAt: String(e.at), audit: audit({ type: 'resolved', detail: `healthy for ${Math.round(slo.resolveAfterMs / 1000)}s` }) };
   }
+}
+
+/** The audit line of a held escalation: `silenced by silence db-migration (alice): planned migration; steps from …`. */
+export function heldText(held: Hold): string {
+  return `silenced by ${held.by}: ${held.reason}; steps start ${new Date(held.until).toISOString()} if still firing`;
 }

@@ -32,6 +32,7 @@ import { Heartbeat } from './heartbeat.js';
 import { type Logger, createLogger } from '../observability/log.js';
 import { engineConnections } from './redis.js';
 import { RedisIncidentStore } from './store.js';
+import { type Holds, type Silence, type SilenceRequest, runtimeSilence, silencer } from '../rules/silence.js';
 
 export interface EngineOptions {
   paths: readonly string[];
@@ -126,6 +127,7 @@ export class Engine implements IncidentActions {
       postpone: (job, until) => this.queues.postpone(job, until),
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
+      holds: () => this.holds(),
     });
     this.evaluation = new Evaluation({
       store: this.store,
@@ -136,6 +138,7 @@ export class Engine implements IncidentActions {
       now: this.now,
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
+      holds: () => this.holds(),
       heartbeat: new Heartbeat({ env, log: this.log, metrics: this.metrics, now: this.now, config: () => this.current }),
     });
     this.commands = new IncidentCommands({ store: this.store, log: this.log, now: this.now, queueUpdate: (job) => this.queues.queueUpdate(job) });
@@ -270,6 +273,38 @@ export class Engine implements IncidentActions {
 
   acknowledge(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     return this.commands.acknowledge(id, by, via, deadline);
+  }
+
+  /**
+   * The silences in force: those of the SLO files and those made at run time. When the run-time ones cannot be read
+   * that is logged and the files' silences alone apply: a silence lost errs towards paging, never towards quiet.
+   */
+  async holds(): Promise<Holds> {
+    const runtime = await this.store.silences(this.now()).catch((e: unknown) => {
+      this.log.error({ event: 'silences-unavailable', error: describeError(e) }, `run-time silences cannot be read (${describeError(e)}): only the silences of the SLO files apply`);
+      return [];
+    });
+    return silencer([...this.current.silences, ...runtime.map((r) => r.silence)]);
+  }
+
+  /** Makes a run-time silence (API, Slack button, slash command); an invalid request is an Error. */
+  async silence(request: SilenceRequest, via: string): Promise<{ id: string; silence: Silence } | Error> {
+    const now = this.now();
+    const id = `${now.toString(36)}-${randomBytes(3).toString('hex')}`;
+    const silence = runtimeSilence(request, now, id);
+    if (silence instanceof Error) return silence;
+    await this.store.addSilence(id, silence);
+    this.log.info(
+      { event: 'silence-created', silence: id, by: request.by, via, until: silence.window.kind === 'fixed' ? silence.window.endsAt : undefined, matchers: silence.matchers.map((m) => m.text) },
+      `silence ${id} created by ${request.by} via ${via}: ${silence.matchers.map((m) => m.text).join(', ')}`,
+    );
+    return { id, silence };
+  }
+
+  /** The run-time silences that have not ended, with the SLO files' ones. */
+  async listSilences(): Promise<Array<{ id: string; origin: 'spec' | 'runtime'; silence: Silence }>> {
+    const runtime = await this.store.silences(this.now());
+    return [...this.current.silences.map((silence) => ({ id: silence.name, origin: 'spec' as const, silence })), ...runtime.map((r) => ({ ...r, origin: 'runtime' as const }))];
   }
 
   resolve(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {

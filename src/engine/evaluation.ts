@@ -19,6 +19,7 @@ import { decide } from './decide.js';
 import { type Incident, acknowledgedAs } from '../incident/model.js';
 import type { Logger } from '../observability/log.js';
 import type { RedisIncidentStore } from './store.js';
+import { type Holds, NO_HOLDS } from '../rules/silence.js';
 
 export interface EvaluationDeps {
   store: RedisIncidentStore;
@@ -29,6 +30,8 @@ export interface EvaluationDeps {
   now(): number;
   scheduleSteps(jobs: readonly StepJob[]): Promise<void>;
   queueUpdate(job: UpdateJob): Promise<void>;
+  /** The silences in force (as code and made at run time), as holds on new escalations. */
+  holds?(): Promise<Holds>;
   /** Told each shard's outcome: `ok` when every SLO of it was evaluated without a Prometheus or store error. */
   heartbeat?: { shardEvaluated(shard: ShardJob, ok: boolean, at: number): void };
 }
@@ -50,7 +53,8 @@ export class Evaluation {
     const port = new BatchingPort(this.deps.prometheus);
     let failed = false;
     const outcome = (ok: boolean) => shard && this.deps.heartbeat?.shardEvaluated(shard, ok, now);
-    const results = await Promise.all(slos.map((slo) => this.tick(slo, now, port, () => (failed = true)))).catch((e: unknown) => {
+    const holds = (await this.deps.holds?.()) ?? NO_HOLDS;
+    const results = await Promise.all(slos.map((slo) => this.tick(slo, now, port, () => (failed = true), holds))).catch((e: unknown) => {
       outcome(false);
       throw e;
     });
@@ -59,17 +63,18 @@ export class Evaluation {
   }
 
   /** Evaluates an SLO of the current configuration now (or at `at`); `failed` hears of a failing query. */
-  async tick(slo: Slo, at?: number, port: PrometheusPort = this.deps.prometheus, failed?: () => void): Promise<TickResult> {
+  async tick(slo: Slo, at?: number, port: PrometheusPort = this.deps.prometheus, failed?: () => void, given?: Holds): Promise<TickResult> {
     const { store, log, metrics } = this.deps;
     const policy = this.deps.config().policies.get(slo.escalation);
     if (!policy) return 'unknown-slo';
     const now = at ?? this.deps.now();
     let frame: SloFrame | undefined;
+    const holds = given ?? (await this.deps.holds?.()) ?? NO_HOLDS;
     for (let attempt = 0; attempt < 5; attempt++) {
       const state = await store.loadState(slo.id);
       if (state.evaluatedAt >= now) return 'stale';
       frame ??= await this.frame(slo, now, port, failed);
-      const decision = decide(slo, policy, state, frame, now, RANDOM_IDS);
+      const decision = decide(slo, policy, state, frame, now, RANDOM_IDS, holds);
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;
       log.debug({ event: 'evaluated', slo: slo.id, at: now, rev: state.rev + 1 }, `evaluated ${slo.id}`);
@@ -78,9 +83,10 @@ export class Evaluation {
       for (const incident of started) {
         const fired = result.opened.includes(incident.id);
         const rearmed = result.rearmed.includes(incident.id) && incident.previousAck ? ` (firing again: it was acknowledged by ${incident.previousAck.by} as ${acknowledgedAs(incident.previousAck)})` : '';
+        const held = incident.heldUntil !== undefined ? ` (silenced by ${incident.heldBy}; steps from ${new Date(incident.heldUntil).toISOString()})` : '';
         log.child({ incidentId: incident.id, traceId: incident.traceId, slo: slo.id }).warn(
-          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner, ...(rearmed ? { rearmed: true } : {}) },
-          `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}${rearmed}`,
+          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner, ...(rearmed ? { rearmed: true } : {}), ...(held ? { silenced: true } : {}) },
+          `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}${rearmed}${held}`,
         );
         // A raised incident's message (severity, value) changes in the channels that have it.
         if (!fired) await this.deps.queueUpdate({ incidentId: incident.id, update: 'escalated', seq: incident.token, origin: 'sloe' });

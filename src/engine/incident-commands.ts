@@ -14,7 +14,8 @@ export interface IncidentCommandDeps {
   queueUpdate(job: UpdateJob): Promise<void>;
 }
 
-export class IncidentCommands implements IncidentActions {
+/** The incident commands; silences are the engine's own (they need its configuration). */
+export class IncidentCommands implements Omit<IncidentActions, 'silence'> {
   constructor(private readonly deps: IncidentCommandDeps) {}
 
   /**

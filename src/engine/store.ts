@@ -7,6 +7,7 @@
  * (instance → incident id), `severity` hash (open incident id → severity), `incident:<id>` hash, `audit:<id>`
  * list, `incidents` sorted set by firing time, `delivery:<id>:<step>` string.
  */
+import { type Silence, silenceEnd } from '../rules/silence.js';
 import type { Redis } from 'ioredis';
 import type { InstanceState } from '../evaluator/state.js';
 import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from '../incident/model.js';
@@ -27,12 +28,12 @@ export interface SloState {
  * large numbers in exponent form.
  */
 export type StoreOp =
-  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string }
+  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string; held?: string }
   /**
    * A raise (ticket to page, or no data to breach). An acknowledged incident is re-armed: firing again, the
    * acknowledgement kept as `previousAck`, and `rearm` ([before, after] the acknowledger's name) appended to the audit.
    */
-  | { op: 'escalate'; instanceKey: string; fields: Record<string, string>; audit: string; rearm: [string, string] }
+  | { op: 'escalate'; instanceKey: string; fields: Record<string, string>; audit: string; rearm: [string, string]; held?: string }
   | { op: 'resolve'; instanceKey: string; resolvedAt: string; audit: string };
 
 export interface ApplyResult {
@@ -58,6 +59,7 @@ for _, op in ipairs(cjson.decode(opsJson)) do
       redis.call('ZADD', indexKey, op.firedAt, op.id)
       redis.call('HSET', prefix .. 'severity', op.id, op.fields.severity)
       redis.call('RPUSH', prefix .. 'audit:' .. op.id, op.audit)
+      if op.held then redis.call('RPUSH', prefix .. 'audit:' .. op.id, op.held) end
       table.insert(opened, op.id)
     end
   else
@@ -93,6 +95,7 @@ for _, op in ipairs(cjson.decode(opsJson)) do
         end
       end
       redis.call('RPUSH', prefix .. 'audit:' .. id, audit)
+      if op.held then redis.call('RPUSH', prefix .. 'audit:' .. id, op.held) end
     end
   end
 end
@@ -227,6 +230,25 @@ export class RedisIncidentStore implements IncidentStore {
     return { applied: r.applied, opened: list(r.opened), escalated: list(r.escalated), rearmed: list(r.rearmed), resolved: list(r.resolved) };
   }
 
+  /** Stores a run-time silence (its window fixed); it is dropped once it has ended. */
+  async addSilence(id: string, silence: Silence): Promise<void> {
+    await this.redis.hset(this.key('silences'), id, JSON.stringify(silence));
+  }
+
+  /** The run-time silences that have not ended by `now`, by id; ended ones are removed. */
+  async silences(now: number): Promise<Array<{ id: string; silence: Silence }>> {
+    const all = await this.redis.hgetall(this.key('silences'));
+    const out: Array<{ id: string; silence: Silence }> = [];
+    const ended: string[] = [];
+    for (const [id, json] of Object.entries(all)) {
+      const silence = JSON.parse(json) as Silence;
+      if (silenceEnd(silence) <= now) ended.push(id);
+      else out.push({ id, silence });
+    }
+    if (ended.length) await this.redis.hdel(this.key('silences'), ...ended);
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
   async get(id: string): Promise<Incident | undefined> {
     const h = await this.redis.hgetall(this.key('incident', id));
     if (!h.doc) return undefined;
@@ -247,6 +269,7 @@ export class RedisIncidentStore implements IncidentStore {
       resolvedAt: num(h.resolvedAt),
       resolvedBy: h.resolvedBy || undefined,
       snoozedUntil: num(h.snoozedUntil),
+      ...(num(h.heldUntil) !== undefined ? { heldUntil: num(h.heldUntil), heldBy: h.heldBy ?? '' } : {}),
       rearms: Number(h.rearms ?? 0),
       ...(h.previousAck ? { previousAck: previousAck(h.previousAck) } : {}),
       refs,

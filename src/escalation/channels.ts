@@ -44,6 +44,7 @@ export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
           actions: () => engine,
           incidents: () => engine.store,
           schedules: () => engine.config().schedules,
+          config: () => engine.config(),
         });
         api = new SlackApi(slackApp.client);
         out.slack = new SlackChannel(api, env);

@@ -12,6 +12,7 @@ import type { EngineMetrics } from '../observability/metrics.js';
 import { type Channel, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
 import { describeStep, repeatsAfter } from '../rules/plan.js';
+import type { Holds } from '../rules/silence.js';
 
 export type Channels = Record<Step['notify'], Channel>;
 
@@ -37,6 +38,8 @@ export interface EscalatorDeps {
   scheduleSteps(jobs: readonly StepJob[]): Promise<void>;
   /** Queues an update of the incident for the channels that took part (a failed delivery becomes a note). */
   queueUpdate(job: UpdateJob): Promise<void>;
+  /** The silences in force: a step due while one covers the incident waits for its end. */
+  holds?(): Promise<Holds>;
 }
 
 export class Escalator {
@@ -71,6 +74,13 @@ export class Escalator {
     if (incident.snoozedUntil !== undefined && incident.snoozedUntil > now) {
       await this.deps.postpone(job, incident.snoozedUntil);
       await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `postponed until ${new Date(incident.snoozedUntil).toISOString()} (snoozed)` });
+      return 'postponed';
+    }
+    const hold = (await this.deps.holds?.())?.({ service: incident.service, slo: incident.slo, signal: incident.signal, severity: job.severity, labels: incident.labels }, now);
+    if (hold) {
+      await this.deps.postpone(job, hold.until);
+      await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `held until ${new Date(hold.until).toISOString()}: silenced by ${hold.by}: ${hold.reason}` });
+      log.info({ event: 'step-held', step: key, until: hold.until }, `step ${key} held until ${new Date(hold.until).toISOString()}: silenced by ${hold.by}`);
       return 'postponed';
     }
 

@@ -6,6 +6,7 @@ import { RANDOM_IDS } from '../incident/events.js';
 import type { IncidentReason } from '../incident/model.js';
 import type { EscalationPolicy, Severity, Slo } from '../rules/model.js';
 import { planEscalations } from '../rules/plan.js';
+import { type Hold, type Holds, NO_HOLDS, type SilenceTarget } from '../rules/silence.js';
 import { gcd } from '../util/async.js';
 import { ratioGrids } from './evaluate.js';
 import { EvaluationError } from './evaluate.js';
@@ -36,7 +37,9 @@ export interface BacktestIncident {
    * Each new escalation after the firing, as `run` makes it: a raise to a higher severity, or a change of reason at
    * the same severity (no data, then a breach). Either starts the steps of its severity over.
    */
-  escalations: Array<{ at: number; severity: Severity; reason: IncidentReason; raised: boolean }>;
+  escalations: Array<{ at: number; severity: Severity; reason: IncidentReason; raised: boolean; held?: Hold }>;
+  /** A silence held the firing's steps: they start from the first when it ends. */
+  held?: Hold;
   steps: BacktestStep[];
 }
 
@@ -103,19 +106,24 @@ export function replay(
   times: readonly number[],
   frameAt: FrameSource,
   onFrame?: (at: number, frame: SloFrame) => void,
+  holds: Holds = NO_HOLDS,
 ): BacktestInstance[] {
   let states: Record<string, InstanceState> = {};
   const incidents = new Map<string, { labels: Labels; list: BacktestIncident[] }>();
   const open = new Map<string, BacktestIncident>();
+  // What silences are matched against (labels: the SLO's and the instance's).
+  const targets = new Map<BacktestIncident, Omit<SilenceTarget, 'severity'>>();
   for (const t of times) {
     const frame = frameAt(t);
     onFrame?.(t, frame);
     if (steady(frame, states)) continue;
-    const { instances, events } = transition(slo, states, frame, t, RANDOM_IDS);
+    const { instances, events } = transition(slo, states, frame, t, RANDOM_IDS, [], holds);
     states = instances;
     for (const e of events) {
       if (e.type === 'opened') {
-        const incident: BacktestIncident = { severity: e.severity, reason: e.reason, firedAt: t, resolvedAt: null, message: e.message, escalations: [], steps: [] };
+        const target = { service: slo.service, slo: slo.name, signal: slo.signal, labels: { ...slo.labels, ...e.labels } };
+        const incident: BacktestIncident = { severity: e.severity, reason: e.reason, firedAt: t, resolvedAt: null, message: e.message, escalations: [], steps: [], ...(e.held ? { held: e.held } : {}) };
+        targets.set(incident, target);
         open.set(e.key, incident);
         const entry = incidents.get(e.key) ?? { labels: e.labels, list: [] };
         entry.list.push(incident);
@@ -123,7 +131,7 @@ export function replay(
       } else if (e.type === 'raised' || e.type === 'reason-changed') {
         const incident = open.get(e.key);
         if (!incident) continue;
-        incident.escalations.push({ at: t, severity: e.severity, reason: e.reason, raised: e.type === 'raised' });
+        incident.escalations.push({ at: t, severity: e.severity, reason: e.reason, raised: e.type === 'raised', ...(e.held ? { held: e.held } : {}) });
         incident.severity = e.severity;
         incident.reason = e.reason;
       } else {
@@ -134,7 +142,7 @@ export function replay(
     }
   }
   const until = times[times.length - 1] ?? 0;
-  for (const { list } of incidents.values()) for (const incident of list) incident.steps = steps(incident, policy, until);
+  for (const { list } of incidents.values()) for (const incident of list) incident.steps = steps(incident, policy, until, holds, targets.get(incident)!);
   return [...incidents.values()].map(({ labels, list }) => ({ labels, incidents: list }));
 }
 
@@ -152,12 +160,17 @@ function steady(frame: SloFrame, states: Readonly<Record<string, InstanceState>>
   return true;
 }
 
-function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number): BacktestStep[] {
+function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds, target: Omit<SilenceTarget, 'severity'>): BacktestStep[] {
   if (!policy) return [];
   // Severity only rises, and there are two: an incident raised since fired as a ticket.
   const fired: Severity = incident.escalations.some((e) => e.raised) ? 'ticket' : incident.severity;
-  const escalations = [{ severity: fired, from: incident.firedAt }, ...incident.escalations.map((e) => ({ severity: e.severity, from: e.at }))];
-  return planEscalations(policy, escalations, Math.min(incident.resolvedAt ?? Infinity, until + 1)).map((s) => ({
+  // A held escalation's steps count from the end of its hold, as `run` stores it (escalatedAt).
+  const escalations = [
+    { severity: fired, from: incident.held?.until ?? incident.firedAt, start: incident.firedAt },
+    ...incident.escalations.map((e) => ({ severity: e.severity, from: e.held?.until ?? e.at, start: e.at })),
+  ];
+  const end = Math.min(incident.resolvedAt ?? Infinity, until + 1);
+  return planEscalations(policy, escalations, end, (s, at) => holds({ ...target, severity: s }, at)).map((s) => ({
     notify: s.step.notify,
     at: s.at,
     severity: s.severity,

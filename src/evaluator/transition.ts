@@ -5,7 +5,8 @@
  */
 import type { IncidentEvent, IncidentIds } from '../incident/events.js';
 import { incidentId } from '../incident/model.js';
-import type { Slo } from '../rules/model.js';
+import type { Severity, Slo } from '../rules/model.js';
+import { type Holds, NO_HOLDS } from '../rules/silence.js';
 import { type SloFrame, observe } from './frame.js';
 import type { Labels } from './labels.js';
 import { type InstanceState, advance } from './state.js';
@@ -18,7 +19,8 @@ export interface TransitionResult {
 
 /**
  * Advances the instances of `slo` by `frame` at `now`. `resets` are instances resolved by hand since the last frame
- * (their instance keys): they start over from ok.
+ * (their instance keys): they start over from ok. `holds` says which new escalations a silence holds: their steps
+ * start from the first when it ends.
  */
 export function transition(
   slo: Slo,
@@ -27,6 +29,7 @@ export function transition(
   now: number,
   ids: IncidentIds,
   resets: readonly string[] = [],
+  holds: Holds = NO_HOLDS,
 ): TransitionResult {
   const instances: Record<string, InstanceState> = { ...previous };
   for (const reset of resets) delete instances[reset.slice(slo.id.length)];
@@ -39,6 +42,10 @@ export function transition(
     else delete instances[key];
     // The instance key: the SLO id and the instance's labels.
     const instanceKey = `${slo.id}${key}`;
+    const held = (severity: Severity) => {
+      const hold = holds({ service: slo.service, slo: slo.name, signal: slo.signal, severity, labels: { ...slo.labels, ...labels } }, now);
+      return hold ? { held: hold } : {};
+    };
     for (const t of transitions) {
       if (t.type === 'fired') {
         events.push({
@@ -53,11 +60,12 @@ export function transition(
           message: t.message,
           token: ids.token(),
           traceId: ids.traceId(),
+          ...held(t.severity),
         });
       } else if (t.type === 'escalated') {
         const from = { severity: before?.severity ?? 'ticket', reason: before?.reason ?? 'breach' };
         const type = t.severity !== from.severity ? 'raised' : 'reason-changed';
-        events.push({ type, instanceKey, key, at: now, severity: t.severity, reason: t.reason, message: t.message, token: ids.token(), from });
+        events.push({ type, instanceKey, key, at: now, severity: t.severity, reason: t.reason, message: t.message, token: ids.token(), from, ...held(t.severity) });
       } else {
         events.push({ type: 'resolved', instanceKey, key, at: now });
       }

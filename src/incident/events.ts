@@ -4,6 +4,7 @@
  * store; `backtest` folds them into its timeline. Both get them from the same transition function.
  */
 import type { Severity } from '../rules/model.js';
+import type { Hold } from '../rules/silence.js';
 import { type IncidentReason, newToken, newTraceId } from './model.js';
 
 interface EventBase {
@@ -22,6 +23,8 @@ interface Escalation extends EventBase {
   token: string;
   /** What the incident was before. */
   from: { severity: Severity; reason: IncidentReason };
+  /** A silence holds the escalation: its steps start from the first when the hold ends. */
+  held?: Hold;
 }
 
 export type IncidentEvent =
@@ -35,6 +38,8 @@ export type IncidentEvent =
       message: string;
       token: string;
       traceId: string;
+      /** A silence holds the escalation: its steps start from the first when the hold ends. */
+      held?: Hold;
     })
   /** The severity rose (ticket to page). */
   | (Escalation & { type: 'raised' })

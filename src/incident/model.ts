@@ -47,6 +47,10 @@ export interface Incident extends IncidentDoc {
   resolvedAt?: number;
   resolvedBy?: string;
   snoozedUntil?: number;
+  /** A silence held the current escalation until then: its steps count from it. */
+  heldUntil?: number;
+  /** Which silence, and why: `silence db-migration (alice): planned migration`. */
+  heldBy?: string;
   /** How many times a raise re-armed the incident after an acknowledgement (PagerDuty keys differ per arming). */
   rearms: number;
   /**

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../observability/log.js';
 import type { AuditEntry, Incident } from './model.js';
+import type { Silence, SilenceRequest } from '../rules/silence.js';
 
 export type { Logger };
 
@@ -29,6 +30,8 @@ export interface IncidentActions {
   resolve(id: string, by: string, via: string, deadline?: number): Promise<IncidentAction>;
   /** Holds the escalation of a firing incident for `ms`. */
   snooze(id: string, ms: number, by: string, via: string, deadline?: number): Promise<IncidentAction>;
+  /** Makes a run-time silence; an invalid request (no reason, longer than 7 days…) is an Error saying why. */
+  silence(request: SilenceRequest, via: string): Promise<{ id: string; silence: Silence } | Error>;
 }
 
 /** How long another worker's claim on a delivery still lasts. */

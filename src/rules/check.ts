@@ -32,6 +32,7 @@ import {
   type OnCallScheduleDoc,
   type MetricsDoc,
   ServiceLevelsSchema,
+  SilenceSchema,
   type SloDoc,
   SEVERITIES,
   SloSchema,
@@ -39,6 +40,7 @@ import {
   StepSchema,
 } from './schema.js';
 import { schemaProblems } from './schema-issues.js';
+import { type Silence, type SilenceWindow, couldMatch, parseClock, parseMatcher, silenceEnd } from './silence.js';
 import { type PresetProblem, checkMetrics, presetSlo } from './presets/check-presets.js';
 import type { Path, SourceDoc } from './source.js';
 
@@ -54,6 +56,8 @@ export interface CheckOptions {
   env?: NodeJS.ProcessEnv;
   /** The variables specs may reference (default: SLOE_*, PAGERDUTY_*_KEY, SLACK_CHANNEL_*). */
   envAllow?: EnvAllowList;
+  /** The time silences are judged at (expired or not); default now. */
+  now?: number;
 }
 
 /**
@@ -80,6 +84,13 @@ export interface CheckResult {
   problems: Problem[];
   /** `${NAME}` references to variables that are not set (only when CheckOptions.env is given). */
   envProblems: EnvProblem[];
+  /** What is valid but probably not meant: an expired silence, a silence that matches nothing. */
+  warnings: SilenceWarning[];
+}
+
+/** A warning about a silence, named like the lint rules it is listed with. */
+export interface SilenceWarning extends Problem {
+  rule: 'silence-expired' | 'silence-matches-nothing';
 }
 
 /** An unset variable, with the kind of document that needs it. */
@@ -133,6 +144,9 @@ export function check(docs: SourceDoc[], options: CheckOptions = {}): CheckResul
 
 class Checker {
   private readonly problems: Problem[] = [];
+  private readonly warnings: SilenceWarning[] = [];
+  private readonly silences: Array<{ doc: SourceDoc; silence: Silence }> = [];
+  private readonly silenceLocations = new Map<string, Location>();
   private readonly envProblems: EnvProblem[] = [];
   private readonly highCardinality: Set<string>;
   private readonly allow: EnvAllowList;
@@ -161,15 +175,24 @@ class Checker {
         this.problems.push(ref.doc.problem(ref.path, `on-call schedule ${JSON.stringify(ref.name)} is not declared (kind: OnCallSchedule)`));
       }
     }
+    for (const { doc, silence } of this.silences) {
+      if (silenceEnd(silence) <= (this.options.now ?? Date.now())) {
+        this.warnings.push({ ...doc.problem(['endsAt'], `silence ${JSON.stringify(silence.name)} has expired (it ended ${new Date(silenceEnd(silence)).toISOString()}): remove it`), rule: 'silence-expired' });
+      }
+      if (!slos.some((slo) => couldMatch(silence, slo))) {
+        this.warnings.push({ ...doc.problem(['matchers'], `silence ${JSON.stringify(silence.name)} matches no SLO (${silence.matchers.map((m) => m.text).join(', ')})`), rule: 'silence-matches-nothing' });
+      }
+    }
     const config: Config = {
       slos,
+      silences: this.silences.map((s) => s.silence),
       dashboards: this.dashboards,
       policies: new Map([...this.policies].filter((e): e is [string, EscalationPolicy] => e[1] !== undefined)),
       schedules: new Map([...this.schedules].filter((e): e is [string, OnCallSchedule] => e[1] !== undefined)),
       services: this.serviceList,
       files: [...new Set(docs.map((d) => d.file))],
     };
-    return { config, problems: this.problems, envProblems: this.envProblems };
+    return { config, problems: this.problems, envProblems: this.envProblems, warnings: this.warnings };
   }
 
   private loc(doc: SourceDoc, path: Path, at: 'key' | 'value' = 'value'): Location {
@@ -206,6 +229,8 @@ class Checker {
         return this.policy(doc, checked);
       case 'OnCallSchedule':
         return this.schedule(doc, checked);
+      case 'Silence':
+        return this.silence(doc, checked);
     }
   }
 
@@ -435,6 +460,56 @@ class Checker {
         this.scheduleRefs.push({ doc, path: [...path, 'schedule'], name: step.schedule });
         return { notify: 'oncall', ...timing, schedule: step.schedule };
     }
+  }
+
+  private silence(doc: SourceDoc, raw: Record<string, unknown>): void {
+    const s = parsed(SilenceSchema, raw);
+    if (!s) return;
+    const first = this.silenceLocations.get(s.name);
+    if (first) return this.problem(doc, ['name'], `duplicate silence ${JSON.stringify(s.name)} (already declared at ${where(first)})`);
+    this.silenceLocations.set(s.name, this.loc(doc, ['name']));
+    let ok = true;
+    const fail = (path: Path, message: string) => {
+      ok = false;
+      this.problem(doc, path, message);
+    };
+    const matchers = s.matchers.flatMap((text, i) => {
+      const m = parseMatcher(text);
+      if (m instanceof Error) {
+        fail(['matchers', i], m.message);
+        return [];
+      }
+      return [m];
+    });
+    const fixed = s.startsAt !== undefined || s.endsAt !== undefined;
+    const recurring = (['every', 'days', 'from', 'to', 'timezone'] as const).filter((k) => s[k] !== undefined);
+    let window: SilenceWindow | undefined;
+    if (fixed && recurring.length) {
+      fail([recurring[0]!], 'a silence has either a fixed window (startsAt, endsAt) or a recurring one (every, days, from, to, timezone), not both');
+    } else if (fixed) {
+      const time = (key: 'startsAt' | 'endsAt') => {
+        const v = s[key];
+        if (v === undefined) return fail([], `unbounded silence: ${key} is missing (a silence needs both startsAt and endsAt)`), undefined;
+        const t = DateTime.fromISO(v, { setZone: true });
+        if (!t.isValid || !/(Z|[+-]\d{2}:\d{2})$/.test(v)) return fail([key], `invalid time ${JSON.stringify(v)}: expected RFC 3339 with a zone, e.g. 2026-12-01T02:00:00Z`), undefined;
+        return t.toMillis();
+      };
+      const startsAt = time('startsAt');
+      const endsAt = time('endsAt');
+      if (startsAt !== undefined && endsAt !== undefined) {
+        if (endsAt <= startsAt) fail(['endsAt'], 'endsAt must be after startsAt');
+        else window = { kind: 'fixed', startsAt, endsAt };
+      }
+    } else if (recurring.length) {
+      const missing = (['every', 'days', 'from', 'to', 'timezone'] as const).filter((k) => s[k] === undefined);
+      if (missing.length) fail([], `a recurring silence needs every, days, from, to and timezone: ${missing.join(', ')} missing`);
+      else if (!IANAZone.isValidZone(s.timezone!)) fail(['timezone'], `unknown time zone ${JSON.stringify(s.timezone)}: expected an IANA name such as Europe/Berlin`);
+      else window = { kind: 'weekly', days: s.days!, fromMin: parseClock(s.from!)!, toMin: parseClock(s.to!)!, timezone: s.timezone! };
+    } else {
+      fail([], 'unbounded silence: give startsAt and endsAt, or a recurring window (every: weekly, days, from, to, timezone)');
+    }
+    if (!ok || !window) return;
+    this.silences.push({ doc, silence: { name: s.name, owner: s.owner, reason: s.reason, matchers, window, source: this.loc(doc, ['name']) } });
   }
 
   private schedule(doc: SourceDoc, raw: Record<string, unknown>): void {

@@ -1,7 +1,7 @@
 /** Finds SLO files below the given paths, parses and checks them. */
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { type CheckOptions, type EnvProblem, check } from './check.js';
+import { type CheckOptions, type EnvProblem, type SilenceWarning, check } from './check.js';
 import type { Config } from './model.js';
 import { type Problem, sortProblems } from './problem.js';
 import { type SourceDoc, readSource } from './source.js';
@@ -15,6 +15,8 @@ export interface LoadResult {
   problems: Problem[];
   /** `${NAME}` references to unset variables (only when an environment was given). */
   envProblems: EnvProblem[];
+  /** Valid but probably not meant (an expired silence, one that matches nothing): `validate --strict` fails on them. */
+  warnings: SilenceWarning[];
   files: string[];
   /** The documents that could be read, with their positions (the lint rules read them). */
   docs: SourceDoc[];
@@ -129,6 +131,7 @@ export async function loadRules(paths: readonly string[], options: CheckOptions 
     config: result.config,
     problems: capPerFile(sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems])),
     envProblems: sortProblems(result.envProblems),
+    warnings: sortProblems(result.warnings),
     files,
     docs,
   };

@@ -2,6 +2,7 @@
 import type { Condition, Threshold } from './condition.js';
 import type { PAGERDUTY_SEVERITIES, SIGNALS } from './schema.js';
 
+
 export type Signal = (typeof SIGNALS)[number];
 export type Severity = 'page' | 'ticket';
 export type PagerDutySeverity = (typeof PAGERDUTY_SEVERITIES)[number];
@@ -123,9 +124,42 @@ export interface OnCallSchedule {
   source: Location;
 }
 
+/** Silences: which incidents (matchers) and when (a fixed or weekly window). The logic is in silence.ts. */
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+
+export interface Matcher {
+  /** `service`, `slo`, `signal`, `severity`, or an incident label. */
+  name: string;
+  op: MatchOp;
+  value: string;
+  /** As written: `slo =~ latency-.*`. */
+  text: string;
+}
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export type SilenceWindow =
+  | { kind: 'fixed'; startsAt: number; endsAt: number }
+  /** Every week on `days`, from `fromMin` to `toMin` (minutes after local midnight; past midnight when to ≤ from). */
+  | { kind: 'weekly'; days: Weekday[]; fromMin: number; toMin: number; timezone: string };
+
+export interface Silence {
+  name: string;
+  /** Who answers for it (a spec's `owner`, or who created it at run time). */
+  owner: string;
+  reason: string;
+  matchers: Matcher[];
+  window: SilenceWindow;
+  /** Where a silence from the SLO files was declared. */
+  source?: Location;
+}
+
 /** Everything loaded from the SLO files. */
 export interface Config {
   slos: Slo[];
+  /** Silences (maintenance windows) declared as code. */
+  silences: Silence[];
   dashboards: Map<string, Dashboard>;
   policies: Map<string, EscalationPolicy>;
   schedules: Map<string, OnCallSchedule>;

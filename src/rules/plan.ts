@@ -43,22 +43,40 @@ export function repeatsAfter(policy: EscalationPolicy, ran: Omit<PlannedStep, 's
 /** One escalation of an incident: from its firing, or from a raise or change of reason, until the next one. */
 export interface Escalation {
   severity: Severity;
+  /** What its steps' `after` counts from: when it started, or when the silence that held it ended. */
   from: number;
+  /** When it started (default `from`): the escalation before it ends then. */
+  start?: number;
 }
 
 /**
  * The steps an incident runs through its escalations, in time order: each escalation's steps from its start, with
  * their repetitions, until the next escalation starts (its steps are stale then) or `end` (resolution, or the end of
- * the timeline), both exclusive. Acknowledgements are not known here: repetitions go on until then.
+ * the timeline), both exclusive. Acknowledgements are not known here: repetitions go on until then. `holdAt` says
+ * which silence holds a step due at a time.
  */
-export function planEscalations(policy: EscalationPolicy, escalations: readonly Escalation[], end: number): PlannedStep[] {
+export function planEscalations(
+  policy: EscalationPolicy,
+  escalations: readonly Escalation[],
+  end: number,
+  holdAt: (severity: Severity, at: number) => { until: number } | undefined = () => undefined,
+): PlannedStep[] {
   return escalations.flatMap((escalation, i) => {
-    const stop = Math.min(end, escalations[i + 1]?.from ?? Infinity);
+    const next = escalations[i + 1];
+    const stop = Math.min(end, next ? (next.start ?? next.from) : Infinity);
     const out: PlannedStep[] = [];
     // Steps in time order; each that runs may bring its repetitions, which join the queue (it never holds more
     // than one round of the policy).
     const queue = planSteps(policy, escalation.severity, escalation.from);
     for (let s = queue.shift(); s !== undefined && s.at < stop; s = queue.shift()) {
+      // A step due while a silence covers the incident waits for its end, as the escalator postpones it (its
+      // repetitions then count from when it ran).
+      const hold = holdAt(s.severity, s.at);
+      if (hold && hold.until > s.at) {
+        queue.push({ ...s, at: hold.until });
+        queue.sort((a, b) => a.at - b.at || a.index - b.index);
+        continue;
+      }
       out.push(s);
       queue.push(...repeatsAfter(policy, s));
       queue.sort((a, b) => a.at - b.at || a.index - b.index);

@@ -349,10 +349,42 @@ export const OnCallScheduleSchema = z
   })
   .meta({ title: 'OnCallSchedule', description: 'who is on call when' });
 
+export const SilenceSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('Silence'),
+    name: name('silence name'),
+    owner: text(MAX_LENGTH.name).min(1, { error: 'owner must not be empty' }).meta({ description: 'who answers for the silence' }),
+    reason: text(MAX_LENGTH.text).min(1, { error: 'reason must not be empty: say why these incidents are silenced' }).meta({ description: 'why: shown in the audit trail of every incident it silences' }),
+    matchers: z
+      .array(text(MAX_LENGTH.label).min(1))
+      .min(1, { error: 'matchers must list at least one matcher, e.g. "service = checkout"' })
+      .meta({ description: 'Alertmanager-style matchers on service, slo, signal, severity and incident labels: "name = value", "!=", "=~", "!~" (regular expressions are anchored); all must hold' }),
+    startsAt: text(MAX_LENGTH.short).optional().meta({ description: 'fixed window: start, RFC 3339' }),
+    endsAt: text(MAX_LENGTH.short).optional().meta({ description: 'fixed window: end, RFC 3339' }),
+    every: z.literal('weekly').optional().meta({ description: 'recurring window: weekly' }),
+    days: z
+      .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+      .min(1, { error: 'days must list at least one day (mon … sun)' })
+      .optional()
+      .meta({ description: 'recurring window: the days it starts on' }),
+    from: text(MAX_LENGTH.short)
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a local time of day such as 02:00' })
+      .optional()
+      .meta({ description: 'recurring window: local start time (HH:MM)' }),
+    to: text(MAX_LENGTH.short)
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a local time of day such as 04:00' })
+      .optional()
+      .meta({ description: 'recurring window: local end time (HH:MM); at or before `from`, the window ends the next day' }),
+    timezone: text(MAX_LENGTH.short).min(1).optional().meta({ description: 'recurring window: IANA time zone, e.g. Europe/Berlin' }),
+  })
+  .meta({ title: 'Silence', description: 'a maintenance window: the matching incidents are opened and recorded but send no step while it lasts' });
+
 export const KINDS = {
   ServiceLevels: ServiceLevelsSchema,
   EscalationPolicy: EscalationPolicySchema,
   OnCallSchedule: OnCallScheduleSchema,
+  Silence: SilenceSchema,
 } as const;
 export type Kind = keyof typeof KINDS;
 
@@ -364,7 +396,7 @@ export type OnCallScheduleDoc = z.infer<typeof OnCallScheduleSchema>;
 /** The JSON Schema of a sloe document, for editors (`# yaml-language-server: $schema=…`). */
 export function jsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(
-    z.discriminatedUnion('kind', [ServiceLevelsSchema, EscalationPolicySchema, OnCallScheduleSchema]),
+    z.discriminatedUnion('kind', [ServiceLevelsSchema, EscalationPolicySchema, OnCallScheduleSchema, SilenceSchema]),
     { target: 'draft-07' },
   );
   return {

@@ -21,6 +21,7 @@ beforeAll(async () => {
     acknowledge: async (id: string, by: string) => (calls.push(`ack ${id} by ${by}`), 'done' as const),
     resolve: async (id: string, by: string) => (calls.push(`resolve ${id} by ${by}`), 'done' as const),
     snooze: async (id: string, _ms: number, by: string) => (calls.push(`snooze ${id} by ${by}`), 'done' as const),
+    silence: async (request: { by: string }) => (calls.push(`silence by ${request.by}`), new Error('not here')),
     store: { get: async () => undefined },
   };
   // No incident exists and no schedule is configured: a click that got through would find nothing to act on.

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonSchema } from '../../src/rules/index.js';
@@ -101,6 +103,56 @@ describe('sloe validate', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('query groups by high-cardinality label "model"');
+  });
+});
+
+describe('sloe validate and silences', () => {
+  const SILENCE = (matchers: string, window: string) => `apiVersion: sloe/v1
+kind: Silence
+name: db-migration
+owner: alice
+reason: planned database migration
+matchers: [${matchers}]
+${window}
+`;
+  const validate = async (silence: string, ...flags: string[]) => {
+    const dir = await mkdtemp(join(tmpdir(), 'sloe-silence-'));
+    try {
+      await writeFile(join(dir, 'silence.yaml'), silence);
+      return await runSloe(['validate', 'slos/', dir, ...flags]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  const FUTURE = 'startsAt: "2099-12-01T02:00:00Z"\nendsAt: "2099-12-01T04:00:00Z"';
+
+  it('accepts a silence that matches shipped SLOs, fixed or weekly in a time zone', async () => {
+    for (const window of [FUTURE, 'every: weekly\ndays: [sun]\nfrom: "02:00"\nto: "04:00"\ntimezone: Europe/Berlin']) {
+      const r = await validate(SILENCE('"service = it-support-assistant", "slo =~ latency-.*", "model != sonnet"', window), '--strict');
+      expect(r.stdout).toBe('');
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it('rejects an unbounded silence with its position (exit 1)', async () => {
+    const r = await validate(SILENCE('"service = it-support-assistant"', 'startsAt: "2099-12-01T02:00:00Z"'));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/silence\.yaml:1:1: unbounded silence: endsAt is missing/);
+  });
+
+  it('warns of an expired silence and of one that matches nothing (exit 0), and fails on them with --strict', async () => {
+    const expired = SILENCE('"service = it-support-assistant"', 'startsAt: "2020-12-01T02:00:00Z"\nendsAt: "2020-12-01T04:00:00Z"');
+    const r = await validate(expired);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/silence\.yaml:8:9: warning: silence "db-migration" has expired \(it ended 2020-12-01T04:00:00.000Z\): remove it \[silence-expired\]$/m);
+    expect(r.stderr).toMatch(/valid, 1 lint warning/);
+    expect((await validate(expired, '--strict')).code).toBe(1);
+    const nothing = await validate(SILENCE('"service = payments"', FUTURE));
+    expect(nothing.code).toBe(0);
+    expect(nothing.stdout).toMatch(/silence\.yaml:6:11: warning: silence "db-migration" matches no SLO \(service = payments\) \[silence-matches-nothing\]$/m);
+    const strict = await validate(SILENCE('"service = payments"', FUTURE), '--strict', '--format', 'github');
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toMatch(/^::error file=.*silence\.yaml,line=6,col=11::silence "db-migration" matches no SLO .*\[silence-matches-nothing\]$/m);
   });
 });
 

@@ -12,7 +12,7 @@ const MAX_MESSAGE = 1500;
 /** A link longer than this is shown as its label only (a link cannot be cut without breaking it). */
 const MAX_LINK = 1500;
 
-export const ACTIONS = { ack: 'sloe_ack', resolve: 'sloe_resolve', snooze: 'sloe_snooze' } as const;
+export const ACTIONS = { ack: 'sloe_ack', resolve: 'sloe_resolve', snooze: 'sloe_snooze', silence: 'sloe_silence' } as const;
 
 // Block Kit objects, typed loosely: the Web API takes them as JSON.
 type Block = Record<string, unknown>;
@@ -30,6 +30,7 @@ export function statusLine(i: Incident): string {
   if (i.status === 'resolved') return `:white_check_mark: *Resolved* ${i.resolvedAt ? slackTime(i.resolvedAt) : ''}${i.resolvedBy && i.resolvedBy !== 'sloe' ? ` by ${escapeText(i.resolvedBy)}` : ' (healthy again)'}`;
   if (i.status === 'acknowledged') return `:eyes: *Acknowledged* by ${escapeText(i.acknowledgedBy ?? 'someone')} ${i.acknowledgedAt ? slackTime(i.acknowledgedAt) : ''}`;
   if (i.snoozedUntil && i.snoozedUntil > Date.now()) return `:zzz: *Snoozed* until ${slackTime(i.snoozedUntil)}: escalation resumes then`;
+  if (i.heldUntil && i.heldUntil > Date.now()) return `:mute: *Silenced* until ${slackTime(i.heldUntil)} by ${escapeText(i.heldBy ?? 'a silence')}: escalation starts then if still firing`;
   return `:fire: *Firing* since ${slackTime(i.firedAt)}`;
 }
 
@@ -76,6 +77,8 @@ export function incidentMessage(i: Incident, intro?: string): { text: string; bl
       placeholder: { type: 'plain_text', text: 'Snooze…' },
       options: SNOOZE_CHOICES.map(([duration, label]) => ({ text: { type: 'plain_text', text: label }, value: snoozeValue(i.id, duration) })),
     });
+    // A silence covers this SLO instance, whichever incident it opens next, not only this one.
+    buttons.push({ type: 'button', action_id: ACTIONS.silence, text: { type: 'plain_text', text: 'Silence 2h' }, value: i.id });
   }
   if (buttons.length) blocks.push({ type: 'actions', block_id: `sloe_${i.id}`, elements: buttons });
   return { text, blocks };

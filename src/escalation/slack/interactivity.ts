@@ -14,7 +14,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
 import { DEFAULT_SNOOZE_MS, type Incident } from '../../incident/model.js';
 import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
-import type { OnCallSchedule } from '../../rules/model.js';
+import type { Config, OnCallSchedule } from '../../rules/model.js';
+import { parseDuration } from '../../rules/duration.js';
+import { couldMatch, parseMatcher } from '../../rules/silence.js';
 import { checkJsonDepth, readBody, sendJson } from '../../server/http.js';
 import { withTimeout } from '../../util/async.js';
 import { z } from 'zod';
@@ -27,6 +29,8 @@ import { parseSnoozeValue } from './snooze.js';
 /** Requests older than this are refused (a replayed request), as are requests dated later than now + skew. */
 export const MAX_AGE_SECONDS = 300;
 export const MAX_FUTURE_SECONDS = 5;
+/** How long the Silence button silences an SLO instance. */
+export const BUTTON_SILENCE_MS = 2 * 3600_000;
 
 /** Checks a Slack request signature (`v0=` HMAC-SHA256 of `v0:timestamp:body`) and its timestamp. */
 export function verifySlackRequest(secret: string, body: string, timestamp: string | undefined, signature: string | undefined, nowMs: number): string | undefined {
@@ -166,6 +170,8 @@ export function createSlackApp(options: {
   incidents: () => SlackIncidents;
   /** The on-call schedules of the configuration in force (their members may act on their policies' incidents). */
   schedules: () => ReadonlyMap<string, OnCallSchedule>;
+  /** The configuration in force: `/sloe silence` checks its matchers against the SLOs and their policies' responders. */
+  config?: () => Pick<Config, 'slos' | 'policies' | 'schedules'>;
 }): SlackApp {
   const { log } = options;
   const receiver = new SloeReceiver();
@@ -263,9 +269,62 @@ export function createSlackApp(options: {
   clicked(ACTIONS.ack, 'Ack', (id, by, _ms, deadline) => options.actions().acknowledge(id, by, 'slack', deadline));
   clicked(ACTIONS.resolve, 'Resolve', (id, by, _ms, deadline) => options.actions().resolve(id, by, 'slack', deadline));
   clicked(ACTIONS.snooze, 'Snooze', (id, by, ms, deadline) => options.actions().snooze(id, ms, by, 'slack', deadline));
+  clicked(ACTIONS.silence, 'Silence 2h', async (id, by) => {
+    const incident = await options.incidents().get(id);
+    if (!incident) return 'missing';
+    const now = options.now();
+    // The SLO instance, whichever incident it opens in the next two hours.
+    const matchers = [`service = ${incident.service}`, `slo = ${incident.slo}`, ...Object.entries(incident.labels).map(([k, v]) => `${k} = ${v}`)];
+    const made = await options.actions().silence({ matchers, reason: `Silence 2h from Slack on incident ${incident.id} (${incident.sloId})`, by, endsAt: now + BUTTON_SILENCE_MS }, 'slack');
+    if (made instanceof Error) return `refused: ${made.message}`;
+    await options.incidents().addAudit(id, { at: now, type: 'note', by, detail: `silenced for 2h via slack (silence ${made.id})` });
+    return `silence ${made.id}`;
+  });
   app.error(async (e) => {
     log.error({ event: 'slack-error', error: e.message }, `Slack interactivity: ${e.message}`);
   });
+
+  /**
+   * `/sloe silence DURATION MATCHER… REASON…`: matchers are the words with an operator (`service=checkout`,
+   * `slo=~latency-.*`, `model!=sonnet`), the rest is the reason. The user must be a responder of the policy of every
+   * SLO the silence may match; the answer (only the user sees it) says what was done, escaped.
+   */
+  const slashCommand = async (form: URLSearchParams): Promise<string> => {
+    const userId = form.get('user_id') ?? '';
+    const by = `${form.get('user_name') ?? userId} (${userId})`;
+    const words = (form.get('text') ?? '').trim().split(/\s+/).filter(Boolean);
+    const usage = 'Usage: `/sloe silence DURATION MATCHER… REASON…`, e.g. `/sloe silence 2h service=checkout slo=~latency-.* database migration` (at most 7d; a reason is required)';
+    if (words[0] !== 'silence') return usage;
+    const ms = parseDuration(words[1] ?? '');
+    if (ms === undefined || ms <= 0) return `${escapeText(`"${words[1] ?? ''}" is not a duration such as 2h.`)} ${usage}`;
+    let i = 2;
+    const matchers: string[] = [];
+    for (; i < words.length && /^[a-zA-Z_][a-zA-Z0-9_]*(=~|!~|!=|=)/.test(words[i]!); i++) matchers.push(words[i]!);
+    const reason = words.slice(i).join(' ');
+    if (matchers.length === 0) return `A silence needs at least one matcher. ${usage}`;
+    if (!reason) return `A silence needs a reason: say why. ${usage}`;
+    const config = options.config?.();
+    if (!config) return 'Silences cannot be made from Slack here.';
+    const parsed = matchers.map(parseMatcher);
+    const bad = parsed.find((m): m is Error => m instanceof Error);
+    if (bad) return escapeText(bad.message);
+    const silence = { matchers: parsed.filter((m): m is Exclude<typeof m, Error> => !(m instanceof Error)) };
+    const slos = config.slos.filter((slo) => couldMatch(silence, slo));
+    if (slos.length === 0) return escapeText(`The silence would match no SLO (${matchers.join(', ')}): nothing was silenced.`);
+    for (const name of new Set(slos.map((slo) => slo.escalation))) {
+      const policy = config.policies.get(name);
+      if (!policy) continue;
+      const verdict = await responders.check(policy, config.schedules, userId);
+      if (!verdict.allowed) {
+        log.warn({ event: 'slack-action-refused', action: 'silence', by, policy: name }, `Slack /sloe silence by ${by} refused: not a responder of policy ${name}`);
+        return escapeText(`Only responders of policy ${name} may silence its SLOs: nothing was silenced.`);
+      }
+    }
+    const made = await options.actions().silence({ matchers, reason, by, endsAt: options.now() + ms }, 'slack');
+    if (made instanceof Error) return escapeText(`${made.message}: nothing was silenced.`);
+    const until = made.silence.window.kind === 'fixed' ? new Date(made.silence.window.endsAt).toISOString() : '';
+    return escapeText(`Silence ${made.id} until ${until} (${slos.length} SLO(s): ${slos.map((s) => s.id).join(', ')}): ${reason}`);
+  };
 
   const work = new QuietQueue<{ payload: Record<string, unknown>; answer: () => void }>(({ payload, answer }) => {
     receiver
@@ -303,6 +362,11 @@ export function createSlackApp(options: {
           log.warn({ event: 'slack-request-rejected', reason: 'replayed' }, 'Slack request refused: replayed (its signature was seen within 5 minutes)');
           return sendJson(res, 401, { error: 'request replayed' });
         }
+      }
+      const command = new URLSearchParams(body);
+      if (command.get('command') !== null && !command.has('payload')) {
+        const reply = await withTimeout(2500, () => slashCommand(command)).catch(() => 'Still working on it: `GET /api/silences` will list the silence once it is made.');
+        return sendJson(res, 200, { response_type: 'ephemeral', text: reply });
       }
       const payload = interactivityPayload(body);
       if (!payload) return sendJson(res, 400, { error: 'expected an interactivity payload' });

@@ -17,6 +17,8 @@ export const LINT_RULES = {
   'high-cardinality-label': 'a user or request id in a selector, without() or on(): it must not be a metric label at all',
   'double-page': 'error-rate and availability SLOs on the same counters both paging: one outage, two pages',
   'absent-numerator': 'a ratio whose numerator has no series until the first bad event reads as no data on a healthy service',
+  'silence-expired': 'a Silence whose window has ended: it silences nothing any more',
+  'silence-matches-nothing': 'a Silence whose matchers match no SLO: a typo silences nothing',
 } as const;
 
 export type LintRule = keyof typeof LINT_RULES;

@@ -247,7 +247,7 @@ export class SlackStandIn {
 export async function click(
   baseUrl: string,
   options: {
-    action: 'sloe_ack' | 'sloe_resolve' | 'sloe_snooze';
+    action: 'sloe_ack' | 'sloe_resolve' | 'sloe_snooze' | 'sloe_silence';
     incidentId: string;
     user?: { id: string; username: string; teamId?: string };
     secret: string;
