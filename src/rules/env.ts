@@ -62,6 +62,7 @@ export const ENGINE_VARIABLES: readonly string[] = [
   'PAGERDUTY_EVENTS_*',
   'PAGERDUTY_FROM',
   'LOG_LEVEL',
+  'GITHUB_*',
   'NODE_*',
   'PATH',
   'HOME',

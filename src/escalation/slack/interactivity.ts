@@ -56,6 +56,9 @@ export type SlackIncidents = Pick<IncidentStore, 'get' | 'addAudit'> & {
   firstSeen?(kind: string, id: string, ttlMs: number): Promise<boolean>;
 };
 
+/** How long the replay check may take before the request goes on unchecked (Redis answers it in milliseconds). */
+const REPLAY_CHECK_MS = 500;
+
 /** How long a seen signature is remembered: Slack's own window, within which a captured request would verify. */
 export const REPLAY_TTL_MS = (MAX_AGE_SECONDS + MAX_FUTURE_SECONDS) * 1000;
 
@@ -348,15 +351,17 @@ export function createSlackApp(options: {
         return sendJson(res, 401, { error: problem });
       }
       // A signed request is good for 5 minutes: one seen before (by any replica) is a replay. The signature names
-      // the request (it covers the timestamp and the body). Without Redis nothing can be checked: refused, visibly.
+      // the request (it covers the timestamp and the body). When Redis does not answer the check in time, the request
+      // goes on without it: whatever it asks needs Redis too, within the click's own deadline, and the user is told
+      // when that deadline passes (a replay could at most repeat what its user already did, in that moment).
+      const arrivedAt = Date.now();
       const incidents = options.incidents();
       if (incidents.firstSeen) {
-        let first: boolean;
+        let first = true;
         try {
-          first = await withTimeout(ANSWER_WITHIN_MS, () => incidents.firstSeen!('slack', header('x-slack-signature')!, REPLAY_TTL_MS));
+          first = await withTimeout(REPLAY_CHECK_MS, () => incidents.firstSeen!('slack', header('x-slack-signature')!, REPLAY_TTL_MS));
         } catch (e) {
-          log.error({ event: 'slack-replay-check-failed', error: (e as Error).message }, `Slack request refused: cannot check it against replays (${(e as Error).message})`);
-          return sendJson(res, 503, { error: 'cannot check the request against replays; try again' });
+          log.error({ event: 'slack-replay-check-failed', error: (e as Error).message }, `Slack request not checked against replays: ${(e as Error).message}`);
         }
         if (!first) {
           log.warn({ event: 'slack-request-rejected', reason: 'replayed' }, 'Slack request refused: replayed (its signature was seen within 5 minutes)');
@@ -383,7 +388,7 @@ export function createSlackApp(options: {
         clearTimeout(guard);
         if (!res.writableEnded) res.writeHead(200).end();
       };
-      const guard = setTimeout(answer, ANSWER_WITHIN_MS + 300);
+      const guard = setTimeout(answer, Math.max(0, arrivedAt + ANSWER_WITHIN_MS + 300 - Date.now()));
       work.add({ payload: payload.clicks, answer });
     },
   };
