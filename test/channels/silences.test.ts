@@ -14,12 +14,14 @@ const ctx = useStack();
 const channels = useChannels();
 const TOKEN = 'silence-test-token';
 
-const STEPS = `page:
+/** A page policy: Slack at once, PagerDuty `after` later. */
+const steps = (after: string) => `page:
   - notify: slack
     channel: "#ai-alerts"
-  - after: 1s
+  - after: ${after}
     notify: pagerduty
     routingKey: \${PAGERDUTY_ROUTING_KEY}`;
+const STEPS = steps('1s');
 
 async function firing(engine: Engine) {
   return eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
@@ -125,12 +127,7 @@ page:
 
   it('from Slack: the Silence 2h button on a firing incident holds its next steps', async () => {
     resetStandIns(channels);
-    const policy = `page:
-  - notify: slack
-    channel: "#ai-alerts"
-  - after: 4s
-    notify: pagerduty
-    routingKey: \${PAGERDUTY_ROUTING_KEY}`;
+    const policy = steps('4s');
     const { engine, url } = await engineWithChannels(ctx, channels, channelSlo(undefined, '', policy));
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await firing(engine);
