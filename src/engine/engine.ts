@@ -78,6 +78,8 @@ export class Engine implements IncidentActions {
   private readonly reloader: ConfigReloader;
   private readonly commands: IncidentCommands;
   private stopping = false;
+  /** Aborted by stop(): ends the waits of a start-up that has not reached Redis yet. */
+  private readonly stopped = new AbortController();
   private started = false;
   private readonly channels: Channels;
 
@@ -197,13 +199,13 @@ export class Engine implements IncidentActions {
         const waitMs = Math.min(attempt * 1000, 10_000);
         const error = describeError(e);
         this.log.error({ event: 'start-failed', attempt, error }, `could not start evaluating (attempt ${attempt}): ${error}; trying again in ${waitMs / 1000}s`);
-        await sleep(waitMs);
+        await sleep(waitMs, this.stopped.signal);
       }
     }
   }
 
   private async connectOnce(): Promise<void> {
-    await Promise.all([waitReady(this.redis), waitReady(this.queueRedis)]);
+    await Promise.all([waitReady(this.redis, this.stopped.signal), waitReady(this.queueRedis, this.stopped.signal)]);
     if (this.stopping) return;
     await this.schedulers.sync('start');
     if (this.stopping) return;
@@ -319,6 +321,7 @@ export class Engine implements IncidentActions {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopped.abort();
     this.reloader.stop();
     this.schedulers.stop();
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
@@ -339,9 +342,10 @@ export class Engine implements IncidentActions {
   }
 }
 
-async function waitReady(redis: Redis): Promise<void> {
-  while (redis.status !== 'ready') {
+/** Waits until the connection is ready, or until the engine stops (`signal`), whichever comes first. */
+async function waitReady(redis: Redis, signal: AbortSignal): Promise<void> {
+  while (redis.status !== 'ready' && !signal.aborted) {
     if (redis.status === 'end') throw new Error('Redis connection closed');
-    await sleep(100);
+    await sleep(100, signal);
   }
 }
