@@ -2,9 +2,14 @@
  * `sloe gate` as a CI step or an Argo Rollouts analysis Job runs it: the real binary against a real Prometheus
  * holding three histories of a prompt rollout, one each for promote, roll back and not enough data.
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { gateOptions } from '../../src/cli/gate.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
-import { runSloe } from '../support/cli.js';
+import { ROOT, runSloe } from '../support/cli.js';
 import { GATE_AT, variantHistory } from '../support/variant-history.js';
 
 const SLOS = 'test/fixtures/slos/gate/assistant.yaml';
@@ -122,5 +127,44 @@ describe('sloe gate without a verdict: exit 2', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
     expect(r.code).toBe(2);
+  });
+});
+
+interface Container {
+  command: string[];
+  args: string[];
+  env: Array<{ name: string; value: string }>;
+}
+
+describe('the Argo Rollouts analysis of docs/examples', () => {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'docs', 'examples', 'argo-rollouts-analysis.yaml'), 'utf8')).map((d) => {
+    expect(d.errors).toEqual([]);
+    return d.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
+  });
+  const template = docs.find((d) => d.kind === 'AnalysisTemplate')!;
+  const job = (template.spec as { metrics: Array<{ provider: { job: { spec: { template: { spec: { containers: Container[] } } } } } }> }).metrics[0]!.provider.job;
+  const container = job.spec.template.spec.containers[0]!;
+
+  it('is an AnalysisTemplate with a job provider that the Rollout names, running sloe gate with options it accepts', () => {
+    expect(docs.map((d) => d.kind)).toEqual(['AnalysisTemplate', 'Rollout']);
+    expect(JSON.stringify(docs[1]!.spec)).toContain(`"templateName":"${template.metadata.name}"`);
+    expect(container.args[0]).toBe('gate');
+    expect(gateOptions(container.args.slice(1), 0)).toMatchObject({ paths: ['/slos'], variant: '{{args.canary-variant}}', windowMs: 30 * 60_000, format: 'markdown' });
+    expect(container.env).toContainEqual({ name: 'PROMETHEUS_URL', value: '{{args.prometheus-url}}' });
+  });
+
+  it('its command runs the real sloe gate and passes its exit code on: 0 promotes, 1 rolls back', () => {
+    const run = (at: number) => {
+      const args = container.args.map((a) => (a === '/slos' ? SLOS : a === '{{args.canary-variant}}' ? 'answer_v2' : a));
+      return spawnSync(container.command[0]!, [...container.command.slice(1), ...args, '--at', new Date(at).toISOString()], {
+        cwd: ROOT,
+        env: { ...process.env, PROMETHEUS_URL: prometheus.url },
+        encoding: 'utf8',
+      });
+    };
+    const promote = run(GATE_AT.promote);
+    expect(promote.stdout).toMatch(/^### answer_v2 against answer_v1 over 30m to 2026-11-02T01:00:00Z: \*\*promote\*\*$/m);
+    expect(promote.status).toBe(0);
+    expect(run(GATE_AT.rollback).status).toBe(1);
   });
 });
