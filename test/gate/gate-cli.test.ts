@@ -153,6 +153,14 @@ describe('the Argo Rollouts analysis of docs/examples', () => {
     expect(container.env).toContainEqual({ name: 'PROMETHEUS_URL', value: '{{args.prometheus-url}}' });
   });
 
+  it('is what the README shows', () => {
+    const file = readFileSync(join(ROOT, 'docs', 'examples', 'argo-rollouts-analysis.yaml'), 'utf8');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const args = file.match(/^ +args: \[gate, .*\]$/m)![0];
+    expect(readme).toContain(args);
+    expect(readme).toContain(`command: [${container.command.slice(0, 2).join(', ')}, '${container.command[2]}', ${container.command[3]}]`);
+  });
+
   it('its command runs the real sloe gate and passes its exit code on: 0 promotes, 1 rolls back', () => {
     const run = (at: number) => {
       const args = container.args.map((a) => (a === '/slos' ? SLOS : a === '{{args.canary-variant}}' ? 'answer_v2' : a));
