@@ -51,10 +51,14 @@ export interface GateOptions {
 export function gateOptions(args: string[], now: number): GateOptions | undefined {
   const { values, positionals } = parse(args, OPTIONS);
   if (values.help) return undefined;
-  if (values.variant === undefined || values.variant === '') throw new UsageError('--variant is required: the candidate value of the compared label, e.g. --variant answer_v2');
+  if (values.variant === undefined || values.variant === '')
+    throw new UsageError('--variant is required: the candidate value of the compared label, e.g. --variant answer_v2');
   const windowText = values.for ?? '30m';
   const windowMs = parseDuration(windowText);
-  if (windowMs === undefined || windowMs < 60_000) throw new UsageError(`--for must be a duration of at least 1m such as 30m or 2h (got ${JSON.stringify(windowText)})`);
+  if (windowMs === undefined || windowMs < 60_000)
+    throw new UsageError(
+      `--for must be a duration of at least 1m such as 30m or 2h (got ${JSON.stringify(windowText)})`,
+    );
   const paths = [...(values.slos ?? []), ...positionals];
   return {
     paths: paths.length ? paths : DEFAULT_PATHS,
@@ -68,13 +72,21 @@ export function gateOptions(args: string[], now: number): GateOptions | undefine
 
 /** The SLOs the gate compares; usage errors when there are none or they compare different labels. */
 function pick(all: ComparedSlo[], o: GateOptions): ComparedSlo[] {
-  if (all.length === 0) throw new UsageError('no SLO declares compare: (compare: {label: prompt_key, baseline: answer_v1}); there is nothing to gate on');
+  if (all.length === 0)
+    throw new UsageError(
+      'no SLO declares compare: (compare: {label: prompt_key, baseline: answer_v1}); there is nothing to gate on',
+    );
   const slos = o.label !== undefined ? all.filter((s) => s.compare.label === o.label) : all;
   const labels = [...new Set(all.map((s) => s.compare.label))].sort();
-  if (slos.length === 0) throw new UsageError(`no SLO compares label ${JSON.stringify(o.label)} (they compare ${labels.join(', ')})`);
-  if (o.label === undefined && labels.length > 1) throw new UsageError(`the SLOs compare different labels (${labels.join(', ')}): choose one with --label`);
+  if (slos.length === 0)
+    throw new UsageError(`no SLO compares label ${JSON.stringify(o.label)} (they compare ${labels.join(', ')})`);
+  if (o.label === undefined && labels.length > 1)
+    throw new UsageError(`the SLOs compare different labels (${labels.join(', ')}): choose one with --label`);
   const same = slos.filter((s) => s.compare.baseline === o.variant);
-  if (same.length > 0) throw new UsageError(`--variant ${JSON.stringify(o.variant)} is the baseline of ${same.map((s) => s.id).join(', ')}: name the candidate`);
+  if (same.length > 0)
+    throw new UsageError(
+      `--variant ${JSON.stringify(o.variant)} is the baseline of ${same.map((s) => s.id).join(', ')}: name the candidate`,
+    );
   return slos;
 }
 
@@ -100,7 +112,8 @@ function render(v: Verdict, o: GateOptions, slos: ComparedSlo[]): string {
     return JSON.stringify(json, null, 2) + '\n';
   }
   if (o.format === 'markdown') return verdictMarkdown(v, o.variant, baselines, `${window} to ${iso(o.at)}`);
-  const cell = (s: CheckResult['baseline']) => `${Number.isFinite(s.value) ? String(Number(s.value.toPrecision(4))) : '-'} (${s.events})`;
+  const cell = (s: CheckResult['baseline']) =>
+    `${Number.isFinite(s.value) ? String(Number(s.value.toPrecision(4))) : '-'} (${s.events})`;
   return (
     `${slos[0]!.compare.label}=${o.variant} against ${baselines}, ${iso(o.at - o.windowMs)} to ${iso(o.at)}\n` +
     table(

@@ -27,19 +27,30 @@ export class MeasureError extends Error {
 
 /** The labels that tell an SLO's instances apart: the series labels without the compared label. */
 function instanceKey(labels: Labels, label: string): { key: string; labels: Labels } {
-  const rest = Object.fromEntries(Object.entries(labels).filter(([k]) => k !== label && k !== '__name__' && k !== 'le'));
+  const rest = Object.fromEntries(
+    Object.entries(labels).filter(([k]) => k !== label && k !== '__name__' && k !== 'le'),
+  );
   return { key: JSON.stringify(Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : 1))), labels: rest };
 }
 
 type SideSamples = Map<string, { labels: Labels; side: Side }>;
 
-async function measureSide(prometheus: PrometheusPort, slo: ComparedSlo, side: string, at: number, windowMs: number): Promise<SideSamples> {
+async function measureSide(
+  prometheus: PrometheusPort,
+  slo: ComparedSlo,
+  side: string,
+  at: number,
+  windowMs: number,
+): Promise<SideSamples> {
   const q = sideQueries(slo, side, windowMs);
   const query = async (what: string, expr: string): Promise<InstantSample[]> => {
     try {
       return await prometheus.instant(expr, at);
     } catch (e) {
-      throw new MeasureError(`could not measure slo ${JSON.stringify(slo.id)} (${what} of ${slo.compare.label}=${JSON.stringify(side)})`, { cause: e });
+      throw new MeasureError(
+        `could not measure slo ${JSON.stringify(slo.id)} (${what} of ${slo.compare.label}=${JSON.stringify(side)})`,
+        { cause: e },
+      );
     }
   };
   const [values, events] = [await query('value', q.value), await query('events', q.events)];
@@ -58,14 +69,32 @@ async function measureSide(prometheus: PrometheusPort, slo: ComparedSlo, side: s
 }
 
 /** The comparisons of one SLO: one per instance either side has (one with no data at all when neither has any). */
-export async function measure(prometheus: PrometheusPort, slo: ComparedSlo, candidate: string, at: number, windowMs: number): Promise<Comparison[]> {
+export async function measure(
+  prometheus: PrometheusPort,
+  slo: ComparedSlo,
+  candidate: string,
+  at: number,
+  windowMs: number,
+): Promise<Comparison[]> {
   const baseline = await measureSide(prometheus, slo, slo.compare.baseline, at, windowMs);
   const cand = await measureSide(prometheus, slo, candidate, at, windowMs);
   const keys = [...new Set([...baseline.keys(), ...cand.keys()])].sort();
   const none: Side = { value: Number.NaN, events: 0 };
   const compared = (labels: Labels, b: Side, c: Side): Comparison => {
-    return { slo: `${slo.id}${formatLabels(labels)}`, when: slo.compare.when, minEvents: slo.compare.minEvents, baseline: b, candidate: c };
+    return {
+      slo: `${slo.id}${formatLabels(labels)}`,
+      when: slo.compare.when,
+      minEvents: slo.compare.minEvents,
+      baseline: b,
+      candidate: c,
+    };
   };
   if (keys.length === 0) return [compared({}, none, none)];
-  return keys.map((k) => compared(baseline.get(k)?.labels ?? cand.get(k)?.labels ?? {}, baseline.get(k)?.side ?? none, cand.get(k)?.side ?? none));
+  return keys.map((k) =>
+    compared(
+      baseline.get(k)?.labels ?? cand.get(k)?.labels ?? {},
+      baseline.get(k)?.side ?? none,
+      cand.get(k)?.side ?? none,
+    ),
+  );
 }

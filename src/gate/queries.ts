@@ -46,7 +46,13 @@ function rewrite(expr: string, r: Rewrite): string {
   }
   const selector = (n: SyntaxNode) => {
     const m = n.getChild('LabelMatchers');
-    const text = m ? expr.slice(m.from + 1, m.to - 1).trim().replace(/,$/, '').trim() : '';
+    const text = m
+      ? expr
+          .slice(m.from + 1, m.to - 1)
+          .trim()
+          .replace(/,$/, '')
+          .trim()
+      : '';
     const all = [...(text ? [text] : []), ...r.matchers].join(', ');
     const name = n.getChild('Identifier');
     return `${name ? expr.slice(name.from, name.to) : ''}{${all}}`;
@@ -98,7 +104,10 @@ export function sideQueries(slo: Slo & { compare: Compare }, side: string, windo
       return { value: rewrite(slo.query, narrow), events: `(${denominator}) * ${seconds}` };
     }
     case 'gauge':
-      return { value: rewrite(slo.query, { ...narrow, wrap: 'avg_over_time' }), events: rewrite(slo.query, { ...narrow, wrap: 'count_over_time', op: 'sum' }) };
+      return {
+        value: rewrite(slo.query, { ...narrow, wrap: 'avg_over_time' }),
+        events: rewrite(slo.query, { ...narrow, wrap: 'count_over_time', op: 'sum' }),
+      };
     default:
       throw new Error(`slo ${JSON.stringify(slo.id)}: ${form.problem}`);
   }

@@ -75,14 +75,21 @@ export function parseRoot(expr: string): SyntaxNode | undefined {
 export function compareForm(expr: string): CompareForm | { problem: string } {
   const root = parseRoot(expr);
   if (!root) return { problem: 'the query does not parse' };
-  if (root.name === 'FunctionCall' && expr.slice(root.from, root.to).startsWith('histogram_quantile')) return 'histogram';
+  if (root.name === 'FunctionCall' && expr.slice(root.from, root.to).startsWith('histogram_quantile'))
+    return 'histogram';
   if (root.name === 'BinaryExpr' && root.getChild('Div') && has(root, ['MatrixSelector'])) return 'ratio';
   if (!has(root, ['MatrixSelector', 'SubqueryExpr'])) {
     if (root.name === 'VectorSelector') return 'gauge';
     const op = root.name === 'AggregateExpr' ? root.getChild('AggregateOp') : null;
     const body = root.getChild('FunctionCallBody');
     const args = body ? children(body) : [];
-    if (op && GAUGE_AGGREGATIONS.has(expr.slice(op.from, op.to)) && args.length === 1 && args[0]!.name === 'VectorSelector') return 'gauge';
+    if (
+      op &&
+      GAUGE_AGGREGATIONS.has(expr.slice(op.from, op.to)) &&
+      args.length === 1 &&
+      args[0]!.name === 'VectorSelector'
+    )
+      return 'gauge';
   }
   return {
     problem:
@@ -97,7 +104,12 @@ export function selectorsOn(expr: string, label: string): { conflicts: number[];
   parser.parse(expr).iterate({
     enter(n) {
       if (n.name === 'VectorSelector') selectors++;
-      if (n.name === 'LabelName' && n.node.parent?.parent?.name === 'LabelMatchers' && expr.slice(n.from, n.to) === label) conflicts.push(n.from);
+      if (
+        n.name === 'LabelName' &&
+        n.node.parent?.parent?.name === 'LabelMatchers' &&
+        expr.slice(n.from, n.to) === label
+      )
+        conflicts.push(n.from);
     },
   });
   return { conflicts, selectors };
@@ -111,35 +123,68 @@ const withWindow = (q: string) => q.replaceAll('$window', '5m');
  * `slo` is the SLO document with its queries (derived ones included); problems in a derived query point at
  * `compare`, in a written one at the query itself.
  */
-export function withCompare<T extends object>(built: T, slo: SloDoc, derived: boolean, highCardinality: ReadonlySet<string>, report: (problems: PresetProblem[]) => void): T {
+export function withCompare<T extends object>(
+  built: T,
+  slo: SloDoc,
+  derived: boolean,
+  highCardinality: ReadonlySet<string>,
+  report: (problems: PresetProblem[]) => void,
+): T {
   const c = slo.compare;
   if (!c) return built;
   const problems: PresetProblem[] = [];
-  if (c.label === 'le' || c.label === '__name__') problems.push({ path: ['compare', 'label'], message: `compare.label cannot be ${c.label}: name the label whose values are the variants, e.g. prompt_key` });
-  if (highCardinality.has(c.label)) problems.push({ path: ['compare', 'label'], message: `compare.label ${JSON.stringify(c.label)} is a high-cardinality label: variants are prompts or models, never users or requests` });
+  if (c.label === 'le' || c.label === '__name__')
+    problems.push({
+      path: ['compare', 'label'],
+      message: `compare.label cannot be ${c.label}: name the label whose values are the variants, e.g. prompt_key`,
+    });
+  if (highCardinality.has(c.label))
+    problems.push({
+      path: ['compare', 'label'],
+      message: `compare.label ${JSON.stringify(c.label)} is a high-cardinality label: variants are prompts or models, never users or requests`,
+    });
 
   const whenText = c.when ?? COMPARE_WHEN[slo.signal];
   const when = whenText !== undefined ? parseCondition(whenText) : undefined;
   if (whenText === undefined) {
-    problems.push({ path: ['compare'], message: `compare needs when for a ${slo.signal} SLO (no default): say how far a variant may move, e.g. when: "rise > 20%"` });
+    problems.push({
+      path: ['compare'],
+      message: `compare needs when for a ${slo.signal} SLO (no default): say how far a variant may move, e.g. when: "rise > 20%"`,
+    });
   } else if (when?.kind !== 'change') {
-    problems.push({ path: ['compare', 'when'], message: `compare.when must be a change against the baseline such as "rise > 20%" or "drop > 2" (got ${JSON.stringify(whenText)})` });
+    problems.push({
+      path: ['compare', 'when'],
+      message: `compare.when must be a change against the baseline such as "rise > 20%" or "drop > 2" (got ${JSON.stringify(whenText)})`,
+    });
   }
 
   const queries: Array<{ field: string[]; text: string; parsed: string }> = slo.ratio
-    ? (['bad', 'good', 'total'] as const).flatMap((k) => (slo.ratio?.[k] !== undefined ? [{ field: ['ratio', k], text: slo.ratio[k]!, parsed: withWindow(slo.ratio[k]!) }] : []))
+    ? (['bad', 'good', 'total'] as const).flatMap((k) =>
+        slo.ratio?.[k] !== undefined
+          ? [{ field: ['ratio', k], text: slo.ratio[k]!, parsed: withWindow(slo.ratio[k]!) }]
+          : [],
+      )
     : slo.query !== undefined
       ? [{ field: ['query'], text: slo.query, parsed: slo.query }]
       : [];
   const where = (field: string[], offset?: number): PresetProblem =>
-    derived ? { path: ['compare', 'label'], message: '' } : { path: field, message: '', ...(offset !== undefined && !slo.ratio ? { offset } : {}) };
+    derived
+      ? { path: ['compare', 'label'], message: '' }
+      : { path: field, message: '', ...(offset !== undefined && !slo.ratio ? { offset } : {}) };
   let form: CompareForm | 'events' = 'events';
   for (const q of queries) {
     const { conflicts, selectors } = selectorsOn(q.parsed, c.label);
     for (const offset of conflicts) {
-      problems.push({ ...where(q.field, offset), message: `${q.field.join('.')} already selects on ${c.label}: compare picks each variant by ${c.label} itself, so leave it out of the query` });
+      problems.push({
+        ...where(q.field, offset),
+        message: `${q.field.join('.')} already selects on ${c.label}: compare picks each variant by ${c.label} itself, so leave it out of the query`,
+      });
     }
-    if (selectors === 0) problems.push({ ...where(q.field), message: `${q.field.join('.')} selects no series: compare has nowhere to pick a variant by ${c.label}` });
+    if (selectors === 0)
+      problems.push({
+        ...where(q.field),
+        message: `${q.field.join('.')} selects no series: compare has nowhere to pick a variant by ${c.label}`,
+      });
   }
   if (!slo.ratio && slo.query !== undefined) {
     const f = compareForm(slo.query);

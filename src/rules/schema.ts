@@ -408,7 +408,6 @@ export type Kind = keyof typeof KINDS;
 
 export type SloDoc = z.infer<typeof SloSchema>;
 export type MetricsDoc = z.infer<typeof MetricsSchema>;
-export type CompareDoc = z.infer<typeof CompareSchema>;
 export type StepDoc = z.infer<typeof StepSchema>;
 export type OnCallScheduleDoc = z.infer<typeof OnCallScheduleSchema>;
 

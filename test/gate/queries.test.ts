@@ -44,11 +44,14 @@ describe('the queries of one side of a comparison', () => {
     ]);
     expect(Object.fromEntries(slos.map((s) => [s.name, sideQueries(s, 'answer_v2', HALF_HOUR)]))).toEqual({
       'latency-p95': {
-        value: 'histogram_quantile(0.95, sum by (le, model) (rate(llm_request_duration_seconds_bucket{app="assistant", prompt_key="answer_v2"}[30m])))',
-        events: 'sum without (le) (sum by (le, model) (rate(llm_request_duration_seconds_bucket{app="assistant", prompt_key="answer_v2", le="+Inf"}[30m]))) * 1800',
+        value:
+          'histogram_quantile(0.95, sum by (le, model) (rate(llm_request_duration_seconds_bucket{app="assistant", prompt_key="answer_v2"}[30m])))',
+        events:
+          'sum without (le) (sum by (le, model) (rate(llm_request_duration_seconds_bucket{app="assistant", prompt_key="answer_v2", le="+Inf"}[30m]))) * 1800',
       },
       'error-rate': {
-        value: '(sum(rate(llm_requests_total{app="assistant", status="error", prompt_key="answer_v2"}[30m])) or vector(0)) / sum(rate(llm_requests_total{app="assistant", prompt_key="answer_v2"}[30m]))',
+        value:
+          '(sum(rate(llm_requests_total{app="assistant", status="error", prompt_key="answer_v2"}[30m])) or vector(0)) / sum(rate(llm_requests_total{app="assistant", prompt_key="answer_v2"}[30m]))',
         events: '(sum(rate(llm_requests_total{app="assistant", prompt_key="answer_v2"}[30m]))) * 1800',
       },
       'eval-score': {
@@ -103,7 +106,8 @@ describe('the queries of one side of a comparison', () => {
       'v"2',
     );
     expect(q.cost).toEqual({
-      value: '(sum by (model) (rate(cost_usd_total{prompt_key="v\\"2"}[30m]))) / sum by (model) (rate(requests_total{prompt_key="v\\"2"}[30m]))',
+      value:
+        '(sum by (model) (rate(cost_usd_total{prompt_key="v\\"2"}[30m]))) / sum by (model) (rate(requests_total{prompt_key="v\\"2"}[30m]))',
       events: '(sum by (model) (rate(requests_total{prompt_key="v\\"2"}[30m]))) * 1800',
     });
     expect(q.score).toEqual({
@@ -125,6 +129,8 @@ describe('the queries of one side of a comparison', () => {
         'metrics: { duration: llm_request_duration_seconds }',
       ),
     );
-    expect(q.latency!.value).toBe('histogram_quantile(0.95, sum by (le, prompt_key) (rate(llm_request_duration_seconds_bucket{prompt_key="answer_v2"}[30m])))');
+    expect(q.latency!.value).toBe(
+      'histogram_quantile(0.95, sum by (le, prompt_key) (rate(llm_request_duration_seconds_bucket{prompt_key="answer_v2"}[30m])))',
+    );
   });
 });
