@@ -5,8 +5,8 @@
  * sloe knows how to count (`compareForm`).
  */
 import type { SyntaxNode } from '@lezer/common';
-import { parser } from '@prometheus-io/lezer-promql';
 import { type Change, parseCondition } from './condition.js';
+import { labelUses, parse, walk } from './lint/promql-facts.js';
 import type { Compare, Signal } from './model.js';
 import type { PresetProblem } from './presets/check-presets.js';
 import type { SloDoc } from './schema.js';
@@ -48,27 +48,16 @@ export function children(node: SyntaxNode): SyntaxNode[] {
 
 function has(node: SyntaxNode, names: readonly string[]): boolean {
   let found = false;
-  node.toTree().iterate({
-    enter(n) {
-      if (names.includes(n.name)) found = true;
-      return !found;
-    },
+  walk(node, (n) => {
+    found ||= names.includes(n.name);
   });
   return found;
 }
 
-/** The root expression of a PromQL text, or undefined when it does not parse. */
+/** The root expression of a PromQL text under any parentheses, or undefined when it does not parse. */
 export function parseRoot(expr: string): SyntaxNode | undefined {
-  const tree = parser.parse(expr);
-  let broken = false;
-  tree.iterate({
-    enter(n) {
-      if (n.type.isError) broken = true;
-      return !broken;
-    },
-  });
-  const root = tree.topNode.firstChild;
-  return broken || !root ? undefined : unwrap(root);
+  const root = parse(expr);
+  return root ? unwrap(root) : undefined;
 }
 
 /** The form of a query SLO's query for counting its events, or why sloe cannot count them. */
@@ -97,22 +86,22 @@ export function compareForm(expr: string): CompareForm | { problem: string } {
   };
 }
 
-/** Where selectors of `expr` already match on `label` (offsets of the label names), and how many selectors it has. */
+/**
+ * Where selectors of `expr` already match on `label` (offsets of the label names), and how many selectors it has
+ * (NaN when it does not parse: the query's own check reports that).
+ */
 export function selectorsOn(expr: string, label: string): { conflicts: number[]; selectors: number } {
-  const conflicts: number[] = [];
+  const root = parse(expr);
   let selectors = 0;
-  parser.parse(expr).iterate({
-    enter(n) {
+  if (root) {
+    walk(root, (n) => {
       if (n.name === 'VectorSelector') selectors++;
-      if (
-        n.name === 'LabelName' &&
-        n.node.parent?.parent?.name === 'LabelMatchers' &&
-        expr.slice(n.from, n.to) === label
-      )
-        conflicts.push(n.from);
-    },
-  });
-  return { conflicts, selectors };
+    });
+  }
+  const conflicts = labelUses(expr)
+    .filter((u) => u.as === 'matcher' && u.label === label)
+    .map((u) => u.offset);
+  return { conflicts, selectors: root ? selectors : Number.NaN };
 }
 
 /** A ratio query with its `$window` filled in, so that it parses (offsets past the placeholder shift). */
