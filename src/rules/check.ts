@@ -42,6 +42,7 @@ import {
 import { schemaProblems } from './schema-issues.js';
 import { type Silence, type SilenceWindow, couldMatch, parseClock, parseMatcher, silenceEnd } from './silence.js';
 import { type PresetProblem, checkMetrics, presetSlo } from './presets/check-presets.js';
+import { withCompare } from './check-compare.js';
 import type { Path, SourceDoc } from './source.js';
 
 /** Labels that identify users or requests: grouping by them explodes the number of series. */
@@ -650,6 +651,7 @@ class Checker {
     let built: SloDraft | undefined;
     if (s.ratio && !s.query) built = this.ratioSlo(doc, at, s, common);
     else if (s.query && !s.ratio) built = this.thresholdSlo(doc, at, s, common);
+    if (built) built = withCompare(built, s, preset.derived, this.highCardinality, (problems) => this.presetProblems(doc, at(), problems));
     if (!built || !dashboard || this.problems.length > before || context.service === undefined) return undefined;
     return { ...built, dashboard };
   }

@@ -1,5 +1,5 @@
 /** The internal model of loaded SLO files: normalised, cross-referenced and ready to evaluate. */
-import type { Condition, Threshold } from './condition.js';
+import type { Change, Condition, Threshold } from './condition.js';
 import type { PAGERDUTY_SEVERITIES, SIGNALS } from './schema.js';
 
 
@@ -45,6 +45,19 @@ interface SloCommon {
   source: Location;
   /** Declared by signal: its queries were derived from the service's `metrics:`. */
   derived?: true;
+  /** Variants of a label compared against a baseline value (`sloe gate`). */
+  compare?: Compare;
+}
+
+/**
+ * A variant comparison: the SLI of each value of `label` against the SLI of the `baseline` value, over a window,
+ * with at least `minEvents` events on each side.
+ */
+export interface Compare {
+  label: string;
+  baseline: string;
+  when: Change;
+  minEvents: number;
 }
 
 /** An SLO on a single query compared against a threshold, or against a baseline query (`drop > 5`). */

@@ -136,6 +136,9 @@ export const BurnRateTierSchema = z.strictObject({
   short: duration('short window, default long/12', { min: '1s', max: '1y' }).optional(),
 });
 
+/** A number of events (a whole number, 0 or more). */
+const eventCount = (description: string) => z.number().int().min(0).optional().meta({ description });
+
 export const AlertSchema = z
   .strictObject({
     when: condition('the breach condition').optional(),
@@ -148,12 +151,7 @@ export const AlertSchema = z
       })
       .optional()
       .meta({ description: 'ratio SLOs: "workbook" or a list of burn-rate tiers' }),
-    minEvents: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .meta({ description: 'ratio SLOs: below this many events in the long window a tier does not fire' }),
+    minEvents: eventCount('ratio SLOs: below this many events in the long window a tier does not fire'),
   })
   .meta({ description: 'when the SLO opens an incident' });
 
@@ -207,6 +205,18 @@ export const MetricsSchema = z
   })
   .meta({ description: 'the metrics of the service, once: SLOs may then be declared by signal, without a query' });
 
+/** A variant comparison: every value of `label` against the `baseline` value's SLI (`sloe gate`). */
+export const CompareSchema = z
+  .strictObject({
+    label: text(MAX_LENGTH.name)
+      .regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' })
+      .meta({ description: 'the label whose values are the variants, e.g. prompt_key or gen_ai_request_model' }),
+    baseline: text(MAX_LENGTH.label).min(1, { error: 'compare.baseline must not be empty: name the value of the label every other value is compared with' }).meta({ description: 'the value of the label that is the baseline, e.g. answer_v1' }),
+    when: condition('how far a variant may move from the baseline before it is a regression: "rise > 20%", "drop > 2" (default per signal: latency and cost rise > 20%, error rate rise > 0.005, eval score drop > 2)').optional(),
+    minEvents: eventCount('the fewest events each side needs over the window before the comparison counts (default 100; for gauges, samples: default 10)'),
+  })
+  .meta({ description: 'compare the values of a label (prompt or model variants) against a baseline value: the rollout gate of `sloe gate`' });
+
 export const SloSchema = z.strictObject({
   name: name('SLO name'),
   signal: z.enum(SIGNALS).meta({ description: 'which golden signal this SLO watches' }),
@@ -236,6 +246,7 @@ export const SloSchema = z.strictObject({
     .optional()
     .meta({ description: 'SLOs declared by signal: labels that split the SLO into instances (e.g. the model)' }),
   range: duration('SLOs declared by signal: the range of rate() (default per signal: 5m, cost 1d, cache and guardrail 10m)', { min: '1s', max: '30d' }).optional(),
+  compare: CompareSchema.optional(),
 });
 
 export const ServiceLevelsSchema = z
