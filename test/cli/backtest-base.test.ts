@@ -252,7 +252,7 @@ describe('sloe backtest --base: the working tree against a revision, directories
     try {
       const r = await runSloe(['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO], { cwd: repo, env });
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/^HEAD~1:slos\/it-support-assistant\.yaml:45:16: invalid objective: /m);
+      expect(r.stderr).toMatch(/^HEAD~1:slos\/it-support-assistant\.yaml:46:16: invalid objective: /m);
       expect(r.stderr).toMatch(/^sloe backtest: 1 problem\(s\) in the SLO files of the base HEAD~1$/m);
       expect(r.code).toBe(1);
     } finally {
