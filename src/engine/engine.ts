@@ -33,6 +33,8 @@ import { type Logger, createLogger } from '../observability/log.js';
 import { engineConnections } from './redis.js';
 import { RedisIncidentStore } from './store.js';
 import { type Holds, type Silence, type SilenceRequest, runtimeSilence, silencer } from '../rules/silence.js';
+import { combineHolds, inhibitor } from '../rules/inhibit.js';
+import { DEFAULT_INHIBIT_FOR_MS } from '../rules/model.js';
 
 export interface EngineOptions {
   paths: readonly string[];
@@ -278,15 +280,27 @@ export class Engine implements IncidentActions {
   }
 
   /**
-   * The silences in force: those of the SLO files and those made at run time. When the run-time ones cannot be read
-   * that is logged and the files' silences alone apply: a silence lost errs towards paging, never towards quiet.
+   * What holds escalation steps now: the silences of the SLO files and those made at run time, then the pages of
+   * dependencies (dependsOn, inhibits). When the run-time silences or the pages cannot be read that is logged and
+   * the rest applies: a hold lost errs towards paging, never towards quiet.
    */
   async holds(): Promise<Holds> {
-    const runtime = await this.store.silences(this.now()).catch((e: unknown) => {
-      this.log.error({ event: 'silences-unavailable', error: describeError(e) }, `run-time silences cannot be read (${describeError(e)}): only the silences of the SLO files apply`);
-      return [];
-    });
-    return silencer([...this.current.silences, ...runtime.map((r) => r.silence)]);
+    const now = this.now();
+    const { slos } = this.current;
+    const dependent = slos.filter((s) => s.inhibitedBy?.length);
+    const [runtime, pages] = await Promise.all([
+      this.store.silences(now).catch((e: unknown) => {
+        this.log.error({ event: 'silences-unavailable', error: describeError(e) }, `run-time silences cannot be read (${describeError(e)}): only the silences of the SLO files apply`);
+        return [];
+      }),
+      dependent.length === 0
+        ? []
+        : this.store.pages(now - Math.max(...dependent.map((s) => s.inhibitForMs ?? DEFAULT_INHIBIT_FOR_MS))).catch((e: unknown) => {
+            this.log.error({ event: 'dependencies-unavailable', error: describeError(e) }, `the pages of dependencies cannot be read (${describeError(e)}): no page is held for a dependency`);
+            return [];
+          }),
+    ]);
+    return combineHolds(silencer([...this.current.silences, ...runtime.map((r) => r.silence)]), inhibitor(slos, pages));
   }
 
   /** Makes a run-time silence (API, Slack button, slash command); an invalid request is an Error. */

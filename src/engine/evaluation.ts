@@ -20,6 +20,7 @@ import { type Incident, acknowledgedAs } from '../incident/model.js';
 import type { Logger } from '../observability/log.js';
 import type { RedisIncidentStore } from './store.js';
 import { type Holds, NO_HOLDS } from '../rules/silence.js';
+import { heldNote } from '../rules/inhibit.js';
 
 export interface EvaluationDeps {
   store: RedisIncidentStore;
@@ -83,13 +84,18 @@ export class Evaluation {
       for (const incident of started) {
         const fired = result.opened.includes(incident.id);
         const rearmed = result.rearmed.includes(incident.id) && incident.previousAck ? ` (firing again: it was acknowledged by ${incident.previousAck.by} as ${acknowledgedAs(incident.previousAck)})` : '';
-        const held = incident.heldUntil !== undefined ? ` (silenced by ${incident.heldBy}; steps from ${new Date(incident.heldUntil).toISOString()})` : '';
+        const held = incident.heldUntil !== undefined ? ` (held by ${incident.heldBy}; steps from ${new Date(incident.heldUntil).toISOString()})` : '';
         log.child({ incidentId: incident.id, traceId: incident.traceId, slo: slo.id }).warn(
           { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner, ...(rearmed ? { rearmed: true } : {}), ...(held ? { silenced: true } : {}) },
           `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}${rearmed}${held}`,
         );
         // A raised incident's message (severity, value) changes in the channels that have it.
         if (!fired) await this.deps.queueUpdate({ incidentId: incident.id, update: 'escalated', seq: incident.token, origin: 'sloe' });
+        // The dependency whose page holds it hears of it in its thread (once per held incident).
+        const inhibition = decision.inhibited.get(incident.instanceKey);
+        if (inhibition?.cause?.incidentId) {
+          await this.deps.queueUpdate({ incidentId: inhibition.cause.incidentId, update: 'note', text: heldNote({ sloId: incident.sloId, id: incident.id }, inhibition), origin: 'sloe', seq: `held.${incident.id}` });
+        }
       }
       for (const id of result.resolved) {
         const incident = await store.get(id);

@@ -5,9 +5,11 @@
  *
  * Keys (under the prefix): `state:<slo>` hash (rev, evaluatedAt, data, reset:<instance>), `open` hash
  * (instance → incident id), `severity` hash (open incident id → severity), `incident:<id>` hash, `audit:<id>`
- * list, `incidents` sorted set by firing time, `delivery:<id>:<step>` string.
+ * list, `incidents` sorted set by firing time, `resolved` sorted set by resolution time (the last day's),
+ * `delivery:<id>:<step>` string.
  */
 import { type Silence, silenceEnd } from '../rules/silence.js';
+import type { PageInterval } from '../rules/inhibit.js';
 import type { Redis } from 'ioredis';
 import type { InstanceState } from '../evaluator/state.js';
 import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from '../incident/model.js';
@@ -91,6 +93,7 @@ for _, op in ipairs(cjson.decode(opsJson)) do
         redis.call('HDEL', prefix .. 'severity', id)
         if redis.call('HGET', key, 'status') ~= 'resolved' then
           redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', op.resolvedAt, 'resolvedBy', 'sloe')
+          redis.call('ZADD', prefix .. 'resolved', op.resolvedAt, id)
           table.insert(resolved, id)
         end
       end
@@ -138,7 +141,7 @@ return status
 
 /** Resolve by hand: closes the incident and makes its instance start over from ok at the next evaluation. */
 const RESOLVE = `
-local key, auditKey, openKey, stateKey, severityKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local key, auditKey, openKey, stateKey, severityKey, resolvedKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 ${PAST_DEADLINE}
 if past(ARGV[5]) then return 'expired' end
 local status = redis.call('HGET', key, 'status')
@@ -148,6 +151,7 @@ redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', ARGV[1], 'resolvedBy
 local instance = redis.call('HGET', key, 'instanceKey')
 if redis.call('HGET', openKey, instance) == ARGV[3] then redis.call('HDEL', openKey, instance) end
 redis.call('HDEL', severityKey, ARGV[3])
+redis.call('ZADD', resolvedKey, ARGV[1], ARGV[3])
 redis.call('HSET', stateKey, 'reset:' .. instance, '1')
 redis.call('HINCRBY', stateKey, 'rev', 1)
 redis.call('RPUSH', auditKey, ARGV[4])
@@ -177,7 +181,7 @@ type Scripts = Redis & {
   sloeExtendClaim(key: string, owner: string, ttlMs: string): Promise<number>;
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
-  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, ...args: string[]): Promise<string>;
+  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, resolvedKey: string, ...args: string[]): Promise<string>;
 };
 
 /** Reads and changes incidents and alert state in Redis. */
@@ -191,7 +195,7 @@ export class RedisIncidentStore implements IncidentStore {
     this.redis = redis as Scripts;
     this.redis.defineCommand('sloeApply', { numberOfKeys: 3, lua: APPLY });
     this.redis.defineCommand('sloeTransition', { numberOfKeys: 2, lua: TRANSITION });
-    this.redis.defineCommand('sloeResolve', { numberOfKeys: 5, lua: RESOLVE });
+    this.redis.defineCommand('sloeResolve', { numberOfKeys: 6, lua: RESOLVE });
     this.redis.defineCommand('sloeClaim', { numberOfKeys: 1, lua: CLAIM });
     this.redis.defineCommand('sloeExtendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
   }
@@ -324,6 +328,42 @@ export class RedisIncidentStore implements IncidentStore {
     return Object.fromEntries(instanceKeys.flatMap((k, i) => (ids[i] ? [[k, ids[i]!]] : [])));
   }
 
+  /**
+   * The pages open now (acknowledged or snoozed ones too: they still fire) and those resolved since `since`, for the
+   * holds of the SLOs depending on them. Reads the open-incident and severity indexes and the resolution index, not
+   * every incident; resolutions older than a day (the longest inhibitFor) are dropped from it.
+   */
+  async pages(since: number): Promise<PageInterval[]> {
+    const resolvedKey = this.key('resolved');
+    const [open, severity, resolved] = await Promise.all([
+      this.redis.hgetall(this.key('open')),
+      this.redis.hgetall(this.key('severity')),
+      this.redis.zrangebyscore(resolvedKey, since, '+inf', 'WITHSCORES'),
+      this.redis.zremrangebyscore(resolvedKey, '-inf', since - 86_400_000),
+    ]);
+    const sloOf = (instanceKey: string) => instanceKey.slice(0, instanceKey.indexOf('{') < 0 ? undefined : instanceKey.indexOf('{'));
+    const interval = (instanceKey: string, id: string, end: number | null): PageInterval => {
+      const sloId = sloOf(instanceKey);
+      // Open pages began before now; when exactly does not matter to a hold asked now.
+      return { sloId, service: sloId.split('/')[0]!, start: -Infinity, end, incidentId: id };
+    };
+    const out = Object.entries(open).flatMap(([instanceKey, id]) => (severity[id] === 'page' ? [interval(instanceKey, id, null)] : []));
+    const ended: Array<[string, number]> = [];
+    for (let i = 0; i + 1 < resolved.length; i += 2) ended.push([resolved[i]!, Number(resolved[i + 1])]);
+    if (ended.length) {
+      const pipeline = this.redis.pipeline();
+      for (const [id] of ended) pipeline.hmget(this.key('incident', id), 'instanceKey', 'severity');
+      const rows = (await pipeline.exec()) ?? [];
+      ended.forEach(([id, at], i) => {
+        const [error, fields] = rows[i] ?? [];
+        if (error) throw error;
+        const [instanceKey, sev] = fields as [string | null, string | null];
+        if (instanceKey && sev === 'page') out.push(interval(instanceKey, id, at));
+      });
+    }
+    return out;
+  }
+
   /** How many incidents are open, by severity. */
   async openCounts(): Promise<Record<string, number>> {
     const counts: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
@@ -362,6 +402,7 @@ export class RedisIncidentStore implements IncidentStore {
       this.key('open'),
       this.key('state', incident.sloId),
       this.key('severity'),
+      this.key('resolved'),
       String(at),
       by,
       incident.id,

@@ -11,7 +11,8 @@ import type { Step } from '../rules/model.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { type Channel, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
-import { describeStep, repeatsAfter } from '../rules/plan.js';
+import { describeStep, releasedAt, repeatsAfter } from '../rules/plan.js';
+import { heldNote, holdText } from '../rules/inhibit.js';
 import type { Holds } from '../rules/silence.js';
 
 export type Channels = Record<Step['notify'], Channel>;
@@ -78,9 +79,14 @@ export class Escalator {
     }
     const hold = (await this.deps.holds?.())?.({ service: incident.service, slo: incident.slo, signal: incident.signal, severity: job.severity, labels: incident.labels }, now);
     if (hold) {
-      await this.deps.postpone(job, hold.until);
-      await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `held until ${new Date(hold.until).toISOString()}: silenced by ${hold.by}: ${hold.reason}` });
-      log.info({ event: 'step-held', step: key, until: hold.until }, `step ${key} held until ${new Date(hold.until).toISOString()}: silenced by ${hold.by}`);
+      const until = releasedAt(incident.policy, job, hold);
+      await this.deps.postpone(job, until);
+      await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `held until ${new Date(until).toISOString()}: ${holdText(hold)}` });
+      log.info({ event: 'step-held', step: key, until, ...(hold.cause ? { dependency: hold.cause.sloId } : {}) }, `step ${key} held until ${new Date(until).toISOString()}: ${hold.cause ? `caused by ${hold.by}?` : `silenced by ${hold.by}`}`);
+      // The dependency's Slack thread hears of each incident its page holds, once.
+      if (hold.cause?.incidentId) {
+        await this.deps.queueUpdate({ incidentId: hold.cause.incidentId, update: 'note', text: heldNote({ sloId: incident.sloId, id: incident.id }, hold), origin: 'sloe', seq: `held.${incident.id}` });
+      }
       return 'postponed';
     }
 

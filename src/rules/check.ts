@@ -40,6 +40,7 @@ import {
   StepSchema,
 } from './schema.js';
 import { schemaProblems } from './schema-issues.js';
+import { withDependencies } from './check-dependencies.js';
 import { type Silence, type SilenceWindow, couldMatch, parseClock, parseMatcher, silenceEnd } from './silence.js';
 import { type PresetProblem, checkMetrics, presetSlo } from './presets/check-presets.js';
 import { withCompare } from './check-compare.js';
@@ -170,7 +171,7 @@ class Checker {
 
   run(docs: SourceDoc[]): CheckResult {
     for (const doc of docs) this.document(doc);
-    const slos = this.candidates.flatMap((c) => this.slo(c) ?? []);
+    const slos = withDependencies(docs, this.candidates.flatMap((c) => this.slo(c) ?? []), this.problems);
     for (const ref of this.scheduleRefs) {
       if (!this.schedules.has(ref.name) && !this.flawed.schedules.has(ref.name)) {
         this.problems.push(ref.doc.problem(ref.path, `on-call schedule ${JSON.stringify(ref.name)} is not declared (kind: OnCallSchedule)`));

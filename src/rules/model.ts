@@ -45,6 +45,14 @@ interface SloCommon {
   source: Location;
   /** Declared by signal: its queries were derived from the service's `metrics:`. */
   derived?: true;
+  /**
+   * What holds this SLO's pages while it has a firing page (check-dependencies.ts): its own and its service's
+   * `dependsOn` (`service/slo` ids, or service names for any SLO of them), and the SLOs of its service whose
+   * `inhibits` name it.
+   */
+  inhibitedBy?: Inhibitor[];
+  /** How long a held page still waits after its dependency resolved (default DEFAULT_INHIBIT_FOR_MS). */
+  inhibitForMs?: number;
   /** Variants of a label compared against a baseline value (`sloe gate`). */
   compare?: Compare;
 }
@@ -59,6 +67,15 @@ export interface Compare {
   when: Change;
   minEvents: number;
 }
+
+/** A dependency whose firing page holds an SLO's pages: an SLO id (`service/slo`) or a service name. */
+export interface Inhibitor {
+  ref: string;
+  via: 'dependsOn' | 'inhibits';
+}
+
+/** A page held by a dependency is released if it still fires this long after the dependency resolved. */
+export const DEFAULT_INHIBIT_FOR_MS = 15 * 60_000;
 
 /** An SLO on a single query compared against a threshold, or against a baseline query (`drop > 5`). */
 export interface ThresholdSlo extends SloCommon {

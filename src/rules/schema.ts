@@ -216,6 +216,22 @@ export const CompareSchema = z
     minEvents: eventCount('the fewest events each side needs over the window before the comparison counts (default 100; for gauges, samples: default 10)'),
   })
   .meta({ description: 'compare the values of a label (prompt or model variants) against a baseline value: the rollout gate of `sloe gate`' });
+/** A dependency: `service` (any SLO of it) or `service/slo`. */
+const DEPENDENCY_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)?$';
+
+const dependency = text(MAX_LENGTH.name).regex(new RegExp(DEPENDENCY_PATTERN), {
+  error: (issue) => `expected "service" or "service/slo" (lower-case names): got ${JSON.stringify(issue.input)}`,
+});
+
+const dependsOn = (whose: string) =>
+  z
+    .array(dependency)
+    .min(1, { error: 'dependsOn must list at least one "service" or "service/slo"' })
+    .optional()
+    .meta({ description: `what ${whose} depends on: "service/slo" or "service" (any of its SLOs); while one of them has a firing page, a page of ${whose} is held, and released if it still fires inhibitFor after the dependency resolves` });
+
+const inhibitFor = (whose: string) =>
+  duration(`how long a page of ${whose} held by a dependency (dependsOn, inhibits) still waits after the dependency resolved (default 15m)`, { min: '0', max: '1d' }).optional();
 
 export const SloSchema = z.strictObject({
   name: name('SLO name'),
@@ -247,6 +263,13 @@ export const SloSchema = z.strictObject({
     .meta({ description: 'SLOs declared by signal: labels that split the SLO into instances (e.g. the model)' }),
   range: duration('SLOs declared by signal: the range of rate() (default per signal: 5m, cost 1d, cache and guardrail 10m)', { min: '1s', max: '30d' }).optional(),
   compare: CompareSchema.optional(),
+  dependsOn: dependsOn('this SLO'),
+  inhibits: z
+    .array(dependency)
+    .min(1, { error: 'inhibits must list at least one SLO of the same service' })
+    .optional()
+    .meta({ description: 'SLOs of the same service whose pages wait while this SLO has a firing page (a burn-rate SLO and a threshold SLO on the same counters: one fault, one page)' }),
+  inhibitFor: inhibitFor('this SLO'),
 });
 
 export const ServiceLevelsSchema = z
@@ -261,6 +284,8 @@ export const ServiceLevelsSchema = z
     labels: labels.optional(),
     dashboards: z.array(DashboardSchema).optional(),
     metrics: MetricsSchema.optional(),
+    dependsOn: dependsOn('every SLO of the service'),
+    inhibitFor: inhibitFor('the service\'s SLOs'),
     slos: z.array(SloSchema).min(1, { error: 'slos must list at least one SLO' }),
   })
   .meta({ title: 'ServiceLevels', description: 'the SLOs of one service' });
