@@ -1,7 +1,8 @@
 /**
  * Multiwindow, multi-burn-rate alerting as data and the few formulas around it: the default tiers as a table (like
  * Sloth's `windows/google-30d.yaml`), and the burn rate, the factor a tier fires above and its limits. The checks
- * (check/slos.ts), the evaluator, the Prometheus rules export and the budget report all compute with these.
+ * (check/slos.ts), the Prometheus rules export and the budget compute with these; so should everything else that
+ * computes a burn rate.
  */
 import type { Severity } from './model.js';
 

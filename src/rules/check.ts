@@ -11,7 +11,7 @@
  *     check/services.ts (services, dashboards), policies.ts, schedules.ts, silences.ts, slos.ts, queries.ts (PromQL);
  *   - a check across documents (a reference, a cycle between SLOs or policies): a function of the context called in
  *     `check()` after the SLOs are built, beside `checkScheduleReferences`.
- * The burn-rate tiers and their maths are data and functions in burn-rate.ts, shared with the evaluator and exports.
+ * The burn-rate tiers and their maths are data and functions in burn-rate.ts, shared with the exports and the budget.
  */
 import { parseDuration } from './duration.js';
 import { EnvAllowList } from './env.js';
@@ -52,7 +52,8 @@ export function checkOptionsFromEnv(env: NodeJS.ProcessEnv, extra?: string): Che
   const options: CheckOptions = { highCardinalityLabels: list, envAllow: EnvAllowList.fromEnv(env) };
   if (env.SLOE_MIN_REPEAT) {
     const ms = parseDuration(env.SLOE_MIN_REPEAT);
-    if (ms === undefined || ms <= 0) throw new Error(`SLOE_MIN_REPEAT must be a duration such as 1m (got ${JSON.stringify(env.SLOE_MIN_REPEAT)})`);
+    if (ms === undefined || ms <= 0)
+      throw new Error(`SLOE_MIN_REPEAT must be a duration such as 1m (got ${JSON.stringify(env.SLOE_MIN_REPEAT)})`);
     options.minRepeatMs = ms;
   }
   return options;
@@ -87,12 +88,21 @@ function checkDocument(ctx: CheckContext, doc: SourceDoc): void {
   const { apiVersion, kind } = value;
   if (apiVersion !== API_VERSION) {
     noteFlawed(ctx, value);
-    if (apiVersion === undefined) return ctx.problem(doc, [], 'missing required field "apiVersion" (apiVersion: sloe/v1)');
-    return ctx.problem(doc, ['apiVersion'], `unsupported apiVersion ${JSON.stringify(apiVersion)}: expected ${API_VERSION}`);
+    if (apiVersion === undefined)
+      return ctx.problem(doc, [], 'missing required field "apiVersion" (apiVersion: sloe/v1)');
+    return ctx.problem(
+      doc,
+      ['apiVersion'],
+      `unsupported apiVersion ${JSON.stringify(apiVersion)}: expected ${API_VERSION}`,
+    );
   }
   if (kind === undefined) return ctx.problem(doc, [], 'missing required field "kind"');
   if (typeof kind !== 'string' || !(kind in KINDS)) {
-    return ctx.problem(doc, ['kind'], `unknown kind ${JSON.stringify(kind)}: expected ${Object.keys(KINDS).join(', ')}`);
+    return ctx.problem(
+      doc,
+      ['kind'],
+      `unknown kind ${JSON.stringify(kind)}: expected ${Object.keys(KINDS).join(', ')}`,
+    );
   }
   const { problems, known } = schemaProblems(doc, KINDS[kind as Kind], value);
   ctx.problems.push(...problems);

@@ -112,7 +112,9 @@ export class CheckContext {
   presetProblems(doc: SourceDoc, base: Path, problems: PresetProblem[]): void {
     for (const p of problems) {
       const path = [...base, ...p.path];
-      this.problems.push(p.offset !== undefined ? doc.problemInString(path, p.offset, p.message) : doc.problem(path, p.message));
+      this.problems.push(
+        p.offset !== undefined ? doc.problemInString(path, p.offset, p.message) : doc.problem(path, p.message),
+      );
     }
   }
 }

@@ -13,7 +13,11 @@ export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<strin
   if (name === undefined) return;
   if (parsed(EscalationPolicySchema, raw) === undefined) ctx.flawed.policies.add(name);
   if (ctx.policies.has(name)) {
-    ctx.problem(doc, ['name'], `duplicate escalation policy ${JSON.stringify(name)} (already declared at ${where(ctx.policyLocations.get(name)!)})`);
+    ctx.problem(
+      doc,
+      ['name'],
+      `duplicate escalation policy ${JSON.stringify(name)} (already declared at ${where(ctx.policyLocations.get(name)!)})`,
+    );
     return;
   }
   ctx.policyLocations.set(name, ctx.loc(doc, ['name']));
@@ -38,7 +42,9 @@ export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<strin
           name,
           page: page ?? ticket ?? [],
           ticket: ticket ?? defaultTicketSteps(page ?? []),
-          ...(raw.responders !== undefined ? { responders: parsed(EscalationPolicySchema.shape.responders, raw.responders) } : {}),
+          ...(raw.responders !== undefined
+            ? { responders: parsed(EscalationPolicySchema.shape.responders, raw.responders) }
+            : {}),
           ...(repeatMs !== undefined ? { repeatMs } : {}),
           source: ctx.loc(doc, ['name']),
         }
@@ -50,7 +56,12 @@ export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<strin
 export function checkScheduleReferences(ctx: CheckContext): void {
   for (const ref of ctx.scheduleRefs) {
     if (!ctx.schedules.has(ref.name) && !ctx.flawed.schedules.has(ref.name)) {
-      ctx.problems.push(ref.doc.problem(ref.path, `on-call schedule ${JSON.stringify(ref.name)} is not declared (kind: OnCallSchedule)`));
+      ctx.problems.push(
+        ref.doc.problem(
+          ref.path,
+          `on-call schedule ${JSON.stringify(ref.name)} is not declared (kind: OnCallSchedule)`,
+        ),
+      );
     }
   }
 }
@@ -59,13 +70,23 @@ export function checkScheduleReferences(ctx: CheckContext): void {
  * Checks the `repeat`s of a policy: each at least the minimum, a step's only on the last step of its list, not on
  * the last page step as well as on the policy. Returns the policy's repeat, or null when a repeat has a problem.
  */
-function checkRepeats(ctx: CheckContext, doc: SourceDoc, raw: Record<string, unknown>, pageList: 'page' | 'ticket'): number | undefined | null {
+function checkRepeats(
+  ctx: CheckContext,
+  doc: SourceDoc,
+  raw: Record<string, unknown>,
+  pageList: 'page' | 'ticket',
+): number | undefined | null {
   const before = ctx.problems.length;
   const minMs = ctx.options.minRepeatMs ?? MIN_REPEAT_MS;
   const check = (path: Path, text: unknown): number | undefined => {
     const ms = typeof text === 'string' || text === 0 ? parseDuration(text) : undefined;
     if (ms === undefined) return undefined;
-    if (ms < minMs) ctx.problem(doc, path, `repeat must be at least ${formatDuration(minMs)}: re-notifying more often than that is noise (got ${formatDuration(ms)})`);
+    if (ms < minMs)
+      ctx.problem(
+        doc,
+        path,
+        `repeat must be at least ${formatDuration(minMs)}: re-notifying more often than that is noise (got ${formatDuration(ms)})`,
+      );
     return ms;
   };
   for (const severity of SEVERITIES) {
@@ -75,9 +96,17 @@ function checkRepeats(ctx: CheckContext, doc: SourceDoc, raw: Record<string, unk
       if (repeat === undefined) return;
       check([severity, i, 'repeat'], repeat);
       if (i !== list.length - 1) {
-        ctx.problem(doc, [severity, i, 'repeat'], `repeat is allowed on the last ${severity} step only (it repeats that step); to repeat the whole escalation, set repeat on the policy`);
+        ctx.problem(
+          doc,
+          [severity, i, 'repeat'],
+          `repeat is allowed on the last ${severity} step only (it repeats that step); to repeat the whole escalation, set repeat on the policy`,
+        );
       } else if (severity === pageList && raw.repeat !== undefined) {
-        ctx.problem(doc, [severity, i, 'repeat'], `repeat is set on the policy already (it starts the ${severity} steps over); set it in one place`);
+        ctx.problem(
+          doc,
+          [severity, i, 'repeat'],
+          `repeat is set on the policy already (it starts the ${severity} steps over); set it in one place`,
+        );
       }
     });
   }

@@ -2,7 +2,15 @@
  * `${NAME}` references in a document: allowed only in a step's Slack `channel` and PagerDuty `routingKey`, each name
  * checked against the allow-list, and with an environment, filled in to check what it holds.
  */
-import { ENGINE_SECRETS, type ReferenceField, expandReferences, isEngineVariable, isSlackChannel, referenceText, scanReferences } from '../env.js';
+import {
+  ENGINE_SECRETS,
+  type ReferenceField,
+  expandReferences,
+  isEngineVariable,
+  isSlackChannel,
+  referenceText,
+  scanReferences,
+} from '../env.js';
 import type { Path, SourceDoc } from '../source.js';
 import type { CheckContext } from './context.js';
 
@@ -21,7 +29,9 @@ function referenceField(kind: unknown, path: Path): ReferenceField | undefined {
 /** `slos[0].labels.leak`: where a value sits, for messages. */
 function fieldPath(path: Path): string {
   return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${p.length > 40 ? `${p.slice(0, 40)}…` : p}`))
+    .map((p, i) =>
+      typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${p.length > 40 ? `${p.slice(0, 40)}…` : p}`,
+    )
     .join('');
 }
 
@@ -29,7 +39,11 @@ function fieldPath(path: Path): string {
  * Checks `${NAME}` references: `${` outside the reference fields is an error (at its position), and so is a name
  * the field's type or the allow-list refuses. With an environment, a step's channel is filled in and checked.
  */
-export function checkReferences(ctx: CheckContext, doc: SourceDoc, root: Record<string, unknown>): Record<string, unknown> {
+export function checkReferences(
+  ctx: CheckContext,
+  doc: SourceDoc,
+  root: Record<string, unknown>,
+): Record<string, unknown> {
   const walk = (v: unknown, path: Array<string | number>): unknown => {
     if (typeof v === 'string') return v.includes('${') ? reference(ctx, doc, root, v, path) : v;
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
@@ -60,7 +74,11 @@ function reference(ctx: CheckContext, doc: SourceDoc, root: Record<string, unkno
             ? `; ${name} is a setting or credential of sloe itself and can never be referenced`
             : '';
     ctx.problems.push(
-      doc.problemInString(path, at, `${written} is not allowed in ${fieldPath(path)}: environment references (\${…}) are filled in only in a step's channel and routingKey${secret}`),
+      doc.problemInString(
+        path,
+        at,
+        `${written} is not allowed in ${fieldPath(path)}: environment references (\${…}) are filled in only in a step's channel and routingKey${secret}`,
+      ),
     );
     return v;
   }
@@ -81,7 +99,12 @@ function reference(ctx: CheckContext, doc: SourceDoc, root: Record<string, unkno
   }
   if (field === 'channel' && missing.length === 0 && !isSlackChannel(value)) {
     // The value is not shown: the reference as written says which variable to fix.
-    ctx.problems.push(doc.problem(path, `${v} does not hold a Slack channel: its value must be "#name" or a channel id such as C0123ABCD`));
+    ctx.problems.push(
+      doc.problem(
+        path,
+        `${v} does not hold a Slack channel: its value must be "#name" or a channel id such as C0123ABCD`,
+      ),
+    );
   }
   // References stay as written in the model (incidents store their frozen policy); the channels fill them in when
   // they send, with the same rule.

@@ -11,7 +11,11 @@ export function checkSchedule(ctx: CheckContext, doc: SourceDoc, raw: Record<str
   if (name === undefined) return;
   if (parsed(OnCallScheduleSchema, raw) === undefined) ctx.flawed.schedules.add(name);
   if (ctx.schedules.has(name)) {
-    ctx.problem(doc, ['name'], `duplicate on-call schedule ${JSON.stringify(name)} (already declared at ${where(ctx.scheduleLocations.get(name)!)})`);
+    ctx.problem(
+      doc,
+      ['name'],
+      `duplicate on-call schedule ${JSON.stringify(name)} (already declared at ${where(ctx.scheduleLocations.get(name)!)})`,
+    );
     return;
   }
   ctx.scheduleLocations.set(name, ctx.loc(doc, ['name']));
@@ -27,7 +31,8 @@ function scheduleModel(ctx: CheckContext, doc: SourceDoc, s: OnCallScheduleDoc):
     ctx.problem(doc, path, message);
   };
   const zoneOk = IANAZone.isValidZone(s.timezone);
-  if (!zoneOk) fail(['timezone'], `unknown time zone ${JSON.stringify(s.timezone)}: expected an IANA name such as Europe/Berlin`);
+  if (!zoneOk)
+    fail(['timezone'], `unknown time zone ${JSON.stringify(s.timezone)}: expected an IANA name such as Europe/Berlin`);
   const everyMs = parseDuration(s.rotation.every) ?? 0;
   if (everyMs <= 0) fail(['rotation', 'every'], 'rotation.every must be longer than 0');
   const zone = zoneOk ? s.timezone : 'UTC';
@@ -43,20 +48,28 @@ function scheduleModel(ctx: CheckContext, doc: SourceDoc, s: OnCallScheduleDoc):
   const members = new Map<string, Location>();
   s.members.forEach((m, i) => {
     const first = members.get(m.name);
-    if (first) fail(['members', i, 'name'], `duplicate member ${JSON.stringify(m.name)} (already listed at ${where(first)})`);
+    if (first)
+      fail(['members', i, 'name'], `duplicate member ${JSON.stringify(m.name)} (already listed at ${where(first)})`);
     else members.set(m.name, ctx.loc(doc, ['members', i, 'name']));
   });
   const memberList = [...members.keys()].join(', ') || 'none';
   (s.overrides ?? []).forEach((o, i) => {
     if (!members.has(o.member)) {
-      fail(['overrides', i, 'member'], `override names ${JSON.stringify(o.member)}, who is not a member of schedule ${JSON.stringify(s.name)} (members: ${memberList})`);
+      fail(
+        ['overrides', i, 'member'],
+        `override names ${JSON.stringify(o.member)}, who is not a member of schedule ${JSON.stringify(s.name)} (members: ${memberList})`,
+      );
     }
     const from = local(['overrides', i, 'from'], o.from);
     const to = local(['overrides', i, 'to'], o.to);
-    if (from !== undefined && to !== undefined && to <= from) fail(['overrides', i, 'to'], 'override must end after it starts');
+    if (from !== undefined && to !== undefined && to <= from)
+      fail(['overrides', i, 'to'], 'override must end after it starts');
   });
   if (s.fallback !== undefined && !members.has(s.fallback)) {
-    fail(['fallback'], `fallback ${JSON.stringify(s.fallback)} is not a member of schedule ${JSON.stringify(s.name)} (members: ${memberList})`);
+    fail(
+      ['fallback'],
+      `fallback ${JSON.stringify(s.fallback)} is not a member of schedule ${JSON.stringify(s.name)} (members: ${memberList})`,
+    );
   }
   if (!ok) return undefined;
   return {

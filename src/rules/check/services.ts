@@ -31,7 +31,11 @@ export function checkServiceLevels(ctx: CheckContext, doc: SourceDoc, raw: Recor
   if (service !== undefined) {
     const first = ctx.services.get(service);
     if (first) {
-      ctx.problem(doc, ['service'], `duplicate service ${JSON.stringify(service)} (already declared at ${where(first)})`);
+      ctx.problem(
+        doc,
+        ['service'],
+        `duplicate service ${JSON.stringify(service)} (already declared at ${where(first)})`,
+      );
     } else {
       const source = ctx.loc(doc, ['service']);
       ctx.services.set(service, source);
@@ -47,7 +51,11 @@ export function checkServiceLevels(ctx: CheckContext, doc: SourceDoc, raw: Recor
     if (typeof name === 'string') {
       const first = names.get(name);
       if (first) {
-        ctx.problem(doc, ['slos', index, 'name'], `duplicate SLO ${JSON.stringify(name)} in service ${JSON.stringify(service ?? '')} (already declared at ${where(first)})`);
+        ctx.problem(
+          doc,
+          ['slos', index, 'name'],
+          `duplicate SLO ${JSON.stringify(name)} in service ${JSON.stringify(service ?? '')} (already declared at ${where(first)})`,
+        );
         return;
       }
       names.set(name, ctx.loc(doc, ['slos', index, 'name']));
@@ -70,7 +78,11 @@ function checkDashboards(ctx: CheckContext, doc: SourceDoc, list: unknown): void
     const at = ctx.loc(doc, ['dashboards', i, 'id']);
     const local = seenHere.get(d.id);
     if (local) {
-      ctx.problem(doc, ['dashboards', i, 'id'], `duplicate dashboard ${JSON.stringify(d.id)} (already declared at ${where(local)})`);
+      ctx.problem(
+        doc,
+        ['dashboards', i, 'id'],
+        `duplicate dashboard ${JSON.stringify(d.id)} (already declared at ${where(local)})`,
+      );
       return;
     }
     seenHere.set(d.id, at);

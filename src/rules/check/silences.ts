@@ -13,7 +13,12 @@ export function checkSilence(ctx: CheckContext, doc: SourceDoc, raw: Record<stri
   const s = parsed(SilenceSchema, raw);
   if (!s) return;
   const first = ctx.silenceLocations.get(s.name);
-  if (first) return ctx.problem(doc, ['name'], `duplicate silence ${JSON.stringify(s.name)} (already declared at ${where(first)})`);
+  if (first)
+    return ctx.problem(
+      doc,
+      ['name'],
+      `duplicate silence ${JSON.stringify(s.name)} (already declared at ${where(first)})`,
+    );
   ctx.silenceLocations.set(s.name, ctx.loc(doc, ['name']));
   let ok = true;
   const fail = (path: Path, message: string) => {
@@ -32,13 +37,21 @@ export function checkSilence(ctx: CheckContext, doc: SourceDoc, raw: Record<stri
   const recurring = (['every', 'days', 'from', 'to', 'timezone'] as const).filter((k) => s[k] !== undefined);
   let window: SilenceWindow | undefined;
   if (fixed && recurring.length) {
-    fail([recurring[0]!], 'a silence has either a fixed window (startsAt, endsAt) or a recurring one (every, days, from, to, timezone), not both');
+    fail(
+      [recurring[0]!],
+      'a silence has either a fixed window (startsAt, endsAt) or a recurring one (every, days, from, to, timezone), not both',
+    );
   } else if (fixed) {
     const time = (key: 'startsAt' | 'endsAt') => {
       const v = s[key];
-      if (v === undefined) return fail([], `unbounded silence: ${key} is missing (a silence needs both startsAt and endsAt)`), undefined;
+      if (v === undefined)
+        return (fail([], `unbounded silence: ${key} is missing (a silence needs both startsAt and endsAt)`), undefined);
       const t = DateTime.fromISO(v, { setZone: true });
-      if (!t.isValid || !/(Z|[+-]\d{2}:\d{2})$/.test(v)) return fail([key], `invalid time ${JSON.stringify(v)}: expected RFC 3339 with a zone, e.g. 2026-12-01T02:00:00Z`), undefined;
+      if (!t.isValid || !/(Z|[+-]\d{2}:\d{2})$/.test(v))
+        return (
+          fail([key], `invalid time ${JSON.stringify(v)}: expected RFC 3339 with a zone, e.g. 2026-12-01T02:00:00Z`),
+          undefined
+        );
       return t.toMillis();
     };
     const startsAt = time('startsAt');
@@ -49,24 +62,54 @@ export function checkSilence(ctx: CheckContext, doc: SourceDoc, raw: Record<stri
     }
   } else if (recurring.length) {
     const missing = (['every', 'days', 'from', 'to', 'timezone'] as const).filter((k) => s[k] === undefined);
-    if (missing.length) fail([], `a recurring silence needs every, days, from, to and timezone: ${missing.join(', ')} missing`);
-    else if (!IANAZone.isValidZone(s.timezone!)) fail(['timezone'], `unknown time zone ${JSON.stringify(s.timezone)}: expected an IANA name such as Europe/Berlin`);
-    else window = { kind: 'weekly', days: s.days!, fromMin: parseClock(s.from!)!, toMin: parseClock(s.to!)!, timezone: s.timezone! };
+    if (missing.length)
+      fail([], `a recurring silence needs every, days, from, to and timezone: ${missing.join(', ')} missing`);
+    else if (!IANAZone.isValidZone(s.timezone!))
+      fail(
+        ['timezone'],
+        `unknown time zone ${JSON.stringify(s.timezone)}: expected an IANA name such as Europe/Berlin`,
+      );
+    else
+      window = {
+        kind: 'weekly',
+        days: s.days!,
+        fromMin: parseClock(s.from!)!,
+        toMin: parseClock(s.to!)!,
+        timezone: s.timezone!,
+      };
   } else {
-    fail([], 'unbounded silence: give startsAt and endsAt, or a recurring window (every: weekly, days, from, to, timezone)');
+    fail(
+      [],
+      'unbounded silence: give startsAt and endsAt, or a recurring window (every: weekly, days, from, to, timezone)',
+    );
   }
   if (!ok || !window) return;
-  ctx.silences.push({ doc, silence: { name: s.name, owner: s.owner, reason: s.reason, matchers, window, source: ctx.loc(doc, ['name']) } });
+  ctx.silences.push({
+    doc,
+    silence: { name: s.name, owner: s.owner, reason: s.reason, matchers, window, source: ctx.loc(doc, ['name']) },
+  });
 }
 
 /** Valid silences that are probably not meant: expired (at `options.now`), or matching none of `slos`. */
 export function silenceWarnings(ctx: CheckContext, slos: Slo[]): void {
   for (const { doc, silence } of ctx.silences) {
     if (silenceEnd(silence) <= (ctx.options.now ?? Date.now())) {
-      ctx.warnings.push({ ...doc.problem(['endsAt'], `silence ${JSON.stringify(silence.name)} has expired (it ended ${new Date(silenceEnd(silence)).toISOString()}): remove it`), rule: 'silence-expired' });
+      ctx.warnings.push({
+        ...doc.problem(
+          ['endsAt'],
+          `silence ${JSON.stringify(silence.name)} has expired (it ended ${new Date(silenceEnd(silence)).toISOString()}): remove it`,
+        ),
+        rule: 'silence-expired',
+      });
     }
     if (!slos.some((slo) => couldMatch(silence, slo))) {
-      ctx.warnings.push({ ...doc.problem(['matchers'], `silence ${JSON.stringify(silence.name)} matches no SLO (${silence.matchers.map((m) => m.text).join(', ')})`), rule: 'silence-matches-nothing' });
+      ctx.warnings.push({
+        ...doc.problem(
+          ['matchers'],
+          `silence ${JSON.stringify(silence.name)} matches no SLO (${silence.matchers.map((m) => m.text).join(', ')})`,
+        ),
+        rule: 'silence-matches-nothing',
+      });
     }
   }
 }
