@@ -12,7 +12,7 @@
  *   of samples (count_over_time), summed over the series the SLO aggregates.
  */
 import type { SyntaxNode } from '@lezer/common';
-import { children, compareForm, parseRoot } from '../rules/check-compare.js';
+import { children, compareForm, parseRoot } from '../rules/check/compare.js';
 import { type Compare, type Slo, formatDuration } from '../rules/index.js';
 
 /** The two instant queries of one side, both evaluated at the end of the window. */

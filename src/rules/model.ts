@@ -46,7 +46,7 @@ interface SloCommon {
   /** Declared by signal: its queries were derived from the service's `metrics:`. */
   derived?: true;
   /**
-   * What holds this SLO's pages while it has a firing page (check-dependencies.ts): its own and its service's
+   * What holds this SLO's pages while it has a firing page (check/dependencies.ts): its own and its service's
    * `dependsOn` (`service/slo` ids, or service names for any SLO of them), and the SLOs of its service whose
    * `inhibits` name it.
    */
@@ -208,10 +208,3 @@ export const DEFAULTS = {
   windowMs: 30 * 24 * 3600_000,
   minEvents: 0,
 } as const;
-
-/** The Google SRE Workbook's multiwindow, multi-burn-rate tiers. */
-export const WORKBOOK_TIERS: ReadonlyArray<{ severity: Severity; budget: number; longMs: number; shortMs: number }> = [
-  { severity: 'page', budget: 0.02, longMs: 3600_000, shortMs: 5 * 60_000 },
-  { severity: 'page', budget: 0.05, longMs: 6 * 3600_000, shortMs: 30 * 60_000 },
-  { severity: 'ticket', budget: 0.1, longMs: 3 * 24 * 3600_000, shortMs: 6 * 3600_000 },
-];

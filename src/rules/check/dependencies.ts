@@ -4,10 +4,10 @@
  * no SLO may wait, through any chain of them, for itself: two SLOs holding each other would both stay quiet through
  * one fault. A cycle is reported once, with its path (`a → b → a`).
  */
-import { parseDuration } from './duration.js';
-import type { Inhibitor, Slo } from './model.js';
-import type { Problem } from './problem.js';
-import type { Path, SourceDoc } from './source.js';
+import { parseDuration } from '../duration.js';
+import type { Inhibitor, Slo } from '../model.js';
+import type { Problem } from '../problem.js';
+import type { Path, SourceDoc } from '../source.js';
 
 /** One written reference: who declares it, what it names, where. */
 interface Edge {

@@ -1,15 +1,15 @@
 /**
  * The checks of `compare:` (variant comparison, the rollout gate of `sloe gate`), kept apart from the checker of the
- * whole file: check.ts calls `withCompare` once per SLO. A comparison needs a change condition (its own or the
+ * whole file: check/slos.ts calls `withCompare` once per SLO. A comparison needs a change condition (its own or the
  * signal's default), a label that sloe can set in every selector of the SLO's queries, and a query whose events
  * sloe knows how to count (`compareForm`).
  */
 import type { SyntaxNode } from '@lezer/common';
-import { type Change, parseCondition } from './condition.js';
-import { labelUses, parse, walk } from './lint/promql-facts.js';
-import type { Compare, Signal } from './model.js';
-import type { PresetProblem } from './presets/check-presets.js';
-import type { SloDoc } from './schema.js';
+import { type Change, parseCondition } from '../condition.js';
+import { labelUses, parse, walk } from '../lint/promql-facts.js';
+import type { Compare, Signal } from '../model.js';
+import type { PresetProblem } from '../presets/check-presets.js';
+import type { SloDoc } from '../schema.js';
 
 /** What a variant may move from the baseline by default, per signal; other signals name `compare.when`. */
 export const COMPARE_WHEN: Partial<Record<Signal, string>> = {
