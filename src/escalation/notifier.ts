@@ -21,6 +21,8 @@ export interface StepContext {
   stepKey: string;
   /** 0 for the step's first run, n for its n-th repetition (a policy's `repeat`). */
   round: number;
+  /** The members of the group the incident leads (a policy's `group:`), the incident first. */
+  group?: Incident[];
   log: Logger;
   now(): number;
 }
@@ -32,6 +34,8 @@ export interface UpdateContext {
   text?: string;
   /** Where the change came from (`slack`, `pagerduty`, `api`, or a channel's name for its notes). */
   origin?: string;
+  /** The members of the group the incident leads (a policy's `group:`), the incident first. */
+  group?: Incident[];
   log: Logger;
   now(): number;
 }

@@ -46,6 +46,8 @@ export interface IncidentStore {
   list(options?: { open?: boolean; limit?: number }): Promise<Incident[]>;
   /** One page of incidents, newest first, after the cursor `after`; `more` when another page follows. */
   page(options: { open?: boolean; limit: number; after?: { firedAt: number; id: string } }): Promise<{ incidents: Incident[]; more: boolean }>;
+  /** The incidents of the group `leader` leads (a policy's `group:`), the leader first; none when it leads none. */
+  members(leader: string): Promise<Incident[]>;
   audit(id: string): Promise<AuditEntry[]>;
   addAudit(id: string, entry: AuditEntry): Promise<void>;
   /** Records where channels put things for the incident (a Slack message, a PagerDuty dedup key). */

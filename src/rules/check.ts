@@ -40,6 +40,7 @@ import {
   StepSchema,
 } from './schema.js';
 import { schemaProblems } from './schema-issues.js';
+import { checkGroup } from './group-check.js';
 import { type Silence, type SilenceWindow, couldMatch, parseClock, parseMatcher, silenceEnd } from './silence.js';
 import { type PresetProblem, checkMetrics, presetSlo } from './presets/check-presets.js';
 import type { Path, SourceDoc } from './source.js';
@@ -401,7 +402,8 @@ class Checker {
       this.problem(doc, [], 'an escalation policy needs page or ticket steps');
     }
     const repeatMs = this.repeats(doc, raw, page === undefined ? 'ticket' : 'page');
-    const valid = parsed(EscalationPolicySchema, raw) !== undefined && repeatMs !== null;
+    const group = checkGroup(raw.group, (path, message) => this.problem(doc, path, message));
+    const valid = parsed(EscalationPolicySchema, raw) !== undefined && repeatMs !== null && group !== null;
     this.policies.set(
       name,
       valid
@@ -411,6 +413,7 @@ class Checker {
             ticket: ticket ?? defaultTicketSteps(page ?? []),
             ...(raw.responders !== undefined ? { responders: parsed(EscalationPolicySchema.shape.responders, raw.responders) } : {}),
             ...(repeatMs !== undefined ? { repeatMs } : {}),
+            ...(group ? { group } : {}),
             source: this.loc(doc, ['name']),
           }
         : undefined,

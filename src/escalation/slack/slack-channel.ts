@@ -108,7 +108,7 @@ export class SlackChannel implements Channel {
     private readonly env: NodeJS.ProcessEnv = {},
   ) {}
 
-  async step({ incident, step, round }: StepContext): Promise<DeliveryResult> {
+  async step({ incident, step, round, group }: StepContext): Promise<DeliveryResult> {
     if (step.notify !== 'slack') return { ok: false, retry: false, error: `not a Slack step: ${step.notify}` };
     const target = slackChannel(step.channel, this.env);
     if ('error' in target) return { ok: false, retry: false, error: target.error };
@@ -116,10 +116,10 @@ export class SlackChannel implements Channel {
     if (round > 0 && main && incident.refs['slack.target'] === step.channel) {
       // A repetition into the channel of the incident's message: a reply in its thread, also shown in the channel.
       const intro = `:repeat: Still firing and not acknowledged (reminder ${round}). Please look at it and press *Ack*.`;
-      const reminded = await this.api.post(main.channel, incidentMessage(incident, intro), main.ts, true);
+      const reminded = await this.api.post(main.channel, incidentMessage(incident, intro, group), main.ts, true);
       return reminded.ok ? { ok: true, detail: `reminder ${round} in ${step.channel}` } : reminded;
     }
-    const posted = await this.api.post(target.channel, incidentMessage(incident), undefined, false, step.channel);
+    const posted = await this.api.post(target.channel, incidentMessage(incident, undefined, group), undefined, false, step.channel);
     if (!posted.ok) return posted;
     if (main) {
       // A second Slack step (another channel): the first message stays the one that is updated; note it there.
@@ -134,7 +134,7 @@ export class SlackChannel implements Channel {
     };
   }
 
-  async update({ incident, update, text, origin }: UpdateContext): Promise<DeliveryResult | undefined> {
+  async update({ incident, update, text, origin, group }: UpdateContext): Promise<DeliveryResult | undefined> {
     const main = mainMessage(incident);
     if (!main) return undefined;
     if (update === 'note') {
@@ -143,8 +143,9 @@ export class SlackChannel implements Channel {
       // credentials a URL in an error may carry.
       return this.api.post(main.channel, { text: fitMrkdwn(escapeText(redactUrls(text)), SLACK_LIMITS.section) }, main.ts);
     }
-    const updated = await this.api.update(main.channel, main.ts, incidentMessage(incident));
-    if (!updated.ok) return updated;
+    const updated = await this.api.update(main.channel, main.ts, incidentMessage(incident, undefined, group));
+    // A group's members changed: its message, updated in place, says so; the thread is left quiet.
+    if (!updated.ok || update === 'grouped') return updated.ok ? { ok: true, detail: `group of ${group?.length ?? 1} shown` } : updated;
     const by = update === 'acknowledged' ? incident.acknowledgedBy : update === 'resolved' ? incident.resolvedBy : undefined;
     const who = by === undefined ? undefined : escapeText(by);
     const note =
