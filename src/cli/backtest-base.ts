@@ -5,7 +5,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { type ReplayedSlo, diffBacktests, modelKey } from '../evaluator/backtest-diff.js';
-import { type BacktestInstance, EvaluationError, createPrometheus, loadFrames, replay } from '../evaluator/index.js';
+import { type BacktestInstance, EvaluationError, createPrometheus, groupReplays, loadFrames, replay } from '../evaluator/index.js';
 import { QueryCache } from '../evaluator/query-cache.js';
 import { type Config, type EscalationPolicy, type Slo, UsageError, formatProblem, loadRules } from '../rules/index.js';
 import { type Silence, couldMatch, silencer } from '../rules/silence.js';
@@ -97,13 +97,20 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
     io.stderr.write(`sloe backtest: ${failures.length} of ${replays.size} SLO replays failed; no comparison is printed\n`);
     return EXIT.usage;
   }
-  const replayed = (slos: Slo[], k: string[]): ReplayedSlo[] => slos.map((slo, i) => ({ slo, instances: replays.get(k[i]!)!.instances! }));
+  // Grouping spans SLOs: each side groups its own replays (which both sides may share) by its own policies.
+  const replayed = (slos: Slo[], k: string[], side: Pick<Config, 'policies' | 'silences'>): ReplayedSlo[] =>
+    groupReplays(
+      slos.map((slo, i) => ({ slo, instances: replays.get(k[i]!)!.instances! })),
+      side.policies,
+      times[times.length - 1]!,
+      silencer(side.silences),
+    );
   const comparison: BacktestComparison = {
     from: o.from,
     to: o.to,
     stepMs: o.stepMs,
     base: { label: base.label, ...(base.commit ? { commit: base.commit } : {}) },
-    slos: diffBacktests({ slos: replayed(sides.base, keys.base), policies: baseConfig.policies }, { slos: replayed(sides.head, keys.head), policies: head.policies }),
+    slos: diffBacktests({ slos: replayed(sides.base, keys.base, baseConfig), policies: baseConfig.policies }, { slos: replayed(sides.head, keys.head, head), policies: head.policies }),
     queries: { distinct: cache.distinct, requests: client.queries },
   };
 

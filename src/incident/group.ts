@@ -27,17 +27,6 @@ export function groupStatus(members: ReadonlyArray<Pick<Incident, 'status'>>): I
   return 'resolved';
 }
 
-/** A group as channels show it: its leader (whose message and PagerDuty incident are the group's) and its members, the leader first. */
-export interface IncidentGroup {
-  leader: Incident;
-  members: Incident[];
-}
-
-/** The severity rank: a page outranks a ticket. */
-export function severityRank(severity: Incident['severity']): number {
-  return severity === 'page' ? 2 : 1;
-}
-
 /**
  * The update that shows a group as it is at the end of the current GROUP_REFRESH_MS (a member joined, changed or
  * resolved): every change within that time asks for the same update, which is queued once.
