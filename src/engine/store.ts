@@ -197,6 +197,12 @@ end
 return {'busy', redis.call('PTTL', KEYS[1])}
 `;
 
+/** Give up a claim if it is still the caller's. */
+const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /** Extend a claim if it is still the caller's. */
 const EXTEND_CLAIM = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -206,6 +212,7 @@ return 0
 type Scripts = Redis & {
   sloeClaim(key: string, owner: string, ttlMs: string): Promise<unknown>;
   sloeExtendClaim(key: string, owner: string, ttlMs: string): Promise<number>;
+  sloeReleaseClaim(key: string, owner: string): Promise<number>;
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
   sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, ...args: string[]): Promise<string>;
@@ -225,6 +232,7 @@ export class RedisIncidentStore implements IncidentStore {
     this.redis.defineCommand('sloeResolve', { numberOfKeys: 5, lua: RESOLVE });
     this.redis.defineCommand('sloeClaim', { numberOfKeys: 1, lua: CLAIM });
     this.redis.defineCommand('sloeExtendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
+    this.redis.defineCommand('sloeReleaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM });
   }
 
   private key(...parts: string[]): string {
@@ -432,6 +440,11 @@ export class RedisIncidentStore implements IncidentStore {
   /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
   async extendDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.sloeExtendClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) === 1;
+  }
+
+  /** Gives up the caller's claim on a delivery that will be tried again later. */
+  async releaseDelivery(id: string, step: string, owner: string): Promise<void> {
+    await this.redis.sloeReleaseClaim(this.key('delivery', id, step), `claim:${owner}`);
   }
 
   /** Records the outcome of a claimed delivery; kept for 30 days. */

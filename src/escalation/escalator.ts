@@ -10,7 +10,7 @@ import { stepKey as keyOf } from '../incident/model.js';
 import type { Clock, IncidentStore, Logger } from '../incident/ports.js';
 import type { Step } from '../rules/model.js';
 import type { EngineMetrics } from '../observability/metrics.js';
-import { type Channel, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
+import { type Channel, type DeliveryResult, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
 import { describeStep, repeatsAfter } from '../rules/plan.js';
 import type { Holds } from '../rules/silence.js';
@@ -95,18 +95,18 @@ export class Escalator {
     if (repeats.length) await this.deps.scheduleSteps(repeats.map((r) => ({ incidentId: incident.id, token: job.token, severity: r.severity, index: r.index, at: r.at, round: r.round })));
 
     const delivery = `${key}@${job.token}${round ? `.r${round}` : ''}`;
-    const claim = await this.claim(incident.id, delivery, `step ${key}`);
-    if (claim === 'done') return 'skipped';
-
-    metrics.stepLag.observe(Math.max(0, now - job.at) / 1000);
     const channel = this.deps.channels[step.notify];
     const what = `${describeStep(step)}${round ? ` (repeat ${round})` : ''}`;
     const fields = { step: key, ...(round ? { round } : {}) };
-    log.debug({ event: 'step-delivering', ...fields, channel: channel.name }, `delivering step ${key}`);
-    const result = await this.holding(incident.id, delivery, () => withRetries(() => channel.step({ incident, step, stepKey: key, round, log, now: this.deps.now, ...(group ? { group } : {}) }), this.deps.retry ?? DEFAULT_RETRY));
+    let attempts = 0;
+    const result = await this.deliver(incident.id, delivery, `step ${key}`, () => {
+      if (attempts++ === 0) metrics.stepLag.observe(Math.max(0, now - job.at) / 1000);
+      log.debug({ event: 'step-delivering', ...fields, channel: channel.name }, `delivering step ${key}`);
+      return channel.step({ incident, step, stepKey: key, round, log, now: this.deps.now, ...(group ? { group } : {}) });
+    });
+    if (result === 'done') return 'skipped';
     const at = this.deps.now();
     if (result.ok) {
-      await store.finishDelivery(incident.id, delivery, 'done');
       if (result.refs) await store.setRefs(incident.id, result.refs);
       await store.addAudit(incident.id, { at, type: 'step', ...fields, by: 'sloe', detail: `${what}: ${result.detail ?? 'sent'}` });
       metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'sent' });
@@ -118,7 +118,6 @@ export class Escalator {
       if (group && (await store.members(incident.id)).length !== group.length) await this.deps.queueUpdate(groupRefresh(incident.id, this.deps.now()));
       return 'sent';
     }
-    await store.finishDelivery(incident.id, delivery, 'failed');
     const detail = `${what} failed after ${result.attempts} attempt(s): ${result.error}`;
     await store.addAudit(incident.id, { at, type: 'failed', ...fields, by: 'sloe', detail });
     metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'failed' });
@@ -129,6 +128,24 @@ export class Escalator {
 
   private get claimTtlMs(): number {
     return this.deps.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+  }
+
+  /**
+   * Delivers once, whichever worker and replica runs the job: claim (a delivery done before is 'done'; one another
+   * worker holds runs again when its claim lapses) → send with retries, extending the claim meanwhile → a send the
+   * channel paced (`later`: Slack's pace, a storm summary not yet posted) gives the claim up and runs again then,
+   * from the queue, holding no worker → the outcome recorded. What the outcome means (audit, metrics, notes) is the
+   * caller's.
+   */
+  private async deliver(incidentId: string, delivery: string, what: string, send: () => Promise<DeliveryResult>): Promise<'done' | (DeliveryResult & { attempts: number })> {
+    if ((await this.claim(incidentId, delivery, what)) === 'done') return 'done';
+    const result = await this.holding(incidentId, delivery, () => withRetries(send, this.deps.retry ?? DEFAULT_RETRY));
+    if (!result.ok && result.later !== undefined) {
+      await this.deps.store.releaseDelivery(incidentId, delivery, this.deps.owner);
+      throw new RunLater(result.later, `${what} of incident ${incidentId}: ${result.error}`);
+    }
+    await this.deps.store.finishDelivery(incidentId, delivery, result.ok ? 'done' : 'failed');
+    return result;
   }
 
   /**
@@ -218,11 +235,9 @@ export class Escalator {
     const { store, metrics } = this.deps;
     const log = this.logFor(incident);
     const key = `update.${job.update}.${job.seq}.${channel.name}`;
-    if ((await this.claim(incident.id, key, `update ${key}`)) === 'done') return;
     const ctx = { incident, update: job.update, ...(job.text !== undefined ? { text: job.text } : {}), ...(job.origin !== undefined ? { origin: job.origin } : {}), ...(group ? { group } : {}), log, now: this.deps.now };
-    const result = await this.holding(incident.id, key, () => withRetries(async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY));
-    await store.finishDelivery(incident.id, key, result.ok ? 'done' : 'failed');
-    if (result.ok && result.detail === 'not involved') return;
+    const result = await this.deliver(incident.id, key, `update ${key}`, async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' });
+    if (result === 'done' || (result.ok && result.detail === 'not involved')) return;
     if (result.ok && result.refs) await store.setRefs(incident.id, result.refs);
     metrics.notifications.inc({ channel: channel.name, kind: 'update', outcome: result.ok ? 'sent' : 'failed' });
     if (!result.ok) {

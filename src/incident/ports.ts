@@ -60,6 +60,8 @@ export interface IncidentStore {
   claimDelivery(id: string, delivery: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | Busy>;
   /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
   extendDelivery(id: string, delivery: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives up the caller's claim on a delivery that will be tried again later (paced), so that any worker may take it. */
+  releaseDelivery(id: string, delivery: string, owner: string): Promise<void>;
   /** Records the outcome of a claimed delivery. */
   finishDelivery(id: string, delivery: string, outcome: 'done' | 'failed'): Promise<void>;
 }
