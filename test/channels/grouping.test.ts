@@ -7,19 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { eventually, useStack } from '../support/engine.js';
 import { click } from '../support/stand-ins/slack.js';
-import { SIGNING_SECRET, channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
+import { SIGNING_SECRET, channelSlo, engineWithChannels, resetStandIns, slackThenPagerDuty, useChannels } from './support.js';
 
 const ctx = useStack();
 const channels = useChannels();
 
 /** Slack now, PagerDuty 2s later; incidents of one SLO within 30s of each other are one group. */
-const GROUPED = `group: { by: [service, slo], wait: 30s }
-page:
-  - notify: slack
-    channel: "#ai-alerts"
-  - after: 2s
-    notify: pagerduty
-    routingKey: \${PAGERDUTY_ROUTING_KEY}`;
+const GROUPED = slackThenPagerDuty('2s', 'group: { by: [service, slo], wait: 30s }');
 
 describe('grouping', () => {
   it('three instances breaching within group.wait: one Slack post, one PagerDuty incident, one Ack for all, resolved with the last', async () => {

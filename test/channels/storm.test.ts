@@ -7,18 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { STORM } from '../../src/escalation/slack/storm.js';
 import { eventually, useStack } from '../support/engine.js';
-import { channelSlo, engineWithChannels, resetStandIns, useChannels } from './support.js';
+import { channelSlo, engineWithChannels, resetStandIns, slackThenPagerDuty, useChannels } from './support.js';
 
 const ctx = useStack();
 const channels = useChannels();
 const LANES = 20;
 
-const STEPS = `page:
-  - notify: slack
-    channel: "#ai-alerts"
-  - after: 1s
-    notify: pagerduty
-    routingKey: \${PAGERDUTY_ROUTING_KEY}`;
+const STEPS = slackThenPagerDuty('1s');
 
 describe('a storm on one Slack channel', () => {
   it(`${LANES} incidents at once: at most ${STORM.admit} posts and one summary, at Slack's pace, a 429 retried, PagerDuty on time`, async () => {

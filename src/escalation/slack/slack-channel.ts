@@ -9,6 +9,7 @@ import type { Channel, DeliveryResult, StepContext, UpdateContext } from '../not
 import { classifyHttp } from '../notifier.js';
 import { slackChannel } from '../../rules/env.js';
 import { redactUrls } from '../../util/redact.js';
+import { sleep } from '../../util/async.js';
 import { SLACK_LIMITS, incidentMessage } from './blocks.js';
 import { escapeText, fitMrkdwn } from './mrkdwn.js';
 import { STORM, type SlackFlow, type Storm, stormMessage } from './storm.js';
@@ -122,9 +123,17 @@ export class SlackChannel implements Channel {
     private readonly pacing?: SlackPacing,
   ) {}
 
-  /** Waits for Slack's pace on `channel`: undefined when a message may go now, else a delivery to run later. */
+  /**
+   * Waits for Slack's pace on `channel`: undefined when a message may go now (a turn within one interval is waited
+   * for in place, once), else a delivery to run later, from the queue.
+   */
   private async paced(channel: string): Promise<DeliveryResult | undefined> {
-    const wait = (await this.pacing?.flow.pace(channel)) ?? 0;
+    if (!this.pacing) return undefined;
+    let wait = await this.pacing.flow.pace(channel);
+    if (wait > 0 && wait <= STORM.postIntervalMs) {
+      await sleep(wait);
+      wait = await this.pacing.flow.pace(channel);
+    }
     return wait > 0 ? later(wait, `paced: Slack takes about one message a second in ${channel}`) : undefined;
   }
 
