@@ -16,7 +16,7 @@ export const STORM = {
   postIntervalMs: 1000,
   postBurst: 3,
   /** First messages of incidents a channel takes within windowMs before it is in a storm. */
-  admit: 5,
+  admit: 10,
   windowMs: 10_000,
   /** A storm ends when no incident has joined it for this long. */
   quietMs: 60_000,
