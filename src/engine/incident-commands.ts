@@ -57,10 +57,10 @@ export class IncidentCommands implements Omit<IncidentActions, 'silence'> {
 
   /** What an action on `id` acts on: its group (the leader first) when it is in one, else itself. */
   private async targets(id: string): Promise<{ leader: string; ids: string[] }> {
-    const incident = await this.deps.store.get(id);
-    if (!incident?.group) return { leader: id, ids: [id] };
-    const members = await this.deps.store.members(incident.group);
-    return { leader: incident.group, ids: [incident.group, ...members.map((m) => m.id).filter((m) => m !== incident.group)] };
+    const leader = await this.deps.store.groupOf(id);
+    if (!leader) return { leader: id, ids: [id] };
+    const members = await this.deps.store.members(leader);
+    return { leader, ids: [leader, ...members.map((m) => m.id).filter((m) => m !== leader)] };
   }
 
   /** Acts on each incident; the status before is 'firing' when any of them was (the action was done), else the first's. */

@@ -316,6 +316,11 @@ export class RedisIncidentStore implements IncidentStore {
     };
   }
 
+  /** The leader of the group an incident is in (one field read: actions ask it of every incident they act on). */
+  async groupOf(id: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.key('incident', id), 'group')) ?? undefined;
+  }
+
   /** The incidents of the group `leader` leads, the leader first, then by firing time. */
   async members(leader: string): Promise<Incident[]> {
     const ids = await this.redis.smembers(this.key('group', leader));
