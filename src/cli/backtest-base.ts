@@ -5,7 +5,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { type ReplayedSlo, diffBacktests, modelKey } from '../evaluator/backtest-diff.js';
-import { type BacktestInstance, EvaluationError, createPrometheus, loadFrames, replay } from '../evaluator/index.js';
+import { type BacktestInstance, EvaluationError, createPrometheus, groupReplays, loadFrames, replay } from '../evaluator/index.js';
 import { QueryCache } from '../evaluator/query-cache.js';
 import { andDependencies, inhibitPass } from '../evaluator/backtest-inhibit.js';
 import type { FrameSource } from '../evaluator/backtest.js';
@@ -102,14 +102,16 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
     io.stderr.write(`sloe backtest: ${failures.length} of ${replays.size} SLO replays failed; no comparison is printed\n`);
     return EXIT.usage;
   }
-  // Each side's dependents are replayed again with the holds of that side's dependencies.
-  const replayed = (slos: Slo[], k: string[], shown: Slo[]): ReplayedSlo[] => {
+  // Each side's dependents are replayed again with the holds of that side's dependencies; then each side groups its
+  // own replays (which both sides may share) by its own policies.
+  const replayed = (slos: Slo[], k: string[], shown: Slo[], side: Pick<Config, 'policies' | 'silences'>): ReplayedSlo[] => {
     const first = slos.map((slo, i) => {
       const r = replays.get(k[i]!)!;
       return { slo, policy: r.policy, frames: r.frames!, holds: silencer(r.silences), instances: r.instances! };
     });
     const second = inhibitPass(first, times);
-    return slos.flatMap((slo, i) => (shown.includes(slo) ? [{ slo, instances: second[i]! }] : []));
+    const grouped = groupReplays(slos.map((slo, i) => ({ slo, instances: second[i]! })), side.policies, times[times.length - 1]!, silencer(side.silences));
+    return grouped.filter((r) => shown.includes(r.slo));
   };
   const comparison: BacktestComparison = {
     from: o.from,
@@ -117,8 +119,8 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
     stepMs: o.stepMs,
     base: { label: base.label, ...(base.commit ? { commit: base.commit } : {}) },
     slos: diffBacktests(
-      { slos: replayed(replaying.base, keys.base, sides.base), policies: baseConfig.policies },
-      { slos: replayed(replaying.head, keys.head, sides.head), policies: head.policies },
+      { slos: replayed(replaying.base, keys.base, sides.base, baseConfig), policies: baseConfig.policies },
+      { slos: replayed(replaying.head, keys.head, sides.head, head), policies: head.policies },
     ),
     queries: { distinct: cache.distinct, requests: client.queries },
   };

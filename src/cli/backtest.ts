@@ -1,4 +1,4 @@
-import { EvaluationError, createPrometheus, formatLabels, loadFrames, replay } from '../evaluator/index.js';
+import { EvaluationError, createPrometheus, formatLabels, groupReplays, loadFrames, replay } from '../evaluator/index.js';
 import { describeStep } from '../rules/plan.js';
 import { silencer } from '../rules/silence.js';
 import { holdText } from '../rules/inhibit.js';
@@ -123,7 +123,9 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
     return EXIT.usage;
   }
   const second = inhibitPass(first, times);
-  const results = first.flatMap((f, i) => (slos.includes(f.slo) ? [{ slo: f.slo, instances: second[i]! }] : []));
+  // Grouping spans SLOs: the replays of every SLO replayed are grouped, then the selected ones shown.
+  const grouped = groupReplays(first.map((f, i) => ({ slo: f.slo, instances: second[i]! })), config.policies, times[times.length - 1]!, holds);
+  const results = grouped.filter((r) => slos.includes(r.slo));
 
   const entries = results.flatMap(({ slo, instances }) =>
     instances.length === 0
@@ -146,6 +148,11 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
     io.stdout.write(`${iso(inc.firedAt)}  ${inc.severity.toUpperCase().padEnd(6)}  ${slo.id}${formatLabels(labels)}  ${resolved}\n`);
     io.stdout.write(`    ${inc.reason === 'breach' ? '' : `${inc.reason}: `}${inc.message}\n`);
     if (inc.held) io.stdout.write(`    ${holdText(inc.held)} (steps from ${iso(inc.held.until)} if still firing)\n`);
+    if (inc.group?.role === 'leader') io.stdout.write(`    leads a group of ${inc.group.size}: its steps are the group's\n`);
+    if (inc.group?.role === 'member') {
+      const { leader, leftAt } = inc.group;
+      io.stdout.write(`    in the group of ${leader.sloId}${formatLabels(leader.labels)} fired ${iso(leader.firedAt)}: follows its steps${leftAt !== undefined ? ` until ${iso(leftAt)} (raised beyond its group)` : ''}\n`);
+    }
     for (const e of inc.escalations) io.stdout.write(`    ${iso(e.at)}  ${e.raised ? `raised to ${e.severity}` : `now ${e.reason === 'breach' ? 'a breach' : e.reason}: the ${e.severity} steps start over`}\n`);
     const policy = config.policies.get(slo.escalation);
     for (const s of inc.steps) {
@@ -153,7 +160,8 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
       io.stdout.write(`    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}${s.round ? ` (repeat ${s.round})` : ''}\n`);
     }
   }
-  const pages = incidents.filter((i) => i.inc.severity === 'page').length;
+  // A member of a group is no page of its own.
+  const pages = incidents.filter((i) => i.inc.severity === 'page' && i.inc.group?.role !== 'member').length;
   const steps = incidents.reduce((n, i) => n + i.inc.steps.length, 0);
   io.stdout.write(
     `${incidents.length ? '\n' : ''}${incidents.length} incident(s) would have fired (${pages} page, ${incidents.length - pages} ticket), running ${steps} escalation step(s); ${prometheus.queries} Prometheus queries\n`,

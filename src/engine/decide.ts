@@ -8,6 +8,7 @@ import type { SloFrame } from '../evaluator/frame.js';
 import type { InstanceState } from '../evaluator/state.js';
 import { transition } from '../evaluator/transition.js';
 import type { IncidentEvent, IncidentIds } from '../incident/events.js';
+import { groupKey } from '../incident/group.js';
 import { type AuditEntry, type IncidentDoc, acknowledgedAs } from '../incident/model.js';
 import type { EscalationPolicy, Slo } from '../rules/model.js';
 import { type Hold, type Holds, NO_HOLDS } from '../rules/silence.js';
@@ -65,6 +66,7 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
         fields: { ...incidentFields(doc, { status: 'firing', severity: e.severity, reason: e.reason, message: e.message, token: e.token, escalatedAt: e.at }), ...h.fields },
         audit: audit({ type: 'fired', detail: `${e.severity}${e.reason === 'breach' ? '' : ` (${e.reason})`}: ${e.message}` }),
         ...(h.held ? { held: h.held } : {}),
+        ...(policy.group ? { group: { key: groupKey(policy.name, policy.group, { service: slo.service, slo: slo.name }), waitMs: String(policy.group.waitMs) } } : {}),
       };
     }
     case 'raised':

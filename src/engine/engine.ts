@@ -32,6 +32,7 @@ import { Heartbeat } from './heartbeat.js';
 import { type Logger, createLogger } from '../observability/log.js';
 import { engineConnections } from './redis.js';
 import { RedisIncidentStore } from './store.js';
+import { RedisSlackFlow } from './slack-flow.js';
 import { type Holds, type Silence, type SilenceRequest, runtimeSilence, silencer } from '../rules/silence.js';
 import { combineHolds, inhibitor } from '../rules/inhibit.js';
 import { DEFAULT_INHIBIT_FOR_MS } from '../rules/model.js';
@@ -62,6 +63,8 @@ export class Engine implements IncidentActions {
   readonly log: Logger;
   readonly metrics: EngineMetrics;
   readonly store: RedisIncidentStore;
+  /** Slack's pace and storms, shared by the replicas through Redis. */
+  readonly slackFlow: RedisSlackFlow;
   readonly now: () => number;
   port = 0;
   /** Resolves when Redis is reachable, the schedulers are in place and the workers run. */
@@ -100,6 +103,7 @@ export class Engine implements IncidentActions {
       r.on('error', (e: Error) => this.redisError(name, e));
     }
     this.store = new RedisIncidentStore(this.redis, prefix);
+    this.slackFlow = new RedisSlackFlow(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
     const tuning = { ...DEFAULT_TUNING, ...settings.tuning, ...options.tuning };
     this.queues = new Queues(this.queueRedis, prefix, this.now, tuning);

@@ -6,7 +6,8 @@
  * Keys (under the prefix): `state:<slo>` hash (rev, evaluatedAt, data, reset:<instance>), `open` hash
  * (instance → incident id), `severity` hash (open incident id → severity), `incident:<id>` hash, `audit:<id>`
  * list, `incidents` sorted set by firing time, `resolved` sorted set by resolution time (the last day's),
- * `delivery:<id>:<step>` string.
+ * `delivery:<id>:<step>` string, `groups` hash (group key → the firing time and id of its latest group's leader),
+ * `group:<leader id>` set (the group's members, the leader among them).
  */
 import { type Silence, silenceEnd } from '../rules/silence.js';
 import type { PageInterval } from '../rules/inhibit.js';
@@ -30,7 +31,12 @@ export interface SloState {
  * large numbers in exponent form.
  */
 export type StoreOp =
-  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string; held?: string }
+  /**
+   * An incident opens. With `group` (its policy's grouping; not for a held incident) it joins the group of that key
+   * when the group's first incident fired at most `waitMs` before and fires at this severity or above; else it
+   * starts a group of its own.
+   */
+  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string; held?: string; group?: { key: string; waitMs: string } }
   /**
    * A raise (ticket to page, or no data to breach). An acknowledged incident is re-armed: firing again, the
    * acknowledgement kept as `previousAck`, and `rearm` ([before, after] the acknowledger's name) appended to the audit.
@@ -53,11 +59,30 @@ local expected, data, evaluatedAt, opsJson, prefix = ARGV[1], ARGV[2], ARGV[3], 
 local rev = redis.call('HGET', stateKey, 'rev') or '0'
 if rev ~= expected then return cjson.encode({applied = false}) end
 local opened, escalated, rearmed, resolved = {}, {}, {}, {}
+-- A group carries an incident at this severity while its leader fires at it or above.
+local function carries(leader, severity)
+  local lead = redis.call('HMGET', prefix .. 'incident:' .. leader, 'status', 'severity')
+  return lead[1] == 'firing' and (lead[2] == 'page' or severity ~= 'page')
+end
 for _, op in ipairs(cjson.decode(opsJson)) do
   if op.op == 'open' then
     if redis.call('HSETNX', openKey, op.instanceKey, op.id) == 1 then
       local key = prefix .. 'incident:' .. op.id
       for field, value in pairs(op.fields) do redis.call('HSET', key, field, value) end
+      if op.group and not op.held then
+        local leader = nil
+        local current = redis.call('HGET', prefix .. 'groups', op.group.key)
+        if current then
+          local at, id = string.match(current, '^(%d+):(.+)$')
+          if at and tonumber(op.firedAt) - tonumber(at) <= tonumber(op.group.waitMs) and carries(id, op.fields.severity) then leader = id end
+        end
+        if not leader then
+          leader = op.id
+          redis.call('HSET', prefix .. 'groups', op.group.key, op.firedAt .. ':' .. op.id)
+        end
+        redis.call('HSET', key, 'group', leader)
+        redis.call('SADD', prefix .. 'group:' .. leader, op.id)
+      end
       redis.call('ZADD', indexKey, op.firedAt, op.id)
       redis.call('HSET', prefix .. 'severity', op.id, op.fields.severity)
       redis.call('RPUSH', prefix .. 'audit:' .. op.id, op.audit)
@@ -71,6 +96,12 @@ for _, op in ipairs(cjson.decode(opsJson)) do
       local audit = op.audit
       if op.op == 'escalate' then
         -- An acknowledgement (or a snooze) of a ticket is not one of the page it became: fire again.
+        -- A member whose group does not carry it at its new severity (or acknowledged) escalates on its own.
+        local group = redis.call('HGET', key, 'group')
+        if group and group ~= id and not carries(group, op.fields.severity) then
+          redis.call('HDEL', key, 'group')
+          redis.call('SREM', prefix .. 'group:' .. group, id)
+        end
         local before = redis.call('HMGET', key, 'status', 'acknowledgedBy', 'acknowledgedAt', 'severity', 'reason')
         if before[1] == 'acknowledged' then
           local by = before[2] or 'someone'
@@ -170,6 +201,12 @@ end
 return {'busy', redis.call('PTTL', KEYS[1])}
 `;
 
+/** Give up a claim if it is still the caller's. */
+const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /** Extend a claim if it is still the caller's. */
 const EXTEND_CLAIM = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -179,6 +216,7 @@ return 0
 type Scripts = Redis & {
   sloeClaim(key: string, owner: string, ttlMs: string): Promise<unknown>;
   sloeExtendClaim(key: string, owner: string, ttlMs: string): Promise<number>;
+  sloeReleaseClaim(key: string, owner: string): Promise<number>;
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
   sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, resolvedKey: string, ...args: string[]): Promise<string>;
@@ -198,6 +236,7 @@ export class RedisIncidentStore implements IncidentStore {
     this.redis.defineCommand('sloeResolve', { numberOfKeys: 6, lua: RESOLVE });
     this.redis.defineCommand('sloeClaim', { numberOfKeys: 1, lua: CLAIM });
     this.redis.defineCommand('sloeExtendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
+    this.redis.defineCommand('sloeReleaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM });
   }
 
   private key(...parts: string[]): string {
@@ -277,7 +316,20 @@ export class RedisIncidentStore implements IncidentStore {
       rearms: Number(h.rearms ?? 0),
       ...(h.previousAck ? { previousAck: previousAck(h.previousAck) } : {}),
       refs,
+      ...(h.group ? { group: h.group } : {}),
     };
+  }
+
+  /** The leader of the group an incident is in (one field read: actions ask it of every incident they act on). */
+  async groupOf(id: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.key('incident', id), 'group')) ?? undefined;
+  }
+
+  /** The incidents of the group `leader` leads, the leader first, then by firing time. */
+  async members(leader: string): Promise<Incident[]> {
+    const ids = await this.redis.smembers(this.key('group', leader));
+    const incidents = (await Promise.all(ids.map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined && i.group === leader);
+    return incidents.sort((a, b) => (a.id === leader ? -1 : b.id === leader ? 1 : a.firedAt - b.firedAt || (a.id < b.id ? -1 : 1)));
   }
 
   /** Incidents by firing time, newest first; `open` keeps those not resolved. */
@@ -434,6 +486,11 @@ export class RedisIncidentStore implements IncidentStore {
   /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
   async extendDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.sloeExtendClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) === 1;
+  }
+
+  /** Gives up the caller's claim on a delivery that will be tried again later. */
+  async releaseDelivery(id: string, step: string, owner: string): Promise<void> {
+    await this.redis.sloeReleaseClaim(this.key('delivery', id, step), `claim:${owner}`);
   }
 
   /** Records the outcome of a claimed delivery; kept for 30 days. */

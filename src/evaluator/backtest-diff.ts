@@ -156,7 +156,8 @@ export function matchIncidents(
 
 export function alertLoad(list: readonly LabelledIncident[]): AlertLoad {
   const steps = list.flatMap((l) => l.incident.steps);
-  const pages = list.filter((l) => l.incident.severity === 'page').length;
+  // A member of a group is no page of its own: the group's leader pages for it.
+  const pages = list.filter((l) => l.incident.severity === 'page' && l.incident.group?.role !== 'member').length;
   return {
     incidents: list.length,
     pages,

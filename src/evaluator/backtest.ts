@@ -41,6 +41,18 @@ export interface BacktestIncident {
   /** A silence held the firing's steps: they start from the first when it ends. */
   held?: Hold;
   steps: BacktestStep[];
+  /** The group it leads or follows (its policy's `group:`; see backtest-groups.ts). */
+  group?: BacktestGroup;
+}
+
+/** An incident's group in a backtest: its leader's steps are the group's; a member runs none of its own. */
+export interface BacktestGroup {
+  role: 'leader' | 'member';
+  leader: { sloId: string; labels: Labels; firedAt: number };
+  /** How many incidents the group has, the leader among them. */
+  size: number;
+  /** A member raised to a severity its group does not carry leaves it then and escalates on its own. */
+  leftAt?: number;
 }
 
 export interface BacktestInstance {
@@ -142,7 +154,7 @@ export function replay(
     }
   }
   const until = times[times.length - 1] ?? 0;
-  for (const { list } of incidents.values()) for (const incident of list) incident.steps = steps(incident, policy, until, holds, targets.get(incident)!);
+  for (const { list } of incidents.values()) for (const incident of list) incident.steps = incidentSteps(incident, policy, until, holds, targets.get(incident)!);
   return [...incidents.values()].map(({ labels, list }) => ({ labels, incidents: list }));
 }
 
@@ -160,7 +172,11 @@ function steady(frame: SloFrame, states: Readonly<Record<string, InstanceState>>
   return true;
 }
 
-function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds, target: Omit<SilenceTarget, 'severity'>): BacktestStep[] {
+/**
+ * The steps an incident runs until it resolves (or `end`, when it leads a group whose last member resolves later),
+ * or the timeline ends at `until`.
+ */
+export function incidentSteps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds, target: Omit<SilenceTarget, 'severity'>, end = incident.resolvedAt ?? Infinity): BacktestStep[] {
   if (!policy) return [];
   // Severity only rises, and there are two: an incident raised since fired as a ticket.
   const fired: Severity = incident.escalations.some((e) => e.raised) ? 'ticket' : incident.severity;
@@ -169,8 +185,7 @@ function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined,
     { severity: fired, from: incident.held?.until ?? incident.firedAt, start: incident.firedAt },
     ...incident.escalations.map((e) => ({ severity: e.severity, from: e.held?.until ?? e.at, start: e.at })),
   ];
-  const end = Math.min(incident.resolvedAt ?? Infinity, until + 1);
-  return planEscalations(policy, escalations, end, (s, at) => holds({ ...target, severity: s }, at)).map((s) => ({
+  return planEscalations(policy, escalations, Math.min(end, until + 1), (s, at) => holds({ ...target, severity: s }, at)).map((s) => ({
     notify: s.step.notify,
     at: s.at,
     severity: s.severity,

@@ -1,6 +1,7 @@
 import { PrometheusClient, prometheusConfigFromEnv } from './prometheus.js';
 
 export { type BacktestIncident, type BacktestInstance, loadFrames, replay } from './backtest.js';
+export { groupReplays } from './backtest-groups.js';
 export { conditionText, objectiveText } from './describe.js';
 export { EvaluationError, evaluateAt } from './evaluate.js';
 export { type SloFrame, fmt } from './frame.js';

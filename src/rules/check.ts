@@ -8,8 +8,8 @@
  * has been declared where. Where a new check goes:
  *   - a new kind of document: a `checkX(ctx, doc, raw)` in check/x.ts, called from the switch in `checkDocument`;
  *   - a check within one document (a field, a rule between fields of one SLO or policy): in its kind's file —
- *     check/services.ts (services, dashboards), policies.ts, schedules.ts, silences.ts, slos.ts (with compare.ts for
- *     `compare:`), queries.ts (PromQL);
+ *     check/services.ts (services, dashboards), policies.ts (with group.ts for `group:`), schedules.ts,
+ *     silences.ts, slos.ts (with compare.ts for `compare:`), queries.ts (PromQL);
  *   - a check across documents (a reference, a cycle between SLOs or policies): a function of the context called in
  *     `check()` after the SLOs are built, as check/dependencies.ts (dependsOn, inhibits, their cycles) and
  *     `checkScheduleReferences` are.

@@ -133,7 +133,15 @@ export interface EscalationPolicy {
   responders?: string[];
   /** The page steps start over this long after the last of them ran, until acknowledged or resolved. */
   repeatMs?: number;
+  /** Incidents of one group firing within `waitMs` of its first share its message, PagerDuty incident and steps. */
+  group?: PolicyGroup;
   source: Location;
+}
+
+/** A policy's grouping: what the incidents of a group share (`by`), and how long after its first one it takes more. */
+export interface PolicyGroup {
+  by: Array<'service' | 'slo'>;
+  waitMs: number;
 }
 
 export interface Member {

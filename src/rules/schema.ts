@@ -323,6 +323,19 @@ export const OnCallStepSchema = z.strictObject({
 
 export const StepSchema = z.discriminatedUnion('notify', [SlackStepSchema, PagerDutyStepSchema, OnCallStepSchema]);
 
+/** What incidents of a policy may share one Slack message and one PagerDuty incident by. */
+export const GROUP_BY = ['service', 'slo'] as const;
+
+export const GroupSchema = z
+  .strictObject({
+    by: z
+      .array(z.enum(GROUP_BY), { error: 'group.by must be a list: [service, slo], [service] or []' })
+      .optional()
+      .meta({ description: 'what the incidents of a group share: [service, slo] (default), [service], or [] (every incident of the policy)' }),
+    wait: duration('incidents of a group that fire within `wait` of its first share its message, PagerDuty incident and escalation (default 30s)', { min: '0', max: '1h' }).optional(),
+  })
+  .meta({ description: "incidents of one group that fire within `wait` share one Slack message, one PagerDuty incident and one escalation (Alertmanager's group_by and group_wait)" });
+
 export const EscalationPolicySchema = z
   .strictObject({
     apiVersion: z.literal(API_VERSION),
@@ -342,6 +355,7 @@ export const EscalationPolicySchema = z
       .optional()
       .meta({ description: 'who may Ack, Resolve and Snooze from Slack: Slack user ids and user group handles (@name); members of the on-call schedules of its steps may too. Unset: anyone who sees the message' }),
     repeat: duration('start the page steps over `repeat` after the last one ran, until the incident is acknowledged or resolved (at least 1m)', { min: '0', max: '30d' }).optional(),
+    group: GroupSchema.optional(),
   })
   .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
 

@@ -7,6 +7,7 @@ import { MIN_REPEAT_MS, type Step } from '../model.js';
 import { EscalationPolicySchema, SEVERITIES, type StepDoc, StepSchema } from '../schema.js';
 import type { Path, SourceDoc } from '../source.js';
 import { type CheckContext, items, parsed, where } from './context.js';
+import { checkGroup } from './group.js';
 
 export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<string, unknown>): void {
   const name = parsed(EscalationPolicySchema.shape.name, raw.name);
@@ -34,7 +35,8 @@ export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<strin
     ctx.problem(doc, [], 'an escalation policy needs page or ticket steps');
   }
   const repeatMs = checkRepeats(ctx, doc, raw, page === undefined ? 'ticket' : 'page');
-  const valid = parsed(EscalationPolicySchema, raw) !== undefined && repeatMs !== null;
+  const group = checkGroup(raw.group, (path, message) => ctx.problem(doc, path, message));
+  const valid = parsed(EscalationPolicySchema, raw) !== undefined && repeatMs !== null && group !== null;
   ctx.policies.set(
     name,
     valid
@@ -46,6 +48,7 @@ export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<strin
             ? { responders: parsed(EscalationPolicySchema.shape.responders, raw.responders) }
             : {}),
           ...(repeatMs !== undefined ? { repeatMs } : {}),
+          ...(group ? { group } : {}),
           source: ctx.loc(doc, ['name']),
         }
       : undefined,
