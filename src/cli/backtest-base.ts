@@ -8,7 +8,7 @@ import { type ReplayedSlo, diffBacktests, modelKey } from '../evaluator/backtest
 import { type BacktestInstance, EvaluationError, createPrometheus, groupReplays, loadFrames, replay } from '../evaluator/index.js';
 import { QueryCache } from '../evaluator/query-cache.js';
 import { andDependencies, inhibitPass } from '../evaluator/backtest-inhibit.js';
-import type { FrameSource } from '../evaluator/backtest.js';
+import type { FrameSource } from '../evaluator/frame.js';
 import { type Config, type EscalationPolicy, type Slo, UsageError, formatProblem, loadRules } from '../rules/index.js';
 import { type Silence, couldMatch, silencer } from '../rules/silence.js';
 import { mapLimit } from '../util/async.js';

@@ -3,7 +3,8 @@
  * incident changes atomically (compare-and-set on the state's revision), then schedule what follows. A tick older
  * than the stored state is dropped, so replicas never evaluate the same tick twice or go back in time.
  */
-import { EvaluationError, evaluateAt } from '../evaluator/evaluate.js';
+import { evaluateAt } from '../evaluator/evaluate.js';
+import { EvaluationError } from '../evaluator/fetch.js';
 import { BatchingPort } from '../evaluator/batching.js';
 import { LongWindowCache } from '../evaluator/long-windows.js';
 import type { SloFrame } from '../evaluator/frame.js';
@@ -119,7 +120,7 @@ export class Evaluation {
     const { log, metrics } = this.deps;
     const end = metrics.evaluationDuration.startTimer();
     try {
-      const frame = slo.kind === 'ratio' ? await this.longWindows.evaluate(port, slo, now, 'problems') : await evaluateAt(port, slo, now, 'problems');
+      const frame = await evaluateAt(port, slo, now, 'problems', this.longWindows);
       const result = frame.status === 'data' ? (frame.instances.some((i) => i.state === 'breach') ? 'breach' : frame.instances.some((i) => i.state === 'nodata') ? 'nodata' : 'ok') : frame.status;
       metrics.evaluations.inc({ slo: slo.id, result });
       return frame;

@@ -7,7 +7,8 @@
 import { type PageInterval, combineHolds, inhibitor } from '../rules/inhibit.js';
 import type { EscalationPolicy, Slo } from '../rules/model.js';
 import type { Holds } from '../rules/silence.js';
-import { type BacktestInstance, type FrameSource, replay } from './backtest.js';
+import { type BacktestInstance, replay } from './backtest.js';
+import type { FrameSource } from './frame.js';
 
 /** One SLO after the first pass, with what its second pass needs. */
 export interface FirstPass {

@@ -1,21 +1,17 @@
 /**
- * Replays the alert state machine over history: range queries fetch everything once, then each step is judged by
- * the same frame and state code that `run` uses, and each incident's escalation steps are laid on the timeline.
+ * Replays the alert state machine over history: the frames of each step time (`loadFrames` in evaluate.ts fetches
+ * everything once and judges each step with the same frame code `run` uses) go through the same transition
+ * function as `run`'s, and each incident's escalation steps are laid on the timeline.
  */
 import { RANDOM_IDS } from '../incident/events.js';
 import type { IncidentReason } from '../incident/model.js';
 import type { EscalationPolicy, Severity, Slo } from '../rules/model.js';
 import { planEscalations } from '../rules/plan.js';
 import { type Hold, type Holds, NO_HOLDS, type SilenceTarget } from '../rules/silence.js';
-import { gcd } from '../util/async.js';
-import { ratioGrids } from './evaluate.js';
-import { EvaluationError } from './evaluate.js';
-import { type SloFrame, ratioFrame, thresholdFrame } from './frame.js';
+import type { FrameSource, SloFrame } from './frame.js';
 import { type Labels, labelsKey } from './labels.js';
-import type { PrometheusPort, RangeSeries } from './prometheus.js';
 import type { InstanceState } from './state.js';
 import { transition } from './transition.js';
-import { ratioPlan } from './windows.js';
 
 export interface BacktestStep {
   notify: 'slack' | 'pagerduty' | 'oncall';
@@ -58,52 +54,6 @@ export interface BacktestGroup {
 export interface BacktestInstance {
   labels: Labels;
   incidents: BacktestIncident[];
-}
-
-/** A function giving the frame of an SLO at each step time. */
-export type FrameSource = (at: number) => SloFrame;
-
-/** Fetches an SLO's history over [from, to] with range queries and returns the frame at any step time. */
-export async function loadFrames(port: PrometheusPort, slo: Slo, from: number, to: number, stepMs: number): Promise<FrameSource> {
-  if (slo.kind === 'threshold') {
-    const fetch = async (q: string) => {
-      try {
-        return await port.range(q, from, to, stepMs);
-      } catch (e) {
-        throw new EvaluationError(slo.id, q, e);
-      }
-    };
-    const [values, baselines] = await Promise.all([fetch(slo.query), slo.baseline !== undefined ? fetch(slo.baseline) : undefined]);
-    const at = pointsAt(values, from, to, stepMs);
-    const baseAt = baselines ? pointsAt(baselines, from, to, stepMs) : undefined;
-    return (t) => thresholdFrame(slo, at(t), baseAt?.(t), 'problems');
-  }
-  const plan = ratioPlan(slo);
-  const grid = gcd(stepMs, plan.resMs);
-  const start = from - plan.longestMs + plan.resMs;
-  const grids = await ratioGrids(port, slo, start, to, grid);
-  return (t) => ratioFrame(slo, grids, t, plan.longestMs, 'problems');
-}
-
-/** Indexes range series by step so that the samples present at a step time are found directly. */
-function pointsAt(series: RangeSeries[], from: number, to: number, stepMs: number) {
-  const n = Math.floor((to - from) / stepMs) + 1;
-  const columns = series.map((s) => {
-    const values = new Float64Array(n).fill(NaN);
-    const present = new Uint8Array(n);
-    for (let k = 0; k < s.times.length; k++) {
-      const i = Math.round((s.times[k]! - from) / stepMs);
-      if (i >= 0 && i < n) {
-        values[i] = s.values[k]!;
-        present[i] = 1;
-      }
-    }
-    return { labels: s.labels, values, present };
-  });
-  return (t: number) => {
-    const i = Math.round((t - from) / stepMs);
-    return columns.filter((c) => c.present[i] === 1).map((c) => ({ labels: c.labels, value: c.values[i]! }));
-  };
 }
 
 /**
