@@ -4,6 +4,7 @@
  * values, or the windows of base rates ending at that moment) by the same functions, so `eval`, `backtest` and `run`
  * judge the same numbers the same way; the burn-rate maths of ratio SLOs is here.
  */
+import { burnRate } from '../rules/burn-rate.js';
 import { holds } from '../rules/condition.js';
 import { formatDuration } from '../rules/duration.js';
 import type { BurnRateTier, RatioSlo, Severity, Slo, ThresholdSlo } from '../rules/model.js';
@@ -94,7 +95,7 @@ export interface TierStatus {
   longMs: number;
   shortMs: number;
   factor: number;
-  /** Burn rates: error ratio ÷ error budget (1 − objective); NaN without traffic. */
+  /** Burn rates (rules/burn-rate.ts: error ratio ÷ error budget); NaN without traffic. */
   longBurn: number;
   shortBurn: number;
   /** Events in the long window. */
@@ -115,9 +116,8 @@ interface RatioStatus {
  * Without `detail`, only firing tiers are listed (what alerting needs); with it, every tier (what `eval` shows).
  */
 function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: number, detail = true): RatioStatus {
-  const budget = 1 - slo.objective;
   const resSeconds = resMs / 1000;
-  const burn = (w: { bad: number; total: number }) => (w.total > 0 ? w.bad / w.total / budget : NaN);
+  const burn = (w: { bad: number; total: number }) => (w.total > 0 ? burnRate(w.bad / w.total, slo.objective) : NaN);
   const longest = windows(longestMs);
   if (longest.points === 0) return { sli: NaN, tiers: [], noData: true };
   const tiers = slo.tiers.flatMap((tier: BurnRateTier): TierStatus[] => {
