@@ -182,3 +182,27 @@ describe('sloe eval shows silenced and held instances', () => {
     expect(text.match(/SILENCED|HELD/g)).toHaveLength(1);
   });
 });
+
+describe("the README's noise control is the shipped example", () => {
+  it('its group and inhibits lines are those of slos/, and its Silence validates with slos/ (--strict)', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Noise control'), readme.indexOf('### Running the engine'));
+    const [policy, slos, silence] = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(silence).toBeDefined();
+    const lines = (text: string) => text.split('\n').map((l) => l.replace(/\s+#.*$/, '').replace(/^#.*$/, '').trim()).filter(Boolean);
+    const shipped = async (file: string) => new Set(lines(await readFile(join(ROOT, 'slos', file), 'utf8')));
+    const [policyFile, sloFile] = await Promise.all([shipped('escalation.yaml'), shipped('it-support-assistant.yaml')]);
+    expect(lines(policy!).filter((l) => !policyFile.has(l))).toEqual([]);
+    expect(lines(slos!).filter((l) => !sloFile.has(l))).toEqual([]);
+    expect(lines(policy!)).toContain('group: { by: [service, slo], wait: 30s }');
+    expect(lines(slos!)).toContain('inhibits: [availability]');
+
+    const dir = join(temp, 'readme');
+    await cp(join(ROOT, 'slos'), dir, { recursive: true });
+    await writeFile(join(dir, 'maintenance.yaml'), silence!);
+    const r = await runSloe(['validate', dir, '--strict']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('sloe: 9 SLOs in 4 files: valid\n');
+    expect(r.code).toBe(0);
+  });
+});
