@@ -40,7 +40,10 @@ beforeAll(async () => {
   temp = await mkdtemp(join(tmpdir(), 'sloe-example-noise-'));
   ungrouped = join(temp, 'ungrouped');
   silenced = join(temp, 'silenced');
-  await Promise.all([cp(join(ROOT, 'slos'), ungrouped, { recursive: true }), cp(join(ROOT, 'slos'), silenced, { recursive: true })]);
+  await Promise.all([
+    cp(join(ROOT, 'slos'), ungrouped, { recursive: true }),
+    cp(join(ROOT, 'slos'), silenced, { recursive: true }),
+  ]);
   const policy = await readFile(join(ungrouped, 'escalation.yaml'), 'utf8');
   expect(policy).toMatch(/^group: \{ by: \[service, slo\], wait: 30s \}\n/m);
   await writeFile(join(ungrouped, 'escalation.yaml'), policy.replace(/^group: .*\n/m, ''));
@@ -64,7 +67,11 @@ interface Incident {
   firedAt: string;
   resolvedAt: string | null;
   steps: Step[];
-  group?: { role: 'leader' | 'member'; leader: { slo: string; labels: Record<string, string>; firedAt: string }; size: number };
+  group?: {
+    role: 'leader' | 'member';
+    leader: { slo: string; labels: Record<string, string>; firedAt: string };
+    size: number;
+  };
 }
 interface Backtest {
   slos: Array<{ service: string; slo: string; labels: Record<string, string>; incidents: Incident[] }>;
@@ -72,7 +79,10 @@ interface Backtest {
 
 /** `sloe backtest PATH --json` over 00:00–04:00 of the episode day: the latency-p95 incidents by model. */
 async function latencyIncidents(path: string): Promise<Record<string, Incident[]>> {
-  const r = await runSloe(['backtest', path, '--from', iso(at(0)), '--to', iso(at(4)), '--json'], { env, timeoutMs: 120_000 });
+  const r = await runSloe(['backtest', path, '--from', iso(at(0)), '--to', iso(at(4)), '--json'], {
+    env,
+    timeoutMs: 120_000,
+  });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const out = JSON.parse(r.stdout) as Backtest;
@@ -101,16 +111,24 @@ describe('the three-model latency breach of the shipped example', () => {
     const [leader] = leaders;
     const leaderModel = MODELS.find((m) => byModel[m]![0] === leader)!;
     expect(leader!.severity).toBe('page');
-    expect(leader!.group).toEqual({ role: 'leader', leader: { slo: 'it-support-assistant/latency-p95', labels: { model: leaderModel }, firedAt: leader!.firedAt }, size: 3 });
+    expect(leader!.group).toEqual({
+      role: 'leader',
+      leader: { slo: 'it-support-assistant/latency-p95', labels: { model: leaderModel }, firedAt: leader!.firedAt },
+      size: 3,
+    });
     expect(leader!.steps).toEqual(pageSteps(leader!.firedAt));
     for (const member of members) {
       expect(member.severity).toBe('page');
       expect(member.steps).toEqual([]);
-      expect(member.group).toEqual({ role: 'member', leader: { slo: 'it-support-assistant/latency-p95', labels: { model: leaderModel }, firedAt: leader!.firedAt }, size: 3 });
+      expect(member.group).toEqual({
+        role: 'member',
+        leader: { slo: 'it-support-assistant/latency-p95', labels: { model: leaderModel }, firedAt: leader!.firedAt },
+        size: 3,
+      });
     }
   }, 120_000);
 
-  it('without the policy\'s group: three pages, each with its own steps', async () => {
+  it("without the policy's group: three pages, each with its own steps", async () => {
     const byModel = await latencyIncidents(ungrouped);
     expect(Object.keys(byModel).sort()).toEqual(MODELS);
     for (const model of MODELS) {
@@ -124,13 +142,24 @@ describe('the three-model latency breach of the shipped example', () => {
 
   it('the text summary counts the group as one page, and its members as neither pages nor tickets', async () => {
     const args = ['--from', iso(at(0)), '--to', iso(at(4))];
-    const [grouped, alone] = await Promise.all([runSloe(['backtest', `${ROOT}/slos`, ...args], { env, timeoutMs: 120_000 }), runSloe(['backtest', ungrouped, ...args], { env, timeoutMs: 120_000 })]);
+    const [grouped, alone] = await Promise.all([
+      runSloe(['backtest', `${ROOT}/slos`, ...args], { env, timeoutMs: 120_000 }),
+      runSloe(['backtest', ungrouped, ...args], { env, timeoutMs: 120_000 }),
+    ]);
     expect([grouped.code, alone.code]).toEqual([0, 0]);
     // The latency pages and cache-hit-rate's ticket at 02:18.
-    expect(grouped.stdout).toMatch(/^4 incident\(s\) would have fired \(1 page, 1 ticket, 2 in another's group\), running 3 escalation step\(s\)/m);
+    expect(grouped.stdout).toMatch(
+      /^4 incident\(s\) would have fired \(1 page, 1 ticket, 2 in another's group\), running 3 escalation step\(s\)/m,
+    );
     expect(grouped.stdout.match(/leads a group of 3: its steps are the group's/g)).toHaveLength(1);
-    expect(grouped.stdout.match(/in the group of it-support-assistant\/latency-p95\{model="\w+"\} fired 2026-10-09T01:0\d:00Z: follows its steps/g)).toHaveLength(2);
-    expect(alone.stdout).toMatch(/^4 incident\(s\) would have fired \(3 page, 1 ticket\), running 7 escalation step\(s\)/m);
+    expect(
+      grouped.stdout.match(
+        /in the group of it-support-assistant\/latency-p95\{model="\w+"\} fired 2026-10-09T01:0\d:00Z: follows its steps/g,
+      ),
+    ).toHaveLength(2);
+    expect(alone.stdout).toMatch(
+      /^4 incident\(s\) would have fired \(3 page, 1 ticket\), running 7 escalation step\(s\)/m,
+    );
   }, 120_000);
 });
 
@@ -155,29 +184,43 @@ describe('sloe eval shows silenced and held instances', () => {
   it('a silence of the files: the opus latency breach is SILENCED, the other models page', async () => {
     const out = JSON.parse(await evalAt(at(1, 8), true)) as { slos: EvalRow[] };
     const latency = out.slos.filter((r) => r.slo === 'latency-p95');
-    expect(latency.map((r) => [r.labels.model, r.state, r.severity]).sort()).toEqual(MODELS.map((m) => [m, 'breach', 'page']));
-    expect(latency.find((r) => r.labels.model === 'opus')!.silenced).toEqual({ by: 'silence opus-load-test (alice)', reason: 'weekly load test of the opus deployment', until: '2026-10-09T02:00:00Z' });
-    for (const row of latency.filter((r) => r.labels.model !== 'opus')) expect(row.silenced, row.labels.model).toBeUndefined();
+    expect(latency.map((r) => [r.labels.model, r.state, r.severity]).sort()).toEqual(
+      MODELS.map((m) => [m, 'breach', 'page']),
+    );
+    expect(latency.find((r) => r.labels.model === 'opus')!.silenced).toEqual({
+      by: 'silence opus-load-test (alice)',
+      reason: 'weekly load test of the opus deployment',
+      until: '2026-10-09T02:00:00Z',
+    });
+    for (const row of latency.filter((r) => r.labels.model !== 'opus'))
+      expect(row.silenced, row.labels.model).toBeUndefined();
     expect(out.slos.filter((r) => r.silenced || r.held)).toHaveLength(1);
 
     const text = await evalAt(at(1, 8), false);
-    expect(text).toMatch(/^it-support-assistant\s+latency-p95\s+\{model="opus"\}\s.*BREACH \(page\) SILENCED\s+.*; silenced by silence opus-load-test \(alice\) until 2026-10-09T02:00:00Z: weekly load test of the opus deployment$/m);
+    expect(text).toMatch(
+      /^it-support-assistant\s+latency-p95\s+\{model="opus"\}\s.*BREACH \(page\) SILENCED\s+.*; silenced by silence opus-load-test \(alice\) until 2026-10-09T02:00:00Z: weekly load test of the opus deployment$/m,
+    );
     expect(text).toMatch(/^it-support-assistant\s+latency-p95\s+\{model="sonnet"\}\s.*BREACH \(page\)\s{2,}/m);
     expect(text.match(/SILENCED|HELD/g)).toHaveLength(1);
   });
 
-  it('inhibits: while error-rate pages, availability\'s page is HELD, caused by error-rate', async () => {
+  it("inhibits: while error-rate pages, availability's page is HELD, caused by error-rate", async () => {
     // 10:40, forty minutes into the 30% error fault: both breach at page severity.
     const out = JSON.parse(await evalAt(at(10, 40), true)) as { slos: EvalRow[] };
     const [errors, availability] = ['error-rate', 'availability'].map((n) => out.slos.find((r) => r.slo === n)!);
     expect(errors).toMatchObject({ state: 'breach', severity: 'page' });
     expect(errors!.held).toBeUndefined();
     expect(availability).toMatchObject({ state: 'breach', severity: 'page' });
-    expect(availability!.held).toEqual({ by: 'it-support-assistant/error-rate', reason: 'it breaches at page severity now (it-support-assistant/error-rate inhibits availability)' });
+    expect(availability!.held).toEqual({
+      by: 'it-support-assistant/error-rate',
+      reason: 'it breaches at page severity now (it-support-assistant/error-rate inhibits availability)',
+    });
     expect(out.slos.filter((r) => r.silenced || r.held).map((r) => r.slo)).toEqual(['availability']);
 
     const text = await evalAt(at(10, 40), false);
-    expect(text).toMatch(/^it-support-assistant\s+availability\s+-\s.*BREACH \(page\) HELD\s+.*; held: caused by it-support-assistant\/error-rate\? it breaches at page severity now \(it-support-assistant\/error-rate inhibits availability\)$/m);
+    expect(text).toMatch(
+      /^it-support-assistant\s+availability\s+-\s.*BREACH \(page\) HELD\s+.*; held: caused by it-support-assistant\/error-rate\? it breaches at page severity now \(it-support-assistant\/error-rate inhibits availability\)$/m,
+    );
     expect(text).toMatch(/^it-support-assistant\s+error-rate\s+-\s.*BREACH \(page\)\s{2,}/m);
     expect(text.match(/SILENCED|HELD/g)).toHaveLength(1);
   });
@@ -189,7 +232,16 @@ describe("the README's noise control is the shipped example", () => {
     const section = readme.slice(readme.indexOf('### Noise control'), readme.indexOf('### Running the engine'));
     const [policy, slos, silence] = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(silence).toBeDefined();
-    const lines = (text: string) => text.split('\n').map((l) => l.replace(/\s+#.*$/, '').replace(/^#.*$/, '').trim()).filter(Boolean);
+    const lines = (text: string) =>
+      text
+        .split('\n')
+        .map((l) =>
+          l
+            .replace(/\s+#.*$/, '')
+            .replace(/^#.*$/, '')
+            .trim(),
+        )
+        .filter(Boolean);
     const shipped = async (file: string) => new Set(lines(await readFile(join(ROOT, 'slos', file), 'utf8')));
     const [policyFile, sloFile] = await Promise.all([shipped('escalation.yaml'), shipped('it-support-assistant.yaml')]);
     expect(lines(policy!).filter((l) => !policyFile.has(l))).toEqual([]);
