@@ -21,7 +21,7 @@ import {
   WORKBOOK_TIERS,
 } from './model.js';
 import type { Problem } from './problem.js';
-import { checkPromql } from './promql.js';
+import { checkPromql, withWindowStandIn } from './promql.js';
 import {
   API_VERSION,
   DashboardSchema,
@@ -765,30 +765,19 @@ class Checker {
   /** Checks a PromQL expression: syntax, types, `$window` for ratio queries, and grouping labels. */
   private query(doc: SourceDoc, path: Path, expr: string, windowed: boolean): void {
     const field = path.slice(2).join('.');
-    let text = expr;
-    const shifts: Array<{ at: number; delta: number }> = [];
-    if (windowed) {
-      if (!expr.includes(WINDOW_PLACEHOLDER)) {
-        this.problem(doc, path, `${field} must use ${WINDOW_PLACEHOLDER} as its range, e.g. sum(rate(requests_total[${WINDOW_PLACEHOLDER}]))`);
-      }
-      text = '';
-      let from = 0;
-      for (let i = expr.indexOf(WINDOW_PLACEHOLDER); i >= 0; i = expr.indexOf(WINDOW_PLACEHOLDER, from)) {
-        text += expr.slice(from, i) + '5m';
-        shifts.push({ at: text.length, delta: WINDOW_PLACEHOLDER.length - 2 });
-        from = i + WINDOW_PLACEHOLDER.length;
-      }
-      text += expr.slice(from);
+    if (windowed && !expr.includes(WINDOW_PLACEHOLDER)) {
+      this.problem(doc, path, `${field} must use ${WINDOW_PLACEHOLDER} as its range, e.g. sum(rate(requests_total[${WINDOW_PLACEHOLDER}]))`);
     }
-    const original = (offset: number) => offset + shifts.filter((s) => s.at <= offset).reduce((n, s) => n + s.delta, 0);
+    // The stand-in has the placeholder's length: an offset in the parsed text is one in the text as written.
+    const text = windowed ? withWindowStandIn(expr) : expr;
     const info = checkPromql(text);
     for (const issue of info.issues) {
-      this.problems.push(doc.problemInString(path, original(issue.offset), `invalid PromQL in ${field}: ${issue.message}`));
+      this.problems.push(doc.problemInString(path, issue.offset, `invalid PromQL in ${field}: ${issue.message}`));
     }
     for (const g of info.groupedBy) {
       if (this.highCardinality.has(g.label)) {
         this.problems.push(
-          doc.problemInString(path, original(g.offset), `${field} groups by high-cardinality label ${JSON.stringify(g.label)}: keep per-user and per-request ids in traces and logs, not in metric labels`),
+          doc.problemInString(path, g.offset, `${field} groups by high-cardinality label ${JSON.stringify(g.label)}: keep per-user and per-request ids in traces and logs, not in metric labels`),
         );
       }
     }

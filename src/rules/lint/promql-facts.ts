@@ -4,7 +4,7 @@
  * a ratio can be absent.
  */
 import type { SyntaxNode } from '@lezer/common';
-import { parser } from '@prometheus-io/lezer-promql';
+import { parsePromql } from '../promql.js';
 
 /** A label named in an expression, with how it is used and its character offset. */
 export interface LabelUse {
@@ -22,7 +22,7 @@ export interface SelectorFact {
 }
 
 function parse(expr: string): SyntaxNode | undefined {
-  const tree = parser.parse(expr);
+  const tree = parsePromql(expr);
   let broken = false;
   tree.iterate({
     enter(n) {
