@@ -20,6 +20,7 @@ import { freePort } from '../src/local/process.js';
 import { type LocalPrometheus, createBlocks, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
+import { processRssMb } from './proc.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MIN = 60_000;
@@ -196,6 +197,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
     // started (p99), and how long after it was due the slowest shard was done (the whole cycle).
     const after = await (await fetch(metrics)).text();
     const lagP99 = histogramQuantile(before, after, 'sloe_evaluation_lag_seconds', 0.99);
+    const memory = await processRssMb(child.pid!);
     const cycleMax = histogramQuantile(before, after, 'sloe_evaluation_completion_seconds', 1);
     return {
       firstCycleS,
@@ -207,6 +209,8 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       sloeCpu: (c1 - c0) / measured,
       promCpu: (p1 - p0 - idle * elapsed) / measured,
       queries: (q1 - q0) / measured,
+      rssMb: memory.rss,
+      peakRssMb: memory.peak,
     };
   } finally {
     child.kill('SIGTERM');
@@ -275,6 +279,8 @@ export async function benchEvaluation(sizes = (process.env.BENCH_SLOS ?? '100,10
         [`n${n}_sloe_settle_s`]: round(s.settleS, 1),
         [`n${n}_sloe_evaluation_lag_p99_s_at_most`]: bound(s.lagP99),
         [`n${n}_sloe_cycle_done_within_s`]: bound(s.cycleMax),
+        [`n${n}_sloe_rss_mb`]: Math.round(s.rssMb),
+        [`n${n}_sloe_rss_peak_mb`]: Math.round(s.peakRssMb),
         [`n${n}_prom_cpu_s_per_cycle_rules`]: round(r.promCpu),
         [`n${n}_rule_groups_duration_sum_s`]: round(r.ruleDuration),
         [`n${n}_rule_group_duration_max_s`]: round(r.longestGroup),
