@@ -41,7 +41,8 @@ function* history(from: number, to: number): Generator<SeriesHistory> {
 
 const selector = (i: number) => `app="app-${i % APPS}"`;
 
-function sloeFiles(n: number): string {
+/** N ratio SLOs with workbook burn-rate alerting, evaluated every `interval`. */
+export function sloeFiles(n: number, interval = '1m'): string {
   const lines = [
     'apiVersion: sloe/v1',
     'kind: EscalationPolicy',
@@ -53,7 +54,7 @@ function sloeFiles(n: number): string {
     'service: bench',
     'owner: sre',
     'escalation: bench',
-    'interval: 1m',
+    `interval: ${interval}`,
     'dashboards: [{ id: bench, owner: sre-lead }]',
     'slos:',
   ];

@@ -1,9 +1,10 @@
 /**
- * Benchmark: what `sloe run` costs when nothing is due. The engine runs SLOs whose interval is a day against a real
- * Redis and Prometheus: after the first evaluation nothing is due for 24 hours, so what it spends is its fixed cost
- * (BullMQ workers waiting for jobs, stalled-job checks, the scheduler check, timers). Measured from outside through
- * /proc (no /metrics scrape during the window, which would itself cost CPU): sloe's CPU seconds per minute, and the
- * CPU Redis spent serving it (INFO cpu), with Redis's own idle rate measured beforehand and subtracted.
+ * Benchmark: what `sloe run` costs when nothing is due. The engine runs the evaluation section's SLOs with an
+ * interval of a day against a real Redis and an empty Prometheus: after the first evaluation nothing is due for 24
+ * hours, so what it spends is its fixed cost (BullMQ workers waiting for jobs, stalled-job checks, the scheduler
+ * check, timers). Measured from outside through /proc (no /metrics scrape during the window, which would itself cost
+ * CPU): sloe's CPU seconds per minute, and the CPU Redis spent serving it (INFO cpu), with Redis's own idle rate
+ * measured beforehand and subtracted.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/local/process.js';
+import { sloeFiles } from './evaluation.js';
 import { processCpuSeconds, processRssMb } from './proc.js';
 import { type LocalPrometheus, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
@@ -18,38 +20,6 @@ import { sleep } from '../src/util/async.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const log = (line: string) => process.stderr.write(`bench idle: ${line}\n`);
-
-/** 100 SLOs evaluated once a day: after start-up nothing is due. */
-function idleSlos(n: number): string {
-  const lines = [
-    'apiVersion: sloe/v1',
-    'kind: EscalationPolicy',
-    'name: idle',
-    'page: [{ notify: slack, channel: "#idle" }]',
-    '---',
-    'apiVersion: sloe/v1',
-    'kind: ServiceLevels',
-    'service: idle',
-    'owner: sre',
-    'escalation: idle',
-    'interval: 1d',
-    'dashboards: [{ id: idle, owner: sre-lead }]',
-    'slos:',
-  ];
-  for (let i = 0; i < n; i++) {
-    lines.push(
-      `  - name: availability-${i}`,
-      '    signal: error_rate',
-      '    dashboard: idle',
-      '    ratio:',
-      `      bad: sum(rate(idle_requests_total{app="app-${i}", status="error"}[$window]))`,
-      `      total: sum(rate(idle_requests_total{app="app-${i}"}[$window]))`,
-      '    objective: 99.9%',
-      '    alert: { burnRate: workbook }',
-    );
-  }
-  return lines.join('\n') + '\n';
-}
 
 /** CPU seconds Redis has used (INFO cpu: used_cpu_user + used_cpu_sys). */
 async function redisCpuSeconds(redis: LocalRedis): Promise<number> {
@@ -67,7 +37,9 @@ async function redisCpuSeconds(redis: LocalRedis): Promise<number> {
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const since = Date.now();
   for (;;) {
-    const ok = await fetch(url).then((r) => r.ok).catch(() => false);
+    const ok = await fetch(url)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) return;
     if (Date.now() - since > timeoutMs) throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
     await sleep(500);
@@ -75,7 +47,10 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
 }
 
 /** Runs the benchmark and returns its figures. */
-export async function benchIdle(windowS = Number(process.env.BENCH_IDLE_S ?? 120), slos = 100): Promise<Record<string, number | string>> {
+export async function benchIdle(
+  windowS = Number(process.env.BENCH_IDLE_S ?? 120),
+  slos = 100,
+): Promise<Record<string, number | string>> {
   const dir = await mkdtemp(join(tmpdir(), 'sloe-bench-idle-'));
   let prom: LocalPrometheus | undefined;
   let redis: LocalRedis | undefined;
@@ -87,11 +62,18 @@ export async function benchIdle(windowS = Number(process.env.BENCH_IDLE_S ?? 120
     log(`idle Redis CPU: ${redisIdle.toFixed(5)} s/s`);
 
     await mkdir(join(dir, 'slos'));
-    await writeFile(join(dir, 'slos', 'idle.yaml'), idleSlos(slos));
+    await writeFile(join(dir, 'slos', 'idle.yaml'), sloeFiles(slos, '1d'));
     const port = await freePort();
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
     const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', join(dir, 'slos')], {
-      env: { ...process.env, PROMETHEUS_URL: prom.url, REDIS_URL: redis.url, SLOE_REDIS_PREFIX: `idle-${Date.now()}`, SLOE_PORT: String(port), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        PROMETHEUS_URL: prom.url,
+        REDIS_URL: redis.url,
+        SLOE_REDIS_PREFIX: `idle-${Date.now()}`,
+        SLOE_PORT: String(port),
+        LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     try {

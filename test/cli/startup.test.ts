@@ -12,7 +12,17 @@ import { COMMANDS } from '../../src/cli/main.js';
 import { ROOT, runSloe } from '../support/cli.js';
 
 /** Packages only `sloe run` has a use for. */
-const ENGINE_PACKAGES = ['@slack/bolt', '@slack/web-api', '@pagerduty/pdjs', 'bullmq', 'ioredis', 'prom-client', 'pino', 'pino-pretty', 'find-my-way'];
+const ENGINE_PACKAGES = [
+  '@slack/bolt',
+  '@slack/web-api',
+  '@pagerduty/pdjs',
+  'bullmq',
+  'ioredis',
+  'prom-client',
+  'pino',
+  'pino-pretty',
+  'find-my-way',
+];
 
 const RECORD = pathToFileURL(join(ROOT, 'test/support/record-modules.mjs')).href;
 /** Prometheus is not listening: commands that query it go as far as their first query, then fail. */
@@ -93,7 +103,12 @@ describe.concurrent('start-up: what a command loads', () => {
   it('report loads the Redis client when it reads incidents from Redis', async ({ expect }) => {
     const file = join(dir, 'report-redis.txt');
     await runSloe(['report', 'slos/'], {
-      env: { NODE_OPTIONS: `--import ${RECORD}`, SLOE_TEST_MODULES_FILE: file, PROMETHEUS_URL: NO_PROMETHEUS, REDIS_URL: 'redis://127.0.0.1:9' },
+      env: {
+        NODE_OPTIONS: `--import ${RECORD}`,
+        SLOE_TEST_MODULES_FILE: file,
+        PROMETHEUS_URL: NO_PROMETHEUS,
+        REDIS_URL: 'redis://127.0.0.1:9',
+      },
     });
     expect(await readFile(file, 'utf8')).toMatch(/node_modules\/ioredis\//);
   });
