@@ -41,36 +41,42 @@ function* history(from: number, to: number): Generator<SeriesHistory> {
 
 const selector = (i: number) => `app="app-${i % APPS}"`;
 
-/** N ratio SLOs with workbook burn-rate alerting, evaluated every `interval`. */
-export function sloeFiles(n: number, interval = '1m'): string {
-  const lines = [
-    'apiVersion: sloe/v1',
-    'kind: EscalationPolicy',
-    'name: bench',
-    'page: [{ notify: slack, channel: "#bench" }]',
-    '---',
-    'apiVersion: sloe/v1',
-    'kind: ServiceLevels',
-    'service: bench',
-    'owner: sre',
-    'escalation: bench',
-    `interval: ${interval}`,
-    'dashboards: [{ id: bench, owner: sre-lead }]',
-    'slos:',
-  ];
-  for (let i = 0; i < n; i++) {
-    lines.push(
-      `  - name: availability-${i}`,
-      '    signal: error_rate',
-      '    dashboard: bench',
-      '    ratio:',
-      `      bad: sum(rate(bench_requests_total{${selector(i)}, status="error"}[$window]))`,
-      `      total: sum(rate(bench_requests_total{${selector(i)}}[$window]))`,
-      '    objective: 99.9%',
-      '    alert: { burnRate: workbook }',
-    );
+/** SLOs per file: an SLO file may be at most 1 MiB (about 3,500 of these). */
+const SLOS_PER_FILE = 2000;
+
+/**
+ * N ratio SLOs with workbook burn-rate alerting, evaluated every `interval`: file name → text, SLOS_PER_FILE SLOs per
+ * file (one service each), the escalation policy in the first.
+ */
+export function sloeFiles(n: number, interval = '1m'): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let file = 0; file * SLOS_PER_FILE < n; file++) {
+    const lines = [
+      ...(file === 0 ? ['apiVersion: sloe/v1', 'kind: EscalationPolicy', 'name: bench', 'page: [{ notify: slack, channel: "#bench" }]', '---'] : []),
+      'apiVersion: sloe/v1',
+      'kind: ServiceLevels',
+      `service: bench-${file}`,
+      'owner: sre',
+      'escalation: bench',
+      `interval: ${interval}`,
+      `dashboards: [{ id: bench-${file}, owner: sre-lead }]`,
+      'slos:',
+    ];
+    for (let i = file * SLOS_PER_FILE; i < Math.min(n, (file + 1) * SLOS_PER_FILE); i++) {
+      lines.push(
+        `  - name: availability-${i}`,
+        '    signal: error_rate',
+        `    dashboard: bench-${file}`,
+        '    ratio:',
+        `      bad: sum(rate(bench_requests_total{${selector(i)}, status="error"}[$window]))`,
+        `      total: sum(rate(bench_requests_total{${selector(i)}}[$window]))`,
+        '    objective: 99.9%',
+        '    alert: { burnRate: workbook }',
+      );
+    }
+    files[`slos-${file}.yaml`] = lines.join('\n') + '\n';
   }
-  return lines.join('\n') + '\n';
+  return files;
 }
 
 /** The rules Sloth generates for the same SLOs (recordings per window, page and ticket alerts). */
@@ -151,7 +157,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   const slos = join(dir, `sloe-${n}`);
   await rm(slos, { recursive: true, force: true });
   await import('node:fs/promises').then((fs) => fs.mkdir(slos, { recursive: true }));
-  await writeFile(join(slos, 'slos.yaml'), sloeFiles(n));
+  for (const [name, text] of Object.entries(sloeFiles(n))) await writeFile(join(slos, name), text);
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', slos], {

@@ -62,7 +62,7 @@ export async function benchIdle(
     log(`idle Redis CPU: ${redisIdle.toFixed(5)} s/s`);
 
     await mkdir(join(dir, 'slos'));
-    await writeFile(join(dir, 'slos', 'idle.yaml'), sloeFiles(slos, '1d'));
+    for (const [name, text] of Object.entries(sloeFiles(slos, '1d'))) await writeFile(join(dir, 'slos', name), text);
     const port = await freePort();
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
     const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', join(dir, 'slos')], {
