@@ -220,8 +220,11 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       peakRssMb: memory.peak,
     };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    // A sloe that exited on its own (a refused configuration) has no exit left to wait for.
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
   }
 }
 

@@ -96,8 +96,11 @@ export async function benchIdle(
         idle_sloe_rss_mb: Math.round(memory.rss),
       };
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      // A sloe that exited on its own (a refused configuration) has no exit left to wait for.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
     }
   } finally {
     await Promise.allSettled([prom?.stop(), redis?.stop()]);
