@@ -8,6 +8,7 @@
  *   server         the HTTP server and router (no engine code)
  *   scheduler      BullMQ queues and job schedulers
  *   evaluator      Prometheus, frames, the alert state machine, the transition function, backtest
+ *   gate           rollout gates: a variant of a label against its baseline over a window (`sloe gate`)
  *   incident       the incident model, its events and job types, and the ports (store, actions, clock, logger)
  *   rules          the SLO files: loading, checking, the model, the step planner (policy is spec)
  *   observability  logging and metrics, importable from everywhere
@@ -16,7 +17,7 @@
  * src/local (Prometheus, Redis, Sentinel for tests and the demo) and src/demo stand beside the product.
  */
 const LAYERS = [
-  'util', 'observability', 'rules', 'interop', 'dashboards', 'incident', 'evaluator', 'budget', 'report',
+  'util', 'observability', 'rules', 'interop', 'dashboards', 'incident', 'evaluator', 'gate', 'budget', 'report',
   'scheduler', 'server', 'status', 'escalation', 'engine', 'cli',
 ];
 

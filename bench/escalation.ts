@@ -1,7 +1,9 @@
 /**
- * Benchmark: escalation latency of `sloe run` against the Slack and PagerDuty stand-ins the tests use. 200 SLO
- * instances breach at once; measured: firing → Slack post received, each step's lateness against
- * firedAt + after (Slack now, PagerDuty after 3s, Slack again after 6s), and 200 signed Ack clicks sent at once.
+ * Benchmark: escalation latency of `sloe run` against the Slack and PagerDuty stand-ins the tests use. 20 SLO
+ * instances breach one by one (one every 4 s: within Slack's pace of about a message a second per channel, each
+ * incident making three), then 150 at once (a storm); measured: firing → Slack post received, each step's lateness
+ * against firedAt + after (Slack now, PagerDuty after 3s, Slack again after 6s), the storm's top-level Slack posts
+ * per channel and its PagerDuty trigger latency, and 170 signed Ack clicks sent at once.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,14 +20,19 @@ import { PagerDutyStandIn } from '../test/support/stand-ins/pagerduty.js';
 import { SlackStandIn } from '../test/support/stand-ins/slack.js';
 import { makeTestCa } from '../test/support/tls.js';
 import { sleep } from '../src/util/async.js';
+import { STORM } from '../src/escalation/slack/storm.js';
 
 /** The bearer token of sloe's API for this run. */
 const API_TOKEN = randomBytes(16).toString('hex');
 
 const ROOT = join(import.meta.dirname, '..');
-const LANES = 200;
-/** Incidents that fire one by one; the rest fire together. */
-const SPREAD = 50;
+/** Incidents that fire one by one, SPREAD_EVERY_MS apart; then STORM_SIZE fire together. */
+const SPREAD = 20;
+const SPREAD_EVERY_MS = 4000;
+const STORM_SIZE = 150;
+const LANES = SPREAD + STORM_SIZE;
+/** Slack answers 429 (Retry-After: 1) to this many messages during the storm. */
+const STORM_429 = 3;
 const log = (line: string) => process.stderr.write(`bench escalation: ${line}\n`);
 
 /** The p-th percentile (0–100) of some numbers, nearest rank. */
@@ -101,30 +108,57 @@ export async function benchEscalation(): Promise<Record<string, number | string>
     await sloe.waitFor('ready', (l) => l.event === 'ready', 30_000);
     await sleep(3000);
     const lastSteps = () => slack.of('chat.postMessage').filter((c) => c.args.channel === '#bench-escalations').length;
-    const waitForLastSteps = async (count: number) => {
-      const deadline = Date.now() + 60_000;
-      while (lastSteps() < count) {
-        if (Date.now() > deadline) throw new Error(`${lastSteps()} of ${count} incidents reached their last step within a minute`);
+    const waitFor = async (what: string, done: () => boolean | Promise<boolean>, ms = 60_000) => {
+      const deadline = Date.now() + ms;
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000}s`);
         await sleep(200);
       }
     };
-    // Independent incidents: one lane breaches every 200 ms.
-    log(`${SPREAD} incidents, one every 200 ms`);
+    // Independent incidents: one lane breaches every SPREAD_EVERY_MS.
+    log(`${SPREAD} incidents, one every ${SPREAD_EVERY_MS} ms`);
     for (let i = 0; i < SPREAD; i++) {
       lanes.set({ lane: `l${i}` }, 500);
-      await sleep(200);
+      await sleep(SPREAD_EVERY_MS);
     }
-    await waitForLastSteps(SPREAD);
-    // A storm: the other lanes breach together.
-    log(`${LANES - SPREAD} incidents at once`);
+    await waitFor(`${SPREAD} incidents reaching their last step`, () => lastSteps() >= SPREAD);
+    await sleep(10_000);
+    // A storm: the other lanes breach together; Slack rate-limits a few of its messages.
+    log(`${STORM_SIZE} incidents at once`);
+    const stormAt = Date.now();
+    slack.rateLimit('chat.postMessage', STORM_429, 1);
     for (let i = SPREAD; i < LANES; i++) lanes.set({ lane: `l${i}` }, 500);
-    await waitForLastSteps(LANES);
+    const triggers = () => pagerduty.requests.filter((r) => r.status === 202 && r.event.event_action === 'trigger').length;
+    await waitFor(`${LANES} PagerDuty triggers`, () => triggers() >= LANES);
+    // Every Slack step of the storm's incidents done: posted, or in its channel's summary (a 429 tried again).
+    const stormIds = async () => {
+      const all = (await (await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { incidents: Array<{ id: string; labels: Record<string, string> }> };
+      return all.incidents.filter((i) => Number(i.labels.lane!.slice(1)) >= SPREAD).map((i) => i.id);
+    };
+    const undone = async () => {
+      const audits = await Promise.all((await stormIds()).map(async (id) => ((await (await fetch(`http://127.0.0.1:${port}/api/incidents/${id}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { audit: Array<{ type: string; step?: string }> }).audit));
+      return STORM_SIZE - audits.filter((a) => ['page.0', 'page.2'].every((step) => a.some((e) => e.type === 'step' && e.step === step))).length;
+    };
+    let slackStepsUndone = STORM_SIZE;
+    await waitFor('every Slack step of the storm done', async () => (slackStepsUndone = await undone()) === 0).catch((e: Error) => log(e.message));
+    const stormSlackDoneS = (Date.now() - stormAt) / 1000;
+    await sleep(STORM.refreshMs * 2);
+    for (const c of slack.of('chat.postMessage').filter((c) => !c.args.thread_ts && c.at >= stormAt)) log(`top-level post +${c.at - stormAt} ms in ${String(c.args.channel)}: ${String(c.args.text).slice(0, 70)}`);
+    const summaries = (channel: string) => [...slack.of('chat.postMessage'), ...slack.of('chat.update')].filter((c) => String(c.args.text).includes(`more incidents in ${channel}`)).sort((a, b) => a.at - b.at);
+    const lastSummary = (channel: string) => String(summaries(channel).at(-1)?.args.text ?? '').split(' ')[0];
 
     // Fired: the incidents' firedAt (the evaluation instant) from sloe's API; delivered: when the stand-ins received each step.
     const listed = (await (await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { incidents: Array<{ id: string; labels: Record<string, string>; firedAt: string }> };
     const fired = new Map(listed.incidents.map((i) => [i.labels.lane!, Date.parse(i.firedAt)]));
     const laneOf = (text: unknown) => /lane="(l\d+)"/.exec(String(text))?.[1] ?? '';
     const spread = (lane: string) => Number(lane.slice(1)) < SPREAD;
+    // The storm on each channel: its top-level posts (the incidents it took, then its one summary) in the busiest
+    // minute; every Slack step of the storm's incidents recorded as done (a 429 retried after its Retry-After).
+    const perMinute = (channel: string) => {
+      const times = slack.of('chat.postMessage').filter((c) => c.args.channel === channel && !c.args.thread_ts && c.at >= stormAt).map((c) => c.at).sort((a, b) => a - b);
+      return Math.max(0, ...times.map((t, i) => times.filter((u, j) => j >= i && u < t + 60_000).length));
+    };
+    const pagerdutyLate: number[] = [];
     const toSlack = { spread: [] as number[], storm: [] as number[] };
     const stepError = { spread: [] as number[], storm: [] as number[] };
     for (const c of slack.of('chat.postMessage')) {
@@ -140,7 +174,9 @@ export async function benchEscalation(): Promise<Record<string, number | string>
     for (const r of pagerduty.requests) {
       const lane = laneOf(r.event.payload.summary);
       const firedAt = fired.get(lane);
-      if (firedAt !== undefined) stepError[spread(lane) ? 'spread' : 'storm'].push(r.at - firedAt - 3000);
+      if (firedAt === undefined) continue;
+      stepError[spread(lane) ? 'spread' : 'storm'].push(r.at - firedAt - 3000);
+      if (!spread(lane) && r.event.event_action === 'trigger') pagerdutyLate.push(r.at - firedAt - 3000);
     }
     log(`${fired.size} incidents, ${stepError.spread.length + stepError.storm.length} steps; ${fired.size} Ack clicks at once`);
     const clicks = await clickBurst(`http://127.0.0.1:${port}`, 'bench-secret', listed.incidents.map((i) => i.id));
@@ -157,11 +193,20 @@ export async function benchEscalation(): Promise<Record<string, number | string>
       storm_slack_post_after_firing_p50_ms: p(toSlack.storm, 50),
       storm_slack_post_after_firing_p99_ms: p(toSlack.storm, 99),
       storm_step_timing_error_p99_ms: p(stepError.storm, 99),
+      storm_top_level_posts_per_min_bench: perMinute('#bench'),
+      storm_top_level_posts_per_min_escalations: perMinute('#bench-escalations'),
+      storm_top_level_posts_bound: STORM.admit + 1,
+      storm_slack_429: slack.calls.filter((c) => c.method === 'chat.postMessage (429)').length,
+      storm_slack_steps_not_done: slackStepsUndone,
+      storm_slack_steps_done_after_s: round(stormSlackDoneS),
+      storm_summary_counts: `#bench ${lastSummary('#bench')}, #bench-escalations ${lastSummary('#bench-escalations')}`,
+      storm_pagerduty_trigger_p50_ms: p(pagerdutyLate, 50),
+      storm_pagerduty_trigger_p99_ms: p(pagerdutyLate, 99),
       ack_clicks_at_once: clicks.length,
       ack_clicks_failed: clicks.filter((c) => c.status !== 200).length,
       ack_answer_p50_ms: p(clicks.map((c) => c.ms), 50),
       ack_answer_p99_ms: p(clicks.map((c) => c.ms), 99),
-      targets: 'slack p99 < 1000 ms, step error p99 < 1000 ms, ack p99 < 100 ms',
+      targets: `slack p99 < 1000 ms, step error p99 < 1000 ms, storm: top-level posts per channel <= ${STORM.admit + 1}, Slack steps not done 0, PagerDuty trigger p99 < 1000 ms; ack p99 < 100 ms`,
     };
   } finally {
     sloe.kill('SIGTERM');

@@ -4,8 +4,9 @@
  * Ratios are fractions: `budget.total` is the bad share the objective allows, `spent` and `remaining` are shares of
  * that budget (`spent + remaining = 1`; `remaining` goes negative once the budget is overspent).
  */
+import { burnRate, errorBudget } from '../rules/burn-rate.js';
 
-/** The windows burn rates are reported over. */
+/** The windows burn rates are reported over (the long windows of the Workbook's tiers, WORKBOOK_TIERS). */
 export const BURN_WINDOWS = { '1h': 3600_000, '6h': 6 * 3600_000, '3d': 3 * 24 * 3600_000 } as const;
 export type BurnWindow = keyof typeof BURN_WINDOWS;
 
@@ -51,7 +52,7 @@ const clean = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 0
 export function computeBudget(series: BudgetSeries, objective: number, windowMs: number, at: number, basis: BudgetBasis): Budget {
   const { start, stepMs } = series;
   const n = series.total.length;
-  const allowed = 1 - objective;
+  const allowed = errorBudget(objective);
   const last = Math.min(n - 1, Math.floor((at - start) / stepMs));
   // Running sums from the first point: a window ending at `last` is a difference of two of them.
   const badSum = new Float64Array(n + 1);
@@ -74,7 +75,7 @@ export function computeBudget(series: BudgetSeries, objective: number, windowMs:
   const burnRates = Object.fromEntries(
     Object.entries(BURN_WINDOWS).map(([name, ms]) => {
       const b = windowOf(ms);
-      return [name, b.total > 0 ? b.bad / b.total / allowed : NaN];
+      return [name, b.total > 0 ? burnRate(b.bad / b.total, objective) : NaN];
     }),
   ) as Record<BurnWindow, number>;
 

@@ -3,10 +3,10 @@
  * whose step is also their `$window`, so that consecutive points count consecutive, non-overlapping spans of events;
  * for a threshold SLO its query on the same grid, each point counted as in breach of the objective or not.
  */
-import { EvaluationError } from '../evaluator/evaluate.js';
+import { fetchRange } from '../evaluator/fetch.js';
+import { ratioQueries } from '../evaluator/plan.js';
 import type { PrometheusPort, RangeSeries } from '../evaluator/prometheus.js';
 import { holds } from '../rules/condition.js';
-import { formatDuration } from '../rules/duration.js';
 import type { Slo, ThresholdSlo } from '../rules/model.js';
 import { BURN_WINDOWS, type Budget, type BudgetSeries, computeBudget } from './budget.js';
 
@@ -36,18 +36,11 @@ export async function loadBudgetSeries(port: PrometheusPort, slo: Slo, at: numbe
   const end = at;
   const start = end - Math.ceil(spanMs / stepMs) * stepMs + stepMs;
   const n = (end - start) / stepMs + 1;
-  const fetch = async (query: string) => {
-    try {
-      return await port.range(query, start, end, stepMs);
-    } catch (e) {
-      throw new EvaluationError(slo.id, query, e);
-    }
-  };
+  const fetch = (query: string) => fetchRange(port, slo.id, query, { start, end, stepMs });
   if (slo.kind === 'ratio') {
-    const window = formatDuration(stepMs);
-    const fill = (q: string) => q.replaceAll('$window', window);
-    const part = slo.ratio.bad ?? slo.ratio.good!;
-    const [parts, totals] = await Promise.all([fetch(fill(part)), fetch(fill(slo.ratio.total))]);
+    // The rates over one step each, so that consecutive points count consecutive spans of events.
+    const queries = ratioQueries(slo.ratio, stepMs);
+    const [parts, totals] = await Promise.all([fetch(queries.bad ?? queries.good!), fetch(queries.total)]);
     // Several series (`sum by (model)`) add up to the SLO as a whole.
     const partSum = sumOnGrid(parts, start, stepMs, n);
     const total = sumOnGrid(totals, start, stepMs, n);

@@ -5,8 +5,10 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { type ReplayedSlo, diffBacktests, modelKey } from '../evaluator/backtest-diff.js';
-import { type BacktestInstance, EvaluationError, createPrometheus, loadFrames, replay } from '../evaluator/index.js';
+import { type BacktestInstance, EvaluationError, createPrometheus, groupReplays, loadFrames, replay } from '../evaluator/index.js';
 import { QueryCache } from '../evaluator/query-cache.js';
+import { andDependencies, inhibitPass } from '../evaluator/backtest-inhibit.js';
+import type { FrameSource } from '../evaluator/frame.js';
 import { type Config, type EscalationPolicy, type Slo, UsageError, formatProblem, loadRules } from '../rules/index.js';
 import { type Silence, couldMatch, silencer } from '../rules/silence.js';
 import { mapLimit } from '../util/async.js';
@@ -66,6 +68,8 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
   const unknown = o.slos.filter((w) => !head.slos.some((s) => s.id === w) && !baseConfig.slos.some((s) => s.id === w));
   if (unknown.length) throw new UsageError(`no such SLO: ${unknown.join(', ')} (use service/name)`);
   const sides = { base: pick(baseConfig.slos), head: pick(head.slos) };
+  // The SLOs the picked ones wait for are replayed too, for their pages (inhibition's second pass).
+  const replaying = { base: andDependencies(sides.base, baseConfig.slos), head: andDependencies(sides.head, head.slos) };
 
   const times: number[] = [];
   for (let t = o.from; t <= o.to; t += o.stepMs) times.push(t);
@@ -74,7 +78,7 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
   // A replay is a function of the SLO, its policy, the times and the answers: an SLO the change left as it was is
   // replayed once for both sides.
   // The silences that may match the SLO are part of what its replay is a function of.
-  const replays = new Map<string, { slo: Slo; policy: EscalationPolicy | undefined; silences: Silence[]; instances?: BacktestInstance[] }>();
+  const replays = new Map<string, { slo: Slo; policy: EscalationPolicy | undefined; silences: Silence[]; frames?: FrameSource; instances?: BacktestInstance[] }>();
   const keyOf = (slo: Slo, side: Pick<Config, 'policies' | 'silences'>) => {
     const policy = side.policies.get(slo.escalation);
     const silences = side.silences.filter((s) => couldMatch(s, slo));
@@ -82,11 +86,12 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
     if (!replays.has(key)) replays.set(key, { slo, policy, silences });
     return key;
   };
-  const keys = { base: sides.base.map((s) => keyOf(s, baseConfig)), head: sides.head.map((s) => keyOf(s, head)) };
+  const keys = { base: replaying.base.map((s) => keyOf(s, baseConfig)), head: replaying.head.map((s) => keyOf(s, head)) };
   const failures: string[] = [];
   await mapLimit([...replays.values()], 4, async (r) => {
     try {
-      r.instances = replay(r.slo, r.policy, times, await loadFrames(cache, r.slo, o.from, o.to, o.stepMs), undefined, silencer(r.silences));
+      r.frames = await loadFrames(cache, r.slo, o.from, o.to, o.stepMs);
+      r.instances = replay(r.slo, r.policy, times, r.frames, undefined, silencer(r.silences));
     } catch (e) {
       if (!(e instanceof EvaluationError)) throw e;
       failures.push(e.message);
@@ -97,13 +102,26 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
     io.stderr.write(`sloe backtest: ${failures.length} of ${replays.size} SLO replays failed; no comparison is printed\n`);
     return EXIT.usage;
   }
-  const replayed = (slos: Slo[], k: string[]): ReplayedSlo[] => slos.map((slo, i) => ({ slo, instances: replays.get(k[i]!)!.instances! }));
+  // Each side's dependents are replayed again with the holds of that side's dependencies; then each side groups its
+  // own replays (which both sides may share) by its own policies.
+  const replayed = (slos: Slo[], k: string[], shown: Slo[], side: Pick<Config, 'policies' | 'silences'>): ReplayedSlo[] => {
+    const first = slos.map((slo, i) => {
+      const r = replays.get(k[i]!)!;
+      return { slo, policy: r.policy, frames: r.frames!, holds: silencer(r.silences), instances: r.instances! };
+    });
+    const second = inhibitPass(first, times);
+    const grouped = groupReplays(slos.map((slo, i) => ({ slo, instances: second[i]! })), side.policies, times[times.length - 1]!, silencer(side.silences));
+    return grouped.filter((r) => shown.includes(r.slo));
+  };
   const comparison: BacktestComparison = {
     from: o.from,
     to: o.to,
     stepMs: o.stepMs,
     base: { label: base.label, ...(base.commit ? { commit: base.commit } : {}) },
-    slos: diffBacktests({ slos: replayed(sides.base, keys.base), policies: baseConfig.policies }, { slos: replayed(sides.head, keys.head), policies: head.policies }),
+    slos: diffBacktests(
+      { slos: replayed(replaying.base, keys.base, sides.base, baseConfig), policies: baseConfig.policies },
+      { slos: replayed(replaying.head, keys.head, sides.head, head), policies: head.policies },
+    ),
     queries: { distinct: cache.distinct, requests: client.queries },
   };
 

@@ -25,8 +25,11 @@ export function incidentJson(inc: BacktestIncident) {
     firedAt: iso(inc.firedAt),
     resolvedAt: inc.resolvedAt === null ? null : iso(inc.resolvedAt),
     message: inc.message,
-    ...(inc.held ? { silenced: { by: inc.held.by, reason: inc.held.reason, until: iso(inc.held.until) } } : {}),
+    ...(inc.held ? { [inc.held.cause ? 'held' : 'silenced']: { by: inc.held.by, reason: inc.held.reason, until: iso(inc.held.until) } } : {}),
     ...(inc.escalations.length ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, reason: e.reason, at: iso(e.at) })) } : {}),
+    ...(inc.group
+      ? { group: { role: inc.group.role, leader: { slo: inc.group.leader.sloId, labels: inc.group.leader.labels, firedAt: iso(inc.group.leader.firedAt) }, size: inc.group.size, ...(inc.group.leftAt !== undefined ? { leftAt: iso(inc.group.leftAt) } : {}) } }
+      : {}),
     steps: inc.steps.map((s) => ({ notify: s.notify, at: iso(s.at), target: s.target, ...(s.round ? { repeat: s.round } : {}) })),
   };
 }

@@ -1,6 +1,9 @@
-import { EvaluationError, createPrometheus, formatLabels, loadFrames, replay } from '../evaluator/index.js';
+import { EvaluationError, createPrometheus, formatLabels, groupReplays, loadFrames, replay } from '../evaluator/index.js';
 import { describeStep } from '../rules/plan.js';
 import { silencer } from '../rules/silence.js';
+import { holdText } from '../rules/inhibit.js';
+import { alertLoad } from '../evaluator/backtest-diff.js';
+import { andDependencies, inhibitPass } from '../evaluator/backtest-inhibit.js';
 import { formatDuration, parseDuration } from '../rules/index.js';
 import { UsageError } from '../rules/index.js';
 import { mapLimit } from '../util/async.js';
@@ -98,26 +101,32 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
   let done = 0;
   let failed = 0;
   const holds = silencer(config.silences);
-  const results = await mapLimit(slos, 4, async (slo) => {
+  // The SLOs the selected ones wait for are replayed too: their pages hold the selected ones' (a second pass).
+  const replayed = andDependencies(slos, config.slos);
+  const first = await mapLimit(replayed, 4, async (slo) => {
+    const policy = config.policies.get(slo.escalation);
     try {
       const frames = await loadFrames(prometheus, slo, from, to, stepMs);
-      const instances = replay(slo, config.policies.get(slo.escalation), times, frames, undefined, holds);
-      return { slo, instances };
+      return { slo, policy, frames, holds, instances: replay(slo, policy, times, frames, undefined, holds) };
     } catch (e) {
       if (!(e instanceof EvaluationError)) throw e;
       failed++;
       io.stderr.write(`${progress ? '\r\x1b[K' : ''}sloe backtest: ${e.message}\n`);
-      return { slo, instances: [] };
+      return { slo, policy, frames: () => ({ status: 'nodata' as const, message: e.message }), holds, instances: [] };
     } finally {
       done++;
-      if (progress) io.stderr.write(`\r\x1b[Kbacktest: ${done}/${slos.length} SLOs, ${prometheus.queries} queries`);
+      if (progress) io.stderr.write(`\r\x1b[Kbacktest: ${done}/${replayed.length} SLOs, ${prometheus.queries} queries`);
     }
   });
   if (progress) io.stderr.write('\r\x1b[K');
   if (failed > 0) {
-    io.stderr.write(`sloe backtest: ${failed} of ${slos.length} SLOs could not be replayed; no result is printed\n`);
+    io.stderr.write(`sloe backtest: ${failed} of ${replayed.length} SLOs could not be replayed; no result is printed\n`);
     return EXIT.usage;
   }
+  const second = inhibitPass(first, times);
+  // Grouping spans SLOs: the replays of every SLO replayed are grouped, then the selected ones shown.
+  const grouped = groupReplays(first.map((f, i) => ({ slo: f.slo, instances: second[i]! })), config.policies, times[times.length - 1]!, holds);
+  const results = grouped.filter((r) => slos.includes(r.slo));
 
   const entries = results.flatMap(({ slo, instances }) =>
     instances.length === 0
@@ -139,7 +148,12 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
     const resolved = inc.resolvedAt === null ? 'still open at the end' : `resolved ${iso(inc.resolvedAt)} after ${formatDuration(inc.resolvedAt - inc.firedAt)}`;
     io.stdout.write(`${iso(inc.firedAt)}  ${inc.severity.toUpperCase().padEnd(6)}  ${slo.id}${formatLabels(labels)}  ${resolved}\n`);
     io.stdout.write(`    ${inc.reason === 'breach' ? '' : `${inc.reason}: `}${inc.message}\n`);
-    if (inc.held) io.stdout.write(`    silenced by ${inc.held.by}: ${inc.held.reason} (steps from ${iso(inc.held.until)} if still firing)\n`);
+    if (inc.held) io.stdout.write(`    ${holdText(inc.held)} (steps from ${iso(inc.held.until)} if still firing)\n`);
+    if (inc.group?.role === 'leader') io.stdout.write(`    leads a group of ${inc.group.size}: its steps are the group's\n`);
+    if (inc.group?.role === 'member') {
+      const { leader, leftAt } = inc.group;
+      io.stdout.write(`    in the group of ${leader.sloId}${formatLabels(leader.labels)} fired ${iso(leader.firedAt)}: follows its steps${leftAt !== undefined ? ` until ${iso(leftAt)} (raised beyond its group)` : ''}\n`);
+    }
     for (const e of inc.escalations) io.stdout.write(`    ${iso(e.at)}  ${e.raised ? `raised to ${e.severity}` : `now ${e.reason === 'breach' ? 'a breach' : e.reason}: the ${e.severity} steps start over`}\n`);
     const policy = config.policies.get(slo.escalation);
     for (const s of inc.steps) {
@@ -147,10 +161,11 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
       io.stdout.write(`    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}${s.round ? ` (repeat ${s.round})` : ''}\n`);
     }
   }
-  const pages = incidents.filter((i) => i.inc.severity === 'page').length;
+  const load = alertLoad(incidents.map((i) => ({ labels: i.labels, incident: i.inc })));
   const steps = incidents.reduce((n, i) => n + i.inc.steps.length, 0);
+  const inGroups = load.grouped ? `, ${load.grouped} in another's group` : '';
   io.stdout.write(
-    `${incidents.length ? '\n' : ''}${incidents.length} incident(s) would have fired (${pages} page, ${incidents.length - pages} ticket), running ${steps} escalation step(s); ${prometheus.queries} Prometheus queries\n`,
+    `${incidents.length ? '\n' : ''}${incidents.length} incident(s) would have fired (${load.pages} page, ${load.tickets} ticket${inGroups}), running ${steps} escalation step(s); ${prometheus.queries} Prometheus queries\n`,
   );
   return EXIT.ok;
 }

@@ -36,6 +36,8 @@ export interface EvalRow {
   message: string;
   /** A breaching instance a silence covers at this time: which, and why. */
   silenced?: { by: string; reason: string; until: string };
+  /** A page a dependency holds: one it waits for (dependsOn, inhibits) breaches at page severity at this time. */
+  held?: { by: string; reason: string };
   tiers?: Array<{ severity: string; long: string; short: string; factor: number; longBurn: number | null; shortBurn: number | null; events: number; firing: boolean }>;
 }
 
@@ -77,6 +79,25 @@ export function evalRows(slo: Slo, frame: SloFrame, holds: Holds = NO_HOLDS, at 
   });
 }
 
+/**
+ * Marks the page rows that a dependency holds: one the SLO waits for (its dependsOn, or an SLO whose inhibits names
+ * it) breaches at page severity in the same evaluation. `run` would hold that page while the dependency's page fires.
+ */
+function markHeld(rows: EvalRow[], slos: readonly Slo[]): void {
+  const paging = rows.filter((r) => r.state === 'breach' && r.severity === 'page');
+  for (const row of paging) {
+    if (row.silenced) continue;
+    const slo = slos.find((s) => s.service === row.service && s.name === row.slo);
+    for (const { ref, via } of slo?.inhibitedBy ?? []) {
+      const cause = paging.find((p) => p !== row && (ref.includes('/') ? `${p.service}/${p.slo}` === ref : p.service === ref) && !(p.service === row.service && p.slo === row.slo));
+      if (!cause) continue;
+      const id = `${cause.service}/${cause.slo}`;
+      row.held = { by: id, reason: `it breaches at page severity now (${via === 'inhibits' ? `${id} inhibits ${row.slo}` : `${row.service}/${row.slo} depends on ${ref}`})` };
+      break;
+    }
+  }
+}
+
 /** `sloe eval`: every SLO once, at one instant. */
 export async function evalCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { at: { type: 'string' }, json: { type: 'boolean' } });
@@ -102,6 +123,7 @@ export async function evalCommand(args: string[], io: Io): Promise<number> {
       }
     })
   ).flat();
+  markHeld(rows, config.slos);
   if (failed > 0) {
     io.stderr.write(`sloe eval: ${failed} of ${config.slos.length} SLOs could not be evaluated; no result is printed\n`);
     return EXIT.usage;
@@ -120,8 +142,12 @@ export async function evalCommand(args: string[], io: Io): Promise<number> {
           r.value === null ? '-' : r.condition.startsWith('burn') ? `${fmt(r.value * 100)}%` : fmt(r.value),
           r.objective ?? '-',
           r.condition,
-          r.state === 'breach' ? `BREACH (${r.severity})${r.silenced ? ' SILENCED' : ''}` : r.state.toUpperCase(),
-          r.silenced ? `${r.message}; silenced by ${r.silenced.by} until ${r.silenced.until}: ${r.silenced.reason}` : r.message,
+          r.state === 'breach' ? `BREACH (${r.severity})${r.silenced ? ' SILENCED' : r.held ? ' HELD' : ''}` : r.state.toUpperCase(),
+          r.silenced
+            ? `${r.message}; silenced by ${r.silenced.by} until ${r.silenced.until}: ${r.silenced.reason}`
+            : r.held
+              ? `${r.message}; held: caused by ${r.held.by}? ${r.held.reason}`
+              : r.message,
         ]),
       ),
     );

@@ -19,6 +19,7 @@ Commands:
   export   prometheus-rules|openslo [PATH…]      the SLOs as Prometheus rules or OpenSLO v1
   import   openslo|sloth FILE… [--out DIR]       OpenSLO v1 or Sloth specs as sloe YAML
   init     --prometheus URL --service NAME       write slos/NAME.yaml from the metrics a service exports
+  gate     [PATH…] --variant V [--for 30m]       a canary against its baseline: promote (0), roll back (1), wait (3)
   schema                                         print the JSON Schema of SLO files
 
 Run \`sloe <command> --help\` for a command's options.
@@ -42,6 +43,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   export: async () => (await import('./export.js')).exportCommand,
   import: async () => (await import('./import.js')).importCommand,
   init: async () => (await import('./init.js')).initCommand,
+  gate: async () => (await import('./gate.js')).gateCommand,
   schema: async () => {
     const { jsonSchema } = await import('../rules/index.js');
     return async (_args, io) => {

@@ -8,21 +8,26 @@ import type { SloFrame } from '../evaluator/frame.js';
 import type { InstanceState } from '../evaluator/state.js';
 import { transition } from '../evaluator/transition.js';
 import type { IncidentEvent, IncidentIds } from '../incident/events.js';
+import { groupKey } from '../incident/group.js';
 import { type AuditEntry, type IncidentDoc, acknowledgedAs } from '../incident/model.js';
 import type { EscalationPolicy, Slo } from '../rules/model.js';
 import { type Hold, type Holds, NO_HOLDS } from '../rules/silence.js';
+import { holdText } from '../rules/inhibit.js';
 import type { SloState, StoreOp } from './store.js';
 import { incidentFields } from './store.js';
 
 export interface Decision {
   instances: Record<string, InstanceState>;
   ops: StoreOp[];
+  /** The escalations a dependency's page holds, by instance key: that incident's Slack thread is told. */
+  inhibited: Map<string, Hold>;
 }
 
 /** Advances every instance of an SLO by one frame at `now`. */
 export function decide(slo: Slo, policy: EscalationPolicy, state: SloState, frame: SloFrame, now: number, ids: IncidentIds, holds: Holds = NO_HOLDS): Decision {
   const { instances, events } = transition(slo, state.instances, frame, now, ids, state.resets, holds);
-  return { instances, ops: events.map((e) => encode(slo, policy, e)) };
+  const inhibited = new Map(events.flatMap((e) => (e.type !== 'resolved' && e.held?.cause ? [[e.instanceKey, e.held] as const] : [])));
+  return { instances, ops: events.map((e) => encode(slo, policy, e)), inhibited };
 }
 
 /** One incident event as an operation of the APPLY script (times as strings: Lua prints large numbers oddly). */
@@ -31,7 +36,7 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
   // A held escalation counts its steps from the end of the hold, and says why in the audit trail.
   const hold = (held: Hold | undefined) =>
     held
-      ? { fields: { escalatedAt: String(held.until), heldUntil: String(held.until), heldBy: `${held.by}: ${held.reason}` }, held: audit({ type: 'note', detail: heldText(held) }) }
+      ? { fields: { escalatedAt: String(held.until), heldUntil: String(held.until), heldBy: held.cause ? `dependency ${held.by}: ${held.reason}` : `${held.by}: ${held.reason}` }, held: audit({ type: 'note', detail: heldText(held) }) }
       : { fields: { escalatedAt: String(e.at), heldUntil: '', heldBy: '' } };
   switch (e.type) {
     case 'opened': {
@@ -61,6 +66,7 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
         fields: { ...incidentFields(doc, { status: 'firing', severity: e.severity, reason: e.reason, message: e.message, token: e.token, escalatedAt: e.at }), ...h.fields },
         audit: audit({ type: 'fired', detail: `${e.severity}${e.reason === 'breach' ? '' : ` (${e.reason})`}: ${e.message}` }),
         ...(h.held ? { held: h.held } : {}),
+        ...(policy.group ? { group: { key: groupKey(policy.name, policy.group, { service: slo.service, slo: slo.name }), waitMs: String(policy.group.waitMs) } } : {}),
       };
     }
     case 'raised':
@@ -80,7 +86,11 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
   }
 }
 
-/** The audit line of a held escalation: `silenced by silence db-migration (alice): planned migration; steps from …`. */
+/**
+ * The audit line of a held escalation: `silenced by silence db-migration (alice): planned migration; steps from …`,
+ * or `held: caused by checkout/availability? its page is firing …` (a dependency that still fires: no time yet).
+ */
 export function heldText(held: Hold): string {
-  return `silenced by ${held.by}: ${held.reason}; steps start ${new Date(held.until).toISOString()} if still firing`;
+  if (held.cause?.firing) return holdText(held);
+  return `${holdText(held)}; steps start ${new Date(held.until).toISOString()} if still firing`;
 }

@@ -32,7 +32,10 @@ import { Heartbeat } from './heartbeat.js';
 import { type Logger, createLogger } from '../observability/log.js';
 import { engineConnections } from './redis.js';
 import { RedisIncidentStore } from './store.js';
+import { RedisSlackFlow } from './slack-flow.js';
 import { type Holds, type Silence, type SilenceRequest, runtimeSilence, silencer } from '../rules/silence.js';
+import { combineHolds, inhibitor } from '../rules/inhibit.js';
+import { DEFAULT_INHIBIT_FOR_MS } from '../rules/model.js';
 
 export interface EngineOptions {
   paths: readonly string[];
@@ -60,6 +63,8 @@ export class Engine implements IncidentActions {
   readonly log: Logger;
   readonly metrics: EngineMetrics;
   readonly store: RedisIncidentStore;
+  /** Slack's pace and storms, shared by the replicas through Redis. */
+  readonly slackFlow: RedisSlackFlow;
   readonly now: () => number;
   port = 0;
   /** Resolves when Redis is reachable, the schedulers are in place and the workers run. */
@@ -78,6 +83,8 @@ export class Engine implements IncidentActions {
   private readonly reloader: ConfigReloader;
   private readonly commands: IncidentCommands;
   private stopping = false;
+  /** Aborted by stop(): ends the waits of a start-up that has not reached Redis yet. */
+  private readonly stopped = new AbortController();
   private started = false;
   private readonly channels: Channels;
 
@@ -96,6 +103,7 @@ export class Engine implements IncidentActions {
       r.on('error', (e: Error) => this.redisError(name, e));
     }
     this.store = new RedisIncidentStore(this.redis, prefix);
+    this.slackFlow = new RedisSlackFlow(this.redis, prefix);
     this.metrics = new EngineMetrics(() => this.store.openCounts());
     const tuning = { ...DEFAULT_TUNING, ...settings.tuning, ...options.tuning };
     this.queues = new Queues(this.queueRedis, prefix, this.now, tuning);
@@ -197,13 +205,13 @@ export class Engine implements IncidentActions {
         const waitMs = Math.min(attempt * 1000, 10_000);
         const error = describeError(e);
         this.log.error({ event: 'start-failed', attempt, error }, `could not start evaluating (attempt ${attempt}): ${error}; trying again in ${waitMs / 1000}s`);
-        await sleep(waitMs);
+        await sleep(waitMs, this.stopped.signal);
       }
     }
   }
 
   private async connectOnce(): Promise<void> {
-    await Promise.all([waitReady(this.redis), waitReady(this.queueRedis)]);
+    await Promise.all([waitReady(this.redis, this.stopped.signal), waitReady(this.queueRedis, this.stopped.signal)]);
     if (this.stopping) return;
     await this.schedulers.sync('start');
     if (this.stopping) return;
@@ -276,15 +284,27 @@ export class Engine implements IncidentActions {
   }
 
   /**
-   * The silences in force: those of the SLO files and those made at run time. When the run-time ones cannot be read
-   * that is logged and the files' silences alone apply: a silence lost errs towards paging, never towards quiet.
+   * What holds escalation steps now: the silences of the SLO files and those made at run time, then the pages of
+   * dependencies (dependsOn, inhibits). When the run-time silences or the pages cannot be read that is logged and
+   * the rest applies: a hold lost errs towards paging, never towards quiet.
    */
   async holds(): Promise<Holds> {
-    const runtime = await this.store.silences(this.now()).catch((e: unknown) => {
-      this.log.error({ event: 'silences-unavailable', error: describeError(e) }, `run-time silences cannot be read (${describeError(e)}): only the silences of the SLO files apply`);
-      return [];
-    });
-    return silencer([...this.current.silences, ...runtime.map((r) => r.silence)]);
+    const now = this.now();
+    const { slos } = this.current;
+    const dependent = slos.filter((s) => s.inhibitedBy?.length);
+    const [runtime, pages] = await Promise.all([
+      this.store.silences(now).catch((e: unknown) => {
+        this.log.error({ event: 'silences-unavailable', error: describeError(e) }, `run-time silences cannot be read (${describeError(e)}): only the silences of the SLO files apply`);
+        return [];
+      }),
+      dependent.length === 0
+        ? []
+        : this.store.pages(now - Math.max(...dependent.map((s) => s.inhibitForMs ?? DEFAULT_INHIBIT_FOR_MS))).catch((e: unknown) => {
+            this.log.error({ event: 'dependencies-unavailable', error: describeError(e) }, `the pages of dependencies cannot be read (${describeError(e)}): no page is held for a dependency`);
+            return [];
+          }),
+    ]);
+    return combineHolds(silencer([...this.current.silences, ...runtime.map((r) => r.silence)]), inhibitor(slos, pages));
   }
 
   /** Makes a run-time silence (API, Slack button, slash command); an invalid request is an Error. */
@@ -319,6 +339,7 @@ export class Engine implements IncidentActions {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopped.abort();
     this.reloader.stop();
     this.schedulers.stop();
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
@@ -339,9 +360,10 @@ export class Engine implements IncidentActions {
   }
 }
 
-async function waitReady(redis: Redis): Promise<void> {
-  while (redis.status !== 'ready') {
+/** Waits until the connection is ready, or until the engine stops (`signal`), whichever comes first. */
+async function waitReady(redis: Redis, signal: AbortSignal): Promise<void> {
+  while (redis.status !== 'ready' && !signal.aborted) {
     if (redis.status === 'end') throw new Error('Redis connection closed');
-    await sleep(100);
+    await sleep(100, signal);
   }
 }

@@ -3,7 +3,8 @@
  * incident changes atomically (compare-and-set on the state's revision), then schedule what follows. A tick older
  * than the stored state is dropped, so replicas never evaluate the same tick twice or go back in time.
  */
-import { EvaluationError, evaluateAt } from '../evaluator/evaluate.js';
+import { evaluateAt } from '../evaluator/evaluate.js';
+import { EvaluationError } from '../evaluator/fetch.js';
 import { BatchingPort } from '../evaluator/batching.js';
 import { LongWindowCache } from '../evaluator/long-windows.js';
 import type { SloFrame } from '../evaluator/frame.js';
@@ -16,10 +17,12 @@ import type { ShardJob } from '../scheduler/queues.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { RANDOM_IDS } from '../incident/events.js';
 import { decide } from './decide.js';
+import { follows, groupRefresh } from '../incident/group.js';
 import { type Incident, acknowledgedAs } from '../incident/model.js';
 import type { Logger } from '../observability/log.js';
 import type { RedisIncidentStore } from './store.js';
 import { type Holds, NO_HOLDS } from '../rules/silence.js';
+import { heldNote } from '../rules/inhibit.js';
 
 export interface EvaluationDeps {
   store: RedisIncidentStore;
@@ -79,17 +82,27 @@ export class Evaluation {
       if (!result.applied) continue;
       log.debug({ event: 'evaluated', slo: slo.id, at: now, rev: state.rev + 1 }, `evaluated ${slo.id}`);
       const started = (await Promise.all([...result.opened, ...result.escalated].map((id) => store.get(id)))).filter((i): i is Incident => i !== undefined);
-      await this.deps.scheduleSteps(started.flatMap((incident) => this.steps(incident)));
+      // A member of a group follows its leader's steps: it has none of its own, and its group's message shows it.
+      await this.deps.scheduleSteps(started.flatMap((incident) => (follows(incident) ? [] : this.steps(incident))));
       for (const incident of started) {
         const fired = result.opened.includes(incident.id);
         const rearmed = result.rearmed.includes(incident.id) && incident.previousAck ? ` (firing again: it was acknowledged by ${incident.previousAck.by} as ${acknowledgedAs(incident.previousAck)})` : '';
-        const held = incident.heldUntil !== undefined ? ` (silenced by ${incident.heldBy}; steps from ${new Date(incident.heldUntil).toISOString()})` : '';
+        const held = incident.heldUntil !== undefined ? ` (held by ${incident.heldBy}; steps from ${new Date(incident.heldUntil).toISOString()})` : '';
         log.child({ incidentId: incident.id, traceId: incident.traceId, slo: slo.id }).warn(
-          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner, ...(rearmed ? { rearmed: true } : {}), ...(held ? { silenced: true } : {}) },
-          `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}${rearmed}${held}`,
+          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner, ...(rearmed ? { rearmed: true } : {}), ...(held ? { silenced: true } : {}), ...(incident.group ? { group: incident.group } : {}) },
+          `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}${rearmed}${held}${follows(incident) ? ` (in the group of incident ${incident.group})` : ''}`,
         );
+        if (follows(incident)) {
+          await this.deps.queueUpdate(groupRefresh(incident.group!, now));
+          continue;
+        }
         // A raised incident's message (severity, value) changes in the channels that have it.
         if (!fired) await this.deps.queueUpdate({ incidentId: incident.id, update: 'escalated', seq: incident.token, origin: 'sloe' });
+        // The dependency whose page holds it hears of it in its thread (once per held incident).
+        const inhibition = decision.inhibited.get(incident.instanceKey);
+        if (inhibition?.cause?.incidentId) {
+          await this.deps.queueUpdate({ incidentId: inhibition.cause.incidentId, update: 'note', text: heldNote({ sloId: incident.sloId, id: incident.id }, inhibition), origin: 'sloe', seq: `held.${incident.id}` });
+        }
       }
       for (const id of result.resolved) {
         const incident = await store.get(id);
@@ -107,7 +120,7 @@ export class Evaluation {
     const { log, metrics } = this.deps;
     const end = metrics.evaluationDuration.startTimer();
     try {
-      const frame = slo.kind === 'ratio' ? await this.longWindows.evaluate(port, slo, now, 'problems') : await evaluateAt(port, slo, now, 'problems');
+      const frame = await evaluateAt(port, slo, now, 'problems', this.longWindows);
       const result = frame.status === 'data' ? (frame.instances.some((i) => i.state === 'breach') ? 'breach' : frame.instances.some((i) => i.state === 'nodata') ? 'nodata' : 'ok') : frame.status;
       metrics.evaluations.inc({ slo: slo.id, result });
       return frame;
@@ -142,6 +155,6 @@ export class Evaluation {
       .map(([key]) => `${slo.id}${key}`);
     const open = await this.deps.store.openIncidentIds(recent);
     const incidents = await Promise.all(Object.values(open).map((id) => this.deps.store.get(id)));
-    await this.deps.scheduleSteps(incidents.flatMap((i) => (i?.status === 'firing' ? this.steps(i, now - REPAIR_WINDOW_MS) : [])));
+    await this.deps.scheduleSteps(incidents.flatMap((i) => (i?.status === 'firing' && !follows(i) ? this.steps(i, now - REPAIR_WINDOW_MS) : [])));
   }
 }

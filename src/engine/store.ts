@@ -5,9 +5,12 @@
  *
  * Keys (under the prefix): `state:<slo>` hash (rev, evaluatedAt, data, reset:<instance>), `open` hash
  * (instance → incident id), `severity` hash (open incident id → severity), `incident:<id>` hash, `audit:<id>`
- * list, `incidents` sorted set by firing time, `delivery:<id>:<step>` string.
+ * list, `incidents` sorted set by firing time, `resolved` sorted set by resolution time (the last day's),
+ * `delivery:<id>:<step>` string, `groups` hash (group key → the firing time and id of its latest group's leader),
+ * `group:<leader id>` set (the group's members, the leader among them).
  */
 import { type Silence, silenceEnd } from '../rules/silence.js';
+import type { PageInterval } from '../rules/inhibit.js';
 import type { Redis } from 'ioredis';
 import type { InstanceState } from '../evaluator/state.js';
 import type { AuditEntry, Incident, IncidentDoc, IncidentStatus } from '../incident/model.js';
@@ -28,7 +31,12 @@ export interface SloState {
  * large numbers in exponent form.
  */
 export type StoreOp =
-  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string; held?: string }
+  /**
+   * An incident opens. With `group` (its policy's grouping; not for a held incident) it joins the group of that key
+   * when the group's first incident fired at most `waitMs` before and fires at this severity or above; else it
+   * starts a group of its own.
+   */
+  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string; held?: string; group?: { key: string; waitMs: string } }
   /**
    * A raise (ticket to page, or no data to breach). An acknowledged incident is re-armed: firing again, the
    * acknowledgement kept as `previousAck`, and `rearm` ([before, after] the acknowledger's name) appended to the audit.
@@ -51,11 +59,30 @@ local expected, data, evaluatedAt, opsJson, prefix = ARGV[1], ARGV[2], ARGV[3], 
 local rev = redis.call('HGET', stateKey, 'rev') or '0'
 if rev ~= expected then return cjson.encode({applied = false}) end
 local opened, escalated, rearmed, resolved = {}, {}, {}, {}
+-- A group carries an incident at this severity while its leader fires at it or above.
+local function carries(leader, severity)
+  local lead = redis.call('HMGET', prefix .. 'incident:' .. leader, 'status', 'severity')
+  return lead[1] == 'firing' and (lead[2] == 'page' or severity ~= 'page')
+end
 for _, op in ipairs(cjson.decode(opsJson)) do
   if op.op == 'open' then
     if redis.call('HSETNX', openKey, op.instanceKey, op.id) == 1 then
       local key = prefix .. 'incident:' .. op.id
       for field, value in pairs(op.fields) do redis.call('HSET', key, field, value) end
+      if op.group and not op.held then
+        local leader = nil
+        local current = redis.call('HGET', prefix .. 'groups', op.group.key)
+        if current then
+          local at, id = string.match(current, '^(%d+):(.+)$')
+          if at and tonumber(op.firedAt) - tonumber(at) <= tonumber(op.group.waitMs) and carries(id, op.fields.severity) then leader = id end
+        end
+        if not leader then
+          leader = op.id
+          redis.call('HSET', prefix .. 'groups', op.group.key, op.firedAt .. ':' .. op.id)
+        end
+        redis.call('HSET', key, 'group', leader)
+        redis.call('SADD', prefix .. 'group:' .. leader, op.id)
+      end
       redis.call('ZADD', indexKey, op.firedAt, op.id)
       redis.call('HSET', prefix .. 'severity', op.id, op.fields.severity)
       redis.call('RPUSH', prefix .. 'audit:' .. op.id, op.audit)
@@ -69,6 +96,12 @@ for _, op in ipairs(cjson.decode(opsJson)) do
       local audit = op.audit
       if op.op == 'escalate' then
         -- An acknowledgement (or a snooze) of a ticket is not one of the page it became: fire again.
+        -- A member whose group does not carry it at its new severity (or acknowledged) escalates on its own.
+        local group = redis.call('HGET', key, 'group')
+        if group and group ~= id and not carries(group, op.fields.severity) then
+          redis.call('HDEL', key, 'group')
+          redis.call('SREM', prefix .. 'group:' .. group, id)
+        end
         local before = redis.call('HMGET', key, 'status', 'acknowledgedBy', 'acknowledgedAt', 'severity', 'reason')
         if before[1] == 'acknowledged' then
           local by = before[2] or 'someone'
@@ -91,6 +124,7 @@ for _, op in ipairs(cjson.decode(opsJson)) do
         redis.call('HDEL', prefix .. 'severity', id)
         if redis.call('HGET', key, 'status') ~= 'resolved' then
           redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', op.resolvedAt, 'resolvedBy', 'sloe')
+          redis.call('ZADD', prefix .. 'resolved', op.resolvedAt, id)
           table.insert(resolved, id)
         end
       end
@@ -138,7 +172,7 @@ return status
 
 /** Resolve by hand: closes the incident and makes its instance start over from ok at the next evaluation. */
 const RESOLVE = `
-local key, auditKey, openKey, stateKey, severityKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local key, auditKey, openKey, stateKey, severityKey, resolvedKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 ${PAST_DEADLINE}
 if past(ARGV[5]) then return 'expired' end
 local status = redis.call('HGET', key, 'status')
@@ -148,6 +182,7 @@ redis.call('HSET', key, 'status', 'resolved', 'resolvedAt', ARGV[1], 'resolvedBy
 local instance = redis.call('HGET', key, 'instanceKey')
 if redis.call('HGET', openKey, instance) == ARGV[3] then redis.call('HDEL', openKey, instance) end
 redis.call('HDEL', severityKey, ARGV[3])
+redis.call('ZADD', resolvedKey, ARGV[1], ARGV[3])
 redis.call('HSET', stateKey, 'reset:' .. instance, '1')
 redis.call('HINCRBY', stateKey, 'rev', 1)
 redis.call('RPUSH', auditKey, ARGV[4])
@@ -166,6 +201,12 @@ end
 return {'busy', redis.call('PTTL', KEYS[1])}
 `;
 
+/** Give up a claim if it is still the caller's. */
+const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /** Extend a claim if it is still the caller's. */
 const EXTEND_CLAIM = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -175,9 +216,10 @@ return 0
 type Scripts = Redis & {
   sloeClaim(key: string, owner: string, ttlMs: string): Promise<unknown>;
   sloeExtendClaim(key: string, owner: string, ttlMs: string): Promise<number>;
+  sloeReleaseClaim(key: string, owner: string): Promise<number>;
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
-  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, ...args: string[]): Promise<string>;
+  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, resolvedKey: string, ...args: string[]): Promise<string>;
 };
 
 /** Reads and changes incidents and alert state in Redis. */
@@ -191,9 +233,10 @@ export class RedisIncidentStore implements IncidentStore {
     this.redis = redis as Scripts;
     this.redis.defineCommand('sloeApply', { numberOfKeys: 3, lua: APPLY });
     this.redis.defineCommand('sloeTransition', { numberOfKeys: 2, lua: TRANSITION });
-    this.redis.defineCommand('sloeResolve', { numberOfKeys: 5, lua: RESOLVE });
+    this.redis.defineCommand('sloeResolve', { numberOfKeys: 6, lua: RESOLVE });
     this.redis.defineCommand('sloeClaim', { numberOfKeys: 1, lua: CLAIM });
     this.redis.defineCommand('sloeExtendClaim', { numberOfKeys: 1, lua: EXTEND_CLAIM });
+    this.redis.defineCommand('sloeReleaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM });
   }
 
   private key(...parts: string[]): string {
@@ -273,7 +316,20 @@ export class RedisIncidentStore implements IncidentStore {
       rearms: Number(h.rearms ?? 0),
       ...(h.previousAck ? { previousAck: previousAck(h.previousAck) } : {}),
       refs,
+      ...(h.group ? { group: h.group } : {}),
     };
+  }
+
+  /** The leader of the group an incident is in (one field read: actions ask it of every incident they act on). */
+  async groupOf(id: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.key('incident', id), 'group')) ?? undefined;
+  }
+
+  /** The incidents of the group `leader` leads, the leader first, then by firing time. */
+  async members(leader: string): Promise<Incident[]> {
+    const ids = await this.redis.smembers(this.key('group', leader));
+    const incidents = (await Promise.all(ids.map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined && i.group === leader);
+    return incidents.sort((a, b) => (a.id === leader ? -1 : b.id === leader ? 1 : a.firedAt - b.firedAt || (a.id < b.id ? -1 : 1)));
   }
 
   /** Incidents by firing time, newest first; `open` keeps those not resolved. */
@@ -324,6 +380,42 @@ export class RedisIncidentStore implements IncidentStore {
     return Object.fromEntries(instanceKeys.flatMap((k, i) => (ids[i] ? [[k, ids[i]!]] : [])));
   }
 
+  /**
+   * The pages open now (acknowledged or snoozed ones too: they still fire) and those resolved since `since`, for the
+   * holds of the SLOs depending on them. Reads the open-incident and severity indexes and the resolution index, not
+   * every incident; resolutions older than a day (the longest inhibitFor) are dropped from it.
+   */
+  async pages(since: number): Promise<PageInterval[]> {
+    const resolvedKey = this.key('resolved');
+    const [open, severity, resolved] = await Promise.all([
+      this.redis.hgetall(this.key('open')),
+      this.redis.hgetall(this.key('severity')),
+      this.redis.zrangebyscore(resolvedKey, since, '+inf', 'WITHSCORES'),
+      this.redis.zremrangebyscore(resolvedKey, '-inf', since - 86_400_000),
+    ]);
+    const sloOf = (instanceKey: string) => instanceKey.slice(0, instanceKey.indexOf('{') < 0 ? undefined : instanceKey.indexOf('{'));
+    const interval = (instanceKey: string, id: string, end: number | null): PageInterval => {
+      const sloId = sloOf(instanceKey);
+      // Open pages began before now; when exactly does not matter to a hold asked now.
+      return { sloId, service: sloId.split('/')[0]!, start: -Infinity, end, incidentId: id };
+    };
+    const out = Object.entries(open).flatMap(([instanceKey, id]) => (severity[id] === 'page' ? [interval(instanceKey, id, null)] : []));
+    const ended: Array<[string, number]> = [];
+    for (let i = 0; i + 1 < resolved.length; i += 2) ended.push([resolved[i]!, Number(resolved[i + 1])]);
+    if (ended.length) {
+      const pipeline = this.redis.pipeline();
+      for (const [id] of ended) pipeline.hmget(this.key('incident', id), 'instanceKey', 'severity');
+      const rows = (await pipeline.exec()) ?? [];
+      ended.forEach(([id, at], i) => {
+        const [error, fields] = rows[i] ?? [];
+        if (error) throw error;
+        const [instanceKey, sev] = fields as [string | null, string | null];
+        if (instanceKey && sev === 'page') out.push(interval(instanceKey, id, at));
+      });
+    }
+    return out;
+  }
+
   /** How many incidents are open, by severity. */
   async openCounts(): Promise<Record<string, number>> {
     const counts: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
@@ -362,6 +454,7 @@ export class RedisIncidentStore implements IncidentStore {
       this.key('open'),
       this.key('state', incident.sloId),
       this.key('severity'),
+      this.key('resolved'),
       String(at),
       by,
       incident.id,
@@ -393,6 +486,11 @@ export class RedisIncidentStore implements IncidentStore {
   /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
   async extendDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.sloeExtendClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) === 1;
+  }
+
+  /** Gives up the caller's claim on a delivery that will be tried again later. */
+  async releaseDelivery(id: string, step: string, owner: string): Promise<void> {
+    await this.redis.sloeReleaseClaim(this.key('delivery', id, step), `claim:${owner}`);
   }
 
   /** Records the outcome of a claimed delivery; kept for 30 days. */

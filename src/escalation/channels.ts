@@ -10,12 +10,16 @@ import { PagerDutyChannel } from './pagerduty/pagerduty-channel.js';
 import { pagerDutyWebhook } from './pagerduty/webhook.js';
 import { type SlackApp, createSlackApp } from './slack/interactivity.js';
 import { SlackApi, SlackChannel } from './slack/slack-channel.js';
+import type { SlackFlow } from './slack/storm.js';
+import type { Incident } from '../incident/model.js';
 
 /** What channels need of the engine running them: its actions, its store, its clock, log and configuration. */
 export interface ChannelHost extends IncidentActions {
   readonly log: Logger;
   readonly now: Clock;
   readonly store: IncidentStore;
+  /** Slack's pace and storms, shared by the replicas; unset: messages go as fast as they come. */
+  readonly slackFlow?: SlackFlow;
   config(): Config;
 }
 
@@ -47,7 +51,9 @@ export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
           config: () => engine.config(),
         });
         api = new SlackApi(slackApp.client);
-        out.slack = new SlackChannel(api, env);
+        const flow = engine.slackFlow;
+        const incidents = async (ids: readonly string[]) => (await Promise.all(ids.map((id) => engine.store.get(id)))).filter((i): i is Incident => i !== undefined);
+        out.slack = new SlackChannel(api, env, flow ? { flow, incidents } : undefined);
         slackApp.client.auth.test().then(
           (r) => engine.log.info({ event: 'slack-connected', team: r.team, bot: r.user }, `Slack: connected to ${r.team} as ${r.user}`),
           (e: Error) => engine.log.error({ event: 'slack-auth-failed', error: e.message }, `Slack: the bot token was not accepted (${e.message})`),

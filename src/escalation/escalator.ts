@@ -4,14 +4,16 @@
  * is stale). A delivery is claimed in Redis first, so a retry or a second replica never sends it twice.
  */
 import type { StepJob, UpdateJob } from '../incident/jobs.js';
+import { follows, groupRefresh, groupStatus } from '../incident/group.js';
 import type { Incident } from '../incident/model.js';
 import { stepKey as keyOf } from '../incident/model.js';
 import type { Clock, IncidentStore, Logger } from '../incident/ports.js';
 import type { Step } from '../rules/model.js';
 import type { EngineMetrics } from '../observability/metrics.js';
-import { type Channel, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
+import { type Channel, type DeliveryResult, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
-import { describeStep, repeatsAfter } from '../rules/plan.js';
+import { describeStep, releasedAt, repeatsAfter } from '../rules/plan.js';
+import { heldNote, holdText } from '../rules/inhibit.js';
 import type { Holds } from '../rules/silence.js';
 
 export type Channels = Record<Step['notify'], Channel>;
@@ -69,8 +71,12 @@ export class Escalator {
     };
     if (!step) return skip('the frozen policy has no such step');
     if (incident.token !== job.token) return skip('stale: the incident was escalated anew since this step was scheduled');
-    if (incident.status === 'acknowledged') return skip(`acknowledged by ${incident.acknowledgedBy ?? 'someone'}`);
-    if (incident.status === 'resolved') return skip(`resolved${incident.resolvedBy ? ` by ${incident.resolvedBy}` : ''}`);
+    if (follows(incident)) return skip(`it follows the escalation of its group (incident ${incident.group})`);
+    // A group leader's steps are the group's: they run while any member fires, though the leader resolved.
+    const group = incident.group ? await store.members(incident.id) : undefined;
+    const status = group ? groupStatus(group) : incident.status;
+    if (status === 'acknowledged') return skip(`acknowledged by ${incident.acknowledgedBy ?? group?.find((m) => m.acknowledgedBy)?.acknowledgedBy ?? 'someone'}`);
+    if (status === 'resolved') return skip(`resolved${incident.resolvedBy ? ` by ${incident.resolvedBy}` : ''}`);
     if (incident.snoozedUntil !== undefined && incident.snoozedUntil > now) {
       await this.deps.postpone(job, incident.snoozedUntil);
       await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `postponed until ${new Date(incident.snoozedUntil).toISOString()} (snoozed)` });
@@ -78,9 +84,14 @@ export class Escalator {
     }
     const hold = (await this.deps.holds?.())?.({ service: incident.service, slo: incident.slo, signal: incident.signal, severity: job.severity, labels: incident.labels }, now);
     if (hold) {
-      await this.deps.postpone(job, hold.until);
-      await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `held until ${new Date(hold.until).toISOString()}: silenced by ${hold.by}: ${hold.reason}` });
-      log.info({ event: 'step-held', step: key, until: hold.until }, `step ${key} held until ${new Date(hold.until).toISOString()}: silenced by ${hold.by}`);
+      const until = releasedAt(incident.policy, job, hold);
+      await this.deps.postpone(job, until);
+      await store.addAudit(incident.id, { at: now, type: 'note', step: key, by: 'sloe', detail: `held until ${new Date(until).toISOString()}: ${holdText(hold)}` });
+      log.info({ event: 'step-held', step: key, until, ...(hold.cause ? { dependency: hold.cause.sloId } : {}) }, `step ${key} held until ${new Date(until).toISOString()}: ${hold.cause ? `caused by ${hold.by}?` : `silenced by ${hold.by}`}`);
+      // The dependency's Slack thread hears of each incident its page holds, once.
+      if (hold.cause?.incidentId) {
+        await this.deps.queueUpdate({ incidentId: hold.cause.incidentId, update: 'note', text: heldNote({ sloId: incident.sloId, id: incident.id }, hold), origin: 'sloe', seq: `held.${incident.id}` });
+      }
       return 'postponed';
     }
 
@@ -90,18 +101,18 @@ export class Escalator {
     if (repeats.length) await this.deps.scheduleSteps(repeats.map((r) => ({ incidentId: incident.id, token: job.token, severity: r.severity, index: r.index, at: r.at, round: r.round })));
 
     const delivery = `${key}@${job.token}${round ? `.r${round}` : ''}`;
-    const claim = await this.claim(incident.id, delivery, `step ${key}`);
-    if (claim === 'done') return 'skipped';
-
-    metrics.stepLag.observe(Math.max(0, now - job.at) / 1000);
     const channel = this.deps.channels[step.notify];
     const what = `${describeStep(step)}${round ? ` (repeat ${round})` : ''}`;
     const fields = { step: key, ...(round ? { round } : {}) };
-    log.debug({ event: 'step-delivering', ...fields, channel: channel.name }, `delivering step ${key}`);
-    const result = await this.holding(incident.id, delivery, () => withRetries(() => channel.step({ incident, step, stepKey: key, round, log, now: this.deps.now }), this.deps.retry ?? DEFAULT_RETRY));
+    let attempts = 0;
+    const result = await this.deliver(incident.id, delivery, `step ${key}`, () => {
+      if (attempts++ === 0) metrics.stepLag.observe(Math.max(0, now - job.at) / 1000);
+      log.debug({ event: 'step-delivering', ...fields, channel: channel.name }, `delivering step ${key}`);
+      return channel.step({ incident, step, stepKey: key, round, log, now: this.deps.now, ...(group ? { group } : {}) });
+    });
+    if (result === 'done') return 'skipped';
     const at = this.deps.now();
     if (result.ok) {
-      await store.finishDelivery(incident.id, delivery, 'done');
       if (result.refs) await store.setRefs(incident.id, result.refs);
       await store.addAudit(incident.id, { at, type: 'step', ...fields, by: 'sloe', detail: `${what}: ${result.detail ?? 'sent'}` });
       metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'sent' });
@@ -109,9 +120,10 @@ export class Escalator {
       if (!channel.logOnly) {
         await this.deps.queueUpdate({ incidentId: incident.id, update: 'note', text: result.detail ?? `${what}: sent`, origin: channel.name, seq: delivery });
       }
+      // Members that joined while the step was being delivered are shown by an update of the group's message.
+      if (group && (await store.members(incident.id)).length !== group.length) await this.deps.queueUpdate(groupRefresh(incident.id, this.deps.now()));
       return 'sent';
     }
-    await store.finishDelivery(incident.id, delivery, 'failed');
     const detail = `${what} failed after ${result.attempts} attempt(s): ${result.error}`;
     await store.addAudit(incident.id, { at, type: 'failed', ...fields, by: 'sloe', detail });
     metrics.notifications.inc({ channel: channel.name, kind: 'step', outcome: 'failed' });
@@ -122,6 +134,24 @@ export class Escalator {
 
   private get claimTtlMs(): number {
     return this.deps.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+  }
+
+  /**
+   * Delivers once, whichever worker and replica runs the job: claim (a delivery done before is 'done'; one another
+   * worker holds runs again when its claim lapses) → send with retries, extending the claim meanwhile → a send the
+   * channel paced (`later`: Slack's pace, a storm summary not yet posted) gives the claim up and runs again then,
+   * from the queue, holding no worker → the outcome recorded. What the outcome means (audit, metrics, notes) is the
+   * caller's.
+   */
+  private async deliver(incidentId: string, delivery: string, what: string, send: () => Promise<DeliveryResult>): Promise<'done' | (DeliveryResult & { attempts: number })> {
+    if ((await this.claim(incidentId, delivery, what)) === 'done') return 'done';
+    const result = await this.holding(incidentId, delivery, () => withRetries(send, this.deps.retry ?? DEFAULT_RETRY));
+    if (!result.ok && result.later !== undefined) {
+      await this.deps.store.releaseDelivery(incidentId, delivery, this.deps.owner);
+      throw new RunLater(result.later, `${what} of incident ${incidentId}: ${result.error}`);
+    }
+    await this.deps.store.finishDelivery(incidentId, delivery, result.ok ? 'done' : 'failed');
+    return result;
   }
 
   /**
@@ -180,21 +210,40 @@ export class Escalator {
   async runUpdate(job: UpdateJob): Promise<void> {
     const incident = await this.deps.store.get(job.incidentId);
     if (!incident) return;
-    const outcomes = await Promise.allSettled([...new Set(Object.values(this.deps.channels))].map((channel) => this.updateChannel(incident, channel, job)));
+    const routed = await this.route(incident, job);
+    if (!routed) return;
+    const outcomes = await Promise.allSettled([...new Set(Object.values(this.deps.channels))].map((channel) => this.updateChannel(routed.incident, channel, routed.job, routed.group)));
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
+  /**
+   * Where an update of a grouped incident goes: to its group's leader, whose message and PagerDuty incident are the
+   * group's. A member's change, or a resolution while other members still fire, becomes one refresh of the group's
+   * message; the group resolves when its last member does.
+   */
+  private async route(incident: Incident, job: UpdateJob): Promise<{ incident: Incident; job: UpdateJob; group?: Incident[] } | undefined> {
+    if (!incident.group) return { incident, job };
+    const leader = follows(incident) ? await this.deps.store.get(incident.group) : incident;
+    if (!leader) return { incident, job };
+    const group = await this.deps.store.members(leader.id);
+    const refresh = async () => {
+      await this.deps.queueUpdate(groupRefresh(leader.id, this.deps.now()));
+      return undefined;
+    };
+    if (job.update === 'resolved') return groupStatus(group) === 'resolved' ? { incident: leader, job: { ...job, seq: 'group' }, group } : refresh();
+    if (follows(incident) && job.update !== 'note') return refresh();
+    return { incident: leader, job, group };
+  }
+
   /** Tells one channel of an update: claim → send with retries → record. */
-  private async updateChannel(incident: Incident, channel: Channel, job: UpdateJob): Promise<void> {
+  private async updateChannel(incident: Incident, channel: Channel, job: UpdateJob, group?: Incident[]): Promise<void> {
     const { store, metrics } = this.deps;
     const log = this.logFor(incident);
     const key = `update.${job.update}.${job.seq}.${channel.name}`;
-    if ((await this.claim(incident.id, key, `update ${key}`)) === 'done') return;
-    const ctx = { incident, update: job.update, ...(job.text !== undefined ? { text: job.text } : {}), ...(job.origin !== undefined ? { origin: job.origin } : {}), log, now: this.deps.now };
-    const result = await this.holding(incident.id, key, () => withRetries(async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' }, this.deps.retry ?? DEFAULT_RETRY));
-    await store.finishDelivery(incident.id, key, result.ok ? 'done' : 'failed');
-    if (result.ok && result.detail === 'not involved') return;
+    const ctx = { incident, update: job.update, ...(job.text !== undefined ? { text: job.text } : {}), ...(job.origin !== undefined ? { origin: job.origin } : {}), ...(group ? { group } : {}), log, now: this.deps.now };
+    const result = await this.deliver(incident.id, key, `update ${key}`, async () => (await channel.update(ctx)) ?? { ok: true, detail: 'not involved' });
+    if (result === 'done' || (result.ok && result.detail === 'not involved')) return;
     if (result.ok && result.refs) await store.setRefs(incident.id, result.refs);
     metrics.notifications.inc({ channel: channel.name, kind: 'update', outcome: result.ok ? 'sent' : 'failed' });
     if (!result.ok) {

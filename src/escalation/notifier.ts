@@ -10,9 +10,13 @@ import type { Step } from '../rules/model.js';
 import { sleep as realSleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
 
+/**
+ * What a delivery came to. A failure with `later` was not attempted (a channel's pace, a storm summary not yet
+ * posted): the job runs it again after that many ms, from the queue, holding no worker and counting no attempt.
+ */
 export type DeliveryResult =
   | { ok: true; refs?: Record<string, string>; detail?: string }
-  | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
+  | { ok: false; retry: boolean; error: string; retryAfterMs?: number; later?: number };
 
 export interface StepContext {
   incident: Incident;
@@ -21,6 +25,8 @@ export interface StepContext {
   stepKey: string;
   /** 0 for the step's first run, n for its n-th repetition (a policy's `repeat`). */
   round: number;
+  /** The members of the group the incident leads (a policy's `group:`), the incident first. */
+  group?: Incident[];
   log: Logger;
   now(): number;
 }
@@ -32,6 +38,8 @@ export interface UpdateContext {
   text?: string;
   /** Where the change came from (`slack`, `pagerduty`, `api`, or a channel's name for its notes). */
   origin?: string;
+  /** The members of the group the incident leads (a policy's `group:`), the incident first. */
+  group?: Incident[];
   log: Logger;
   now(): number;
 }
@@ -75,7 +83,7 @@ export async function withRetries(
     } catch (e) {
       last = { ok: false, retry: true, error: e instanceof Error ? e.message : String(e) };
     }
-    if (last.ok || !last.retry || attempt === policy.attempts) return { ...redactError(last), attempts: attempt };
+    if (last.ok || !last.retry || last.later !== undefined || attempt === policy.attempts) return { ...redactError(last), attempts: attempt };
     const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
     const asked = last.retryAfterMs !== undefined ? Math.min(Math.max(last.retryAfterMs, 0), policy.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs!) : undefined;
     await sleep(asked ?? backoff);

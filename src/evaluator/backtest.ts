@@ -1,21 +1,17 @@
 /**
- * Replays the alert state machine over history: range queries fetch everything once, then each step is judged by
- * the same frame and state code that `run` uses, and each incident's escalation steps are laid on the timeline.
+ * Replays the alert state machine over history: the frames of each step time (`loadFrames` in evaluate.ts fetches
+ * everything once and judges each step with the same frame code `run` uses) go through the same transition
+ * function as `run`'s, and each incident's escalation steps are laid on the timeline.
  */
 import { RANDOM_IDS } from '../incident/events.js';
 import type { IncidentReason } from '../incident/model.js';
 import type { EscalationPolicy, Severity, Slo } from '../rules/model.js';
 import { planEscalations } from '../rules/plan.js';
 import { type Hold, type Holds, NO_HOLDS, type SilenceTarget } from '../rules/silence.js';
-import { gcd } from '../util/async.js';
-import { ratioGrids } from './evaluate.js';
-import { EvaluationError } from './evaluate.js';
-import { type SloFrame, ratioFrame, thresholdFrame } from './frame.js';
+import type { FrameSource, SloFrame } from './frame.js';
 import { type Labels, labelsKey } from './labels.js';
-import type { PrometheusPort, RangeSeries } from './prometheus.js';
 import type { InstanceState } from './state.js';
 import { transition } from './transition.js';
-import { ratioPlan } from './windows.js';
 
 export interface BacktestStep {
   notify: 'slack' | 'pagerduty' | 'oncall';
@@ -41,57 +37,23 @@ export interface BacktestIncident {
   /** A silence held the firing's steps: they start from the first when it ends. */
   held?: Hold;
   steps: BacktestStep[];
+  /** The group it leads or follows (its policy's `group:`; see backtest-groups.ts). */
+  group?: BacktestGroup;
+}
+
+/** An incident's group in a backtest: its leader's steps are the group's; a member runs none of its own. */
+export interface BacktestGroup {
+  role: 'leader' | 'member';
+  leader: { sloId: string; labels: Labels; firedAt: number };
+  /** How many incidents the group has, the leader among them. */
+  size: number;
+  /** A member raised to a severity its group does not carry leaves it then and escalates on its own. */
+  leftAt?: number;
 }
 
 export interface BacktestInstance {
   labels: Labels;
   incidents: BacktestIncident[];
-}
-
-/** A function giving the frame of an SLO at each step time. */
-export type FrameSource = (at: number) => SloFrame;
-
-/** Fetches an SLO's history over [from, to] with range queries and returns the frame at any step time. */
-export async function loadFrames(port: PrometheusPort, slo: Slo, from: number, to: number, stepMs: number): Promise<FrameSource> {
-  if (slo.kind === 'threshold') {
-    const fetch = async (q: string) => {
-      try {
-        return await port.range(q, from, to, stepMs);
-      } catch (e) {
-        throw new EvaluationError(slo.id, q, e);
-      }
-    };
-    const [values, baselines] = await Promise.all([fetch(slo.query), slo.baseline !== undefined ? fetch(slo.baseline) : undefined]);
-    const at = pointsAt(values, from, to, stepMs);
-    const baseAt = baselines ? pointsAt(baselines, from, to, stepMs) : undefined;
-    return (t) => thresholdFrame(slo, at(t), baseAt?.(t), 'problems');
-  }
-  const plan = ratioPlan(slo);
-  const grid = gcd(stepMs, plan.resMs);
-  const start = from - plan.longestMs + plan.resMs;
-  const grids = await ratioGrids(port, slo, start, to, grid);
-  return (t) => ratioFrame(slo, grids, t, plan.longestMs, 'problems');
-}
-
-/** Indexes range series by step so that the samples present at a step time are found directly. */
-function pointsAt(series: RangeSeries[], from: number, to: number, stepMs: number) {
-  const n = Math.floor((to - from) / stepMs) + 1;
-  const columns = series.map((s) => {
-    const values = new Float64Array(n).fill(NaN);
-    const present = new Uint8Array(n);
-    for (let k = 0; k < s.times.length; k++) {
-      const i = Math.round((s.times[k]! - from) / stepMs);
-      if (i >= 0 && i < n) {
-        values[i] = s.values[k]!;
-        present[i] = 1;
-      }
-    }
-    return { labels: s.labels, values, present };
-  });
-  return (t: number) => {
-    const i = Math.round((t - from) / stepMs);
-    return columns.filter((c) => c.present[i] === 1).map((c) => ({ labels: c.labels, value: c.values[i]! }));
-  };
 }
 
 /**
@@ -142,7 +104,7 @@ export function replay(
     }
   }
   const until = times[times.length - 1] ?? 0;
-  for (const { list } of incidents.values()) for (const incident of list) incident.steps = steps(incident, policy, until, holds, targets.get(incident)!);
+  for (const { list } of incidents.values()) for (const incident of list) incident.steps = incidentSteps(incident, policy, until, holds, targets.get(incident)!);
   return [...incidents.values()].map(({ labels, list }) => ({ labels, incidents: list }));
 }
 
@@ -160,7 +122,11 @@ function steady(frame: SloFrame, states: Readonly<Record<string, InstanceState>>
   return true;
 }
 
-function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds, target: Omit<SilenceTarget, 'severity'>): BacktestStep[] {
+/**
+ * The steps an incident runs until it resolves (or `end`, when it leads a group whose last member resolves later),
+ * or the timeline ends at `until`.
+ */
+export function incidentSteps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds, target: Omit<SilenceTarget, 'severity'>, end = incident.resolvedAt ?? Infinity): BacktestStep[] {
   if (!policy) return [];
   // Severity only rises, and there are two: an incident raised since fired as a ticket.
   const fired: Severity = incident.escalations.some((e) => e.raised) ? 'ticket' : incident.severity;
@@ -169,8 +135,7 @@ function steps(incident: BacktestIncident, policy: EscalationPolicy | undefined,
     { severity: fired, from: incident.held?.until ?? incident.firedAt, start: incident.firedAt },
     ...incident.escalations.map((e) => ({ severity: e.severity, from: e.held?.until ?? e.at, start: e.at })),
   ];
-  const end = Math.min(incident.resolvedAt ?? Infinity, until + 1);
-  return planEscalations(policy, escalations, end, (s, at) => holds({ ...target, severity: s }, at)).map((s) => ({
+  return planEscalations(policy, escalations, Math.min(end, until + 1), (s, at) => holds({ ...target, severity: s }, at)).map((s) => ({
     notify: s.step.notify,
     at: s.at,
     severity: s.severity,

@@ -1,14 +1,17 @@
 /**
- * A frame is what one evaluation of one SLO saw at one moment: a result per instance, or no data, or too many
- * series. Frames are built from query results (instant or range) by the same functions, so `eval`, `backtest` and
- * `run` judge the same numbers the same way.
+ * The frame stage of an evaluation (plan → fetch → frame), pure: a frame is what one evaluation of one SLO saw at
+ * one moment: a result per instance, or no data, or too many series. Frames are judged from fetched samples (instant
+ * values, or the windows of base rates ending at that moment) by the same functions, so `eval`, `backtest` and `run`
+ * judge the same numbers the same way; the burn-rate maths of ratio SLOs is here.
  */
+import { burnRate } from '../rules/burn-rate.js';
 import { holds } from '../rules/condition.js';
 import { formatDuration } from '../rules/duration.js';
-import type { RatioSlo, Severity, Slo, ThresholdSlo } from '../rules/model.js';
+import type { BurnRateTier, RatioSlo, Severity, Slo, ThresholdSlo } from '../rules/model.js';
 import { type Labels, labelsKey } from './labels.js';
+import type { RatioPlan } from './plan.js';
 import type { Observation } from './state.js';
-import { type RateGrid, type RatioStatus, type Windows, ratioStatus } from './windows.js';
+import type { InstanceWindows, Windows } from './windows.js';
 
 export type InstanceState = 'ok' | 'breach' | 'nodata';
 
@@ -22,7 +25,7 @@ export interface InstanceResult {
   /** One sentence on what was seen, for people. */
   message: string;
   /** Ratio SLOs: each burn-rate tier. */
-  tiers?: RatioStatus['tiers'];
+  tiers?: TierStatus[];
 }
 
 /** Whether healthy instances get a message too (`eval` shows them), or only the ones that need attention. */
@@ -32,6 +35,9 @@ export type SloFrame =
   | { status: 'data'; instances: InstanceResult[] }
   | { status: 'nodata'; message: string }
   | { status: 'error'; message: string };
+
+/** A function giving the frame of an SLO at each step time (a replay's history). */
+export type FrameSource = (at: number) => SloFrame;
 
 /** Formats a number for people: up to 4 significant digits. */
 export function fmt(n: number): string {
@@ -83,33 +89,53 @@ export function thresholdFrame(
   return { status: 'data', instances };
 }
 
-/** Judges a ratio SLO at time `at` on each instance's grid. */
-export function ratioFrame(
-  slo: RatioSlo,
-  grids: ReadonlyArray<{ labels: Labels; grid: RateGrid }>,
-  at: number,
-  longestMs: number,
-  detail: Detail = 'all',
-): SloFrame {
-  const instances: Array<{ labels: Labels; windows: Windows }> = [];
-  let resMs = 0;
-  for (const { labels, grid } of grids) {
-    const i = grid.index(at);
-    if (i < 0 || i >= grid.length) continue;
-    instances.push({ labels, windows: grid.windowsAt(i) });
-    resMs = grid.resMs;
-  }
-  return ratioWindowsFrame(slo, instances, resMs, longestMs, detail);
+/** How one burn-rate tier stands at one moment. */
+export interface TierStatus {
+  severity: Severity;
+  longMs: number;
+  shortMs: number;
+  factor: number;
+  /** Burn rates (rules/burn-rate.ts: error ratio ÷ error budget); NaN without traffic. */
+  longBurn: number;
+  shortBurn: number;
+  /** Events in the long window. */
+  events: number;
+  firing: boolean;
+}
+
+interface RatioStatus {
+  /** Share of good events over the longest window; NaN without traffic. */
+  sli: number;
+  tiers: TierStatus[];
+  /** True when no window has any traffic data: the SLO has no data. */
+  noData: boolean;
+}
+
+/**
+ * Evaluates the tiers of a ratio SLO on the windows ending at one moment (base rates at resolution `resMs`).
+ * Without `detail`, only firing tiers are listed (what alerting needs); with it, every tier (what `eval` shows).
+ */
+function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: number, detail = true): RatioStatus {
+  const resSeconds = resMs / 1000;
+  const burn = (w: { bad: number; total: number }) => (w.total > 0 ? burnRate(w.bad / w.total, slo.objective) : NaN);
+  const longest = windows(longestMs);
+  if (longest.points === 0) return { sli: NaN, tiers: [], noData: true };
+  const tiers = slo.tiers.flatMap((tier: BurnRateTier): TierStatus[] => {
+    const long = windows(tier.longMs);
+    const short = windows(tier.shortMs);
+    const longBurn = burn(long);
+    const shortBurn = burn(short);
+    const events = long.total * resSeconds;
+    const firing = longBurn > tier.factor && shortBurn > tier.factor && events >= slo.minEvents;
+    if (!firing && !detail) return [];
+    return [{ severity: tier.severity, longMs: tier.longMs, shortMs: tier.shortMs, factor: tier.factor, longBurn, shortBurn, events, firing }];
+  });
+  return { sli: longest.total > 0 ? 1 - longest.bad / longest.total : NaN, tiers, noData: false };
 }
 
 /** Judges a ratio SLO on each instance's windows ending at one moment. */
-export function ratioWindowsFrame(
-  slo: RatioSlo,
-  instances: ReadonlyArray<{ labels: Labels; windows: Windows }>,
-  resMs: number,
-  longestMs: number,
-  detail: Detail = 'all',
-): SloFrame {
+export function ratioFrame(slo: RatioSlo, plan: Pick<RatioPlan, 'resMs' | 'longestMs'>, instances: readonly InstanceWindows[], detail: Detail = 'all'): SloFrame {
+  const { resMs, longestMs } = plan;
   const results: InstanceResult[] = [];
   for (const { labels, windows } of instances) {
     const status = ratioStatus(slo, windows, resMs, longestMs, detail === 'all');

@@ -1,41 +1,10 @@
 /**
- * Burn-rate windows of ratio SLOs, built from one base series per ratio part. Every window of an SLO is a multiple
- * of its base resolution (the gcd of its tier windows), so a window ending at t is the sum of the base rates at
- * t, t − res, t − 2·res, …: one range query per part serves every tier, for `eval`, `backtest` and `run` alike.
+ * Base rates of a ratio SLO on a regular time grid, one grid per instance, with running sums so that any window
+ * ending at any grid point costs O(1). What the fetch stage makes of Prometheus' answers and the frame stage reads.
  */
-import { formatDuration } from '../rules/duration.js';
-import type { BurnRateTier, RatioSlo, Severity } from '../rules/model.js';
-import { gcd } from '../util/async.js';
+import type { Labels } from './labels.js';
 
-/** What to query for a ratio SLO. */
-export interface RatioPlan {
-  /** Base resolution: the range of each base rate, and the spacing of the points that make up a window. */
-  resMs: number;
-  /** The longest window, which sets how much history one evaluation needs. */
-  longestMs: number;
-  bad?: string;
-  good?: string;
-  total: string;
-}
-
-export function ratioPlan(slo: RatioSlo): RatioPlan {
-  const windows = slo.tiers.flatMap((t) => [t.longMs, t.shortMs]);
-  const resMs = windows.reduce((a, b) => gcd(a, b));
-  const window = formatDuration(resMs);
-  const fill = (q: string) => q.replaceAll('$window', window);
-  return {
-    resMs,
-    longestMs: Math.max(...windows),
-    ...(slo.ratio.bad !== undefined ? { bad: fill(slo.ratio.bad) } : {}),
-    ...(slo.ratio.good !== undefined ? { good: fill(slo.ratio.good) } : {}),
-    total: fill(slo.ratio.total),
-  };
-}
-
-/**
- * Base rates of one instance on a regular time grid (NaN where Prometheus had no point), with running sums so that
- * any window ending at any grid point costs O(1).
- */
+/** Base rates of one instance on a regular time grid (NaN where Prometheus had no point). */
 export class RateGrid {
   private readonly badSum: Float64Array;
   private readonly totalSum: Float64Array;
@@ -97,47 +66,24 @@ export interface WindowSum {
 /** The windows ending at one moment, by length. */
 export type Windows = (lengthMs: number) => WindowSum;
 
-/** How one burn-rate tier stands at one moment. */
-export interface TierStatus {
-  severity: Severity;
-  longMs: number;
-  shortMs: number;
-  factor: number;
-  /** Burn rates: error ratio ÷ error budget (1 − objective); NaN without traffic. */
-  longBurn: number;
-  shortBurn: number;
-  /** Events in the long window. */
-  events: number;
-  firing: boolean;
+/** The windows of one instance ending at one moment. */
+export interface InstanceWindows {
+  labels: Labels;
+  windows: Windows;
 }
 
-export interface RatioStatus {
-  /** Share of good events over the longest window; NaN without traffic. */
-  sli: number;
-  tiers: TierStatus[];
-  /** True when no window has any traffic data: the SLO has no data. */
-  noData: boolean;
+/** An instance's base rates. */
+export interface InstanceGrid {
+  labels: Labels;
+  grid: RateGrid;
 }
 
-/**
- * Evaluates the tiers of a ratio SLO on the windows ending at one moment (base rates at resolution `resMs`).
- * Without `detail`, only firing tiers are listed (what alerting needs); with it, every tier (what `eval` shows).
- */
-export function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: number, detail = true): RatioStatus {
-  const budget = 1 - slo.objective;
-  const resSeconds = resMs / 1000;
-  const burn = (w: { bad: number; total: number }) => (w.total > 0 ? w.bad / w.total / budget : NaN);
-  const longest = windows(longestMs);
-  if (longest.points === 0) return { sli: NaN, tiers: [], noData: true };
-  const tiers = slo.tiers.flatMap((tier: BurnRateTier): TierStatus[] => {
-    const long = windows(tier.longMs);
-    const short = windows(tier.shortMs);
-    const longBurn = burn(long);
-    const shortBurn = burn(short);
-    const events = long.total * resSeconds;
-    const firing = longBurn > tier.factor && shortBurn > tier.factor && events >= slo.minEvents;
-    if (!firing && !detail) return [];
-    return [{ severity: tier.severity, longMs: tier.longMs, shortMs: tier.shortMs, factor: tier.factor, longBurn, shortBurn, events, firing }];
-  });
-  return { sli: longest.total > 0 ? 1 - longest.bad / longest.total : NaN, tiers, noData: false };
+/** The windows ending at `at` of each instance whose grid covers it. */
+export function windowsAt(grids: readonly InstanceGrid[], at: number): InstanceWindows[] {
+  const out: InstanceWindows[] = [];
+  for (const { labels, grid } of grids) {
+    const i = grid.index(at);
+    if (i >= 0 && i < grid.length) out.push({ labels, windows: grid.windowsAt(i) });
+  }
+  return out;
 }

@@ -4,8 +4,11 @@
  */
 import type { Severity } from '../rules/model.js';
 
-/** A change of an incident that channels which took part in it reflect (update the message, resolve the event). */
-export type IncidentUpdate = 'acknowledged' | 'resolved' | 'escalated' | 'snoozed' | 'note';
+/**
+ * A change of an incident that channels which took part in it reflect (update the message, resolve the event).
+ * `grouped`: a member of the incident's group fired, changed or resolved: its message shows the group as it is now.
+ */
+export type IncidentUpdate = 'acknowledged' | 'resolved' | 'escalated' | 'snoozed' | 'note' | 'grouped';
 
 export interface StepJob {
   incidentId: string;
@@ -26,4 +29,6 @@ export interface UpdateJob {
   origin?: string;
   /** Makes the update's delivery key unique (an incident may be snoozed twice). */
   seq: string;
+  /** Not before then (unix ms): changes of a group within a second are shown by one update at its end. */
+  at?: number;
 }

@@ -60,6 +60,11 @@ export interface Incident extends IncidentDoc {
   previousAck?: { by: string; at: number; severity: Severity; reason: IncidentReason };
   /** Where channels put things for this incident (Slack channel and message ts, PagerDuty dedup key…). */
   refs: Record<string, string>;
+  /**
+   * The incident leading its group (its policy's `group:`), this one's own id when it leads: the leader's message,
+   * PagerDuty incident and steps are the group's. Absent when it is in no group.
+   */
+  group?: string;
 }
 
 /** One line of an incident's audit trail. */

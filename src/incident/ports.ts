@@ -46,6 +46,8 @@ export interface IncidentStore {
   list(options?: { open?: boolean; limit?: number }): Promise<Incident[]>;
   /** One page of incidents, newest first, after the cursor `after`; `more` when another page follows. */
   page(options: { open?: boolean; limit: number; after?: { firedAt: number; id: string } }): Promise<{ incidents: Incident[]; more: boolean }>;
+  /** The incidents of the group `leader` leads (a policy's `group:`), the leader first; none when it leads none. */
+  members(leader: string): Promise<Incident[]>;
   audit(id: string): Promise<AuditEntry[]>;
   addAudit(id: string, entry: AuditEntry): Promise<void>;
   /** Records where channels put things for the incident (a Slack message, a PagerDuty dedup key). */
@@ -58,6 +60,8 @@ export interface IncidentStore {
   claimDelivery(id: string, delivery: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | Busy>;
   /** Extends the caller's claim by `ttlMs`; false when the claim is not the caller's any more (it lapsed). */
   extendDelivery(id: string, delivery: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives up the caller's claim on a delivery that will be tried again later (paced), so that any worker may take it. */
+  releaseDelivery(id: string, delivery: string, owner: string): Promise<void>;
   /** Records the outcome of a claimed delivery. */
   finishDelivery(id: string, delivery: string, outcome: 'done' | 'failed'): Promise<void>;
 }

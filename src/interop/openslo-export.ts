@@ -47,7 +47,7 @@ export function exportOpenSlo(config: Config): string {
       spec: { target: 'sloe', description: `the sloe escalation policy ${name}` },
     });
   }
-  for (const slo of config.slos) docs.push(...sloDocs(slo));
+  for (const slo of config.slos) docs.push(...sloDocs(slo, config.slos));
   return docs.map((d) => new Document(d).toString({ lineWidth: 0 })).join('---\n');
 }
 
@@ -55,7 +55,7 @@ function source(query: string): Obj {
   return { metricSource: { metricSourceRef: DATA_SOURCE, type: 'Prometheus', spec: { query } } };
 }
 
-function sloDocs(slo: Slo): Obj[] {
+function sloDocs(slo: Slo, all: readonly Slo[]): Obj[] {
   const id = `${slo.service}-${slo.name}`;
   const annotations: Record<string, string> = {
     [A.name]: slo.name,
@@ -73,6 +73,14 @@ function sloDocs(slo: Slo): Obj[] {
   if (slo.maxSeries !== DEFAULTS.maxSeries) put(A.maxSeries, String(slo.maxSeries));
   if (slo.forMs !== 0) put(A.for, formatDuration(slo.forMs));
   if (slo.resolveAfterMs !== DEFAULTS.resolveAfterMs) put(A.resolveAfter, formatDuration(slo.resolveAfterMs));
+  // Dependencies as the SLO's own: what it waits for (dependsOn, its service's included) and the SLOs of its
+  // service whose pages it holds (inhibits) — the same model as written at service level.
+  const dependsOn = (slo.inhibitedBy ?? []).filter((i) => i.via === 'dependsOn').map((i) => i.ref);
+  const inhibits = all.filter((o) => o.inhibitedBy?.some((i) => i.via === 'inhibits' && i.ref === slo.id)).map((o) => o.name);
+  if (dependsOn.length) put(A.dependsOn, JSON.stringify(dependsOn));
+  if (inhibits.length) put(A.inhibits, JSON.stringify(inhibits));
+  if (slo.inhibitForMs !== undefined) put(A.inhibitFor, formatDuration(slo.inhibitForMs));
+  if (slo.compare) put(A.compare, JSON.stringify({ label: slo.compare.label, baseline: slo.compare.baseline, when: slo.compare.when.text, minEvents: slo.compare.minEvents }));
 
   const metadata = {
     name: id,

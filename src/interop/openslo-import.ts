@@ -174,6 +174,19 @@ class Importer {
     const alerting = this.alerting(node, policies, window, service);
     if (!alerting) return;
 
+    // sloe's own fields that travel as JSON annotations (dependencies, compare:); invalid JSON is a problem there.
+    const json = <T>(key: string): T | undefined => {
+      if (ann[key] === undefined) return undefined;
+      try {
+        return JSON.parse(ann[key]) as T;
+      } catch {
+        this.fail(node, ['metadata', 'annotations', key], `${key} must be JSON`);
+        return undefined;
+      }
+    };
+    const dependsOn = json<string[]>(A.dependsOn);
+    const inhibits = json<string[]>(A.inhibits);
+    const compare = json<NonNullable<SloDoc['compare']>>(A.compare);
     const common = (name: string): Partial<SloDoc> => ({
       ...(typeof spec.description === 'string' && spec.description.trim() !== '' ? { description: spec.description } : {}),
       ...(ann[A.runbook] ? { runbook: ann[A.runbook] } : {}),
@@ -183,6 +196,10 @@ class Importer {
       ...(ann[A.noData] ? { noData: ann[A.noData] as 'ok' | 'keep' } : alerting.noData ? { noData: alerting.noData } : {}),
       ...(ann[A.noDataFor] ? { noDataFor: ann[A.noDataFor] } : {}),
       ...(ann[A.maxSeries] ? { maxSeries: Number(ann[A.maxSeries]) } : {}),
+      ...(dependsOn ? { dependsOn } : {}),
+      ...(inhibits ? { inhibits } : {}),
+      ...(ann[A.inhibitFor] ? { inhibitFor: ann[A.inhibitFor] } : {}),
+      ...(compare ? { compare } : {}),
       name,
     });
     const timing = (): AlertDoc => ({

@@ -26,6 +26,10 @@ export const ANNOTATIONS = {
   budget: `${SLOE}budget`,
   shortWindow: `${SLOE}short-window`,
   escalationPolicy: `${SLOE}escalation-policy`,
+  dependsOn: `${SLOE}depends-on`,
+  inhibits: `${SLOE}inhibits`,
+  inhibitFor: `${SLOE}inhibit-for`,
+  compare: `${SLOE}compare`,
   query: (part: string) => `${SLOE}${part}-query`,
 } as const;
 

@@ -3,7 +3,7 @@
  * evaluate and Alertmanager route. Where a rule cannot say exactly what sloe does, the SLO's notes say how it differs.
  */
 import { Document, type YAMLMap, isMap, isSeq } from 'yaml';
-import { type Config, type RatioSlo, type Slo, type ThresholdSlo, formatDuration } from '../rules/index.js';
+import { type Config, type RatioSlo, type Slo, type ThresholdSlo, errorRatioLimit, formatDuration } from '../rules/index.js';
 import { num, pascalName, percent } from './names.js';
 
 /** One Prometheus rule as the rule file holds it. */
@@ -159,9 +159,8 @@ function ratioRules(slo: RatioSlo): { rules: PrometheusRule[]; notes: string[] }
         : `clamp_min(1 - ((${fill(slo.ratio.good!, w)}) or ${total} * 0) / ${total}, 0)`;
     rules.push({ record: RECORDED.errorRatio(w), expr, labels: recordLabels(slo) });
   }
-  const budget = 1 - slo.objective;
   for (const tier of slo.tiers) {
-    const limit = num(tier.factor * budget);
+    const limit = num(errorRatioLimit(tier.factor, slo.objective));
     const long = formatDuration(tier.longMs);
     const short = formatDuration(tier.shortMs);
     const parts = [`${RECORDED.errorRatio(tier.longMs)}${sel} > ${limit}`, `${RECORDED.errorRatio(tier.shortMs)}${sel} > ${limit}`];

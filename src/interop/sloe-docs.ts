@@ -39,6 +39,10 @@ export interface SloDoc {
   noDataFor?: string;
   maxSeries?: number;
   alert?: AlertDoc;
+  dependsOn?: string[];
+  inhibits?: string[];
+  inhibitFor?: string;
+  compare?: { label: string; baseline: string; when?: string; minEvents?: number };
 }
 
 export interface ServiceLevelsDoc {
@@ -84,7 +88,8 @@ export interface ImportResult {
 /** The order of an SLO's keys in the files sloe's examples use. */
 const SLO_KEYS: ReadonlyArray<keyof SloDoc> = [
   'name', 'signal', 'dashboard', 'description', 'runbook', 'query', 'baseline', 'ratio', 'objective', 'window',
-  'interval', 'escalation', 'labels', 'noData', 'noDataFor', 'maxSeries', 'alert',
+  'interval', 'escalation', 'labels', 'noData', 'noDataFor', 'maxSeries', 'alert', 'dependsOn', 'inhibits', 'inhibitFor',
+  'compare',
 ];
 
 function ordered(doc: OutputDoc['doc']): OutputDoc['doc'] {

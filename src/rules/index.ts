@@ -1,3 +1,4 @@
+export { errorRatioLimit } from './burn-rate.js';
 export { type CheckOptions, checkOptionsFromEnv } from './check.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { UsageError, loadRules } from './load.js';

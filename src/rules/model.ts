@@ -1,5 +1,5 @@
 /** The internal model of loaded SLO files: normalised, cross-referenced and ready to evaluate. */
-import type { Condition, Threshold } from './condition.js';
+import type { Change, Condition, Threshold } from './condition.js';
 import type { PAGERDUTY_SEVERITIES, SIGNALS } from './schema.js';
 
 
@@ -45,7 +45,37 @@ interface SloCommon {
   source: Location;
   /** Declared by signal: its queries were derived from the service's `metrics:`. */
   derived?: true;
+  /**
+   * What holds this SLO's pages while it has a firing page (check/dependencies.ts): its own and its service's
+   * `dependsOn` (`service/slo` ids, or service names for any SLO of them), and the SLOs of its service whose
+   * `inhibits` name it.
+   */
+  inhibitedBy?: Inhibitor[];
+  /** How long a held page still waits after its dependency resolved (default DEFAULT_INHIBIT_FOR_MS). */
+  inhibitForMs?: number;
+  /** Variants of a label compared against a baseline value (`sloe gate`). */
+  compare?: Compare;
 }
+
+/**
+ * A variant comparison: the SLI of each value of `label` against the SLI of the `baseline` value, over a window,
+ * with at least `minEvents` events on each side.
+ */
+export interface Compare {
+  label: string;
+  baseline: string;
+  when: Change;
+  minEvents: number;
+}
+
+/** A dependency whose firing page holds an SLO's pages: an SLO id (`service/slo`) or a service name. */
+export interface Inhibitor {
+  ref: string;
+  via: 'dependsOn' | 'inhibits';
+}
+
+/** A page held by a dependency is released if it still fires this long after the dependency resolved. */
+export const DEFAULT_INHIBIT_FOR_MS = 15 * 60_000;
 
 /** An SLO on a single query compared against a threshold, or against a baseline query (`drop > 5`). */
 export interface ThresholdSlo extends SloCommon {
@@ -103,7 +133,15 @@ export interface EscalationPolicy {
   responders?: string[];
   /** The page steps start over this long after the last of them ran, until acknowledged or resolved. */
   repeatMs?: number;
+  /** Incidents of one group firing within `waitMs` of its first share its message, PagerDuty incident and steps. */
+  group?: PolicyGroup;
   source: Location;
+}
+
+/** A policy's grouping: what the incidents of a group share (`by`), and how long after its first one it takes more. */
+export interface PolicyGroup {
+  by: Array<'service' | 'slo'>;
+  waitMs: number;
 }
 
 export interface Member {
@@ -178,10 +216,3 @@ export const DEFAULTS = {
   windowMs: 30 * 24 * 3600_000,
   minEvents: 0,
 } as const;
-
-/** The Google SRE Workbook's multiwindow, multi-burn-rate tiers. */
-export const WORKBOOK_TIERS: ReadonlyArray<{ severity: Severity; budget: number; longMs: number; shortMs: number }> = [
-  { severity: 'page', budget: 0.02, longMs: 3600_000, shortMs: 5 * 60_000 },
-  { severity: 'page', budget: 0.05, longMs: 6 * 3600_000, shortMs: 30 * 60_000 },
-  { severity: 'ticket', budget: 0.1, longMs: 3 * 24 * 3600_000, shortMs: 6 * 3600_000 },
-];

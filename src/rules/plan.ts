@@ -5,6 +5,7 @@
  * scheduling its repetitions), `backtest` all of an incident's escalations at once (planEscalations).
  */
 import type { EscalationPolicy, Severity, Step } from './model.js';
+import type { Hold } from './silence.js';
 
 export interface PlannedStep {
   /** Position of the step in the policy's list for `severity`. */
@@ -59,7 +60,7 @@ export function planEscalations(
   policy: EscalationPolicy,
   escalations: readonly Escalation[],
   end: number,
-  holdAt: (severity: Severity, at: number) => { until: number } | undefined = () => undefined,
+  holdAt: (severity: Severity, at: number) => Pick<Hold, 'until' | 'cause'> | undefined = () => undefined,
 ): PlannedStep[] {
   return escalations.flatMap((escalation, i) => {
     const next = escalations[i + 1];
@@ -73,7 +74,7 @@ export function planEscalations(
       // repetitions then count from when it ran).
       const hold = holdAt(s.severity, s.at);
       if (hold && hold.until > s.at) {
-        queue.push({ ...s, at: hold.until });
+        queue.push({ ...s, at: releasedAt(policy, s, hold) });
         queue.sort((a, b) => a.at - b.at || a.index - b.index);
         continue;
       }
@@ -83,6 +84,18 @@ export function planEscalations(
     }
     return out;
   });
+}
+
+/**
+ * When a step held until `hold.until` is due again. A silence's end releases it then; a dependency's hold keeps the
+ * steps' spacing, so that a released escalation starts from its first step (Slack, then PagerDuty `after` later)
+ * rather than sending everything at once.
+ */
+export function releasedAt(policy: EscalationPolicy, step: Pick<PlannedStep, 'severity' | 'index'>, hold: Pick<Hold, 'until' | 'cause'>): number {
+  if (!hold.cause) return hold.until;
+  const steps = policy[step.severity];
+  const first = Math.min(...steps.map((s) => s.afterMs));
+  return hold.until + ((steps[step.index]?.afterMs ?? first) - first);
 }
 
 /** What a step sends to, for people: `slack #ai-alerts`, `pagerduty (critical)`, `oncall ai-primary`. */

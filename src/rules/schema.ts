@@ -136,6 +136,9 @@ export const BurnRateTierSchema = z.strictObject({
   short: duration('short window, default long/12', { min: '1s', max: '1y' }).optional(),
 });
 
+/** A number of events (a whole number, 0 or more). */
+const eventCount = (description: string) => z.number().int().min(0).optional().meta({ description });
+
 export const AlertSchema = z
   .strictObject({
     when: condition('the breach condition').optional(),
@@ -148,12 +151,7 @@ export const AlertSchema = z
       })
       .optional()
       .meta({ description: 'ratio SLOs: "workbook" or a list of burn-rate tiers' }),
-    minEvents: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .meta({ description: 'ratio SLOs: below this many events in the long window a tier does not fire' }),
+    minEvents: eventCount('ratio SLOs: below this many events in the long window a tier does not fire'),
   })
   .meta({ description: 'when the SLO opens an incident' });
 
@@ -207,6 +205,34 @@ export const MetricsSchema = z
   })
   .meta({ description: 'the metrics of the service, once: SLOs may then be declared by signal, without a query' });
 
+/** A variant comparison: every value of `label` against the `baseline` value's SLI (`sloe gate`). */
+export const CompareSchema = z
+  .strictObject({
+    label: text(MAX_LENGTH.name)
+      .regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' })
+      .meta({ description: 'the label whose values are the variants, e.g. prompt_key or gen_ai_request_model' }),
+    baseline: text(MAX_LENGTH.label).min(1, { error: 'compare.baseline must not be empty: name the value of the label every other value is compared with' }).meta({ description: 'the value of the label that is the baseline, e.g. answer_v1' }),
+    when: condition('how far a variant may move from the baseline before it is a regression: "rise > 20%", "drop > 2" (default per signal: latency and cost rise > 20%, error rate rise > 0.005, eval score drop > 2)').optional(),
+    minEvents: eventCount('the fewest events each side needs over the window before the comparison counts (default 100; for gauges, samples: default 10)'),
+  })
+  .meta({ description: 'compare the values of a label (prompt or model variants) against a baseline value: the rollout gate of `sloe gate`' });
+/** A dependency: `service` (any SLO of it) or `service/slo`. */
+const DEPENDENCY_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)?$';
+
+const dependency = text(MAX_LENGTH.name).regex(new RegExp(DEPENDENCY_PATTERN), {
+  error: (issue) => `expected "service" or "service/slo" (lower-case names): got ${JSON.stringify(issue.input)}`,
+});
+
+const dependsOn = (whose: string) =>
+  z
+    .array(dependency)
+    .min(1, { error: 'dependsOn must list at least one "service" or "service/slo"' })
+    .optional()
+    .meta({ description: `what ${whose} depends on: "service/slo" or "service" (any of its SLOs); while one of them has a firing page, a page of ${whose} is held, and released if it still fires inhibitFor after the dependency resolves` });
+
+const inhibitFor = (whose: string) =>
+  duration(`how long a page of ${whose} held by a dependency (dependsOn, inhibits) still waits after the dependency resolved (default 15m)`, { min: '0', max: '1d' }).optional();
+
 export const SloSchema = z.strictObject({
   name: name('SLO name'),
   signal: z.enum(SIGNALS).meta({ description: 'which golden signal this SLO watches' }),
@@ -236,6 +262,14 @@ export const SloSchema = z.strictObject({
     .optional()
     .meta({ description: 'SLOs declared by signal: labels that split the SLO into instances (e.g. the model)' }),
   range: duration('SLOs declared by signal: the range of rate() (default per signal: 5m, cost 1d, cache and guardrail 10m)', { min: '1s', max: '30d' }).optional(),
+  compare: CompareSchema.optional(),
+  dependsOn: dependsOn('this SLO'),
+  inhibits: z
+    .array(dependency)
+    .min(1, { error: 'inhibits must list at least one SLO of the same service' })
+    .optional()
+    .meta({ description: 'SLOs of the same service whose pages wait while this SLO has a firing page (a burn-rate SLO and a threshold SLO on the same counters: one fault, one page)' }),
+  inhibitFor: inhibitFor('this SLO'),
 });
 
 export const ServiceLevelsSchema = z
@@ -250,6 +284,8 @@ export const ServiceLevelsSchema = z
     labels: labels.optional(),
     dashboards: z.array(DashboardSchema).optional(),
     metrics: MetricsSchema.optional(),
+    dependsOn: dependsOn('every SLO of the service'),
+    inhibitFor: inhibitFor('the service\'s SLOs'),
     slos: z.array(SloSchema).min(1, { error: 'slos must list at least one SLO' }),
   })
   .meta({ title: 'ServiceLevels', description: 'the SLOs of one service' });
@@ -287,6 +323,19 @@ export const OnCallStepSchema = z.strictObject({
 
 export const StepSchema = z.discriminatedUnion('notify', [SlackStepSchema, PagerDutyStepSchema, OnCallStepSchema]);
 
+/** What incidents of a policy may share one Slack message and one PagerDuty incident by. */
+export const GROUP_BY = ['service', 'slo'] as const;
+
+export const GroupSchema = z
+  .strictObject({
+    by: z
+      .array(z.enum(GROUP_BY), { error: 'group.by must be a list: [service, slo], [service] or []' })
+      .optional()
+      .meta({ description: 'what the incidents of a group share: [service, slo] (default), [service], or [] (every incident of the policy)' }),
+    wait: duration('incidents of a group that fire within `wait` of its first share its message, PagerDuty incident and escalation (default 30s)', { min: '0', max: '1h' }).optional(),
+  })
+  .meta({ description: "incidents of one group that fire within `wait` share one Slack message, one PagerDuty incident and one escalation (Alertmanager's group_by and group_wait)" });
+
 export const EscalationPolicySchema = z
   .strictObject({
     apiVersion: z.literal(API_VERSION),
@@ -306,6 +355,7 @@ export const EscalationPolicySchema = z
       .optional()
       .meta({ description: 'who may Ack, Resolve and Snooze from Slack: Slack user ids and user group handles (@name); members of the on-call schedules of its steps may too. Unset: anyone who sees the message' }),
     repeat: duration('start the page steps over `repeat` after the last one ran, until the incident is acknowledged or resolved (at least 1m)', { min: '0', max: '30d' }).optional(),
+    group: GroupSchema.optional(),
   })
   .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
 

@@ -23,6 +23,12 @@ export interface Hold {
   by: string;
   reason: string;
   until: number;
+  /**
+   * Set when a dependency's page holds the incident (inhibit.ts), not a silence: the dependency's SLO id, and its
+   * incident where known (`run`), and whether it still fires (`until` is then when to look again). The steps it
+   * holds keep their spacing when they are released.
+   */
+  cause?: { sloId: string; incidentId?: string; firing: boolean };
 }
 
 /** Which hold applies to an incident at a time; undefined when its steps may run. */

@@ -176,6 +176,7 @@ export class Queues {
   async queueUpdate(job: UpdateJob): Promise<void> {
     await this.deliver.add('update', job, {
       jobId: `update.${job.incidentId}.${job.update}.${job.seq.replaceAll(':', '-')}`,
+      ...(job.at !== undefined ? { delay: Math.max(0, job.at - this.now()) } : {}),
       ...this.retries(),
       removeOnComplete: { age: 86_400 },
       removeOnFail: { age: 7 * 86_400 },

@@ -1,6 +1,17 @@
 /** Small async helpers shared across modules. */
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms` ms, or less when `signal` is aborted first (it then resolves early rather than rejecting). */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 /**
  * Settles as `call` does, or rejects with "no answer within `ms` ms" once `ms` have passed. The signal `call` gets is

@@ -29,6 +29,16 @@ const CHANNEL_STEPS = `page:
     notify: slack
     channel: "#ai-escalations"`;
 
+/** A policy's body: Slack (#ai-alerts) at once, PagerDuty `after` later; `extra` (group:, responders:) comes first. */
+export function slackThenPagerDuty(after: string, extra = ''): string {
+  return `${extra ? `${extra}\n` : ''}page:
+  - notify: slack
+    channel: "#ai-alerts"
+  - after: ${after}
+    notify: pagerduty
+    routingKey: \${PAGERDUTY_ROUTING_KEY}`;
+}
+
 /** Queue depth over 200 for 2s pages, escalated by `steps` (the body of the policy; CHANNEL_STEPS by default). */
 export function channelSlo(query = 'max(demo_queue_depth)', extra = '', steps = CHANNEL_STEPS): string {
   return `apiVersion: sloe/v1

@@ -64,6 +64,19 @@ describe('dependencies failing', () => {
     }
   });
 
+  it('Redis down: SIGTERM still drains and exits 0 at once (no wait for a Redis that never comes)', async () => {
+    const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
+    const p = spawnSloe(['run', paths[0]!], { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, PROMETHEUS_URL: ctx.stack.prometheus.url }, await freePort());
+    ctx.processes.push(p);
+    await p.waitFor('the Redis error', (l) => l.event === 'redis-unavailable');
+    const signalled = Date.now();
+    p.kill('SIGTERM');
+    const exited = await Promise.race([p.exited, sleep(5000).then(() => 'still running' as const)]);
+    expect(exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(5000);
+    expect(p.lines.some((l) => l.event === 'stopped')).toBe(true);
+  });
+
   it('Prometheus down: evaluations fail visibly, readiness says so, and a no-data ticket opens after noDataFor', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo({ noDataFor: '3s' }))];
     const { engine, capture } = await startEngine(ctx.stack, paths, { env: { PROMETHEUS_URL: 'http://127.0.0.1:9' } });

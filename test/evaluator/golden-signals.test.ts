@@ -7,6 +7,8 @@ import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheu
 import { type Config, loadRules } from '../../src/rules/index.js';
 import { D, DAY, END, MIN, at, assistantHistory } from '../support/assistant-history.js';
 import { ROOT, runSloe } from '../support/cli.js';
+import { inhibitPass } from '../../src/evaluator/backtest-inhibit.js';
+import { NO_HOLDS } from '../../src/rules/silence.js';
 
 let incident: LocalPrometheus;
 let quiet: LocalPrometheus;
@@ -59,7 +61,7 @@ describe('every golden signal of slos/ against a real Prometheus', () => {
     // Slow from 01:00: breaching 01:01–01:14 in the [5m] window, fires after `for` 5m, resolves 5m after 01:15.
     ['latency-p95', [['page', at(1, 6), at(1, 20)]]],
     // Two of the window's five minutes at 10% (30%, 100%) lift the 5m average over 3%.
-    ['error-rate', [['ticket', at(5, 2), at(5, 19)], ['ticket', at(10, 1), at(11, 10)], ['ticket', at(21, 1), at(23, 7)]]],
+    ['error-rate', [['page', at(5, 2), at(5, 19)], ['page', at(10, 1), at(11, 10)], ['page', at(21, 1), at(23, 7)]]],
     // 30% errors: the 1h error ratio passes 14.4 × 1% after 29 minutes; the 5m window recovers at 11:03.
     ['availability', [['page', at(10, 29), at(11, 8)]]],
     // No hits: 8 of the [10m] window's 10 minutes bring the hit rate under 10% at 02:08; `for` 10m.
@@ -89,6 +91,31 @@ describe('every golden signal of slos/ against a real Prometheus', () => {
     // over $0.08 while more than 6h11m of expensive hours are in it: until 13:49 the next day, + resolveAfter.
     expectNear(actual[0]![2], at(13, 54, 1));
   });
+
+  it('one error fault pages once: error-rate holds the page of availability (inhibits), where both paged', async () => {
+    const pair = ['error-rate', 'availability'].map((n) => config.slos.find((s) => s.name === n)!);
+    const first = await Promise.all(
+      pair.map(async (slo) => ({ slo, policy: config.policies.get(slo.escalation), frames: await loadFrames(client, slo, FROM, TO, STEP), holds: NO_HOLDS, instances: results.get(slo.name)! })),
+    );
+    const second = inhibitPass(first, times(FROM, TO));
+    // The 30% fault of 10:00–11:00: the incidents that reached PagerDuty.
+    const paged = (instances: BacktestInstance[]) => instances.flatMap((i) => i.incidents).filter((inc) => inc.firedAt >= at(10) && inc.firedAt < at(11) && inc.steps.some((s) => s.notify === 'pagerduty'));
+    expect(first.map((f) => paged(f.instances).length)).toEqual([1, 1]);
+    expect(second.map((instances) => paged(instances).length)).toEqual([1, 0]);
+    // availability's incident is still there, held by error-rate, and resolves before it would be released.
+    const [held] = second[1]!.flatMap((i) => i.incidents);
+    expect(held).toMatchObject({ severity: 'page', held: { by: 'it-support-assistant/error-rate' }, steps: [] });
+
+    // `sloe backtest` does the same for one SLO, replaying what it waits for.
+    const r = await runSloe(['backtest', `${ROOT}/slos`, '--from', new Date(at(9)).toISOString(), '--to', new Date(at(12)).toISOString(), '--slo', 'it-support-assistant/availability', '--json'], {
+      env: { PROMETHEUS_URL: incident.url, PAGERDUTY_ROUTING_KEY: 'test-key' },
+      timeoutMs: 120_000,
+    });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { slos: Array<{ slo: string; incidents: Array<{ held?: { by: string }; steps: unknown[] }> }> };
+    expect(out.slos.map((s) => s.slo)).toEqual(['availability']);
+    expect(out.slos[0]!.incidents).toEqual([expect.objectContaining({ held: expect.objectContaining({ by: 'it-support-assistant/error-rate' }), steps: [] })]);
+  }, 120_000);
 
   it('latency fires per model: the instance carries its labels', () => {
     expect(results.get('latency-p95')!.map((i) => i.labels)).toEqual([{ model: 'sonnet' }]);

@@ -47,6 +47,8 @@ const SETS = [
     (f) => [`fixtures/good/${f}`, [`test/fixtures/slos/good/${f}`]] as const,
   ),
   ['fixtures/burn-rate', ['test/fixtures/slos/burn-rate']],
+  // compare: (rollout gates) travels as an annotation too.
+  ['fixtures/gate', ['test/fixtures/slos/gate']],
 ] as const;
 
 describe('sloe export openslo, then sloe import openslo', () => {

@@ -24,7 +24,7 @@ export class OnCallChannel implements Channel {
     this.logOnly = slack ? undefined : 'Slack is not configured: who is paged is written to the log';
   }
 
-  async step({ incident, step, stepKey, log, now }: StepContext): Promise<DeliveryResult> {
+  async step({ incident, step, stepKey, log, now, group }: StepContext): Promise<DeliveryResult> {
     if (step.notify !== 'oncall') return { ok: false, retry: false, error: `not an on-call step: ${step.notify}` };
     const schedule = this.config().schedules.get(step.schedule);
     if (!schedule) return { ok: false, retry: false, error: `on-call schedule ${step.schedule} is not in the configuration any more` };
@@ -39,7 +39,7 @@ export class OnCallChannel implements Channel {
       const dm = await this.slack.openDm(member.slack);
       if (!dm.ok) return dm;
       const intro = `:pager: <@${member.slack}>, you are ${escapeText(why)}. Please look at this incident and press *Ack*.`;
-      const posted = await this.slack.post(dm.channel!, incidentMessage(incident, intro));
+      const posted = await this.slack.post(dm.channel!, incidentMessage(incident, intro, group));
       if (!posted.ok) return posted;
       refs['oncall.dm.channel'] = posted.channel!;
       refs['oncall.dm.ts'] = posted.ts!;
@@ -59,10 +59,10 @@ export class OnCallChannel implements Channel {
     return { ok: true, refs, detail: done.join('; ') };
   }
 
-  async update({ incident, update }: UpdateContext): Promise<DeliveryResult | undefined> {
+  async update({ incident, update, group }: UpdateContext): Promise<DeliveryResult | undefined> {
     const channel = incident.refs['oncall.dm.channel'];
     const ts = incident.refs['oncall.dm.ts'];
     if (!this.slack || !channel || !ts || update === 'note') return undefined;
-    return this.slack.update(channel, ts, incidentMessage(incident));
+    return this.slack.update(channel, ts, incidentMessage(incident, undefined, group));
   }
 }

@@ -60,13 +60,15 @@ export class PagerDutyChannel implements Channel {
     return { key: this.config.routingKey };
   }
 
-  async step({ incident, step, stepKey }: StepContext): Promise<DeliveryResult> {
+  async step({ incident, step, stepKey, group }: StepContext): Promise<DeliveryResult> {
     if (step.notify !== 'pagerduty') return { ok: false, retry: false, error: `not a PagerDuty step: ${step.notify}` };
     const { key: routingKey, error } = this.routingKey(step);
     if (error) return { ok: false, retry: false, error };
     if (!routingKey) return { ok: false, retry: false, error: "no routing key: set PAGERDUTY_ROUTING_KEY or the step's routingKey variable" };
     const bounded = boundedLabels(incident.labels);
-    const summary = truncate(`[${incident.severity}] ${incident.sloId}${formatLabels(bounded.labels)}: ${incident.message}`, 1024);
+    // A group's PagerDuty incident is its leader's (one dedup key per group): the summary counts the others.
+    const others = group && group.length > 1 ? ` (and ${group.length - 1} more incident(s) of its group)` : '';
+    const summary = truncate(`[${incident.severity}] ${incident.sloId}${formatLabels(bounded.labels)}: ${incident.message}${others}`, 1024);
     const links = [
       ...(incident.dashboard.url ? [{ href: incident.dashboard.url, text: `Dashboard: ${incident.dashboard.title} (owner ${incident.dashboard.owner})` }] : []),
       ...(incident.runbook ? [{ href: incident.runbook, text: 'Runbook' }] : []),
@@ -96,6 +98,7 @@ export class PagerDutyChannel implements Channel {
           dashboard: incident.dashboard.url ?? incident.dashboard.id,
           runbook: incident.runbook,
           sloe_incident: incident.id,
+          ...(group && group.length > 1 ? { group: group.slice(0, 20).map((m) => ({ slo: m.sloId, labels: boundedLabels(m.labels).labels, status: m.status })), group_size: group.length } : {}),
         },
       },
       links,

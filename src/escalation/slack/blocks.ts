@@ -1,4 +1,5 @@
 /** The Slack message of an incident: what broke, against what, since when, whose dashboard, and the buttons. */
+import { groupStatus } from '../../incident/group.js';
 import type { Incident } from '../../incident/model.js';
 import { formatLabels } from '../../evaluator/labels.js';
 import { SNOOZE_CHOICES, snoozeValue } from './snooze.js';
@@ -34,8 +35,30 @@ export function statusLine(i: Incident): string {
   return `:fire: *Firing* since ${slackTime(i.firedAt)}`;
 }
 
-/** The message posted by a Slack step (and updated as the incident changes). `intro` starts an on-call DM. */
-export function incidentMessage(i: Incident, intro?: string): { text: string; blocks: Block[] } {
+/** The most members of a group listed in its message, one line each; the others are counted. */
+const MAX_GROUP_LINES = 20;
+
+const MEMBER_ICON = { firing: ':fire:', acknowledged: ':eyes:', resolved: ':white_check_mark:' } as const;
+
+/** One line per member of a group: its state, its labels and its value (`:fire: {model="a"} 1.2s`). */
+function groupLines(group: readonly Incident[]): string {
+  const lines = group.slice(0, MAX_GROUP_LINES).map((m) => {
+    const bounded = boundedLabels(m.labels);
+    const what = m.sloId === group[0]!.sloId ? '' : `${m.sloId} `;
+    return `${MEMBER_ICON[m.status]} ${escapeText(truncate(`${what}${formatLabels(bounded.labels)}`, 300))}: ${escapeText(truncate(m.message, 200))}`;
+  });
+  const more = group.length - MAX_GROUP_LINES;
+  return [...lines, ...(more > 0 ? [`…and ${more} more`] : [])].join('\n');
+}
+
+/**
+ * The message posted by a Slack step (and updated as the incident changes). `intro` starts an on-call DM. With a
+ * `group` of more than one incident (the leader first) it speaks for the group: its state is the group's, and a line
+ * per member follows the leader's details.
+ */
+export function incidentMessage(leader: Incident, intro?: string, group?: readonly Incident[]): { text: string; blocks: Block[] } {
+  const grouped = group !== undefined && group.length > 1;
+  const i: Incident = grouped ? { ...leader, status: groupStatus(group) } : leader;
   // Every value below comes from a spec, from Prometheus (label values) or from a person: escaped where it is put in
   // mrkdwn, and bounded (label values, their number, the message) so that every block stays within Slack's limits.
   const bounded = boundedLabels(i.labels);
@@ -43,8 +66,9 @@ export function incidentMessage(i: Incident, intro?: string): { text: string; bl
   const labels = escapeText(plainLabels);
   const message = escapeText(truncate(i.message, MAX_MESSAGE));
   // A header is plain_text: Slack shows it as written and parses no markup in it, so it is not escaped.
-  const title = truncate(`${SEVERITY_ICON[i.severity]} ${i.severity.toUpperCase()} ${i.service} / ${i.slo}${plainLabels}`, SLACK_LIMITS.header);
-  const text = fitMrkdwn(`${i.severity.toUpperCase()} ${escapeText(i.sloId)}${labels}: ${message}`, SLACK_LIMITS.section);
+  const count = grouped ? ` — ${group.length} incidents` : '';
+  const title = truncate(`${SEVERITY_ICON[i.severity]} ${i.severity.toUpperCase()} ${i.service} / ${i.slo}${grouped ? count : plainLabels}`, SLACK_LIMITS.header);
+  const text = fitMrkdwn(`${i.severity.toUpperCase()} ${escapeText(i.sloId)}${grouped ? count : labels}: ${message}`, SLACK_LIMITS.section);
   const link = (url: string, label: string) => (url.length <= MAX_LINK ? slackLink(url, label) : escapeText(label));
   const dashboard = i.dashboard.url ? link(i.dashboard.url, i.dashboard.title) : escapeText(i.dashboard.title);
   const fields = [
@@ -61,6 +85,7 @@ export function incidentMessage(i: Incident, intro?: string): { text: string; bl
     ...(intro ? [{ type: 'section', text: { type: 'mrkdwn', text: fitMrkdwn(intro, SLACK_LIMITS.section) } }] : []),
     { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
     { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: fitMrkdwn(f, SLACK_LIMITS.field) })) },
+    ...(grouped ? [{ type: 'section', text: { type: 'mrkdwn', text: fitMrkdwn(groupLines(group), SLACK_LIMITS.section) } }] : []),
     { type: 'context', elements: [{ type: 'mrkdwn', text: fitMrkdwn(statusLine(i), SLACK_LIMITS.section) }] },
   ];
   const buttons: Block[] = [];

@@ -16,7 +16,7 @@ export const LINT_RULES = {
   'single-quantile-latency': 'a latency SLO on one quantile whose dashboard shows no other: p95 alone misses p99 incidents',
   'dashboard-owner': 'a dashboard without a real owner, or one owner string across unrelated services',
   'high-cardinality-label': 'a user or request id in a selector, without() or on(): it must not be a metric label at all',
-  'double-page': 'error-rate and availability SLOs on the same counters both paging: one outage, two pages',
+  'double-page': 'error-rate and availability SLOs on the same counters both paging, neither holding the other (inhibits): one outage, two pages',
   'absent-numerator': 'a ratio whose numerator has no series until the first bad event reads as no data on a healthy service',
   'silence-expired': 'a Silence whose window has ended: it silences nothing any more',
   'silence-matches-nothing': 'a Silence whose matchers match no SLO: a typo silences nothing',
@@ -85,16 +85,24 @@ export const MAX_PAGES = 4;
 
 const pages = (slo: Slo) => (slo.kind === 'threshold' ? slo.severity === 'page' : slo.tiers.some((t) => t.severity === 'page'));
 
+/** Whether one SLO's pages wait for the other's (dependsOn, inhibits): one fault pages once. */
+const holds = (holder: Slo, held: Slo) => (held.inhibitedBy ?? []).some((d) => d.ref === holder.id || d.ref === holder.service);
+
 const tooManyPages: Rule = (ctx) => {
   const byDoc = new Map<SourceDoc, WrittenSlo[]>();
-  for (const w of ctx.slos) if (pages(w.slo)) byDoc.set(w.doc, [...(byDoc.get(w.doc) ?? []), w]);
+  // A page another page of the service holds is not one more page of its own.
+  const paging = ctx.slos.filter((w) => pages(w.slo));
+  for (const w of paging) {
+    if (paging.some((o) => o !== w && o.slo.service === w.slo.service && holds(o.slo, w.slo))) continue;
+    byDoc.set(w.doc, [...(byDoc.get(w.doc) ?? []), w]);
+  }
   for (const [doc, list] of byDoc) {
     if (list.length <= MAX_PAGES) continue;
     ctx.warn(
       doc,
       ['service'],
       'too-many-pages',
-      `${list.length} SLOs page (${list.map((w) => w.slo.name).join(', ')}): the guide says pick ${MAX_PAGES - 1}–${MAX_PAGES} to page on, too many and none get met; make the others severity: ticket`,
+      `${list.length} SLOs page (${list.map((w) => w.slo.name).join(', ')}): the guide says pick ${MAX_PAGES - 1}–${MAX_PAGES} to page on, too many and none get met; make the others severity: ticket (an SLO whose pages another holds through inhibits is not counted)`,
     );
   }
 };
@@ -195,13 +203,13 @@ const doublePage: Rule = (ctx) => {
     const seen = new Map<string, WrittenSlo>();
     for (const w of list) {
       const counters = [...new Set(modelQueries(w.slo).flatMap((q) => selectors(q).map((s) => s.metric)))].filter(Boolean);
-      const first = counters.map((c) => [c, seen.get(c)] as const).find(([, f]) => f !== undefined);
+      const first = counters.map((c) => [c, seen.get(c)] as const).find(([, f]) => f !== undefined && !holds(f.slo, w.slo) && !holds(w.slo, f.slo));
       if (first) {
         ctx.warn(
           w.doc,
           [...w.path, 'name'],
           'double-page',
-          `${JSON.stringify(w.slo.name)} and ${JSON.stringify(first[1]!.slo.name)} both page on ${first[0]}: one outage pages twice; keep the burn-rate (availability) SLO as the page and make the other severity: ticket`,
+          `${JSON.stringify(w.slo.name)} and ${JSON.stringify(first[1]!.slo.name)} both page on ${first[0]}: one outage pages twice; let the one that fires first hold the other (inhibits: [${w.slo.name}] on ${JSON.stringify(first[1]!.slo.name)}), or keep the burn-rate (availability) SLO as the page and make the other severity: ticket`,
         );
       }
       for (const c of counters) if (!seen.has(c)) seen.set(c, w);

@@ -21,7 +21,8 @@ export interface SelectorFact {
   matchers: Array<{ label: string; op: string; value: string }>;
 }
 
-function parse(expr: string): SyntaxNode | undefined {
+/** The root of a PromQL expression's syntax tree, or undefined when it does not parse. */
+export function parse(expr: string): SyntaxNode | undefined {
   const tree = parsePromql(expr);
   let broken = false;
   tree.iterate({
@@ -33,7 +34,8 @@ function parse(expr: string): SyntaxNode | undefined {
   return broken ? undefined : (tree.topNode.firstChild ?? undefined);
 }
 
-function walk(node: SyntaxNode, visit: (n: SyntaxNode) => void): void {
+/** Visits a node and everything below it, in order. */
+export function walk(node: SyntaxNode, visit: (n: SyntaxNode) => void): void {
   visit(node);
   for (let c = node.firstChild; c; c = c.nextSibling) walk(c, visit);
 }

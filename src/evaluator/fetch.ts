@@ -1,0 +1,137 @@
+/**
+ * The fetch stage of an evaluation (plan → fetch → frame): the one place that asks the PrometheusPort, and turns
+ * its answers into samples the frame stage judges — a threshold SLO's values, a ratio SLO's base rates on a grid.
+ * A failed query becomes an EvaluationError naming the SLO and the query. Nothing here judges a value.
+ */
+import type { ThresholdSlo } from '../rules/model.js';
+import { redactUrls } from '../util/redact.js';
+import { labelsKey } from './labels.js';
+import { type RatioPlan, type Span, spanAt } from './plan.js';
+import type { InstantSample, PrometheusPort, RangeSeries } from './prometheus.js';
+import { type InstanceGrid, type InstanceWindows, RateGrid, windowsAt } from './windows.js';
+
+/** An SLO could not be evaluated; names the SLO and the query, and keeps the cause. */
+export class EvaluationError extends Error {
+  constructor(
+    readonly sloId: string,
+    readonly query: string,
+    cause: unknown,
+  ) {
+    const oneLine = query.replace(/\s+/g, ' ').trim();
+    super(redactUrls(`could not evaluate slo "${sloId}": ${cause instanceof Error ? cause.message : String(cause)} (query: ${oneLine})`), { cause });
+    this.name = 'EvaluationError';
+  }
+}
+
+async function guarded<T>(sloId: string, query: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    throw new EvaluationError(sloId, query, e);
+  }
+}
+
+/** A range query of an SLO; throws EvaluationError when Prometheus fails. */
+export function fetchRange(port: PrometheusPort, sloId: string, query: string, span: Span): Promise<RangeSeries[]> {
+  return guarded(sloId, query, () => port.range(query, span.start, span.end, span.stepMs));
+}
+
+/** What a threshold SLO's query (and baseline query) returned at one moment. */
+export interface ThresholdSamples {
+  values: InstantSample[];
+  baselines?: InstantSample[];
+}
+
+/** A threshold SLO's values at `at`. */
+export async function fetchThreshold(port: PrometheusPort, slo: ThresholdSlo, at: number): Promise<ThresholdSamples> {
+  const [values, baselines] = await Promise.all([
+    guarded(slo.id, slo.query, () => port.instant(slo.query, at)),
+    slo.baseline !== undefined ? guarded(slo.id, slo.baseline, () => port.instant(slo.baseline!, at)) : undefined,
+  ]);
+  return baselines ? { values, baselines } : { values };
+}
+
+/** A threshold SLO's values over [from, to] every `stepMs`: the samples present at each step time. */
+export interface ThresholdHistory {
+  valuesAt(at: number): InstantSample[];
+  baselinesAt?(at: number): InstantSample[];
+}
+
+/** Fetches a threshold SLO's values over [from, to] every `stepMs`. */
+export async function fetchThresholdHistory(port: PrometheusPort, slo: ThresholdSlo, from: number, to: number, stepMs: number): Promise<ThresholdHistory> {
+  const span = { start: from, end: to, stepMs };
+  const [values, baselines] = await Promise.all([
+    fetchRange(port, slo.id, slo.query, span),
+    slo.baseline !== undefined ? fetchRange(port, slo.id, slo.baseline, span) : undefined,
+  ]);
+  return baselines ? { valuesAt: pointsAt(values, span), baselinesAt: pointsAt(baselines, span) } : { valuesAt: pointsAt(values, span) };
+}
+
+/** Indexes range series by step so that the samples present at a step time are found directly. */
+function pointsAt(series: RangeSeries[], { start, end, stepMs }: Span): (at: number) => InstantSample[] {
+  const n = Math.floor((end - start) / stepMs) + 1;
+  const columns = series.map((s) => {
+    const values = new Float64Array(n).fill(NaN);
+    const present = new Uint8Array(n);
+    for (let k = 0; k < s.times.length; k++) {
+      const i = Math.round((s.times[k]! - start) / stepMs);
+      if (i >= 0 && i < n) {
+        values[i] = s.values[k]!;
+        present[i] = 1;
+      }
+    }
+    return { labels: s.labels, values, present };
+  });
+  return (t) => {
+    const i = Math.round((t - start) / stepMs);
+    return columns.filter((c) => c.present[i] === 1).map((c) => ({ labels: c.labels, value: c.values[i]! }));
+  };
+}
+
+/**
+ * Fetches the base rates of a ratio SLO over `span` (its step divides the base resolution) and builds one RateGrid
+ * per instance.
+ */
+export async function fetchRates(port: PrometheusPort, sloId: string, plan: RatioPlan, span: Span): Promise<InstanceGrid[]> {
+  const part = plan.bad ?? plan.good!;
+  const [partSeries, totalSeries] = await Promise.all([fetchRange(port, sloId, part, span), fetchRange(port, sloId, plan.total, span)]);
+  const { start, end, stepMs } = span;
+  const n = Math.floor((end - start) / stepMs) + 1;
+  const toArray = (s: RangeSeries | undefined) => {
+    const a = new Float64Array(n).fill(NaN);
+    if (!s) return a;
+    for (let k = 0; k < s.times.length; k++) {
+      const i = Math.round((s.times[k]! - start) / stepMs);
+      if (i >= 0 && i < n) a[i] = s.values[k]!;
+    }
+    return a;
+  };
+  const parts = new Map(partSeries.map((s) => [labelsKey(s.labels), s]));
+  return totalSeries.map((t) => {
+    const total = toArray(t);
+    const other = toArray(parts.get(labelsKey(t.labels)));
+    let bad: Float64Array;
+    if (plan.bad !== undefined) {
+      // No bad series for an instance means no bad events.
+      bad = other.map((v, i) => (Number.isNaN(v) && !Number.isNaN(total[i]!) ? 0 : v));
+    } else {
+      bad = total.map((v, i) => (Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(other[i]!) ? 0 : other[i]!))));
+    }
+    return { labels: t.labels, grid: new RateGrid(start, stepMs, bad, total, plan.resMs) };
+  });
+}
+
+/**
+ * How the windows of a ratio SLO ending at one moment are read: all of them from Prometheus (`readAllWindows`, for
+ * `eval`), or the long ones from a cache refreshed every few minutes (the engine's LongWindowCache).
+ */
+export interface WindowReader {
+  windowsAt(port: PrometheusPort, sloId: string, plan: RatioPlan, at: number): Promise<InstanceWindows[]>;
+}
+
+/** Reads every window from Prometheus: one range query per part over the longest window. */
+export const readAllWindows: WindowReader = {
+  async windowsAt(port, sloId, plan, at) {
+    return windowsAt(await fetchRates(port, sloId, plan, spanAt(plan, at)), at);
+  },
+};
