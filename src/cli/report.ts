@@ -45,7 +45,10 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
   let windowMs: number | undefined;
   if (values.window !== undefined) {
     windowMs = parseDuration(values.window);
-    if (windowMs === undefined || windowMs < 3600_000) throw new UsageError(`--window must be a duration of at least 1h such as 7d or 30d (got ${JSON.stringify(values.window)})`);
+    if (windowMs === undefined || windowMs < 3600_000)
+      throw new UsageError(
+        `--window must be a duration of at least 1h such as 7d or 30d (got ${JSON.stringify(values.window)})`,
+      );
   }
   const config = await loadConfig(positionals.length ? positionals : DEFAULT_PATHS, io, 'slos');
   if (typeof config === 'number') return config;
@@ -60,15 +63,23 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
   try {
     if (redis) {
       await withTimeout(5000, () => redis.connect()).catch((e: unknown) => {
-        throw new Error(`cannot read incidents from Redis (${describeError(e)}); unset REDIS_URL to replay them from history instead`);
+        throw new Error(
+          `cannot read incidents from Redis (${describeError(e)}); unset REDIS_URL to replay them from history instead`,
+        );
       });
     }
-    const report = await buildReport(createPrometheus(io.env), { ...config, slos }, {
-      at,
-      ...(windowMs !== undefined ? { windowMs } : {}),
-      ...(incidents ? { store: incidents.store } : {}),
-      ...(progress ? { onProgress: (done: number, total: number) => io.stderr.write(`\r\x1b[Kreport: ${done}/${total} SLOs`) } : {}),
-    });
+    const report = await buildReport(
+      createPrometheus(io.env),
+      { ...config, slos },
+      {
+        at,
+        ...(windowMs !== undefined ? { windowMs } : {}),
+        ...(incidents ? { store: incidents.store } : {}),
+        ...(progress
+          ? { onProgress: (done: number, total: number) => io.stderr.write(`\r\x1b[Kreport: ${done}/${total} SLOs`) }
+          : {}),
+      },
+    );
     if (progress) io.stderr.write('\r\x1b[K');
     if (format === 'json') io.stdout.write(JSON.stringify(reportJson(report), null, 2) + '\n');
     else if (format === 'markdown') io.stdout.write(reportMarkdown(report));
@@ -91,7 +102,10 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
  * REDIS_SENTINELS the report replays incidents from history and needs none.
  */
 async function redisIncidents(env: NodeJS.ProcessEnv) {
-  const [{ connectRedis, redisTargetFromEnv }, { RedisIncidentStore }] = await Promise.all([import('../engine/redis.js'), import('../engine/store.js')]);
+  const [{ connectRedis, redisTargetFromEnv }, { RedisIncidentStore }] = await Promise.all([
+    import('../engine/redis.js'),
+    import('../engine/store.js'),
+  ]);
   const redis = connectRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: 2, lazyConnect: true });
   return { redis, store: new RedisIncidentStore(redis, env.SLOE_REDIS_PREFIX || 'sloe') };
 }

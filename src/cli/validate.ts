@@ -43,7 +43,12 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   const result = await loadRules(paths, options);
   const { problems, config, files } = result;
   // The guide is checked on files that are valid: with problems, the configuration is partial, and those come first.
-  const warnings = [...result.warnings, ...(problems.length === 0 ? lint(result.docs, config, { highCardinalityLabels: options.highCardinalityLabels }) : [])];
+  const warnings = [
+    ...result.warnings,
+    ...(problems.length === 0
+      ? lint(result.docs, config, { highCardinalityLabels: options.highCardinalityLabels })
+      : []),
+  ];
   const strict = values.strict === true;
   // --explain needs the evaluator's window plan, and with it the Prometheus client: loaded only when asked for.
   const explained = values.explain ? await import('./explain.js') : undefined;
@@ -51,7 +56,14 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   if (format === 'json') {
     io.stdout.write(
       JSON.stringify(
-        { valid, files: files.length, slos: config.slos.length, problems, warnings, ...(explained ? { explain: config.slos.map(explained.explain) } : {}) },
+        {
+          valid,
+          files: files.length,
+          slos: config.slos.length,
+          problems,
+          warnings,
+          ...(explained ? { explain: config.slos.map(explained.explain) } : {}),
+        },
         null,
         2,
       ) + '\n',

@@ -103,7 +103,8 @@ export class PrometheusClient implements PrometheusPort {
       const [, v] = result.result as unknown as [number, string];
       return [{ labels: {}, value: parseFloat(v) }];
     }
-    if (result.resultType !== 'vector') throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
+    if (result.resultType !== 'vector')
+      throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
     return (result.result as Array<{ metric: { labels: Labels }; value: { value: number } }>).map((r) => ({
       labels: seriesLabels(r.metric.labels),
       value: r.value.value,
@@ -116,8 +117,12 @@ export class PrometheusClient implements PrometheusPort {
     for (let from = start; from <= end; from += chunk) {
       const to = Math.min(end, from + chunk - stepMs);
       const result = await this.attempt(query, () => this.driver.rangeQuery(query, from, to, stepMs / 1000));
-      if (result.resultType !== 'matrix') throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
-      for (const r of result.result as Array<{ metric: { labels: Labels }; values: Array<{ time: Date; value: number }> }>) {
+      if (result.resultType !== 'matrix')
+        throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
+      for (const r of result.result as Array<{
+        metric: { labels: Labels };
+        values: Array<{ time: Date; value: number }>;
+      }>) {
         const labels = seriesLabels(r.metric.labels);
         const key = JSON.stringify(Object.entries(labels).sort());
         let series = merged.get(key);
@@ -139,7 +144,10 @@ export class PrometheusClient implements PrometheusPort {
 
   /** Metric types and help by metric name (the metadata API: known only for metrics Prometheus scrapes). */
   async metadata(): Promise<Record<string, Array<{ type: string; help: string; unit: string }>>> {
-    return ((await this.attempt('metadata', () => this.driver.metadata())) ?? {}) as Record<string, Array<{ type: string; help: string; unit: string }>>;
+    return ((await this.attempt('metadata', () => this.driver.metadata())) ?? {}) as Record<
+      string,
+      Array<{ type: string; help: string; unit: string }>
+    >;
   }
 
   private async attempt<T>(query: string, call: () => Promise<T>): Promise<T> {
@@ -161,19 +169,49 @@ export class PrometheusClient implements PrometheusPort {
     const where = this.config.url;
     switch (d.errorType) {
       case 'timeout_error':
-        return new PrometheusError('timeout', `Prometheus at ${where} did not answer within ${this.config.timeoutMs} ms`, query);
+        return new PrometheusError(
+          'timeout',
+          `Prometheus at ${where} did not answer within ${this.config.timeoutMs} ms`,
+          query,
+        );
       case 'network_error':
       case 'ssl_error':
-        return new PrometheusError('unreachable', `Prometheus at ${where} is unreachable: ${d.error ?? d.code ?? 'network error'}`, query);
+        return new PrometheusError(
+          'unreachable',
+          `Prometheus at ${where} is unreachable: ${d.error ?? d.code ?? 'network error'}`,
+          query,
+        );
       case 'http_error': {
         const status = d.httpStatus ?? 0;
-        if (status === 400 || status === 422) return new PrometheusError('bad_query', `Prometheus rejected the query: ${d.error}`, query, status);
-        if (status === 401 || status === 403) return new PrometheusError('bad_query', `Prometheus at ${where} refused access (HTTP ${status}): check PROMETHEUS_BEARER_TOKEN or PROMETHEUS_USERNAME/PASSWORD`, query, status);
-        if (status === 429 || status >= 500) return new PrometheusError('server', `Prometheus at ${where} answered HTTP ${status}: ${d.error}`, query, status);
-        return new PrometheusError('unexpected', `Prometheus at ${where} answered HTTP ${status}: ${d.error}`, query, status);
+        if (status === 400 || status === 422)
+          return new PrometheusError('bad_query', `Prometheus rejected the query: ${d.error}`, query, status);
+        if (status === 401 || status === 403)
+          return new PrometheusError(
+            'bad_query',
+            `Prometheus at ${where} refused access (HTTP ${status}): check PROMETHEUS_BEARER_TOKEN or PROMETHEUS_USERNAME/PASSWORD`,
+            query,
+            status,
+          );
+        if (status === 429 || status >= 500)
+          return new PrometheusError(
+            'server',
+            `Prometheus at ${where} answered HTTP ${status}: ${d.error}`,
+            query,
+            status,
+          );
+        return new PrometheusError(
+          'unexpected',
+          `Prometheus at ${where} answered HTTP ${status}: ${d.error}`,
+          query,
+          status,
+        );
       }
       default:
-        return new PrometheusError('unexpected', `unexpected answer from Prometheus at ${where}: ${d.error ?? (e instanceof Error ? e.message : String(e))}`, query);
+        return new PrometheusError(
+          'unexpected',
+          `unexpected answer from Prometheus at ${where}: ${d.error ?? (e instanceof Error ? e.message : String(e))}`,
+          query,
+        );
     }
   }
 }
