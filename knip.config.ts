@@ -4,8 +4,14 @@ import type { KnipConfig } from 'knip';
 const config: KnipConfig = {
   // The CLI is reached through bin/sloe.js → dist/cli/main.js, which knip cannot follow into the compiled tree; the
   // demo runs from `npm run demo`; every bench file is run by tsx on its own (bench/escalation.ts spawns
-  // click-burst.ts); the tests spawn report-cpu.mjs as a Node preload.
-  entry: ['src/cli/main.ts', 'src/demo/main.ts', 'bench/*.ts', 'test/support/report-cpu.mjs'],
+  // click-burst.ts); the tests spawn report-cpu.mjs and record-modules.mjs as Node preloads.
+  entry: [
+    'src/cli/main.ts',
+    'src/demo/main.ts',
+    'bench/*.ts',
+    'test/support/report-cpu.mjs',
+    'test/support/record-modules.mjs',
+  ],
   project: ['src/**/*.ts', 'bench/**/*.ts', 'test/**/*.{ts,mjs}'],
   // Limits and defaults are exported beside the code that uses them (MAX_BODY_BYTES, SHARD_SIZE…) so the docs and a
   // reader find them; an export used in its own file is not dead.

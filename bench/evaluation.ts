@@ -20,6 +20,7 @@ import { freePort } from '../src/local/process.js';
 import { type LocalPrometheus, createBlocks, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
+import { processRssMb } from './proc.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MIN = 60_000;
@@ -40,35 +41,50 @@ function* history(from: number, to: number): Generator<SeriesHistory> {
 
 const selector = (i: number) => `app="app-${i % APPS}"`;
 
-function sloeFiles(n: number): string {
-  const lines = [
-    'apiVersion: sloe/v1',
-    'kind: EscalationPolicy',
-    'name: bench',
-    'page: [{ notify: slack, channel: "#bench" }]',
-    '---',
-    'apiVersion: sloe/v1',
-    'kind: ServiceLevels',
-    'service: bench',
-    'owner: sre',
-    'escalation: bench',
-    'interval: 1m',
-    'dashboards: [{ id: bench, owner: sre-lead }]',
-    'slos:',
-  ];
-  for (let i = 0; i < n; i++) {
-    lines.push(
-      `  - name: availability-${i}`,
-      '    signal: error_rate',
-      '    dashboard: bench',
-      '    ratio:',
-      `      bad: sum(rate(bench_requests_total{${selector(i)}, status="error"}[$window]))`,
-      `      total: sum(rate(bench_requests_total{${selector(i)}}[$window]))`,
-      '    objective: 99.9%',
-      '    alert: { burnRate: workbook }',
-    );
+/** SLOs per file: an SLO file may be at most 1 MiB (about 3,500 of these). */
+const SLOS_PER_FILE = 2000;
+
+/**
+ * N ratio SLOs with workbook burn-rate alerting, evaluated every `interval`: file name → text, SLOS_PER_FILE SLOs per
+ * file (one service each), the escalation policy in the first.
+ */
+export function sloeFiles(n: number, interval = '1m'): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let file = 0; file * SLOS_PER_FILE < n; file++) {
+    const lines = [
+      ...(file === 0
+        ? [
+            'apiVersion: sloe/v1',
+            'kind: EscalationPolicy',
+            'name: bench',
+            'page: [{ notify: slack, channel: "#bench" }]',
+            '---',
+          ]
+        : []),
+      'apiVersion: sloe/v1',
+      'kind: ServiceLevels',
+      `service: bench-${file}`,
+      'owner: sre',
+      'escalation: bench',
+      `interval: ${interval}`,
+      `dashboards: [{ id: bench-${file}, owner: sre-lead }]`,
+      'slos:',
+    ];
+    for (let i = file * SLOS_PER_FILE; i < Math.min(n, (file + 1) * SLOS_PER_FILE); i++) {
+      lines.push(
+        `  - name: availability-${i}`,
+        '    signal: error_rate',
+        `    dashboard: bench-${file}`,
+        '    ratio:',
+        `      bad: sum(rate(bench_requests_total{${selector(i)}, status="error"}[$window]))`,
+        `      total: sum(rate(bench_requests_total{${selector(i)}}[$window]))`,
+        '    objective: 99.9%',
+        '    alert: { burnRate: workbook }',
+      );
+    }
+    files[`slos-${file}.yaml`] = lines.join('\n') + '\n';
   }
-  return lines.join('\n') + '\n';
+  return files;
 }
 
 /** The rules Sloth generates for the same SLOs (recordings per window, page and ticket alerts). */
@@ -163,7 +179,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   const slos = join(dir, `sloe-${n}`);
   await rm(slos, { recursive: true, force: true });
   await import('node:fs/promises').then((fs) => fs.mkdir(slos, { recursive: true }));
-  await writeFile(join(slos, 'slos.yaml'), sloeFiles(n));
+  for (const [name, text] of Object.entries(sloeFiles(n))) await writeFile(join(slos, name), text);
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
@@ -228,6 +244,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
     // started (p99), and how long after it was due the slowest shard was done (the whole cycle).
     const after = await (await fetch(metrics)).text();
     const lagP99 = histogramQuantile(before, after, 'sloe_evaluation_lag_seconds', 0.99);
+    const memory = await processRssMb(child.pid!);
     const cycleMax = histogramQuantile(before, after, 'sloe_evaluation_completion_seconds', 1);
     return {
       firstCycleS,
@@ -239,10 +256,15 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       sloeCpu: (c1 - c0) / measured,
       promCpu: (p1 - p0 - idle * elapsed) / measured,
       queries: (q1 - q0) / measured,
+      rssMb: memory.rss,
+      peakRssMb: memory.peak,
     };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    // A sloe that exited on its own (a refused configuration) has no exit left to wait for.
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
   }
 }
 
@@ -320,6 +342,8 @@ export async function benchEvaluation(
         [`n${n}_sloe_settle_s`]: round(s.settleS, 1),
         [`n${n}_sloe_evaluation_lag_p99_s_at_most`]: bound(s.lagP99),
         [`n${n}_sloe_cycle_done_within_s`]: bound(s.cycleMax),
+        [`n${n}_sloe_rss_mb`]: Math.round(s.rssMb),
+        [`n${n}_sloe_rss_peak_mb`]: Math.round(s.peakRssMb),
         [`n${n}_prom_cpu_s_per_cycle_rules`]: round(r.promCpu),
         [`n${n}_rule_groups_duration_sum_s`]: round(r.ruleDuration),
         [`n${n}_rule_group_duration_max_s`]: round(r.longestGroup),

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, escalation, status), prints a
+ * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, idle, escalation, status), prints a
  * table of figures and writes bench/results.json. Each comparison is measured side by side in one run.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { benchBacktest } from './backtest.js';
 import { benchBacktestBase } from './backtest-base.js';
 import { benchEscalation } from './escalation.js';
 import { benchEvaluation } from './evaluation.js';
+import { benchIdle } from './idle.js';
 import { benchStatus } from './status.js';
 import { benchValidate } from './validate.js';
 
@@ -19,6 +20,7 @@ const SECTIONS: Record<string, () => Promise<Figures>> = {
   'backtest-base': () => benchBacktestBase(),
   escalation: () => benchEscalation(),
   evaluation: () => benchEvaluation(),
+  idle: () => benchIdle(),
   status: () => benchStatus(),
 };
 

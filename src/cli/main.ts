@@ -28,8 +28,11 @@ Exit status: 0 success, 1 the work found a problem, 2 usage or environment error
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
-/** Each command is loaded when it runs: `validate` in CI need not load the engine, Slack and PagerDuty clients. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
+/**
+ * Each command is loaded when it runs: `validate` in CI need not load the engine, Slack and PagerDuty clients. A
+ * command is one line here; test/cli/startup.test.ts checks that no command but `run` loads the engine's packages.
+ */
+export const COMMANDS: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.js')).validateCommand,
   owners: async () => (await import('./owners.js')).ownersCommand,
   eval: async () => (await import('./eval.js')).evalCommand,

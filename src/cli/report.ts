@@ -1,5 +1,3 @@
-import { RedisIncidentStore } from '../engine/store.js';
-import { connectRedis, redisTargetFromEnv } from '../engine/redis.js';
 import { EvaluationError, createPrometheus } from '../evaluator/index.js';
 import { reportJson, reportMarkdown, reportText } from '../report/format.js';
 import { buildReport } from '../report/report.js';
@@ -59,10 +57,8 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
   if (unknown.length) throw new UsageError(`no such SLO: ${unknown.join(', ')} (use service/name)`);
   const slos = wanted.length ? config.slos.filter((s) => wanted.includes(s.id)) : config.slos;
 
-  const useRedis = Boolean(io.env.REDIS_URL || io.env.REDIS_SENTINELS);
-  const redis = useRedis
-    ? connectRedis(redisTargetFromEnv(io.env), { maxRetriesPerRequest: 2, lazyConnect: true })
-    : undefined;
+  const incidents = io.env.REDIS_URL || io.env.REDIS_SENTINELS ? await redisIncidents(io.env) : undefined;
+  const redis = incidents?.redis;
   const progress = io.stderr.isTTY === true;
   try {
     if (redis) {
@@ -78,7 +74,7 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
       {
         at,
         ...(windowMs !== undefined ? { windowMs } : {}),
-        ...(redis ? { store: new RedisIncidentStore(redis, io.env.SLOE_REDIS_PREFIX || 'sloe') } : {}),
+        ...(incidents ? { store: incidents.store } : {}),
         ...(progress
           ? { onProgress: (done: number, total: number) => io.stderr.write(`\r\x1b[Kreport: ${done}/${total} SLOs`) }
           : {}),
@@ -99,4 +95,17 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
   } finally {
     redis?.disconnect();
   }
+}
+
+/**
+ * The engine's incident store, not yet connected. The Redis client is loaded only here: without REDIS_URL or
+ * REDIS_SENTINELS the report replays incidents from history and needs none.
+ */
+async function redisIncidents(env: NodeJS.ProcessEnv) {
+  const [{ connectRedis, redisTargetFromEnv }, { RedisIncidentStore }] = await Promise.all([
+    import('../engine/redis.js'),
+    import('../engine/store.js'),
+  ]);
+  const redis = connectRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: 2, lazyConnect: true });
+  return { redis, store: new RedisIncidentStore(redis, env.SLOE_REDIS_PREFIX || 'sloe') };
 }

@@ -1,5 +1,4 @@
 import { LINT_RULES, formatGithubProblem, formatProblem, formatWarning, lint, loadRules } from '../rules/index.js';
-import { explain, explainText } from './explain.js';
 import { EXIT, type Io } from './io.js';
 import { DEFAULT_PATHS, checkOptions, oneOf, parse } from './options.js';
 
@@ -51,6 +50,8 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
       : []),
   ];
   const strict = values.strict === true;
+  // --explain needs the evaluator's window plan, and with it the Prometheus client: loaded only when asked for.
+  const explained = values.explain ? await import('./explain.js') : undefined;
   const valid = problems.length === 0 && (!strict || warnings.length === 0);
   if (format === 'json') {
     io.stdout.write(
@@ -61,14 +62,14 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
           slos: config.slos.length,
           problems,
           warnings,
-          ...(values.explain ? { explain: config.slos.map(explain) } : {}),
+          ...(explained ? { explain: config.slos.map(explained.explain) } : {}),
         },
         null,
         2,
       ) + '\n',
     );
   } else {
-    if (values.explain) for (const slo of config.slos) io.stdout.write(explainText(explain(slo)) + '\n');
+    if (explained) for (const slo of config.slos) io.stdout.write(explained.explainText(explained.explain(slo)) + '\n');
     for (const p of problems) io.stdout.write((format === 'github' ? formatGithubProblem(p) : formatProblem(p)) + '\n');
     for (const w of warnings) {
       io.stdout.write(

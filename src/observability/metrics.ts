@@ -16,7 +16,9 @@ export class EngineMetrics {
 
   constructor(openIncidents: () => Promise<Record<string, number>>) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'sloe_' });
+    // The event-loop lag histogram samples on a timer; prom-client's default (every 10 ms) was most of what an idle
+    // engine spent. Every 100 ms still shows the lags that matter to step timing, at a sixth of the cost.
+    collectDefaultMetrics({ register: this.registry, prefix: 'sloe_', eventLoopMonitoringPrecision: 100 });
     this.evaluations = new Counter({
       name: 'sloe_evaluations_total',
       help: 'SLO evaluations by result (ok, breach, nodata, error)',

@@ -3,7 +3,28 @@
  * of function and aggregation arguments, and the labels a query groups by.
  */
 import { parser } from '@prometheus-io/lezer-promql';
-import type { SyntaxNode } from '@lezer/common';
+import type { SyntaxNode, Tree } from '@lezer/common';
+
+/**
+ * A ratio query's `$window` as the parser sees it: a range of the same length, so offsets into the parsed text are
+ * offsets into the text as written, and the check and the lint rules parse the same string.
+ */
+export const withWindowStandIn = (expr: string): string => expr.replaceAll('$window', '000005m');
+
+const trees = new Map<string, Tree>();
+/** Trees kept (about 1 KB each): `validate` of a few thousand SLOs parses each expression once for the check and its lint rules. */
+const MAX_TREES = 4096;
+
+/** The syntax tree of an expression; the same text is parsed once while it is among the last MAX_TREES parsed. */
+export function parsePromql(expr: string): Tree {
+  let tree = trees.get(expr);
+  if (tree === undefined) {
+    tree = parser.parse(expr);
+    if (trees.size >= MAX_TREES) trees.delete(trees.keys().next().value!);
+    trees.set(expr, tree);
+  }
+  return tree;
+}
 
 type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
 
@@ -84,7 +105,7 @@ const PARAMETER_AGGREGATIONS: Record<string, ValueType> = {
 
 /** Checks one PromQL expression. */
 export function checkPromql(expr: string): PromqlInfo {
-  const tree = parser.parse(expr);
+  const tree = parsePromql(expr);
   const issues: PromqlIssue[] = [];
   const groupedBy: PromqlInfo['groupedBy'] = [];
 

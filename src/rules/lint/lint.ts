@@ -7,6 +7,7 @@ import type { Config, Slo } from '../model.js';
 import type { Problem } from '../problem.js';
 import type { Path, SourceDoc } from '../source.js';
 import { HIGH_CARDINALITY_LABELS } from '../check.js';
+import { withWindowStandIn } from '../promql.js';
 import { absentNumerator, labelUses, quantiles, selectors } from './promql-facts.js';
 
 /** The lint rules, by the name a disable comment uses, with what each one guards against. */
@@ -120,7 +121,7 @@ function writtenQueries(w: WrittenSlo): Array<{ path: Path; expr: string }> {
   const ratio = w.raw.ratio as Record<string, unknown> | undefined;
   for (const key of ['bad', 'good', 'total'] as const) {
     if (typeof ratio?.[key] === 'string')
-      out.push({ path: [...w.path, 'ratio', key], expr: (ratio[key] as string).replaceAll('$window', '000005m') });
+      out.push({ path: [...w.path, 'ratio', key], expr: withWindowStandIn(ratio[key] as string) });
   }
   return out;
 }
@@ -129,7 +130,7 @@ function writtenQueries(w: WrittenSlo): Array<{ path: Path; expr: string }> {
 const modelQueries = (slo: Slo): string[] =>
   slo.kind === 'threshold'
     ? [slo.query, ...(slo.baseline !== undefined ? [slo.baseline] : [])]
-    : [slo.ratio.bad ?? slo.ratio.good ?? '', slo.ratio.total].map((q) => q.replaceAll('$window', '5m'));
+    : [slo.ratio.bad ?? slo.ratio.good ?? '', slo.ratio.total].map(withWindowStandIn);
 
 const singleQuantile: Rule = (ctx) => {
   const shown = new Map<string, Set<number>>();

@@ -4,7 +4,7 @@
  * a ratio can be absent.
  */
 import type { SyntaxNode } from '@lezer/common';
-import { parser } from '@prometheus-io/lezer-promql';
+import { parsePromql } from '../promql.js';
 
 /** A label named in an expression, with how it is used and its character offset. */
 export interface LabelUse {
@@ -23,7 +23,7 @@ export interface SelectorFact {
 
 /** The root of a PromQL expression's syntax tree, or undefined when it does not parse. */
 export function parse(expr: string): SyntaxNode | undefined {
-  const tree = parser.parse(expr);
+  const tree = parsePromql(expr);
   let broken = false;
   tree.iterate({
     enter(n) {
