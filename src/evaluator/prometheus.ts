@@ -7,6 +7,7 @@ import { PrometheusDriver } from 'prometheus-query';
 import { mapLimit, sleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
 import { type Labels, labelsKey, seriesLabels } from './labels.js';
+import { type MatrixSeries, parseRangeBody } from './range-body.js';
 
 /** The parts of a series, one after the other. */
 function concat(parts: Float64Array[]): Float64Array {
@@ -94,14 +95,11 @@ export function prometheusConfigFromEnv(env: NodeJS.ProcessEnv): PrometheusConfi
 
 /**
  * prometheus-query's request path without its response mapping (a `Date` and an object per point): the connection,
- * auth, timeout and the normalising of errors stay the library's; the body is Prometheus' own `data`.
+ * auth, timeout and the normalising of errors stay the library's. A range query's body is read by parseRangeBody.
  */
 interface RawDriver {
   request(method: 'POST', uri: string, params: null, body: Record<string, string | number>): Promise<{ resultType?: string; result?: unknown }>;
 }
-
-/** A matrix answer as Prometheus sends it: `[unix seconds, "value"]` pairs. */
-type RawMatrix = Array<{ metric?: Labels; values?: Array<[number, string]> }>;
 
 interface DriverError {
   errorType?: string;
@@ -123,6 +121,10 @@ export class PrometheusClient implements PrometheusPort {
       preferPost: true,
       headers: config.bearerToken ? { Authorization: `Bearer ${config.bearerToken}` } : {},
       ...(config.username && config.password ? { auth: { username: config.username, password: config.password } } : {}),
+      // Range answers are read into typed arrays as they arrive, not through JSON.parse (range-body.ts).
+      requestInterceptor: {
+        onFulfilled: (request) => (request.url === 'query_range' ? { ...request, transformResponse: [parseRangeBody] } : request),
+      },
     });
   }
 
@@ -159,21 +161,11 @@ export class PrometheusClient implements PrometheusPort {
     return [...parts.values()].map((p) => ({ labels: p.labels, times: concat(p.times), values: concat(p.values) }));
   }
 
-  /** One range query of at most `maxPoints` steps, its points read straight into typed arrays. */
+  /** One range query of at most `maxPoints` steps. */
   private async rawRange(query: string, from: number, to: number, stepMs: number): Promise<RangeSeries[]> {
     const data = await (this.driver as unknown as RawDriver).request('POST', 'query_range', null, { query, start: from / 1000, end: to / 1000, step: stepMs / 1000 });
     if (data.resultType !== 'matrix') throw new PrometheusError('bad_query', `query returned a ${data.resultType}, not a matrix`, query);
-    return (data.result as RawMatrix).map((r) => {
-      const points = r.values ?? [];
-      const times = new Float64Array(points.length);
-      const values = new Float64Array(points.length);
-      for (let k = 0; k < points.length; k++) {
-        const p = points[k]!;
-        times[k] = Math.round(p[0] * 1000);
-        values[k] = parseFloat(p[1]);
-      }
-      return { labels: seriesLabels(r.metric ?? {}), times, values };
-    });
+    return (data.result as MatrixSeries[]).map((r) => ({ labels: seriesLabels(r.metric), times: r.times, values: r.values }));
   }
 
   /** The label sets of the series that match `match` between start and end (the series API). */
