@@ -3,6 +3,8 @@
  * moves little from one tick to the next, so the engine reads windows up to 6h fresh on every evaluation and
  * refreshes the longer ones (the workbook's 3d ticket tier) only every long/288 (15 minutes for 3d: under 0.4% of
  * the window), from one range query. Between refreshes an evaluation reads about 6h of base rates instead of 3 days.
+ * Each SLO refreshes at its own phase of that period (from a hash of its id), so that after a start, when every SLO
+ * reads its long windows at once, the refreshes spread over the period instead of coming due together again.
  * `eval` and `backtest` read everything.
  *
  * With a LongWindowStore (Redis in `run`), each refresh is kept there too, for as long as it is current: a replica
@@ -10,6 +12,7 @@
  * base rates. A stored entry names the format and the SLO's plan (queries and windows), so a changed SLO never
  * reuses the sums of its earlier form; a store that fails or is slow is logged and Prometheus read instead.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../incident/ports.js';
 import type { Slo } from '../rules/model.js';
 import { withTimeout } from '../util/async.js';
@@ -81,7 +84,10 @@ export class LongWindowCache implements WindowReader {
     const short = plan.windows.filter((w) => w <= this.freshSpanMs);
     const signature = JSON.stringify(plan);
     const refreshMs = Math.max(plan.resMs, Math.min(...long) / 288);
-    const isDue = (e: Entry | undefined) => !e || e.signature !== signature || at - e.at >= refreshMs || at < e.at;
+    // Due at the SLO's next phase of the period: at most refreshMs after the sums were read.
+    const phase = phaseOf(sloId, refreshMs);
+    const period = (t: number) => Math.floor((t + phase) / refreshMs);
+    const isDue = (e: Entry | undefined) => !e || e.signature !== signature || at < e.at || period(at) > period(e.at);
     let entry = this.entries.get(sloId);
     if (long.length > 0 && short.length > 0 && isDue(entry) && useStore && this.options.store) {
       // Another replica (or this one before a restart) may have refreshed it since.
@@ -103,7 +109,7 @@ export class LongWindowCache implements WindowReader {
           sums.set(labelsKey(labels), new Map(long.map((w) => [w, grid.window(i, w)])));
         }
         this.entries.set(sloId, { signature, at, sums });
-        this.save(sloId, { signature, at, sums }, refreshMs);
+        this.save(sloId, { signature, at, sums }, (period(at) + 1) * refreshMs - phase - at);
       }
       return windowsAt(grids, at);
     }
@@ -141,6 +147,11 @@ export class LongWindowCache implements WindowReader {
       this.options.log?.warn({ event: 'long-windows-store-failed', slo: sloId, error: e instanceof Error ? e.message : String(e) }, `could not keep the long windows of ${sloId} in the store`);
     });
   }
+}
+
+/** Where in each period of `periodMs` an SLO refreshes its long windows: the same for every replica. */
+function phaseOf(sloId: string, periodMs: number): number {
+  return Math.floor((createHash('sha256').update(sloId).digest().readUInt32BE(0) / 2 ** 32) * periodMs);
 }
 
 /** Encodes an entry for the store. */

@@ -38,6 +38,15 @@ class Observed implements PrometheusPort {
   }
 }
 
+/**
+ * A frame with its numbers to 9 significant digits: the same window summed from 3 days of base rates or from 6 hours
+ * differs in the last bits.
+ */
+const rounded = (frame: unknown) =>
+  JSON.parse(
+    JSON.stringify(frame, (_, v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(9)) : v)),
+  ) as unknown;
+
 let prom: LocalPrometheus;
 let redis: LocalRedis;
 let client: Redis;
@@ -84,12 +93,14 @@ describe('the long windows of sloe run in Redis', () => {
     for (const minute of [31, 40, 44]) {
       const at = BURST + minute * MIN;
       const frame = await restarted.evaluate(after, slo, at, 'all');
-      expect(frame, `minute ${minute}`).toEqual(await first.evaluate(port(), slo, at, 'all'));
+      expect(rounded(frame), `minute ${minute}`).toEqual(rounded(await first.evaluate(port(), slo, at, 'all')));
     }
-    expect(restarted.storeHits).toBe(1);
-    expect(restarted.refreshes).toBe(0);
-    expect(after.spans.length).toBeGreaterThan(0);
-    expect(Math.max(...after.spans)).toBeLessThan(6 * HOUR);
+    // Minute 31 read the sums from Redis and 6 hours from Prometheus; a refresh due since (each SLO refreshes at its
+    // own phase of the 15 minutes) reads 3 days, once.
+    expect(restarted.storeHits).toBeGreaterThanOrEqual(1);
+    expect(restarted.refreshes).toBeLessThanOrEqual(1);
+    expect(after.spans.filter((s) => s > 6 * HOUR)).toHaveLength(restarted.refreshes * 2);
+    expect(after.spans.slice(0, 2).every((s) => s < 6 * HOUR)).toBe(true);
     // At minute 44 the burst fires its page, from the 1h tier, as an exact evaluation says.
     const exact = await evaluateAt(port(), slo, BURST + 44 * MIN);
     const page = (f: typeof exact) => (f.status === 'data' ? f.instances.map((i) => [i.state, i.severity]) : f.status);
@@ -118,7 +129,7 @@ describe('the long windows of sloe run in Redis', () => {
     const frame = await cache.evaluate(port(), changed, BURST + MIN, 'all');
     expect(cache.storeHits).toBe(0);
     expect(cache.refreshes).toBe(1);
-    expect(frame).toEqual(await evaluateAt(port(), changed, BURST + MIN));
+    expect(rounded(frame)).toEqual(rounded(await evaluateAt(port(), changed, BURST + MIN)));
   });
 
   it('a Redis that does not answer is logged and Prometheus read instead', async () => {
