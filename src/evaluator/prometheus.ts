@@ -7,7 +7,7 @@ import { PrometheusDriver } from 'prometheus-query';
 import { mapLimit, sleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
 import { type Labels, labelsKey, seriesLabels } from './labels.js';
-import { type MatrixSeries, parseRangeBody } from './range-body.js';
+import { type MatrixSeries, readRangeBody } from './range-body.js';
 
 /** The parts of a series, one after the other. */
 function concat(parts: Float64Array[]): Float64Array {
@@ -121,9 +121,14 @@ export class PrometheusClient implements PrometheusPort {
       preferPost: true,
       headers: config.bearerToken ? { Authorization: `Bearer ${config.bearerToken}` } : {},
       ...(config.username && config.password ? { auth: { username: config.username, password: config.password } } : {}),
-      // Range answers are read into typed arrays as they arrive, not through JSON.parse (range-body.ts).
+      // Range answers (large) are read into typed arrays, not through JSON.parse, and decompressed in one call
+      // rather than through a stream (range-body.ts); only gzip is asked for, so only gzip can come.
       requestInterceptor: {
-        onFulfilled: (request) => (request.url === 'query_range' ? { ...request, transformResponse: [parseRangeBody] } : request),
+        onFulfilled: (request) => {
+          if (request.url !== 'query_range') return request;
+          request.headers.set('Accept-Encoding', 'gzip');
+          return { ...request, decompress: false, responseType: 'arraybuffer', transformResponse: [readRangeBody] };
+        },
       },
     });
   }

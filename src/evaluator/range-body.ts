@@ -7,6 +7,7 @@
  * error, warnings, native histograms, whitespace) is read by `JSON.parse` and converted the same way, so the two
  * paths give the same series.
  */
+import { gunzipSync } from 'node:zlib';
 import type { Labels } from './labels.js';
 
 /** One series of a matrix answer, its labels as Prometheus sent them (`__name__` included). */
@@ -25,6 +26,17 @@ interface MatrixBody {
 const HEAD = '{"status":"success","data":{"resultType":"matrix","result":[';
 const METRIC = '{"metric":';
 const VALUES = ',"values":[';
+
+/**
+ * Reads a query_range body as it came over the wire (bytes, gzip-compressed when Prometheus says so): decompressed
+ * in one call rather than through a stream of small chunks, then read by parseRangeBody.
+ */
+export function readRangeBody(data: unknown, headers?: Record<string, unknown>): unknown {
+  if (!Buffer.isBuffer(data)) return parseRangeBody(data);
+  const encoding = String(headers?.['content-encoding'] ?? '').toLowerCase();
+  const bytes = encoding === 'gzip' || encoding === 'x-gzip' ? gunzipSync(data) : data;
+  return parseRangeBody(bytes.toString('utf8'));
+}
 
 /**
  * Reads a query_range body: a matrix answer with its series in typed arrays, anything else as JSON.parse reads it;
