@@ -3,9 +3,10 @@
  * text is not in the one shape Prometheus writes: both give the same series, down to NaN, ±Inf and fractional
  * seconds, and errors or bodies that are not JSON come back as axios would give them.
  */
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type MatrixSeries, parseRangeBody } from '../../src/evaluator/range-body.js';
+import { type MatrixSeries, parseRangeBody, readRangeBody } from '../../src/evaluator/range-body.js';
 
 type Point = [number, string];
 type Raw = Array<{ metric: Record<string, string>; values: Point[] }>;
@@ -114,5 +115,14 @@ describe('parseRangeBody', () => {
         expect(plain(parseRangeBody(JSON.stringify(body(result), null, 1)))).toEqual(want);
       }),
     );
+  });
+
+  it.each([
+    ['gzip-compressed', (text: string) => gzipSync(text), { 'content-encoding': 'gzip' }],
+    ['uncompressed', (text: string) => Buffer.from(text), {}],
+  ])('reads a %s body from its bytes', (_, encode, headers) => {
+    const text = JSON.stringify(body(TRICKY));
+    expect(plain(readRangeBody(encode(text), headers))).toEqual(expected(TRICKY));
+    expect(readRangeBody(encode('{"status":"error","error":"x"}'), headers)).toEqual({ status: 'error', error: 'x' });
   });
 });
