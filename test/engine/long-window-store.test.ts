@@ -7,7 +7,10 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Evaluation } from '../../src/engine/evaluation.js';
 import { RedisLongWindowStore } from '../../src/engine/long-window-store.js';
+import { RedisIncidentStore } from '../../src/engine/store.js';
+import { EngineMetrics } from '../../src/observability/metrics.js';
 import { PrometheusClient, evaluateAt, prometheusConfigFromEnv } from '../../src/evaluator/index.js';
 import { LongWindowCache } from '../../src/evaluator/long-windows.js';
 import type { InstantSample, PrometheusPort, RangeSeries } from '../../src/evaluator/prometheus.js';
@@ -144,5 +147,40 @@ describe('the long windows of sloe run in Redis', () => {
     } finally {
       redis.resume();
     }
+  });
+
+  it("a restarted engine's evaluation reads the long windows from Redis, and stores the state the first one would", async () => {
+    const { slo, store, log, port } = setup();
+    const incidents = new RedisIncidentStore(client, `test${prefix++}:`);
+    const evaluation = (prometheus: PrometheusPort) =>
+      new Evaluation({
+        store: incidents,
+        prometheus,
+        config: () => config,
+        log,
+        metrics: new EngineMetrics(async () => ({})),
+        now: () => BURST + 30 * MIN,
+        scheduleSteps: async () => undefined,
+        queueUpdate: async () => undefined,
+        longWindowStore: store,
+      });
+    const before = port();
+    expect(await evaluation(before).tick(slo, BURST + 30 * MIN)).toBe('evaluated');
+    expect(Math.max(...before.spans)).toBeGreaterThan(2 * DAY);
+    await expect.poll(() => store.load(slo.id)).toBeDefined();
+
+    const after = port();
+    const restarted = evaluation(after);
+    expect(await restarted.tick(slo, BURST + 31 * MIN)).toBe('evaluated');
+    expect(restarted.longWindows.storeHits).toBe(1);
+    expect(restarted.longWindows.refreshes).toBe(0);
+    expect(after.spans).toHaveLength(2);
+    expect(Math.max(...after.spans)).toBeLessThan(6 * HOUR);
+    // The state it stored is the one an exact evaluation makes: healthy, 31 minutes into the 2% burst.
+    const exact = await evaluateAt(port(), slo, BURST + 31 * MIN);
+    expect(exact.status === 'data' && exact.instances.map((i) => i.state)).toEqual(['ok']);
+    const state = await incidents.loadState(slo.id);
+    expect(state.evaluatedAt).toBe(BURST + 31 * MIN);
+    expect(Object.values(state.instances).map((i) => i.phase)).toEqual(['ok']);
   });
 });
