@@ -45,7 +45,7 @@ export interface LongWindowStore {
 /** The stored format; a stored entry of another format is read as none. */
 const FORMAT = 1;
 /** Entries larger than this (an SLO with very many instances) are not stored: the store stays small. */
-export const MAX_STORED_BYTES = 256 * 1024;
+const MAX_STORED_BYTES = 256 * 1024;
 /** How long a load from the store may take before Prometheus is read instead. */
 const STORE_TIMEOUT_MS = 1000;
 
