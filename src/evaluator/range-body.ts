@@ -82,8 +82,7 @@ const toMs = (seconds: number) => Math.round(seconds * 1000);
 function scanMatrix(t: string): MatrixBody | undefined {
   const result: MatrixSeries[] = [];
   let i = HEAD.length;
-  let times = new Float64Array(1024);
-  let values = new Float64Array(1024);
+  let { times, values } = scratch;
   if (t.charCodeAt(i) !== 93 /* ] */) {
     for (;;) {
       if (!t.startsWith(METRIC, i)) return undefined;
@@ -102,13 +101,14 @@ function scanMatrix(t: string): MatrixBody | undefined {
           if (comma < 0) return undefined;
           const close = t.indexOf('"]', comma + 2);
           if (close < 0) return undefined;
-          const seconds = Number(t.slice(i + 1, comma));
-          if (Number.isNaN(seconds)) return undefined;
+          const ms = readMs(t, i + 1, comma);
+          if (ms < 0) return undefined;
           if (n === times.length) {
             times = grow(times);
             values = grow(values);
+            scratch = { times, values };
           }
-          times[n] = toMs(seconds);
+          times[n] = ms;
           values[n] = parseFloat(t.slice(comma + 2, close));
           n++;
           i = close + 2;
@@ -131,6 +131,32 @@ function scanMatrix(t: string): MatrixBody | undefined {
   // ]}} closes the result, the data and the body.
   return t.slice(i) === ']}}' ? { status: 'success', data: { resultType: 'matrix', result } } : undefined;
 }
+
+/**
+ * Unix seconds with at most 3 decimals (as Prometheus writes them) between `from` and `to`, in ms, exactly; -1 for
+ * anything else.
+ */
+function readMs(t: string, from: number, to: number): number {
+  let ms = 0;
+  let j = from;
+  for (; j < to; j++) {
+    const c = t.charCodeAt(j);
+    if (c === 46 /* . */) break;
+    if (c < 48 || c > 57) return -1;
+    ms = ms * 10 + (c - 48);
+  }
+  if (j === from || to - j > 4) return -1;
+  ms *= 1000;
+  for (let k = j + 1, scale = 100; k < to; k++, scale /= 10) {
+    const c = t.charCodeAt(k);
+    if (c < 48 || c > 57) return -1;
+    ms += (c - 48) * scale;
+  }
+  return ms;
+}
+
+/** The growing arrays points are read into before each series is copied out: kept from one body to the next. */
+let scratch = { times: new Float64Array(16_384), values: new Float64Array(16_384) };
 
 function grow(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
   const b = new Float64Array(a.length * 2);
