@@ -94,8 +94,9 @@ export function prometheusConfigFromEnv(env: NodeJS.ProcessEnv): PrometheusConfi
 }
 
 /**
- * prometheus-query's request path without its response mapping (a `Date` and an object per point): the connection,
- * auth, timeout and the normalising of errors stay the library's. A range query's body is read by parseRangeBody.
+ * prometheus-query's request path (`request`, private in its types) without its response mapping (a `Date` and an
+ * object per point): the connection, auth, timeout and the normalising of errors stay the library's. A range
+ * query's body is read by readRangeBody (range-body.ts).
  */
 interface RawDriver {
   request(method: 'POST', uri: string, params: null, body: Record<string, string | number>): Promise<{ resultType?: string; result?: unknown }>;
