@@ -2,6 +2,7 @@ import { EvaluationError, createPrometheus, formatLabels, groupReplays, loadFram
 import { describeStep } from '../rules/plan.js';
 import { silencer } from '../rules/silence.js';
 import { holdText } from '../rules/inhibit.js';
+import { alertLoad } from '../evaluator/backtest-diff.js';
 import { andDependencies, inhibitPass } from '../evaluator/backtest-inhibit.js';
 import { formatDuration, parseDuration } from '../rules/index.js';
 import { UsageError } from '../rules/index.js';
@@ -160,11 +161,11 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
       io.stdout.write(`    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}${s.round ? ` (repeat ${s.round})` : ''}\n`);
     }
   }
-  // A member of a group is no page of its own.
-  const pages = incidents.filter((i) => i.inc.severity === 'page' && i.inc.group?.role !== 'member').length;
+  const load = alertLoad(incidents.map((i) => ({ labels: i.labels, incident: i.inc })));
   const steps = incidents.reduce((n, i) => n + i.inc.steps.length, 0);
+  const inGroups = load.grouped ? `, ${load.grouped} in another's group` : '';
   io.stdout.write(
-    `${incidents.length ? '\n' : ''}${incidents.length} incident(s) would have fired (${pages} page, ${incidents.length - pages} ticket), running ${steps} escalation step(s); ${prometheus.queries} Prometheus queries\n`,
+    `${incidents.length ? '\n' : ''}${incidents.length} incident(s) would have fired (${load.pages} page, ${load.tickets} ticket${inGroups}), running ${steps} escalation step(s); ${prometheus.queries} Prometheus queries\n`,
   );
   return EXIT.ok;
 }

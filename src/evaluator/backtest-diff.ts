@@ -25,6 +25,8 @@ export interface AlertLoad {
   /** Incidents that were pages when they ended (fired as pages, or raised to one). */
   pages: number;
   tickets: number;
+  /** Incidents that joined another's group (a policy's `group:`): its leader pages or tickets for them. */
+  grouped: number;
   /** Escalation steps that would have reached PagerDuty, and the person on call. */
   pagerduty: number;
   oncall: number;
@@ -156,12 +158,14 @@ export function matchIncidents(
 
 export function alertLoad(list: readonly LabelledIncident[]): AlertLoad {
   const steps = list.flatMap((l) => l.incident.steps);
-  // A member of a group is no page of its own: the group's leader pages for it.
-  const pages = list.filter((l) => l.incident.severity === 'page' && l.incident.group?.role !== 'member').length;
+  // A member of a group is no page or ticket of its own: the group's leader alerts for it.
+  const own = list.filter((l) => l.incident.group?.role !== 'member');
+  const pages = own.filter((l) => l.incident.severity === 'page').length;
   return {
     incidents: list.length,
     pages,
-    tickets: list.length - pages,
+    tickets: own.length - pages,
+    grouped: list.length - own.length,
     pagerduty: steps.filter((s) => s.notify === 'pagerduty').length,
     oncall: steps.filter((s) => s.notify === 'oncall').length,
   };

@@ -43,7 +43,16 @@ describe('matchIncidents', () => {
 
 describe('alertLoad', () => {
   it('counts pages, tickets and the steps reaching PagerDuty', () => {
-    expect(alertLoad([inc(1, 2), inc(3, 4, 'ticket'), inc(5, 6)])).toEqual({ incidents: 3, pages: 2, tickets: 1, pagerduty: 3, oncall: 0 });
+    expect(alertLoad([inc(1, 2), inc(3, 4, 'ticket'), inc(5, 6)])).toEqual({ incidents: 3, pages: 2, tickets: 1, grouped: 0, pagerduty: 3, oncall: 0 });
+  });
+
+  it('counts a member of a group as neither page nor ticket: its leader alerts for it', () => {
+    const leader = inc(1, 9);
+    const ref = { sloId: 'checkout/latency-p95', labels: { model: 'opus' }, firedAt: M };
+    leader.incident.group = { role: 'leader', leader: ref, size: 3 };
+    const members = [inc(1, 9, 'page', { model: 'haiku' }), inc(1, 9, 'page', { model: 'sonnet' })];
+    for (const m of members) m.incident = { ...m.incident, steps: [], group: { role: 'member', leader: ref, size: 3 } };
+    expect(alertLoad([leader, ...members, inc(20, 30, 'ticket')])).toEqual({ incidents: 4, pages: 1, tickets: 1, grouped: 2, pagerduty: 2, oncall: 0 });
   });
 });
 
