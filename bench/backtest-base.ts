@@ -21,7 +21,12 @@ export async function benchBacktestBase(): Promise<Record<string, number | strin
   const from = to - 30 * DAY;
   const prom = await startPrometheus({ history: history(from - 3 * DAY, to) });
   const dir = await mkdtemp(join(tmpdir(), 'sloe-bench-backtest-base-'));
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' });
+  const git = (...args: string[]) =>
+    execFileSync(
+      'git',
+      ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com', '-c', 'commit.gpgsign=false', ...args],
+      { cwd: dir, encoding: 'utf8' },
+    );
   try {
     const spec = slos();
     await writeFile(join(dir, 'slos.yaml'), spec);
@@ -29,7 +34,9 @@ export async function benchBacktestBase(): Promise<Record<string, number | strin
     git('add', 'slos.yaml');
     git('commit', '-q', '-m', 'base');
     const oneChanged = spec.replace('when: "> 3%", for: 5m', 'when: "> 5%", for: 5m');
-    const allChanged = spec.replaceAll('when: "> 3%", for: 5m', 'when: "> 5%", for: 5m').replaceAll('objective: 99.9%', 'objective: 99.5%');
+    const allChanged = spec
+      .replaceAll('when: "> 3%", for: 5m', 'when: "> 5%", for: 5m')
+      .replaceAll('objective: 99.9%', 'objective: 99.5%');
     const window = ['--from', String(from / 1000), '--to', String(to / 1000), '--step', '1m'];
     const env = { PROMETHEUS_URL: prom.url };
     const timed = async (args: string[]) => {
@@ -38,7 +45,10 @@ export async function benchBacktestBase(): Promise<Record<string, number | strin
       return r;
     };
     const figures: Record<string, number | string> = {};
-    for (const [name, text] of [['one_changed', oneChanged], ['all_changed', allChanged]] as const) {
+    for (const [name, text] of [
+      ['one_changed', oneChanged],
+      ['all_changed', allChanged],
+    ] as const) {
       await writeFile(join(dir, 'slos.yaml'), text);
       const single: number[] = [];
       const based: number[] = [];

@@ -29,7 +29,11 @@ export function* history(from: number, to: number): Generator<SeriesHistory> {
   for (let a = 0; a < APPS; a++) {
     const rnd = random(a + 1);
     // Two error bursts per app, at pseudo-random times.
-    const bursts = [0, 1].map(() => ({ at: from + 3 * DAY + Math.floor(rnd() * 29 * DAY), minutes: 5 + Math.floor(rnd() * 60), share: 0.02 + rnd() * 0.3 }));
+    const bursts = [0, 1].map(() => ({
+      at: from + 3 * DAY + Math.floor(rnd() * 29 * DAY),
+      minutes: 5 + Math.floor(rnd() * 60),
+      share: 0.02 + rnd() * 0.3,
+    }));
     yield* requestCounters('bench_requests_total', { app: `app-${a}` }, from, to, (t) => {
       const burst = bursts.find((b) => t > b.at && t <= b.at + b.minutes * MIN);
       return { requests: 500 + Math.floor(rnd() * 100), errorShare: burst ? burst.share : 0.0005 };
@@ -76,17 +80,24 @@ export function slos(): string {
   return lines.join('\n') + '\n';
 }
 
-export function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
+export function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), ...args], {
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, wallMs: Number(process.hrtime.bigint() - start) / 1e6 }));
+    child.on('close', (code) =>
+      resolve({ code, stdout, stderr, wallMs: Number(process.hrtime.bigint() - start) / 1e6 }),
+    );
   });
 }
 
@@ -102,7 +113,10 @@ export async function benchBacktest(): Promise<Record<string, number | string>> 
     await writeFile(join(dir, 'slos.yaml'), slos());
     const cpuFile = join(dir, 'cpu.json');
     // A small preload reports the child's CPU time when it exits.
-    await writeFile(join(dir, 'cpu.cjs'), `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(cpuFile)}, JSON.stringify(process.cpuUsage())));\n`);
+    await writeFile(
+      join(dir, 'cpu.cjs'),
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(cpuFile)}, JSON.stringify(process.cpuUsage())));\n`,
+    );
     const r = await run(['backtest', dir, '--from', String(from / 1000), '--to', String(to / 1000), '--step', '1m'], {
       PROMETHEUS_URL: prom.url,
       NODE_OPTIONS: `--require ${join(dir, 'cpu.cjs')}`,
@@ -111,7 +125,10 @@ export async function benchBacktest(): Promise<Record<string, number | string>> 
     const last = r.stdout.trim().split('\n').pop() ?? '';
     const queries = Number(/; (\d+) Prometheus queries/.exec(last)?.[1] ?? NaN);
     const incidents = Number(/^(\d+) incident/.exec(last)?.[1] ?? NaN);
-    const cpu = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(cpuFile, 'utf8'))) as { user: number; system: number };
+    const cpu = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(cpuFile, 'utf8'))) as {
+      user: number;
+      system: number;
+    };
     return {
       slos: APPS * 2,
       days: 30,

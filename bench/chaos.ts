@@ -13,7 +13,9 @@ import { runChaos } from './chaos/run.js';
 
 // `chaos --account FILE`: the accounting of a run's records.json again (after a change to the accounting).
 if (process.argv[2] === '--account') {
-  const report = account(loadRecords(await readFile(process.argv[3] ?? join(import.meta.dirname, 'chaos-logs', 'records.json'), 'utf8')));
+  const report = account(
+    loadRecords(await readFile(process.argv[3] ?? join(import.meta.dirname, 'chaos-logs', 'records.json'), 'utf8')),
+  );
   process.stdout.write(formatReport(report) + '\n');
   process.exit(report.invariants.every((i) => i.ok) ? 0 : 1);
 }
@@ -27,7 +29,13 @@ try {
 }
 const logDir = process.env.CHAOS_LOG_DIR || join(import.meta.dirname, 'chaos-logs');
 const report = await runChaos(profile, { logDir });
-const out = { ...report, node: process.version, cpus: cpus().length, finishedAt: new Date().toISOString(), logs: logDir };
+const out = {
+  ...report,
+  node: process.version,
+  cpus: cpus().length,
+  finishedAt: new Date().toISOString(),
+  logs: logDir,
+};
 await writeFile(join(import.meta.dirname, 'chaos.json'), JSON.stringify(out, null, 2) + '\n');
 process.stdout.write(formatReport(report) + '\n');
 process.stdout.write(`written to bench/chaos.json; replica logs in ${logDir}\n`);

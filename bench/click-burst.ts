@@ -12,12 +12,20 @@ if (!url || !secret) throw new Error('usage: click-burst URL SECRET ID…');
 const { hostname, port } = new URL(url);
 const agent = new Agent({ keepAlive: true, maxSockets: ids.length + 1 });
 
-function send(method: string, path: string, body = '', headers: Record<string, string> = {}): Promise<{ status: number; ms: number }> {
+function send(
+  method: string,
+  path: string,
+  body = '',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; ms: number }> {
   return new Promise((resolve, reject) => {
-    const req = request({ hostname, port, method, path, agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
-    });
+    const req = request(
+      { hostname, port, method, path, agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+      },
+    );
     req.on('error', reject);
     const started = performance.now();
     req.end(body);
@@ -36,7 +44,14 @@ function signed(id: string) {
   const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
   const timestamp = String(Math.floor(Date.now() / 1000));
   const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-  return { body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature } };
+  return {
+    body,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': signature,
+    },
+  };
 }
 
 const clicks = ids.map(signed);

@@ -68,11 +68,25 @@ slos:
 /** Clicks from a separate process: the stand-ins in this one are busy with the updates the clicks cause. */
 function clickBurst(url: string, secret: string, ids: string[]): Promise<Array<{ status: number; ms: number }>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bench', 'click-burst.ts'), url, secret, ...ids], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+        join(ROOT, 'bench', 'click-burst.ts'),
+        url,
+        secret,
+        ...ids,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Array<{ status: number; ms: number }>) : reject(new Error(`click-burst exited ${code}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as Array<{ status: number; ms: number }>)
+        : reject(new Error(`click-burst exited ${code}`)),
+    );
   });
 }
 
@@ -87,23 +101,30 @@ export async function benchEscalation(): Promise<Record<string, number | string>
   for (let i = 0; i < LANES; i++) lanes.set({ lane: `l${i}` }, 10);
   const target = await exporter.start();
   await Promise.all([slack.start(), pagerduty.start()]);
-  const [redis, prometheus] = await Promise.all([startRedis(), startPrometheus({ scrape: { targets: [target], interval: '1s' } })]);
+  const [redis, prometheus] = await Promise.all([
+    startRedis(),
+    startPrometheus({ scrape: { targets: [target], interval: '1s' } }),
+  ]);
   const port = await freePort();
   await mkdir(join(dir, 'slos'));
   await writeFile(join(dir, 'slos', 'bench.yaml'), SLO);
-  const sloe = spawnSloe(['run', join(dir, 'slos')], {
-    REDIS_URL: redis.url,
-    PROMETHEUS_URL: prometheus.url,
-    SLOE_REDIS_PREFIX: 'bench-escalation',
-    SLOE_API_TOKEN: API_TOKEN,
-    LOG_LEVEL: 'info',
-    SLACK_BOT_TOKEN: 'xoxb-bench',
-    SLACK_SIGNING_SECRET: 'bench-secret',
-    SLACK_API_URL: slack.url,
-    PAGERDUTY_ROUTING_KEY: 'RKBENCH',
-    PAGERDUTY_EVENTS_SERVER: pagerduty.server_,
-    NODE_EXTRA_CA_CERTS: ca.caFile,
-  }, port);
+  const sloe = spawnSloe(
+    ['run', join(dir, 'slos')],
+    {
+      REDIS_URL: redis.url,
+      PROMETHEUS_URL: prometheus.url,
+      SLOE_REDIS_PREFIX: 'bench-escalation',
+      SLOE_API_TOKEN: API_TOKEN,
+      LOG_LEVEL: 'info',
+      SLACK_BOT_TOKEN: 'xoxb-bench',
+      SLACK_SIGNING_SECRET: 'bench-secret',
+      SLACK_API_URL: slack.url,
+      PAGERDUTY_ROUTING_KEY: 'RKBENCH',
+      PAGERDUTY_EVENTS_SERVER: pagerduty.server_,
+      NODE_EXTRA_CA_CERTS: ca.caFile,
+    },
+    port,
+  );
   try {
     await sloe.waitFor('ready', (l) => l.event === 'ready', 30_000);
     await sleep(3000);
@@ -128,34 +149,68 @@ export async function benchEscalation(): Promise<Record<string, number | string>
     const stormAt = Date.now();
     slack.rateLimit('chat.postMessage', STORM_429, 1);
     for (let i = SPREAD; i < LANES; i++) lanes.set({ lane: `l${i}` }, 500);
-    const triggers = () => pagerduty.requests.filter((r) => r.status === 202 && r.event.event_action === 'trigger').length;
+    const triggers = () =>
+      pagerduty.requests.filter((r) => r.status === 202 && r.event.event_action === 'trigger').length;
     await waitFor(`${LANES} PagerDuty triggers`, () => triggers() >= LANES);
     // Every Slack step of the storm's incidents done: posted, or in its channel's summary (a 429 tried again).
     const stormIds = async () => {
-      const all = (await (await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { incidents: Array<{ id: string; labels: Record<string, string> }> };
+      const all = (await (
+        await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`, {
+          headers: { authorization: `Bearer ${API_TOKEN}` },
+        })
+      ).json()) as { incidents: Array<{ id: string; labels: Record<string, string> }> };
       return all.incidents.filter((i) => Number(i.labels.lane!.slice(1)) >= SPREAD).map((i) => i.id);
     };
     const undone = async () => {
-      const audits = await Promise.all((await stormIds()).map(async (id) => ((await (await fetch(`http://127.0.0.1:${port}/api/incidents/${id}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { audit: Array<{ type: string; step?: string }> }).audit));
-      return STORM_SIZE - audits.filter((a) => ['page.0', 'page.2'].every((step) => a.some((e) => e.type === 'step' && e.step === step))).length;
+      const audits = await Promise.all(
+        (await stormIds()).map(
+          async (id) =>
+            (
+              (await (
+                await fetch(`http://127.0.0.1:${port}/api/incidents/${id}`, {
+                  headers: { authorization: `Bearer ${API_TOKEN}` },
+                })
+              ).json()) as { audit: Array<{ type: string; step?: string }> }
+            ).audit,
+        ),
+      );
+      return (
+        STORM_SIZE -
+        audits.filter((a) => ['page.0', 'page.2'].every((step) => a.some((e) => e.type === 'step' && e.step === step)))
+          .length
+      );
     };
     let slackStepsUndone = STORM_SIZE;
-    await waitFor('every Slack step of the storm done', async () => (slackStepsUndone = await undone()) === 0).catch((e: Error) => log(e.message));
+    await waitFor('every Slack step of the storm done', async () => (slackStepsUndone = await undone()) === 0).catch(
+      (e: Error) => log(e.message),
+    );
     const stormSlackDoneS = (Date.now() - stormAt) / 1000;
     await sleep(STORM.refreshMs * 2);
-    for (const c of slack.of('chat.postMessage').filter((c) => !c.args.thread_ts && c.at >= stormAt)) log(`top-level post +${c.at - stormAt} ms in ${String(c.args.channel)}: ${String(c.args.text).slice(0, 70)}`);
-    const summaries = (channel: string) => [...slack.of('chat.postMessage'), ...slack.of('chat.update')].filter((c) => String(c.args.text).includes(`more incidents in ${channel}`)).sort((a, b) => a.at - b.at);
+    for (const c of slack.of('chat.postMessage').filter((c) => !c.args.thread_ts && c.at >= stormAt))
+      log(`top-level post +${c.at - stormAt} ms in ${String(c.args.channel)}: ${String(c.args.text).slice(0, 70)}`);
+    const summaries = (channel: string) =>
+      [...slack.of('chat.postMessage'), ...slack.of('chat.update')]
+        .filter((c) => String(c.args.text).includes(`more incidents in ${channel}`))
+        .sort((a, b) => a.at - b.at);
     const lastSummary = (channel: string) => String(summaries(channel).at(-1)?.args.text ?? '').split(' ')[0];
 
     // Fired: the incidents' firedAt (the evaluation instant) from sloe's API; delivered: when the stand-ins received each step.
-    const listed = (await (await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { incidents: Array<{ id: string; labels: Record<string, string>; firedAt: string }> };
+    const listed = (await (
+      await fetch(`http://127.0.0.1:${port}/api/incidents?limit=1000`, {
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      })
+    ).json()) as { incidents: Array<{ id: string; labels: Record<string, string>; firedAt: string }> };
     const fired = new Map(listed.incidents.map((i) => [i.labels.lane!, Date.parse(i.firedAt)]));
     const laneOf = (text: unknown) => /lane="(l\d+)"/.exec(String(text))?.[1] ?? '';
     const spread = (lane: string) => Number(lane.slice(1)) < SPREAD;
     // The storm on each channel: its top-level posts (the incidents it took, then its one summary) in the busiest
     // minute; every Slack step of the storm's incidents recorded as done (a 429 retried after its Retry-After).
     const perMinute = (channel: string) => {
-      const times = slack.of('chat.postMessage').filter((c) => c.args.channel === channel && !c.args.thread_ts && c.at >= stormAt).map((c) => c.at).sort((a, b) => a - b);
+      const times = slack
+        .of('chat.postMessage')
+        .filter((c) => c.args.channel === channel && !c.args.thread_ts && c.at >= stormAt)
+        .map((c) => c.at)
+        .sort((a, b) => a - b);
       return Math.max(0, ...times.map((t, i) => times.filter((u, j) => j >= i && u < t + 60_000).length));
     };
     const pagerdutyLate: number[] = [];
@@ -178,8 +233,14 @@ export async function benchEscalation(): Promise<Record<string, number | string>
       stepError[spread(lane) ? 'spread' : 'storm'].push(r.at - firedAt - 3000);
       if (!spread(lane) && r.event.event_action === 'trigger') pagerdutyLate.push(r.at - firedAt - 3000);
     }
-    log(`${fired.size} incidents, ${stepError.spread.length + stepError.storm.length} steps; ${fired.size} Ack clicks at once`);
-    const clicks = await clickBurst(`http://127.0.0.1:${port}`, 'bench-secret', listed.incidents.map((i) => i.id));
+    log(
+      `${fired.size} incidents, ${stepError.spread.length + stepError.storm.length} steps; ${fired.size} Ack clicks at once`,
+    );
+    const clicks = await clickBurst(
+      `http://127.0.0.1:${port}`,
+      'bench-secret',
+      listed.incidents.map((i) => i.id),
+    );
     const round = (x: number) => Number(x.toFixed(1));
     const p = (xs: number[], q: number) => round(percentile(xs, q));
     return {
@@ -204,8 +265,14 @@ export async function benchEscalation(): Promise<Record<string, number | string>
       storm_pagerduty_trigger_p99_ms: p(pagerdutyLate, 99),
       ack_clicks_at_once: clicks.length,
       ack_clicks_failed: clicks.filter((c) => c.status !== 200).length,
-      ack_answer_p50_ms: p(clicks.map((c) => c.ms), 50),
-      ack_answer_p99_ms: p(clicks.map((c) => c.ms), 99),
+      ack_answer_p50_ms: p(
+        clicks.map((c) => c.ms),
+        50,
+      ),
+      ack_answer_p99_ms: p(
+        clicks.map((c) => c.ms),
+        99,
+      ),
       targets: `slack p99 < 1000 ms, step error p99 < 1000 ms, storm: top-level posts per channel <= ${STORM.admit + 1}, Slack steps not done 0, PagerDuty trigger p99 < 1000 ms; ack p99 < 100 ms`,
     };
   } finally {

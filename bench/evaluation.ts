@@ -86,7 +86,8 @@ function slothRules(n: number): string {
       );
     }
     const r = (w: string) => `slo:sli_error:ratio_rate${w}{sloth_id="${id}"}`;
-    const both = (long: string, short: string, factor: number) => `(max(${r(long)} > (${factor} * 0.001)) without (sloth_window) and max(${r(short)} > (${factor} * 0.001)) without (sloth_window))`;
+    const both = (long: string, short: string, factor: number) =>
+      `(max(${r(long)} > (${factor} * 0.001)) without (sloth_window) and max(${r(short)} > (${factor} * 0.001)) without (sloth_window))`;
     out.push(
       `  - name: sloth-slo-alerts-${id}`,
       '    rules:',
@@ -120,7 +121,13 @@ function histogramQuantile(before: string, after: string, name: string, q: numbe
       text
         .split('\n')
         .filter((l) => l.startsWith(`${name}_bucket`))
-        .map((l) => [Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')), Number(l.slice(l.lastIndexOf(' ') + 1))] as const),
+        .map(
+          (l) =>
+            [
+              Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')),
+              Number(l.slice(l.lastIndexOf(' ') + 1)),
+            ] as const,
+        ),
     );
   const b0 = buckets(before);
   const gained = [...buckets(after)].map(([le, count]) => ({ le, count: count - (b0.get(le) ?? 0) }));
@@ -132,11 +139,18 @@ function histogramQuantile(before: string, after: string, name: string, q: numbe
 /** The largest sample of a metric. */
 async function maxOf(url: string, name: string): Promise<number> {
   const text = await (await fetch(url)).text();
-  return Math.max(0, ...text.split('\n').filter((l) => l.startsWith(`${name}{`)).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1))));
+  return Math.max(
+    0,
+    ...text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`))
+      .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1))),
+  );
 }
 
 const promCpu = (p: LocalPrometheus) => scrape(`${p.url}/metrics`, 'process_cpu_seconds_total');
-const promQueries = (p: LocalPrometheus) => scrape(`${p.url}/metrics`, 'prometheus_http_requests_total', /handler="\/api\/v1\/query/);
+const promQueries = (p: LocalPrometheus) =>
+  scrape(`${p.url}/metrics`, 'prometheus_http_requests_total', /handler="\/api\/v1\/query/);
 
 /** CPU seconds a second an idle Prometheus spends. */
 async function idleRate(p: LocalPrometheus, seconds: number): Promise<number> {
@@ -153,7 +167,14 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
-    env: { ...process.env, PROMETHEUS_URL: prom.url, REDIS_URL: redis.url, SLOE_REDIS_PREFIX: `bench${n}-${Date.now()}`, SLOE_PORT: String(port), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      PROMETHEUS_URL: prom.url,
+      REDIS_URL: redis.url,
+      SLOE_REDIS_PREFIX: `bench${n}-${Date.now()}`,
+      SLOE_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const metrics = `http://127.0.0.1:${port}/metrics`;
@@ -166,7 +187,8 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       for (;;) {
         const done = await evaluations().catch(() => 0);
         if (done >= count) return;
-        if (Date.now() - since > timeoutMs) throw new Error(`sloe evaluated ${done} of ${count} within ${timeoutMs / 1000} s`);
+        if (Date.now() - since > timeoutMs)
+          throw new Error(`sloe evaluated ${done} of ${count} within ${timeoutMs / 1000} s`);
         // Each look costs sloe a /metrics scrape: every 5 seconds keeps that out of the figures.
         await sleep(5000);
       }
@@ -185,11 +207,21 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       last = now;
     }
     const settleS = (Date.now() - settling) / 1000;
-    const [e0, c0, p0, q0] = await Promise.all([evaluations(), scrape(metrics, 'sloe_process_cpu_seconds_total'), promCpu(prom), promQueries(prom)]);
+    const [e0, c0, p0, q0] = await Promise.all([
+      evaluations(),
+      scrape(metrics, 'sloe_process_cpu_seconds_total'),
+      promCpu(prom),
+      promQueries(prom),
+    ]);
     const before = await (await fetch(metrics)).text();
     const t0 = Date.now();
     await waitFor(e0 + cycles * n, 60_000 * (cycles + 3));
-    const [e1, c1, p1, q1] = await Promise.all([evaluations(), scrape(metrics, 'sloe_process_cpu_seconds_total'), promCpu(prom), promQueries(prom)]);
+    const [e1, c1, p1, q1] = await Promise.all([
+      evaluations(),
+      scrape(metrics, 'sloe_process_cpu_seconds_total'),
+      promCpu(prom),
+      promQueries(prom),
+    ]);
     const elapsed = (Date.now() - t0) / 1000;
     const measured = (e1 - e0) / n;
     // Histogram quantiles over the measured cycles, as the upper bound of their bucket: how late evaluation jobs
@@ -220,7 +252,10 @@ async function runRules(n: number, prom: LocalPrometheus, windowS: number, idle:
   if (!reload.ok) throw new Error(`rule reload failed: ${await reload.text()}`);
   // Let every group run once before measuring.
   await sleep(75_000);
-  const [p0, m0] = await Promise.all([promCpu(prom), scrape(`${prom.url}/metrics`, 'prometheus_rule_group_iterations_missed_total')]);
+  const [p0, m0] = await Promise.all([
+    promCpu(prom),
+    scrape(`${prom.url}/metrics`, 'prometheus_rule_group_iterations_missed_total'),
+  ]);
   const t0 = Date.now();
   await sleep(windowS * 1000);
   const [p1, m1, duration, longest] = await Promise.all([
@@ -233,11 +268,18 @@ async function runRules(n: number, prom: LocalPrometheus, windowS: number, idle:
   const intervals = elapsed / 60;
   await writeFile(join(prom.dir, 'rules.yml'), 'groups: []\n');
   await fetch(`${prom.url}/-/reload`, { method: 'POST' });
-  return { promCpu: (p1 - p0 - idle * elapsed) / intervals, ruleDuration: duration, longestGroup: longest, missed: m1 - m0 };
+  return {
+    promCpu: (p1 - p0 - idle * elapsed) / intervals,
+    ruleDuration: duration,
+    longestGroup: longest,
+    missed: m1 - m0,
+  };
 }
 
 /** Runs the benchmark for each N and returns its figures. */
-export async function benchEvaluation(sizes = (process.env.BENCH_SLOS ?? '100,1000,10000').split(',').map(Number)): Promise<Record<string, number | string>> {
+export async function benchEvaluation(
+  sizes = (process.env.BENCH_SLOS ?? '100,1000,10000').split(',').map(Number),
+): Promise<Record<string, number | string>> {
   const windowS = Number(process.env.BENCH_WINDOW_S ?? 180);
   const now = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'sloe-bench-eval-'));
@@ -247,7 +289,10 @@ export async function benchEvaluation(sizes = (process.env.BENCH_SLOS ?? '100,10
   try {
     log(`writing ${APPS * 2} series × ${Math.round((3 * DAY + 100 * MIN) / MIN)} minutes of history`);
     const loaded = Date.now();
-    await createBlocks(history(Math.floor((now - 3 * DAY - 60 * MIN) / MIN) * MIN, now + 40 * MIN), join(dir, 'a', 'data'));
+    await createBlocks(
+      history(Math.floor((now - 3 * DAY - 60 * MIN) / MIN) * MIN, now + 40 * MIN),
+      join(dir, 'a', 'data'),
+    );
     await cp(join(dir, 'a'), join(dir, 'b'), { recursive: true });
     const loadS = (Date.now() - loaded) / 1000;
     [a, b, redis] = await Promise.all([

@@ -30,7 +30,9 @@ if (unknown.length) {
 }
 const file = join(import.meta.dirname, 'results.json');
 // Sections not run this time keep their last figures.
-const previous = (await readFile(file, 'utf8').then((t) => JSON.parse(t) as { results?: Record<string, Figures> }).catch(() => ({}))) as { results?: Record<string, Figures> };
+const previous = (await readFile(file, 'utf8')
+  .then((t) => JSON.parse(t) as { results?: Record<string, Figures> })
+  .catch(() => ({}))) as { results?: Record<string, Figures> };
 const results: Record<string, Figures> = { ...(previous.results ?? {}) };
 for (const [name, run] of Object.entries(SECTIONS)) {
   if (only.length > 0 && !only.includes(name)) continue;
@@ -43,5 +45,8 @@ for (const [name, figures] of Object.entries(results)) {
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(width)}  ${v}`);
 }
-await writeFile(file, JSON.stringify({ node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2) + '\n');
+await writeFile(
+  file,
+  JSON.stringify({ node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2) + '\n',
+);
 console.log(`\nwritten to ${file}`);

@@ -19,16 +19,86 @@ function model(slos: number) {
   const n = (30 * DAY) / STEP;
   for (let i = 0; i < slos; i++) {
     const service = `service-${String(Math.floor(i / 10)).padStart(3, '0')}`;
-    const dashboard: Dashboard = { id: `${service}-golden`, title: `${service} golden signals`, url: `https://grafana.example.com/d/${service}`, owner: `owner-${i % 13}`, declaredAt: [] };
+    const dashboard: Dashboard = {
+      id: `${service}-golden`,
+      title: `${service} golden signals`,
+      url: `https://grafana.example.com/d/${service}`,
+      owner: `owner-${i % 13}`,
+      declaredAt: [],
+    };
     dashboards.set(dashboard.id, dashboard);
-    const common = { id: `${service}/slo-${i}`, service, name: `slo-${i}`, owner: 'team', dashboard, intervalMs: 60_000, escalation: 'default', labels: {}, noData: 'alert' as const, noDataForMs: 600_000, maxSeries: 50, forMs: 0, resolveAfterMs: 300_000, source: { file: 'x.yaml', line: 1, col: 1 } };
-    list.push({ ...common, kind: 'ratio', signal: 'error_rate', ratio: { bad: 'sum(rate(bad[$window]))', total: 'sum(rate(total[$window]))' }, objective: 0.999, windowMs: 30 * DAY, tiers: [], minEvents: 0 });
+    const common = {
+      id: `${service}/slo-${i}`,
+      service,
+      name: `slo-${i}`,
+      owner: 'team',
+      dashboard,
+      intervalMs: 60_000,
+      escalation: 'default',
+      labels: {},
+      noData: 'alert' as const,
+      noDataForMs: 600_000,
+      maxSeries: 50,
+      forMs: 0,
+      resolveAfterMs: 300_000,
+      source: { file: 'x.yaml', line: 1, col: 1 },
+    };
+    list.push({
+      ...common,
+      kind: 'ratio',
+      signal: 'error_rate',
+      ratio: { bad: 'sum(rate(bad[$window]))', total: 'sum(rate(total[$window]))' },
+      objective: 0.999,
+      windowMs: 30 * DAY,
+      tiers: [],
+      minEvents: 0,
+    });
     const share = (i % 20) / 10_000;
-    const series = { start: at - (n - 1) * STEP, stepMs: STEP, bad: new Array<number>(n).fill(1000 * share), total: new Array<number>(n).fill(1000) };
+    const series = {
+      start: at - (n - 1) * STEP,
+      stepMs: STEP,
+      bad: new Array<number>(n).fill(1000 * share),
+      total: new Array<number>(n).fill(1000),
+    };
     budgets.set(common.id, { budget: computeBudget(series, 0.999, 30 * DAY, at, 'events') });
   }
-  const open = list.slice(0, 50).map((s, k) => ({ id: `inc${k}`, sloId: s.id, service: s.service, slo: s.name, signal: s.signal, labels: {}, instanceKey: s.id, owner: s.owner, dashboard: s.dashboard, objective: '99.9%', condition: 'burn rate', firedAt: at - k * 60_000, traceId: 't', policy: { name: 'default', page: [], ticket: [], source: s.source }, status: k % 3 === 0 ? 'acknowledged' : 'firing', acknowledgedBy: 'alice', severity: 'page', reason: 'breach', message: `burn rate 20× over 1h`, token: 'x', escalatedAt: at, rearms: 0, refs: {} }) as Incident);
-  const config: Config = { slos: list, silences: [], dashboards, policies: new Map(), schedules: new Map(), services: [], files: [] };
+  const open = list.slice(0, 50).map(
+    (s, k) =>
+      ({
+        id: `inc${k}`,
+        sloId: s.id,
+        service: s.service,
+        slo: s.name,
+        signal: s.signal,
+        labels: {},
+        instanceKey: s.id,
+        owner: s.owner,
+        dashboard: s.dashboard,
+        objective: '99.9%',
+        condition: 'burn rate',
+        firedAt: at - k * 60_000,
+        traceId: 't',
+        policy: { name: 'default', page: [], ticket: [], source: s.source },
+        status: k % 3 === 0 ? 'acknowledged' : 'firing',
+        acknowledgedBy: 'alice',
+        severity: 'page',
+        reason: 'breach',
+        message: `burn rate 20× over 1h`,
+        token: 'x',
+        escalatedAt: at,
+        rearms: 0,
+        refs: {},
+      }) as Incident,
+  );
+  const config: Config = {
+    slos: list,
+    silences: [],
+    dashboards,
+    policies: new Map(),
+    schedules: new Map(),
+    services: [],
+    files: [],
+  };
   return { now: at, config, budgets: { at, bySlo: budgets }, open };
 }
 
@@ -44,7 +114,11 @@ export async function benchStatus(): Promise<Record<string, number | string>> {
       ms.push(performance.now() - start);
     }
     ms.sort((a, b) => a - b);
-    return { median: Number(ms[Math.floor(runs / 2)]!.toFixed(1)), max: Number(ms.at(-1)!.toFixed(1)), bytes: Buffer.byteLength(html) };
+    return {
+      median: Number(ms[Math.floor(runs / 2)]!.toFixed(1)),
+      max: Number(ms.at(-1)!.toFixed(1)),
+      bytes: Buffer.byteLength(html),
+    };
   };
   const index = time(() => renderIndex(m));
   const service = time(() => renderService(m, 'service-007')!);

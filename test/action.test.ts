@@ -77,7 +77,11 @@ slos:
 `;
 
 function git(...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=sloe test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: repo, encoding: 'utf8' }).trim();
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=sloe test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args],
+    { cwd: repo, encoding: 'utf8' },
+  ).trim();
 }
 
 /** Fills `${{ expr }}` as the runner does, for the expressions the action uses; any other is an error. */
@@ -112,7 +116,10 @@ interface StepRun {
 function bash(script: string, options: SpawnOptions): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     // What the runner runs for `shell: bash`.
-    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
+      ...options,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -122,9 +129,14 @@ function bash(script: string, options: SpawnOptions): Promise<{ code: number | n
 }
 
 /** Runs the action's steps with `with:` inputs in the fixture repository; stops at the first failing step, as a runner does. */
-async function runAction(withInputs: Record<string, string>, only?: (step: Step) => boolean): Promise<{ steps: StepRun[]; summary: string }> {
+async function runAction(
+  withInputs: Record<string, string>,
+  only?: (step: Step) => boolean,
+): Promise<{ steps: StepRun[]; summary: string }> {
   const github = { action_path: actionPath, workspace: repo, 'event.pull_request.base.sha': base };
-  const inputs = Object.fromEntries(Object.entries(action.inputs).map(([name, i]) => [name, fill(withInputs[name] ?? i.default ?? '', {}, github)]));
+  const inputs = Object.fromEntries(
+    Object.entries(action.inputs).map(([name, i]) => [name, fill(withInputs[name] ?? i.default ?? '', {}, github)]),
+  );
   const summary = join(work, `summary-${Date.now()}.md`);
   await writeFile(summary, '');
   const runs: StepRun[] = [];
@@ -162,7 +174,12 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'sloe-action-'));
   // The action's checkout: the files of this repository that git would check out (no node_modules, no dist).
   actionPath = join(work, 'action');
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
+    .split('\0')
+    .filter(Boolean);
   for (const f of files) {
     await mkdir(dirname(join(actionPath, f)), { recursive: true });
     await cp(join(ROOT, f), join(actionPath, f)).catch((e: NodeJS.ErrnoException) => {
@@ -193,13 +210,21 @@ describe('action.yml, run as its composite definition says', () => {
     expect(action.runs.using).toBe('composite');
     expect(Object.keys(action.inputs).sort()).toEqual(['backtest-days', 'base-ref', 'paths', 'prometheus-url']);
     expect(action.inputs['base-ref']!.default).toBe('${{ github.event.pull_request.base.sha }}');
-    expect(action.runs.steps.map((s) => s.name)).toEqual(['Install sloe', 'Validate SLO files', 'Dashboard owners', 'Backtest the change']);
+    expect(action.runs.steps.map((s) => s.name)).toEqual([
+      'Install sloe',
+      'Validate SLO files',
+      'Dashboard owners',
+      'Backtest the change',
+    ]);
     expect(action.runs.steps[0]!.run).toContain('npm ci --omit=dev');
   });
 
   it('installs sloe in its own checkout, validates, lists owners, and writes the backtest of the change to the job summary', async () => {
     expect(install.code, install.output).toBe(0);
-    const { steps, summary } = await runAction({ 'prometheus-url': prom.url, 'backtest-days': '2' }, (s) => s.name !== 'Install sloe');
+    const { steps, summary } = await runAction(
+      { 'prometheus-url': prom.url, 'backtest-days': '2' },
+      (s) => s.name !== 'Install sloe',
+    );
     const [validate, owners, backtest] = steps;
     expect(validate!.code, validate!.output).toBe(0);
     expect(validate!.output).toContain('1 SLO in 1 file: valid');
@@ -207,7 +232,9 @@ describe('action.yml, run as its composite definition says', () => {
     expect(owners!.output).toMatch(/^shop\s+dana\s+Shop\s+shop\/error-rate$/m);
     expect(backtest!.code, backtest!.output).toBe(0);
     // The log gets the text; the summary the Markdown comment.
-    expect(backtest!.output).toMatch(/^shop\/error-rate: when changed\n {4}incidents 2 → 1 \(\+0 −1 ~1\), pages\/week 7 → 3\.5/m);
+    expect(backtest!.output).toMatch(
+      /^shop\/error-rate: when changed\n {4}incidents 2 → 1 \(\+0 −1 ~1\), pages\/week 7 → 3\.5/m,
+    );
     expect(summary).toMatch(/^### sloe backtest: what this change would have done$/m);
     expect(summary).toContain(`with the specs of ${base.slice(0, 12)}`);
     expect(summary).toMatch(/^\| shop\/error-rate \| when changed \| \+0 −1 ~1 \| 7 → 3\.5 \| 0 \| 2 → 1 \| 0 \|$/m);

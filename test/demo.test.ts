@@ -5,7 +5,9 @@ import { ROOT } from './support/cli.js';
 
 describe('npm run demo', () => {
   it('shows the breach, the incident, each escalation step, the resolution, the report and the status page URL, then stops cleanly', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'demo', 'main.js')], { env: { ...process.env, SLOE_DEMO_SPEED: 'fast' } });
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'demo', 'main.js')], {
+      env: { ...process.env, SLOE_DEMO_SPEED: 'fast' },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -28,7 +30,10 @@ describe('npm run demo', () => {
       /stopped cleanly \(exit 0\)/,
       /temporary files removed/,
     ].map(index);
-    expect(order.every((i) => i >= 0), out).toBe(true);
+    expect(
+      order.every((i) => i >= 0),
+      out,
+    ).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(lines.filter((l) => /INCIDENT fired/.test(l))).toHaveLength(1);
   }, 120_000);

@@ -21,10 +21,29 @@ describe('docker-compose.yml', () => {
 
   it('passes every variable of the contract, secrets only from the environment', () => {
     const env = compose.services.sloe!.environment!;
-    for (const name of ['PROMETHEUS_URL', 'REDIS_URL', 'SLOE_PORT', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PAGERDUTY_ROUTING_KEY', 'PAGERDUTY_API_TOKEN', 'PAGERDUTY_WEBHOOK_SECRET', 'SLOE_API_TOKEN', 'SLOE_API_PUBLIC_READ', 'LOG_LEVEL']) {
+    for (const name of [
+      'PROMETHEUS_URL',
+      'REDIS_URL',
+      'SLOE_PORT',
+      'SLACK_BOT_TOKEN',
+      'SLACK_SIGNING_SECRET',
+      'PAGERDUTY_ROUTING_KEY',
+      'PAGERDUTY_API_TOKEN',
+      'PAGERDUTY_WEBHOOK_SECRET',
+      'SLOE_API_TOKEN',
+      'SLOE_API_PUBLIC_READ',
+      'LOG_LEVEL',
+    ]) {
       expect(env, name).toHaveProperty(name);
     }
-    for (const secret of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PAGERDUTY_ROUTING_KEY', 'PAGERDUTY_API_TOKEN', 'PAGERDUTY_WEBHOOK_SECRET', 'SLOE_API_TOKEN']) {
+    for (const secret of [
+      'SLACK_BOT_TOKEN',
+      'SLACK_SIGNING_SECRET',
+      'PAGERDUTY_ROUTING_KEY',
+      'PAGERDUTY_API_TOKEN',
+      'PAGERDUTY_WEBHOOK_SECRET',
+      'SLOE_API_TOKEN',
+    ]) {
       expect(env[secret]).toBe(`\${${secret}:-}`);
     }
     expect(env.REDIS_URL).toBe('redis://redis:6379');
@@ -39,7 +58,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts a Prometheus configuration that exists and parses', () => {
-    const prom = parse(readFileSync(join(ROOT, 'deploy', 'prometheus.yml'), 'utf8')) as { scrape_configs: Array<{ job_name: string }> };
+    const prom = parse(readFileSync(join(ROOT, 'deploy', 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string }>;
+    };
     expect(prom.scrape_configs.map((s) => s.job_name)).toContain('sloe');
   });
 });
@@ -49,7 +70,11 @@ describe("the dead man's switch alerts (deploy/sloe-alerts.yml)", () => {
 
   it('page when a shard goes stale, when sloe evaluates nothing, and not when another replica takes over (promtool test rules)', () => {
     const { promtool } = ensureBinaries(['promtool']);
-    const run = spawnSync(promtool!, ['test', 'rules', join(ROOT, 'test', 'fixtures', 'prometheus', 'sloe-alerts.test.yml')], { encoding: 'utf8' });
+    const run = spawnSync(
+      promtool!,
+      ['test', 'rules', join(ROOT, 'test', 'fixtures', 'prometheus', 'sloe-alerts.test.yml')],
+      { encoding: 'utf8' },
+    );
     expect(run.stdout + run.stderr).toContain('SUCCESS');
     expect(run.status).toBe(0);
   });
@@ -61,6 +86,8 @@ describe("the dead man's switch alerts (deploy/sloe-alerts.yml)", () => {
     const prom = parse(readFileSync(join(ROOT, 'deploy', 'prometheus.yml'), 'utf8')) as { rule_files: string[] };
     expect(prom.rule_files).toContain('/etc/prometheus/sloe-alerts.yml');
     const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
-    expect(compose.services.prometheus!.volumes).toContain('./deploy/sloe-alerts.yml:/etc/prometheus/sloe-alerts.yml:ro');
+    expect(compose.services.prometheus!.volumes).toContain(
+      './deploy/sloe-alerts.yml:/etc/prometheus/sloe-alerts.yml:ro',
+    );
   });
 });

@@ -19,21 +19,45 @@ const daily: OnCallSchedule = { ...base, rotation: { everyMs: 86_400_000, start:
 
 describe('on call at an instant', () => {
   it.each([
-    ['the first shift, right at its start (09:00 Berlin is 08:00 UTC in November)', base, '2026-11-02T08:00:00Z', 'alice', 'rotation'],
+    [
+      'the first shift, right at its start (09:00 Berlin is 08:00 UTC in November)',
+      base,
+      '2026-11-02T08:00:00Z',
+      'alice',
+      'rotation',
+    ],
     ['one minute before the weekly handoff', base, '2026-11-09T07:59:00Z', 'alice', 'rotation'],
     ['right at the weekly handoff', base, '2026-11-09T08:00:00Z', 'bob', 'rotation'],
     ['the third week', base, '2026-11-16T08:00:00Z', 'carol', 'rotation'],
     ['the rotation wraps around', base, '2026-11-23T08:00:00Z', 'alice', 'rotation'],
     ['an override covering the instant wins', base, '2026-11-28T12:00:00Z', 'bob', 'override'],
-    ['the override ends at its `to`, where the fifth week (bob again) begins', base, '2026-11-30T08:00:00Z', 'bob', 'rotation'],
+    [
+      'the override ends at its `to`, where the fifth week (bob again) begins',
+      base,
+      '2026-11-30T08:00:00Z',
+      'bob',
+      'rotation',
+    ],
     ['until its `to`, the override holds', base, '2026-11-30T07:59:00Z', 'bob', 'override'],
     ['before the override, the fourth week is alice', base, '2026-11-28T07:59:00Z', 'alice', 'rotation'],
     ['before the first shift nobody is on call: the fallback', base, '2026-11-01T12:00:00Z', 'alice', 'fallback'],
     // Daily at 09:00 Berlin from Oct 20 (alice, bob, carol, …): 07:00 UTC in summer time, 08:00 UTC after DST ends
     // on 2026-10-25.
     ['a daily handoff in summer time is at 07:00 UTC', daily, '2026-10-24T07:00:00Z', 'bob', 'rotation'],
-    ['after DST ends, 07:30 UTC is 08:30 local: still the previous shift', daily, '2026-10-26T07:30:00Z', 'carol', 'rotation'],
-    ['after DST ends, the handoff is at 09:00 local, now 08:00 UTC', daily, '2026-10-26T08:00:00Z', 'alice', 'rotation'],
+    [
+      'after DST ends, 07:30 UTC is 08:30 local: still the previous shift',
+      daily,
+      '2026-10-26T07:30:00Z',
+      'carol',
+      'rotation',
+    ],
+    [
+      'after DST ends, the handoff is at 09:00 local, now 08:00 UTC',
+      daily,
+      '2026-10-26T08:00:00Z',
+      'alice',
+      'rotation',
+    ],
   ] as const)('%s', (_name, schedule, at, member, source) => {
     const r = onCallAt(schedule, Date.parse(at));
     expect([r.member?.name, r.source]).toEqual([member, source]);

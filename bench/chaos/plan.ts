@@ -119,7 +119,15 @@ export const SHORT: Profile = {
   settleS: 1,
   wipeWaitS: 2,
   // The faults that crash replicas on purpose come first: their restarts are over before Redis is emptied.
-  faults: ['reload-invalid', 'kill-mid-slack', 'slack-errors', 'pagerduty-errors', 'redis-pause', 'redis-restart-empty', 'prometheus-down'],
+  faults: [
+    'reload-invalid',
+    'kill-mid-slack',
+    'slack-errors',
+    'pagerduty-errors',
+    'redis-pause',
+    'redis-restart-empty',
+    'prometheus-down',
+  ],
   acked: ['slack-errors'],
   pagerDutyTimeout: false,
   lockDurationMs: 2_000,
@@ -132,7 +140,10 @@ export const SHORT: Profile = {
  * The profile the environment asks for: CHAOS_PROFILE (full | short) and overrides CHAOS_MINUTES, CHAOS_REPLICAS,
  * CHAOS_INTERVAL_S, CHAOS_FAULTS (comma-separated kinds), CHAOS_PROMETHEUS_DOWN_S, CHAOS_REDIS_PAUSE_S.
  */
-export function profileFromEnv(env: NodeJS.ProcessEnv, base: Profile = env.CHAOS_PROFILE === 'short' ? SHORT : FULL): Profile {
+export function profileFromEnv(
+  env: NodeJS.ProcessEnv,
+  base: Profile = env.CHAOS_PROFILE === 'short' ? SHORT : FULL,
+): Profile {
   const num = (name: string, min: number): number | undefined => {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
@@ -141,10 +152,14 @@ export function profileFromEnv(env: NodeJS.ProcessEnv, base: Profile = env.CHAOS
     return n;
   };
   const faults = env.CHAOS_FAULTS
-    ? env.CHAOS_FAULTS.split(',').map((f) => f.trim()).filter(Boolean).map((f) => {
-        if (!(FAULTS as readonly string[]).includes(f)) throw new Error(`CHAOS_FAULTS: unknown fault "${f}" (known: ${FAULTS.join(', ')})`);
-        return f as FaultKind;
-      })
+    ? env.CHAOS_FAULTS.split(',')
+        .map((f) => f.trim())
+        .filter(Boolean)
+        .map((f) => {
+          if (!(FAULTS as readonly string[]).includes(f))
+            throw new Error(`CHAOS_FAULTS: unknown fault "${f}" (known: ${FAULTS.join(', ')})`);
+          return f as FaultKind;
+        })
     : undefined;
   const p = { ...base };
   p.minutes = num('CHAOS_MINUTES', 0.5) ?? p.minutes;
@@ -210,7 +225,11 @@ export function makePlan(profile: Profile): Plan {
   const tail = (profile.resolveAfterS + 2 * profile.intervalS) * s;
   const episodeMs = profile.breachS * s + tail;
   // Emptying Redis waits (up to WIPE_WAIT) for every replica to be up; then the incident fires again and escalates.
-  const wipeBreachMs = profile.breachS * s + faultOffset('redis-restart-empty', profile) + wipeWaitMs(profile) + (profile.forS + 2 * profile.intervalS) * s;
+  const wipeBreachMs =
+    profile.breachS * s +
+    faultOffset('redis-restart-empty', profile) +
+    wipeWaitMs(profile) +
+    (profile.forS + 2 * profile.intervalS) * s;
   const wipeActMs = withWipe ? wipeBreachMs + tail : 0;
   // Prometheus takes a few seconds to come back: the raised page's breach lasts that much longer.
   const raiseMs = profile.breachS * s + PROMETHEUS_START_MS;
@@ -222,14 +241,25 @@ export function makePlan(profile: Profile): Plan {
   // With no more acts than SLOs, no SLO comes back.
   const pauseMs = profile.faults.includes('redis-pause') ? profile.redisPauseS * s : 0;
   const comesBack = acts.length > SLO_COUNT;
-  const minSpacing = Math.max((profile.forS + profile.intervalS) * s, comesBack ? Math.ceil((episodeMs + pauseMs + 5 * s) / SLO_COUNT) : 0);
+  const minSpacing = Math.max(
+    (profile.forS + profile.intervalS) * s,
+    comesBack ? Math.ceil((episodeMs + pauseMs + 5 * s) / SLO_COUNT) : 0,
+  );
   const spacing = acts.length > 1 ? Math.max(minSpacing, Math.floor(budget / (acts.length - 1))) : 0;
   const episodes: Episode[] = [];
   const faults: PlannedFault[] = [];
   const gauges: Plan['gauges'] = [];
   const breach = (fault: FaultKind, slo: string, start: number, lengthMs: number) => {
     const end = start + lengthMs;
-    episodes.push({ id: `e${episodes.length + 1}`, slo, kind: 'breach', start, end, ack: profile.acked.includes(fault), fault });
+    episodes.push({
+      id: `e${episodes.length + 1}`,
+      slo,
+      kind: 'breach',
+      start,
+      end,
+      ack: profile.acked.includes(fault),
+      fault,
+    });
     gauges.push({ at: start, slo, bad: true }, { at: end, slo, bad: false });
     faults.push({ kind: fault, at: start + faultOffset(fault, profile), slo });
   };
@@ -247,15 +277,43 @@ export function makePlan(profile: Profile): Plan {
     faults.push({ kind: 'prometheus-down', at: down });
     // Every SLO opens a no-data ticket; two are acknowledged, and the first of those breaches meanwhile: when
     // Prometheus is back, its acknowledged ticket must be raised to a page that escalates.
-    slos.forEach((slo, i) => episodes.push({ id: `e${episodes.length + 1}`, slo, kind: 'nodata', start: down, end: back, ack: i < 2, fault: 'prometheus-down' }));
+    slos.forEach((slo, i) =>
+      episodes.push({
+        id: `e${episodes.length + 1}`,
+        slo,
+        kind: 'nodata',
+        start: down,
+        end: back,
+        ack: i < 2,
+        fault: 'prometheus-down',
+      }),
+    );
     const raised = slos[0]!;
     const raiseEnd = back + raiseMs;
-    gauges.push({ at: down + Math.floor((profile.prometheusDownS * s) / 2), slo: raised, bad: true }, { at: raiseEnd, slo: raised, bad: false });
-    episodes.push({ id: `e${episodes.length + 1}`, slo: raised, kind: 'raise', start: back, end: raiseEnd, ack: false, fault: 'prometheus-down' });
+    gauges.push(
+      { at: down + Math.floor((profile.prometheusDownS * s) / 2), slo: raised, bad: true },
+      { at: raiseEnd, slo: raised, bad: false },
+    );
+    episodes.push({
+      id: `e${episodes.length + 1}`,
+      slo: raised,
+      kind: 'raise',
+      start: back,
+      end: raiseEnd,
+      ack: false,
+      fault: 'prometheus-down',
+    });
     endMs = raiseEnd + tail;
   }
   endMs += profile.settleS * s;
-  return { profile, slos, episodes, faults: faults.sort((a, b) => a.at - b.at), gauges: gauges.sort((a, b) => a.at - b.at), endMs };
+  return {
+    profile,
+    slos,
+    episodes,
+    faults: faults.sort((a, b) => a.at - b.at),
+    gauges: gauges.sort((a, b) => a.at - b.at),
+    endMs,
+  };
 }
 
 /** How long Prometheus may take to start and be scraped again. */

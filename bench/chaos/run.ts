@@ -7,7 +7,18 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { click } from '../../test/support/stand-ins/slack.js';
-import { type Ack, type ChaosReport, type FaultWindow, type Records, type SeenIncident, account, ackRecorded, incidentOfBlocks, saveRecords, sloOfText } from './account.js';
+import {
+  type Ack,
+  type ChaosReport,
+  type FaultWindow,
+  type Records,
+  type SeenIncident,
+  account,
+  ackRecorded,
+  incidentOfBlocks,
+  saveRecords,
+  sloOfText,
+} from './account.js';
 import { type Episode, type PlannedFault, type Profile, makePlan, wipeWaitMs } from './plan.js';
 import { sleep } from '../../src/util/async.js';
 import { API_TOKEN, CHANNELS, REDIS_PREFIX, SIGNING_SECRET, World } from './world.js';
@@ -35,7 +46,10 @@ slos:
 export async function runChaos(profile: Profile, options: ChaosOptions = {}): Promise<ChaosReport> {
   const plan = makePlan(profile);
   let startedAt = Date.now();
-  const say = (line: string) => (options.say ?? ((l: string) => process.stderr.write(`${l}\n`)))(`chaos ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s  ${line}`);
+  const say = (line: string) =>
+    (options.say ?? ((l: string) => process.stderr.write(`${l}\n`)))(
+      `chaos ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s  ${line}`,
+    );
   const world = new World(plan, say, options.logDir);
   const faults: FaultWindow[] = [];
   const acks: Ack[] = [];
@@ -47,21 +61,40 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
   const timers: NodeJS.Timeout[] = [];
   let done = false;
   let probe: Redis | undefined;
-  say(`plan: ${plan.episodes.length} episodes, ${plan.faults.length} faults over ${Math.round(plan.endMs / 1000)} s, ${profile.replicas} replicas`);
+  say(
+    `plan: ${plan.episodes.length} episodes, ${plan.faults.length} faults over ${Math.round(plan.endMs / 1000)} s, ${profile.replicas} replicas`,
+  );
   try {
     await world.start();
     const startup = Date.now() - startedAt;
     startedAt = Date.now();
-    say(`world up in ${(startup / 1000).toFixed(1)} s: Redis ${world.redis.url}, Prometheus :${world.prometheusPort}, replicas on ${world.replicas.map((r) => r.port).join(', ')}`);
+    say(
+      `world up in ${(startup / 1000).toFixed(1)} s: Redis ${world.redis.url}, Prometheus :${world.prometheusPort}, replicas on ${world.replicas.map((r) => r.port).join(', ')}`,
+    );
     const at = (ms: number, what: () => Promise<void> | void) => {
-      timers.push(setTimeout(() => void Promise.resolve().then(what).catch((e: Error) => say(`error: ${e.message}`)), Math.max(0, startedAt + ms - Date.now())));
+      timers.push(
+        setTimeout(
+          () =>
+            void Promise.resolve()
+              .then(what)
+              .catch((e: Error) => say(`error: ${e.message}`)),
+          Math.max(0, startedAt + ms - Date.now()),
+        ),
+      );
     };
     for (const g of plan.gauges) at(g.at, () => world.setGauge(g.slo, g.bad));
-    for (const e of plan.episodes) if (e.kind !== 'raise') at(e.start, () => say(`${e.id}: ${e.kind} ${e.slo} (${e.fault}${e.ack ? ', to be acknowledged' : ''})`));
+    for (const e of plan.episodes)
+      if (e.kind !== 'raise')
+        at(e.start, () => say(`${e.id}: ${e.kind} ${e.slo} (${e.fault}${e.ack ? ', to be acknowledged' : ''})`));
     for (const f of plan.faults) at(f.at, () => strike(world, f, faults, hostileRequests, say));
 
     // Watchers: evaluations as Redis stores them, incidents as the API shows them, and the Ack clicks.
-    probe = new Redis(world.redis.url, { maxRetriesPerRequest: 0, commandTimeout: 500, enableOfflineQueue: false, retryStrategy: () => 200 });
+    probe = new Redis(world.redis.url, {
+      maxRetriesPerRequest: 0,
+      commandTimeout: 500,
+      enableOfflineQueue: false,
+      retryStrategy: () => 200,
+    });
     probe.on('error', () => undefined);
     const watch = async (everyMs: number, what: () => Promise<void>) => {
       while (!done) {
@@ -114,10 +147,17 @@ export async function runChaos(profile: Profile, options: ChaosOptions = {}): Pr
 }
 
 /** Carries out one fault, recording when it struck and for how long. */
-async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hostile: Array<{ url: string; status: number | string }>, say: (l: string) => void): Promise<void> {
+async function strike(
+  world: World,
+  f: PlannedFault,
+  windows: FaultWindow[],
+  hostile: Array<{ url: string; status: number | string }>,
+  say: (l: string) => void,
+): Promise<void> {
   const p = world.profile;
   const s = 1000;
-  const window = (start: number, note?: string) => windows.push({ kind: f.kind, start, end: Date.now(), ...(f.slo ? { slo: f.slo } : {}), ...(note ? { note } : {}) });
+  const window = (start: number, note?: string) =>
+    windows.push({ kind: f.kind, start, end: Date.now(), ...(f.slo ? { slo: f.slo } : {}), ...(note ? { note } : {}) });
   const start = Date.now();
   const about = (text: unknown) => sloOfText(String(text ?? '')) === f.slo;
   switch (f.kind) {
@@ -125,7 +165,8 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
     case 'kill-mid-pagerduty': {
       const slack = f.kind === 'kill-mid-slack';
       // The request is lost with its sender: the stand-in acts on it only if it is released, and it is dropped.
-      if (slack) world.slack.hold('chat.postMessage', { match: (args) => !args.thread_ts && about(args.text), mode: 'request' });
+      if (slack)
+        world.slack.hold('chat.postMessage', { match: (args) => !args.thread_ts && about(args.text), mode: 'request' });
       else world.pagerduty.hold((e) => e.event_action === 'trigger' && about(e.payload.summary), 1, 'request');
       const wait = (p.forS + 3 * p.intervalS + (slack ? 0 : p.pagerDutyAfterS) + 30) * s;
       const held = await (slack ? world.slack.nextHeld(wait) : world.pagerduty.nextHeld(wait)).catch(() => undefined);
@@ -135,7 +176,9 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
         held.drop();
         return void window(start, 'could not tell which replica sent it');
       }
-      say(`${f.kind}: SIGKILL replica ${replica.index + 1} while its ${slack ? 'Slack post' : 'PagerDuty trigger'} for ${f.slo} is in flight`);
+      say(
+        `${f.kind}: SIGKILL replica ${replica.index + 1} while its ${slack ? 'Slack post' : 'PagerDuty trigger'} for ${f.slo} is in flight`,
+      );
       await world.stopReplica(replica, 'SIGKILL');
       held.drop();
       window(Date.now(), `replica ${replica.index + 1}`);
@@ -179,7 +222,8 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
     case 'redis-restart':
     case 'redis-restart-empty': {
       const wipe = f.kind === 'redis-restart-empty';
-      if (wipe && !(await world.replicasSteady(wipeWaitMs(p)))) say(`${f.kind}: not every replica is up; emptying Redis anyway`);
+      if (wipe && !(await world.replicasSteady(wipeWaitMs(p))))
+        say(`${f.kind}: not every replica is up; emptying Redis anyway`);
       say(`${f.kind}: Redis killed and started again ${wipe ? 'WITHOUT its data' : 'with its data'}`);
       await world.redis.restart({ wipe });
       return void window(start);
@@ -190,7 +234,13 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
       if (url) {
         const target = `${url}/api/incidents/%E0%A4%A`;
         say(`reload-invalid: GET ${target.slice(url.length)} to one replica`);
-        const status = await fetch(target, { headers: { authorization: `Bearer ${API_TOKEN}` }, signal: AbortSignal.timeout(5000) }).then((r) => r.status, (e: Error) => `error: ${e.message}`);
+        const status = await fetch(target, {
+          headers: { authorization: `Bearer ${API_TOKEN}` },
+          signal: AbortSignal.timeout(5000),
+        }).then(
+          (r) => r.status,
+          (e: Error) => `error: ${e.message}`,
+        );
         hostile.push({ url: target, status });
       }
       // Invalid files, picked up by the file watch and by SIGHUP: each must be refused, the last good config kept.
@@ -222,7 +272,9 @@ async function strike(world: World, f: PlannedFault, windows: FaultWindow[], hos
 }
 
 async function pollEvaluations(redis: Redis, slos: string[], seen: Map<string, number[]>): Promise<void> {
-  const values = await Promise.all(slos.map((slo) => redis.hget(`${REDIS_PREFIX}:state:${slo}`, 'evaluatedAt').catch(() => null)));
+  const values = await Promise.all(
+    slos.map((slo) => redis.hget(`${REDIS_PREFIX}:state:${slo}`, 'evaluatedAt').catch(() => null)),
+  );
   slos.forEach((slo, i) => {
     const v = Number(values[i]);
     const list = seen.get(slo)!;
@@ -245,7 +297,10 @@ async function pollIncidents(world: World, seen: Map<string, SeenIncident>): Pro
   const urls = world.liveUrls();
   const url = urls[Math.floor(Math.random() * urls.length)];
   if (!url) return;
-  const res = await fetch(`${url}/api/incidents?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` }, signal: AbortSignal.timeout(3000) });
+  const res = await fetch(`${url}/api/incidents?limit=1000`, {
+    headers: { authorization: `Bearer ${API_TOKEN}` },
+    signal: AbortSignal.timeout(3000),
+  });
   if (!res.ok) return;
   const body = (await res.json()) as { incidents: ApiIncident[] };
   const t = (v: string | undefined) => (v ? Date.parse(v) : undefined);
@@ -266,20 +321,40 @@ async function pollIncidents(world: World, seen: Map<string, SeenIncident>): Pro
 }
 
 /** Clicks Ack (signed, as Slack does) on the first message of each episode the plan acknowledges. */
-async function clickAcks(world: World, episodes: Episode[], startedAt: number, p: Profile, acks: Ack[], say: (l: string) => void): Promise<void> {
+async function clickAcks(
+  world: World,
+  episodes: Episode[],
+  startedAt: number,
+  p: Profile,
+  acks: Ack[],
+  say: (l: string) => void,
+): Promise<void> {
   const now = Date.now();
   for (const e of episodes) {
     // Clicked already and recorded, or clicked less than two seconds ago (a click that failed — its replica went
     // away, or sloe said it was NOT recorded — is clicked again after that).
-    if (!e.ack || acks.some((a) => a.episode === e.id && (a.at > now - 2000 || ackRecorded(world.slack.calls, a)))) continue;
+    if (!e.ack || acks.some((a) => a.episode === e.id && (a.at > now - 2000 || ackRecorded(world.slack.calls, a))))
+      continue;
     if (now < startedAt + e.start) continue;
     const channel = e.kind === 'nodata' ? CHANNELS.ticket : CHANNELS.page;
-    const post = world.slack.calls.find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts && c.args.channel === channel && c.at >= startedAt + e.start && sloOfText(String(c.args.text ?? '')) === e.slo);
+    const post = world.slack.calls.find(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        !c.args.thread_ts &&
+        c.args.channel === channel &&
+        c.at >= startedAt + e.start &&
+        sloOfText(String(c.args.text ?? '')) === e.slo,
+    );
     const incidentId = post && incidentOfBlocks(post.args.blocks);
     if (!post || !incidentId || now < post.at + p.ackDelayS * 1000) continue;
     const url = world.liveUrls()[0];
     if (!url) continue;
-    const res = await click(url, { action: 'sloe_ack', incidentId, secret: SIGNING_SECRET, user: { id: 'U0CAROL', username: 'carol' } }).catch((err: Error) => ({ status: 0, body: err.message }));
+    const res = await click(url, {
+      action: 'sloe_ack',
+      incidentId,
+      secret: SIGNING_SECRET,
+      user: { id: 'U0CAROL', username: 'carol' },
+    }).catch((err: Error) => ({ status: 0, body: err.message }));
     acks.push({ episode: e.id, incidentId, at: Date.now(), status: res.status });
     say(`${e.id}: Ack clicked on ${e.slo} (${incidentId}): HTTP ${res.status}`);
   }

@@ -163,7 +163,10 @@ export class World {
       this.logs.push(log);
     }
     // The replicas need Redis to be ready; Prometheus starts meanwhile.
-    await Promise.all([this.startPrometheus().then(() => this.waitForScrape()), ...this.replicas.map((r) => this.startReplica(r))]);
+    await Promise.all([
+      this.startPrometheus().then(() => this.waitForScrape()),
+      ...this.replicas.map((r) => this.startReplica(r)),
+    ]);
   }
 
   /**
@@ -175,7 +178,11 @@ export class World {
     const dir = join(this.dir, 'prometheus');
     if (fresh) await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    this.prometheus = await startPrometheus({ dir, port: this.prometheusPort, scrape: { targets: [this.scrapeTarget], interval: '1s' } });
+    this.prometheus = await startPrometheus({
+      dir,
+      port: this.prometheusPort,
+      scrape: { targets: [this.scrapeTarget], interval: '1s' },
+    });
   }
 
   async stopPrometheus(): Promise<void> {
@@ -186,7 +193,9 @@ export class World {
 
   private async waitForScrape(): Promise<void> {
     for (let i = 0; i < 150; i++) {
-      const r = await fetch(`http://127.0.0.1:${this.prometheusPort}/api/v1/query?query=chaos_value`).then((x) => x.json() as Promise<{ data?: { result: unknown[] } }>).catch(() => undefined);
+      const r = await fetch(`http://127.0.0.1:${this.prometheusPort}/api/v1/query?query=chaos_value`)
+        .then((x) => x.json() as Promise<{ data?: { result: unknown[] } }>)
+        .catch(() => undefined);
       if ((r?.data?.result.length ?? 0) >= this.plan.slos.length) return;
       await sleep(200);
     }
@@ -218,25 +227,47 @@ export class World {
       const stderr = p.stderr.join('');
       if (code === 1 && !p.lines.some((l) => l.event === 'ready') && stderr.includes('nothing to run')) {
         // Started while an invalid file was in place: refused, as the contract says (exit 1), not a crash.
-        this.refusedStarts.push({ replica: replica.index + 1, at: Date.now(), reason: stderr.trim().split('\n')[0] ?? '' });
+        this.refusedStarts.push({
+          replica: replica.index + 1,
+          at: Date.now(),
+          reason: stderr.trim().split('\n')[0] ?? '',
+        });
         this.say(`replica ${replica.index + 1} refused to start: ${stderr.trim().split('\n')[0]}`);
       } else {
         // What it died of: the last error its stderr shows, else its last error lines.
-        const errors = stderr.split('\n').filter((l) => /Error\b/.test(l) && !/^\s+at /.test(l)).slice(-1);
-        const last = errors.length ? errors.map((l) => l.trim()) : p.lines.filter((l) => l.level === 'error' || l.level === 'fatal').slice(-2).map((l) => `${l.event ?? ''} ${l.msg}`);
+        const errors = stderr
+          .split('\n')
+          .filter((l) => /Error\b/.test(l) && !/^\s+at /.test(l))
+          .slice(-1);
+        const last = errors.length
+          ? errors.map((l) => l.trim())
+          : p.lines
+              .filter((l) => l.level === 'error' || l.level === 'fatal')
+              .slice(-2)
+              .map((l) => `${l.event ?? ''} ${l.msg}`);
         this.unexpectedExits.push({ replica: replica.index + 1, at: Date.now(), code, signal, last });
-        this.say(`replica ${replica.index + 1} exited unexpectedly (${code ?? signal}): ${last.join(' | ').slice(0, 300)}`);
+        this.say(
+          `replica ${replica.index + 1} exited unexpectedly (${code ?? signal}): ${last.join(' | ').slice(0, 300)}`,
+        );
       }
       // As a supervisor (systemd, Kubernetes) would: start it again after a moment.
-      setTimeout(() => void this.startReplica(replica).catch((e: Error) => this.say(`restarting replica ${replica.index + 1}: ${e.message}`)), 3000);
+      setTimeout(
+        () =>
+          void this.startReplica(replica).catch((e: Error) =>
+            this.say(`restarting replica ${replica.index + 1}: ${e.message}`),
+          ),
+        3000,
+      );
     });
-    await p.waitFor('ready', (l) => l.event === 'ready', 60_000).catch(() => {
-      // Still running but not working after a minute: an engine that looks alive and evaluates nothing.
-      if (p.child.exitCode === null && p.child.signalCode === null && !this.stopping) {
-        this.neverReady.push({ replica: replica.index + 1, at: Date.now() });
-        this.say(`replica ${replica.index + 1} runs but is not ready after 60 s`);
-      }
-    });
+    await p
+      .waitFor('ready', (l) => l.event === 'ready', 60_000)
+      .catch(() => {
+        // Still running but not working after a minute: an engine that looks alive and evaluates nothing.
+        if (p.child.exitCode === null && p.child.signalCode === null && !this.stopping) {
+          this.neverReady.push({ replica: replica.index + 1, at: Date.now() });
+          this.say(`replica ${replica.index + 1} runs but is not ready after 60 s`);
+        }
+      });
   }
 
   /** Stops a replica on purpose: SIGTERM (graceful, SIGKILL after `graceMs`) or SIGKILL. */
@@ -272,7 +303,9 @@ export class World {
 
   /** The replica whose process holds the client end of a connection to the stand-in on `serverPort`. */
   async replicaOfConnection(clientPort: number, serverPort: number): Promise<Replica | undefined> {
-    const pids = new Map(this.replicas.flatMap((r) => (r.current?.child.pid ? [[r.current.child.pid, r] as const] : [])));
+    const pids = new Map(
+      this.replicas.flatMap((r) => (r.current?.child.pid ? [[r.current.child.pid, r] as const] : [])),
+    );
     const pid = await pidOfConnection(clientPort, [...pids.keys()], serverPort);
     return pid === undefined ? undefined : pids.get(pid);
   }
@@ -283,7 +316,13 @@ export class World {
     await Promise.all(this.replicas.map((r) => this.stopReplica(r, 'SIGTERM', 2000)));
     for (const log of this.logs) log.end();
     this.redis?.resume();
-    await Promise.all([this.redis?.stop(), this.stopPrometheus(), this.slack?.stop(), this.pagerduty?.stop(), this.exporter.stop()]);
+    await Promise.all([
+      this.redis?.stop(),
+      this.stopPrometheus(),
+      this.slack?.stop(),
+      this.pagerduty?.stop(),
+      this.exporter.stop(),
+    ]);
     await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -299,4 +338,3 @@ async function catchesSighup(pid: number): Promise<boolean> {
 function running(r: Replica): boolean {
   return r.current !== undefined && r.current.child.exitCode === null && r.current.child.signalCode === null;
 }
-

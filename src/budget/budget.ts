@@ -49,7 +49,13 @@ export const BURN_DOWN_POINTS = 240;
 const clean = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 0 : x);
 
 /** Computes the budget of the window ending at `at` (the last grid point at or before it). */
-export function computeBudget(series: BudgetSeries, objective: number, windowMs: number, at: number, basis: BudgetBasis): Budget {
+export function computeBudget(
+  series: BudgetSeries,
+  objective: number,
+  windowMs: number,
+  at: number,
+  basis: BudgetBasis,
+): Budget {
   const { start, stepMs } = series;
   const n = series.total.length;
   const allowed = errorBudget(objective);
@@ -90,7 +96,8 @@ export function computeBudget(series: BudgetSeries, objective: number, windowMs:
     if ((i - w.first) % every === 0 || i === last) burnDown.push([start + i * stepMs, left]);
   }
 
-  const lasting = (burn: number) => (remaining > 0 && burn > 0 && Number.isFinite(burn) ? (remaining * windowMs) / burn : null);
+  const lasting = (burn: number) =>
+    remaining > 0 && burn > 0 && Number.isFinite(burn) ? (remaining * windowMs) / burn : null;
   const timeLeftMs = lasting(burnRates['1h']);
   const at6h = lasting(burnRates['6h']);
   const exhaustedAt = Number.isNaN(remaining) ? null : remaining <= 0 ? ranOutAt : at6h === null ? null : at + at6h;

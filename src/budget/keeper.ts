@@ -77,7 +77,10 @@ export class BudgetKeeper {
     });
     const failed = entries.filter(([, e]) => e.error !== undefined);
     if (failed.length) {
-      this.options.log?.warn({ event: 'budget-failed', slos: failed.length, error: failed[0]![1].error }, `error budgets of ${failed.length} SLO(s) could not be computed: ${failed[0]![1].error}`);
+      this.options.log?.warn(
+        { event: 'budget-failed', slos: failed.length, error: failed[0]![1].error },
+        `error budgets of ${failed.length} SLO(s) could not be computed: ${failed[0]![1].error}`,
+      );
     }
     this.snapshot = { at, bySlo: new Map(entries) };
     return this.snapshot;

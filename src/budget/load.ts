@@ -30,7 +30,12 @@ export function budgetWindow(slo: Slo, override?: number): number {
 }
 
 /** Fetches the weights of an SLO's budget over its window (and the longest burn window) ending at `at`. */
-export async function loadBudgetSeries(port: PrometheusPort, slo: Slo, at: number, windowMs: number): Promise<BudgetSeries> {
+export async function loadBudgetSeries(
+  port: PrometheusPort,
+  slo: Slo,
+  at: number,
+  windowMs: number,
+): Promise<BudgetSeries> {
   const spanMs = Math.max(windowMs, BURN_WINDOWS['3d']);
   const stepMs = budgetStep(spanMs);
   const end = at;
@@ -47,12 +52,20 @@ export async function loadBudgetSeries(port: PrometheusPort, slo: Slo, at: numbe
     const bad = slo.ratio.bad !== undefined ? partSum : total.map((t, i) => t - clean(partSum[i]!));
     return { start, stepMs, bad, total };
   }
-  const [values, baselines] = await Promise.all([fetch(slo.query), slo.baseline !== undefined ? fetch(slo.baseline) : undefined]);
+  const [values, baselines] = await Promise.all([
+    fetch(slo.query),
+    slo.baseline !== undefined ? fetch(slo.baseline) : undefined,
+  ]);
   return timeInBreach(slo, values, baselines, start, stepMs, n);
 }
 
 /** Loads and computes the budget of one SLO at `at`. */
-export async function sloBudget(port: PrometheusPort, slo: Slo, at: number, windowOverrideMs?: number): Promise<Budget> {
+export async function sloBudget(
+  port: PrometheusPort,
+  slo: Slo,
+  at: number,
+  windowOverrideMs?: number,
+): Promise<Budget> {
   const windowMs = budgetWindow(slo, windowOverrideMs);
   const series = await loadBudgetSeries(port, slo, at, windowMs);
   return slo.kind === 'ratio'
@@ -80,14 +93,23 @@ function sumOnGrid(series: RangeSeries[], start: number, stepMs: number, n: numb
  * A threshold SLO's time in breach: at each grid point with data, 1 of total, and 1 of bad when some series is
  * outside the objective (or, without an objective, meets the breach condition).
  */
-function timeInBreach(slo: ThresholdSlo, values: RangeSeries[], baselines: RangeSeries[] | undefined, start: number, stepMs: number, n: number): BudgetSeries {
+function timeInBreach(
+  slo: ThresholdSlo,
+  values: RangeSeries[],
+  baselines: RangeSeries[] | undefined,
+  start: number,
+  stepMs: number,
+  n: number,
+): BudgetSeries {
   const bad = new Array<number>(n).fill(NaN);
   const total = new Array<number>(n).fill(NaN);
   const baselineAt = new Map<string, Map<number, number>>();
   const shared = baselines?.length === 1 ? baselines[0] : undefined;
-  for (const b of baselines ?? []) baselineAt.set(JSON.stringify(b.labels), new Map(Array.from(b.times, (t, k) => [t, b.values[k]!])));
+  for (const b of baselines ?? [])
+    baselineAt.set(JSON.stringify(b.labels), new Map(Array.from(b.times, (t, k) => [t, b.values[k]!])));
   for (const s of values) {
-    const own = baselineAt.get(JSON.stringify(s.labels)) ?? (shared ? baselineAt.get(JSON.stringify(shared.labels)) : undefined);
+    const own =
+      baselineAt.get(JSON.stringify(s.labels)) ?? (shared ? baselineAt.get(JSON.stringify(shared.labels)) : undefined);
     for (let k = 0; k < s.times.length; k++) {
       const t = s.times[k]!;
       const i = Math.round((t - start) / stepMs);

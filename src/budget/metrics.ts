@@ -13,7 +13,13 @@ const LABELS = ['service', 'slo', 'signal', 'dashboard', 'owner'] as const;
 type Label = (typeof LABELS)[number];
 
 function labelsOf(slo: Slo): Record<Label, string> {
-  return { service: slo.service, slo: slo.name, signal: slo.signal, dashboard: slo.dashboard.id, owner: slo.dashboard.owner };
+  return {
+    service: slo.service,
+    slo: slo.name,
+    signal: slo.signal,
+    dashboard: slo.dashboard.id,
+    owner: slo.dashboard.owner,
+  };
 }
 
 export interface SloMetricsSource {
@@ -40,14 +46,39 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
       objective.set(labels, budget.objective);
       if (Number.isFinite(budget.sli)) sli.set(labels, budget.sli);
       if (Number.isFinite(budget.budget.remaining)) remaining.set(labels, budget.budget.remaining);
-      for (const w of Object.keys(BURN_WINDOWS) as BurnWindow[]) if (Number.isFinite(budget.burnRates[w])) burn.set({ ...labels, window: w }, budget.burnRates[w]);
+      for (const w of Object.keys(BURN_WINDOWS) as BurnWindow[])
+        if (Number.isFinite(budget.burnRates[w])) burn.set({ ...labels, window: w }, budget.burnRates[w]);
     }
   };
   const registers = [registry];
-  const objective = new Gauge({ name: 'sloe_slo_objective', help: 'Objective of the SLO: share of good events, or of time within the objective for threshold SLOs', labelNames: LABELS, registers, collect: fill });
-  const sli = new Gauge({ name: 'sloe_slo_sli', help: 'The SLI over the SLO window (share of good events, or of time within the objective)', labelNames: LABELS, registers, collect: fill });
-  const remaining = new Gauge({ name: 'sloe_slo_error_budget_remaining_ratio', help: 'Share of the error budget left over the SLO window (negative once overspent)', labelNames: LABELS, registers, collect: fill });
-  const burn = new Gauge({ name: 'sloe_slo_burn_rate', help: 'Error ratio over the window divided by the error budget (1 spends exactly the budget over the SLO window)', labelNames: [...LABELS, 'window'], registers, collect: fill });
+  const objective = new Gauge({
+    name: 'sloe_slo_objective',
+    help: 'Objective of the SLO: share of good events, or of time within the objective for threshold SLOs',
+    labelNames: LABELS,
+    registers,
+    collect: fill,
+  });
+  const sli = new Gauge({
+    name: 'sloe_slo_sli',
+    help: 'The SLI over the SLO window (share of good events, or of time within the objective)',
+    labelNames: LABELS,
+    registers,
+    collect: fill,
+  });
+  const remaining = new Gauge({
+    name: 'sloe_slo_error_budget_remaining_ratio',
+    help: 'Share of the error budget left over the SLO window (negative once overspent)',
+    labelNames: LABELS,
+    registers,
+    collect: fill,
+  });
+  const burn = new Gauge({
+    name: 'sloe_slo_burn_rate',
+    help: 'Error ratio over the window divided by the error budget (1 spends exactly the budget over the SLO window)',
+    labelNames: [...LABELS, 'window'],
+    registers,
+    collect: fill,
+  });
   new Gauge({
     name: 'sloe_slo_alert_state',
     help: 'Whether the SLO has an open incident of the severity (1) or not (0)',
@@ -59,7 +90,8 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
       if (!open) return;
       for (const slo of source.slos()) {
         const mine = open.filter((i) => i.sloId === slo.id);
-        for (const severity of ['page', 'ticket'] as const) this.set({ ...labelsOf(slo), severity }, mine.some((i) => i.severity === severity) ? 1 : 0);
+        for (const severity of ['page', 'ticket'] as const)
+          this.set({ ...labelsOf(slo), severity }, mine.some((i) => i.severity === severity) ? 1 : 0);
       }
     },
   });

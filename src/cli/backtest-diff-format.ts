@@ -25,12 +25,38 @@ export function incidentJson(inc: BacktestIncident) {
     firedAt: iso(inc.firedAt),
     resolvedAt: inc.resolvedAt === null ? null : iso(inc.resolvedAt),
     message: inc.message,
-    ...(inc.held ? { [inc.held.cause ? 'held' : 'silenced']: { by: inc.held.by, reason: inc.held.reason, until: iso(inc.held.until) } } : {}),
-    ...(inc.escalations.length ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, reason: e.reason, at: iso(e.at) })) } : {}),
-    ...(inc.group
-      ? { group: { role: inc.group.role, leader: { slo: inc.group.leader.sloId, labels: inc.group.leader.labels, firedAt: iso(inc.group.leader.firedAt) }, size: inc.group.size, ...(inc.group.leftAt !== undefined ? { leftAt: iso(inc.group.leftAt) } : {}) } }
+    ...(inc.held
+      ? {
+          [inc.held.cause ? 'held' : 'silenced']: {
+            by: inc.held.by,
+            reason: inc.held.reason,
+            until: iso(inc.held.until),
+          },
+        }
       : {}),
-    steps: inc.steps.map((s) => ({ notify: s.notify, at: iso(s.at), target: s.target, ...(s.round ? { repeat: s.round } : {}) })),
+    ...(inc.escalations.length
+      ? { escalations: inc.escalations.map((e) => ({ severity: e.severity, reason: e.reason, at: iso(e.at) })) }
+      : {}),
+    ...(inc.group
+      ? {
+          group: {
+            role: inc.group.role,
+            leader: {
+              slo: inc.group.leader.sloId,
+              labels: inc.group.leader.labels,
+              firedAt: iso(inc.group.leader.firedAt),
+            },
+            size: inc.group.size,
+            ...(inc.group.leftAt !== undefined ? { leftAt: iso(inc.group.leftAt) } : {}),
+          },
+        }
+      : {}),
+    steps: inc.steps.map((s) => ({
+      notify: s.notify,
+      at: iso(s.at),
+      target: s.target,
+      ...(s.round ? { repeat: s.round } : {}),
+    })),
   };
 }
 
@@ -113,7 +139,10 @@ function moveText(b: BacktestIncident, h: BacktestIncident): string {
   const parts: string[] = [];
   if (b.severity !== h.severity) parts.push(`${b.severity} → ${h.severity}`);
   if (b.firedAt !== h.firedAt) parts.push(`fired ${iso(b.firedAt)} → ${iso(h.firedAt)}`);
-  if (b.resolvedAt !== h.resolvedAt) parts.push(`resolved ${b.resolvedAt === null ? 'open' : iso(b.resolvedAt)} → ${h.resolvedAt === null ? 'open' : iso(h.resolvedAt)}`);
+  if (b.resolvedAt !== h.resolvedAt)
+    parts.push(
+      `resolved ${b.resolvedAt === null ? 'open' : iso(b.resolvedAt)} → ${h.resolvedAt === null ? 'open' : iso(h.resolvedAt)}`,
+    );
   return parts.join(', ');
 }
 
@@ -138,10 +167,15 @@ export function comparisonText(c: BacktestComparison): string {
   for (const d of c.slos.filter(touched)) {
     const [pages, tickets, pd, oncall] = loadCells(d, c);
     out.push(`${d.service}/${d.slo}: ${changeText(d)}`);
-    out.push(`    incidents ${arrow(d.load.base.incidents, d.load.head.incidents)} (${incidentCounts(d)}), pages/week ${pages}, tickets/week ${tickets}, PagerDuty steps ${pd}, on-call steps ${oncall}`);
-    for (const { labels, incident } of d.removed) out.push(`    - removed ${incident.severity.toUpperCase()}${formatLabels(labels)} ${when(incident)}`);
-    for (const { labels, incident } of d.added) out.push(`    + added   ${incident.severity.toUpperCase()}${formatLabels(labels)} ${when(incident)}`);
-    for (const m of d.moved) out.push(`    ~ moved   ${m.head.severity.toUpperCase()}${formatLabels(m.labels)} ${moveText(m.base, m.head)}`);
+    out.push(
+      `    incidents ${arrow(d.load.base.incidents, d.load.head.incidents)} (${incidentCounts(d)}), pages/week ${pages}, tickets/week ${tickets}, PagerDuty steps ${pd}, on-call steps ${oncall}`,
+    );
+    for (const { labels, incident } of d.removed)
+      out.push(`    - removed ${incident.severity.toUpperCase()}${formatLabels(labels)} ${when(incident)}`);
+    for (const { labels, incident } of d.added)
+      out.push(`    + added   ${incident.severity.toUpperCase()}${formatLabels(labels)} ${when(incident)}`);
+    for (const m of d.moved)
+      out.push(`    ~ moved   ${m.head.severity.toUpperCase()}${formatLabels(m.labels)} ${moveText(m.base, m.head)}`);
     out.push('');
   }
   const t = totals(c);
@@ -175,17 +209,36 @@ export function comparisonMarkdown(c: BacktestComparison): string {
   if (shown.length === 0) {
     out.push(`No SLO changed: the ${c.slos.length} SLO(s) would have alerted exactly as before.`, '');
   } else {
-    out.push('| SLO | change | incidents (+ − ~) | pages / week | tickets / week | PagerDuty steps | on-call steps |', '|---|---|---|---|---|---|---|');
-    for (const d of shown) out.push(`| ${escapeMarkdown(`${d.service}/${d.slo}`)} | ${escapeMarkdown(changeText(d))} | ${incidentCounts(d)} | ${loadCells(d, c).join(' | ')} |`);
-    out.push(`| **all** | ${t.changed} changed, ${t.added} added, ${t.removed} removed, ${t.renamed} renamed, ${t.same} untouched | | ${t.pages} | ${t.tickets} | ${t.pagerduty} | ${t.oncall} |`, '');
+    out.push(
+      '| SLO | change | incidents (+ − ~) | pages / week | tickets / week | PagerDuty steps | on-call steps |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const d of shown)
+      out.push(
+        `| ${escapeMarkdown(`${d.service}/${d.slo}`)} | ${escapeMarkdown(changeText(d))} | ${incidentCounts(d)} | ${loadCells(d, c).join(' | ')} |`,
+      );
+    out.push(
+      `| **all** | ${t.changed} changed, ${t.added} added, ${t.removed} removed, ${t.renamed} renamed, ${t.same} untouched | | ${t.pages} | ${t.tickets} | ${t.pagerduty} | ${t.oncall} |`,
+      '',
+    );
     for (const d of shown.filter((x) => x.added.length + x.removed.length + x.moved.length > 0)) {
-      out.push(`<details><summary>${escapeMarkdown(`${d.service}/${d.slo}`)}: ${d.added.length} added, ${d.removed.length} removed, ${d.moved.length} moved</summary>`, '');
-      for (const { labels, incident } of d.removed) out.push(`- removed **${incident.severity}**${escapeMarkdown(formatLabels(labels))}: ${when(incident)}`);
-      for (const { labels, incident } of d.added) out.push(`- added **${incident.severity}**${escapeMarkdown(formatLabels(labels))}: ${when(incident)}`);
-      for (const m of d.moved) out.push(`- moved **${m.head.severity}**${escapeMarkdown(formatLabels(m.labels))}: ${moveText(m.base, m.head)}`);
+      out.push(
+        `<details><summary>${escapeMarkdown(`${d.service}/${d.slo}`)}: ${d.added.length} added, ${d.removed.length} removed, ${d.moved.length} moved</summary>`,
+        '',
+      );
+      for (const { labels, incident } of d.removed)
+        out.push(`- removed **${incident.severity}**${escapeMarkdown(formatLabels(labels))}: ${when(incident)}`);
+      for (const { labels, incident } of d.added)
+        out.push(`- added **${incident.severity}**${escapeMarkdown(formatLabels(labels))}: ${when(incident)}`);
+      for (const m of d.moved)
+        out.push(
+          `- moved **${m.head.severity}**${escapeMarkdown(formatLabels(m.labels))}: ${moveText(m.base, m.head)}`,
+        );
       out.push('', '</details>', '');
     }
   }
-  out.push(`<sub>${c.queries.distinct} distinct Prometheus queries for both sides · acknowledgements are not simulated</sub>`);
+  out.push(
+    `<sub>${c.queries.distinct} distinct Prometheus queries for both sides · acknowledgements are not simulated</sub>`,
+  );
   return out.join('\n') + '\n';
 }

@@ -1,4 +1,11 @@
-import { EvaluationError, createPrometheus, formatLabels, groupReplays, loadFrames, replay } from '../evaluator/index.js';
+import {
+  EvaluationError,
+  createPrometheus,
+  formatLabels,
+  groupReplays,
+  loadFrames,
+  replay,
+} from '../evaluator/index.js';
 import { describeStep } from '../rules/plan.js';
 import { silencer } from '../rules/silence.js';
 import { holdText } from '../rules/inhibit.js';
@@ -63,12 +70,16 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
   if (to <= from) throw new UsageError('--to must be after --from');
   const stepMs = parseDuration(values.step ?? '1m');
   if (stepMs === undefined || stepMs < 1000 || stepMs % 1000 !== 0) {
-    throw new UsageError(`--step must be a duration of whole seconds such as 30s or 1m (got ${JSON.stringify(values.step)})`);
+    throw new UsageError(
+      `--step must be a duration of whole seconds such as 30s or 1m (got ${JSON.stringify(values.step)})`,
+    );
   }
   const format = values.json ? 'json' : oneOf('format', values.format, ['text', 'json', 'markdown'] as const, 'text');
   if (values.base === undefined) {
     if (format === 'markdown' || values['github-summary'] || values['fail-on-new-pages']) {
-      throw new UsageError('--format markdown, --github-summary and --fail-on-new-pages compare with a base: give --base REF|DIR');
+      throw new UsageError(
+        '--format markdown, --github-summary and --fail-on-new-pages compare with a base: give --base REF|DIR',
+      );
     }
   } else {
     const { backtestBaseCommand } = await import('./backtest-base.js');
@@ -120,12 +131,19 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
   });
   if (progress) io.stderr.write('\r\x1b[K');
   if (failed > 0) {
-    io.stderr.write(`sloe backtest: ${failed} of ${replayed.length} SLOs could not be replayed; no result is printed\n`);
+    io.stderr.write(
+      `sloe backtest: ${failed} of ${replayed.length} SLOs could not be replayed; no result is printed\n`,
+    );
     return EXIT.usage;
   }
   const second = inhibitPass(first, times);
   // Grouping spans SLOs: the replays of every SLO replayed are grouped, then the selected ones shown.
-  const grouped = groupReplays(first.map((f, i) => ({ slo: f.slo, instances: second[i]! })), config.policies, times[times.length - 1]!, holds);
+  const grouped = groupReplays(
+    first.map((f, i) => ({ slo: f.slo, instances: second[i]! })),
+    config.policies,
+    times[times.length - 1]!,
+    holds,
+  );
   const results = grouped.filter((r) => slos.includes(r.slo));
 
   const entries = results.flatMap(({ slo, instances }) =>
@@ -139,26 +157,43 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
         })),
   );
   if (format === 'json') {
-    io.stdout.write(JSON.stringify({ from: iso(from), to: iso(to), step: formatDuration(stepMs), slos: entries }, null, 2) + '\n');
+    io.stdout.write(
+      JSON.stringify({ from: iso(from), to: iso(to), step: formatDuration(stepMs), slos: entries }, null, 2) + '\n',
+    );
     return EXIT.ok;
   }
-  const incidents = results.flatMap((r) => r.instances.flatMap((i) => i.incidents.map((inc) => ({ slo: r.slo, labels: i.labels, inc }))));
+  const incidents = results.flatMap((r) =>
+    r.instances.flatMap((i) => i.incidents.map((inc) => ({ slo: r.slo, labels: i.labels, inc }))),
+  );
   io.stdout.write(`backtest ${iso(from)} → ${iso(to)}, step ${formatDuration(stepMs)}, ${slos.length} SLOs\n\n`);
   for (const { slo, labels, inc } of incidents.sort((a, b) => a.inc.firedAt - b.inc.firedAt)) {
-    const resolved = inc.resolvedAt === null ? 'still open at the end' : `resolved ${iso(inc.resolvedAt)} after ${formatDuration(inc.resolvedAt - inc.firedAt)}`;
-    io.stdout.write(`${iso(inc.firedAt)}  ${inc.severity.toUpperCase().padEnd(6)}  ${slo.id}${formatLabels(labels)}  ${resolved}\n`);
+    const resolved =
+      inc.resolvedAt === null
+        ? 'still open at the end'
+        : `resolved ${iso(inc.resolvedAt)} after ${formatDuration(inc.resolvedAt - inc.firedAt)}`;
+    io.stdout.write(
+      `${iso(inc.firedAt)}  ${inc.severity.toUpperCase().padEnd(6)}  ${slo.id}${formatLabels(labels)}  ${resolved}\n`,
+    );
     io.stdout.write(`    ${inc.reason === 'breach' ? '' : `${inc.reason}: `}${inc.message}\n`);
     if (inc.held) io.stdout.write(`    ${holdText(inc.held)} (steps from ${iso(inc.held.until)} if still firing)\n`);
-    if (inc.group?.role === 'leader') io.stdout.write(`    leads a group of ${inc.group.size}: its steps are the group's\n`);
+    if (inc.group?.role === 'leader')
+      io.stdout.write(`    leads a group of ${inc.group.size}: its steps are the group's\n`);
     if (inc.group?.role === 'member') {
       const { leader, leftAt } = inc.group;
-      io.stdout.write(`    in the group of ${leader.sloId}${formatLabels(leader.labels)} fired ${iso(leader.firedAt)}: follows its steps${leftAt !== undefined ? ` until ${iso(leftAt)} (raised beyond its group)` : ''}\n`);
+      io.stdout.write(
+        `    in the group of ${leader.sloId}${formatLabels(leader.labels)} fired ${iso(leader.firedAt)}: follows its steps${leftAt !== undefined ? ` until ${iso(leftAt)} (raised beyond its group)` : ''}\n`,
+      );
     }
-    for (const e of inc.escalations) io.stdout.write(`    ${iso(e.at)}  ${e.raised ? `raised to ${e.severity}` : `now ${e.reason === 'breach' ? 'a breach' : e.reason}: the ${e.severity} steps start over`}\n`);
+    for (const e of inc.escalations)
+      io.stdout.write(
+        `    ${iso(e.at)}  ${e.raised ? `raised to ${e.severity}` : `now ${e.reason === 'breach' ? 'a breach' : e.reason}: the ${e.severity} steps start over`}\n`,
+      );
     const policy = config.policies.get(slo.escalation);
     for (const s of inc.steps) {
       const step = policy?.[s.severity][s.index];
-      io.stdout.write(`    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}${s.round ? ` (repeat ${s.round})` : ''}\n`);
+      io.stdout.write(
+        `    ${iso(s.at)}  → ${step ? describeStep(step) : s.notify}${s.round ? ` (repeat ${s.round})` : ''}\n`,
+      );
     }
   }
   const load = alertLoad(incidents.map((i) => ({ labels: i.labels, incident: i.inc })));

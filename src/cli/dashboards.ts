@@ -29,7 +29,9 @@ export async function dashboardsCommand(args: string[], io: Io): Promise<number>
   await mkdir(values.out, { recursive: true });
   for (const { file, dashboard } of generated) {
     await writeFile(join(values.out, file), JSON.stringify(dashboard, null, 2) + '\n');
-    io.stdout.write(`${join(values.out, file)}  ${dashboard.title} (owner ${dashboard.tags?.find((t) => t.startsWith('owner:'))?.slice(6)}, ${dashboard.panels?.length ?? 0} panels)\n`);
+    io.stdout.write(
+      `${join(values.out, file)}  ${dashboard.title} (owner ${dashboard.tags?.find((t) => t.startsWith('owner:'))?.slice(6)}, ${dashboard.panels?.length ?? 0} panels)\n`,
+    );
   }
   io.stdout.write(`${generated.length} dashboard(s) written to ${values.out}\n`);
   return EXIT.ok;

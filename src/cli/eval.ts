@@ -1,4 +1,14 @@
-import { EvaluationError, type PrometheusClient, type SloFrame, conditionText, createPrometheus, evaluateAt, fmt, formatLabels, objectiveText } from '../evaluator/index.js';
+import {
+  EvaluationError,
+  type PrometheusClient,
+  type SloFrame,
+  conditionText,
+  createPrometheus,
+  evaluateAt,
+  fmt,
+  formatLabels,
+  objectiveText,
+} from '../evaluator/index.js';
 import { type Slo, formatDuration } from '../rules/index.js';
 import { type Holds, NO_HOLDS, silencer } from '../rules/silence.js';
 import { mapLimit } from '../util/async.js';
@@ -38,43 +48,70 @@ export interface EvalRow {
   silenced?: { by: string; reason: string; until: string };
   /** A page a dependency holds: one it waits for (dependsOn, inhibits) breaches at page severity at this time. */
   held?: { by: string; reason: string };
-  tiers?: Array<{ severity: string; long: string; short: string; factor: number; longBurn: number | null; shortBurn: number | null; events: number; firing: boolean }>;
+  tiers?: Array<{
+    severity: string;
+    long: string;
+    short: string;
+    factor: number;
+    longBurn: number | null;
+    shortBurn: number | null;
+    events: number;
+    firing: boolean;
+  }>;
 }
 
 const num = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 /** The rows of one SLO's frame. */
 export function evalRows(slo: Slo, frame: SloFrame, holds: Holds = NO_HOLDS, at = 0): EvalRow[] {
-  const base = { service: slo.service, slo: slo.name, signal: slo.signal, objective: objectiveText(slo), condition: conditionText(slo) };
+  const base = {
+    service: slo.service,
+    slo: slo.name,
+    signal: slo.signal,
+    objective: objectiveText(slo),
+    condition: conditionText(slo),
+  };
   if (frame.status !== 'data') {
     const state = frame.status === 'nodata' ? 'nodata' : 'error';
     return [{ ...base, labels: {}, value: null, state, message: frame.message }];
   }
   return frame.instances.map((r) => {
-    const hold = r.state === 'breach' ? holds({ service: slo.service, slo: slo.name, signal: slo.signal, severity: r.severity, labels: { ...slo.labels, ...r.labels } }, at) : undefined;
+    const hold =
+      r.state === 'breach'
+        ? holds(
+            {
+              service: slo.service,
+              slo: slo.name,
+              signal: slo.signal,
+              severity: r.severity,
+              labels: { ...slo.labels, ...r.labels },
+            },
+            at,
+          )
+        : undefined;
     return {
-    ...base,
-    labels: r.labels,
-    value: num(r.value),
-    ...(r.baseline !== undefined ? { baseline: num(r.baseline) } : {}),
-    state: r.state,
-    ...(r.state === 'breach' ? { severity: r.severity } : {}),
-    message: r.message,
-    ...(hold ? { silenced: { by: hold.by, reason: hold.reason, until: iso(hold.until) } } : {}),
-    ...(r.tiers
-      ? {
-          tiers: r.tiers.map((t) => ({
-            severity: t.severity,
-            long: formatDuration(t.longMs),
-            short: formatDuration(t.shortMs),
-            factor: Number(t.factor.toFixed(4)),
-            longBurn: num(t.longBurn),
-            shortBurn: num(t.shortBurn),
-            events: Math.round(t.events),
-            firing: t.firing,
-          })),
-        }
-      : {}),
+      ...base,
+      labels: r.labels,
+      value: num(r.value),
+      ...(r.baseline !== undefined ? { baseline: num(r.baseline) } : {}),
+      state: r.state,
+      ...(r.state === 'breach' ? { severity: r.severity } : {}),
+      message: r.message,
+      ...(hold ? { silenced: { by: hold.by, reason: hold.reason, until: iso(hold.until) } } : {}),
+      ...(r.tiers
+        ? {
+            tiers: r.tiers.map((t) => ({
+              severity: t.severity,
+              long: formatDuration(t.longMs),
+              short: formatDuration(t.shortMs),
+              factor: Number(t.factor.toFixed(4)),
+              longBurn: num(t.longBurn),
+              shortBurn: num(t.shortBurn),
+              events: Math.round(t.events),
+              firing: t.firing,
+            })),
+          }
+        : {}),
     };
   });
 }
@@ -89,10 +126,18 @@ function markHeld(rows: EvalRow[], slos: readonly Slo[]): void {
     if (row.silenced) continue;
     const slo = slos.find((s) => s.service === row.service && s.name === row.slo);
     for (const { ref, via } of slo?.inhibitedBy ?? []) {
-      const cause = paging.find((p) => p !== row && (ref.includes('/') ? `${p.service}/${p.slo}` === ref : p.service === ref) && !(p.service === row.service && p.slo === row.slo));
+      const cause = paging.find(
+        (p) =>
+          p !== row &&
+          (ref.includes('/') ? `${p.service}/${p.slo}` === ref : p.service === ref) &&
+          !(p.service === row.service && p.slo === row.slo),
+      );
       if (!cause) continue;
       const id = `${cause.service}/${cause.slo}`;
-      row.held = { by: id, reason: `it breaches at page severity now (${via === 'inhibits' ? `${id} inhibits ${row.slo}` : `${row.service}/${row.slo} depends on ${ref}`})` };
+      row.held = {
+        by: id,
+        reason: `it breaches at page severity now (${via === 'inhibits' ? `${id} inhibits ${row.slo}` : `${row.service}/${row.slo} depends on ${ref}`})`,
+      };
       break;
     }
   }
@@ -125,7 +170,9 @@ export async function evalCommand(args: string[], io: Io): Promise<number> {
   ).flat();
   markHeld(rows, config.slos);
   if (failed > 0) {
-    io.stderr.write(`sloe eval: ${failed} of ${config.slos.length} SLOs could not be evaluated; no result is printed\n`);
+    io.stderr.write(
+      `sloe eval: ${failed} of ${config.slos.length} SLOs could not be evaluated; no result is printed\n`,
+    );
     return EXIT.usage;
   }
   if (values.json) {
@@ -142,7 +189,9 @@ export async function evalCommand(args: string[], io: Io): Promise<number> {
           r.value === null ? '-' : r.condition.startsWith('burn') ? `${fmt(r.value * 100)}%` : fmt(r.value),
           r.objective ?? '-',
           r.condition,
-          r.state === 'breach' ? `BREACH (${r.severity})${r.silenced ? ' SILENCED' : r.held ? ' HELD' : ''}` : r.state.toUpperCase(),
+          r.state === 'breach'
+            ? `BREACH (${r.severity})${r.silenced ? ' SILENCED' : r.held ? ' HELD' : ''}`
+            : r.state.toUpperCase(),
           r.silenced
             ? `${r.message}; silenced by ${r.silenced.by} until ${r.silenced.until}: ${r.silenced.reason}`
             : r.held

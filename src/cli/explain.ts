@@ -17,7 +17,8 @@ export interface Explained {
 
 export function explain(slo: Slo): Explained {
   const base = { service: slo.service, slo: slo.name, signal: slo.signal, derived: slo.derived === true };
-  if (slo.kind === 'threshold') return { ...base, query: slo.query, ...(slo.baseline !== undefined ? { baseline: slo.baseline } : {}) };
+  if (slo.kind === 'threshold')
+    return { ...base, query: slo.query, ...(slo.baseline !== undefined ? { baseline: slo.baseline } : {}) };
   return { ...base, ratio: slo.ratio, window: formatDuration(ratioPlan(slo).resMs) };
 }
 

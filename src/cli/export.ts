@@ -32,7 +32,9 @@ export async function exportCommand(args: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (format === undefined || !(FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`export needs a format: ${FORMATS.join(' or ')}${format === undefined ? '' : ` (got ${JSON.stringify(format)})`}`);
+    throw new UsageError(
+      `export needs a format: ${FORMATS.join(' or ')}${format === undefined ? '' : ` (got ${JSON.stringify(format)})`}`,
+    );
   }
   const config = await load(paths.length ? paths : DEFAULT_PATHS, io);
   if (typeof config === 'number') return config;

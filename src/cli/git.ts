@@ -38,36 +38,52 @@ function git(cwd: string, args: string[], encoding: 'utf8' | 'buffer' = 'utf8'):
  * git revision of the repository that holds `paths`, whose files below those same paths are the base.
  */
 export async function baseSpecs(base: string, paths: readonly string[]): Promise<BaseSpecs> {
-  const asDir = await stat(base).then((s) => s.isDirectory(), () => false);
+  const asDir = await stat(base).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (asDir) return { label: base, paths: [base], display: (f) => f, dispose: async () => {} };
-  if (base === '' || base.startsWith('-') || /[\s\0]/.test(base)) throw new UsageError(`--base must be a git revision or a directory (got ${JSON.stringify(base)})`);
+  if (base === '' || base.startsWith('-') || /[\s\0]/.test(base))
+    throw new UsageError(`--base must be a git revision or a directory (got ${JSON.stringify(base)})`);
 
   const first = resolve(paths[0] ?? '.');
-  const from = await stat(first).then((s) => (s.isDirectory() ? first : dirname(first)), () => dirname(first));
+  const from = await stat(first).then(
+    (s) => (s.isDirectory() ? first : dirname(first)),
+    () => dirname(first),
+  );
   let top: string;
   try {
     top = await realpath(String(await git(from, ['rev-parse', '--show-toplevel'])).trim());
   } catch (e) {
-    throw new UsageError(`--base ${base}: neither a directory nor usable as a git revision, as ${from} is not in a git repository (${(e as Error).message})`);
+    throw new UsageError(
+      `--base ${base}: neither a directory nor usable as a git revision, as ${from} is not in a git repository (${(e as Error).message})`,
+    );
   }
   let commit: string;
   try {
-    commit = String(await git(top, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${base}^{commit}`])).trim();
+    commit = String(
+      await git(top, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${base}^{commit}`]),
+    ).trim();
   } catch {
-    throw new UsageError(`--base ${base}: no such directory, and no such git revision in ${top} (a shallow clone may need \`git fetch\` of it)`);
+    throw new UsageError(
+      `--base ${base}: no such directory, and no such git revision in ${top} (a shallow clone may need \`git fetch\` of it)`,
+    );
   }
 
   const relPaths: string[] = [];
   for (const p of paths) {
     const abs = await realpath(resolve(p)).catch(() => resolve(p));
     const rel = relative(top, abs);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new UsageError(`--base ${base}: ${p} is outside the git repository ${top}`);
+    if (rel.startsWith('..') || isAbsolute(rel))
+      throw new UsageError(`--base ${base}: ${p} is outside the git repository ${top}`);
     relPaths.push(rel);
   }
   const dir = await mkdtemp(join(tmpdir(), 'sloe-base-'));
   try {
     // -z: NUL-separated "mode type object\tpath"; only regular blobs are specs (links and submodules are not followed).
-    const listing = String(await git(top, ['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...relPaths.map((r) => r || '.')]));
+    const listing = String(
+      await git(top, ['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...relPaths.map((r) => r || '.')]),
+    );
     for (const entry of listing.split('\0')) {
       const m = /^(\d+) blob ([0-9a-f]+)\t(.+)$/s.exec(entry);
       if (!m || (m[1] !== '100644' && m[1] !== '100755')) continue;
@@ -79,7 +95,13 @@ export async function baseSpecs(base: string, paths: readonly string[]): Promise
     const present: string[] = [];
     for (const rel of relPaths) {
       const p = join(dir, rel);
-      if (await stat(p).then(() => true, () => false)) present.push(p);
+      if (
+        await stat(p).then(
+          () => true,
+          () => false,
+        )
+      )
+        present.push(p);
     }
     return {
       label: base,

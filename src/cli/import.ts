@@ -38,7 +38,9 @@ export async function importCommand(args: string[], io: Io): Promise<number> {
   }
   const [format, ...files] = positionals;
   if (format !== 'openslo' && format !== 'sloth') {
-    throw new UsageError(`import needs a format: openslo or sloth${format === undefined ? '' : ` (got ${JSON.stringify(format)})`}`);
+    throw new UsageError(
+      `import needs a format: openslo or sloth${format === undefined ? '' : ` (got ${JSON.stringify(format)})`}`,
+    );
   }
   if (files.length === 0) throw new UsageError(`import ${format} needs at least one FILE`);
   const result: ImportResult = await FORMATS[format](files);

@@ -7,7 +7,12 @@ export const DEFAULT_PATHS = ['slos'];
 /** Parses a command's arguments; unknown options are usage errors. */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
   try {
-    return parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args,
+      options: { help: { type: 'boolean', short: 'h' }, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -18,7 +23,12 @@ export function checkOptions(flag: string | undefined, env: NodeJS.ProcessEnv): 
   return checkOptionsFromEnv(env, flag);
 }
 
-export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+export function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   if (value === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(value)) {
     throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
@@ -33,7 +43,9 @@ export function parseTime(name: string, text: string): number {
     const ms = Date.parse(text);
     if (!Number.isNaN(ms)) return ms;
   }
-  throw new UsageError(`--${name} must be an RFC 3339 time (2026-03-01T10:00:00Z) or Unix seconds (got ${JSON.stringify(text)})`);
+  throw new UsageError(
+    `--${name} must be an RFC 3339 time (2026-03-01T10:00:00Z) or Unix seconds (got ${JSON.stringify(text)})`,
+  );
 }
 
 /** RFC 3339 in UTC, without milliseconds when they are zero. */

@@ -14,7 +14,10 @@ export async function ownersCommand(args: string[], io: Io): Promise<number> {
     io.stdout.write(OWNERS_HELP);
     return EXIT.ok;
   }
-  const { config, problems } = await loadRules(positionals.length ? positionals : DEFAULT_PATHS, checkOptions(undefined, io.env));
+  const { config, problems } = await loadRules(
+    positionals.length ? positionals : DEFAULT_PATHS,
+    checkOptions(undefined, io.env),
+  );
   if (problems.length > 0) {
     for (const p of problems) io.stderr.write(formatProblem(p) + '\n');
     io.stderr.write('sloe: fix these problems first (sloe validate)\n');

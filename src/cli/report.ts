@@ -47,7 +47,10 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
   let windowMs: number | undefined;
   if (values.window !== undefined) {
     windowMs = parseDuration(values.window);
-    if (windowMs === undefined || windowMs < 3600_000) throw new UsageError(`--window must be a duration of at least 1h such as 7d or 30d (got ${JSON.stringify(values.window)})`);
+    if (windowMs === undefined || windowMs < 3600_000)
+      throw new UsageError(
+        `--window must be a duration of at least 1h such as 7d or 30d (got ${JSON.stringify(values.window)})`,
+      );
   }
   const config = await loadConfig(positionals.length ? positionals : DEFAULT_PATHS, io, 'slos');
   if (typeof config === 'number') return config;
@@ -57,20 +60,30 @@ export async function reportCommand(args: string[], io: Io): Promise<number> {
   const slos = wanted.length ? config.slos.filter((s) => wanted.includes(s.id)) : config.slos;
 
   const useRedis = Boolean(io.env.REDIS_URL || io.env.REDIS_SENTINELS);
-  const redis = useRedis ? connectRedis(redisTargetFromEnv(io.env), { maxRetriesPerRequest: 2, lazyConnect: true }) : undefined;
+  const redis = useRedis
+    ? connectRedis(redisTargetFromEnv(io.env), { maxRetriesPerRequest: 2, lazyConnect: true })
+    : undefined;
   const progress = io.stderr.isTTY === true;
   try {
     if (redis) {
       await withTimeout(5000, () => redis.connect()).catch((e: unknown) => {
-        throw new Error(`cannot read incidents from Redis (${describeError(e)}); unset REDIS_URL to replay them from history instead`);
+        throw new Error(
+          `cannot read incidents from Redis (${describeError(e)}); unset REDIS_URL to replay them from history instead`,
+        );
       });
     }
-    const report = await buildReport(createPrometheus(io.env), { ...config, slos }, {
-      at,
-      ...(windowMs !== undefined ? { windowMs } : {}),
-      ...(redis ? { store: new RedisIncidentStore(redis, io.env.SLOE_REDIS_PREFIX || 'sloe') } : {}),
-      ...(progress ? { onProgress: (done: number, total: number) => io.stderr.write(`\r\x1b[Kreport: ${done}/${total} SLOs`) } : {}),
-    });
+    const report = await buildReport(
+      createPrometheus(io.env),
+      { ...config, slos },
+      {
+        at,
+        ...(windowMs !== undefined ? { windowMs } : {}),
+        ...(redis ? { store: new RedisIncidentStore(redis, io.env.SLOE_REDIS_PREFIX || 'sloe') } : {}),
+        ...(progress
+          ? { onProgress: (done: number, total: number) => io.stderr.write(`\r\x1b[Kreport: ${done}/${total} SLOs`) }
+          : {}),
+      },
+    );
     if (progress) io.stderr.write('\r\x1b[K');
     if (format === 'json') io.stdout.write(JSON.stringify(reportJson(report), null, 2) + '\n');
     else if (format === 'markdown') io.stdout.write(reportMarkdown(report));

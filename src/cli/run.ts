@@ -38,7 +38,12 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   let engine: Engine;
   try {
     const setup = channelsFromEnv(io.env);
-    engine = await Engine.start({ paths: positionals.length ? positionals : DEFAULT_PATHS, env: io.env, channels: setup.channels, routes: setup.routes });
+    engine = await Engine.start({
+      paths: positionals.length ? positionals : DEFAULT_PATHS,
+      env: io.env,
+      channels: setup.channels,
+      routes: setup.routes,
+    });
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const p of e.problems) io.stderr.write(formatProblem(p) + '\n');

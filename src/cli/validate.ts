@@ -44,13 +44,25 @@ export async function validateCommand(args: string[], io: Io): Promise<number> {
   const result = await loadRules(paths, options);
   const { problems, config, files } = result;
   // The guide is checked on files that are valid: with problems, the configuration is partial, and those come first.
-  const warnings = [...result.warnings, ...(problems.length === 0 ? lint(result.docs, config, { highCardinalityLabels: options.highCardinalityLabels }) : [])];
+  const warnings = [
+    ...result.warnings,
+    ...(problems.length === 0
+      ? lint(result.docs, config, { highCardinalityLabels: options.highCardinalityLabels })
+      : []),
+  ];
   const strict = values.strict === true;
   const valid = problems.length === 0 && (!strict || warnings.length === 0);
   if (format === 'json') {
     io.stdout.write(
       JSON.stringify(
-        { valid, files: files.length, slos: config.slos.length, problems, warnings, ...(values.explain ? { explain: config.slos.map(explain) } : {}) },
+        {
+          valid,
+          files: files.length,
+          slos: config.slos.length,
+          problems,
+          warnings,
+          ...(values.explain ? { explain: config.slos.map(explain) } : {}),
+        },
         null,
         2,
       ) + '\n',

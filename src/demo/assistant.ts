@@ -31,7 +31,10 @@ export class SyntheticAssistant {
       for (let i = 0; i < 20; i++) {
         const error = Math.random() < 0.005;
         requests.inc({ app: APP, status: error ? 'error' : 'ok' });
-        this.latency.observe({ app: APP, model: 'sonnet' }, this.slow ? 6 + Math.random() * 3 : 1 + Math.random() * 1.2);
+        this.latency.observe(
+          { app: APP, model: 'sonnet' },
+          this.slow ? 6 + Math.random() * 3 : 1 + Math.random() * 1.2,
+        );
         cost.inc({ app: APP }, 0.02 + Math.random() * 0.02);
         cache.inc({ app: APP, result: Math.random() < 0.4 ? 'hit' : 'miss' });
         if (Math.random() < 0.02) guardrails.inc({ app: APP });

@@ -44,7 +44,11 @@ interface LogLine {
 }
 
 async function main(): Promise<number> {
-  say('demo', `sloe demo: an LLM assistant, its SLOs, and one latency incident (${scale === 1 ? 'about 3 minutes' : 'fast mode'})`, 1);
+  say(
+    'demo',
+    `sloe demo: an LLM assistant, its SLOs, and one latency incident (${scale === 1 ? 'about 3 minutes' : 'fast mode'})`,
+    1,
+  );
   ensureBinaries(['prometheus', 'promtool', 'redis-server'], (line) => say('setup', line));
   const dir = await mkdtemp(join(tmpdir(), 'sloe-demo-'));
   const exporter = new Exporter();
@@ -56,10 +60,16 @@ async function main(): Promise<number> {
     const target = await exporter.start();
     assistant.start();
     say('assistant', `serving golden-signal metrics at http://${target}/metrics (p95 ≈ 2 s, 0.5% errors)`);
-    [redis, prometheus] = await Promise.all([startRedis(), startPrometheus({ scrape: { targets: [target], interval: '1s' } })]);
+    [redis, prometheus] = await Promise.all([
+      startRedis(),
+      startPrometheus({ scrape: { targets: [target], interval: '1s' } }),
+    ]);
     say('setup', `Redis at ${redis.url}, Prometheus at ${prometheus.url} (scraping every second)`);
     await writeFile(join(dir, 'demo.yaml'), demoSlos(seconds));
-    say('setup', `SLOs: latency-p95 alerts when p95 > 5 s for ${seconds(20)}; policy: Slack now, PagerDuty after ${seconds(20)}, on-call after ${seconds(40)}`);
+    say(
+      'setup',
+      `SLOs: latency-p95 alerts when p95 > 5 s for ${seconds(20)}; policy: Slack now, PagerDuty after ${seconds(20)}, on-call after ${seconds(40)}`,
+    );
 
     const port = await freePort();
     // The API needs a bearer token; this run makes up its own.
@@ -67,7 +77,17 @@ async function main(): Promise<number> {
     const bin = fileURLToPath(new URL('../../bin/sloe.js', import.meta.url));
     sloe = spawn(process.execPath, [bin, 'run', dir], {
       // Reads (the status page) are open: the demo runs on this machine only, with a made-up token for changes.
-      env: { ...process.env, REDIS_URL: redis.url, PROMETHEUS_URL: prometheus.url, SLOE_PORT: String(port), SLOE_REDIS_PREFIX: 'sloe-demo', SLOE_API_TOKEN: apiToken, SLOE_API_PUBLIC_READ: '1', SLOE_BUDGET_REFRESH: '5s', LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        PROMETHEUS_URL: prometheus.url,
+        SLOE_PORT: String(port),
+        SLOE_REDIS_PREFIX: 'sloe-demo',
+        SLOE_API_TOKEN: apiToken,
+        SLOE_API_PUBLIC_READ: '1',
+        SLOE_BUDGET_REFRESH: '5s',
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const events: LogLine[] = [];
@@ -92,16 +112,28 @@ async function main(): Promise<number> {
     await sleep(ms(10));
     assistant.setSlow(true);
     say('assistant', 'incident injected: the model answers slowly (p95 ≈ 8.5 s)', 33);
-    await until(() => events.some((l) => l.event === 'notification' && l.step === 'page.2'), ms(120), 'the on-call step');
+    await until(
+      () => events.some((l) => l.event === 'notification' && l.step === 'page.2'),
+      ms(120),
+      'the on-call step',
+    );
     await sleep(ms(5));
     assistant.setSlow(false);
     say('assistant', 'recovered: answers are fast again', 32);
     const resolved = await until(() => events.find((l) => l.event === 'incident-resolved'), ms(120), 'the resolution');
 
-    const res = await fetch(`http://127.0.0.1:${port}/api/incidents/${resolved.incidentId}`, { headers: { authorization: `Bearer ${apiToken}` } });
-    const { incident, audit } = (await res.json()) as { incident: Record<string, unknown>; audit: Array<{ at: string; type: string; by?: string; step?: string; detail: string }> };
+    const res = await fetch(`http://127.0.0.1:${port}/api/incidents/${resolved.incidentId}`, {
+      headers: { authorization: `Bearer ${apiToken}` },
+    });
+    const { incident, audit } = (await res.json()) as {
+      incident: Record<string, unknown>;
+      audit: Array<{ at: string; type: string; by?: string; step?: string; detail: string }>;
+    };
     say('demo', `audit trail of incident ${String(incident.id)} (GET /api/incidents/${String(incident.id)}):`, 1);
-    for (const a of audit) process.stdout.write(`           ${a.at.slice(11, 19)}  ${a.type.padEnd(9)} ${a.step ? `${a.step} ` : ''}${a.detail}\n`);
+    for (const a of audit)
+      process.stdout.write(
+        `           ${a.at.slice(11, 19)}  ${a.type.padEnd(9)} ${a.step ? `${a.step} ` : ''}${a.detail}\n`,
+      );
 
     say('demo', `sloe report (incidents from Redis, as \`sloe run\` recorded them):`, 1);
     const report = spawnSync(process.execPath, [bin, 'report', dir], {
@@ -139,7 +171,11 @@ function narrate(l: LogLine): void {
     case 'incident-fired':
       return say('sloe', `INCIDENT ${l.msg}`, 31);
     case 'notification':
-      return say(`→ ${String(l.channel)}`, `${String(l.target)}: ${l.msg.replace(/^\S+ \(log only\): /, '')} (owner ${String(l.owner)}, ${String(l.dashboard)})`, 35);
+      return say(
+        `→ ${String(l.channel)}`,
+        `${String(l.target)}: ${l.msg.replace(/^\S+ \(log only\): /, '')} (owner ${String(l.owner)}, ${String(l.dashboard)})`,
+        35,
+      );
     case 'step-skipped':
     case 'incident-acknowledged':
       return say('sloe', l.msg);

@@ -57,10 +57,12 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
     res.end(body);
   });
 
-  const read = (handler: (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => Promise<void>) => (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
-    authorize(req, env, 'read');
-    return handler(req, res, params);
-  };
+  const read =
+    (handler: (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => Promise<void>) =>
+    (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
+      authorize(req, env, 'read');
+      return handler(req, res, params);
+    };
   http.route(
     'GET',
     '/api/incidents',
@@ -68,7 +70,10 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
       const query = listQuery(req.url ?? '/');
       const page = await withTimeout(5000, () => engine.store.page(query));
       const last = page.incidents.at(-1);
-      sendJson(res, 200, { incidents: page.incidents.map(view), ...(page.more && last ? { next: encodeCursor(last) } : {}) });
+      sendJson(res, 200, {
+        incidents: page.incidents.map(view),
+        ...(page.more && last ? { next: encodeCursor(last) } : {}),
+      });
     }),
   );
   http.route(
@@ -77,12 +82,18 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
     read(async (_req, res, { id }) => {
       const incident = await withTimeout(5000, () => engine.store.get(id!));
       if (!incident) return sendJson(res, 404, { error: `no incident ${id}` });
-      sendJson(res, 200, { incident: view(incident), audit: (await withTimeout(5000, () => engine.store.audit(id!))).map(auditView) });
+      sendJson(res, 200, {
+        incident: view(incident),
+        audit: (await withTimeout(5000, () => engine.store.audit(id!))).map(auditView),
+      });
     }),
   );
 
   const action =
-    <S extends z.ZodType<{ by?: string | undefined }>>(schema: S, run: (id: string, by: string, body: z.infer<S>) => Promise<IncidentAction>) =>
+    <S extends z.ZodType<{ by?: string | undefined }>>(
+      schema: S,
+      run: (id: string, by: string, body: z.infer<S>) => Promise<IncidentAction>,
+    ) =>
     async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
       authorize(req, env, 'write');
       const body = parseBody(schema, await readJson(req));
@@ -93,15 +104,25 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
   // SPEC.md names the route `/ack`; `/acknowledge` is what sloe answered first.
   http.route('POST', '/api/incidents/:id/ack', acknowledge);
   http.route('POST', '/api/incidents/:id/acknowledge', acknowledge);
-  http.route('POST', '/api/incidents/:id/resolve', action(ActionBody, (id, by) => engine.resolve(id, by, 'api')));
-  http.route('POST', '/api/incidents/:id/snooze', action(SnoozeBody, (id, by, body) => engine.snooze(id, snoozeMs(body), by, 'api')));
+  http.route(
+    'POST',
+    '/api/incidents/:id/resolve',
+    action(ActionBody, (id, by) => engine.resolve(id, by, 'api')),
+  );
+  http.route(
+    'POST',
+    '/api/incidents/:id/snooze',
+    action(SnoozeBody, (id, by, body) => engine.snooze(id, snoozeMs(body), by, 'api')),
+  );
 
   http.route(
     'GET',
     '/api/silences',
     read(async (_req, res) => {
       const list = await withTimeout(5000, () => engine.listSilences());
-      sendJson(res, 200, { silences: list.map(({ id, origin, silence }) => ({ id, origin, ...silenceView(silence) })) });
+      sendJson(res, 200, {
+        silences: list.map(({ id, origin, silence }) => ({ id, origin, ...silenceView(silence) })),
+      });
     }),
   );
   http.route('POST', '/api/silences', async (req, res) => {
@@ -113,15 +134,20 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
       if (Number.isNaN(ms)) throw new HttpError(400, `"${name}" must be an RFC 3339 time such as 2026-12-01T04:00:00Z`);
       return ms;
     };
-    if ((body.endsAt === undefined) === (body.duration === undefined)) throw new HttpError(400, 'give either "endsAt" or "duration" (at most 7d): a silence must end');
+    if ((body.endsAt === undefined) === (body.duration === undefined))
+      throw new HttpError(400, 'give either "endsAt" or "duration" (at most 7d): a silence must end');
     const startsAt = body.startsAt !== undefined ? time('startsAt', body.startsAt) : now;
     let endsAt: number;
     if (body.duration !== undefined) {
       const ms = parseDuration(body.duration);
-      if (ms === undefined || ms <= 0) throw new HttpError(400, `"duration" must be a duration such as 2h, not ${JSON.stringify(body.duration)}`);
+      if (ms === undefined || ms <= 0)
+        throw new HttpError(400, `"duration" must be a duration such as 2h, not ${JSON.stringify(body.duration)}`);
       endsAt = startsAt + ms;
     } else endsAt = time('endsAt', body.endsAt!);
-    const made = await engine.silence({ matchers: body.matchers, reason: body.reason, by: body.by, startsAt, endsAt }, 'api');
+    const made = await engine.silence(
+      { matchers: body.matchers, reason: body.reason, by: body.by, startsAt, endsAt },
+      'api',
+    );
     if (made instanceof Error) throw new HttpError(400, made.message);
     sendJson(res, 201, { silence: { id: made.id, origin: 'runtime', ...silenceView(made.silence) } });
   });
@@ -144,7 +170,9 @@ function silenceView(s: Silence) {
     owner: s.owner,
     reason: s.reason,
     matchers: s.matchers.map((m) => m.text),
-    ...(w.kind === 'fixed' ? { startsAt: iso(w.startsAt), endsAt: iso(w.endsAt) } : { every: 'weekly', days: w.days, from: clock(w.fromMin), to: clock(w.toMin), timezone: w.timezone }),
+    ...(w.kind === 'fixed'
+      ? { startsAt: iso(w.startsAt), endsAt: iso(w.endsAt) }
+      : { every: 'weekly', days: w.days, from: clock(w.fromMin), to: clock(w.toMin), timezone: w.timezone }),
   };
 }
 
@@ -168,12 +196,19 @@ export function authorize(req: IncomingMessage, env: NodeJS.ProcessEnv, access: 
   const header = req.headers.authorization ?? '';
   const given = /^Bearer +(\S+) *$/i.exec(header)?.[1];
   if (given === undefined || !sameSecret(given, token)) {
-    throw new HttpError(401, given === undefined ? 'missing bearer token (Authorization: Bearer <SLOE_API_TOKEN>)' : 'wrong bearer token', { 'www-authenticate': 'Bearer realm="sloe"' });
+    throw new HttpError(
+      401,
+      given === undefined ? 'missing bearer token (Authorization: Bearer <SLOE_API_TOKEN>)' : 'wrong bearer token',
+      { 'www-authenticate': 'Bearer realm="sloe"' },
+    );
   }
 }
 
 const By = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const ActionBody = z.strictObject({ by: By.optional() }).optional().transform((b) => b ?? {});
+const ActionBody = z
+  .strictObject({ by: By.optional() })
+  .optional()
+  .transform((b) => b ?? {});
 const SnoozeBody = z
   .strictObject({
     by: By.optional(),
@@ -185,11 +220,22 @@ const SnoozeBody = z
 
 /** How long a snooze body asks for: `duration` ("30m", "2h") or `minutes`; at most 24h. */
 function snoozeMs(body: { duration?: string | undefined; minutes?: number | undefined }): number {
-  if (body.duration !== undefined && body.minutes !== undefined) throw new HttpError(400, 'give either "duration" or "minutes", not both');
-  const ms = body.duration !== undefined ? parseDuration(body.duration) : body.minutes !== undefined ? body.minutes * 60_000 : DEFAULT_SNOOZE_MS;
-  if (ms === undefined || !Number.isFinite(ms)) throw new HttpError(400, `"duration" must be a duration such as 30m or 2h, not ${JSON.stringify(body.duration)}`);
+  if (body.duration !== undefined && body.minutes !== undefined)
+    throw new HttpError(400, 'give either "duration" or "minutes", not both');
+  const ms =
+    body.duration !== undefined
+      ? parseDuration(body.duration)
+      : body.minutes !== undefined
+        ? body.minutes * 60_000
+        : DEFAULT_SNOOZE_MS;
+  if (ms === undefined || !Number.isFinite(ms))
+    throw new HttpError(400, `"duration" must be a duration such as 30m or 2h, not ${JSON.stringify(body.duration)}`);
   if (ms <= 0) throw new HttpError(400, 'a snooze must last longer than 0');
-  if (ms > MAX_SNOOZE_MS) throw new HttpError(400, `a snooze lasts at most ${formatDuration(MAX_SNOOZE_MS)} (asked for ${formatDuration(ms)})`);
+  if (ms > MAX_SNOOZE_MS)
+    throw new HttpError(
+      400,
+      `a snooze lasts at most ${formatDuration(MAX_SNOOZE_MS)} (asked for ${formatDuration(ms)})`,
+    );
   return ms;
 }
 
@@ -204,12 +250,17 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
 function listQuery(url: string): { open: boolean; limit: number; after?: { firedAt: number; id: string } } {
   const params = new URL(url, 'http://localhost').searchParams;
   const status = params.get('status') ?? 'all';
-  if (status !== 'open' && status !== 'all') throw new HttpError(400, `"status" must be open or all, not ${JSON.stringify(status.slice(0, 40))}`);
+  if (status !== 'open' && status !== 'all')
+    throw new HttpError(400, `"status" must be open or all, not ${JSON.stringify(status.slice(0, 40))}`);
   const rawLimit = params.get('limit');
   let limit = DEFAULT_LIMIT;
   if (rawLimit !== null) {
     const n = Number(rawLimit);
-    if (rawLimit.trim() === '' || !Number.isFinite(n)) throw new HttpError(400, `"limit" must be a number from 1 to ${MAX_LIMIT}, not ${JSON.stringify(rawLimit.slice(0, 40))}`);
+    if (rawLimit.trim() === '' || !Number.isFinite(n))
+      throw new HttpError(
+        400,
+        `"limit" must be a number from 1 to ${MAX_LIMIT}, not ${JSON.stringify(rawLimit.slice(0, 40))}`,
+      );
     limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(n)));
   }
   const cursor = params.get('cursor');
@@ -224,7 +275,8 @@ function encodeCursor(incident: Incident): string {
 function decodeCursor(cursor: string): { firedAt: number; id: string } {
   try {
     const [firedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof firedAt === 'number' && Number.isFinite(firedAt) && typeof id === 'string' && id.length <= 64) return { firedAt, id };
+    if (typeof firedAt === 'number' && Number.isFinite(firedAt) && typeof id === 'string' && id.length <= 64)
+      return { firedAt, id };
   } catch {
     // falls through to the error
   }
@@ -239,7 +291,13 @@ async function readiness(engine: ApiEngine, internals: ApiInternals): Promise<Re
     withTimeout(3000, () => internals.prometheus.instant('vector(1)', engine.now())).then(() => 'ok', unreachable),
     withTimeout(2000, () => engine.schedulersHealthy()).catch((e: Error) => `cannot check: ${redactUrls(e.message)}`),
   ]);
-  return { redis, prometheus, config: engine.config().slos.length > 0 ? 'ok' : 'no SLOs loaded', workers: internals.workersStarted() ? 'ok' : 'waiting for Redis', schedulers };
+  return {
+    redis,
+    prometheus,
+    config: engine.config().slos.length > 0 ? 'ok' : 'no SLOs loaded',
+    workers: internals.workersStarted() ? 'ok' : 'waiting for Redis',
+    schedulers,
+  };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

@@ -39,16 +39,30 @@ export class ConfigReloader {
   async reload(): Promise<{ ok: boolean; problems: Problem[] }> {
     const { paths, env, log, metrics } = this.deps;
     const loaded = await loadConfig(paths, env).catch((e: unknown) => {
-      return { problems: [{ file: String(paths[0]), line: 1, col: 1, message: `could not load the SLO files: ${describeError(e)}` }], config: undefined, envProblems: [], files: [] };
+      return {
+        problems: [
+          { file: String(paths[0]), line: 1, col: 1, message: `could not load the SLO files: ${describeError(e)}` },
+        ],
+        config: undefined,
+        envProblems: [],
+        files: [],
+      };
     });
     if (loaded.problems.length > 0 || !loaded.config) {
       metrics.configReloads.inc({ result: 'invalid' });
-      for (const p of loaded.problems) log.error({ event: 'config-invalid', problem: formatProblem(p) }, formatProblem(p));
-      log.error({ event: 'config-reload-failed', problems: loaded.problems.length }, `config reload failed (${loaded.problems.length} problem(s)); keeping the last good configuration`);
+      for (const p of loaded.problems)
+        log.error({ event: 'config-invalid', problem: formatProblem(p) }, formatProblem(p));
+      log.error(
+        { event: 'config-reload-failed', problems: loaded.problems.length },
+        `config reload failed (${loaded.problems.length} problem(s)); keeping the last good configuration`,
+      );
       return { ok: false, problems: loaded.problems };
     }
     metrics.configReloads.inc({ result: 'ok' });
-    log.info({ event: 'config-reloaded', slos: loaded.config.slos.length }, `config reloaded: ${loaded.config.slos.length} SLOs`);
+    log.info(
+      { event: 'config-reloaded', slos: loaded.config.slos.length },
+      `config reloaded: ${loaded.config.slos.length} SLOs`,
+    );
     await this.deps.apply(loaded.config);
     return { ok: true, problems: [] };
   }
@@ -57,7 +71,12 @@ export class ConfigReloader {
   request(trigger: string): void {
     const { log } = this.deps;
     log.info({ event: 'config-reload', trigger }, `reloading the SLO files (${trigger})`);
-    this.reload().catch((e: unknown) => log.error({ event: 'config-reload-failed', trigger, error: describeError(e) }, `config reload failed: ${describeError(e)}; keeping the last good configuration`));
+    this.reload().catch((e: unknown) =>
+      log.error(
+        { event: 'config-reload-failed', trigger, error: describeError(e) },
+        `config reload failed: ${describeError(e)}; keeping the last good configuration`,
+      ),
+    );
   }
 
   /** Reloads 300 ms after the last change of a YAML file below the paths. */
@@ -70,10 +89,18 @@ export class ConfigReloader {
           clearTimeout(this.timer);
           this.timer = setTimeout(() => this.request(`file changed: ${String(file ?? path)}`), 300);
         });
-        w.on('error', (e) => log.warn({ event: 'watch-error', path, error: e.message }, `cannot watch ${path}: ${e.message}; send SIGHUP to reload`));
+        w.on('error', (e) =>
+          log.warn(
+            { event: 'watch-error', path, error: e.message },
+            `cannot watch ${path}: ${e.message}; send SIGHUP to reload`,
+          ),
+        );
         this.watchers.push(w);
       } catch (e) {
-        log.warn({ event: 'watch-error', path, error: (e as Error).message }, `cannot watch ${path}; send SIGHUP to reload`);
+        log.warn(
+          { event: 'watch-error', path, error: (e as Error).message },
+          `cannot watch ${path}; send SIGHUP to reload`,
+        );
       }
     }
   }

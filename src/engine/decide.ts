@@ -24,9 +24,19 @@ export interface Decision {
 }
 
 /** Advances every instance of an SLO by one frame at `now`. */
-export function decide(slo: Slo, policy: EscalationPolicy, state: SloState, frame: SloFrame, now: number, ids: IncidentIds, holds: Holds = NO_HOLDS): Decision {
+export function decide(
+  slo: Slo,
+  policy: EscalationPolicy,
+  state: SloState,
+  frame: SloFrame,
+  now: number,
+  ids: IncidentIds,
+  holds: Holds = NO_HOLDS,
+): Decision {
   const { instances, events } = transition(slo, state.instances, frame, now, ids, state.resets, holds);
-  const inhibited = new Map(events.flatMap((e) => (e.type !== 'resolved' && e.held?.cause ? [[e.instanceKey, e.held] as const] : [])));
+  const inhibited = new Map(
+    events.flatMap((e) => (e.type !== 'resolved' && e.held?.cause ? [[e.instanceKey, e.held] as const] : [])),
+  );
   return { instances, ops: events.map((e) => encode(slo, policy, e)), inhibited };
 }
 
@@ -36,7 +46,14 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
   // A held escalation counts its steps from the end of the hold, and says why in the audit trail.
   const hold = (held: Hold | undefined) =>
     held
-      ? { fields: { escalatedAt: String(held.until), heldUntil: String(held.until), heldBy: held.cause ? `dependency ${held.by}: ${held.reason}` : `${held.by}: ${held.reason}` }, held: audit({ type: 'note', detail: heldText(held) }) }
+      ? {
+          fields: {
+            escalatedAt: String(held.until),
+            heldUntil: String(held.until),
+            heldBy: held.cause ? `dependency ${held.by}: ${held.reason}` : `${held.by}: ${held.reason}`,
+          },
+          held: audit({ type: 'note', detail: heldText(held) }),
+        }
       : { fields: { escalatedAt: String(e.at), heldUntil: '', heldBy: '' } };
   switch (e.type) {
     case 'opened': {
@@ -49,7 +66,12 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
         labels: { ...slo.labels, ...e.labels },
         instanceKey: e.instanceKey,
         owner: slo.owner,
-        dashboard: { id: slo.dashboard.id, title: slo.dashboard.title, owner: slo.dashboard.owner, ...(slo.dashboard.url ? { url: slo.dashboard.url } : {}) },
+        dashboard: {
+          id: slo.dashboard.id,
+          title: slo.dashboard.title,
+          owner: slo.dashboard.owner,
+          ...(slo.dashboard.url ? { url: slo.dashboard.url } : {}),
+        },
         ...(slo.runbook ? { runbook: slo.runbook } : {}),
         objective: objectiveText(slo),
         condition: conditionText(slo),
@@ -63,10 +85,30 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
         instanceKey: e.instanceKey,
         id: doc.id,
         firedAt: String(e.at),
-        fields: { ...incidentFields(doc, { status: 'firing', severity: e.severity, reason: e.reason, message: e.message, token: e.token, escalatedAt: e.at }), ...h.fields },
-        audit: audit({ type: 'fired', detail: `${e.severity}${e.reason === 'breach' ? '' : ` (${e.reason})`}: ${e.message}` }),
+        fields: {
+          ...incidentFields(doc, {
+            status: 'firing',
+            severity: e.severity,
+            reason: e.reason,
+            message: e.message,
+            token: e.token,
+            escalatedAt: e.at,
+          }),
+          ...h.fields,
+        },
+        audit: audit({
+          type: 'fired',
+          detail: `${e.severity}${e.reason === 'breach' ? '' : ` (${e.reason})`}: ${e.message}`,
+        }),
         ...(h.held ? { held: h.held } : {}),
-        ...(policy.group ? { group: { key: groupKey(policy.name, policy.group, { service: slo.service, slo: slo.name }), waitMs: String(policy.group.waitMs) } } : {}),
+        ...(policy.group
+          ? {
+              group: {
+                key: groupKey(policy.name, policy.group, { service: slo.service, slo: slo.name }),
+                waitMs: String(policy.group.waitMs),
+              },
+            }
+          : {}),
       };
     }
     case 'raised':
@@ -82,7 +124,12 @@ function encode(slo: Slo, policy: EscalationPolicy, e: IncidentEvent): StoreOp {
       };
     }
     case 'resolved':
-      return { op: 'resolve', instanceKey: e.instanceKey, resolvedAt: String(e.at), audit: audit({ type: 'resolved', detail: `healthy for ${Math.round(slo.resolveAfterMs / 1000)}s` }) };
+      return {
+        op: 'resolve',
+        instanceKey: e.instanceKey,
+        resolvedAt: String(e.at),
+        audit: audit({ type: 'resolved', detail: `healthy for ${Math.round(slo.resolveAfterMs / 1000)}s` }),
+      };
   }
 }
 

@@ -100,7 +100,10 @@ export class Engine implements IncidentActions {
     this.now = options.now ?? Date.now;
     const prefix = settings.prefix;
     ({ store: this.redis, queues: this.queueRedis } = engineConnections(env, this.log));
-    for (const [name, r] of [['store', this.redis], ['queues', this.queueRedis]] as const) {
+    for (const [name, r] of [
+      ['store', this.redis],
+      ['queues', this.queueRedis],
+    ] as const) {
       r.on('error', (e: Error) => this.redisError(name, e));
     }
     this.store = new RedisIncidentStore(this.redis, prefix);
@@ -119,7 +122,9 @@ export class Engine implements IncidentActions {
     const given = typeof options.channels === 'function' ? options.channels(this) : (options.channels ?? {});
     this.channels = {
       slack: given.slack ?? new LogChannel('slack', true, 'SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not set'),
-      pagerduty: given.pagerduty ?? new LogChannel('pagerduty', false, 'no PagerDuty routing key is set (PAGERDUTY_ROUTING_KEY)'),
+      pagerduty:
+        given.pagerduty ??
+        new LogChannel('pagerduty', false, 'no PagerDuty routing key is set (PAGERDUTY_ROUTING_KEY)'),
       oncall: given.oncall ?? new LogChannel('oncall', false, 'on-call paging is not configured'),
     };
     this.escalator = new Escalator({
@@ -148,11 +153,28 @@ export class Engine implements IncidentActions {
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
       holds: () => this.holds(),
-      heartbeat: new Heartbeat({ env, log: this.log, metrics: this.metrics, now: this.now, config: () => this.current }),
+      heartbeat: new Heartbeat({
+        env,
+        log: this.log,
+        metrics: this.metrics,
+        now: this.now,
+        config: () => this.current,
+      }),
       longWindowStore: new RedisLongWindowStore(this.redis, prefix),
     });
-    this.commands = new IncidentCommands({ store: this.store, log: this.log, now: this.now, queueUpdate: (job) => this.queues.queueUpdate(job) });
-    this.reloader = new ConfigReloader({ paths: options.paths, env, log: this.log, metrics: this.metrics, apply: (c) => this.apply(c) });
+    this.commands = new IncidentCommands({
+      store: this.store,
+      log: this.log,
+      now: this.now,
+      queueUpdate: (job) => this.queues.queueUpdate(job),
+    });
+    this.reloader = new ConfigReloader({
+      paths: options.paths,
+      env,
+      log: this.log,
+      metrics: this.metrics,
+      apply: (c) => this.apply(c),
+    });
     this.http = new HttpServer(this.log);
   }
 
@@ -162,7 +184,10 @@ export class Engine implements IncidentActions {
     if (loaded.problems.length > 0) throw new ConfigError(loaded.problems);
     const engine = new Engine(options, loaded.config);
     for (const p of loaded.envProblems) {
-      engine.log.warn({ event: 'config-env', problem: formatProblem(p) }, `${formatProblem(p)}: steps that need it write to the log instead`);
+      engine.log.warn(
+        { event: 'config-env', problem: formatProblem(p) },
+        `${formatProblem(p)}: steps that need it write to the log instead`,
+      );
     }
     engine.routes();
     options.routes?.(engine.http, engine);
@@ -181,9 +206,16 @@ export class Engine implements IncidentActions {
 
   private announce(files: number): void {
     const { slos, policies, schedules } = this.current;
-    this.log.info({ event: 'starting', port: this.port, slos: slos.length, files, owner: this.owner }, `sloe run: ${slos.length} SLOs from ${files} file(s), HTTP on port ${this.port}`);
+    this.log.info(
+      { event: 'starting', port: this.port, slos: slos.length, files, owner: this.owner },
+      `sloe run: ${slos.length} SLOs from ${files} file(s), HTTP on port ${this.port}`,
+    );
     for (const [kind, channel] of Object.entries(this.channels)) {
-      if (channel.logOnly) this.log.warn({ event: 'channel-log-only', channel: kind }, `${kind} steps are written to the log instead of sent (${channel.logOnly})`);
+      if (channel.logOnly)
+        this.log.warn(
+          { event: 'channel-log-only', channel: kind },
+          `${kind} steps are written to the log instead of sent (${channel.logOnly})`,
+        );
     }
     this.log.debug({ policies: policies.size, schedules: schedules.size }, 'configuration loaded');
   }
@@ -193,7 +225,10 @@ export class Engine implements IncidentActions {
     // ioredis retries on its own; say so now and then rather than on every attempt.
     if (this.now() - this.lastRedisError < 5000) return;
     this.lastRedisError = this.now();
-    this.log.error({ event: 'redis-unavailable', connection, error: e.message }, `Redis unavailable (${e.message}); retrying`);
+    this.log.error(
+      { event: 'redis-unavailable', connection, error: e.message },
+      `Redis unavailable (${e.message}); retrying`,
+    );
   }
 
   /** Connects, retrying with back-off until it succeeds or the engine stops; every failure is logged with its cause. */
@@ -206,7 +241,10 @@ export class Engine implements IncidentActions {
         if (this.stopping) return;
         const waitMs = Math.min(attempt * 1000, 10_000);
         const error = describeError(e);
-        this.log.error({ event: 'start-failed', attempt, error }, `could not start evaluating (attempt ${attempt}): ${error}; trying again in ${waitMs / 1000}s`);
+        this.log.error(
+          { event: 'start-failed', attempt, error },
+          `could not start evaluating (attempt ${attempt}): ${error}; trying again in ${waitMs / 1000}s`,
+        );
         await sleep(waitMs, this.stopped.signal);
       }
     }
@@ -224,24 +262,32 @@ export class Engine implements IncidentActions {
   }
 
   private startWorkers(): void {
-    this.queues.startWorkers(
-      {
-        evaluate: async (job, lagMs) => {
-          this.metrics.evaluationLag.observe(lagMs / 1000);
-          const begun = this.now();
-          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job), job);
-          this.metrics.evaluationCompletion.observe((lagMs + this.now() - begun) / 1000);
-          return result;
-        },
-        step: (job: StepJob) => this.escalator.runStep(job),
-        update: (job: UpdateJob) => this.escalator.runUpdate(job),
+    this.queues.startWorkers({
+      evaluate: async (job, lagMs) => {
+        this.metrics.evaluationLag.observe(lagMs / 1000);
+        const begun = this.now();
+        const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job), job);
+        this.metrics.evaluationCompletion.observe((lagMs + this.now() - begun) / 1000);
+        return result;
       },
-    );
+      step: (job: StepJob) => this.escalator.runStep(job),
+      update: (job: UpdateJob) => this.escalator.runUpdate(job),
+    });
     this.queues.onWorkerEvent(
       (queue, job, e, final) => {
-        this.log.error({ event: 'job-failed', queue, job: job?.id, attempts: job?.attemptsMade, final, error: e.message }, `${queue} job failed${final ? ' for good' : ''}: ${e.message}`);
+        this.log.error(
+          { event: 'job-failed', queue, job: job?.id, attempts: job?.attemptsMade, final, error: e.message },
+          `${queue} job failed${final ? ' for good' : ''}: ${e.message}`,
+        );
         if (final && job?.name === 'step') {
-          this.escalator.abandoned(job.data as StepJob, e.message).catch((err: Error) => this.log.error({ event: 'step-failure-unrecorded', job: job.id, error: err.message }, `could not record the failure of step job ${job.id}: ${err.message}`));
+          this.escalator
+            .abandoned(job.data as StepJob, e.message)
+            .catch((err: Error) =>
+              this.log.error(
+                { event: 'step-failure-unrecorded', job: job.id, error: err.message },
+                `could not record the failure of step job ${job.id}: ${err.message}`,
+              ),
+            );
         }
       },
       (queue, e) => this.log.error({ event: 'worker-error', queue, error: e.message }, `${queue} worker: ${e.message}`),
@@ -277,7 +323,10 @@ export class Engine implements IncidentActions {
       await this.schedulers.sync('reload');
     } catch (e) {
       const error = describeError(e);
-      this.log.error({ event: 'schedulers-sync-failed', reason: 'reload', error }, `config reloaded, but its job schedulers could not be put in place: ${error}; trying again`);
+      this.log.error(
+        { event: 'schedulers-sync-failed', reason: 'reload', error },
+        `config reloaded, but its job schedulers could not be put in place: ${error}; trying again`,
+      );
     }
   }
 
@@ -296,15 +345,23 @@ export class Engine implements IncidentActions {
     const dependent = slos.filter((s) => s.inhibitedBy?.length);
     const [runtime, pages] = await Promise.all([
       this.store.silences(now).catch((e: unknown) => {
-        this.log.error({ event: 'silences-unavailable', error: describeError(e) }, `run-time silences cannot be read (${describeError(e)}): only the silences of the SLO files apply`);
+        this.log.error(
+          { event: 'silences-unavailable', error: describeError(e) },
+          `run-time silences cannot be read (${describeError(e)}): only the silences of the SLO files apply`,
+        );
         return [];
       }),
       dependent.length === 0
         ? []
-        : this.store.pages(now - Math.max(...dependent.map((s) => s.inhibitForMs ?? DEFAULT_INHIBIT_FOR_MS))).catch((e: unknown) => {
-            this.log.error({ event: 'dependencies-unavailable', error: describeError(e) }, `the pages of dependencies cannot be read (${describeError(e)}): no page is held for a dependency`);
-            return [];
-          }),
+        : this.store
+            .pages(now - Math.max(...dependent.map((s) => s.inhibitForMs ?? DEFAULT_INHIBIT_FOR_MS)))
+            .catch((e: unknown) => {
+              this.log.error(
+                { event: 'dependencies-unavailable', error: describeError(e) },
+                `the pages of dependencies cannot be read (${describeError(e)}): no page is held for a dependency`,
+              );
+              return [];
+            }),
     ]);
     return combineHolds(silencer([...this.current.silences, ...runtime.map((r) => r.silence)]), inhibitor(slos, pages));
   }
@@ -317,7 +374,14 @@ export class Engine implements IncidentActions {
     if (silence instanceof Error) return silence;
     await this.store.addSilence(id, silence);
     this.log.info(
-      { event: 'silence-created', silence: id, by: request.by, via, until: silence.window.kind === 'fixed' ? silence.window.endsAt : undefined, matchers: silence.matchers.map((m) => m.text) },
+      {
+        event: 'silence-created',
+        silence: id,
+        by: request.by,
+        via,
+        until: silence.window.kind === 'fixed' ? silence.window.endsAt : undefined,
+        matchers: silence.matchers.map((m) => m.text),
+      },
       `silence ${id} created by ${request.by} via ${via}: ${silence.matchers.map((m) => m.text).join(', ')}`,
     );
     return { id, silence };
@@ -326,7 +390,10 @@ export class Engine implements IncidentActions {
   /** The run-time silences that have not ended, with the SLO files' ones. */
   async listSilences(): Promise<Array<{ id: string; origin: 'spec' | 'runtime'; silence: Silence }>> {
     const runtime = await this.store.silences(this.now());
-    return [...this.current.silences.map((silence) => ({ id: silence.name, origin: 'spec' as const, silence })), ...runtime.map((r) => ({ ...r, origin: 'runtime' as const }))];
+    return [
+      ...this.current.silences.map((silence) => ({ id: silence.name, origin: 'spec' as const, silence })),
+      ...runtime.map((r) => ({ ...r, origin: 'runtime' as const })),
+    ];
   }
 
   resolve(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
@@ -347,17 +414,35 @@ export class Engine implements IncidentActions {
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
     await this.queues.close().catch((e: Error) => this.log.warn({ error: e.message }, 'closing queues'));
     await this.http.close();
-    await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.queueRedis.quit().catch(() => this.queueRedis.disconnect())]);
+    await Promise.all([
+      this.redis.quit().catch(() => this.redis.disconnect()),
+      this.queueRedis.quit().catch(() => this.queueRedis.disconnect()),
+    ]);
     this.log.info({ event: 'stopped' }, 'stopped');
   }
 
   private routes(): void {
     const env = this.options.env;
-    serveApi(this.http, this, { env, pingRedis: () => this.redis.ping(), prometheus: this.prometheus, workersStarted: () => this.started });
+    serveApi(this.http, this, {
+      env,
+      pingRedis: () => this.redis.ping(),
+      prometheus: this.prometheus,
+      workersStarted: () => this.started,
+    });
     // Error budgets for /metrics and the status page, computed at most once per SLOE_BUDGET_REFRESH (default 1m).
     const refreshMs = env.SLOE_BUDGET_REFRESH ? parseDuration(env.SLOE_BUDGET_REFRESH) : undefined;
-    const budgets = new BudgetKeeper({ prometheus: this.prometheus, slos: () => this.current.slos, now: this.now, log: this.log, ...(refreshMs ? { refreshMs } : {}) });
-    registerSloMetrics(this.metrics.registry, { slos: () => this.current.slos, budgets, openIncidents: () => this.store.list({ open: true, limit: 10_000 }) });
+    const budgets = new BudgetKeeper({
+      prometheus: this.prometheus,
+      slos: () => this.current.slos,
+      now: this.now,
+      log: this.log,
+      ...(refreshMs ? { refreshMs } : {}),
+    });
+    registerSloMetrics(this.metrics.registry, {
+      slos: () => this.current.slos,
+      budgets,
+      openIncidents: () => this.store.list({ open: true, limit: 10_000 }),
+    });
     serveStatus(this.http, { config: () => this.current, store: this.store, budgets, env, now: this.now });
   }
 }

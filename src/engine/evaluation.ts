@@ -51,7 +51,10 @@ export class Evaluation {
   readonly longWindows: LongWindowCache;
 
   constructor(private readonly deps: EvaluationDeps) {
-    this.longWindows = new LongWindowCache({ log: deps.log, ...(deps.longWindowStore ? { store: deps.longWindowStore } : {}) });
+    this.longWindows = new LongWindowCache({
+      log: deps.log,
+      ...(deps.longWindowStore ? { store: deps.longWindowStore } : {}),
+    });
   }
 
   /** Evaluates SLOs (a shard's) at one instant, their Prometheus queries merged into as few requests as possible. */
@@ -61,16 +64,24 @@ export class Evaluation {
     let failed = false;
     const outcome = (ok: boolean) => shard && this.deps.heartbeat?.shardEvaluated(shard, ok, now);
     const holds = (await this.deps.holds?.()) ?? NO_HOLDS;
-    const results = await Promise.all(slos.map((slo) => this.tick(slo, now, port, () => (failed = true), holds))).catch((e: unknown) => {
-      outcome(false);
-      throw e;
-    });
+    const results = await Promise.all(slos.map((slo) => this.tick(slo, now, port, () => (failed = true), holds))).catch(
+      (e: unknown) => {
+        outcome(false);
+        throw e;
+      },
+    );
     outcome(!failed && results.every((r) => r === 'evaluated' || r === 'stale'));
     return results;
   }
 
   /** Evaluates an SLO of the current configuration now (or at `at`); `failed` hears of a failing query. */
-  async tick(slo: Slo, at?: number, port: PrometheusPort = this.deps.prometheus, failed?: () => void, given?: Holds): Promise<TickResult> {
+  async tick(
+    slo: Slo,
+    at?: number,
+    port: PrometheusPort = this.deps.prometheus,
+    failed?: () => void,
+    given?: Holds,
+  ): Promise<TickResult> {
     const { store, log, metrics } = this.deps;
     const policy = this.deps.config().policies.get(slo.escalation);
     if (!policy) return 'unknown-slo';
@@ -85,15 +96,32 @@ export class Evaluation {
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;
       log.debug({ event: 'evaluated', slo: slo.id, at: now, rev: state.rev + 1 }, `evaluated ${slo.id}`);
-      const started = (await Promise.all([...result.opened, ...result.escalated].map((id) => store.get(id)))).filter((i): i is Incident => i !== undefined);
+      const started = (await Promise.all([...result.opened, ...result.escalated].map((id) => store.get(id)))).filter(
+        (i): i is Incident => i !== undefined,
+      );
       // A member of a group follows its leader's steps: it has none of its own, and its group's message shows it.
       await this.deps.scheduleSteps(started.flatMap((incident) => (follows(incident) ? [] : this.steps(incident))));
       for (const incident of started) {
         const fired = result.opened.includes(incident.id);
-        const rearmed = result.rearmed.includes(incident.id) && incident.previousAck ? ` (firing again: it was acknowledged by ${incident.previousAck.by} as ${acknowledgedAs(incident.previousAck)})` : '';
-        const held = incident.heldUntil !== undefined ? ` (held by ${incident.heldBy}; steps from ${new Date(incident.heldUntil).toISOString()})` : '';
+        const rearmed =
+          result.rearmed.includes(incident.id) && incident.previousAck
+            ? ` (firing again: it was acknowledged by ${incident.previousAck.by} as ${acknowledgedAs(incident.previousAck)})`
+            : '';
+        const held =
+          incident.heldUntil !== undefined
+            ? ` (held by ${incident.heldBy}; steps from ${new Date(incident.heldUntil).toISOString()})`
+            : '';
         log.child({ incidentId: incident.id, traceId: incident.traceId, slo: slo.id }).warn(
-          { event: fired ? 'incident-fired' : 'incident-escalated', severity: incident.severity, reason: incident.reason, labels: incident.labels, owner: incident.dashboard.owner, ...(rearmed ? { rearmed: true } : {}), ...(held ? { silenced: true } : {}), ...(incident.group ? { group: incident.group } : {}) },
+          {
+            event: fired ? 'incident-fired' : 'incident-escalated',
+            severity: incident.severity,
+            reason: incident.reason,
+            labels: incident.labels,
+            owner: incident.dashboard.owner,
+            ...(rearmed ? { rearmed: true } : {}),
+            ...(held ? { silenced: true } : {}),
+            ...(incident.group ? { group: incident.group } : {}),
+          },
           `${fired ? 'fired' : 'raised to'} ${incident.severity}: ${slo.id}: ${incident.message}${rearmed}${held}${follows(incident) ? ` (in the group of incident ${incident.group})` : ''}`,
         );
         if (follows(incident)) {
@@ -101,16 +129,30 @@ export class Evaluation {
           continue;
         }
         // A raised incident's message (severity, value) changes in the channels that have it.
-        if (!fired) await this.deps.queueUpdate({ incidentId: incident.id, update: 'escalated', seq: incident.token, origin: 'sloe' });
+        if (!fired)
+          await this.deps.queueUpdate({
+            incidentId: incident.id,
+            update: 'escalated',
+            seq: incident.token,
+            origin: 'sloe',
+          });
         // The dependency whose page holds it hears of it in its thread (once per held incident).
         const inhibition = decision.inhibited.get(incident.instanceKey);
         if (inhibition?.cause?.incidentId) {
-          await this.deps.queueUpdate({ incidentId: inhibition.cause.incidentId, update: 'note', text: heldNote({ sloId: incident.sloId, id: incident.id }, inhibition), origin: 'sloe', seq: `held.${incident.id}` });
+          await this.deps.queueUpdate({
+            incidentId: inhibition.cause.incidentId,
+            update: 'note',
+            text: heldNote({ sloId: incident.sloId, id: incident.id }, inhibition),
+            origin: 'sloe',
+            seq: `held.${incident.id}`,
+          });
         }
       }
       for (const id of result.resolved) {
         const incident = await store.get(id);
-        log.child({ incidentId: id, traceId: incident?.traceId, slo: slo.id }).info({ event: 'incident-resolved' }, `resolved: ${slo.id}`);
+        log
+          .child({ incidentId: id, traceId: incident?.traceId, slo: slo.id })
+          .info({ event: 'incident-resolved' }, `resolved: ${slo.id}`);
         await this.deps.queueUpdate({ incidentId: id, update: 'resolved', seq: 'auto' });
       }
       await this.ensureSteps(slo, policy, decision.instances);
@@ -125,7 +167,14 @@ export class Evaluation {
     const end = metrics.evaluationDuration.startTimer();
     try {
       const frame = await evaluateAt(port, slo, now, 'problems', this.longWindows);
-      const result = frame.status === 'data' ? (frame.instances.some((i) => i.state === 'breach') ? 'breach' : frame.instances.some((i) => i.state === 'nodata') ? 'nodata' : 'ok') : frame.status;
+      const result =
+        frame.status === 'data'
+          ? frame.instances.some((i) => i.state === 'breach')
+            ? 'breach'
+            : frame.instances.some((i) => i.state === 'nodata')
+              ? 'nodata'
+              : 'ok'
+          : frame.status;
       metrics.evaluations.inc({ slo: slo.id, result });
       return frame;
     } catch (e) {
@@ -144,21 +193,35 @@ export class Evaluation {
   private steps(incident: Incident, from = -Infinity): StepJob[] {
     return planSteps(incident.policy, incident.severity, incident.escalatedAt)
       .filter((planned) => planned.at >= from)
-      .map((planned) => ({ incidentId: incident.id, token: incident.token, severity: planned.severity, index: planned.index, at: planned.at }));
+      .map((planned) => ({
+        incidentId: incident.id,
+        token: incident.token,
+        severity: planned.severity,
+        index: planned.index,
+        at: planned.at,
+      }));
   }
 
   /**
    * Re-schedules the steps of this SLO's recently fired incidents. Scheduling is idempotent, so this repairs steps
    * lost when a replica died between storing an incident and scheduling its steps.
    */
-  private async ensureSteps(slo: Slo, policy: EscalationPolicy, instances: Record<string, InstanceState>): Promise<void> {
+  private async ensureSteps(
+    slo: Slo,
+    policy: EscalationPolicy,
+    instances: Record<string, InstanceState>,
+  ): Promise<void> {
     const lastStep = Math.max(0, ...[...policy.page, ...policy.ticket].map((s) => s.afterMs));
     const now = this.deps.now();
     const recent = Object.entries(instances)
-      .filter(([, s]) => s.phase === 'firing' && s.firedAt !== undefined && now - s.firedAt <= lastStep + REPAIR_WINDOW_MS)
+      .filter(
+        ([, s]) => s.phase === 'firing' && s.firedAt !== undefined && now - s.firedAt <= lastStep + REPAIR_WINDOW_MS,
+      )
       .map(([key]) => `${slo.id}${key}`);
     const open = await this.deps.store.openIncidentIds(recent);
     const incidents = await Promise.all(Object.values(open).map((id) => this.deps.store.get(id)));
-    await this.deps.scheduleSteps(incidents.flatMap((i) => (i?.status === 'firing' && !follows(i) ? this.steps(i, now - REPAIR_WINDOW_MS) : [])));
+    await this.deps.scheduleSteps(
+      incidents.flatMap((i) => (i?.status === 'firing' && !follows(i) ? this.steps(i, now - REPAIR_WINDOW_MS) : [])),
+    );
   }
 }

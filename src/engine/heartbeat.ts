@@ -35,7 +35,8 @@ export function heartbeatTarget(raw: string): Target | { problem: string } {
   } catch {
     return { problem: 'SLOE_HEARTBEAT_URL is not a URL' };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: `SLOE_HEARTBEAT_URL must be an http(s) URL, not ${url.protocol}` };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { problem: `SLOE_HEARTBEAT_URL must be an http(s) URL, not ${url.protocol}` };
   const headers: Record<string, string> = {};
   if (url.username || url.password) {
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
@@ -70,15 +71,22 @@ export class Heartbeat {
   constructor(private readonly options: HeartbeatOptions) {
     const { env, log } = options;
     const timeout = Number(env.SLOE_HEARTBEAT_TIMEOUT) * 1000;
-    this.timeoutMs = env.SLOE_HEARTBEAT_TIMEOUT && Number.isFinite(timeout) && timeout > 0 ? timeout : DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    this.timeoutMs =
+      env.SLOE_HEARTBEAT_TIMEOUT && Number.isFinite(timeout) && timeout > 0 ? timeout : DEFAULT_HEARTBEAT_TIMEOUT_MS;
     if (!env.SLOE_HEARTBEAT_URL) return;
     const target = heartbeatTarget(env.SLOE_HEARTBEAT_URL);
     if ('problem' in target) {
-      log.error({ event: 'heartbeat-disabled', problem: target.problem }, `${target.problem}: no heartbeats will be sent`);
+      log.error(
+        { event: 'heartbeat-disabled', problem: target.problem },
+        `${target.problem}: no heartbeats will be sent`,
+      );
       return;
     }
     this.target = target;
-    log.info({ event: 'heartbeat-enabled', url: target.origin, timeoutMs: this.timeoutMs }, `heartbeat: GET ${target.origin}/… after each clean evaluation period`);
+    log.info(
+      { event: 'heartbeat-enabled', url: target.origin, timeoutMs: this.timeoutMs },
+      `heartbeat: GET ${target.origin}/… after each clean evaluation period`,
+    );
   }
 
   /** The outcome of a shard's evaluation at `at`: `ok` when every SLO of it was evaluated without an error. */
@@ -105,7 +113,11 @@ export class Heartbeat {
     this.seen = config;
     this.periodMs = config.slos.reduce((shortest, s) => Math.min(shortest, s.intervalMs), Infinity);
     if (!Number.isFinite(this.periodMs)) this.periodMs = DEFAULT_PERIOD_MS;
-    const wanted = new Set(shards(config.slos).map((s) => JSON.stringify({ interval: formatDuration(s.intervalMs), shard: String(s.shard) })));
+    const wanted = new Set(
+      shards(config.slos).map((s) =>
+        JSON.stringify({ interval: formatDuration(s.intervalMs), shard: String(s.shard) }),
+      ),
+    );
     for (const key of this.series) {
       if (wanted.has(key)) continue;
       this.options.metrics.lastEvaluationSuccess.remove(JSON.parse(key) as Record<string, string>);
@@ -117,7 +129,10 @@ export class Heartbeat {
     const { log, metrics } = this.options;
     if (this.sending) {
       metrics.heartbeats.inc({ outcome: 'skipped' });
-      log.warn({ event: 'heartbeat-skipped', url: target.origin }, `heartbeat to ${target.origin} skipped: the previous one is still waiting for an answer`);
+      log.warn(
+        { event: 'heartbeat-skipped', url: target.origin },
+        `heartbeat to ${target.origin} skipped: the previous one is still waiting for an answer`,
+      );
       return;
     }
     this.sending = true;
@@ -130,7 +145,10 @@ export class Heartbeat {
     } catch (e) {
       metrics.heartbeats.inc({ outcome: 'failed' });
       const why = failure(e, this.timeoutMs);
-      log.error({ event: 'heartbeat-failed', url: target.origin, error: why }, `heartbeat to ${target.origin} failed: ${why}`);
+      log.error(
+        { event: 'heartbeat-failed', url: target.origin, error: why },
+        `heartbeat to ${target.origin} failed: ${why}`,
+      );
     } finally {
       this.sending = false;
     }

@@ -27,7 +27,15 @@ export class IncidentCommands implements Omit<IncidentActions, 'silence'> {
   async acknowledge(id: string, by: string, via = 'api', deadline?: number): Promise<IncidentAction> {
     const at = this.deps.now();
     const { leader, ids } = await this.targets(id);
-    const before = await this.each(ids, (m) => this.deps.store.acknowledge(m, at, by, { at, type: 'acknowledged', by, detail: `acknowledged via ${via}${this.with(m, leader)}` }, deadline));
+    const before = await this.each(ids, (m) =>
+      this.deps.store.acknowledge(
+        m,
+        at,
+        by,
+        { at, type: 'acknowledged', by, detail: `acknowledged via ${via}${this.with(m, leader)}` },
+        deadline,
+      ),
+    );
     return this.after(leader, before, 'acknowledged', `acknowledged by ${by} via ${via}`, via);
   }
 
@@ -40,7 +48,13 @@ export class IncidentCommands implements Omit<IncidentActions, 'silence'> {
     const before = await this.each(ids, async (m) => {
       const member = m === id ? incident : await this.deps.store.get(m);
       if (!member) return 'missing';
-      const was = await this.deps.store.resolve(member, at, by, { at, type: 'resolved', by, detail: `resolved via ${via}${this.with(m, leader)}` }, deadline);
+      const was = await this.deps.store.resolve(
+        member,
+        at,
+        by,
+        { at, type: 'resolved', by, detail: `resolved via ${via}${this.with(m, leader)}` },
+        deadline,
+      );
       return was === 'resolved' || was === 'expired' || was === 'missing' ? was : 'firing';
     });
     return this.after(leader, before, 'resolved', `resolved by ${by} via ${via}`, via);
@@ -51,7 +65,19 @@ export class IncidentCommands implements Omit<IncidentActions, 'silence'> {
     const at = this.deps.now();
     const until = at + ms;
     const { leader, ids } = await this.targets(id);
-    const before = await this.each(ids, (m) => this.deps.store.snooze(m, until, { at, type: 'snoozed', by, detail: `snoozed until ${new Date(until).toISOString()} via ${via}${this.with(m, leader)}` }, deadline));
+    const before = await this.each(ids, (m) =>
+      this.deps.store.snooze(
+        m,
+        until,
+        {
+          at,
+          type: 'snoozed',
+          by,
+          detail: `snoozed until ${new Date(until).toISOString()} via ${via}${this.with(m, leader)}`,
+        },
+        deadline,
+      ),
+    );
     return this.after(leader, before, 'snoozed', `snoozed by ${by} via ${via}`, via, String(until));
   }
 
@@ -75,11 +101,21 @@ export class IncidentCommands implements Omit<IncidentActions, 'silence'> {
     return id === leader ? '' : ` with its group (incident ${leader})`;
   }
 
-  private async after(id: string, before: string, update: UpdateJob['update'], what: string, origin: string, seq = 'manual'): Promise<IncidentAction> {
+  private async after(
+    id: string,
+    before: string,
+    update: UpdateJob['update'],
+    what: string,
+    origin: string,
+    seq = 'manual',
+  ): Promise<IncidentAction> {
     if (before === 'missing' || before === 'expired') return before;
     if (before !== 'firing') return 'already';
     const incident = await this.deps.store.get(id);
-    this.deps.log.info({ event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId }, what);
+    this.deps.log.info(
+      { event: `incident-${update}`, incidentId: id, traceId: incident?.traceId, slo: incident?.sloId },
+      what,
+    );
     // A re-armed incident is acknowledged once per arming.
     const arming = update === 'acknowledged' && incident?.rearms ? `.${incident.rearms}` : '';
     await this.deps.queueUpdate({ incidentId: id, update, seq: `${seq}${arming}`, origin });

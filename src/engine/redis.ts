@@ -32,8 +32,12 @@ export const DEFAULT_SENTINEL_NAME = 'mymaster';
 
 /** Parses `host:port,host:port` (`[::1]:26379` for IPv6; the port defaults to 26379). */
 export function parseSentinels(value: string): SentinelAddress[] {
-  const parts = value.split(',').map((p) => p.trim()).filter(Boolean);
-  if (parts.length === 0) throw new Error('REDIS_SENTINELS is empty: give host:port of one or more sentinels, separated by commas');
+  const parts = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (parts.length === 0)
+    throw new Error('REDIS_SENTINELS is empty: give host:port of one or more sentinels, separated by commas');
   return parts.map((part) => {
     const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d+))?$/.exec(part);
     const port = m?.[3] === undefined ? DEFAULT_SENTINEL_PORT : Number(m[3]);
@@ -60,7 +64,8 @@ export function redisTargetFromEnv(env: NodeJS.ProcessEnv): RedisTarget {
 
 /** The target for a log line: no password, ever. */
 export function describeRedisTarget(target: RedisTarget): string {
-  if (target.kind === 'sentinel') return `master "${target.name}" of sentinels ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+  if (target.kind === 'sentinel')
+    return `master "${target.name}" of sentinels ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
   try {
     const url = new URL(target.url);
     url.username = '';
@@ -99,7 +104,10 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): R
 }
 
 /** What CONFIG GET maxmemory-policy said. */
-export type EvictionPolicy = { status: 'ok'; policy: 'noeviction' } | { status: 'evicting'; policy: string } | { status: 'unknown'; error: string };
+export type EvictionPolicy =
+  | { status: 'ok'; policy: 'noeviction' }
+  | { status: 'evicting'; policy: string }
+  | { status: 'unknown'; error: string };
 
 /** Asks Redis for its eviction policy; managed services often refuse CONFIG, which is `unknown`, not an error. */
 export async function evictionPolicy(redis: Redis): Promise<EvictionPolicy> {
@@ -133,9 +141,16 @@ export async function warnOnEviction(redis: Redis, log: Logger): Promise<Evictio
 }
 
 /** The engine's two connections (store, queues), each checked for its eviction policy whenever it (re)connects. */
-export function engineConnections(env: NodeJS.ProcessEnv, log: Logger): { store: Redis; queues: Redis; target: RedisTarget } {
+export function engineConnections(
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): { store: Redis; queues: Redis; target: RedisTarget } {
   const target = redisTargetFromEnv(env);
-  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
+  const options: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    retryStrategy: (n: number) => Math.min(n * 200, 2000),
+  };
   // The store's commands of one shard's evaluations go out as one pipeline.
   const store = connectRedis(target, { ...options, enableAutoPipelining: true });
   const queues = connectRedis(target, options);

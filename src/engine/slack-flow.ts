@@ -47,7 +47,15 @@ return 'storm'
 
 type Scripts = Redis & {
   sloeSlackPace(key: string, interval: string, burst: string): Promise<number>;
-  sloeSlackAdmit(posts: string, storm: string, members: string, id: string, admit: string, window: string, quiet: string): Promise<string>;
+  sloeSlackAdmit(
+    posts: string,
+    storm: string,
+    members: string,
+    id: string,
+    admit: string,
+    window: string,
+    quiet: string,
+  ): Promise<string>;
 };
 
 export class RedisSlackFlow implements SlackFlow {
@@ -67,7 +75,9 @@ export class RedisSlackFlow implements SlackFlow {
   }
 
   async pace(channel: string): Promise<number> {
-    return Number(await this.redis.sloeSlackPace(this.key('pace', channel), String(STORM.postIntervalMs), String(STORM.postBurst)));
+    return Number(
+      await this.redis.sloeSlackPace(this.key('pace', channel), String(STORM.postIntervalMs), String(STORM.postBurst)),
+    );
   }
 
   async paceRefresh(channel: string): Promise<number> {

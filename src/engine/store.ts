@@ -36,12 +36,28 @@ export type StoreOp =
    * when the group's first incident fired at most `waitMs` before and fires at this severity or above; else it
    * starts a group of its own.
    */
-  | { op: 'open'; instanceKey: string; id: string; firedAt: string; fields: Record<string, string>; audit: string; held?: string; group?: { key: string; waitMs: string } }
+  | {
+      op: 'open';
+      instanceKey: string;
+      id: string;
+      firedAt: string;
+      fields: Record<string, string>;
+      audit: string;
+      held?: string;
+      group?: { key: string; waitMs: string };
+    }
   /**
    * A raise (ticket to page, or no data to breach). An acknowledged incident is re-armed: firing again, the
    * acknowledgement kept as `previousAck`, and `rearm` ([before, after] the acknowledger's name) appended to the audit.
    */
-  | { op: 'escalate'; instanceKey: string; fields: Record<string, string>; audit: string; rearm: [string, string]; held?: string }
+  | {
+      op: 'escalate';
+      instanceKey: string;
+      fields: Record<string, string>;
+      audit: string;
+      rearm: [string, string];
+      held?: string;
+    }
   | { op: 'resolve'; instanceKey: string; resolvedAt: string; audit: string };
 
 export interface ApplyResult {
@@ -219,7 +235,15 @@ type Scripts = Redis & {
   sloeReleaseClaim(key: string, owner: string): Promise<number>;
   sloeApply(stateKey: string, openKey: string, indexKey: string, ...args: string[]): Promise<string>;
   sloeTransition(key: string, auditKey: string, ...args: string[]): Promise<string>;
-  sloeResolve(key: string, auditKey: string, openKey: string, stateKey: string, severityKey: string, resolvedKey: string, ...args: string[]): Promise<string>;
+  sloeResolve(
+    key: string,
+    auditKey: string,
+    openKey: string,
+    stateKey: string,
+    severityKey: string,
+    resolvedKey: string,
+    ...args: string[]
+  ): Promise<string>;
 };
 
 /** Reads and changes incidents and alert state in Redis. */
@@ -256,7 +280,13 @@ export class RedisIncidentStore implements IncidentStore {
   }
 
   /** Writes an SLO's new state and its incident changes if nobody wrote since `rev`. */
-  async apply(sloId: string, rev: number, evaluatedAt: number, instances: Record<string, InstanceState>, ops: StoreOp[]): Promise<ApplyResult> {
+  async apply(
+    sloId: string,
+    rev: number,
+    evaluatedAt: number,
+    instances: Record<string, InstanceState>,
+    ops: StoreOp[],
+  ): Promise<ApplyResult> {
     const raw = await this.redis.sloeApply(
       this.key('state', sloId),
       this.key('open'),
@@ -270,7 +300,13 @@ export class RedisIncidentStore implements IncidentStore {
     const r = JSON.parse(raw) as Partial<ApplyResult> & { applied: boolean };
     // cjson writes an empty Lua table as {}.
     const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
-    return { applied: r.applied, opened: list(r.opened), escalated: list(r.escalated), rearmed: list(r.rearmed), resolved: list(r.resolved) };
+    return {
+      applied: r.applied,
+      opened: list(r.opened),
+      escalated: list(r.escalated),
+      rearmed: list(r.rearmed),
+      resolved: list(r.resolved),
+    };
   }
 
   /** Stores a run-time silence (its window fixed); it is dropped once it has ended. */
@@ -328,8 +364,12 @@ export class RedisIncidentStore implements IncidentStore {
   /** The incidents of the group `leader` leads, the leader first, then by firing time. */
   async members(leader: string): Promise<Incident[]> {
     const ids = await this.redis.smembers(this.key('group', leader));
-    const incidents = (await Promise.all(ids.map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined && i.group === leader);
-    return incidents.sort((a, b) => (a.id === leader ? -1 : b.id === leader ? 1 : a.firedAt - b.firedAt || (a.id < b.id ? -1 : 1)));
+    const incidents = (await Promise.all(ids.map((id) => this.get(id)))).filter(
+      (i): i is Incident => i !== undefined && i.group === leader,
+    );
+    return incidents.sort((a, b) =>
+      a.id === leader ? -1 : b.id === leader ? 1 : a.firedAt - b.firedAt || (a.id < b.id ? -1 : 1),
+    );
   }
 
   /** Incidents by firing time, newest first; `open` keeps those not resolved. */
@@ -346,12 +386,19 @@ export class RedisIncidentStore implements IncidentStore {
    * One page of incidents, newest first (by firing time, then id, both descending): at most `limit`, starting after
    * the incident `after` names; `more` says whether another page follows.
    */
-  async page(options: { open?: boolean; limit: number; after?: { firedAt: number; id: string } }): Promise<{ incidents: Incident[]; more: boolean }> {
+  async page(options: {
+    open?: boolean;
+    limit: number;
+    after?: { firedAt: number; id: string };
+  }): Promise<{ incidents: Incident[]; more: boolean }> {
     const { limit, after } = options;
-    const later = (firedAt: number, id: string) => after !== undefined && (firedAt > after.firedAt || (firedAt === after.firedAt && id >= after.id));
+    const later = (firedAt: number, id: string) =>
+      after !== undefined && (firedAt > after.firedAt || (firedAt === after.firedAt && id >= after.id));
     let ids: string[];
     if (options.open) {
-      const open = (await Promise.all(Object.values(await this.redis.hgetall(this.key('open'))).map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined);
+      const open = (
+        await Promise.all(Object.values(await this.redis.hgetall(this.key('open'))).map((id) => this.get(id)))
+      ).filter((i): i is Incident => i !== undefined);
       ids = open
         .sort((a, b) => b.firedAt - a.firedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
         .filter((i) => !later(i.firedAt, i.id))
@@ -362,14 +409,24 @@ export class RedisIncidentStore implements IncidentStore {
       ids = [];
       const max = after === undefined ? '+inf' : String(after.firedAt);
       for (let offset = 0; ids.length <= limit; offset += limit + 1) {
-        const chunk = await this.redis.zrevrangebyscore(this.key('incidents'), max, '-inf', 'WITHSCORES', 'LIMIT', offset, limit + 1);
+        const chunk = await this.redis.zrevrangebyscore(
+          this.key('incidents'),
+          max,
+          '-inf',
+          'WITHSCORES',
+          'LIMIT',
+          offset,
+          limit + 1,
+        );
         for (let i = 0; i < chunk.length && ids.length <= limit; i += 2) {
           if (!later(Number(chunk[i + 1]), chunk[i]!)) ids.push(chunk[i]!);
         }
         if (chunk.length < 2 * (limit + 1)) break;
       }
     }
-    const incidents = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter((i): i is Incident => i !== undefined);
+    const incidents = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter(
+      (i): i is Incident => i !== undefined,
+    );
     return { incidents, more: ids.length > limit };
   }
 
@@ -393,13 +450,16 @@ export class RedisIncidentStore implements IncidentStore {
       this.redis.zrangebyscore(resolvedKey, since, '+inf', 'WITHSCORES'),
       this.redis.zremrangebyscore(resolvedKey, '-inf', since - 86_400_000),
     ]);
-    const sloOf = (instanceKey: string) => instanceKey.slice(0, instanceKey.indexOf('{') < 0 ? undefined : instanceKey.indexOf('{'));
+    const sloOf = (instanceKey: string) =>
+      instanceKey.slice(0, instanceKey.indexOf('{') < 0 ? undefined : instanceKey.indexOf('{'));
     const interval = (instanceKey: string, id: string, end: number | null): PageInterval => {
       const sloId = sloOf(instanceKey);
       // Open pages began before now; when exactly does not matter to a hold asked now.
       return { sloId, service: sloId.split('/')[0]!, start: -Infinity, end, incidentId: id };
     };
-    const out = Object.entries(open).flatMap(([instanceKey, id]) => (severity[id] === 'page' ? [interval(instanceKey, id, null)] : []));
+    const out = Object.entries(open).flatMap(([instanceKey, id]) =>
+      severity[id] === 'page' ? [interval(instanceKey, id, null)] : [],
+    );
     const ended: Array<[string, number]> = [];
     for (let i = 0; i + 1 < resolved.length; i += 2) ended.push([resolved[i]!, Number(resolved[i + 1])]);
     if (ended.length) {
@@ -433,21 +493,59 @@ export class RedisIncidentStore implements IncidentStore {
 
   async setRefs(id: string, refs: Record<string, string>): Promise<void> {
     if (Object.keys(refs).length === 0) return;
-    await this.redis.hset(this.key('incident', id), Object.fromEntries(Object.entries(refs).map(([k, v]) => [`ref.${k}`, v])));
+    await this.redis.hset(
+      this.key('incident', id),
+      Object.fromEntries(Object.entries(refs).map(([k, v]) => [`ref.${k}`, v])),
+    );
   }
 
   /** Acknowledges a firing incident; returns the status it had ('firing' when this call acknowledged it). */
-  async acknowledge(id: string, at: number, by: string, audit: AuditEntry, deadline?: number): Promise<IncidentStatus | 'missing' | 'expired'> {
-    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'acknowledged', String(at), by, '', JSON.stringify(audit), deadline === undefined ? '' : String(deadline))) as IncidentStatus | 'missing' | 'expired';
+  async acknowledge(
+    id: string,
+    at: number,
+    by: string,
+    audit: AuditEntry,
+    deadline?: number,
+  ): Promise<IncidentStatus | 'missing' | 'expired'> {
+    return (await this.redis.sloeTransition(
+      this.key('incident', id),
+      this.key('audit', id),
+      'acknowledged',
+      String(at),
+      by,
+      '',
+      JSON.stringify(audit),
+      deadline === undefined ? '' : String(deadline),
+    )) as IncidentStatus | 'missing' | 'expired';
   }
 
   /** Holds a firing incident's escalation until `until`; returns the status it had. */
-  async snooze(id: string, until: number, audit: AuditEntry, deadline?: number): Promise<IncidentStatus | 'missing' | 'expired'> {
-    return (await this.redis.sloeTransition(this.key('incident', id), this.key('audit', id), 'snoozed', '', '', String(until), JSON.stringify(audit), deadline === undefined ? '' : String(deadline))) as IncidentStatus | 'missing' | 'expired';
+  async snooze(
+    id: string,
+    until: number,
+    audit: AuditEntry,
+    deadline?: number,
+  ): Promise<IncidentStatus | 'missing' | 'expired'> {
+    return (await this.redis.sloeTransition(
+      this.key('incident', id),
+      this.key('audit', id),
+      'snoozed',
+      '',
+      '',
+      String(until),
+      JSON.stringify(audit),
+      deadline === undefined ? '' : String(deadline),
+    )) as IncidentStatus | 'missing' | 'expired';
   }
 
   /** Resolves by hand; returns the status it had. */
-  async resolve(incident: Incident, at: number, by: string, audit: AuditEntry, deadline?: number): Promise<IncidentStatus | 'missing' | 'expired'> {
+  async resolve(
+    incident: Incident,
+    at: number,
+    by: string,
+    audit: AuditEntry,
+    deadline?: number,
+  ): Promise<IncidentStatus | 'missing' | 'expired'> {
     return (await this.redis.sloeResolve(
       this.key('incident', incident.id),
       this.key('audit', incident.id),
@@ -468,8 +566,17 @@ export class RedisIncidentStore implements IncidentStore {
    * when it was sent before, or how long (ms) another worker's claim still lasts. A claim lapses after `ttlMs`
    * unless its holder extends it: a worker that died holding one gives the delivery up after at most `ttlMs`.
    */
-  async claimDelivery(id: string, step: string, owner: string, ttlMs: number): Promise<'claimed' | 'done' | { busyMs: number }> {
-    const [outcome, value] = (await this.redis.sloeClaim(this.key('delivery', id, step), `claim:${owner}`, String(ttlMs))) as [string, string | number];
+  async claimDelivery(
+    id: string,
+    step: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<'claimed' | 'done' | { busyMs: number }> {
+    const [outcome, value] = (await this.redis.sloeClaim(
+      this.key('delivery', id, step),
+      `claim:${owner}`,
+      String(ttlMs),
+    )) as [string, string | number];
     if (outcome === 'claimed') return 'claimed';
     if (outcome === 'done') return 'done';
     return { busyMs: Math.max(0, Number(value)) };
@@ -506,7 +613,10 @@ function previousAck(json: string): NonNullable<Incident['previousAck']> {
 }
 
 /** The hash fields of a new incident. */
-export function incidentFields(doc: IncidentDoc, i: Pick<Incident, 'status' | 'severity' | 'reason' | 'message' | 'token' | 'escalatedAt'>): Record<string, string> {
+export function incidentFields(
+  doc: IncidentDoc,
+  i: Pick<Incident, 'status' | 'severity' | 'reason' | 'message' | 'token' | 'escalatedAt'>,
+): Record<string, string> {
   return {
     doc: JSON.stringify(doc),
     instanceKey: doc.instanceKey,

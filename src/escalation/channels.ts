@@ -52,14 +52,26 @@ export function channelsFromEnv(env: NodeJS.ProcessEnv): ChannelSetup {
         });
         api = new SlackApi(slackApp.client);
         const flow = engine.slackFlow;
-        const incidents = async (ids: readonly string[]) => (await Promise.all(ids.map((id) => engine.store.get(id)))).filter((i): i is Incident => i !== undefined);
+        const incidents = async (ids: readonly string[]) =>
+          (await Promise.all(ids.map((id) => engine.store.get(id)))).filter((i): i is Incident => i !== undefined);
         out.slack = new SlackChannel(api, env, flow ? { flow, incidents } : undefined);
         slackApp.client.auth.test().then(
-          (r) => engine.log.info({ event: 'slack-connected', team: r.team, bot: r.user }, `Slack: connected to ${r.team} as ${r.user}`),
-          (e: Error) => engine.log.error({ event: 'slack-auth-failed', error: e.message }, `Slack: the bot token was not accepted (${e.message})`),
+          (r) =>
+            engine.log.info(
+              { event: 'slack-connected', team: r.team, bot: r.user },
+              `Slack: connected to ${r.team} as ${r.user}`,
+            ),
+          (e: Error) =>
+            engine.log.error(
+              { event: 'slack-auth-failed', error: e.message },
+              `Slack: the bot token was not accepted (${e.message})`,
+            ),
         );
       } else if (token || secret) {
-        engine.log.error({ event: 'slack-half-configured' }, 'Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; Slack steps are written to the log');
+        engine.log.error(
+          { event: 'slack-half-configured' },
+          'Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; Slack steps are written to the log',
+        );
       }
       const anyStepKey = [...engine.config().policies.values()].some((p) =>
         [...p.page, ...p.ticket].some((s) => {

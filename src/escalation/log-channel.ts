@@ -6,7 +6,14 @@ import type { Channel, DeliveryResult, StepContext, UpdateContext } from './noti
 import { describeStep } from '../rules/plan.js';
 
 /** The log line of a notification that is written instead of sent: the same fields from every channel. */
-export function logNotification(log: Logger, channel: string, step: string, target: string, incident: Incident, extra: Record<string, unknown> = {}): void {
+export function logNotification(
+  log: Logger,
+  channel: string,
+  step: string,
+  target: string,
+  incident: Incident,
+  extra: Record<string, unknown> = {},
+): void {
   log.info(
     {
       event: 'notification',
@@ -42,7 +49,10 @@ export class LogChannel implements Channel {
   async update({ incident, update, text, origin, log }: UpdateContext): Promise<DeliveryResult | undefined> {
     if (!incident.refs[`${this.name}.logged`]) return undefined;
     if (update === 'note' && (!this.conversation || origin === this.name)) return undefined;
-    log.info({ event: 'notification-update', channel: this.name, delivery: 'log', update, slo: incident.sloId }, `${this.name} (log only): incident ${update}${text ? `: ${text}` : ''}`);
+    log.info(
+      { event: 'notification-update', channel: this.name, delivery: 'log', update, slo: incident.sloId },
+      `${this.name} (log only): incident ${update}${text ? `: ${text}` : ''}`,
+    );
     return { ok: true, detail: 'logged' };
   }
 }

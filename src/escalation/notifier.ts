@@ -83,9 +83,13 @@ export async function withRetries(
     } catch (e) {
       last = { ok: false, retry: true, error: e instanceof Error ? e.message : String(e) };
     }
-    if (last.ok || !last.retry || last.later !== undefined || attempt === policy.attempts) return { ...redactError(last), attempts: attempt };
+    if (last.ok || !last.retry || last.later !== undefined || attempt === policy.attempts)
+      return { ...redactError(last), attempts: attempt };
     const backoff = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-    const asked = last.retryAfterMs !== undefined ? Math.min(Math.max(last.retryAfterMs, 0), policy.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs!) : undefined;
+    const asked =
+      last.retryAfterMs !== undefined
+        ? Math.min(Math.max(last.retryAfterMs, 0), policy.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs!)
+        : undefined;
     await sleep(asked ?? backoff);
   }
   return { ...redactError(last), attempts: policy.attempts };
@@ -99,7 +103,11 @@ function redactError(result: DeliveryResult): DeliveryResult {
  * How an HTTP answer of a channel's API classifies: 2xx delivered; 429 and 5xx worth retrying (honouring
  * Retry-After, in seconds or as a date); any other status is final.
  */
-export function classifyHttp(status: number, retryAfter: string | null | undefined, now: number = Date.now()): { ok: boolean; retry: boolean; retryAfterMs?: number } {
+export function classifyHttp(
+  status: number,
+  retryAfter: string | null | undefined,
+  now: number = Date.now(),
+): { ok: boolean; retry: boolean; retryAfterMs?: number } {
   if (status >= 200 && status < 300) return { ok: true, retry: false };
   const retry = status === 429 || status >= 500 || status === 408;
   let retryAfterMs: number | undefined;

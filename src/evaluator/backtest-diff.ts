@@ -86,7 +86,12 @@ function queryIdentity(slo: Slo): string {
     : `ratio\0${norm(slo.ratio.bad)}\0${norm(slo.ratio.good)}\0${norm(slo.ratio.total)}`;
 }
 
-function compare(b: ReplayedSlo | undefined, h: ReplayedSlo | undefined, basePolicies: SpecReplay['policies'], headPolicies: SpecReplay['policies']): SloDiff {
+function compare(
+  b: ReplayedSlo | undefined,
+  h: ReplayedSlo | undefined,
+  basePolicies: SpecReplay['policies'],
+  headPolicies: SpecReplay['policies'],
+): SloDiff {
   const either = (h ?? b)!;
   const baseIncidents = b ? flatten(b.instances) : [];
   const headIncidents = h ? flatten(h.instances) : [];
@@ -99,7 +104,13 @@ function compare(b: ReplayedSlo | undefined, h: ReplayedSlo | undefined, basePol
     slo: either.slo.name,
     change: !b ? 'added' : !h ? 'removed' : same ? 'same' : 'changed',
     ...(b && h && b.slo.id !== h.slo.id ? { renamedFrom: b.slo.name } : {}),
-    specChanges: b && h ? [...changedFields(b.slo, h.slo), ...(modelKey(basePolicy) === modelKey(headPolicy) ? [] : ['escalation policy'])] : [],
+    specChanges:
+      b && h
+        ? [
+            ...changedFields(b.slo, h.slo),
+            ...(modelKey(basePolicy) === modelKey(headPolicy) ? [] : ['escalation policy']),
+          ]
+        : [],
     base: baseIncidents,
     head: headIncidents,
     added,
@@ -118,12 +129,21 @@ function flatten(instances: readonly BacktestInstance[]): LabelledIncident[] {
 /** A key of what alerting did: per incident its instance, severity, times and steps. */
 function outcomeKey(list: readonly LabelledIncident[]): string {
   return JSON.stringify(
-    list.map(({ labels, incident: i }) => [labelsKey(labels), i.severity, i.firedAt, i.resolvedAt, i.escalations, i.steps.map((s) => [s.notify, s.at, s.target, s.round])]),
+    list.map(({ labels, incident: i }) => [
+      labelsKey(labels),
+      i.severity,
+      i.firedAt,
+      i.resolvedAt,
+      i.escalations,
+      i.steps.map((s) => [s.notify, s.at, s.target, s.round]),
+    ]),
   );
 }
 
-const overlaps = (a: BacktestIncident, b: BacktestIncident) => a.firedAt <= (b.resolvedAt ?? Infinity) && b.firedAt <= (a.resolvedAt ?? Infinity);
-const identical = (a: BacktestIncident, b: BacktestIncident) => a.severity === b.severity && a.firedAt === b.firedAt && a.resolvedAt === b.resolvedAt;
+const overlaps = (a: BacktestIncident, b: BacktestIncident) =>
+  a.firedAt <= (b.resolvedAt ?? Infinity) && b.firedAt <= (a.resolvedAt ?? Infinity);
+const identical = (a: BacktestIncident, b: BacktestIncident) =>
+  a.severity === b.severity && a.firedAt === b.firedAt && a.resolvedAt === b.resolvedAt;
 
 /**
  * Pairs the incidents of the two sides: an incident of the same instance that is identical, else the earliest one
@@ -173,13 +193,17 @@ export function alertLoad(list: readonly LabelledIncident[]): AlertLoad {
 
 /** The model without where it was declared: two models with the same key replay the same. */
 export function modelKey(value: unknown): string {
-  return JSON.stringify(value, (k, v: unknown) => (k === 'source' || k === 'declaredAt' ? undefined : v)) ?? 'undefined';
+  return (
+    JSON.stringify(value, (k, v: unknown) => (k === 'source' || k === 'declaredAt' ? undefined : v)) ?? 'undefined'
+  );
 }
 
 /** The top-level fields of an SLO's model that differ between the two sides (not its name, not where it was declared). */
 function changedFields(base: Slo, head: Slo): string[] {
   const b = base as unknown as Record<string, unknown>;
   const h = head as unknown as Record<string, unknown>;
-  const fields = [...new Set([...Object.keys(b), ...Object.keys(h)])].filter((k) => !['id', 'name', 'source'].includes(k));
+  const fields = [...new Set([...Object.keys(b), ...Object.keys(h)])].filter(
+    (k) => !['id', 'name', 'source'].includes(k),
+  );
   return fields.filter((k) => modelKey(b[k]) !== modelKey(h[k])).sort();
 }

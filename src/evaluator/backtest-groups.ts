@@ -34,13 +34,26 @@ function carries(leader: BacktestIncident, severity: Severity, t: number): boole
  * The replays of a configuration's SLOs with their incidents grouped by their policies; `until` is the timeline's
  * last instant and `holds` the silences (a leader's steps are planned again when its group outlives it).
  */
-export function groupReplays<T extends { slo: Slo; instances: BacktestInstance[] }>(replayed: readonly T[], policies: ReadonlyMap<string, EscalationPolicy>, until: number, holds: Holds): T[] {
-  const copies = replayed.map((r) => ({ ...r, instances: r.instances.map((i) => ({ ...i, incidents: i.incidents.map((incident) => ({ ...incident })) })) }));
+export function groupReplays<T extends { slo: Slo; instances: BacktestInstance[] }>(
+  replayed: readonly T[],
+  policies: ReadonlyMap<string, EscalationPolicy>,
+  until: number,
+  holds: Holds,
+): T[] {
+  const copies = replayed.map((r) => ({
+    ...r,
+    instances: r.instances.map((i) => ({ ...i, incidents: i.incidents.map((incident) => ({ ...incident })) })),
+  }));
   const entries: Entry[] = copies.flatMap((r) => {
     const policy = policies.get(r.slo.escalation);
-    return policy?.group ? r.instances.flatMap((i) => i.incidents.map((incident) => ({ slo: r.slo, labels: i.labels, incident, policy }))) : [];
+    return policy?.group
+      ? r.instances.flatMap((i) => i.incidents.map((incident) => ({ slo: r.slo, labels: i.labels, incident, policy })))
+      : [];
   });
-  const order = (a: Entry, b: Entry) => a.incident.firedAt - b.incident.firedAt || (a.slo.id < b.slo.id ? -1 : a.slo.id > b.slo.id ? 1 : 0) || (labelsKey(a.labels) < labelsKey(b.labels) ? -1 : 1);
+  const order = (a: Entry, b: Entry) =>
+    a.incident.firedAt - b.incident.firedAt ||
+    (a.slo.id < b.slo.id ? -1 : a.slo.id > b.slo.id ? 1 : 0) ||
+    (labelsKey(a.labels) < labelsKey(b.labels) ? -1 : 1);
   const latest = new Map<string, Entry>();
   const groups = new Map<Entry, Entry[]>();
   for (const entry of entries.sort(order)) {
@@ -49,7 +62,11 @@ export function groupReplays<T extends { slo: Slo; instances: BacktestInstance[]
     if (incident.held) continue;
     const key = groupKey(policy.name, policy.group!, { service: slo.service, slo: slo.name });
     const leader = latest.get(key);
-    if (leader && incident.firedAt - leader.incident.firedAt <= policy.group!.waitMs && carries(leader.incident, severityAt(incident, incident.firedAt), incident.firedAt)) {
+    if (
+      leader &&
+      incident.firedAt - leader.incident.firedAt <= policy.group!.waitMs &&
+      carries(leader.incident, severityAt(incident, incident.firedAt), incident.firedAt)
+    ) {
       groups.get(leader)!.push(entry);
     } else {
       latest.set(key, entry);
@@ -73,7 +90,14 @@ export function groupReplays<T extends { slo: Slo; instances: BacktestInstance[]
     const end = staying.some((i) => i.resolvedAt === null) ? Infinity : Math.max(...staying.map((i) => i.resolvedAt!));
     if (lead.resolvedAt !== null && end > lead.resolvedAt) {
       const { slo, labels, policy } = leader;
-      lead.steps = incidentSteps(lead, policy, until, holds, { service: slo.service, slo: slo.name, signal: slo.signal, labels: { ...slo.labels, ...labels } }, end);
+      lead.steps = incidentSteps(
+        lead,
+        policy,
+        until,
+        holds,
+        { service: slo.service, slo: slo.name, signal: slo.signal, labels: { ...slo.labels, ...labels } },
+        end,
+      );
     }
   }
   return copies as T[];

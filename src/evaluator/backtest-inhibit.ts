@@ -55,5 +55,9 @@ export function inhibitPass(first: readonly FirstPass[], times: readonly number[
     slos,
     first.flatMap((f) => pageIntervals(f.slo, f.instances)),
   );
-  return first.map((f) => (f.slo.inhibitedBy?.length ? replay(f.slo, f.policy, times, f.frames, undefined, combineHolds(f.holds, inhibitions)) : f.instances));
+  return first.map((f) =>
+    f.slo.inhibitedBy?.length
+      ? replay(f.slo, f.policy, times, f.frames, undefined, combineHolds(f.holds, inhibitions))
+      : f.instances,
+  );
 }

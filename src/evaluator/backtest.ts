@@ -83,8 +83,22 @@ export function replay(
     states = instances;
     for (const e of events) {
       if (e.type === 'opened') {
-        const target = { service: slo.service, slo: slo.name, signal: slo.signal, labels: { ...slo.labels, ...e.labels } };
-        const incident: BacktestIncident = { severity: e.severity, reason: e.reason, firedAt: t, resolvedAt: null, message: e.message, escalations: [], steps: [], ...(e.held ? { held: e.held } : {}) };
+        const target = {
+          service: slo.service,
+          slo: slo.name,
+          signal: slo.signal,
+          labels: { ...slo.labels, ...e.labels },
+        };
+        const incident: BacktestIncident = {
+          severity: e.severity,
+          reason: e.reason,
+          firedAt: t,
+          resolvedAt: null,
+          message: e.message,
+          escalations: [],
+          steps: [],
+          ...(e.held ? { held: e.held } : {}),
+        };
         targets.set(incident, target);
         open.set(e.key, incident);
         const entry = incidents.get(e.key) ?? { labels: e.labels, list: [] };
@@ -93,7 +107,13 @@ export function replay(
       } else if (e.type === 'raised' || e.type === 'reason-changed') {
         const incident = open.get(e.key);
         if (!incident) continue;
-        incident.escalations.push({ at: t, severity: e.severity, reason: e.reason, raised: e.type === 'raised', ...(e.held ? { held: e.held } : {}) });
+        incident.escalations.push({
+          at: t,
+          severity: e.severity,
+          reason: e.reason,
+          raised: e.type === 'raised',
+          ...(e.held ? { held: e.held } : {}),
+        });
         incident.severity = e.severity;
         incident.reason = e.reason;
       } else {
@@ -104,7 +124,8 @@ export function replay(
     }
   }
   const until = times[times.length - 1] ?? 0;
-  for (const { list } of incidents.values()) for (const incident of list) incident.steps = incidentSteps(incident, policy, until, holds, targets.get(incident)!);
+  for (const { list } of incidents.values())
+    for (const incident of list) incident.steps = incidentSteps(incident, policy, until, holds, targets.get(incident)!);
   return [...incidents.values()].map(({ labels, list }) => ({ labels, incidents: list }));
 }
 
@@ -126,7 +147,14 @@ function steady(frame: SloFrame, states: Readonly<Record<string, InstanceState>>
  * The steps an incident runs until it resolves (or `end`, when it leads a group whose last member resolves later),
  * or the timeline ends at `until`.
  */
-export function incidentSteps(incident: BacktestIncident, policy: EscalationPolicy | undefined, until: number, holds: Holds, target: Omit<SilenceTarget, 'severity'>, end = incident.resolvedAt ?? Infinity): BacktestStep[] {
+export function incidentSteps(
+  incident: BacktestIncident,
+  policy: EscalationPolicy | undefined,
+  until: number,
+  holds: Holds,
+  target: Omit<SilenceTarget, 'severity'>,
+  end = incident.resolvedAt ?? Infinity,
+): BacktestStep[] {
   if (!policy) return [];
   // Severity only rises, and there are two: an incident raised since fired as a ticket.
   const fired: Severity = incident.escalations.some((e) => e.raised) ? 'ticket' : incident.severity;
@@ -135,7 +163,9 @@ export function incidentSteps(incident: BacktestIncident, policy: EscalationPoli
     { severity: fired, from: incident.held?.until ?? incident.firedAt, start: incident.firedAt },
     ...incident.escalations.map((e) => ({ severity: e.severity, from: e.held?.until ?? e.at, start: e.at })),
   ];
-  return planEscalations(policy, escalations, Math.min(end, until + 1), (s, at) => holds({ ...target, severity: s }, at)).map((s) => ({
+  return planEscalations(policy, escalations, Math.min(end, until + 1), (s, at) =>
+    holds({ ...target, severity: s }, at),
+  ).map((s) => ({
     notify: s.step.notify,
     at: s.at,
     severity: s.severity,

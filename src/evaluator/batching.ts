@@ -16,7 +16,9 @@ interface Pending<T> {
   reject(error: unknown): void;
 }
 
-type Group = { kind: 'instant'; at: number; items: Array<Pending<InstantSample>> } | { kind: 'range'; start: number; end: number; step: number; items: Array<Pending<RangeSeries>> };
+type Group =
+  | { kind: 'instant'; at: number; items: Array<Pending<InstantSample>> }
+  | { kind: 'range'; start: number; end: number; step: number; items: Array<Pending<RangeSeries>> };
 
 export class BatchingPort implements PrometheusPort {
   private groups = new Map<string, Group>();
@@ -67,7 +69,11 @@ export class BatchingPort implements PrometheusPort {
 
   private call<T>(group: Group, query: string): Promise<T[]> {
     this.requests++;
-    return (group.kind === 'instant' ? this.port.instant(query, group.at) : this.port.range(query, group.start, group.end, group.step)) as Promise<T[]>;
+    return (
+      group.kind === 'instant'
+        ? this.port.instant(query, group.at)
+        : this.port.range(query, group.start, group.end, group.step)
+    ) as Promise<T[]>;
   }
 
   private async send(group: Group, from: number, to: number): Promise<void> {
@@ -84,7 +90,9 @@ export class BatchingPort implements PrometheusPort {
     } catch (e) {
       if (e instanceof PrometheusError && e.kind === 'bad_query') {
         // One of them is at fault: ask separately, so that only that one fails.
-        await Promise.all(items.map((p) => this.call<InstantSample | RangeSeries>(group, p.query).then(p.resolve, p.reject)));
+        await Promise.all(
+          items.map((p) => this.call<InstantSample | RangeSeries>(group, p.query).then(p.resolve, p.reject)),
+        );
       } else {
         for (const p of items) p.reject(e);
       }

@@ -15,7 +15,13 @@ import { windowsAt } from './windows.js';
  * healthy instances come without a message (the engine only words what it reports). `reader` reads a ratio SLO's
  * windows (by default all of them from Prometheus).
  */
-export async function evaluateAt(port: PrometheusPort, slo: Slo, at: number, detail: Detail = 'all', reader: WindowReader = readAllWindows): Promise<SloFrame> {
+export async function evaluateAt(
+  port: PrometheusPort,
+  slo: Slo,
+  at: number,
+  detail: Detail = 'all',
+  reader: WindowReader = readAllWindows,
+): Promise<SloFrame> {
   if (slo.kind === 'threshold') {
     const { values, baselines } = await fetchThreshold(port, slo, at);
     return thresholdFrame(slo, values, baselines, detail);
@@ -25,7 +31,13 @@ export async function evaluateAt(port: PrometheusPort, slo: Slo, at: number, det
 }
 
 /** Fetches an SLO's history over [from, to] with range queries and returns the frame at any step time. */
-export async function loadFrames(port: PrometheusPort, slo: Slo, from: number, to: number, stepMs: number): Promise<FrameSource> {
+export async function loadFrames(
+  port: PrometheusPort,
+  slo: Slo,
+  from: number,
+  to: number,
+  stepMs: number,
+): Promise<FrameSource> {
   if (slo.kind === 'threshold') {
     const { valuesAt, baselinesAt } = await fetchThresholdHistory(port, slo, from, to, stepMs);
     return (t) => thresholdFrame(slo, valuesAt(t), baselinesAt?.(t), 'problems');

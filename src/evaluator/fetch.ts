@@ -18,7 +18,12 @@ export class EvaluationError extends Error {
     cause: unknown,
   ) {
     const oneLine = query.replace(/\s+/g, ' ').trim();
-    super(redactUrls(`could not evaluate slo "${sloId}": ${cause instanceof Error ? cause.message : String(cause)} (query: ${oneLine})`), { cause });
+    super(
+      redactUrls(
+        `could not evaluate slo "${sloId}": ${cause instanceof Error ? cause.message : String(cause)} (query: ${oneLine})`,
+      ),
+      { cause },
+    );
     this.name = 'EvaluationError';
   }
 }
@@ -58,13 +63,21 @@ export interface ThresholdHistory {
 }
 
 /** Fetches a threshold SLO's values over [from, to] every `stepMs`. */
-export async function fetchThresholdHistory(port: PrometheusPort, slo: ThresholdSlo, from: number, to: number, stepMs: number): Promise<ThresholdHistory> {
+export async function fetchThresholdHistory(
+  port: PrometheusPort,
+  slo: ThresholdSlo,
+  from: number,
+  to: number,
+  stepMs: number,
+): Promise<ThresholdHistory> {
   const span = { start: from, end: to, stepMs };
   const [values, baselines] = await Promise.all([
     fetchRange(port, slo.id, slo.query, span),
     slo.baseline !== undefined ? fetchRange(port, slo.id, slo.baseline, span) : undefined,
   ]);
-  return baselines ? { valuesAt: pointsAt(values, span), baselinesAt: pointsAt(baselines, span) } : { valuesAt: pointsAt(values, span) };
+  return baselines
+    ? { valuesAt: pointsAt(values, span), baselinesAt: pointsAt(baselines, span) }
+    : { valuesAt: pointsAt(values, span) };
 }
 
 /** Indexes range series by step so that the samples present at a step time are found directly. */
@@ -92,9 +105,17 @@ function pointsAt(series: RangeSeries[], { start, end, stepMs }: Span): (at: num
  * Fetches the base rates of a ratio SLO over `span` (its step divides the base resolution) and builds one RateGrid
  * per instance.
  */
-export async function fetchRates(port: PrometheusPort, sloId: string, plan: RatioPlan, span: Span): Promise<InstanceGrid[]> {
+export async function fetchRates(
+  port: PrometheusPort,
+  sloId: string,
+  plan: RatioPlan,
+  span: Span,
+): Promise<InstanceGrid[]> {
   const part = plan.bad ?? plan.good!;
-  const [partSeries, totalSeries] = await Promise.all([fetchRange(port, sloId, part, span), fetchRange(port, sloId, plan.total, span)]);
+  const [partSeries, totalSeries] = await Promise.all([
+    fetchRange(port, sloId, part, span),
+    fetchRange(port, sloId, plan.total, span),
+  ]);
   const { start, end, stepMs } = span;
   const n = Math.floor((end - start) / stepMs) + 1;
   const toArray = (s: RangeSeries | undefined) => {

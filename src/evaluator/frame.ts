@@ -48,7 +48,10 @@ export function fmt(n: number): string {
 
 function tooMany(slo: Slo, n: number): SloFrame | undefined {
   return n > slo.maxSeries
-    ? { status: 'error', message: `the query returned ${n} series, more than maxSeries ${slo.maxSeries}: check its grouping labels` }
+    ? {
+        status: 'error',
+        message: `the query returned ${n} series, more than maxSeries ${slo.maxSeries}: check its grouping labels`,
+      }
     : undefined;
 }
 
@@ -62,11 +65,14 @@ export function thresholdFrame(
   if (values.length === 0) return { status: 'nodata', message: 'the query returned no data' };
   const over = tooMany(slo, values.length);
   if (over) return over;
-  const byKey = baselines && baselines.length > 1 ? new Map(baselines.map((b) => [labelsKey(b.labels), b.value])) : undefined;
+  const byKey =
+    baselines && baselines.length > 1 ? new Map(baselines.map((b) => [labelsKey(b.labels), b.value])) : undefined;
   const only = baselines?.length === 1 ? baselines[0]! : undefined;
   const shared = only && Object.keys(only.labels).length === 0 ? only.value : undefined;
   const baselineOf = (labels: Labels) =>
-    byKey?.get(labelsKey(labels)) ?? (only && labelsKey(only.labels) === labelsKey(labels) ? only.value : shared) ?? NaN;
+    byKey?.get(labelsKey(labels)) ??
+    (only && labelsKey(only.labels) === labelsKey(labels) ? only.value : shared) ??
+    NaN;
   const instances = values.map(({ labels, value }): InstanceResult => {
     const baseline = slo.baseline === undefined ? undefined : baselineOf(labels);
     const result = (state: InstanceState, message: string): InstanceResult =>
@@ -74,7 +80,8 @@ export function thresholdFrame(
         ? { labels, value, state, severity: slo.severity, message }
         : { labels, value, baseline, state, severity: slo.severity, message };
     if (Number.isNaN(value)) return result('nodata', 'the query returned NaN (no traffic?)');
-    if (baseline !== undefined && Number.isNaN(baseline)) return result('nodata', 'the baseline query returned no data');
+    if (baseline !== undefined && Number.isNaN(baseline))
+      return result('nodata', 'the baseline query returned no data');
     const breach = holds(slo.when, value, baseline);
     if (!breach && detail === 'problems') return result('ok', '');
     const objective = slo.objective ? ` (objective ${slo.objective.text})` : '';
@@ -131,13 +138,27 @@ function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: 
     const shortBurn = burn(windows(tier.shortMs));
     const firing = longFires && shortBurn > tier.factor;
     if (!firing && !detail) continue;
-    tiers.push({ severity: tier.severity, longMs: tier.longMs, shortMs: tier.shortMs, factor: tier.factor, longBurn, shortBurn, events, firing });
+    tiers.push({
+      severity: tier.severity,
+      longMs: tier.longMs,
+      shortMs: tier.shortMs,
+      factor: tier.factor,
+      longBurn,
+      shortBurn,
+      events,
+      firing,
+    });
   }
   return { sli: longest.total > 0 ? 1 - longest.bad / longest.total : NaN, tiers, noData: false };
 }
 
 /** Judges a ratio SLO on each instance's windows ending at one moment. */
-export function ratioFrame(slo: RatioSlo, plan: Pick<RatioPlan, 'resMs' | 'longestMs'>, instances: readonly InstanceWindows[], detail: Detail = 'all'): SloFrame {
+export function ratioFrame(
+  slo: RatioSlo,
+  plan: Pick<RatioPlan, 'resMs' | 'longestMs'>,
+  instances: readonly InstanceWindows[],
+  detail: Detail = 'all',
+): SloFrame {
   const { resMs, longestMs } = plan;
   const results: InstanceResult[] = [];
   for (const { labels, windows } of instances) {
@@ -159,7 +180,11 @@ export function ratioFrame(slo: RatioSlo, plan: Pick<RatioPlan, 'resMs' | 'longe
         message: `error budget burning ${fmt(worst.longBurn)}× over ${formatDuration(worst.longMs)} and ${fmt(worst.shortBurn)}× over ${formatDuration(worst.shortMs)}, above ${fmt(worst.factor)}× (${objective}, ${fmt(status.sli * 100)}% good over ${window})`,
       });
     } else {
-      results.push({ ...base, state: 'ok', message: `${fmt(status.sli * 100)}% good over ${window}, no burn-rate tier firing (${objective})` });
+      results.push({
+        ...base,
+        state: 'ok',
+        message: `${fmt(status.sli * 100)}% good over ${window}, no burn-rate tier firing (${objective})`,
+      });
     }
   }
   if (results.length === 0) return { status: 'nodata', message: 'the ratio queries returned no traffic' };
@@ -174,8 +199,12 @@ export const SLO_LEVEL: Labels = {};
  * missing from a frame with data went away; a frame without data is missing data for all of them (or for the SLO as
  * a whole when none are known).
  */
-export function observe(frame: SloFrame, known: ReadonlyMap<string, Labels>): Array<{ key: string; labels: Labels; obs: Observation }> {
-  if (frame.status === 'error') return [{ key: labelsKey(SLO_LEVEL), labels: SLO_LEVEL, obs: { kind: 'error', message: frame.message } }];
+export function observe(
+  frame: SloFrame,
+  known: ReadonlyMap<string, Labels>,
+): Array<{ key: string; labels: Labels; obs: Observation }> {
+  if (frame.status === 'error')
+    return [{ key: labelsKey(SLO_LEVEL), labels: SLO_LEVEL, obs: { kind: 'error', message: frame.message } }];
   if (frame.status === 'nodata') {
     const obs: Observation = { kind: 'nodata', message: frame.message };
     if (known.size === 0) return [{ key: labelsKey(SLO_LEVEL), labels: SLO_LEVEL, obs }];

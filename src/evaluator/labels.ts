@@ -7,7 +7,10 @@ const keys = new WeakMap<Labels, string>();
 export function labelsKey(labels: Labels): string {
   let key = keys.get(labels);
   if (key === undefined) {
-    key = `{${Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
+    key = `{${Object.keys(labels)
+      .sort()
+      .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+      .join(',')}}`;
     keys.set(labels, key);
   }
   return key;

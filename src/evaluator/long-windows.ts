@@ -49,7 +49,12 @@ const MAX_STORED_BYTES = 256 * 1024;
 /** How long a load from the store may take before Prometheus is read instead. */
 const STORE_TIMEOUT_MS = 1000;
 
-type StoredEntry = { format: number; signature: string; at: number; sums: Array<[string, Array<[number, number, number, number]>]> };
+type StoredEntry = {
+  format: number;
+  signature: string;
+  at: number;
+  sums: Array<[string, Array<[number, number, number, number]>]>;
+};
 
 export interface LongWindowCacheOptions {
   freshSpanMs?: number;
@@ -79,7 +84,13 @@ export class LongWindowCache implements WindowReader {
     return this.read(port, sloId, plan, at, true);
   }
 
-  private async read(port: PrometheusPort, sloId: string, plan: RatioPlan, at: number, useStore: boolean): Promise<InstanceWindows[]> {
+  private async read(
+    port: PrometheusPort,
+    sloId: string,
+    plan: RatioPlan,
+    at: number,
+    useStore: boolean,
+  ): Promise<InstanceWindows[]> {
     const long = plan.windows.filter((w) => w > this.freshSpanMs);
     const short = plan.windows.filter((w) => w <= this.freshSpanMs);
     const signature = JSON.stringify(plan);
@@ -132,7 +143,10 @@ export class LongWindowCache implements WindowReader {
       const text = await withTimeout(STORE_TIMEOUT_MS, () => store.load(sloId));
       return text === undefined ? undefined : decode(text, signature);
     } catch (e) {
-      this.options.log?.warn({ event: 'long-windows-store-failed', slo: sloId, error: e instanceof Error ? e.message : String(e) }, `could not read the long windows of ${sloId} from the store; reading Prometheus`);
+      this.options.log?.warn(
+        { event: 'long-windows-store-failed', slo: sloId, error: e instanceof Error ? e.message : String(e) },
+        `could not read the long windows of ${sloId} from the store; reading Prometheus`,
+      );
       return undefined;
     }
   }
@@ -144,7 +158,10 @@ export class LongWindowCache implements WindowReader {
     const text = encode(entry);
     if (text.length > MAX_STORED_BYTES) return;
     store.save(sloId, text, ttlMs).catch((e: unknown) => {
-      this.options.log?.warn({ event: 'long-windows-store-failed', slo: sloId, error: e instanceof Error ? e.message : String(e) }, `could not keep the long windows of ${sloId} in the store`);
+      this.options.log?.warn(
+        { event: 'long-windows-store-failed', slo: sloId, error: e instanceof Error ? e.message : String(e) },
+        `could not keep the long windows of ${sloId} in the store`,
+      );
     });
   }
 }
@@ -168,7 +185,18 @@ function encode(entry: Entry): string {
 /** Decodes a stored entry; undefined when it is of another format or SLO plan, or not one at all. */
 function decode(text: string, signature: string): Entry | undefined {
   const stored = JSON.parse(text) as Partial<StoredEntry>;
-  if (stored.format !== FORMAT || stored.signature !== signature || typeof stored.at !== 'number' || !Array.isArray(stored.sums)) return undefined;
-  const sums = new Map(stored.sums.map(([key, byWindow]) => [key, new Map(byWindow.map(([w, bad, total, points]) => [w, { bad, total, points }]))]));
+  if (
+    stored.format !== FORMAT ||
+    stored.signature !== signature ||
+    typeof stored.at !== 'number' ||
+    !Array.isArray(stored.sums)
+  )
+    return undefined;
+  const sums = new Map(
+    stored.sums.map(([key, byWindow]) => [
+      key,
+      new Map(byWindow.map(([w, bad, total, points]) => [w, { bad, total, points }])),
+    ]),
+  );
   return { signature, at: stored.at, sums };
 }

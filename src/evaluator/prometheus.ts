@@ -99,7 +99,12 @@ export function prometheusConfigFromEnv(env: NodeJS.ProcessEnv): PrometheusConfi
  * query's body is read by readRangeBody (range-body.ts).
  */
 interface RawDriver {
-  request(method: 'POST', uri: string, params: null, body: Record<string, string | number>): Promise<{ resultType?: string; result?: unknown }>;
+  request(
+    method: 'POST',
+    uri: string,
+    params: null,
+    body: Record<string, string | number>,
+  ): Promise<{ resultType?: string; result?: unknown }>;
 }
 
 interface DriverError {
@@ -140,7 +145,8 @@ export class PrometheusClient implements PrometheusPort {
       const [, v] = result.result as unknown as [number, string];
       return [{ labels: {}, value: parseFloat(v) }];
     }
-    if (result.resultType !== 'vector') throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
+    if (result.resultType !== 'vector')
+      throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
     return (result.result as Array<{ metric: { labels: Labels }; value: { value: number } }>).map((r) => ({
       labels: seriesLabels(r.metric.labels),
       value: r.value.value,
@@ -152,7 +158,9 @@ export class PrometheusClient implements PrometheusPort {
     const spans: Array<[number, number]> = [];
     for (let from = start; from <= end; from += chunk) spans.push([from, Math.min(end, from + chunk - stepMs)]);
     // The chunks of one query go out together, at most `rangeConcurrency` at a time; their parts are joined in order.
-    const answers = await mapLimit(spans, this.config.rangeConcurrency, ([from, to]) => this.attempt(query, () => this.rawRange(query, from, to, stepMs)));
+    const answers = await mapLimit(spans, this.config.rangeConcurrency, ([from, to]) =>
+      this.attempt(query, () => this.rawRange(query, from, to, stepMs)),
+    );
     const parts = new Map<string, { labels: Labels; times: Float64Array[]; values: Float64Array[] }>();
     for (const answer of answers) {
       for (const s of answer) {
@@ -169,9 +177,19 @@ export class PrometheusClient implements PrometheusPort {
 
   /** One range query of at most `maxPoints` steps. */
   private async rawRange(query: string, from: number, to: number, stepMs: number): Promise<RangeSeries[]> {
-    const data = await (this.driver as unknown as RawDriver).request('POST', 'query_range', null, { query, start: from / 1000, end: to / 1000, step: stepMs / 1000 });
-    if (data.resultType !== 'matrix') throw new PrometheusError('bad_query', `query returned a ${data.resultType}, not a matrix`, query);
-    return (data.result as MatrixSeries[]).map((r) => ({ labels: seriesLabels(r.metric), times: r.times, values: r.values }));
+    const data = await (this.driver as unknown as RawDriver).request('POST', 'query_range', null, {
+      query,
+      start: from / 1000,
+      end: to / 1000,
+      step: stepMs / 1000,
+    });
+    if (data.resultType !== 'matrix')
+      throw new PrometheusError('bad_query', `query returned a ${data.resultType}, not a matrix`, query);
+    return (data.result as MatrixSeries[]).map((r) => ({
+      labels: seriesLabels(r.metric),
+      times: r.times,
+      values: r.values,
+    }));
   }
 
   /** The label sets of the series that match `match` between start and end (the series API). */
@@ -182,7 +200,10 @@ export class PrometheusClient implements PrometheusPort {
 
   /** Metric types and help by metric name (the metadata API: known only for metrics Prometheus scrapes). */
   async metadata(): Promise<Record<string, Array<{ type: string; help: string; unit: string }>>> {
-    return ((await this.attempt('metadata', () => this.driver.metadata())) ?? {}) as Record<string, Array<{ type: string; help: string; unit: string }>>;
+    return ((await this.attempt('metadata', () => this.driver.metadata())) ?? {}) as Record<
+      string,
+      Array<{ type: string; help: string; unit: string }>
+    >;
   }
 
   private async attempt<T>(query: string, call: () => Promise<T>): Promise<T> {
@@ -204,19 +225,49 @@ export class PrometheusClient implements PrometheusPort {
     const where = this.config.url;
     switch (d.errorType) {
       case 'timeout_error':
-        return new PrometheusError('timeout', `Prometheus at ${where} did not answer within ${this.config.timeoutMs} ms`, query);
+        return new PrometheusError(
+          'timeout',
+          `Prometheus at ${where} did not answer within ${this.config.timeoutMs} ms`,
+          query,
+        );
       case 'network_error':
       case 'ssl_error':
-        return new PrometheusError('unreachable', `Prometheus at ${where} is unreachable: ${d.error ?? d.code ?? 'network error'}`, query);
+        return new PrometheusError(
+          'unreachable',
+          `Prometheus at ${where} is unreachable: ${d.error ?? d.code ?? 'network error'}`,
+          query,
+        );
       case 'http_error': {
         const status = d.httpStatus ?? 0;
-        if (status === 400 || status === 422) return new PrometheusError('bad_query', `Prometheus rejected the query: ${d.error}`, query, status);
-        if (status === 401 || status === 403) return new PrometheusError('bad_query', `Prometheus at ${where} refused access (HTTP ${status}): check PROMETHEUS_BEARER_TOKEN or PROMETHEUS_USERNAME/PASSWORD`, query, status);
-        if (status === 429 || status >= 500) return new PrometheusError('server', `Prometheus at ${where} answered HTTP ${status}: ${d.error}`, query, status);
-        return new PrometheusError('unexpected', `Prometheus at ${where} answered HTTP ${status}: ${d.error}`, query, status);
+        if (status === 400 || status === 422)
+          return new PrometheusError('bad_query', `Prometheus rejected the query: ${d.error}`, query, status);
+        if (status === 401 || status === 403)
+          return new PrometheusError(
+            'bad_query',
+            `Prometheus at ${where} refused access (HTTP ${status}): check PROMETHEUS_BEARER_TOKEN or PROMETHEUS_USERNAME/PASSWORD`,
+            query,
+            status,
+          );
+        if (status === 429 || status >= 500)
+          return new PrometheusError(
+            'server',
+            `Prometheus at ${where} answered HTTP ${status}: ${d.error}`,
+            query,
+            status,
+          );
+        return new PrometheusError(
+          'unexpected',
+          `Prometheus at ${where} answered HTTP ${status}: ${d.error}`,
+          query,
+          status,
+        );
       }
       default:
-        return new PrometheusError('unexpected', `unexpected answer from Prometheus at ${where}: ${d.error ?? (e instanceof Error ? e.message : String(e))}`, query);
+        return new PrometheusError(
+          'unexpected',
+          `unexpected answer from Prometheus at ${where}: ${d.error ?? (e instanceof Error ? e.message : String(e))}`,
+          query,
+        );
     }
   }
 }

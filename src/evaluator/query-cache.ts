@@ -22,10 +22,15 @@ export class QueryCache implements PrometheusPort {
   }
 
   range(query: string, start: number, end: number, stepMs: number): Promise<RangeSeries[]> {
-    return this.once(`range\0${start}\0${end}\0${stepMs}\0${query}`, () => this.port.range(query, start, end, stepMs)) as Promise<RangeSeries[]>;
+    return this.once(`range\0${start}\0${end}\0${stepMs}\0${query}`, () =>
+      this.port.range(query, start, end, stepMs),
+    ) as Promise<RangeSeries[]>;
   }
 
-  private once(key: string, ask: () => Promise<InstantSample[] | RangeSeries[]>): Promise<InstantSample[] | RangeSeries[]> {
+  private once(
+    key: string,
+    ask: () => Promise<InstantSample[] | RangeSeries[]>,
+  ): Promise<InstantSample[] | RangeSeries[]> {
     const known = this.answers.get(key);
     if (known) {
       this.hits++;

@@ -73,7 +73,14 @@ export function advance(
   const s: InstanceState = previous ? { ...previous } : { labels, phase: 'ok' };
   const transitions: Transition[] = [];
   const fire = (severity: Severity, reason: IncidentReason, message: string) => {
-    Object.assign(s, { phase: 'firing', firedAt: now, severity, reason, pendingSince: undefined, healthySince: undefined });
+    Object.assign(s, {
+      phase: 'firing',
+      firedAt: now,
+      severity,
+      reason,
+      pendingSince: undefined,
+      healthySince: undefined,
+    });
     transitions.push({ type: 'fired', at: now, severity, reason, message });
   };
   const healthy = () => {
@@ -91,7 +98,8 @@ export function advance(
   };
 
   if (obs.kind === 'nodata' && policy.noData === 'keep') return { state: previous, transitions };
-  if (obs.kind === 'nodata' && policy.noData === 'ok') obs = { kind: 'value', breach: false, severity: 'ticket', message: obs.message };
+  if (obs.kind === 'nodata' && policy.noData === 'ok')
+    obs = { kind: 'value', breach: false, severity: 'ticket', message: obs.message };
 
   switch (obs.kind) {
     case 'gone':
@@ -103,7 +111,13 @@ export function advance(
           if (s.severity === undefined || RANK[obs.severity] > RANK[s.severity] || s.reason !== 'breach') {
             s.severity = maxSeverity(s.severity, obs.severity);
             s.reason = 'breach';
-            transitions.push({ type: 'escalated', at: now, severity: s.severity, reason: 'breach', message: obs.message });
+            transitions.push({
+              type: 'escalated',
+              at: now,
+              severity: s.severity,
+              reason: 'breach',
+              message: obs.message,
+            });
           }
         } else if (s.phase === 'pending' && now - s.pendingSince! >= policy.forMs) {
           fire(obs.severity, 'breach', obs.message);

@@ -43,7 +43,10 @@ export function transition(
     // The instance key: the SLO id and the instance's labels.
     const instanceKey = `${slo.id}${key}`;
     const held = (severity: Severity) => {
-      const hold = holds({ service: slo.service, slo: slo.name, signal: slo.signal, severity, labels: { ...slo.labels, ...labels } }, now);
+      const hold = holds(
+        { service: slo.service, slo: slo.name, signal: slo.signal, severity, labels: { ...slo.labels, ...labels } },
+        now,
+      );
       return hold ? { held: hold } : {};
     };
     for (const t of transitions) {
@@ -65,7 +68,18 @@ export function transition(
       } else if (t.type === 'escalated') {
         const from = { severity: before?.severity ?? 'ticket', reason: before?.reason ?? 'breach' };
         const type = t.severity !== from.severity ? 'raised' : 'reason-changed';
-        events.push({ type, instanceKey, key, at: now, severity: t.severity, reason: t.reason, message: t.message, token: ids.token(), from, ...held(t.severity) });
+        events.push({
+          type,
+          instanceKey,
+          key,
+          at: now,
+          severity: t.severity,
+          reason: t.reason,
+          message: t.message,
+          token: ids.token(),
+          from,
+          ...held(t.severity),
+        });
       } else {
         events.push({ type: 'resolved', instanceKey, key, at: now });
       }

@@ -46,11 +46,16 @@ const num = (n: number) => (Number.isFinite(n) ? String(Number(n.toPrecision(4))
 /** Judges one comparison. */
 export function judge(c: Comparison): CheckResult {
   const base = { slo: c.slo, baseline: c.baseline, candidate: c.candidate, condition: c.when.text };
-  const short = [c.baseline.events < c.minEvents ? `baseline has ${c.baseline.events}` : '', c.candidate.events < c.minEvents ? `candidate has ${c.candidate.events}` : '']
+  const short = [
+    c.baseline.events < c.minEvents ? `baseline has ${c.baseline.events}` : '',
+    c.candidate.events < c.minEvents ? `candidate has ${c.candidate.events}` : '',
+  ]
     .filter(Boolean)
     .join(', ');
-  if (short) return { ...base, outcome: 'insufficient', reason: `${short} of the ${c.minEvents} events needed (minEvents)` };
-  if (Number.isNaN(c.baseline.value) || Number.isNaN(c.candidate.value)) return { ...base, outcome: 'insufficient', reason: 'no value for one side' };
+  if (short)
+    return { ...base, outcome: 'insufficient', reason: `${short} of the ${c.minEvents} events needed (minEvents)` };
+  if (Number.isNaN(c.baseline.value) || Number.isNaN(c.candidate.value))
+    return { ...base, outcome: 'insufficient', reason: 'no value for one side' };
   const breached = holds(c.when, c.candidate.value, c.baseline.value);
   return {
     ...base,
@@ -73,12 +78,19 @@ export function verdict(comparisons: readonly Comparison[]): Verdict {
   return { outcome, exitCode: EXIT[outcome], checks };
 }
 
-const WORDS: Record<Outcome, string> = { promote: 'promote', rollback: 'roll back', insufficient: 'not enough data yet' };
+const WORDS: Record<Outcome, string> = {
+  promote: 'promote',
+  rollback: 'roll back',
+  insufficient: 'not enough data yet',
+};
 
 /** The verdict as a markdown table, for a pull request or a deployment log. */
 export function verdictMarkdown(v: Verdict, variant: string, baseline: string, window: string): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const rows = v.checks.map((c) => `| ${cell(c.slo)} | ${num(c.baseline.value)} (${c.baseline.events}) | ${num(c.candidate.value)} (${c.candidate.events}) | ${cell(c.condition)} | ${WORDS[c.outcome]} | ${cell(c.reason)} |`);
+  const rows = v.checks.map(
+    (c) =>
+      `| ${cell(c.slo)} | ${num(c.baseline.value)} (${c.baseline.events}) | ${num(c.candidate.value)} (${c.candidate.events}) | ${cell(c.condition)} | ${WORDS[c.outcome]} | ${cell(c.reason)} |`,
+  );
   return [
     `### ${cell(variant)} against ${cell(baseline)} over ${cell(window)}: **${WORDS[v.outcome]}**`,
     '',

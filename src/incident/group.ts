@@ -33,5 +33,11 @@ export function groupStatus(members: ReadonlyArray<Pick<Incident, 'status'>>): I
  */
 export function groupRefresh(leader: string, now: number): UpdateJob {
   const bucket = Math.floor(now / GROUP_REFRESH_MS) + 1;
-  return { incidentId: leader, update: 'grouped', seq: `refresh.${bucket}`, origin: 'sloe', at: bucket * GROUP_REFRESH_MS };
+  return {
+    incidentId: leader,
+    update: 'grouped',
+    seq: `refresh.${bucket}`,
+    origin: 'sloe',
+    at: bucket * GROUP_REFRESH_MS,
+  };
 }

@@ -70,7 +70,17 @@ export interface Incident extends IncidentDoc {
 /** One line of an incident's audit trail. */
 export interface AuditEntry {
   at: number;
-  type: 'fired' | 'escalated' | 'step' | 'skipped' | 'failed' | 'acknowledged' | 'resolved' | 'snoozed' | 'note' | 'refused';
+  type:
+    | 'fired'
+    | 'escalated'
+    | 'step'
+    | 'skipped'
+    | 'failed'
+    | 'acknowledged'
+    | 'resolved'
+    | 'snoozed'
+    | 'note'
+    | 'refused';
   /** Who did it (or, for `refused`, tried to): a person (Slack user, PagerDuty user) or `sloe`. */
   by?: string;
   /** The step concerned, e.g. `page.1`. */

@@ -45,7 +45,11 @@ export interface IncidentStore {
   /** Incidents, newest first (only open ones with `open`), at most `limit`. */
   list(options?: { open?: boolean; limit?: number }): Promise<Incident[]>;
   /** One page of incidents, newest first, after the cursor `after`; `more` when another page follows. */
-  page(options: { open?: boolean; limit: number; after?: { firedAt: number; id: string } }): Promise<{ incidents: Incident[]; more: boolean }>;
+  page(options: {
+    open?: boolean;
+    limit: number;
+    after?: { firedAt: number; id: string };
+  }): Promise<{ incidents: Incident[]; more: boolean }>;
   /** The incidents of the group `leader` leads (a policy's `group:`), the leader first; none when it leads none. */
   members(leader: string): Promise<Incident[]>;
   audit(id: string): Promise<AuditEntry[]>;

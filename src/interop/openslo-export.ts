@@ -21,7 +21,11 @@ export function exportOpenSlo(config: Config): string {
       apiVersion: API,
       kind: 'DataSource',
       metadata: { name: DATA_SOURCE, displayName: 'Prometheus' },
-      spec: { description: 'The Prometheus sloe queries (PROMETHEUS_URL)', type: 'Prometheus', connectionDetails: { urlFrom: 'PROMETHEUS_URL' } },
+      spec: {
+        description: 'The Prometheus sloe queries (PROMETHEUS_URL)',
+        type: 'Prometheus',
+        connectionDetails: { urlFrom: 'PROMETHEUS_URL' },
+      },
     },
   ];
   for (const service of config.services) {
@@ -35,7 +39,10 @@ export function exportOpenSlo(config: Config): string {
     docs.push({
       apiVersion: API,
       kind: 'Service',
-      metadata: { name: service.name, annotations: { [A.owner]: service.owner, [A.dashboards]: JSON.stringify(dashboards) } },
+      metadata: {
+        name: service.name,
+        annotations: { [A.owner]: service.owner, [A.dashboards]: JSON.stringify(dashboards) },
+      },
       spec: { description: `${service.name}, owned by ${service.owner}` },
     });
   }
@@ -76,11 +83,22 @@ function sloDocs(slo: Slo, all: readonly Slo[]): Obj[] {
   // Dependencies as the SLO's own: what it waits for (dependsOn, its service's included) and the SLOs of its
   // service whose pages it holds (inhibits) — the same model as written at service level.
   const dependsOn = (slo.inhibitedBy ?? []).filter((i) => i.via === 'dependsOn').map((i) => i.ref);
-  const inhibits = all.filter((o) => o.inhibitedBy?.some((i) => i.via === 'inhibits' && i.ref === slo.id)).map((o) => o.name);
+  const inhibits = all
+    .filter((o) => o.inhibitedBy?.some((i) => i.via === 'inhibits' && i.ref === slo.id))
+    .map((o) => o.name);
   if (dependsOn.length) put(A.dependsOn, JSON.stringify(dependsOn));
   if (inhibits.length) put(A.inhibits, JSON.stringify(inhibits));
   if (slo.inhibitForMs !== undefined) put(A.inhibitFor, formatDuration(slo.inhibitForMs));
-  if (slo.compare) put(A.compare, JSON.stringify({ label: slo.compare.label, baseline: slo.compare.baseline, when: slo.compare.when.text, minEvents: slo.compare.minEvents }));
+  if (slo.compare)
+    put(
+      A.compare,
+      JSON.stringify({
+        label: slo.compare.label,
+        baseline: slo.compare.baseline,
+        when: slo.compare.when.text,
+        minEvents: slo.compare.minEvents,
+      }),
+    );
 
   const metadata = {
     name: id,
@@ -88,7 +106,10 @@ function sloDocs(slo: Slo, all: readonly Slo[]): Obj[] {
     ...(Object.keys(slo.labels).length ? { labels: slo.labels } : {}),
     annotations,
   };
-  const spec: Obj = { ...(slo.description !== undefined ? { description: slo.description } : {}), service: slo.service };
+  const spec: Obj = {
+    ...(slo.description !== undefined ? { description: slo.description } : {}),
+    service: slo.service,
+  };
   const docs: Obj[] = [];
   if (slo.kind === 'ratio') {
     ratioSpec(slo, spec, annotations, docs);
@@ -114,7 +135,9 @@ function ratioSpec(slo: RatioSlo, spec: Obj, annotations: Record<string, string>
     spec: {
       ratioMetric: {
         counter: true,
-        ...(slo.ratio.bad !== undefined ? { bad: part('bad', slo.ratio.bad) } : { good: part('good', slo.ratio.good!) }),
+        ...(slo.ratio.bad !== undefined
+          ? { bad: part('bad', slo.ratio.bad) }
+          : { good: part('good', slo.ratio.good!) }),
         total: part('total', slo.ratio.total),
       },
     },
@@ -161,7 +184,10 @@ function ratioSpec(slo: RatioSlo, spec: Obj, annotations: Record<string, string>
 }
 
 function thresholdSpec(slo: ThresholdSlo, spec: Obj, annotations: Record<string, string>): void {
-  spec.indicator = { metadata: { name: `${slo.service}-${slo.name}-sli` }, spec: { thresholdMetric: source(slo.query) } };
+  spec.indicator = {
+    metadata: { name: `${slo.service}-${slo.name}-sli` },
+    spec: { thresholdMetric: source(slo.query) },
+  };
   if (slo.baseline !== undefined) annotations[A.baseline] = slo.baseline;
   if (!slo.when.text.startsWith('not ')) annotations[A.when] = slo.when.text;
   if (slo.severity !== 'page') annotations[A.severity] = slo.severity;
@@ -182,7 +208,11 @@ function thresholdSpec(slo: ThresholdSlo, spec: Obj, annotations: Record<string,
   ];
 }
 
-function negate(when: { op: '<' | '<=' | '>' | '>='; value: number }): { op: '<' | '<=' | '>' | '>='; value: number; text: string } {
+function negate(when: { op: '<' | '<=' | '>' | '>='; value: number }): {
+  op: '<' | '<=' | '>' | '>=';
+  value: number;
+  text: string;
+} {
   const op = ({ '<': '>=', '<=': '>', '>': '<=', '>=': '<' } as const)[when.op];
   return { op, value: when.value, text: `${op} ${num(when.value)}` };
 }

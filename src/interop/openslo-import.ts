@@ -24,7 +24,15 @@ import {
 } from './sloe-docs.js';
 import { type InputDoc, type Obj, type Path, isObj, readInput } from './yaml-input.js';
 
-const KINDS = ['SLO', 'SLI', 'AlertPolicy', 'AlertCondition', 'AlertNotificationTarget', 'DataSource', 'Service'] as const;
+const KINDS = [
+  'SLO',
+  'SLI',
+  'AlertPolicy',
+  'AlertCondition',
+  'AlertNotificationTarget',
+  'DataSource',
+  'Service',
+] as const;
 type Kind = (typeof KINDS)[number];
 
 /** A document, or a part of one (an inline SLI, policy, condition or target), with where it sits. */
@@ -51,11 +59,18 @@ export async function importOpenSlo(files: readonly string[]): Promise<ImportRes
         continue;
       }
       if (v.apiVersion !== 'openslo/v1') {
-        result.problems.push(doc.problem(['apiVersion'], `unsupported apiVersion ${JSON.stringify(v.apiVersion)}: sloe imports openslo/v1`));
+        result.problems.push(
+          doc.problem(
+            ['apiVersion'],
+            `unsupported apiVersion ${JSON.stringify(v.apiVersion)}: sloe imports openslo/v1`,
+          ),
+        );
         continue;
       }
       if (!(KINDS as readonly unknown[]).includes(v.kind)) {
-        result.problems.push(doc.problem(['kind'], `unsupported kind ${JSON.stringify(v.kind)}: expected one of ${KINDS.join(', ')}`));
+        result.problems.push(
+          doc.problem(['kind'], `unsupported kind ${JSON.stringify(v.kind)}: expected one of ${KINDS.join(', ')}`),
+        );
         continue;
       }
       const kind = v.kind as Kind;
@@ -69,7 +84,12 @@ export async function importOpenSlo(files: readonly string[]): Promise<ImportRes
       const first = known.get(name);
       if (first) {
         const p = first.doc.position([]);
-        result.problems.push(doc.problem(['metadata', 'name'], `duplicate ${kind} ${JSON.stringify(name)} (already declared at ${first.doc.file}:${p.line}:${p.col})`));
+        result.problems.push(
+          doc.problem(
+            ['metadata', 'name'],
+            `duplicate ${kind} ${JSON.stringify(name)} (already declared at ${first.doc.file}:${p.line}:${p.col})`,
+          ),
+        );
         continue;
       }
       known.set(name, node);
@@ -81,7 +101,10 @@ export async function importOpenSlo(files: readonly string[]): Promise<ImportRes
 }
 
 class Importer {
-  private readonly services = new Map<string, { levels: ServiceLevelsDoc; comments: string[]; policies: Map<string, EscalationPolicyDoc> }>();
+  private readonly services = new Map<
+    string,
+    { levels: ServiceLevelsDoc; comments: string[]; policies: Map<string, EscalationPolicyDoc> }
+  >();
 
   constructor(
     private readonly named: Map<Kind, Map<string, Node>>,
@@ -104,10 +127,16 @@ class Importer {
     if (!isObj(value)) return this.fail(owner, path, `expected an inline ${kind} or ${refKey}`);
     if (typeof value[refKey] === 'string') {
       const target = this.named.get(kind)!.get(value[refKey] as string);
-      if (!target) return this.fail(owner, [...path, refKey], `${refKey} ${JSON.stringify(value[refKey])}: no ${kind} of that name in the files given`);
+      if (!target)
+        return this.fail(
+          owner,
+          [...path, refKey],
+          `${refKey} ${JSON.stringify(value[refKey])}: no ${kind} of that name in the files given`,
+        );
       return target;
     }
-    if (value.kind !== undefined && value.kind !== kind) return this.fail(owner, [...path, 'kind'], `expected kind ${kind}`);
+    if (value.kind !== undefined && value.kind !== kind)
+      return this.fail(owner, [...path, 'kind'], `expected kind ${kind}`);
     if (!isObj(value.spec)) return this.fail(owner, path, `an inline ${kind} needs a spec (or use ${refKey})`);
     return { doc: owner.doc, path: [...owner.path, ...path], value };
   }
@@ -116,7 +145,11 @@ class Importer {
     for (const node of slos) this.slo(node);
     for (const [name, { levels, comments, policies }] of this.services) {
       const docs: OutputDoc[] = [{ doc: levels, comment: comments }];
-      for (const p of policies.values()) docs.push({ doc: p, comment: ['Generated from the AlertNotificationTargets; targets come from the environment where sloe runs.'] });
+      for (const p of policies.values())
+        docs.push({
+          doc: p,
+          comment: ['Generated from the AlertNotificationTargets; targets come from the environment where sloe runs.'],
+        });
       this.result.files.push({ name, docs });
     }
   }
@@ -131,9 +164,17 @@ class Importer {
     const service = serviceText !== undefined ? nameFrom(serviceText) : undefined;
     if (service === undefined) return void this.fail(node, ['spec', 'service'], 'spec.service is required');
     const baseName = ann[A.name] ?? nameFrom(String(meta.name));
-    if (baseName === undefined) return void this.fail(node, ['metadata', 'name'], 'the SLO name has no letters or digits');
+    if (baseName === undefined)
+      return void this.fail(node, ['metadata', 'name'], 'the SLO name has no letters or digits');
     const comments: string[] = [];
-    if (ann[A.name] === undefined && baseName !== meta.name) comments.push(this.note(node, ['metadata', 'name'], `SLO ${JSON.stringify(meta.name)} is named ${JSON.stringify(baseName)} in sloe`));
+    if (ann[A.name] === undefined && baseName !== meta.name)
+      comments.push(
+        this.note(
+          node,
+          ['metadata', 'name'],
+          `SLO ${JSON.stringify(meta.name)} is named ${JSON.stringify(baseName)} in sloe`,
+        ),
+      );
 
     const indicator =
       spec.indicator !== undefined
@@ -148,27 +189,44 @@ class Importer {
     let window = '30d';
     if (spec.timeWindow !== undefined) {
       const tw = Array.isArray(spec.timeWindow) ? spec.timeWindow : [];
-      if (tw.length !== 1 || !isObj(tw[0])) return void this.fail(node, ['spec', 'timeWindow'], 'timeWindow takes exactly one window');
+      if (tw.length !== 1 || !isObj(tw[0]))
+        return void this.fail(node, ['spec', 'timeWindow'], 'timeWindow takes exactly one window');
       const w = tw[0];
       if (w.calendar !== undefined || w.isRolling === false) {
-        return void this.fail(node, ['spec', 'timeWindow', 0, w.calendar !== undefined ? 'calendar' : 'isRolling'], 'calendar-aligned windows are not supported: sloe windows are rolling (isRolling: true)');
+        return void this.fail(
+          node,
+          ['spec', 'timeWindow', 0, w.calendar !== undefined ? 'calendar' : 'isRolling'],
+          'calendar-aligned windows are not supported: sloe windows are rolling (isRolling: true)',
+        );
       }
       const d = fromShorthand(w.duration);
-      if (!d) return void this.fail(node, ['spec', 'timeWindow', 0, 'duration'], `invalid duration ${JSON.stringify(w.duration)}: expected a number and one of m, h, d, w, M, Q, Y`);
-      if (d.approximated) comments.push(this.note(node, ['spec', 'timeWindow', 0, 'duration'], `rolling window ${d.approximated}`));
+      if (!d)
+        return void this.fail(
+          node,
+          ['spec', 'timeWindow', 0, 'duration'],
+          `invalid duration ${JSON.stringify(w.duration)}: expected a number and one of m, h, d, w, M, Q, Y`,
+        );
+      if (d.approximated)
+        comments.push(this.note(node, ['spec', 'timeWindow', 0, 'duration'], `rolling window ${d.approximated}`));
       window = d.duration;
     }
 
     const budgeting = spec.budgetingMethod ?? 'Occurrences';
     if (budgeting !== 'Occurrences' && budgeting !== 'Timeslices') {
-      return void this.fail(node, ['spec', 'budgetingMethod'], `budgetingMethod ${JSON.stringify(budgeting)} is not supported: Occurrences or Timeslices`);
+      return void this.fail(
+        node,
+        ['spec', 'budgetingMethod'],
+        `budgetingMethod ${JSON.stringify(budgeting)} is not supported: Occurrences or Timeslices`,
+      );
     }
     const objectives = Array.isArray(spec.objectives) ? spec.objectives : [];
-    if (objectives.length === 0) return void this.fail(node, ['spec', 'objectives'], 'objectives must list at least one objective');
+    if (objectives.length === 0)
+      return void this.fail(node, ['spec', 'objectives'], 'objectives must list at least one objective');
 
     const ratio = isObj(sli.ratioMetric) ? sli.ratioMetric : undefined;
     const threshold = isObj(sli.thresholdMetric) ? sli.thresholdMetric : undefined;
-    if (!ratio && !threshold) return void this.fail(indicator, ['spec'], 'the SLI needs a ratioMetric or a thresholdMetric');
+    if (!ratio && !threshold)
+      return void this.fail(indicator, ['spec'], 'the SLI needs a ratioMetric or a thresholdMetric');
 
     const policies = Array.isArray(spec.alertPolicies) ? spec.alertPolicies : [];
     const alerting = this.alerting(node, policies, window, service);
@@ -188,12 +246,18 @@ class Importer {
     const inhibits = json<string[]>(A.inhibits);
     const compare = json<NonNullable<SloDoc['compare']>>(A.compare);
     const common = (name: string): Partial<SloDoc> => ({
-      ...(typeof spec.description === 'string' && spec.description.trim() !== '' ? { description: spec.description } : {}),
+      ...(typeof spec.description === 'string' && spec.description.trim() !== ''
+        ? { description: spec.description }
+        : {}),
       ...(ann[A.runbook] ? { runbook: ann[A.runbook] } : {}),
       ...(ann[A.interval] ? { interval: ann[A.interval] } : {}),
       ...(ann[A.escalation] || alerting.escalation ? { escalation: ann[A.escalation] ?? alerting.escalation } : {}),
       ...(labelsOf(meta.labels) ?? {}),
-      ...(ann[A.noData] ? { noData: ann[A.noData] as 'ok' | 'keep' } : alerting.noData ? { noData: alerting.noData } : {}),
+      ...(ann[A.noData]
+        ? { noData: ann[A.noData] as 'ok' | 'keep' }
+        : alerting.noData
+          ? { noData: alerting.noData }
+          : {}),
       ...(ann[A.noDataFor] ? { noDataFor: ann[A.noDataFor] } : {}),
       ...(ann[A.maxSeries] ? { maxSeries: Number(ann[A.maxSeries]) } : {}),
       ...(dependsOn ? { dependsOn } : {}),
@@ -211,14 +275,24 @@ class Importer {
     objectives.forEach((o: unknown, i: number) => {
       const op: Path = ['spec', 'objectives', i];
       if (!isObj(o)) return this.fail(node, op, 'an objective must be a mapping');
-      const name = objectives.length === 1 ? baseName : `${baseName}-${nameFrom(String(o.name ?? o.displayName ?? i + 1)) ?? i + 1}`;
-      const target = typeof o.target === 'number' ? o.target : typeof o.targetPercent === 'number' ? o.targetPercent / 100 : undefined;
-      if (target === undefined || !(target > 0 && target < 1)) return this.fail(node, op, 'an objective needs target (0 to 1) or targetPercent (0 to 100)');
+      const name =
+        objectives.length === 1
+          ? baseName
+          : `${baseName}-${nameFrom(String(o.name ?? o.displayName ?? i + 1)) ?? i + 1}`;
+      const target =
+        typeof o.target === 'number'
+          ? o.target
+          : typeof o.targetPercent === 'number'
+            ? o.targetPercent / 100
+            : undefined;
+      if (target === undefined || !(target > 0 && target < 1))
+        return this.fail(node, op, 'an objective needs target (0 to 1) or targetPercent (0 to 100)');
 
       if (ratio && budgeting === 'Occurrences') {
         const parts = this.ratioParts(indicator, ratio, ann);
         if (!parts) return;
-        if (alerting.conditions.length === 0 && policies.length > 0) return this.fail(node, ['spec', 'alertPolicies'], 'no alert policy of this SLO alerts when breaching');
+        if (alerting.conditions.length === 0 && policies.length > 0)
+          return this.fail(node, ['spec', 'alertPolicies'], 'no alert policy of this SLO alerts when breaching');
         const tiers = alerting.conditions.length ? alerting.conditions : undefined;
         out.push({
           ...common(name),
@@ -236,22 +310,42 @@ class Importer {
         return;
       }
       // Threshold metric, or ratio budgeted by time slices: a threshold SLO evaluated once per slice.
-      if (alerting.conditions.length) comments.push(this.note(node, ['spec', 'alertPolicies'], 'burn-rate conditions do not apply to a threshold SLO: sloe alerts when the objective is not met for `for`'));
+      if (alerting.conditions.length)
+        comments.push(
+          this.note(
+            node,
+            ['spec', 'alertPolicies'],
+            'burn-rate conditions do not apply to a threshold SLO: sloe alerts when the objective is not met for `for`',
+          ),
+        );
       let query: string | undefined;
       let objective: string | undefined;
       let interval: string | undefined;
       if (budgeting === 'Timeslices') {
         const w = fromShorthand(o.timeSliceWindow);
-        if (!w) return this.fail(node, [...op, 'timeSliceWindow'], 'Timeslices budgeting needs a timeSliceWindow (1m, 5m, or minutes as a number)');
+        if (!w)
+          return this.fail(
+            node,
+            [...op, 'timeSliceWindow'],
+            'Timeslices budgeting needs a timeSliceWindow (1m, 5m, or minutes as a number)',
+          );
         interval = w.duration;
       }
       if (ratio) {
         const sliceTarget = typeof o.timeSliceTarget === 'number' ? o.timeSliceTarget : undefined;
-        if (sliceTarget === undefined) return this.fail(node, op, 'Timeslices budgeting of a ratio needs timeSliceTarget: the good share that makes a slice good');
+        if (sliceTarget === undefined)
+          return this.fail(
+            node,
+            op,
+            'Timeslices budgeting of a ratio needs timeSliceTarget: the good share that makes a slice good',
+          );
         const parts = this.ratioParts(indicator, ratio, ann);
         if (!parts) return;
         const fill = (q: string) => q.replaceAll('$window', interval!);
-        query = parts.good !== undefined ? `(${fill(parts.good)}) / (${fill(parts.total)})` : `1 - (${fill(parts.bad!)}) / (${fill(parts.total)})`;
+        query =
+          parts.good !== undefined
+            ? `(${fill(parts.good)}) / (${fill(parts.total)})`
+            : `1 - (${fill(parts.bad!)}) / (${fill(parts.total)})`;
         objective = `>= ${percent(sliceTarget)}`;
       } else {
         query = this.query(indicator, ['spec', 'thresholdMetric'], threshold!);
@@ -260,12 +354,21 @@ class Importer {
           objective = ann[A.objective] === 'none' ? undefined : ann[A.objective];
         } else {
           const cmp = typeof o.op === 'string' ? OPS[o.op] : undefined;
-          if (!cmp && ann[A.when] === undefined) return this.fail(node, [...op, 'op'], 'a threshold objective needs op (lt, lte, gt, gte) and value');
-          if (cmp && typeof o.value !== 'number') return this.fail(node, [...op, 'value'], 'a threshold objective needs a numeric value');
+          if (!cmp && ann[A.when] === undefined)
+            return this.fail(node, [...op, 'op'], 'a threshold objective needs op (lt, lte, gt, gte) and value');
+          if (cmp && typeof o.value !== 'number')
+            return this.fail(node, [...op, 'value'], 'a threshold objective needs a numeric value');
           objective = cmp ? `${cmp} ${num(o.value as number)}` : undefined;
         }
       }
-      if (ann[A.signal] === undefined) comments.push(this.note(node, op, `target ${percent(target)} is not used: sloe alerts when the objective is not met, it keeps no budget for threshold SLOs`));
+      if (ann[A.signal] === undefined)
+        comments.push(
+          this.note(
+            node,
+            op,
+            `target ${percent(target)} is not used: sloe alerts when the objective is not met, it keeps no budget for threshold SLOs`,
+          ),
+        );
       const when = ann[A.when];
       out.push({
         ...common(name),
@@ -275,7 +378,11 @@ class Importer {
         ...(ann[A.baseline] ? { baseline: ann[A.baseline] } : {}),
         ...(objective !== undefined ? { objective } : {}),
         ...(interval !== undefined && !ann[A.interval] ? { interval } : {}),
-        alert: { ...(when ? { when } : {}), ...timing(), ...(ann[A.severity] ? { severity: ann[A.severity] as 'ticket' } : {}) },
+        alert: {
+          ...(when ? { when } : {}),
+          ...timing(),
+          ...(ann[A.severity] ? { severity: ann[A.severity] as 'ticket' } : {}),
+        },
       } as SloDoc);
     });
     if (out.length === 0) return;
@@ -285,17 +392,30 @@ class Importer {
     if (!entry) {
       const svc = this.named.get('Service')!.get(serviceText!);
       const svcAnn = svc ? strings((svc.value.metadata as Obj).annotations) : {};
-      const owner = svcAnn[A.owner] ?? labelValue(svc?.value.metadata, 'owner') ?? labelValue(meta, 'owner') ?? labelValue(svc?.value.metadata, 'team') ?? labelValue(meta, 'team') ?? OWNER_PLACEHOLDER;
+      const owner =
+        svcAnn[A.owner] ??
+        labelValue(svc?.value.metadata, 'owner') ??
+        labelValue(meta, 'owner') ??
+        labelValue(svc?.value.metadata, 'team') ??
+        labelValue(meta, 'team') ??
+        OWNER_PLACEHOLDER;
       let dashboards: ServiceLevelsDoc['dashboards'] = [{ id: service, title: `${service} SLOs`, owner }];
       const declared = svcAnn[A.dashboards];
       if (declared !== undefined) {
         try {
           dashboards = JSON.parse(declared) as ServiceLevelsDoc['dashboards'];
         } catch {
-          this.fail(svc!, ['metadata', 'annotations', A.dashboards], `${A.dashboards} must be a JSON list of dashboards`);
+          this.fail(
+            svc!,
+            ['metadata', 'annotations', A.dashboards],
+            `${A.dashboards} must be a JSON list of dashboards`,
+          );
         }
       }
-      const description = svc && isObj(svc.value.spec) && typeof svc.value.spec.description === 'string' ? svc.value.spec.description : undefined;
+      const description =
+        svc && isObj(svc.value.spec) && typeof svc.value.spec.description === 'string'
+          ? svc.value.spec.description
+          : undefined;
       const levels: ServiceLevelsDoc = {
         apiVersion: 'sloe/v1',
         kind: 'ServiceLevels',
@@ -306,7 +426,10 @@ class Importer {
         slos: [],
       };
       const header = [`Imported from OpenSLO: ${node.doc.file}${svc ? ` (Service ${svc.doc.file})` : ''}`];
-      if (owner === OWNER_PLACEHOLDER) header.push(`${OWNER_PLACEHOLDER}: the input names no owner (a Service or SLO label owner or team); sloe validate fails until you fill it in.`);
+      if (owner === OWNER_PLACEHOLDER)
+        header.push(
+          `${OWNER_PLACEHOLDER}: the input names no owner (a Service or SLO label owner or team); sloe validate fails until you fill it in.`,
+        );
       entry = { levels, comments: header, policies: new Map() };
       this.services.set(service, entry);
     }
@@ -320,14 +443,23 @@ class Importer {
   }
 
   /** The bad (or good) and total queries of a ratio SLI, with `$window` as their range. */
-  private ratioParts(indicator: Node, ratio: Obj, ann: Record<string, string>): { bad?: string; good?: string; total: string } | undefined {
+  private ratioParts(
+    indicator: Node,
+    ratio: Obj,
+    ann: Record<string, string>,
+  ): { bad?: string; good?: string; total: string } | undefined {
     if (ratio.raw !== undefined) {
-      return this.fail(indicator, ['spec', 'ratioMetric', 'raw'], 'a raw (precomputed) ratio cannot be imported: sloe needs good or bad, and total, to count events');
+      return this.fail(
+        indicator,
+        ['spec', 'ratioMetric', 'raw'],
+        'a raw (precomputed) ratio cannot be imported: sloe needs good or bad, and total, to count events',
+      );
     }
     const counter = ratio.counter !== false;
     const key = ratio.bad !== undefined ? 'bad' : ratio.good !== undefined ? 'good' : undefined;
     if (!key) return this.fail(indicator, ['spec', 'ratioMetric'], 'ratioMetric needs good or bad, and total');
-    if (ratio.bad !== undefined && ratio.good !== undefined) return this.fail(indicator, ['spec', 'ratioMetric', 'good'], 'ratioMetric takes good or bad, not both');
+    if (ratio.bad !== undefined && ratio.good !== undefined)
+      return this.fail(indicator, ['spec', 'ratioMetric', 'good'], 'ratioMetric takes good or bad, not both');
     const part = (k: 'bad' | 'good' | 'total') => {
       const q = this.query(indicator, ['spec', 'ratioMetric', k], ratio[k]);
       if (q === undefined) return undefined;
@@ -338,7 +470,9 @@ class Importer {
         return this.fail(
           indicator,
           ['spec', 'ratioMetric', k, 'metricSource', 'spec', 'query'],
-          counter ? 'cannot tell which range to rate this counter over: use a plain counter selector, sum(counter{…}), or a query with a range such as [5m]' : 'a ratio of gauges (counter: false) needs a range in its query, such as sum_over_time(x[5m])',
+          counter
+            ? 'cannot tell which range to rate this counter over: use a plain counter selector, sum(counter{…}), or a query with a range such as [5m]'
+            : 'a ratio of gauges (counter: false) needs a range in its query, such as sum_over_time(x[5m])',
         );
       }
       return w;
@@ -357,18 +491,38 @@ class Importer {
     let type = typeof src.type === 'string' ? src.type : undefined;
     if (typeof src.metricSourceRef === 'string') {
       const ds = this.named.get('DataSource')!.get(src.metricSourceRef);
-      if (!ds) return this.fail(owner, [...at, 'metricSourceRef'], `metricSourceRef ${JSON.stringify(src.metricSourceRef)}: no DataSource of that name in the files given`);
+      if (!ds)
+        return this.fail(
+          owner,
+          [...at, 'metricSourceRef'],
+          `metricSourceRef ${JSON.stringify(src.metricSourceRef)}: no DataSource of that name in the files given`,
+        );
       const dsType = isObj(ds.value.spec) && typeof ds.value.spec.type === 'string' ? ds.value.spec.type : undefined;
       if (dsType !== undefined && dsType.toLowerCase() !== 'prometheus') {
-        return this.fail(ds, ['spec', 'type'], `data source type ${JSON.stringify(dsType)} is not supported: sloe queries Prometheus (or a Prometheus-compatible API)`);
+        return this.fail(
+          ds,
+          ['spec', 'type'],
+          `data source type ${JSON.stringify(dsType)} is not supported: sloe queries Prometheus (or a Prometheus-compatible API)`,
+        );
       }
       type ??= dsType;
     }
-    if (type === undefined) return this.fail(owner, at, 'the metric source needs type: Prometheus (or a metricSourceRef to a Prometheus DataSource)');
-    if (type.toLowerCase() !== 'prometheus') return this.fail(owner, [...at, 'type'], `metric source type ${JSON.stringify(type)} is not supported: sloe queries Prometheus (or a Prometheus-compatible API)`);
+    if (type === undefined)
+      return this.fail(
+        owner,
+        at,
+        'the metric source needs type: Prometheus (or a metricSourceRef to a Prometheus DataSource)',
+      );
+    if (type.toLowerCase() !== 'prometheus')
+      return this.fail(
+        owner,
+        [...at, 'type'],
+        `metric source type ${JSON.stringify(type)} is not supported: sloe queries Prometheus (or a Prometheus-compatible API)`,
+      );
     const spec = isObj(src.spec) ? src.spec : {};
     const q = typeof spec.query === 'string' ? spec.query : typeof spec.promql === 'string' ? spec.promql : undefined;
-    if (q === undefined || q.trim() === '') return this.fail(owner, [...at, 'spec'], 'the Prometheus metric source needs spec.query');
+    if (q === undefined || q.trim() === '')
+      return this.fail(owner, [...at, 'spec'], 'the Prometheus metric source needs spec.query');
     return q;
   }
 
@@ -378,7 +532,9 @@ class Importer {
     policies: unknown[],
     window: string,
     service: string,
-  ): { conditions: BurnRateTierDoc[]; for?: string; noData?: 'ok'; policy?: EscalationPolicyDoc; escalation?: string } | undefined {
+  ):
+    | { conditions: BurnRateTierDoc[]; for?: string; noData?: 'ok'; policy?: EscalationPolicyDoc; escalation?: string }
+    | undefined {
     const conditions: BurnRateTierDoc[] = [];
     let forText: string | undefined;
     let noDataAlert = false;
@@ -393,7 +549,8 @@ class Importer {
       if (ps.alertWhenNoData === true) noDataAlert = true;
       const breaching = ps.alertWhenBreaching !== false;
       const conds = Array.isArray(ps.conditions) ? ps.conditions : [];
-      if (conds.length === 0) return void (ok = this.fail(policy, ['spec', 'conditions'], 'an AlertPolicy needs a condition') ?? false);
+      if (conds.length === 0)
+        return void (ok = this.fail(policy, ['spec', 'conditions'], 'an AlertPolicy needs a condition') ?? false);
       conds.forEach((c, j) => {
         const cond = this.resolve(policy, ['spec', 'conditions', j], c, 'AlertCondition', 'conditionRef');
         if (!cond) return void (ok = false);
@@ -403,21 +560,36 @@ class Importer {
         conditions.push(tier.tier);
         if (forText !== undefined && tier.for !== forText) {
           ok = false;
-          this.fail(cond, ['spec', 'condition', 'alertAfter'], `alertAfter ${tier.for} differs from ${forText} of another condition: a sloe SLO has one \`for\` for all its tiers`);
+          this.fail(
+            cond,
+            ['spec', 'condition', 'alertAfter'],
+            `alertAfter ${tier.for} differs from ${forText} of another condition: a sloe SLO has one \`for\` for all its tiers`,
+          );
         }
         forText = tier.for;
       });
       const targets = Array.isArray(ps.notificationTargets) ? ps.notificationTargets : [];
       targets.forEach((t, j) => {
-        const target = this.resolve(policy, ['spec', 'notificationTargets', j], t, 'AlertNotificationTarget', 'targetRef');
+        const target = this.resolve(
+          policy,
+          ['spec', 'notificationTargets', j],
+          t,
+          'AlertNotificationTarget',
+          'targetRef',
+        );
         if (!target) return void (ok = false);
         const tAnn = strings((target.value.metadata as Obj | undefined)?.annotations);
         if (tAnn[A.escalationPolicy]) {
           escalation = tAnn[A.escalationPolicy];
           return;
         }
-        const kind = isObj(target.value.spec) && typeof target.value.spec.target === 'string' ? target.value.spec.target.toLowerCase() : '';
-        const tname = (nameFrom(String((target.value.metadata as Obj | undefined)?.name ?? kind)) ?? kind).toUpperCase().replace(/-/g, '_');
+        const kind =
+          isObj(target.value.spec) && typeof target.value.spec.target === 'string'
+            ? target.value.spec.target.toLowerCase()
+            : '';
+        const tname = (nameFrom(String((target.value.metadata as Obj | undefined)?.name ?? kind)) ?? kind)
+          .toUpperCase()
+          .replace(/-/g, '_');
         if (kind === 'slack') {
           const step: StepDoc = { notify: 'slack', channel: `\${SLACK_CHANNEL_${tname}}` };
           if (!steps.page.some((s) => JSON.stringify(s) === JSON.stringify(step))) steps.page.push(step);
@@ -427,14 +599,24 @@ class Importer {
           if (!steps.page.some((s) => JSON.stringify(s) === JSON.stringify(step))) steps.page.push(step);
         } else {
           ok = false;
-          this.fail(target, ['spec', 'target'], `notification target ${JSON.stringify(kind)} has no sloe channel: sloe notifies slack and pagerduty (and on-call schedules)`);
+          this.fail(
+            target,
+            ['spec', 'target'],
+            `notification target ${JSON.stringify(kind)} has no sloe channel: sloe notifies slack and pagerduty (and on-call schedules)`,
+          );
         }
       });
     });
     if (!ok) return undefined;
     let policy: EscalationPolicyDoc | undefined;
     if (steps.page.length || steps.ticket.length) {
-      policy = { apiVersion: 'sloe/v1', kind: 'EscalationPolicy', name: `${service}-alerts`, ...(steps.page.length ? { page: steps.page } : {}), ...(steps.ticket.length ? { ticket: steps.ticket } : {}) };
+      policy = {
+        apiVersion: 'sloe/v1',
+        kind: 'EscalationPolicy',
+        name: `${service}-alerts`,
+        ...(steps.page.length ? { page: steps.page } : {}),
+        ...(steps.ticket.length ? { ticket: steps.ticket } : {}),
+      };
     }
     return {
       conditions,
@@ -451,26 +633,51 @@ class Importer {
     const ann = strings((cond.value.metadata as Obj | undefined)?.annotations);
     const c = isObj(spec.condition) ? spec.condition : undefined;
     if (!c) return this.fail(cond, ['spec'], 'an AlertCondition needs a condition');
-    if ((c.kind ?? 'burnrate') !== 'burnrate') return this.fail(cond, ['spec', 'condition', 'kind'], `condition kind ${JSON.stringify(c.kind)} is not supported: burnrate`);
-    if (c.op !== undefined && c.op !== 'gt' && c.op !== 'gte') return this.fail(cond, ['spec', 'condition', 'op'], 'a burn-rate condition alerts when the burn rate is above its threshold (op: gt)');
-    if (typeof c.threshold !== 'number' || !(c.threshold > 0)) return this.fail(cond, ['spec', 'condition', 'threshold'], 'threshold must be a burn rate above 0');
+    if ((c.kind ?? 'burnrate') !== 'burnrate')
+      return this.fail(
+        cond,
+        ['spec', 'condition', 'kind'],
+        `condition kind ${JSON.stringify(c.kind)} is not supported: burnrate`,
+      );
+    if (c.op !== undefined && c.op !== 'gt' && c.op !== 'gte')
+      return this.fail(
+        cond,
+        ['spec', 'condition', 'op'],
+        'a burn-rate condition alerts when the burn rate is above its threshold (op: gt)',
+      );
+    if (typeof c.threshold !== 'number' || !(c.threshold > 0))
+      return this.fail(cond, ['spec', 'condition', 'threshold'], 'threshold must be a burn rate above 0');
     const long = fromShorthand(c.lookbackWindow);
-    if (!long) return this.fail(cond, ['spec', 'condition', 'lookbackWindow'], 'lookbackWindow must be a duration such as 1h');
-    const after = c.alertAfter === undefined ? { duration: '0s' } : fromShorthand(c.alertAfter) ?? (/^\s*0\s*[smhdw]?\s*$/.test(String(c.alertAfter)) ? { duration: '0s' } : undefined);
+    if (!long)
+      return this.fail(cond, ['spec', 'condition', 'lookbackWindow'], 'lookbackWindow must be a duration such as 1h');
+    const after =
+      c.alertAfter === undefined
+        ? { duration: '0s' }
+        : (fromShorthand(c.alertAfter) ??
+          (/^\s*0\s*[smhdw]?\s*$/.test(String(c.alertAfter)) ? { duration: '0s' } : undefined));
     if (!after) return this.fail(cond, ['spec', 'condition', 'alertAfter'], 'alertAfter must be a duration such as 5m');
     const sev = typeof spec.severity === 'string' ? severity(spec.severity) : undefined;
-    if (!sev) return this.fail(cond, ['spec', 'severity'], `severity ${JSON.stringify(spec.severity)}: sloe knows page (page, critical, sev1, p1, high) and ticket (ticket, warning, sev2–sev5, p2–p5, low, info)`);
+    if (!sev)
+      return this.fail(
+        cond,
+        ['spec', 'severity'],
+        `severity ${JSON.stringify(spec.severity)}: sloe knows page (page, critical, sev1, p1, high) and ticket (ticket, warning, sev2–sev5, p2–p5, low, info)`,
+      );
     const longMs = parseDuration(long.duration)!;
     const budget = ann[A.budget] ?? percent((c.threshold * longMs) / windowMs);
     const short = ann[A.shortWindow];
-    return { tier: { severity: sev, budget, long: long.duration, ...(short ? { short } : {}) }, for: formatDuration(parseDuration(after.duration)!) };
+    return {
+      tier: { severity: sev, budget, long: long.duration, ...(short ? { short } : {}) },
+      for: formatDuration(parseDuration(after.duration)!),
+    };
   }
 }
 
 function severity(text: string): 'page' | 'ticket' | undefined {
   const s = text.trim().toLowerCase();
   if (['page', 'critical', 'sev1', 'p1', 'high'].includes(s)) return 'page';
-  if (['ticket', 'warning', 'sev2', 'sev3', 'sev4', 'sev5', 'p2', 'p3', 'p4', 'p5', 'low', 'info'].includes(s)) return 'ticket';
+  if (['ticket', 'warning', 'sev2', 'sev3', 'sev4', 'sev5', 'p2', 'p3', 'p4', 'p5', 'low', 'info'].includes(s))
+    return 'ticket';
   return undefined;
 }
 

@@ -3,7 +3,14 @@
  * evaluate and Alertmanager route. Where a rule cannot say exactly what sloe does, the SLO's notes say how it differs.
  */
 import { Document, type YAMLMap, isMap, isSeq } from 'yaml';
-import { type Config, type RatioSlo, type Slo, type ThresholdSlo, errorRatioLimit, formatDuration } from '../rules/index.js';
+import {
+  type Config,
+  type RatioSlo,
+  type Slo,
+  type ThresholdSlo,
+  errorRatioLimit,
+  formatDuration,
+} from '../rules/index.js';
 import { num, pascalName, percent } from './names.js';
 
 /** One Prometheus rule as the rule file holds it. */
@@ -113,7 +120,8 @@ function thresholdRules(slo: ThresholdSlo): { rules: PrometheusRule[]; notes: st
   const value = `${RECORDED.sli}${sel}`;
   const baseline = `${RECORDED.baseline}${sel}`;
   const rules: PrometheusRule[] = [{ record: RECORDED.sli, expr: slo.query.trim(), labels: recordLabels(slo) }];
-  if (slo.baseline !== undefined) rules.push({ record: RECORDED.baseline, expr: slo.baseline.trim(), labels: recordLabels(slo) });
+  if (slo.baseline !== undefined)
+    rules.push({ record: RECORDED.baseline, expr: slo.baseline.trim(), labels: recordLabels(slo) });
 
   let expr: string;
   const when = slo.when;
@@ -121,7 +129,9 @@ function thresholdRules(slo: ThresholdSlo): { rules: PrometheusRule[]; notes: st
     expr = `${value} ${when.op} ${num(when.value)}`;
   } else {
     const moved = when.direction === 'drop' ? `(${baseline} - ${value})` : `(${value} - ${baseline})`;
-    expr = when.relative ? `${moved} / abs(${baseline}) ${when.op} ${num(when.value)} and ${baseline} != 0` : `${moved} ${when.op} ${num(when.value)}`;
+    expr = when.relative
+      ? `${moved} / abs(${baseline}) ${when.op} ${num(when.value)} and ${baseline} != 0`
+      : `${moved} ${when.op} ${num(when.value)}`;
     notes.push(
       'the baseline is matched to the value series label for label; sloe also applies a baseline of one series without labels to every value series',
     );
@@ -152,7 +162,8 @@ function ratioRules(slo: RatioSlo): { rules: PrometheusRule[]; notes: string[] }
   const rules: PrometheusRule[] = [];
   for (const w of windows) {
     const total = `(${fill(slo.ratio.total, w)})`;
-    if (totals.has(w)) rules.push({ record: RECORDED.total(w), expr: fill(slo.ratio.total, w), labels: recordLabels(slo) });
+    if (totals.has(w))
+      rules.push({ record: RECORDED.total(w), expr: fill(slo.ratio.total, w), labels: recordLabels(slo) });
     const expr =
       slo.ratio.bad !== undefined
         ? `(${fill(slo.ratio.bad, w)}) / ${total}`
@@ -163,8 +174,12 @@ function ratioRules(slo: RatioSlo): { rules: PrometheusRule[]; notes: string[] }
     const limit = num(errorRatioLimit(tier.factor, slo.objective));
     const long = formatDuration(tier.longMs);
     const short = formatDuration(tier.shortMs);
-    const parts = [`${RECORDED.errorRatio(tier.longMs)}${sel} > ${limit}`, `${RECORDED.errorRatio(tier.shortMs)}${sel} > ${limit}`];
-    if (slo.minEvents > 0) parts.push(`${RECORDED.total(tier.longMs)}${sel} * ${tier.longMs / 1000} >= ${slo.minEvents}`);
+    const parts = [
+      `${RECORDED.errorRatio(tier.longMs)}${sel} > ${limit}`,
+      `${RECORDED.errorRatio(tier.shortMs)}${sel} > ${limit}`,
+    ];
+    if (slo.minEvents > 0)
+      parts.push(`${RECORDED.total(tier.longMs)}${sel} * ${tier.longMs / 1000} >= ${slo.minEvents}`);
     rules.push({
       alert: alertNames(slo).burnRate,
       expr: parts.join('\nand\n'),
@@ -182,7 +197,9 @@ function ratioRules(slo: RatioSlo): { rules: PrometheusRule[]; notes: string[] }
 
 function noDataRules(slo: Slo, expr: string, notes: string[]): PrometheusRule[] {
   if (slo.noData === 'keep') {
-    notes.push('noData: keep (hold the last state while data is missing) has no rule equivalent: the alert resolves after keep_firing_for');
+    notes.push(
+      'noData: keep (hold the last state while data is missing) has no rule equivalent: the alert resolves after keep_firing_for',
+    );
     return [];
   }
   if (slo.noData === 'ok') return [];
@@ -208,7 +225,9 @@ function render(config: Config, groups: RuleGroup[], notes: Map<string, string[]
       if (isMap(item)) {
         (item as YAMLMap).commentBefore = [
           ` ${slo.id} (${slo.kind === 'ratio' ? 'ratio SLO, burn-rate alerts' : slo.baseline !== undefined ? 'baseline SLO' : 'threshold SLO'}), from ${slo.source.file}:${slo.source.line}`,
-          ...(lines.length ? lines.map((n) => ` not expressible as rules: ${n}`) : [' expressed in full by these rules']),
+          ...(lines.length
+            ? lines.map((n) => ` not expressible as rules: ${n}`)
+            : [' expressed in full by these rules']),
         ].join('\n');
       }
     });

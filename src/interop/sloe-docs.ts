@@ -87,14 +87,34 @@ export interface ImportResult {
 
 /** The order of an SLO's keys in the files sloe's examples use. */
 const SLO_KEYS: ReadonlyArray<keyof SloDoc> = [
-  'name', 'signal', 'dashboard', 'description', 'runbook', 'query', 'baseline', 'ratio', 'objective', 'window',
-  'interval', 'escalation', 'labels', 'noData', 'noDataFor', 'maxSeries', 'alert', 'dependsOn', 'inhibits', 'inhibitFor',
+  'name',
+  'signal',
+  'dashboard',
+  'description',
+  'runbook',
+  'query',
+  'baseline',
+  'ratio',
+  'objective',
+  'window',
+  'interval',
+  'escalation',
+  'labels',
+  'noData',
+  'noDataFor',
+  'maxSeries',
+  'alert',
+  'dependsOn',
+  'inhibits',
+  'inhibitFor',
   'compare',
 ];
 
 function ordered(doc: OutputDoc['doc']): OutputDoc['doc'] {
   if (doc.kind !== 'ServiceLevels') return doc;
-  const slos = doc.slos.map((s) => Object.fromEntries(SLO_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k]])) as unknown as SloDoc);
+  const slos = doc.slos.map(
+    (s) => Object.fromEntries(SLO_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k]])) as unknown as SloDoc,
+  );
   return { ...doc, slos };
 }
 
@@ -150,7 +170,9 @@ export function windowed(query: string): { query: string; ranges: number } {
 
 const SELECTOR = String.raw`[a-zA-Z_:][\w:]*(?:\{[^{}]*\})?`;
 const BARE = new RegExp(`^\\s*(${SELECTOR})\\s*$`);
-const AGGREGATED = new RegExp(`^\\s*(sum|min|max|avg)\\s*((?:by|without)\\s*\\([^()]*\\))?\\s*\\(\\s*(${SELECTOR})\\s*\\)\\s*$`);
+const AGGREGATED = new RegExp(
+  `^\\s*(sum|min|max|avg)\\s*((?:by|without)\\s*\\([^()]*\\))?\\s*\\(\\s*(${SELECTOR})\\s*\\)\\s*$`,
+);
 
 /**
  * A counter query as a sloe ratio part: its ranges become `$window`; a counter without a range (`requests_total{…}`,

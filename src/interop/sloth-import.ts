@@ -29,8 +29,20 @@ const TICKET_TIERS: BurnRateTierDoc[] = [
 
 /** Field names of the two forms: the plain spec uses snake_case, the CRD camelCase. */
 const FIELDS = {
-  spec: { errorQuery: 'error_query', totalQuery: 'total_query', errorRatioQuery: 'error_ratio_query', pageAlert: 'page_alert', ticketAlert: 'ticket_alert' },
-  crd: { errorQuery: 'errorQuery', totalQuery: 'totalQuery', errorRatioQuery: 'errorRatioQuery', pageAlert: 'pageAlert', ticketAlert: 'ticketAlert' },
+  spec: {
+    errorQuery: 'error_query',
+    totalQuery: 'total_query',
+    errorRatioQuery: 'error_ratio_query',
+    pageAlert: 'page_alert',
+    ticketAlert: 'ticket_alert',
+  },
+  crd: {
+    errorQuery: 'errorQuery',
+    totalQuery: 'totalQuery',
+    errorRatioQuery: 'errorRatioQuery',
+    pageAlert: 'pageAlert',
+    ticketAlert: 'ticketAlert',
+  },
 } as const;
 
 /** Imports Sloth spec files. */
@@ -55,7 +67,11 @@ function slothDoc(doc: InputDoc, result: ImportResult): { name: string; docs: Ou
     return p;
   };
   const root = doc.value;
-  if (!isObj(root)) return fail([], 'expected a Sloth spec (version: prometheus/v1) or a PrometheusServiceLevel (apiVersion: sloth.slok.dev/v1)');
+  if (!isObj(root))
+    return fail(
+      [],
+      'expected a Sloth spec (version: prometheus/v1) or a PrometheusServiceLevel (apiVersion: sloth.slok.dev/v1)',
+    );
   let spec: Obj;
   let base: Path;
   let fields: (typeof FIELDS)[keyof typeof FIELDS];
@@ -69,23 +85,38 @@ function slothDoc(doc: InputDoc, result: ImportResult): { name: string; docs: Ou
     base = ['spec'];
     fields = FIELDS.crd;
   } else if (root.version !== undefined) {
-    return fail(['version'], `unsupported Sloth spec version ${JSON.stringify(root.version)}: sloe imports prometheus/v1`);
+    return fail(
+      ['version'],
+      `unsupported Sloth spec version ${JSON.stringify(root.version)}: sloe imports prometheus/v1`,
+    );
   } else {
-    return fail(root.apiVersion !== undefined ? ['apiVersion'] : [], 'not a Sloth spec: expected version: prometheus/v1, or apiVersion: sloth.slok.dev/v1 with kind: PrometheusServiceLevel');
+    return fail(
+      root.apiVersion !== undefined ? ['apiVersion'] : [],
+      'not a Sloth spec: expected version: prometheus/v1, or apiVersion: sloth.slok.dev/v1 with kind: PrometheusServiceLevel',
+    );
   }
   const at = (...p: Array<string | number>): Path => [...base, ...p];
 
   const service = typeof spec.service === 'string' ? nameFrom(spec.service) : undefined;
   if (service === undefined) return fail(at('service'), 'service is required: a name of letters, digits and "-"');
-  if (service !== spec.service) note(at('service'), `service ${JSON.stringify(spec.service)} is named ${JSON.stringify(service)} in sloe ([a-z0-9-])`);
+  if (service !== spec.service)
+    note(
+      at('service'),
+      `service ${JSON.stringify(spec.service)} is named ${JSON.stringify(service)} in sloe ([a-z0-9-])`,
+    );
 
   const labels = stringMap(spec.labels, at('labels'), fail);
   const owner = labels.owner ?? labels.team ?? OWNER_PLACEHOLDER;
   delete labels.owner;
   delete labels.team;
   const comments: string[] = [`Imported from Sloth: ${doc.file}`];
-  if (owner === OWNER_PLACEHOLDER) comments.push(`${OWNER_PLACEHOLDER}: the spec names no owner (labels.owner or labels.team); sloe validate fails until you fill it in.`);
-  comments.push("Sloth's SLO period is set on its command line (30d unless --default-slo-period says otherwise): check window.");
+  if (owner === OWNER_PLACEHOLDER)
+    comments.push(
+      `${OWNER_PLACEHOLDER}: the spec names no owner (labels.owner or labels.team); sloe validate fails until you fill it in.`,
+    );
+  comments.push(
+    "Sloth's SLO period is set on its command line (30d unless --default-slo-period says otherwise): check window.",
+  );
 
   const slos: SloDoc[] = [];
   const items = Array.isArray(spec.slos) ? spec.slos : [];
@@ -95,16 +126,25 @@ function slothDoc(doc: InputDoc, result: ImportResult): { name: string; docs: Ou
     if (!isObj(raw)) return fail(p(), 'an SLO must be a mapping');
     const name = typeof raw.name === 'string' ? nameFrom(raw.name) : undefined;
     if (name === undefined) return fail(p('name'), 'an SLO needs a name');
-    if (name !== raw.name) note(p('name'), `SLO ${JSON.stringify(raw.name)} is named ${JSON.stringify(name)} in sloe ([a-z0-9-])`);
+    if (name !== raw.name)
+      note(p('name'), `SLO ${JSON.stringify(raw.name)} is named ${JSON.stringify(name)} in sloe ([a-z0-9-])`);
     const objective = typeof raw.objective === 'number' ? raw.objective : Number.NaN;
-    if (!(objective > 0 && objective < 100)) return fail(p('objective'), 'objective must be a percentage between 0 and 100, both exclusive (99.9)');
+    if (!(objective > 0 && objective < 100))
+      return fail(p('objective'), 'objective must be a percentage between 0 and 100, both exclusive (99.9)');
 
     const sli = isObj(raw.sli) ? raw.sli : undefined;
     if (!sli) return fail(p('sli'), 'an SLO needs an sli (events)');
     if (sli.raw !== undefined) {
-      return fail(p('sli', 'raw'), `a raw error ratio (${fields.errorRatioQuery}) cannot be imported: sloe needs the error and total event queries (sli.events) to count events and weigh windows`);
+      return fail(
+        p('sli', 'raw'),
+        `a raw error ratio (${fields.errorRatioQuery}) cannot be imported: sloe needs the error and total event queries (sli.events) to count events and weigh windows`,
+      );
     }
-    if (sli.plugin !== undefined) return fail(p('sli', 'plugin'), 'SLI plugins cannot be imported: write the error and total queries out as sli.events');
+    if (sli.plugin !== undefined)
+      return fail(
+        p('sli', 'plugin'),
+        'SLI plugins cannot be imported: write the error and total queries out as sli.events',
+      );
     const events = isObj(sli.events) ? sli.events : undefined;
     if (!events) return fail(p('sli'), 'sli needs events (error and total queries)');
     const bad = query(events[fields.errorQuery], p('sli', 'events', fields.errorQuery), fail);
@@ -113,16 +153,27 @@ function slothDoc(doc: InputDoc, result: ImportResult): { name: string; docs: Ou
 
     const alerting = isObj(raw.alerting) ? raw.alerting : {};
     const disabled = (key: string) => isObj(alerting[key]) && (alerting[key] as Obj).disable === true;
-    const tiers = [...(disabled(fields.pageAlert) ? [] : PAGE_TIERS), ...(disabled(fields.ticketAlert) ? [] : TICKET_TIERS)];
-    if (tiers.length === 0) return fail(p('alerting'), 'both the page and the ticket alerts are disabled: a sloe SLO alerts on at least one burn-rate tier');
+    const tiers = [
+      ...(disabled(fields.pageAlert) ? [] : PAGE_TIERS),
+      ...(disabled(fields.ticketAlert) ? [] : TICKET_TIERS),
+    ];
+    if (tiers.length === 0)
+      return fail(
+        p('alerting'),
+        'both the page and the ticket alerts are disabled: a sloe SLO alerts on at least one burn-rate tier',
+      );
     const dropped = ['name', 'labels', 'annotations'].filter((k) => alerting[k] !== undefined);
     for (const key of [fields.pageAlert, fields.ticketAlert]) {
       const a = alerting[key];
-      if (isObj(a) && (a.labels !== undefined || a.annotations !== undefined)) dropped.push(`${key}.labels/annotations`);
+      if (isObj(a) && (a.labels !== undefined || a.annotations !== undefined))
+        dropped.push(`${key}.labels/annotations`);
     }
     const sloComments: string[] = [];
     if (dropped.length) {
-      const n = note(p('alerting'), `alerting ${dropped.join(', ')} have no sloe equivalent: sloe escalates through the policy ${service}-default (route there instead)`);
+      const n = note(
+        p('alerting'),
+        `alerting ${dropped.join(', ')} have no sloe equivalent: sloe escalates through the policy ${service}-default (route there instead)`,
+      );
       sloComments.push(`${n.line}:${n.col}: ${n.message}`);
     }
 
@@ -131,7 +182,9 @@ function slothDoc(doc: InputDoc, result: ImportResult): { name: string; docs: Ou
       name,
       signal: guessSignal(name, [bad, total], true),
       dashboard: service,
-      ...(typeof raw.description === 'string' && raw.description.trim() !== '' ? { description: raw.description.trim() } : {}),
+      ...(typeof raw.description === 'string' && raw.description.trim() !== ''
+        ? { description: raw.description.trim() }
+        : {}),
       ratio: { bad, total },
       objective: percent(objective / 100),
       window: '30d',
@@ -156,7 +209,12 @@ function slothDoc(doc: InputDoc, result: ImportResult): { name: string; docs: Ou
     name: service,
     docs: [
       { doc: levels, comment: comments },
-      { doc: defaultPolicy(service), comment: ['Generated: Slack, then PagerDuty after 10m. Set SLACK_CHANNEL_… and PAGERDUTY_ROUTING_KEY where sloe runs.'] },
+      {
+        doc: defaultPolicy(service),
+        comment: [
+          'Generated: Slack, then PagerDuty after 10m. Set SLACK_CHANNEL_… and PAGERDUTY_ROUTING_KEY where sloe runs.',
+        ],
+      },
     ],
   };
 }
@@ -192,4 +250,3 @@ function stringMap(value: unknown, path: Path, fail: (path: Path, message: strin
   }
   return out;
 }
-

@@ -1,6 +1,15 @@
 /** Other tools' YAML files, read so that every value can be traced back to its line and column. */
 import { readFile } from 'node:fs/promises';
-import { type Document, LineCounter, type Node as YamlNode, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import {
+  type Document,
+  LineCounter,
+  type Node as YamlNode,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseAllDocuments,
+} from 'yaml';
 import type { Problem } from '../rules/index.js';
 
 export type Path = ReadonlyArray<string | number>;
@@ -45,8 +54,13 @@ export class InputDoc {
 /** Reads the YAML documents of a file; YAML errors are problems at their position. */
 export async function readInput(file: string): Promise<{ docs: InputDoc[]; problems: Problem[] }> {
   const buffer = await readFile(file).catch((e: NodeJS.ErrnoException) => e);
-  if (buffer instanceof Error) return { docs: [], problems: [{ file, line: 1, col: 1, message: `cannot read the file: ${buffer.code ?? buffer.message}` }] };
-  if (buffer.length > MAX_BYTES) return { docs: [], problems: [{ file, line: 1, col: 1, message: `the file is larger than 1 MiB` }] };
+  if (buffer instanceof Error)
+    return {
+      docs: [],
+      problems: [{ file, line: 1, col: 1, message: `cannot read the file: ${buffer.code ?? buffer.message}` }],
+    };
+  if (buffer.length > MAX_BYTES)
+    return { docs: [], problems: [{ file, line: 1, col: 1, message: `the file is larger than 1 MiB` }] };
   const text = buffer.toString('utf8');
   const lines = new LineCounter();
   const problems: Problem[] = [];
@@ -64,7 +78,11 @@ export async function readInput(file: string): Promise<{ docs: InputDoc[]; probl
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      problems.push({ file, ...lineCol(lines, doc.contents.range?.[0] ?? 0), message: `invalid YAML: ${(e as Error).message}` });
+      problems.push({
+        file,
+        ...lineCol(lines, doc.contents.range?.[0] ?? 0),
+        message: `invalid YAML: ${(e as Error).message}`,
+      });
       continue;
     }
     docs.push(new InputDoc(file, doc, lines, value));

@@ -33,13 +33,18 @@ export function which(name: string): string | undefined {
  * Makes sure the binaries exist. Missing ones are installed with apt-get when running as root; otherwise this
  * throws an error that says how to install them.
  */
-export function ensureBinaries(names: readonly string[], log: (line: string) => void = () => {}): Record<string, string> {
+export function ensureBinaries(
+  names: readonly string[],
+  log: (line: string) => void = () => {},
+): Record<string, string> {
   const missing = names.filter((n) => !which(n));
   if (missing.length > 0) {
     const packages = [...new Set(missing.map((n) => PACKAGES[n] ?? n))];
     const command = `apt-get install -y ${packages.join(' ')}`;
     if (process.getuid?.() !== 0 || !which('apt-get')) {
-      throw new Error(`${missing.join(', ')} not found: install with \`sudo ${command}\` (Debian/Ubuntu) and run again`);
+      throw new Error(
+        `${missing.join(', ')} not found: install with \`sudo ${command}\` (Debian/Ubuntu) and run again`,
+      );
     }
     log(`installing ${packages.join(', ')} (${command})`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -50,7 +55,9 @@ export function ensureBinaries(names: readonly string[], log: (line: string) => 
     }
     const still = names.filter((n) => !which(n));
     if (result.status !== 0 || still.length > 0) {
-      throw new Error(`could not install ${packages.join(', ')} with \`${command}\`: ${(result.stderr || result.stdout || '').trim().split('\n').slice(-3).join(' ')}`);
+      throw new Error(
+        `could not install ${packages.join(', ')} with \`${command}\`: ${(result.stderr || result.stdout || '').trim().split('\n').slice(-3).join(' ')}`,
+      );
     }
   }
   return Object.fromEntries(names.map((n) => [n, which(n)!]));

@@ -34,7 +34,11 @@ function seriesId(series: SeriesHistory): string {
  * promtool reads its whole input once per 2h block it creates, so one file per day keeps loading long histories
  * linear. Series of the same metric name are written together (OpenMetrics keeps a metric family in one block).
  */
-export async function writeOpenMetrics(prefix: string, series: Iterable<SeriesHistory>, partitionMs = 86_400_000): Promise<string[]> {
+export async function writeOpenMetrics(
+  prefix: string,
+  series: Iterable<SeriesHistory>,
+  partitionMs = 86_400_000,
+): Promise<string[]> {
   const byName = new Map<string, SeriesHistory[]>();
   for (const s of series) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
   const outs = new Map<number, ReturnType<typeof createWriteStream>>();

@@ -52,13 +52,20 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalRedis
   const log = join(dir, 'redis.log');
   const port = options.port ?? (await freePort());
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', options.persist ? 'yes' : 'no',
-    '--appendfsync', 'always',
-    '--daemonize', 'no',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.persist ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--daemonize',
+    'no',
     ...(options.args ?? []),
   ];
   let child: ChildProcess;
@@ -94,7 +101,8 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalRedis
     async restart(how = {}) {
       await kill();
       // Redis 7 keeps the append-only file in appendonlydir/; an RDB snapshot would be dump.rdb.
-      if (how.wipe) await Promise.all(['appendonlydir', 'dump.rdb'].map((f) => rm(join(dir, f), { recursive: true, force: true })));
+      if (how.wipe)
+        await Promise.all(['appendonlydir', 'dump.rdb'].map((f) => rm(join(dir, f), { recursive: true, force: true })));
       await start();
     },
     kill,

@@ -44,7 +44,15 @@ const HOST = '127.0.0.1';
 
 /** Asks one server a command over a short-lived connection. */
 async function ask(port: number, ...command: [string, ...Array<string | number>]): Promise<unknown> {
-  const client = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, enableOfflineQueue: false });
+  const client = new Redis({
+    host: HOST,
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+    enableOfflineQueue: false,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -70,7 +78,10 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   const dir = await mkdtemp(join(tmpdir(), 'sloe-sentinel-'));
   const master = await startRedis();
   const replica = await startRedis({ args: ['--replicaof', HOST, String(master.port)] });
-  const nodes = new Map<number, LocalRedis>([[master.port, master], [replica.port, replica]]);
+  const nodes = new Map<number, LocalRedis>([
+    [master.port, master],
+    [replica.port, replica],
+  ]);
   const sentinels: Array<SentinelAddress & { child: ChildProcess }> = [];
   const stop = async () => {
     await Promise.all(sentinels.map((s) => stopProcess(s.child)));
@@ -78,22 +89,30 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitUntil('the replica', undefined, async () => /master_link_status:up/.test(String(await ask(replica.port, 'INFO', 'replication'))), 20_000);
+    await waitUntil(
+      'the replica',
+      undefined,
+      async () => /master_link_status:up/.test(String(await ask(replica.port, 'INFO', 'replication'))),
+      20_000,
+    );
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       const conf = join(dir, `sentinel-${i}.conf`);
       // A sentinel rewrites its own configuration file (what it learns about the group), so each has its own.
-      await writeFile(conf, [
-        `port ${port}`,
-        `bind ${HOST}`,
-        'daemonize no',
-        `dir ${dir}`,
-        `sentinel monitor ${name} ${HOST} ${master.port} 2`,
-        `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
-        `sentinel failover-timeout ${name} 10000`,
-        `sentinel parallel-syncs ${name} 1`,
-        '',
-      ].join('\n'));
+      await writeFile(
+        conf,
+        [
+          `port ${port}`,
+          `bind ${HOST}`,
+          'daemonize no',
+          `dir ${dir}`,
+          `sentinel monitor ${name} ${HOST} ${master.port} 2`,
+          `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+          `sentinel failover-timeout ${name} 10000`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
       const log = join(dir, `sentinel-${i}.log`);
       const child = startLogged(bin, [conf], log);
       sentinels.push({ host: HOST, port, child });
@@ -105,10 +124,15 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     }
     // Sentinels find each other and the replica through the master's hello channel (every 2 s).
     for (const s of sentinels) {
-      await waitUntil('the sentinels to know each other', s.child, async () => {
-        const m = record(await ask(s.port, 'SENTINEL', 'MASTER', name));
-        return Number(m['num-slaves']) >= 1 && Number(m['num-other-sentinels']) >= 2;
-      }, 30_000);
+      await waitUntil(
+        'the sentinels to know each other',
+        s.child,
+        async () => {
+          const m = record(await ask(s.port, 'SENTINEL', 'MASTER', name));
+          return Number(m['num-slaves']) >= 1 && Number(m['num-other-sentinels']) >= 2;
+        },
+        30_000,
+      );
     }
   } catch (e) {
     await stop();
@@ -139,7 +163,11 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
       while (Date.now() < deadline) {
         const now = await group.master().catch(() => undefined);
         if (now && now.port !== port) {
-          const role = String(await ask(now.port, 'ROLE').then((r) => (Array.isArray(r) ? r[0] : r)).catch(() => ''));
+          const role = String(
+            await ask(now.port, 'ROLE')
+              .then((r) => (Array.isArray(r) ? r[0] : r))
+              .catch(() => ''),
+          );
           if (role === 'master') return now;
         }
         await sleep(100);

@@ -89,11 +89,25 @@ function row(e: ReportEntry): string[] {
   ];
 }
 
-const HEADER = ['SLO', 'OBJECTIVE', 'WINDOW', 'SLI', 'BUDGET LEFT', 'BURN 1h 6h 3d', 'EXHAUSTED (6h burn)', 'STATE', 'INCIDENTS'];
+const HEADER = [
+  'SLO',
+  'OBJECTIVE',
+  'WINDOW',
+  'SLI',
+  'BUDGET LEFT',
+  'BURN 1h 6h 3d',
+  'EXHAUSTED (6h burn)',
+  'STATE',
+  'INCIDENTS',
+];
 
 /** A table a person reads in a terminal. */
 export function reportText(report: Report, table: (header: string[], rows: string[][]) => string): string {
-  const lines = [`error budgets at ${iso(report.at)} (incidents ${sourceText(report)})`, '', table(HEADER, report.entries.map(row))];
+  const lines = [
+    `error budgets at ${iso(report.at)} (incidents ${sourceText(report)})`,
+    '',
+    table(HEADER, report.entries.map(row)),
+  ];
   const owners = [...new Set(report.entries.map((e) => `${e.slo.dashboard.id} (owner ${e.slo.dashboard.owner})`))];
   lines.push(`dashboards: ${owners.join(', ')}`);
   const incidents = report.entries.flatMap((e) => e.incidents.map((i) => ({ e, i })));
@@ -101,14 +115,18 @@ export function reportText(report: Report, table: (header: string[], rows: strin
     lines.push('', 'incidents in the window:');
     for (const { e, i } of incidents.sort((a, b) => a.i.firedAt - b.i.firedAt)) {
       const end = i.resolvedAt === null ? (i.status ?? 'open') : `resolved ${iso(i.resolvedAt)}`;
-      lines.push(`  ${iso(i.firedAt)}  ${i.severity.toUpperCase().padEnd(6)}  ${e.slo.id}${i.reason === 'breach' ? '' : ` (${i.reason})`}  ${end}${i.acknowledgedBy ? `, acknowledged by ${i.acknowledgedBy}` : ''}`);
+      lines.push(
+        `  ${iso(i.firedAt)}  ${i.severity.toUpperCase().padEnd(6)}  ${e.slo.id}${i.reason === 'breach' ? '' : ` (${i.reason})`}  ${end}${i.acknowledgedBy ? `, acknowledged by ${i.acknowledgedBy}` : ''}`,
+      );
     }
   }
   return lines.join('\n') + '\n';
 }
 
 function sourceText(report: Report): string {
-  return report.incidentSource === 'redis' ? 'from the incident store in Redis' : 'replayed from Prometheus history with the backtest; REDIS_URL is not set';
+  return report.incidentSource === 'redis'
+    ? 'from the incident store in Redis'
+    : 'replayed from Prometheus history with the backtest; REDIS_URL is not set';
 }
 
 /** Markdown cells: pipes and line breaks would break the table; HTML is not interpreted. */
@@ -116,25 +134,38 @@ function md(text: string): string {
   return text.replace(/[\\|`*_[\]<>]/g, (c) => `\\${c}`).replace(/\s+/g, ' ');
 }
 
-const STATE_MD = { healthy: '🟢 healthy', burning: '🟠 burning', exhausted: '🔴 exhausted', nodata: '⚪ no data' } as const;
+const STATE_MD = {
+  healthy: '🟢 healthy',
+  burning: '🟠 burning',
+  exhausted: '🔴 exhausted',
+  nodata: '⚪ no data',
+} as const;
 
 /** Markdown for an SLO review document or a pull-request comment. */
 export function reportMarkdown(report: Report): string {
   const out = [`### Error budgets at ${iso(report.at)}`, '', `Incidents ${sourceText(report)}.`, ''];
-  out.push('| SLO | Owner | Objective | Window | SLI | Budget left | Burn 1h / 6h / 3d | Exhausted (6h burn) | State | Incidents |');
+  out.push(
+    '| SLO | Owner | Objective | Window | SLI | Budget left | Burn 1h / 6h / 3d | Exhausted (6h burn) | State | Incidents |',
+  );
   out.push('|---|---|---:|---|---:|---:|---|---|---|---:|');
   for (const e of report.entries) {
     const b = e.budget;
     const [, objective, window, sli, left, burns, exhausted, , incidents] = row(e).map(md);
-    const dashboard = e.slo.dashboard.url ? `[${md(e.slo.dashboard.title)}](${e.slo.dashboard.url.replace(/[()]/g, encodeURIComponent)})` : md(e.slo.dashboard.title);
-    out.push(`| ${md(e.slo.service)}/**${md(e.slo.name)}** | ${md(e.slo.dashboard.owner)} (${dashboard}) | ${objective} | ${window} | ${sli} | ${left} | ${burns!.replaceAll(' ', ' / ')} | ${exhausted} | ${STATE_MD[budgetHealth(b)]} | ${incidents} |`);
+    const dashboard = e.slo.dashboard.url
+      ? `[${md(e.slo.dashboard.title)}](${e.slo.dashboard.url.replace(/[()]/g, encodeURIComponent)})`
+      : md(e.slo.dashboard.title);
+    out.push(
+      `| ${md(e.slo.service)}/**${md(e.slo.name)}** | ${md(e.slo.dashboard.owner)} (${dashboard}) | ${objective} | ${window} | ${sli} | ${left} | ${burns!.replaceAll(' ', ' / ')} | ${exhausted} | ${STATE_MD[budgetHealth(b)]} | ${incidents} |`,
+    );
   }
   const incidents = report.entries.flatMap((e) => e.incidents.map((i) => ({ e, i })));
   if (incidents.length) {
     out.push('', '<details><summary>Incidents in the window</summary>', '');
     for (const { e, i } of incidents.sort((a, b) => a.i.firedAt - b.i.firedAt)) {
       const end = i.resolvedAt === null ? md(i.status ?? 'open') : `resolved ${iso(i.resolvedAt)}`;
-      out.push(`- ${iso(i.firedAt)} **${i.severity}** ${md(e.slo.id)}${i.reason === 'breach' ? '' : ` (${i.reason})`}: ${md(i.message)} (${end})`);
+      out.push(
+        `- ${iso(i.firedAt)} **${i.severity}** ${md(e.slo.id)}${i.reason === 'breach' ? '' : ` (${i.reason})`}: ${md(i.message)} (${end})`,
+      );
     }
     out.push('', '</details>');
   }

@@ -51,7 +51,13 @@ export interface ReportOptions {
 
 /** Builds the report; an SLO whose queries fail throws EvaluationError (no report is better than a wrong one). */
 export async function buildReport(port: PrometheusPort, config: Config, options: ReportOptions): Promise<Report> {
-  const stored = options.store ? await storedIncidents(options.store, options.at - Math.max(...config.slos.map((s) => budgetWindow(s, options.windowMs)), 0), options.at) : undefined;
+  const stored = options.store
+    ? await storedIncidents(
+        options.store,
+        options.at - Math.max(...config.slos.map((s) => budgetWindow(s, options.windowMs)), 0),
+        options.at,
+      )
+    : undefined;
   let done = 0;
   const entries = await mapLimit(config.slos, 4, async (slo): Promise<ReportEntry> => {
     const budget = await sloBudget(port, slo, options.at, options.windowMs);
@@ -92,7 +98,13 @@ function fromStore(i: Incident): ReportIncident {
 }
 
 /** The incidents the state machine opens over [from, to], stepping at the SLO's interval (at least 1m). */
-async function replayed(port: PrometheusPort, config: Config, slo: Slo, from: number, to: number): Promise<ReportIncident[]> {
+async function replayed(
+  port: PrometheusPort,
+  config: Config,
+  slo: Slo,
+  from: number,
+  to: number,
+): Promise<ReportIncident[]> {
   const stepMs = Math.max(60_000, Math.ceil(slo.intervalMs / 60_000) * 60_000);
   const start = Math.ceil(from / stepMs) * stepMs;
   const times: number[] = [];

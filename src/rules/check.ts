@@ -66,7 +66,11 @@ export function checkOptionsFromEnv(env: NodeJS.ProcessEnv, extra?: string): Che
 export function check(docs: SourceDoc[], options: CheckOptions = {}): CheckResult {
   const ctx = new CheckContext(options);
   for (const doc of docs) checkDocument(ctx, doc);
-  const slos = withDependencies(docs, ctx.candidates.flatMap((c) => checkSlo(ctx, c) ?? []), ctx.problems);
+  const slos = withDependencies(
+    docs,
+    ctx.candidates.flatMap((c) => checkSlo(ctx, c) ?? []),
+    ctx.problems,
+  );
   checkScheduleReferences(ctx);
   silenceWarnings(ctx, slos);
   const config: Config = {

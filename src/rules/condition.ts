@@ -130,7 +130,14 @@ export function parseCondition(text: string): Condition | undefined {
   const percent = s.take('%');
   if (!s.done()) return undefined;
   if (op !== undefined) return { kind: 'threshold', op, value: percent ? value / 100 : value, text: text.trim() };
-  return { kind: 'change', direction: direction!, op: changeOp!, value: percent ? value / 100 : value, relative: percent, text: text.trim() };
+  return {
+    kind: 'change',
+    direction: direction!,
+    op: changeOp!,
+    value: percent ? value / 100 : value,
+    relative: percent,
+    text: text.trim(),
+  };
 }
 
 /** Parses a percentage such as `99.9%` into a fraction (0.999), or returns undefined. */

@@ -82,7 +82,9 @@ export function durationOutOfBounds(text: string | number, bounds: DurationBound
   const shown = typeof text === 'number' ? String(text) : text.length > 24 ? `${text.slice(0, 20)}…` : text;
   const ms = parseDuration(text);
   if (ms === undefined) {
-    return typeof text === 'string' && isDurationText(text) ? `must be at most ${bounds.max} (got ${shown})` : undefined;
+    return typeof text === 'string' && isDurationText(text)
+      ? `must be at most ${bounds.max} (got ${shown})`
+      : undefined;
   }
   if (ms < parseDuration(bounds.min)!) return `must be at least ${bounds.min} (got ${shown})`;
   if (ms > parseDuration(bounds.max)!) return `must be at most ${bounds.max} (got ${shown})`;

@@ -89,9 +89,12 @@ export function isSlackChannel(value: string): boolean {
 export function slackChannel(written: string, env: NodeJS.ProcessEnv): { channel: string } | { error: string } {
   if (!written.includes(REFERENCE_START)) return { channel: written };
   const { value, missing, refused } = expandReferences(written, 'channel', env);
-  if (refused.length > 0) return { error: `channel ${written} names a variable that specs may not read: ${refused.join(', ')}` };
-  if (missing.length > 0) return { error: `channel ${written}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set` };
-  if (!isSlackChannel(value)) return { error: `channel ${written} does not hold a Slack channel ("#name" or a channel id)` };
+  if (refused.length > 0)
+    return { error: `channel ${written} names a variable that specs may not read: ${refused.join(', ')}` };
+  if (missing.length > 0)
+    return { error: `channel ${written}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set` };
+  if (!isSlackChannel(value))
+    return { error: `channel ${written} does not hold a Slack channel ("#name" or a channel id)` };
   return { channel: value };
 }
 
@@ -107,7 +110,10 @@ export interface EnvReference {
 }
 
 /** Finds the references in a string; malformed ones come back as errors with their offset. Linear in the text. */
-export function scanReferences(text: string): { refs: EnvReference[]; errors: Array<{ offset: number; message: string }> } {
+export function scanReferences(text: string): {
+  refs: EnvReference[];
+  errors: Array<{ offset: number; message: string }>;
+} {
   const refs: EnvReference[] = [];
   const errors: Array<{ offset: number; message: string }> = [];
   let from = 0;
@@ -115,7 +121,12 @@ export function scanReferences(text: string): { refs: EnvReference[]; errors: Ar
     const at = text.indexOf(REFERENCE_START, from);
     if (at < 0) break;
     const end = nameEnd(text, at + 2);
-    if (end > at + 2 && end - (at + 2) <= MAX_NAME && text.charCodeAt(end) === 0x7d /* } */ && !isDigit(text.charCodeAt(at + 2))) {
+    if (
+      end > at + 2 &&
+      end - (at + 2) <= MAX_NAME &&
+      text.charCodeAt(end) === 0x7d /* } */ &&
+      !isDigit(text.charCodeAt(at + 2))
+    ) {
       refs.push({ name: text.slice(at + 2, end), offset: at, length: end + 1 - at });
       from = end + 1;
       continue;
@@ -160,15 +171,19 @@ export class EnvAllowList {
       .filter(Boolean);
     const bad = patterns.find((p) => !/^[A-Za-z0-9_*]{1,128}$/.test(p));
     if (bad !== undefined) {
-      throw new AllowListError(`SLOE_SPEC_ENV_ALLOW: ${JSON.stringify(bad)} is not a variable name pattern (letters, digits, _ and *)`);
+      throw new AllowListError(
+        `SLOE_SPEC_ENV_ALLOW: ${JSON.stringify(bad)} is not a variable name pattern (letters, digits, _ and *)`,
+      );
     }
     return new EnvAllowList(patterns);
   }
 
   /** Why a spec may not read `name` in `field`, or undefined when it may. */
   refusal(name: string, field: ReferenceField): string | undefined {
-    if (ENGINE_SECRETS.has(name)) return `environment variable ${name} is a credential of sloe itself and can never be referenced`;
-    if (isEngineVariable(name)) return `environment variable ${name} is a setting or credential of sloe itself and can never be referenced`;
+    if (ENGINE_SECRETS.has(name))
+      return `environment variable ${name} is a credential of sloe itself and can never be referenced`;
+    if (isEngineVariable(name))
+      return `environment variable ${name} is a setting or credential of sloe itself and can never be referenced`;
     const type = REFERENCE_TYPES[field];
     if (!globMatch(type, name)) return `a ${field} may reference only ${type} variables, not ${name}`;
     if (!this.patterns.some((p) => globMatch(p, name))) {

@@ -32,12 +32,15 @@ export function inhibitor(slos: readonly Slo[], pages: readonly PageInterval[]):
     const forMs = slo.inhibitForMs ?? DEFAULT_INHIBIT_FOR_MS;
     let hold: Hold | undefined;
     for (const dependency of slo.inhibitedBy!) {
-      const matches = (p: PageInterval) => p.sloId !== slo.id && (dependency.ref.includes('/') ? p.sloId === dependency.ref : p.service === dependency.ref);
+      const matches = (p: PageInterval) =>
+        p.sloId !== slo.id &&
+        (dependency.ref.includes('/') ? p.sloId === dependency.ref : p.service === dependency.ref);
       for (const p of pages) {
         if (p.start > at || !matches(p)) continue;
         const until = p.end === null ? at + (Math.min(forMs, INHIBIT_RECHECK_MS) || INHIBIT_RECHECK_MS) : p.end + forMs;
         if (until <= at || (hold && until <= hold.until)) continue;
-        const why = dependency.via === 'inhibits' ? `${p.sloId} inhibits ${slo.name}` : `${slo.id} depends on ${dependency.ref}`;
+        const why =
+          dependency.via === 'inhibits' ? `${p.sloId} inhibits ${slo.name}` : `${slo.id} depends on ${dependency.ref}`;
         hold = {
           by: p.sloId,
           reason:

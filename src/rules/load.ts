@@ -38,7 +38,11 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
   const found: string[] = [];
   const walked = new Set<string>();
 
-  const walk = async (root: { path: string; real: string }, dir: string, ancestors: ReadonlySet<string>): Promise<void> => {
+  const walk = async (
+    root: { path: string; real: string },
+    dir: string,
+    ancestors: ReadonlySet<string>,
+  ): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
       at(dir, `cannot read the directory: ${e.code ?? e.message}`);
       return [];
@@ -52,14 +56,18 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
       if (entry.isSymbolicLink()) {
         const target = await stat(path).catch((e: NodeJS.ErrnoException) => e);
         if (target instanceof Error) {
-          if (SLO_FILE.test(entry.name)) at(path, target.code === 'ELOOP' ? 'symbolic link loop' : 'broken symbolic link: it points at nothing');
+          if (SLO_FILE.test(entry.name))
+            at(path, target.code === 'ELOOP' ? 'symbolic link loop' : 'broken symbolic link: it points at nothing');
           continue;
         }
         isDir = target.isDirectory();
         if (!isDir && !SLO_FILE.test(entry.name)) continue;
         real = await realpath(path);
         if (real !== root.real && !real.startsWith(root.real + sep)) {
-          at(path, `symbolic link leads outside ${root.path} (to ${real}): links below an SLO path must stay inside it`);
+          at(
+            path,
+            `symbolic link leads outside ${root.path} (to ${real}): links below an SLO path must stay inside it`,
+          );
           continue;
         }
       }
@@ -82,7 +90,12 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
     const s = await stat(p).catch((e: NodeJS.ErrnoException) => e);
     if (s instanceof Error) {
       // The path exists (as a link) but leads nowhere: a problem of that file, not a usage error.
-      if (await lstat(p).then(() => true, () => false)) {
+      if (
+        await lstat(p).then(
+          () => true,
+          () => false,
+        )
+      ) {
         at(p, s.code === 'ELOOP' ? 'symbolic link loop' : 'broken symbolic link: it points at nothing');
         continue;
       }
@@ -96,7 +109,8 @@ export async function findFiles(paths: readonly string[]): Promise<{ files: stri
     const real = await realpath(p);
     walked.add(real);
     await walk({ path: p, real }, p, new Set([real]));
-    if (found.length === before.files && problems.length === before.problems) at(p, 'no SLO files (*.yaml, *.yml) found');
+    if (found.length === before.files && problems.length === before.problems)
+      at(p, 'no SLO files (*.yaml, *.yml) found');
   }
   // Sorted, so that "already declared at" always names the same file; each real file once.
   const files = new Map<string, string>();
@@ -116,12 +130,24 @@ export const MAX_TOTAL_BYTES = 32 * 1024 * 1024;
 export async function loadRules(paths: readonly string[], options: CheckOptions = {}): Promise<LoadResult> {
   const { files, problems: found } = await findFiles(paths);
   // The files together are bounded too: those past the total are reported, unread.
-  const sizes = await Promise.all(files.map((f) => stat(f).then((s) => (s.isFile() ? s.size : 0), () => 0)));
+  const sizes = await Promise.all(
+    files.map((f) =>
+      stat(f).then(
+        (s) => (s.isFile() ? s.size : 0),
+        () => 0,
+      ),
+    ),
+  );
   let total = 0;
   const readable = files.filter((f, i) => {
     total += sizes[i]!;
     if (total <= MAX_TOTAL_BYTES) return true;
-    found.push({ file: f, line: 1, col: 1, message: `the SLO files together are over ${MAX_TOTAL_BYTES / 1024 / 1024} MiB from this file on: it is not read` });
+    found.push({
+      file: f,
+      line: 1,
+      col: 1,
+      message: `the SLO files together are over ${MAX_TOTAL_BYTES / 1024 / 1024} MiB from this file on: it is not read`,
+    });
     return false;
   });
   const sources = await Promise.all(readable.map((f) => readSource(f)));

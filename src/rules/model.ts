@@ -2,7 +2,6 @@
 import type { Change, Condition, Threshold } from './condition.js';
 import type { PAGERDUTY_SEVERITIES, SIGNALS } from './schema.js';
 
-
 export type Signal = (typeof SIGNALS)[number];
 export type Severity = 'page' | 'ticket';
 export type PagerDutySeverity = (typeof PAGERDUTY_SEVERITIES)[number];

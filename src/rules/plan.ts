@@ -91,7 +91,11 @@ export function planEscalations(
  * steps' spacing, so that a released escalation starts from its first step (Slack, then PagerDuty `after` later)
  * rather than sending everything at once.
  */
-export function releasedAt(policy: EscalationPolicy, step: Pick<PlannedStep, 'severity' | 'index'>, hold: Pick<Hold, 'until' | 'cause'>): number {
+export function releasedAt(
+  policy: EscalationPolicy,
+  step: Pick<PlannedStep, 'severity' | 'index'>,
+  hold: Pick<Hold, 'until' | 'cause'>,
+): number {
   if (!hold.cause) return hold.until;
   const steps = policy[step.severity];
   const first = Math.min(...steps.map((s) => s.afterMs));

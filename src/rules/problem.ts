@@ -40,7 +40,12 @@ export function formatProblem(p: Problem): string {
  */
 export function formatGithubProblem(p: Problem, level: 'error' | 'warning' = 'error'): string {
   const property = (s: string) =>
-    printable(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C');
+    printable(s)
+      .replace(/%/g, '%25')
+      .replace(/\r/g, '%0D')
+      .replace(/\n/g, '%0A')
+      .replace(/:/g, '%3A')
+      .replace(/,/g, '%2C');
   const data = (s: string) => printable(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
   return `::${level} file=${property(p.file)},line=${p.line},col=${p.col}::${data(p.message)}`;
 }

@@ -100,7 +100,8 @@ export function checkPromql(expr: string): PromqlInfo {
         const by = node.node.getChild('By');
         const labels = node.node.getChild('GroupingLabels');
         if (by && labels) {
-          for (const l of labels.getChildren('LabelName')) groupedBy.push({ label: expr.slice(l.from, l.to), offset: l.from });
+          for (const l of labels.getChildren('LabelName'))
+            groupedBy.push({ label: expr.slice(l.from, l.to), offset: l.from });
           for (const l of labels.getChildren('QuotedLabelName')) {
             groupedBy.push({ label: expr.slice(l.from + 1, l.to - 1), offset: l.from });
           }
@@ -187,14 +188,20 @@ function typeOf(node: SyntaxNode, expr: string, issues: PromqlIssue[]): ValueTyp
       const inner = children(node)[0];
       const t = inner ? typeOf(inner, expr, issues) : 'vector';
       if (t !== 'scalar' && t !== 'vector') {
-        issues.push({ offset: node.from, message: `unary expression only allowed on expressions of type scalar or instant vector, got ${TYPE_NAMES[t]}` });
+        issues.push({
+          offset: node.from,
+          message: `unary expression only allowed on expressions of type scalar or instant vector, got ${TYPE_NAMES[t]}`,
+        });
       }
       return t;
     }
     case 'BinaryExpr': {
       const types = children(node).map((c) => typeOf(c, expr, issues));
       if (types.some((t) => t !== 'scalar' && t !== 'vector')) {
-        issues.push({ offset: node.from, message: 'binary expression must contain only scalar and instant vector types' });
+        issues.push({
+          offset: node.from,
+          message: 'binary expression must contain only scalar and instant vector types',
+        });
         return 'vector';
       }
       return types.every((t) => t === 'scalar') ? 'scalar' : 'vector';

@@ -41,12 +41,21 @@ export async function readText(file: string): Promise<ReadResult> {
   }
   const nul = bytes.indexOf(0);
   if (nul >= 0) {
-    return { problem: { ...position(bytes, nul), message: 'the file contains a NUL byte: it is binary, or UTF-16 without a byte order mark; SLO files are UTF-8 text' } };
+    return {
+      problem: {
+        ...position(bytes, nul),
+        message:
+          'the file contains a NUL byte: it is binary, or UTF-16 without a byte order mark; SLO files are UTF-8 text',
+      },
+    };
   }
   if (!isUtf8(bytes)) {
     const bad = firstInvalidUtf8(bytes);
     return {
-      problem: { ...position(bytes, bad), message: `invalid UTF-8 (byte 0x${bytes[bad]!.toString(16).padStart(2, '0')}): SLO files must be UTF-8; save the file as UTF-8` },
+      problem: {
+        ...position(bytes, bad),
+        message: `invalid UTF-8 (byte 0x${bytes[bad]!.toString(16).padStart(2, '0')}): SLO files must be UTF-8; save the file as UTF-8`,
+      },
     };
   }
   return { text: bytes.toString('utf8') };
@@ -93,7 +102,13 @@ function firstInvalidUtf8(bytes: Buffer): number {
     if (length === 0 || i + length > bytes.length) return i;
     const second = bytes[i + 1]!;
     // Overlong forms, surrogates and code points beyond U+10FFFF are not UTF-8.
-    if ((b === 0xe0 && second < 0xa0) || (b === 0xed && second > 0x9f) || (b === 0xf0 && second < 0x90) || (b === 0xf4 && second > 0x8f)) return i;
+    if (
+      (b === 0xe0 && second < 0xa0) ||
+      (b === 0xed && second > 0x9f) ||
+      (b === 0xf0 && second < 0x90) ||
+      (b === 0xf4 && second > 0x8f)
+    )
+      return i;
     for (let k = 1; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i;
     i += length;
   }

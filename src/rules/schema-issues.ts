@@ -9,14 +9,19 @@ type Issue = z.core.$ZodIssue;
  * Validates a document against a schema; every issue becomes one problem. `known` is the value without its unknown
  * keys, so that the remaining checks can still run on a document whose only fault is a typo in a key.
  */
-export function schemaProblems(doc: SourceDoc, schema: z.ZodType, value: unknown): { problems: Problem[]; known: unknown } {
+export function schemaProblems(
+  doc: SourceDoc,
+  schema: z.ZodType,
+  value: unknown,
+): { problems: Problem[]; known: unknown } {
   const result = schema.safeParse(value);
   if (result.success) return { problems: [], known: value };
   const known = structuredClone(value);
   for (const issue of result.error.issues) {
     if (issue.code !== 'unrecognized_keys') continue;
     const target = valueAt(known, issue.path as Path);
-    if (target !== null && typeof target === 'object') for (const k of issue.keys) delete (target as Record<string, unknown>)[k];
+    if (target !== null && typeof target === 'object')
+      for (const k of issue.keys) delete (target as Record<string, unknown>)[k];
   }
   return { problems: result.error.issues.flatMap((issue) => issueProblems(doc, schema, value, issue, [])), known };
 }
@@ -32,14 +37,18 @@ function issueProblems(doc: SourceDoc, schema: z.ZodType, root: unknown, issue: 
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = keysAt(schema, local, root);
-      return issue.keys.map((key) => doc.problem([...path, key], `unknown key ${shown(key)}${suggest(key, known)}`, 'key'));
+      return issue.keys.map((key) =>
+        doc.problem([...path, key], `unknown key ${shown(key)}${suggest(key, known)}`, 'key'),
+      );
     }
     case 'invalid_type':
       return [doc.problem(path, `${JSON.stringify(field)} must be ${article(issue.expected)}, not ${describe(value)}`)];
     case 'invalid_union': {
       if (issue.discriminator !== undefined || isDiscriminator(issue)) {
         const options = (issue as { options?: unknown[] }).options ?? [];
-        return [doc.problem(path, `${JSON.stringify(field)} must be one of ${options.join(', ')} (got ${shown(value)})`)];
+        return [
+          doc.problem(path, `${JSON.stringify(field)} must be one of ${options.join(', ')} (got ${shown(value)})`),
+        ];
       }
       if (value !== null && typeof value === 'object') {
         // The branch that got furthest into the value explains the problem best.
@@ -55,12 +64,20 @@ function issueProblems(doc: SourceDoc, schema: z.ZodType, root: unknown, issue: 
     }
     case 'invalid_value':
       if (issue.values.length === 1) {
-        return [doc.problem(path, `${JSON.stringify(field)} must be ${JSON.stringify(issue.values[0])} (got ${shown(value)})`)];
+        return [
+          doc.problem(
+            path,
+            `${JSON.stringify(field)} must be ${JSON.stringify(issue.values[0])} (got ${shown(value)})`,
+          ),
+        ];
       }
-      return [doc.problem(path, `${JSON.stringify(field)} must be one of ${issue.values.join(', ')} (got ${shown(value)})`)];
+      return [
+        doc.problem(path, `${JSON.stringify(field)} must be one of ${issue.values.join(', ')} (got ${shown(value)})`),
+      ];
     case 'too_small':
       if (!issue.message.startsWith('Too small')) return [doc.problem(path, issue.message)];
-      if (issue.origin === 'array') return [doc.problem(path, `${JSON.stringify(field)} must list at least ${issue.minimum} item(s)`)];
+      if (issue.origin === 'array')
+        return [doc.problem(path, `${JSON.stringify(field)} must list at least ${issue.minimum} item(s)`)];
       if (issue.origin === 'string') return [doc.problem(path, `${JSON.stringify(field)} must not be empty`)];
       return [doc.problem(path, `${JSON.stringify(field)} must be at least ${issue.minimum}`)];
     case 'invalid_key': {
@@ -69,13 +86,30 @@ function issueProblems(doc: SourceDoc, schema: z.ZodType, root: unknown, issue: 
     }
     case 'too_big':
       if (issue.origin === 'string' && typeof value === 'string') {
-        return [doc.problem(path, `${JSON.stringify(field)} must be at most ${issue.maximum} characters (it has ${value.length})`)];
+        return [
+          doc.problem(
+            path,
+            `${JSON.stringify(field)} must be at most ${issue.maximum} characters (it has ${value.length})`,
+          ),
+        ];
       }
       return [doc.problem(path, `${JSON.stringify(field)} must be at most ${issue.maximum}`)];
     case 'custom':
-      return [doc.problem(path, (issue.params as { withField?: boolean } | undefined)?.withField ? `${field} ${issue.message}` : issue.message)];
+      return [
+        doc.problem(
+          path,
+          (issue.params as { withField?: boolean } | undefined)?.withField
+            ? `${field} ${issue.message}`
+            : issue.message,
+        ),
+      ];
     case 'invalid_format':
-      return [doc.problem(path, issue.message.startsWith('Invalid') ? `${JSON.stringify(field)} has an invalid format` : issue.message)];
+      return [
+        doc.problem(
+          path,
+          issue.message.startsWith('Invalid') ? `${JSON.stringify(field)} has an invalid format` : issue.message,
+        ),
+      ];
     default:
       return [doc.problem(path, issue.message)];
   }
@@ -151,7 +185,8 @@ function keysAt(schema: z.ZodType, path: Path, root: unknown): string[] {
 
 function pickByShape(options: z.ZodType[], value: unknown): z.ZodType | undefined {
   if (Array.isArray(value)) return options.find((o) => o instanceof z.ZodArray);
-  if (value === null || typeof value !== 'object') return options.find((o) => !(o instanceof z.ZodObject || o instanceof z.ZodArray));
+  if (value === null || typeof value !== 'object')
+    return options.find((o) => !(o instanceof z.ZodObject || o instanceof z.ZodArray));
   const objects = options.filter((o): o is z.ZodObject => o instanceof z.ZodObject);
   const v = value as Record<string, unknown>;
   // A discriminated union: the option whose literal discriminator matches the value.
@@ -163,7 +198,8 @@ function pickByShape(options: z.ZodType[], value: unknown): z.ZodType | undefine
 
 /** A value as JSON for a message, cut short when long: a message quotes a value, it does not reproduce it. */
 export function shown(value: unknown): string {
-  const text = JSON.stringify(typeof value === 'string' && value.length > 60 ? value.slice(0, 60) : value) ?? String(value);
+  const text =
+    JSON.stringify(typeof value === 'string' && value.length > 60 ? value.slice(0, 60) : value) ?? String(value);
   return typeof value === 'string' && value.length > 60 ? `${text.slice(0, -1)}…" (${value.length} characters)` : text;
 }
 
@@ -186,7 +222,9 @@ export function suggest(key: string, known: string[]): string {
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? ` (did you mean ${JSON.stringify(best)}?)` : '';
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))
+    ? ` (did you mean ${JSON.stringify(best)}?)`
+    : '';
 }
 
 /** A lower bound of the edit distance: characters of one string not matched by the other's (as multisets). */
@@ -213,7 +251,8 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
       d[i]![j] = best;
     }
   }

@@ -32,7 +32,15 @@ const SLACK_GROUP_HANDLE_PATTERN = '^@[a-z0-9][a-z0-9._-]{0,79}$';
  * The longest string each kind of field takes: a spec is read on the engine's event loop, so nothing in it is
  * unbounded. The checks after a length check only run on strings within it.
  */
-export const MAX_LENGTH = { name: 256, query: 4096, text: 4096, url: 2048, label: 1024, short: 64, duration: 1024 } as const;
+export const MAX_LENGTH = {
+  name: 256,
+  query: 4096,
+  text: 4096,
+  url: 2048,
+  label: 1024,
+  short: 64,
+  duration: 1024,
+} as const;
 
 /** A string of at most `max` characters; longer ones fail here and are not looked at further. */
 const text = (max: number) => z.string().max(max, { abort: true });
@@ -69,7 +77,8 @@ const duration = (description: string, bounds: DurationBounds = ANY_DURATION) =>
     })
     .meta({ description: `${description}; from ${bounds.min} to ${bounds.max}` });
 
-const CONDITION_MESSAGE = 'invalid condition: expected "< N", "<= N", "> N", ">= N" (N may end in %), or "drop > N" / "rise > N" with a baseline';
+const CONDITION_MESSAGE =
+  'invalid condition: expected "< N", "<= N", "> N", ">= N" (N may end in %), or "drop > N" / "rise > N" with a baseline';
 const condition = (description: string) =>
   text(MAX_LENGTH.short)
     .refine((s) => parseCondition(s) !== undefined, { error: CONDITION_MESSAGE })
@@ -82,7 +91,9 @@ const percent = (description: string) =>
 
 const labels = z
   .record(
-    text(MAX_LENGTH.name).regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' }),
+    text(MAX_LENGTH.name).regex(new RegExp(LABEL_NAME_PATTERN), {
+      error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*',
+    }),
     text(MAX_LENGTH.label),
   )
   .meta({ description: 'labels copied onto every incident' });
@@ -100,10 +111,18 @@ const url = (what: string, description: string) =>
       } catch {
         parsed = undefined;
       }
-      if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || !/^https?:\/\//i.test(value) || parsed.hostname === '') {
+      if (
+        !parsed ||
+        (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') ||
+        !/^https?:\/\//i.test(value) ||
+        parsed.hostname === ''
+      ) {
         ctx.addIssue({ code: 'custom', message: `${what} must be an http(s) URL` });
       } else if (URL_MARKUP.test(value)) {
-        ctx.addIssue({ code: 'custom', message: `${what} must be a plain http(s) URL: "|", "<", ">" and whitespace are not allowed (Slack reads them as markup)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${what} must be a plain http(s) URL: "|", "<", ">" and whitespace are not allowed (Slack reads them as markup)`,
+        });
       }
     })
     .meta({ description, pattern: String.raw`^https?://[^\s<>|]+$` });
@@ -115,7 +134,9 @@ export const OWNER_PLACEHOLDER = 'TODO-owner';
 const owner = (description: string) =>
   text(MAX_LENGTH.name)
     .min(1, { error: 'owner must not be empty' })
-    .refine((s) => s !== OWNER_PLACEHOLDER, { error: `owner is still the placeholder ${OWNER_PLACEHOLDER} that sloe import wrote: name the owning team or person` })
+    .refine((s) => s !== OWNER_PLACEHOLDER, {
+      error: `owner is still the placeholder ${OWNER_PLACEHOLDER} that sloe import wrote: name the owning team or person`,
+    })
     .meta({ description });
 
 export const DashboardSchema = z
@@ -142,8 +163,14 @@ const eventCount = (description: string) => z.number().int().min(0).optional().m
 export const AlertSchema = z
   .strictObject({
     when: condition('the breach condition').optional(),
-    for: duration('the breach must hold this long before the incident fires (default 0)', { min: '0', max: '30d' }).optional(),
-    resolveAfter: duration('healthy this long before the incident resolves (default 5m)', { min: '0', max: '30d' }).optional(),
+    for: duration('the breach must hold this long before the incident fires (default 0)', {
+      min: '0',
+      max: '30d',
+    }).optional(),
+    resolveAfter: duration('healthy this long before the incident resolves (default 5m)', {
+      min: '0',
+      max: '30d',
+    }).optional(),
     severity: z.enum(SEVERITIES).optional().meta({ description: 'incident severity (default page)' }),
     burnRate: z
       .union([z.literal('workbook'), z.array(BurnRateTierSchema).min(1)], {
@@ -157,8 +184,14 @@ export const AlertSchema = z
 
 export const RatioSchema = z
   .strictObject({
-    bad: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'rate of bad events; use $window for the range' }),
-    good: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'rate of good events; use $window for the range' }),
+    bad: text(MAX_LENGTH.query)
+      .min(1)
+      .optional()
+      .meta({ description: 'rate of bad events; use $window for the range' }),
+    good: text(MAX_LENGTH.query)
+      .min(1)
+      .optional()
+      .meta({ description: 'rate of good events; use $window for the range' }),
     total: text(MAX_LENGTH.query).min(1).meta({ description: 'rate of all events; use $window for the range' }),
   })
   .meta({ description: 'a ratio SLI: exactly one of bad|good, plus total' });
@@ -174,7 +207,10 @@ const matchers = (description: string) => text(MAX_LENGTH.query).min(1).meta({ d
 
 export const MetricsSchema = z
   .strictObject({
-    profile: z.enum(METRIC_PROFILES).optional().meta({ description: 'metric names to start from: opentelemetry-genai (the OpenTelemetry GenAI semantic conventions as exported to Prometheus) or custom (default: only the names given)' }),
+    profile: z.enum(METRIC_PROFILES).optional().meta({
+      description:
+        'metric names to start from: opentelemetry-genai (the OpenTelemetry GenAI semantic conventions as exported to Prometheus) or custom (default: only the names given)',
+    }),
     selector: matchers('label matchers added to every selector, e.g. app="assistant"').optional(),
     duration: metricName('histogram of request duration in seconds (without _bucket)').optional(),
     requests: z
@@ -211,11 +247,22 @@ export const CompareSchema = z
     label: text(MAX_LENGTH.name)
       .regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' })
       .meta({ description: 'the label whose values are the variants, e.g. prompt_key or gen_ai_request_model' }),
-    baseline: text(MAX_LENGTH.label).min(1, { error: 'compare.baseline must not be empty: name the value of the label every other value is compared with' }).meta({ description: 'the value of the label that is the baseline, e.g. answer_v1' }),
-    when: condition('how far a variant may move from the baseline before it is a regression: "rise > 20%", "drop > 2" (default per signal: latency and cost rise > 20%, error rate rise > 0.005, eval score drop > 2)').optional(),
-    minEvents: eventCount('the fewest events each side needs over the window before the comparison counts (default 100; for gauges, samples: default 10)'),
+    baseline: text(MAX_LENGTH.label)
+      .min(1, {
+        error: 'compare.baseline must not be empty: name the value of the label every other value is compared with',
+      })
+      .meta({ description: 'the value of the label that is the baseline, e.g. answer_v1' }),
+    when: condition(
+      'how far a variant may move from the baseline before it is a regression: "rise > 20%", "drop > 2" (default per signal: latency and cost rise > 20%, error rate rise > 0.005, eval score drop > 2)',
+    ).optional(),
+    minEvents: eventCount(
+      'the fewest events each side needs over the window before the comparison counts (default 100; for gauges, samples: default 10)',
+    ),
   })
-  .meta({ description: 'compare the values of a label (prompt or model variants) against a baseline value: the rollout gate of `sloe gate`' });
+  .meta({
+    description:
+      'compare the values of a label (prompt or model variants) against a baseline value: the rollout gate of `sloe gate`',
+  });
 /** A dependency: `service` (any SLO of it) or `service/slo`. */
 const DEPENDENCY_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)?$';
 
@@ -228,10 +275,15 @@ const dependsOn = (whose: string) =>
     .array(dependency)
     .min(1, { error: 'dependsOn must list at least one "service" or "service/slo"' })
     .optional()
-    .meta({ description: `what ${whose} depends on: "service/slo" or "service" (any of its SLOs); while one of them has a firing page, a page of ${whose} is held, and released if it still fires inhibitFor after the dependency resolves` });
+    .meta({
+      description: `what ${whose} depends on: "service/slo" or "service" (any of its SLOs); while one of them has a firing page, a page of ${whose} is held, and released if it still fires inhibitFor after the dependency resolves`,
+    });
 
 const inhibitFor = (whose: string) =>
-  duration(`how long a page of ${whose} held by a dependency (dependsOn, inhibits) still waits after the dependency resolved (default 15m)`, { min: '0', max: '1d' }).optional();
+  duration(
+    `how long a page of ${whose} held by a dependency (dependsOn, inhibits) still waits after the dependency resolved (default 15m)`,
+    { min: '0', max: '1d' },
+  ).optional();
 
 export const SloSchema = z.strictObject({
   name: name('SLO name'),
@@ -240,35 +292,61 @@ export const SloSchema = z.strictObject({
   description: text(MAX_LENGTH.text).optional(),
   runbook: url('runbook', 'runbook link shown on every alert').optional(),
   query: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'PromQL giving the SLI value' }),
-  baseline: text(MAX_LENGTH.query).min(1).optional().meta({ description: 'PromQL giving the baseline for drop/rise conditions' }),
+  baseline: text(MAX_LENGTH.query)
+    .min(1)
+    .optional()
+    .meta({ description: 'PromQL giving the baseline for drop/rise conditions' }),
   ratio: RatioSchema.optional(),
   objective: text(MAX_LENGTH.short)
     .refine((s) => parseCondition(s) !== undefined || parsePercent(s) !== undefined, {
       error: 'invalid objective: expected a condition such as "< 3.5", or for a ratio SLO a percentage such as 99.9%',
     })
     .optional()
-    .meta({ description: 'what healthy means: a condition, or for a ratio SLO the share of good events', pattern: `${CONDITION_PATTERN}|${PERCENT_PATTERN}` }),
+    .meta({
+      description: 'what healthy means: a condition, or for a ratio SLO the share of good events',
+      pattern: `${CONDITION_PATTERN}|${PERCENT_PATTERN}`,
+    }),
   window: duration('compliance window of a ratio SLO (default 30d)', { min: '1m', max: '1y' }).optional(),
   interval: duration('evaluation cadence (default: the service interval)', { min: '1s', max: '1d' }).optional(),
-  escalation: reference('escalation').optional().meta({ description: 'EscalationPolicy overriding the service default' }),
+  escalation: reference('escalation')
+    .optional()
+    .meta({ description: 'EscalationPolicy overriding the service default' }),
   labels: labels.optional(),
   noData: z.enum(['alert', 'ok', 'keep']).optional().meta({ description: 'what missing data means (default alert)' }),
-  noDataFor: duration('how long data may be missing before a no-data incident (default 10m)', { min: '1s', max: '30d' }).optional(),
+  noDataFor: duration('how long data may be missing before a no-data incident (default 10m)', {
+    min: '1s',
+    max: '30d',
+  }).optional(),
   maxSeries: z.number().int().min(1).optional().meta({ description: 'most series the query may return (default 50)' }),
   alert: AlertSchema.optional(),
-  quantile: z.number().gt(0).lt(1).optional().meta({ description: 'latency SLOs declared by signal: the quantile (default 0.95)' }),
+  quantile: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .optional()
+    .meta({ description: 'latency SLOs declared by signal: the quantile (default 0.95)' }),
   by: z
-    .array(text(MAX_LENGTH.name).regex(new RegExp(LABEL_NAME_PATTERN), { error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' }))
+    .array(
+      text(MAX_LENGTH.name).regex(new RegExp(LABEL_NAME_PATTERN), {
+        error: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*',
+      }),
+    )
     .optional()
     .meta({ description: 'SLOs declared by signal: labels that split the SLO into instances (e.g. the model)' }),
-  range: duration('SLOs declared by signal: the range of rate() (default per signal: 5m, cost 1d, cache and guardrail 10m)', { min: '1s', max: '30d' }).optional(),
+  range: duration(
+    'SLOs declared by signal: the range of rate() (default per signal: 5m, cost 1d, cache and guardrail 10m)',
+    { min: '1s', max: '30d' },
+  ).optional(),
   compare: CompareSchema.optional(),
   dependsOn: dependsOn('this SLO'),
   inhibits: z
     .array(dependency)
     .min(1, { error: 'inhibits must list at least one SLO of the same service' })
     .optional()
-    .meta({ description: 'SLOs of the same service whose pages wait while this SLO has a firing page (a burn-rate SLO and a threshold SLO on the same counters: one fault, one page)' }),
+    .meta({
+      description:
+        'SLOs of the same service whose pages wait while this SLO has a firing page (a burn-rate SLO and a threshold SLO on the same counters: one fault, one page)',
+    }),
   inhibitFor: inhibitFor('this SLO'),
 });
 
@@ -285,14 +363,20 @@ export const ServiceLevelsSchema = z
     dashboards: z.array(DashboardSchema).optional(),
     metrics: MetricsSchema.optional(),
     dependsOn: dependsOn('every SLO of the service'),
-    inhibitFor: inhibitFor('the service\'s SLOs'),
+    inhibitFor: inhibitFor("the service's SLOs"),
     slos: z.array(SloSchema).min(1, { error: 'slos must list at least one SLO' }),
   })
   .meta({ title: 'ServiceLevels', description: 'the SLOs of one service' });
 
 const stepCommon = {
-  after: duration('when the step runs, counted from the moment the incident fires (default 0)', { min: '0', max: '30d' }).optional(),
-  repeat: duration('last step only: run this step again every `repeat` until the incident is acknowledged or resolved (at least 1m)', { min: '0', max: '30d' }).optional(),
+  after: duration('when the step runs, counted from the moment the incident fires (default 0)', {
+    min: '0',
+    max: '30d',
+  }).optional(),
+  repeat: duration(
+    'last step only: run this step again every `repeat` until the incident is acknowledged or resolved (at least 1m)',
+    { min: '0', max: '30d' },
+  ).optional(),
 };
 
 export const SlackStepSchema = z.strictObject({
@@ -309,7 +393,10 @@ export const PagerDutyStepSchema = z.strictObject({
   notify: z.literal('pagerduty'),
   ...stepCommon,
   routingKey: text(MAX_LENGTH.name)
-    .regex(/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/, { error: 'routingKey must be an environment reference such as ${PAGERDUTY_ROUTING_KEY}: secrets do not belong in files' })
+    .regex(/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/, {
+      error:
+        'routingKey must be an environment reference such as ${PAGERDUTY_ROUTING_KEY}: secrets do not belong in files',
+    })
     .optional()
     .meta({ description: 'Events API v2 routing key, as an environment reference: ${PAGERDUTY_ROUTING_KEY}' }),
   severity: z.enum(PAGERDUTY_SEVERITIES).optional().meta({ description: 'PagerDuty severity (default critical)' }),
@@ -331,10 +418,19 @@ export const GroupSchema = z
     by: z
       .array(z.enum(GROUP_BY), { error: 'group.by must be a list: [service, slo], [service] or []' })
       .optional()
-      .meta({ description: 'what the incidents of a group share: [service, slo] (default), [service], or [] (every incident of the policy)' }),
-    wait: duration('incidents of a group that fire within `wait` of its first share its message, PagerDuty incident and escalation (default 30s)', { min: '0', max: '1h' }).optional(),
+      .meta({
+        description:
+          'what the incidents of a group share: [service, slo] (default), [service], or [] (every incident of the policy)',
+      }),
+    wait: duration(
+      'incidents of a group that fire within `wait` of its first share its message, PagerDuty incident and escalation (default 30s)',
+      { min: '0', max: '1h' },
+    ).optional(),
   })
-  .meta({ description: "incidents of one group that fire within `wait` share one Slack message, one PagerDuty incident and one escalation (Alertmanager's group_by and group_wait)" });
+  .meta({
+    description:
+      "incidents of one group that fire within `wait` share one Slack message, one PagerDuty incident and one escalation (Alertmanager's group_by and group_wait)",
+  });
 
 export const EscalationPolicySchema = z
   .strictObject({
@@ -347,14 +443,23 @@ export const EscalationPolicySchema = z
     responders: z
       .array(
         text(MAX_LENGTH.short).regex(new RegExp(`${SLACK_USER_ID_PATTERN}|${SLACK_GROUP_HANDLE_PATTERN}`), {
-          error: (issue) => `responders must be Slack user ids (U… or W…) or user group handles (@name): got ${JSON.stringify(issue.input)}`,
+          error: (issue) =>
+            `responders must be Slack user ids (U… or W…) or user group handles (@name): got ${JSON.stringify(issue.input)}`,
         }),
         { error: 'responders must be a list of Slack user ids (U… or W…) and user group handles (@name)' },
       )
-      .min(1, { error: 'responders must list at least one Slack user id or user group handle; leave it out to let anyone act' })
+      .min(1, {
+        error: 'responders must list at least one Slack user id or user group handle; leave it out to let anyone act',
+      })
       .optional()
-      .meta({ description: 'who may Ack, Resolve and Snooze from Slack: Slack user ids and user group handles (@name); members of the on-call schedules of its steps may too. Unset: anyone who sees the message' }),
-    repeat: duration('start the page steps over `repeat` after the last one ran, until the incident is acknowledged or resolved (at least 1m)', { min: '0', max: '30d' }).optional(),
+      .meta({
+        description:
+          'who may Ack, Resolve and Snooze from Slack: Slack user ids and user group handles (@name); members of the on-call schedules of its steps may too. Unset: anyone who sees the message',
+      }),
+    repeat: duration(
+      'start the page steps over `repeat` after the last one ran, until the incident is acknowledged or resolved (at least 1m)',
+      { min: '0', max: '30d' },
+    ).optional(),
     group: GroupSchema.optional(),
   })
   .meta({ title: 'EscalationPolicy', description: 'who is told, how, and when, per severity' });
@@ -395,7 +500,10 @@ export const OnCallScheduleSchema = z
         }),
       )
       .optional(),
-    fallback: text(MAX_LENGTH.name).min(1).optional().meta({ description: 'member paged when the schedule resolves to nobody' }),
+    fallback: text(MAX_LENGTH.name)
+      .min(1)
+      .optional()
+      .meta({ description: 'member paged when the schedule resolves to nobody' }),
   })
   .meta({ title: 'OnCallSchedule', description: 'who is on call when' });
 
@@ -404,12 +512,19 @@ export const SilenceSchema = z
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('Silence'),
     name: name('silence name'),
-    owner: text(MAX_LENGTH.name).min(1, { error: 'owner must not be empty' }).meta({ description: 'who answers for the silence' }),
-    reason: text(MAX_LENGTH.text).min(1, { error: 'reason must not be empty: say why these incidents are silenced' }).meta({ description: 'why: shown in the audit trail of every incident it silences' }),
+    owner: text(MAX_LENGTH.name)
+      .min(1, { error: 'owner must not be empty' })
+      .meta({ description: 'who answers for the silence' }),
+    reason: text(MAX_LENGTH.text)
+      .min(1, { error: 'reason must not be empty: say why these incidents are silenced' })
+      .meta({ description: 'why: shown in the audit trail of every incident it silences' }),
     matchers: z
       .array(text(MAX_LENGTH.label).min(1))
       .min(1, { error: 'matchers must list at least one matcher, e.g. "service = checkout"' })
-      .meta({ description: 'Alertmanager-style matchers on service, slo, signal, severity and incident labels: "name = value", "!=", "=~", "!~" (regular expressions are anchored); all must hold' }),
+      .meta({
+        description:
+          'Alertmanager-style matchers on service, slo, signal, severity and incident labels: "name = value", "!=", "=~", "!~" (regular expressions are anchored); all must hold',
+      }),
     startsAt: text(MAX_LENGTH.short).optional().meta({ description: 'fixed window: start, RFC 3339' }),
     endsAt: text(MAX_LENGTH.short).optional().meta({ description: 'fixed window: end, RFC 3339' }),
     every: z.literal('weekly').optional().meta({ description: 'recurring window: weekly' }),
@@ -425,10 +540,18 @@ export const SilenceSchema = z
     to: text(MAX_LENGTH.short)
       .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a local time of day such as 04:00' })
       .optional()
-      .meta({ description: 'recurring window: local end time (HH:MM); at or before `from`, the window ends the next day' }),
-    timezone: text(MAX_LENGTH.short).min(1).optional().meta({ description: 'recurring window: IANA time zone, e.g. Europe/Berlin' }),
+      .meta({
+        description: 'recurring window: local end time (HH:MM); at or before `from`, the window ends the next day',
+      }),
+    timezone: text(MAX_LENGTH.short)
+      .min(1)
+      .optional()
+      .meta({ description: 'recurring window: IANA time zone, e.g. Europe/Berlin' }),
   })
-  .meta({ title: 'Silence', description: 'a maintenance window: the matching incidents are opened and recorded but send no step while it lasts' });
+  .meta({
+    title: 'Silence',
+    description: 'a maintenance window: the matching incidents are opened and recorded but send no step while it lasts',
+  });
 
 export const KINDS = {
   ServiceLevels: ServiceLevelsSchema,

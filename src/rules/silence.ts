@@ -4,7 +4,15 @@
  * questions of the same silences, so a silence has the same effect in both.
  */
 import { DateTime } from 'luxon';
-import { type Matcher, type MatchOp, type Silence, type SilenceWindow, WEEKDAYS, type Severity, type Slo } from './model.js';
+import {
+  type Matcher,
+  type MatchOp,
+  type Silence,
+  type SilenceWindow,
+  WEEKDAYS,
+  type Severity,
+  type Slo,
+} from './model.js';
 
 export { type Matcher, type Silence, type SilenceWindow, WEEKDAYS };
 
@@ -41,7 +49,10 @@ const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$/;
 /** Parses `name op value`; a string that is not one, or a regular expression that does not compile, is an Error. */
 export function parseMatcher(text: string): Matcher | Error {
   const m = MATCHER.exec(text);
-  if (!m) return new Error(`invalid matcher ${JSON.stringify(text)}: expected "name = value", "!=", "=~" or "!~" (e.g. "service = checkout", "slo =~ latency-.*")`);
+  if (!m)
+    return new Error(
+      `invalid matcher ${JSON.stringify(text)}: expected "name = value", "!=", "=~" or "!~" (e.g. "service = checkout", "slo =~ latency-.*")`,
+    );
   const [, name, op, raw] = m as unknown as [string, string, MatchOp, string];
   const value = /^"(.*)"$/.exec(raw)?.[1] ?? raw;
   if (op === '=~' || op === '!~') {
@@ -103,7 +114,8 @@ export function silenceMatches(silence: Pick<Silence, 'matchers'>, target: Silen
 
 /** The occurrence of the silence's window that contains `t` ([start, end) in unix ms), if any. */
 export function windowAt(window: SilenceWindow, t: number): { start: number; end: number } | undefined {
-  if (window.kind === 'fixed') return t >= window.startsAt && t < window.endsAt ? { start: window.startsAt, end: window.endsAt } : undefined;
+  if (window.kind === 'fixed')
+    return t >= window.startsAt && t < window.endsAt ? { start: window.startsAt, end: window.endsAt } : undefined;
   const local = DateTime.fromMillis(t, { zone: window.timezone });
   // An occurrence that began on the day before may run past midnight into this one.
   for (const back of [0, 1]) {
@@ -115,9 +127,16 @@ export function windowAt(window: SilenceWindow, t: number): { start: number; end
 }
 
 /** The occurrence of a weekly window that starts on the local `day`, if the window runs that weekday. */
-function weeklyOccurrence(window: Extract<SilenceWindow, { kind: 'weekly' }>, day: DateTime): { start: number; end: number } | undefined {
+function weeklyOccurrence(
+  window: Extract<SilenceWindow, { kind: 'weekly' }>,
+  day: DateTime,
+): { start: number; end: number } | undefined {
   if (!window.days.includes(WEEKDAYS[day.weekday - 1]!)) return undefined;
-  const at = (d: DateTime, min: number) => DateTime.fromObject({ year: d.year, month: d.month, day: d.day, hour: Math.floor(min / 60), minute: min % 60 }, { zone: window.timezone }).toMillis();
+  const at = (d: DateTime, min: number) =>
+    DateTime.fromObject(
+      { year: d.year, month: d.month, day: d.day, hour: Math.floor(min / 60), minute: min % 60 },
+      { zone: window.timezone },
+    ).toMillis();
   const start = at(day, window.fromMin);
   const end = at(window.toMin > window.fromMin ? day : day.plus({ days: 1 }), window.toMin);
   return end > start ? { start, end } : undefined;
@@ -143,7 +162,8 @@ export function silencer(silences: readonly Silence[]): Holds {
       let next: Hold | undefined;
       for (const s of matching) {
         const w = windowAt(s.window, t);
-        if (w && w.end > (next?.until ?? -Infinity)) next = { by: `silence ${s.name} (${s.owner})`, reason: s.reason, until: w.end };
+        if (w && w.end > (next?.until ?? -Infinity))
+          next = { by: `silence ${s.name} (${s.owner})`, reason: s.reason, until: w.end };
       }
       if (!next) break;
       hold = hold ? { ...hold, until: next.until } : next;
@@ -169,7 +189,10 @@ export function couldMatch(silence: Pick<Silence, 'matchers'>, slo: Slo): boolea
   return severities(slo).some((severity) =>
     silence.matchers.every((m) => {
       if (['service', 'slo', 'signal', 'severity'].includes(m.name) || m.name in slo.labels) {
-        return matchValue(m, field({ service: slo.service, slo: slo.name, signal: slo.signal, severity, labels: slo.labels }, m.name));
+        return matchValue(
+          m,
+          field({ service: slo.service, slo: slo.name, signal: slo.signal, severity, labels: slo.labels }, m.name),
+        );
       }
       return true;
     }),
@@ -202,7 +225,8 @@ export interface SilenceRequest {
 export function runtimeSilence(request: SilenceRequest, now: number, name: string): Silence | Error {
   const reason = request.reason.trim();
   if (!reason) return new Error('a silence needs a reason: say why these incidents are silenced');
-  if (request.matchers.length === 0) return new Error('a silence needs at least one matcher, e.g. "service = checkout"');
+  if (request.matchers.length === 0)
+    return new Error('a silence needs at least one matcher, e.g. "service = checkout"');
   const matchers: Matcher[] = [];
   for (const text of request.matchers) {
     const m = parseMatcher(text);
@@ -210,9 +234,12 @@ export function runtimeSilence(request: SilenceRequest, now: number, name: strin
     matchers.push(m);
   }
   const startsAt = request.startsAt ?? now;
-  if (!Number.isFinite(request.endsAt) || request.endsAt <= Math.max(startsAt, now)) return new Error('a silence must end after it starts, and in the future');
+  if (!Number.isFinite(request.endsAt) || request.endsAt <= Math.max(startsAt, now))
+    return new Error('a silence must end after it starts, and in the future');
   if (request.endsAt - now > MAX_RUNTIME_SILENCE_MS) {
-    return new Error(`a silence made at run time lasts at most 7d (it would end ${new Date(request.endsAt).toISOString()}); declare a longer one as code (kind: Silence)`);
+    return new Error(
+      `a silence made at run time lasts at most 7d (it would end ${new Date(request.endsAt).toISOString()}); declare a longer one as code (kind: Silence)`,
+    );
   }
   return { name, owner: request.by, reason, matchers, window: { kind: 'fixed', startsAt, endsAt: request.endsAt } };
 }

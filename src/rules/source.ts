@@ -156,7 +156,18 @@ export function parseSource(file: string, text: string): SourceFile {
   try {
     parsed = parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter: lines });
   } catch (e) {
-    return { file, docs, problems: [{ file, line: 1, col: 1, message: `YAML could not be read: ${firstLine(e instanceof Error ? e.message : String(e))}` }] };
+    return {
+      file,
+      docs,
+      problems: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          message: `YAML could not be read: ${firstLine(e instanceof Error ? e.message : String(e))}`,
+        },
+      ],
+    };
   }
   const at = (offset: number) => {
     const { line, col } = lines.linePos(offset);
@@ -165,16 +176,21 @@ export function parseSource(file: string, text: string): SourceFile {
   let list = [...parsed];
   if (list.length > MAX_DOCUMENTS) {
     // Each document is checked on its own and against the others: a file of thousands is an attack, not a spec.
-    problems.push({ ...at(list[MAX_DOCUMENTS]!.range?.[0] ?? 0), message: `more than ${MAX_DOCUMENTS} documents in one file (${list.length}): split it; the documents from here on are not read` });
+    problems.push({
+      ...at(list[MAX_DOCUMENTS]!.range?.[0] ?? 0),
+      message: `more than ${MAX_DOCUMENTS} documents in one file (${list.length}): split it; the documents from here on are not read`,
+    });
     list = list.slice(0, MAX_DOCUMENTS);
   }
   if ('empty' in parsed) {
     // A stream with no documents can still carry errors (e.g. a stray directive).
-    for (const e of parsed.errors) problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });
+    for (const e of parsed.errors)
+      problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });
   }
   list.forEach((doc, index) => {
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });
+      for (const e of doc.errors)
+        problems.push({ ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` });
       return;
     }
     // Warnings are unresolved tags and the like: a spec means nothing by them, so they are problems too.
@@ -185,7 +201,8 @@ export function parseSource(file: string, text: string): SourceFile {
     if (doc.contents === null) return; // an empty document (a trailing `---`, or comments only)
     const duplicates = duplicateKeys(doc);
     if (duplicates.length > 0) {
-      for (const offset of duplicates) problems.push({ ...at(offset), message: 'YAML syntax error: Map keys must be unique' });
+      for (const offset of duplicates)
+        problems.push({ ...at(offset), message: 'YAML syntax error: Map keys must be unique' });
       return;
     }
     const aliases = aliasProblem(doc);
@@ -197,7 +214,10 @@ export function parseSource(file: string, text: string): SourceFile {
     try {
       value = doc.toJS({ maxAliasCount: 1000 });
     } catch (e) {
-      problems.push({ ...at(doc.contents.range?.[0] ?? 0), message: `YAML could not be read: ${firstLine(e instanceof Error ? e.message : String(e))}` });
+      problems.push({
+        ...at(doc.contents.range?.[0] ?? 0),
+        message: `YAML could not be read: ${firstLine(e instanceof Error ? e.message : String(e))}`,
+      });
       return;
     }
     docs.push(new SourceDoc(file, index, doc, lines, text, value));

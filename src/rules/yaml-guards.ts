@@ -139,7 +139,10 @@ export function aliasProblem(doc: Document): { offset: number; message: string }
       if (target === undefined) {
         problem = { offset, message: `alias *${node.source} refers to no anchor &${node.source} before it` };
       } else if (ancestors.has(target)) {
-        problem = { offset, message: `alias *${node.source} is inside the node it refers to: the value would contain itself` };
+        problem = {
+          offset,
+          message: `alias *${node.source} is inside the node it refers to: the value would contain itself`,
+        };
       } else if (++aliases > MAX_ALIASES) {
         problem = {
           offset,

@@ -37,7 +37,9 @@ function schedulerId(job: ShardJob): string {
 
 /** The shards a configuration needs. */
 export function shards(slos: readonly Slo[]): ShardJob[] {
-  return [...byInterval(slos)].flatMap(([intervalMs, same]) => Array.from({ length: Math.ceil(same.length / SHARD_SIZE) }, (_, shard) => ({ intervalMs, shard })));
+  return [...byInterval(slos)].flatMap(([intervalMs, same]) =>
+    Array.from({ length: Math.ceil(same.length / SHARD_SIZE) }, (_, shard) => ({ intervalMs, shard })),
+  );
 }
 
 /** A configuration's SLOs by interval, each list sorted by id; worked out once per loaded configuration. */
@@ -110,11 +112,15 @@ export class Queues {
     for (const job of wanted) {
       const id = schedulerId(job);
       ids.add(id);
-      await this.evaluate.upsertJobScheduler(id, { every: job.intervalMs }, {
-        name: EVALUATE,
-        data: job,
-        opts: { removeOnComplete: true, removeOnFail: 100, attempts: 1 },
-      });
+      await this.evaluate.upsertJobScheduler(
+        id,
+        { every: job.intervalMs },
+        {
+          name: EVALUATE,
+          data: job,
+          opts: { removeOnComplete: true, removeOnFail: 100, attempts: 1 },
+        },
+      );
     }
     const removed: string[] = [];
     if (!prune) return { upserted: wanted.length, removed };
@@ -145,7 +151,10 @@ export class Queues {
   }
 
   private retries() {
-    return { attempts: this.tuning.deliverAttempts, backoff: { type: 'exponential' as const, delay: this.tuning.deliverBackoffMs } };
+    return {
+      attempts: this.tuning.deliverAttempts,
+      backoff: { type: 'exponential' as const, delay: this.tuning.deliverBackoffMs },
+    };
   }
 
   private stepJob(job: StepJob, suffix = '') {
@@ -186,14 +195,27 @@ export class Queues {
   /** Starts taking jobs. */
   startWorkers(processors: Processors): void {
     const tuning = this.tuning;
-    const common = { connection: this.connection, prefix: this.prefix, lockDuration: tuning.lockDurationMs, stalledInterval: tuning.stalledIntervalMs, maxStalledCount: 3 };
+    const common = {
+      connection: this.connection,
+      prefix: this.prefix,
+      lockDuration: tuning.lockDurationMs,
+      stalledInterval: tuning.stalledIntervalMs,
+      maxStalledCount: 3,
+    };
     this.workers = [
-      new Worker(EVALUATE, (job: Job<ShardJob>) => processors.evaluate(job.data, Math.max(0, Date.now() - (job.timestamp + (job.opts.delay ?? 0)))), { ...common, concurrency: tuning.evaluateConcurrency }),
+      new Worker(
+        EVALUATE,
+        (job: Job<ShardJob>) =>
+          processors.evaluate(job.data, Math.max(0, Date.now() - (job.timestamp + (job.opts.delay ?? 0)))),
+        { ...common, concurrency: tuning.evaluateConcurrency },
+      ),
       new Worker(
         DELIVER,
         async (job: Job<StepJob | UpdateJob>, token?: string) => {
           try {
-            return await (job.name === 'step' ? processors.step(job.data as StepJob) : processors.update(job.data as UpdateJob));
+            return await (job.name === 'step'
+              ? processors.step(job.data as StepJob)
+              : processors.update(job.data as UpdateJob));
           } catch (e) {
             if (!(e instanceof RunLater)) throw e;
             // Back to the delayed set without counting an attempt (BullMQ: moveToDelayed with the lock's token).
@@ -210,9 +232,14 @@ export class Queues {
    * Workers attach error handlers here (a failing job is logged, not thrown). `final` is true when the job will not
    * be tried again.
    */
-  onWorkerEvent(failed: (queue: string, job: Job | undefined, error: Error, final: boolean) => void, error: (queue: string, error: Error) => void): void {
+  onWorkerEvent(
+    failed: (queue: string, job: Job | undefined, error: Error, final: boolean) => void,
+    error: (queue: string, error: Error) => void,
+  ): void {
     for (const w of this.workers) {
-      w.on('failed', (job, e) => failed(w.name, job, e, job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1)));
+      w.on('failed', (job, e) =>
+        failed(w.name, job, e, job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1)),
+      );
       w.on('error', (e) => error(w.name, e));
     }
   }

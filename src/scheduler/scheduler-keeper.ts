@@ -40,8 +40,15 @@ export class SchedulerKeeper {
       this.pruneOwed = pruning;
       const { upserted, removed } = await this.deps.queues.syncSchedulers(this.deps.slos(), pruning);
       this.pruneOwed = false;
-      if (removed.length) this.deps.log.info({ event: 'schedulers-removed', schedulers: removed }, `removed ${removed.length} job scheduler(s) no longer needed`);
-      this.deps.log.info({ event: 'schedulers-synced', reason, schedulers: upserted }, `job schedulers in place (${upserted}; ${reason})`);
+      if (removed.length)
+        this.deps.log.info(
+          { event: 'schedulers-removed', schedulers: removed },
+          `removed ${removed.length} job scheduler(s) no longer needed`,
+        );
+      this.deps.log.info(
+        { event: 'schedulers-synced', reason, schedulers: upserted },
+        `job schedulers in place (${upserted}; ${reason})`,
+      );
     })();
     this.syncing = run;
     try {
@@ -56,14 +63,20 @@ export class SchedulerKeeper {
     if (this.stopped) return;
     this.sync(reason, false).catch((e: unknown) => {
       const error = describeError(e);
-      this.deps.log.error({ event: 'schedulers-sync-failed', reason, error }, `could not put the job schedulers in place (${reason}): ${error}; trying again`);
+      this.deps.log.error(
+        { event: 'schedulers-sync-failed', reason, error },
+        `could not put the job schedulers in place (${reason}): ${error}; trying again`,
+      );
     });
   }
 
   /** Starts watching: a sync on every reconnect, a check every period. */
   start(): void {
     this.deps.connection.on('ready', () => {
-      this.deps.log.warn({ event: 'redis-reconnected' }, 'Redis connection ready again: putting the job schedulers back in place');
+      this.deps.log.warn(
+        { event: 'redis-reconnected' },
+        'Redis connection ready again: putting the job schedulers back in place',
+      );
       this.resync('redis-ready');
     });
     this.schedule();
@@ -82,8 +95,11 @@ export class SchedulerKeeper {
   }
 
   private async check(): Promise<void> {
-    const health = await withTimeout(5000, () => this.health()).catch((e: unknown) => `cannot check: ${describeError(e)}`);
-    if (health !== 'ok') this.deps.log.warn({ event: 'schedulers-missing', detail: health }, `job schedulers: ${health}`);
+    const health = await withTimeout(5000, () => this.health()).catch(
+      (e: unknown) => `cannot check: ${describeError(e)}`,
+    );
+    if (health !== 'ok')
+      this.deps.log.warn({ event: 'schedulers-missing', detail: health }, `job schedulers: ${health}`);
     this.schedule();
   }
 

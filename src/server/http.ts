@@ -34,9 +34,18 @@ export class HttpError extends Error {
 export const MAX_BODY_BYTES = 1 << 20;
 
 /** Writes a JSON answer. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -48,7 +57,11 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new HttpError(413, `request body of ${declared} bytes is larger than the limit of ${limit} bytes`, { connection: 'close' }));
+      reject(
+        new HttpError(413, `request body of ${declared} bytes is larger than the limit of ${limit} bytes`, {
+          connection: 'close',
+        }),
+      );
       return;
     }
     let size = 0;
@@ -70,7 +83,8 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       } else chunks.push(chunk);
     };
     const onEnd = () => settle();
-    const onError = (e: Error) => settle(new HttpError(400, `request body could not be read: ${e.message}`, {}, { cause: e }));
+    const onError = (e: Error) =>
+      settle(new HttpError(400, `request body could not be read: ${e.message}`, {}, { cause: e }));
     const onClose = () => settle(new HttpError(400, 'the client closed the connection before sending the whole body'));
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
@@ -109,7 +123,11 @@ export function jsonTooDeepAt(text: string, max = MAX_JSON_DEPTH): number {
 /** Throws an HttpError 400 when JSON from a request nests deeper than MAX_JSON_DEPTH. */
 export function checkJsonDepth(text: string, what = 'body'): void {
   const deep = jsonTooDeepAt(text);
-  if (deep >= 0) throw new HttpError(400, `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at offset ${deep})`);
+  if (deep >= 0)
+    throw new HttpError(
+      400,
+      `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at offset ${deep})`,
+    );
 }
 
 /** Parses JSON from a request; nesting deeper than MAX_JSON_DEPTH or malformed JSON is an HttpError 400. */
@@ -254,16 +272,30 @@ export class HttpServer {
     const allowed: string[] = [];
     for (const m of this.methods) {
       const found = this.router.find(m, url);
-      if (found && !(found.store as RouteStore | null)?.path) return this.answer(req, res, 400, { error: `malformed URL: ${truncate(url)}` });
+      if (found && !(found.store as RouteStore | null)?.path)
+        return this.answer(req, res, 400, { error: `malformed URL: ${truncate(url)}` });
       if (found) allowed.push(m);
     }
     const path = truncate(url.split('?')[0] ?? '/');
-    if (allowed.length > 0) this.answer(req, res, 405, { error: `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}` }, { allow: allowed.join(', ') });
+    if (allowed.length > 0)
+      this.answer(
+        req,
+        res,
+        405,
+        { error: `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}` },
+        { allow: allowed.join(', ') },
+      );
     else this.answer(req, res, 404, { error: `no such endpoint: ${path}` });
   }
 
   /** Answers once the request's body is in (see drain), unless the connection is gone or answered already. */
-  private answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     void drain(req).then(() => {
       if (res.headersSent || res.writableEnded || !req.socket.writable) return;
       sendJson(res, status, body, headers);
@@ -273,10 +305,27 @@ export class HttpServer {
   private run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string>): void {
     const fail = (e: unknown) => {
       if (e instanceof HttpError) {
-        this.log.debug({ event: 'http-refused', method: req.method, path: truncate(req.url ?? ''), status: e.status, error: e.message }, `request refused: ${e.message}`);
+        this.log.debug(
+          {
+            event: 'http-refused',
+            method: req.method,
+            path: truncate(req.url ?? ''),
+            status: e.status,
+            error: e.message,
+          },
+          `request refused: ${e.message}`,
+        );
         if (!res.headersSent) return this.answer(req, res, e.status, { error: e.message }, e.headers);
       } else {
-        this.log.error({ event: 'http-error', method: req.method, path: truncate(req.url ?? ''), error: e instanceof Error ? e.message : String(e) }, 'request failed');
+        this.log.error(
+          {
+            event: 'http-error',
+            method: req.method,
+            path: truncate(req.url ?? ''),
+            error: e instanceof Error ? e.message : String(e),
+          },
+          'request failed',
+        );
         if (!res.headersSent) return this.answer(req, res, 500, { error: 'internal error' });
       }
       res.destroy();
@@ -291,27 +340,36 @@ export class HttpServer {
 
   async listen(port: number, host?: string): Promise<number> {
     const requestTimeout = this.options.requestTimeoutMs ?? 30_000;
-    const server = createServer({
-      requestTimeout,
-      headersTimeout: Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout),
-      // How often stalled requests are looked for (Node's default, 30 s, would let one stall for a minute).
-      connectionsCheckingInterval: Math.min(1000, requestTimeout),
-      // node:http would answer 400 itself, closing the connection before the body is read (see drain).
-      requireHostHeader: false,
-    }, (req, res) => {
-      if (req.httpVersion === '1.1' && req.headers.host === undefined) return this.answer(req, res, 400, { error: 'an HTTP/1.1 request needs a Host header' });
-      try {
-        this.router.lookup(req, res);
-      } catch (e) {
-        // The router itself failed on this request: answer rather than let it escape.
-        this.log.error({ event: 'http-error', path: truncate(req.url ?? ''), error: e instanceof Error ? e.message : String(e) }, 'request could not be routed');
-        if (!res.headersSent) this.answer(req, res, 400, { error: 'request could not be routed' });
-        else res.destroy();
-      }
-    });
+    const server = createServer(
+      {
+        requestTimeout,
+        headersTimeout: Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout),
+        // How often stalled requests are looked for (Node's default, 30 s, would let one stall for a minute).
+        connectionsCheckingInterval: Math.min(1000, requestTimeout),
+        // node:http would answer 400 itself, closing the connection before the body is read (see drain).
+        requireHostHeader: false,
+      },
+      (req, res) => {
+        if (req.httpVersion === '1.1' && req.headers.host === undefined)
+          return this.answer(req, res, 400, { error: 'an HTTP/1.1 request needs a Host header' });
+        try {
+          this.router.lookup(req, res);
+        } catch (e) {
+          // The router itself failed on this request: answer rather than let it escape.
+          this.log.error(
+            { event: 'http-error', path: truncate(req.url ?? ''), error: e instanceof Error ? e.message : String(e) },
+            'request could not be routed',
+          );
+          if (!res.headersSent) this.answer(req, res, 400, { error: 'request could not be routed' });
+          else res.destroy();
+        }
+      },
+    );
     server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.clientError(e, socket));
     // An Expect other than 100-continue: 417, once the body is in (node:http would close before reading it).
-    server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.answer(req, res, 417, { error: `unsupported expectation: ${truncate(String(req.headers.expect))}` }));
+    server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+      this.answer(req, res, 417, { error: `unsupported expectation: ${truncate(String(req.headers.expect))}` }),
+    );
     // Without a listener node:http closes a CONNECT request's connection unanswered.
     server.on('connect', (req: IncomingMessage, socket: Duplex) => {
       this.log.debug({ event: 'http-refused', method: req.method, status: 405 }, 'request refused: CONNECT');

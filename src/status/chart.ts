@@ -26,7 +26,9 @@ export function burnDownChart(budget: Budget, label: string): string {
   const left = 44;
   const state = budgetHealth(budget);
   const days = Math.round(budget.windowMs / 86_400_000);
-  const remaining = Number.isFinite(budget.budget.remaining) ? `${(budget.budget.remaining * 100).toFixed(1)}%` : 'unknown';
+  const remaining = Number.isFinite(budget.budget.remaining)
+    ? `${(budget.budget.remaining * 100).toFixed(1)}%`
+    : 'unknown';
   const desc = `Burn-down of ${label}: error budget remaining over the last ${days >= 1 ? `${days} days` : 'window'}, now ${remaining}`;
   const ideal = `${left},${top} ${left + w},${top + h / 2}`;
   const line = points(budget, w, h, top, 240)

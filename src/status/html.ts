@@ -46,7 +46,9 @@ export interface PageOptions {
 
 /** The page around a body: no script, one stylesheet served by sloe. */
 export function page(options: PageOptions, body: string): string {
-  const crumbs = (options.crumbs ?? []).map(([text, path]) => (path ? `<a href="${esc(path)}">${esc(text)}</a>` : `<span aria-current="page">${esc(text)}</span>`));
+  const crumbs = (options.crumbs ?? []).map(([text, path]) =>
+    path ? `<a href="${esc(path)}">${esc(text)}</a>` : `<span aria-current="page">${esc(text)}</span>`,
+  );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">
 <title>${esc(options.title)} · sloe</title><link rel="stylesheet" href="/status.css"><link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>

@@ -46,21 +46,31 @@ function openList(model: StatusModel): Incident[] {
 }
 
 function incidentsBanner(model: StatusModel): string {
-  return Array.isArray(model.open) ? '' : `<p class="banner" role="alert">Open incidents could not be read: ${esc(redactUrls((model.open as { error: string }).error))}</p>`;
+  return Array.isArray(model.open)
+    ? ''
+    : `<p class="banner" role="alert">Open incidents could not be read: ${esc(redactUrls((model.open as { error: string }).error))}</p>`;
 }
 
 function budgetsBanner(model: StatusModel, slos: readonly Slo[]): string {
-  const failed = slos.map((s) => model.budgets.bySlo.get(s.id)).filter((e): e is { error: string } => e?.error !== undefined);
+  const failed = slos
+    .map((s) => model.budgets.bySlo.get(s.id))
+    .filter((e): e is { error: string } => e?.error !== undefined);
   const pending = model.budgets.at === 0;
-  if (pending) return '<p class="banner" role="status">Error budgets are being computed against Prometheus; reload in a moment.</p>';
-  return failed.length ? `<p class="banner" role="alert">The error budgets of ${failed.length} SLO(s) could not be computed: ${esc(redactUrls(failed[0]!.error))}</p>` : '';
+  if (pending)
+    return '<p class="banner" role="status">Error budgets are being computed against Prometheus; reload in a moment.</p>';
+  return failed.length
+    ? `<p class="banner" role="alert">The error budgets of ${failed.length} SLO(s) could not be computed: ${esc(redactUrls(failed[0]!.error))}</p>`
+    : '';
 }
 
 /** firing / acknowledged by whom / snoozed until / resolved. */
 export function incidentState(i: Incident, now: number): string {
-  if (i.status === 'resolved') return `<span class="st resolved">✔ resolved</span>${i.resolvedBy ? ` by ${esc(i.resolvedBy)}` : ''}`;
-  if (i.status === 'acknowledged') return `<span class="st acknowledged">◆ acknowledged</span> by ${esc(i.acknowledgedBy ?? 'someone')}${i.acknowledgedAt ? ` at ${time(i.acknowledgedAt)}` : ''}`;
-  if (i.snoozedUntil !== undefined && i.snoozedUntil > now) return `<span class="st snoozed">◇ snoozed</span> until ${time(i.snoozedUntil)}`;
+  if (i.status === 'resolved')
+    return `<span class="st resolved">✔ resolved</span>${i.resolvedBy ? ` by ${esc(i.resolvedBy)}` : ''}`;
+  if (i.status === 'acknowledged')
+    return `<span class="st acknowledged">◆ acknowledged</span> by ${esc(i.acknowledgedBy ?? 'someone')}${i.acknowledgedAt ? ` at ${time(i.acknowledgedAt)}` : ''}`;
+  if (i.snoozedUntil !== undefined && i.snoozedUntil > now)
+    return `<span class="st snoozed">◇ snoozed</span> until ${time(i.snoozedUntil)}`;
   return '<span class="st firing">✖ firing</span>';
 }
 
@@ -78,7 +88,9 @@ function budgetCells(entry: BudgetEntry | undefined, compact: boolean): string {
   // Numeric cells are right-aligned by the table's stylesheet; end tags of cells and rows are implied (1,000 rows stay light).
   if (!b) return '<td>–<td>–<td>–';
   const left = b.budget.remaining;
-  const meter = Number.isFinite(left) ? `<meter min="-1" max="1" low="0.1" high="0.5" optimum="1" value="${left.toFixed(3)}" aria-hidden="true"></meter>` : '';
+  const meter = Number.isFinite(left)
+    ? `<meter min="-1" max="1" low="0.1" high="0.5" optimum="1" value="${left.toFixed(3)}" aria-hidden="true"></meter>`
+    : '';
   return `<td>${pct(b.sli, 3)}<td>${compact ? '' : meter}${pct(left, 1)}<td>${burn(b.burnRates['1h'])} · ${burn(b.burnRates['6h'])}`;
 }
 
@@ -114,7 +126,7 @@ export function renderIndex(model: StatusModel): string {
   for (const s of model.config.slos) counts[stateOf(model.budgets.bySlo.get(s.id))]++;
   const open = openList(model);
   const summary = (['healthy', 'burning', 'exhausted', 'nodata', 'error'] as const)
-    .filter((s) => s !== 'nodata' && s !== 'error' ? true : counts[s] > 0)
+    .filter((s) => (s !== 'nodata' && s !== 'error' ? true : counts[s] > 0))
     .map((s) => `<li><strong>${counts[s]}</strong>${badge(s)}</li>`);
   const body = [
     '<h1>Error budgets and incidents</h1>',
@@ -147,11 +159,19 @@ export function renderService(model: StatusModel, service: string): string | und
     '<h2>Open incidents</h2>',
     incidentRows(open, model.now, true),
   ];
-  return page({ title: svc.name, crumbs: [[svc.name]], now: model.now, signedIn: model.signedIn ?? false }, body.join('\n'));
+  return page(
+    { title: svc.name, crumbs: [[svc.name]], now: model.now, signedIn: model.signedIn ?? false },
+    body.join('\n'),
+  );
 }
 
 /** `/slos/:service/:slo`: the budget in figures and as a burn-down chart, links, and the SLO's incidents. */
-export function renderSlo(model: StatusModel, service: string, name: string, recent: readonly Incident[]): string | undefined {
+export function renderSlo(
+  model: StatusModel,
+  service: string,
+  name: string,
+  recent: readonly Incident[],
+): string | undefined {
   const slo = model.config.slos.find((s) => s.service === service && s.name === name);
   if (!slo) return undefined;
   const entry = model.budgets.bySlo.get(slo.id);
@@ -160,22 +180,43 @@ export function renderSlo(model: StatusModel, service: string, name: string, rec
   const facts: Array<[string, string]> = [
     ['State', badge(state)],
     ['Signal', esc(slo.signal)],
-    ['Objective', `${esc(objectiveText(slo) ?? '–')}${slo.kind === 'threshold' ? ' <span class="muted">(time-based budget: 99% of the time within it)</span>' : ' of events good'}`],
+    [
+      'Objective',
+      `${esc(objectiveText(slo) ?? '–')}${slo.kind === 'threshold' ? ' <span class="muted">(time-based budget: 99% of the time within it)</span>' : ' of events good'}`,
+    ],
     ['Window', b ? esc(formatDuration(b.windowMs)) : '–'],
     ['SLI over the window', b ? pct(b.sli, 3) : '–'],
-    ['Budget', b ? `${pct(b.budget.remaining, 1)} left · ${pct(b.budget.spent, 1)} spent of ${pct(b.budget.total, 3)} allowed ${b.basis === 'time' ? 'time in breach' : 'bad events'}` : '–'],
-    ['Burn rate', b ? `1h ${burn(b.burnRates['1h'])} · 6h ${burn(b.burnRates['6h'])} · 3d ${burn(b.burnRates['3d'])}` : '–'],
+    [
+      'Budget',
+      b
+        ? `${pct(b.budget.remaining, 1)} left · ${pct(b.budget.spent, 1)} spent of ${pct(b.budget.total, 3)} allowed ${b.basis === 'time' ? 'time in breach' : 'bad events'}`
+        : '–',
+    ],
+    [
+      'Burn rate',
+      b ? `1h ${burn(b.burnRates['1h'])} · 6h ${burn(b.burnRates['6h'])} · 3d ${burn(b.burnRates['3d'])}` : '–',
+    ],
     ['Lasts at the 1h burn', b ? lastsText(b) : '–'],
     ['Exhausted at the 6h burn', b ? esc(exhaustionText(b)) : '–'],
-    ['Dashboard', `${externalLink(slo.dashboard.url, slo.dashboard.title)} · owner <strong>${esc(slo.dashboard.owner)}</strong>`],
+    [
+      'Dashboard',
+      `${externalLink(slo.dashboard.url, slo.dashboard.title)} · owner <strong>${esc(slo.dashboard.owner)}</strong>`,
+    ],
     ['Service owner', esc(slo.owner)],
     ['Runbook', slo.runbook ? externalLink(slo.runbook, slo.runbook) : '<span class="muted">none</span>'],
-    ['Query', slo.kind === 'ratio' ? `<code>${esc(slo.ratio.bad ?? slo.ratio.good)}</code> / <code>${esc(slo.ratio.total)}</code>` : `<code>${esc(slo.query)}</code>`],
+    [
+      'Query',
+      slo.kind === 'ratio'
+        ? `<code>${esc(slo.ratio.bad ?? slo.ratio.good)}</code> / <code>${esc(slo.ratio.total)}</code>`
+        : `<code>${esc(slo.query)}</code>`,
+    ],
   ];
   const mine = recent.filter((i) => i.sloId === slo.id);
   const body = [
     `<h1>${esc(slo.service)}/${esc(slo.name)}</h1>`,
-    entry?.error !== undefined ? `<p class="banner" role="alert">The error budget could not be computed: ${esc(redactUrls(entry.error))}</p>` : '',
+    entry?.error !== undefined
+      ? `<p class="banner" role="alert">The error budget could not be computed: ${esc(redactUrls(entry.error))}</p>`
+      : '',
     incidentsBanner(model),
     `<dl class="facts">${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`,
     '<h2>Burn-down</h2>',
@@ -183,7 +224,15 @@ export function renderSlo(model: StatusModel, service: string, name: string, rec
     '<h2>Incidents</h2>',
     incidentRows(mine, model.now, false, 'No incidents recorded.'),
   ];
-  return page({ title: slo.id, crumbs: [[slo.service, `/services/${encodeURIComponent(slo.service)}`], [slo.name]], now: model.now, signedIn: model.signedIn ?? false }, body.join('\n'));
+  return page(
+    {
+      title: slo.id,
+      crumbs: [[slo.service, `/services/${encodeURIComponent(slo.service)}`], [slo.name]],
+      now: model.now,
+      signedIn: model.signedIn ?? false,
+    },
+    body.join('\n'),
+  );
 }
 
 function lastsText(b: Budget): string {
@@ -206,7 +255,12 @@ const AUDIT_LABEL: Record<AuditEntry['type'], string> = {
 };
 
 /** `/incidents/:id`: its state, where to look, and the escalation timeline from the audit trail. */
-export function renderIncident(now: number, incident: Incident, audit: readonly AuditEntry[], signedIn = false): string {
+export function renderIncident(
+  now: number,
+  incident: Incident,
+  audit: readonly AuditEntry[],
+  signedIn = false,
+): string {
   const i = incident;
   const facts: Array<[string, string]> = [
     ['State', incidentState(i, now)],
@@ -216,22 +270,49 @@ export function renderIncident(now: number, incident: Incident, audit: readonly 
     ...(i.resolvedAt !== undefined ? ([['Resolved', time(i.resolvedAt)]] as Array<[string, string]>) : []),
     ['Objective', esc(i.objective ?? '–')],
     ['Condition', esc(i.condition)],
-    ['Dashboard', `${externalLink(i.dashboard.url, i.dashboard.title)} · owner <strong>${esc(i.dashboard.owner)}</strong>`],
+    [
+      'Dashboard',
+      `${externalLink(i.dashboard.url, i.dashboard.title)} · owner <strong>${esc(i.dashboard.owner)}</strong>`,
+    ],
     ['Service owner', esc(i.owner)],
     ['Runbook', i.runbook ? externalLink(i.runbook, i.runbook) : '<span class="muted">none</span>'],
     ['Escalation policy', esc(i.policy.name)],
-    ...(Object.keys(i.labels).length ? ([['Labels', Object.entries(i.labels).map(([k, v]) => `<code>${esc(k)}=${esc(v)}</code>`).join(' ')]] as Array<[string, string]>) : []),
+    ...(Object.keys(i.labels).length
+      ? ([
+          [
+            'Labels',
+            Object.entries(i.labels)
+              .map(([k, v]) => `<code>${esc(k)}=${esc(v)}</code>`)
+              .join(' '),
+          ],
+        ] as Array<[string, string]>)
+      : []),
   ];
   const timeline = audit.map(
-    (a) => `<li class="${esc(a.type)}">${time(a.at)} <strong>${esc(AUDIT_LABEL[a.type] ?? a.type)}</strong>${a.step ? ` <code>${esc(a.step)}</code>` : ''}${a.round ? ` (repeat ${a.round})` : ''}${a.by ? ` by ${esc(a.by)}` : ''}: ${esc(redactUrls(a.detail))}</li>`,
+    (a) =>
+      `<li class="${esc(a.type)}">${time(a.at)} <strong>${esc(AUDIT_LABEL[a.type] ?? a.type)}</strong>${a.step ? ` <code>${esc(a.step)}</code>` : ''}${a.round ? ` (repeat ${a.round})` : ''}${a.by ? ` by ${esc(a.by)}` : ''}: ${esc(redactUrls(a.detail))}</li>`,
   );
   const body = [
     `<h1>${esc(i.message || `${i.service}/${i.slo}`)}</h1>`,
     `<dl class="facts">${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`,
     '<h2 id="timeline">Escalation timeline</h2>',
-    timeline.length ? `<ol class="timeline" aria-labelledby="timeline">${timeline.join('')}</ol>` : '<p class="muted">Nothing recorded yet.</p>',
+    timeline.length
+      ? `<ol class="timeline" aria-labelledby="timeline">${timeline.join('')}</ol>`
+      : '<p class="muted">Nothing recorded yet.</p>',
   ];
-  return page({ title: `Incident ${i.id}`, crumbs: [[i.service, `/services/${encodeURIComponent(i.service)}`], [i.slo, `/slos/${encodeURIComponent(i.service)}/${encodeURIComponent(i.slo)}`], [`incident ${i.id}`]], now, signedIn }, body.join('\n'));
+  return page(
+    {
+      title: `Incident ${i.id}`,
+      crumbs: [
+        [i.service, `/services/${encodeURIComponent(i.service)}`],
+        [i.slo, `/slos/${encodeURIComponent(i.service)}/${encodeURIComponent(i.slo)}`],
+        [`incident ${i.id}`],
+      ],
+      now,
+      signedIn,
+    },
+    body.join('\n'),
+  );
 }
 
 /** The sign-in form: the API token, posted to /login; `next` is where to go after. */
@@ -246,9 +327,15 @@ export function renderLogin(now: number, next: string, problem?: string): string
 
 /** Why the page is closed: no token is configured. */
 export function renderClosed(now: number): string {
-  return page({ title: 'Closed', now }, '<h1>The status page is closed</h1><p>Set <code>SLOE_API_TOKEN</code> to sign in with it, or <code>SLOE_API_PUBLIC_READ=1</code> to let everyone read.</p>');
+  return page(
+    { title: 'Closed', now },
+    '<h1>The status page is closed</h1><p>Set <code>SLOE_API_TOKEN</code> to sign in with it, or <code>SLOE_API_PUBLIC_READ=1</code> to let everyone read.</p>',
+  );
 }
 
 export function renderNotFound(now: number, what: string): string {
-  return page({ title: 'Not found', now }, `<h1>Not found</h1><p>${esc(what)}</p><p><a href="/">Back to the overview</a></p>`);
+  return page(
+    { title: 'Not found', now },
+    `<h1>Not found</h1><p>${esc(what)}</p><p><a href="/">Back to the overview</a></p>`,
+  );
 }

@@ -15,7 +15,16 @@ import { type HttpServer, readBody } from '../server/http.js';
 import { withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { FAVICON_SVG, STATUS_CSS } from './css.js';
-import { type StatusModel, renderClosed, renderIncident, renderIndex, renderLogin, renderNotFound, renderService, renderSlo } from './pages.js';
+import {
+  type StatusModel,
+  renderClosed,
+  renderIncident,
+  renderIndex,
+  renderLogin,
+  renderNotFound,
+  renderService,
+  renderSlo,
+} from './pages.js';
 
 export interface StatusDeps {
   config: () => Config;
@@ -30,14 +39,20 @@ const SESSION_SECONDS = 12 * 3600;
 
 /** Headers of every page: no script may run, nothing is framed, nothing is cached by shared caches. */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'private, no-store',
 };
 
 function send(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, ...headers, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) });
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    ...headers,
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+  });
   res.end(html);
 }
 
@@ -88,7 +103,11 @@ function access(req: IncomingMessage, env: NodeJS.ProcessEnv): Access {
   if (bearer !== undefined && sameSecret(bearer, token)) return { ok: true, signedIn: false };
   const cookie = cookieOf(req, COOKIE);
   if (cookie !== undefined && sameSecret(cookie, session(token))) return { ok: true, signedIn: true };
-  return { ok: false, status: 401, ...(cookie !== undefined ? { problem: 'Your session ended (the token changed?): sign in again.' } : {}) };
+  return {
+    ok: false,
+    status: 401,
+    ...(cookie !== undefined ? { problem: 'Your session ended (the token changed?): sign in again.' } : {}),
+  };
 }
 
 /** Adds the status page's routes. */
@@ -98,13 +117,22 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
   const model = async (signedIn: boolean): Promise<StatusModel> => {
     const [budgets, open] = await Promise.all([
       deps.budgets.fresh(5000),
-      withTimeout(5000, () => deps.store.list({ open: true, limit: 1000 })).catch((e: unknown) => ({ error: describeError(e) })),
+      withTimeout(5000, () => deps.store.list({ open: true, limit: 1000 })).catch((e: unknown) => ({
+        error: describeError(e),
+      })),
     ]);
     return { now: now(), config: deps.config(), budgets, open, signedIn };
   };
 
   /** Runs a page handler once the reader is allowed; `?token=` signs in and comes back without it. */
-  const pageRoute = (render: (req: IncomingMessage, params: Record<string, string>, signedIn: boolean) => Promise<{ status: number; html: string }>) =>
+  const pageRoute =
+    (
+      render: (
+        req: IncomingMessage,
+        params: Record<string, string>,
+        signedIn: boolean,
+      ) => Promise<{ status: number; html: string }>,
+    ) =>
     async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
       const url = requestUrl(req.url);
       const given = url.searchParams.get('token');
@@ -112,12 +140,19 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
         url.searchParams.delete('token');
         const back = localPath(url.pathname + url.search);
         const token = env.SLOE_API_TOKEN;
-        if (token && sameSecret(given, token)) return redirect(res, back, sessionCookie(req, session(token), SESSION_SECONDS));
-        return send(res, token ? 401 : 403, token ? renderLogin(now(), back, 'That token is not the API token.') : renderClosed(now()));
+        if (token && sameSecret(given, token))
+          return redirect(res, back, sessionCookie(req, session(token), SESSION_SECONDS));
+        return send(
+          res,
+          token ? 401 : 403,
+          token ? renderLogin(now(), back, 'That token is not the API token.') : renderClosed(now()),
+        );
       }
       const allowed = access(req, env);
       if (!allowed.ok) {
-        return allowed.status === 403 ? send(res, 403, renderClosed(now())) : send(res, 401, renderLogin(now(), localPath(url.pathname), allowed.problem));
+        return allowed.status === 403
+          ? send(res, 403, renderClosed(now()))
+          : send(res, 401, renderLogin(now(), localPath(url.pathname), allowed.problem));
       }
       try {
         const { status, html } = await render(req, params, allowed.signedIn);
@@ -128,21 +163,37 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
     };
 
   http.route('GET', '/status.css', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(STATUS_CSS) });
+    res.writeHead(200, {
+      'content-type': 'text/css; charset=utf-8',
+      'cache-control': 'public, max-age=300',
+      'x-content-type-options': 'nosniff',
+      'content-length': Buffer.byteLength(STATUS_CSS),
+    });
     res.end(STATUS_CSS);
   });
   http.route('GET', '/favicon.svg', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(FAVICON_SVG) });
+    res.writeHead(200, {
+      'content-type': 'image/svg+xml',
+      'cache-control': 'public, max-age=86400',
+      'x-content-type-options': 'nosniff',
+      'content-length': Buffer.byteLength(FAVICON_SVG),
+    });
     res.end(FAVICON_SVG);
   });
 
-  http.route('GET', '/', pageRoute(async (_req, _p, signedIn) => ({ status: 200, html: renderIndex(await model(signedIn)) })));
+  http.route(
+    'GET',
+    '/',
+    pageRoute(async (_req, _p, signedIn) => ({ status: 200, html: renderIndex(await model(signedIn)) })),
+  );
   http.route(
     'GET',
     '/services/:service',
     pageRoute(async (_req, { service }, signedIn) => {
       const html = renderService(await model(signedIn), service!);
-      return html ? { status: 200, html } : { status: 404, html: renderNotFound(now(), `No service ${service} is declared.`) };
+      return html
+        ? { status: 200, html }
+        : { status: 404, html: renderNotFound(now(), `No service ${service} is declared.`) };
     }),
   );
   http.route(
@@ -152,7 +203,9 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
       const m = await model(signedIn);
       const recent = await withTimeout(5000, () => deps.store.list({ limit: 1000 })).catch((): Incident[] => []);
       const html = renderSlo(m, service!, slo!, recent);
-      return html ? { status: 200, html } : { status: 404, html: renderNotFound(now(), `No SLO ${service}/${slo} is declared.`) };
+      return html
+        ? { status: 200, html }
+        : { status: 404, html: renderNotFound(now(), `No SLO ${service}/${slo} is declared.`) };
     }),
   );
   http.route(

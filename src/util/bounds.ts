@@ -18,11 +18,16 @@ export function truncate(text: string, max: number): string {
 }
 
 /** The labels with their values cut to MAX_LABEL_VALUE, at most MAX_LABELS of them (by name), and how many were left out. */
-export function boundedLabels(labels: Readonly<Record<string, string>>): { labels: Record<string, string>; omitted: number } {
+export function boundedLabels(labels: Readonly<Record<string, string>>): {
+  labels: Record<string, string>;
+  omitted: number;
+} {
   const names = Object.keys(labels).sort();
   const kept = names.slice(0, MAX_LABELS);
   return {
-    labels: Object.fromEntries(kept.map((n) => [truncate(n, MAX_LABEL_VALUE), truncate(String(labels[n]), MAX_LABEL_VALUE)])),
+    labels: Object.fromEntries(
+      kept.map((n) => [truncate(n, MAX_LABEL_VALUE), truncate(String(labels[n]), MAX_LABEL_VALUE)]),
+    ),
     omitted: names.length - kept.length,
   };
 }

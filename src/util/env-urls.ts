@@ -24,7 +24,8 @@ const URL_SETTINGS: readonly UrlSetting[] = [
 /** What is wrong with one setting's value, or undefined when it is usable. */
 function urlProblem(setting: UrlSetting, raw: string): string | undefined {
   const expected = setting.hostOnly ? 'host[:port]' : `a URL (${setting.schemes.map((s) => `${s}//…`).join(' or ')})`;
-  if (/[\s\u0000-\u001f\u007f]/.test(raw)) return `${setting.name} must be ${expected}: it contains whitespace or control characters`;
+  if (/[\s\u0000-\u001f\u007f]/.test(raw))
+    return `${setting.name} must be ${expected}: it contains whitespace or control characters`;
   let url: URL;
   try {
     url = new URL(setting.hostOnly ? `https://${raw}` : raw);
@@ -33,7 +34,10 @@ function urlProblem(setting: UrlSetting, raw: string): string | undefined {
   }
   if (!setting.schemes.includes(url.protocol)) return `${setting.name} must be ${expected}, not ${url.protocol}`;
   if (!url.hostname) return `${setting.name} must be ${expected}: it has no host`;
-  if (setting.hostOnly && (url.pathname !== '/' || url.search || url.hash || url.username || url.password || raw.includes('/'))) {
+  if (
+    setting.hostOnly &&
+    (url.pathname !== '/' || url.search || url.hash || url.username || url.password || raw.includes('/'))
+  ) {
     return `${setting.name} must be ${expected} only, without a scheme, path or credentials`;
   }
   try {

@@ -84,7 +84,8 @@ export function redactUrl(url: string): string {
   const queryAt = stripped.search(/[?#]/);
   const path = queryAt < 0 ? stripped : stripped.slice(0, queryAt);
   const query = queryAt < 0 ? '' : stripped.slice(queryAt);
-  const secret = (whole: string, sep: string, name: string) => (isSecretParameter(name) ? `${sep}${name}=${REDACTED}` : whole);
+  const secret = (whole: string, sep: string, name: string) =>
+    isSecretParameter(name) ? `${sep}${name}=${REDACTED}` : whole;
   return path.replace(/(;)([^=;/]*)=([^;/]*)/g, secret) + query.replace(/([?&#;])([^=&#;?]*)=([^&#;]*)/g, secret);
 }
 

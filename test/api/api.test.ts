@@ -20,7 +20,8 @@ async function call(engine: Engine, path: string, init: RequestInit & { token?: 
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
-const post = (engine: Engine, path: string, body: string, token?: string) => call(engine, path, { method: 'POST', body, ...(token !== undefined ? { token } : {}) });
+const post = (engine: Engine, path: string, body: string, token?: string) =>
+  call(engine, path, { method: 'POST', body, ...(token !== undefined ? { token } : {}) });
 
 async function oneIncident(engine: Engine) {
   ctx.stack.exporter.gauge('demo_queue_depth').set(350);
@@ -68,7 +69,9 @@ describe('the incident API is locked down', () => {
     expect((await call(engine, '/api/incidents')).status).toBe(200);
     expect((await call(engine, `/api/incidents/${incident.id}`)).body.incident).toMatchObject({ id: incident.id });
     expect((await post(engine, `/api/incidents/${incident.id}/ack`, '{}')).status).toBe(401);
-    expect((await post(engine, `/api/incidents/${incident.id}/ack`, '{"by":"alice"}', TOKEN)).body).toEqual({ result: 'done' });
+    expect((await post(engine, `/api/incidents/${incident.id}/ack`, '{"by":"alice"}', TOKEN)).body).toEqual({
+      result: 'done',
+    });
   });
 
   it('compares tokens by digest: equal only when equal, whatever the lengths', () => {
@@ -83,9 +86,15 @@ describe('the incident API: actions', () => {
   it('POST /ack (as SPEC.md names it) and /acknowledge both acknowledge', async () => {
     const engine = await engineWith({ SLOE_API_TOKEN: TOKEN });
     const incident = await oneIncident(engine);
-    expect(await post(engine, `/api/incidents/${incident.id}/ack`, '{"by":"alice"}', TOKEN)).toMatchObject({ status: 200, body: { result: 'done' } });
-    expect(await post(engine, `/api/incidents/${incident.id}/acknowledge`, '{"by":"alice"}', TOKEN)).toMatchObject({ status: 200, body: { result: 'already' } });
-    expect((await engine.store.get(incident.id))).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'alice' });
+    expect(await post(engine, `/api/incidents/${incident.id}/ack`, '{"by":"alice"}', TOKEN)).toMatchObject({
+      status: 200,
+      body: { result: 'done' },
+    });
+    expect(await post(engine, `/api/incidents/${incident.id}/acknowledge`, '{"by":"alice"}', TOKEN)).toMatchObject({
+      status: 200,
+      body: { result: 'already' },
+    });
+    expect(await engine.store.get(incident.id)).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'alice' });
     expect((await post(engine, '/api/incidents/0000000000000000/ack', '', TOKEN)).status).toBe(404);
   });
 
@@ -100,7 +109,9 @@ describe('the incident API: actions', () => {
     expect((await post(engine, `/api/incidents/${incident.id}/snooze`, '{"duration":"soon"}', TOKEN)).status).toBe(400);
     expect((await engine.store.get(incident.id))!.snoozedUntil).toBeUndefined();
     const before = Date.now();
-    expect(await post(engine, `/api/incidents/${incident.id}/snooze`, '{"duration":"30m","by":"alice"}', TOKEN)).toMatchObject({ status: 200, body: { result: 'done' } });
+    expect(
+      await post(engine, `/api/incidents/${incident.id}/snooze`, '{"duration":"30m","by":"alice"}', TOKEN),
+    ).toMatchObject({ status: 200, body: { result: 'done' } });
     const until = (await engine.store.get(incident.id))!.snoozedUntil!;
     expect(until - before).toBeGreaterThanOrEqual(30 * 60_000 - 100);
     expect(until - before).toBeLessThan(30 * 60_000 + 5000);
@@ -135,7 +146,10 @@ describe('the incident API: paging', () => {
     const engine = await engineWith({ SLOE_API_TOKEN: TOKEN }, slo);
     for (let lane = 0; lane < 25; lane++) lanes.set({ lane: String(lane) }, 350);
     try {
-      await eventually('25 incidents', async () => (await engine.store.list({ open: true, limit: 1000 })).length === 25);
+      await eventually(
+        '25 incidents',
+        async () => (await engine.store.list({ open: true, limit: 1000 })).length === 25,
+      );
       const all = (await call(engine, '/api/incidents?limit=1000', { token: TOKEN })).body;
       const ids = (all.incidents as Array<{ id: string }>).map((i) => i.id);
       expect(ids).toHaveLength(25);
@@ -144,8 +158,12 @@ describe('the incident API: paging', () => {
       const negative = (await call(engine, '/api/incidents?limit=-1', { token: TOKEN })).body;
       expect(negative.incidents).toHaveLength(1);
       expect(typeof negative.next).toBe('string');
-      expect(((await call(engine, '/api/incidents?limit=0', { token: TOKEN })).body.incidents as unknown[]).length).toBe(1);
-      expect(((await call(engine, '/api/incidents?limit=100000', { token: TOKEN })).body.incidents as unknown[]).length).toBe(25);
+      expect(
+        ((await call(engine, '/api/incidents?limit=0', { token: TOKEN })).body.incidents as unknown[]).length,
+      ).toBe(1);
+      expect(
+        ((await call(engine, '/api/incidents?limit=100000', { token: TOKEN })).body.incidents as unknown[]).length,
+      ).toBe(25);
       expect((await call(engine, '/api/incidents?limit=lots', { token: TOKEN })).status).toBe(400);
       expect((await call(engine, '/api/incidents?cursor=not-a-cursor', { token: TOKEN })).status).toBe(400);
       expect((await call(engine, '/api/incidents?status=everything', { token: TOKEN })).status).toBe(400);
@@ -155,7 +173,13 @@ describe('the incident API: paging', () => {
         let next: string | undefined;
         let pages = 0;
         do {
-          const page = (await call(engine, `/api/incidents?status=${status}&limit=7${next ? `&cursor=${encodeURIComponent(next)}` : ''}`, { token: TOKEN })).body;
+          const page = (
+            await call(
+              engine,
+              `/api/incidents?status=${status}&limit=7${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
+              { token: TOKEN },
+            )
+          ).body;
           paged.push(...(page.incidents as Array<{ id: string }>).map((i) => i.id));
           next = page.next as string | undefined;
           pages++;

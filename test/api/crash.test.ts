@@ -22,7 +22,16 @@ describe('sloe run: a request cannot stop the engine', () => {
   it('a path with broken percent-encoding gets 400 and the engine keeps answering', async () => {
     const port = await freePort();
     const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
-    const sloe = spawnSloe(['run', paths[0]!], { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `crash${Date.now()}`, SLOE_API_PUBLIC_READ: '1' }, port);
+    const sloe = spawnSloe(
+      ['run', paths[0]!],
+      {
+        REDIS_URL: ctx.stack.redis.url,
+        PROMETHEUS_URL: ctx.stack.prometheus.url,
+        SLOE_REDIS_PREFIX: `crash${Date.now()}`,
+        SLOE_API_PUBLIC_READ: '1',
+      },
+      port,
+    );
     ctx.processes.push(sloe);
     await sloe.waitFor('ready', (l) => l.event === 'ready');
     const status = await rawGet(port, '/api/incidents/%E0%A4%A').catch((e: Error) => `no answer: ${e.message}`);

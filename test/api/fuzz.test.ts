@@ -28,9 +28,39 @@ const MISSING_ID = 'ffffffffffffffff';
 
 /** Routes that answer 2xx to anyone: health, readiness, metrics. */
 const OPEN = ['/healthz', '/readyz', '/metrics'];
-const ROUTES = [...OPEN, '/api/incidents', '/api/incidents/:id', '/api/incidents/:id/ack', '/api/incidents/:id/acknowledge', '/api/incidents/:id/resolve', '/api/incidents/:id/snooze', '/slack/events', '/webhooks/pagerduty', '/'];
+const ROUTES = [
+  ...OPEN,
+  '/api/incidents',
+  '/api/incidents/:id',
+  '/api/incidents/:id/ack',
+  '/api/incidents/:id/acknowledge',
+  '/api/incidents/:id/resolve',
+  '/api/incidents/:id/snooze',
+  '/slack/events',
+  '/webhooks/pagerduty',
+  '/',
+];
 
-const VALID_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'MKCOL', 'LOCK', 'SEARCH', 'PURGE', 'QUERY', 'SOURCE', 'ACL', 'M-SEARCH'];
+const VALID_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'PATCH',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+  'PROPFIND',
+  'MKCOL',
+  'LOCK',
+  'SEARCH',
+  'PURGE',
+  'QUERY',
+  'SOURCE',
+  'ACL',
+  'M-SEARCH',
+];
 const BAD_ENCODINGS = ['%E0%A4%A', '%', '%zz', '%C0%AF', '%00', '%ff%fe', '%2', '%%', '%u0041', '%E2%82'];
 
 interface Fuzzed {
@@ -71,51 +101,218 @@ function arbitraries(incidentId: string) {
   );
   const query = fc.oneof(
     { weight: 8, arbitrary: fc.constant('') },
-    { weight: 2, arbitrary: fc.constantFrom('?limit=-1', '?limit=1e309', '?limit=NaN', '?limit=99999999', '?status=open', '?status=%zz', '?cursor=AAAA', '?cursor=%E0%A4%A', '?limit=5&cursor=WzEsIngiXQ', '?a=1&a=2&a=3') },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        '?limit=-1',
+        '?limit=1e309',
+        '?limit=NaN',
+        '?limit=99999999',
+        '?status=open',
+        '?status=%zz',
+        '?cursor=AAAA',
+        '?cursor=%E0%A4%A',
+        '?limit=5&cursor=WzEsIngiXQ',
+        '?a=1&a=2&a=3',
+      ),
+    },
     { weight: 1, arbitrary: printable(60).map((q) => `?${q.replace(/[ #]/g, '')}`) },
     { weight: 1, arbitrary: ascii(30).map((q) => `?${q}`) },
   );
   const target = fc
-    .tuple(fc.constantFrom(...ROUTES), id, query, fc.constantFrom('', '', '', '', '', '/', '//', '/x', '/%E0%A4%A'), fc.constantFrom('', '', '', '', '', '', 'http://sloe.example', '//', '*'))
-    .map(([route, i, q, suffix, prefix]) => ({ route, target: prefix === '*' ? '*' : `${prefix}${route.replace(':id', i)}${suffix}${q}` }));
+    .tuple(
+      fc.constantFrom(...ROUTES),
+      id,
+      query,
+      fc.constantFrom('', '', '', '', '', '/', '//', '/x', '/%E0%A4%A'),
+      fc.constantFrom('', '', '', '', '', '', 'http://sloe.example', '//', '*'),
+    )
+    .map(([route, i, q, suffix, prefix]) => ({
+      route,
+      target: prefix === '*' ? '*' : `${prefix}${route.replace(':id', i)}${suffix}${q}`,
+    }));
   // Header values printable (a request the parser accepts), and now and then hostile ones.
-  const value = (max: number) => fc.oneof({ weight: 9, arbitrary: printable(max).map((v) => v.trim()) }, { weight: 1, arbitrary: ascii(max) });
+  const value = (max: number) =>
+    fc.oneof({ weight: 9, arbitrary: printable(max).map((v) => v.trim()) }, { weight: 1, arbitrary: ascii(max) });
   const header = fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.constantFrom('content-type'), fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', '')) },
-    { weight: 3, arbitrary: fc.tuple(fc.constant('authorization'), fc.oneof(fc.constantFrom('Bearer', 'Bearer ', 'Basic YTpi', `Bearer ${API_TOKEN.slice(0, -1)}`, `bearer  ${API_TOKEN}x`), value(80).map((t) => `Bearer ${t}`))) },
-    { weight: 2, arbitrary: fc.tuple(fc.constant('x-slack-request-timestamp'), fc.oneof(fc.constant(String(Math.floor(Date.now() / 1000))), fc.constantFrom('0', '-1', '1e99', '99999999999999999999'), value(12))) },
-    { weight: 2, arbitrary: fc.tuple(fc.constant('x-slack-signature'), fc.oneof(fc.stringMatching(/^v0=[0-9a-f]{64}$/), value(70))) },
-    { weight: 2, arbitrary: fc.tuple(fc.constant('x-pagerduty-signature'), fc.oneof(fc.stringMatching(/^v1=[0-9a-f]{64}$/), value(70), fc.constant('v1=,v1=zz,,'))) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(
+        fc.constantFrom('content-type'),
+        fc.constantFrom(
+          'application/json',
+          'application/x-www-form-urlencoded',
+          'text/plain',
+          'multipart/form-data; boundary=x',
+          'application/json; charset=utf-16',
+          '',
+        ),
+      ),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(
+        fc.constant('authorization'),
+        fc.oneof(
+          fc.constantFrom(
+            'Bearer',
+            'Bearer ',
+            'Basic YTpi',
+            `Bearer ${API_TOKEN.slice(0, -1)}`,
+            `bearer  ${API_TOKEN}x`,
+          ),
+          value(80).map((t) => `Bearer ${t}`),
+        ),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(
+        fc.constant('x-slack-request-timestamp'),
+        fc.oneof(
+          fc.constant(String(Math.floor(Date.now() / 1000))),
+          fc.constantFrom('0', '-1', '1e99', '99999999999999999999'),
+          value(12),
+        ),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(
+        fc.constant('x-slack-signature'),
+        fc.oneof(fc.stringMatching(/^v0=[0-9a-f]{64}$/), value(70)),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(
+        fc.constant('x-pagerduty-signature'),
+        fc.oneof(fc.stringMatching(/^v1=[0-9a-f]{64}$/), value(70), fc.constant('v1=,v1=zz,,')),
+      ),
+    },
     { weight: 2, arbitrary: fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/), value(40)) },
   );
   const hostileHeader = fc.oneof(
-    fc.tuple(fc.constantFrom('content-length', 'transfer-encoding', 'expect', 'connection', 'upgrade', 'host'), value(20)),
+    fc.tuple(
+      fc.constantFrom('content-length', 'transfer-encoding', 'expect', 'connection', 'upgrade', 'host'),
+      value(20),
+    ),
     fc.tuple(text(20), text(40)),
   );
   const headers = fc.oneof(
     { weight: 12, arbitrary: fc.array(header, { maxLength: 10 }) },
-    { weight: 3, arbitrary: fc.tuple(fc.array(header, { maxLength: 6 }), fc.array(hostileHeader, { minLength: 1, maxLength: 3 })).map(([a, b]) => [...a, ...b]) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.array(header, { maxLength: 6 }), fc.array(hostileHeader, { minLength: 1, maxLength: 3 }))
+        .map(([a, b]) => [...a, ...b]),
+    },
     { weight: 1, arbitrary: fc.constant<Array<[string, string]>>([['x-huge', 'a'.repeat(20_000)]]) },
-    { weight: 1, arbitrary: fc.integer({ min: 100, max: 3000 }).map((n) => Array.from({ length: n }, (_, i): [string, string] => [`x-h${i}`, 'v'])) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 100, max: 3000 })
+        .map((n) => Array.from({ length: n }, (_, i): [string, string] => [`x-h${i}`, 'v'])),
+    },
   );
   const json = (value: unknown) => Buffer.from(JSON.stringify(value));
   const body = fc.oneof(
     { weight: 18, arbitrary: fc.constant(Buffer.alloc(0)) },
     { weight: 18, arbitrary: fc.jsonValue({ maxDepth: 3 }).map(json) },
-    { weight: 12, arbitrary: fc.record({ by: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), minutes: fc.oneof(fc.double(), fc.string()), duration: fc.constantFrom('25h', '1ms', '-1m', '999999999999h', 'soon', '') }, { requiredKeys: [] }).map(json) },
-    { weight: 12, arbitrary: fc.constantFrom('{"by":', '[]', 'null', '"x"', '{"event":{"event_type":"incident.acknowledged","data":{"incident_key":"sloe-ID"}}}', '{"__proto__":{"x":1}}').map((t) => Buffer.from(t.replace('ID', incidentId))) },
-    { weight: 12, arbitrary: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant({ type: 'block_actions', user: { id: 'U1' }, actions: [{ action_id: 'sloe_ack', value: incidentId }] })).map((p) => Buffer.from(`payload=${encodeURIComponent(JSON.stringify(p))}`)) },
+    {
+      weight: 12,
+      arbitrary: fc
+        .record(
+          {
+            by: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+            minutes: fc.oneof(fc.double(), fc.string()),
+            duration: fc.constantFrom('25h', '1ms', '-1m', '999999999999h', 'soon', ''),
+          },
+          { requiredKeys: [] },
+        )
+        .map(json),
+    },
+    {
+      weight: 12,
+      arbitrary: fc
+        .constantFrom(
+          '{"by":',
+          '[]',
+          'null',
+          '"x"',
+          '{"event":{"event_type":"incident.acknowledged","data":{"incident_key":"sloe-ID"}}}',
+          '{"__proto__":{"x":1}}',
+        )
+        .map((t) => Buffer.from(t.replace('ID', incidentId))),
+    },
+    {
+      weight: 12,
+      arbitrary: fc
+        .oneof(
+          fc.jsonValue({ maxDepth: 2 }),
+          fc.constant({
+            type: 'block_actions',
+            user: { id: 'U1' },
+            actions: [{ action_id: 'sloe_ack', value: incidentId }],
+          }),
+        )
+        .map((p) => Buffer.from(`payload=${encodeURIComponent(JSON.stringify(p))}`)),
+    },
     { weight: 6, arbitrary: printable(200).map((t) => Buffer.from(`payload=${t}&by=${t}`)) },
     { weight: 12, arbitrary: fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.from(b)) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 70_000 }).map((extra) => BIG.subarray(0, (1 << 20) + extra)) },
   );
-  const framing = fc.constantFrom<Fuzzed['framing']>('exact', 'exact', 'exact', 'exact', 'exact', 'exact', 'exact', 'exact', 'chunked', 'chunked', 'bad-chunked', 'truncated', 'none', 'short');
-  const credentials = fc.constantFrom<Fuzzed['credentials']>('none', 'none', 'none', 'none', 'none', 'none', 'api', 'signed', 'signed');
-  const host = fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
-  const request: fc.Arbitrary<Fuzzed> = fc.record({ method, target, headers, body, framing, host, credentials }).map(({ method: m, target: t, headers: h, body: b, framing: f, host: withHost, credentials: c }) =>
-    withCredentials(incidentId, { method: m, route: t.route, target: t.target, headers: withHost ? [['host', 'sloe.example'], ...h] : h, body: b, framing: f, credentials: c }),
+  const framing = fc.constantFrom<Fuzzed['framing']>(
+    'exact',
+    'exact',
+    'exact',
+    'exact',
+    'exact',
+    'exact',
+    'exact',
+    'exact',
+    'chunked',
+    'chunked',
+    'bad-chunked',
+    'truncated',
+    'none',
+    'short',
   );
-  const garbage: fc.Arbitrary<Fuzzed> = fc.uint8Array({ minLength: 1, maxLength: 600 }).map((g) => ({ method: '', route: '', target: '', headers: [], body: Buffer.alloc(0), framing: 'none', credentials: 'none', garbage: Buffer.from(g) }));
+  const credentials = fc.constantFrom<Fuzzed['credentials']>(
+    'none',
+    'none',
+    'none',
+    'none',
+    'none',
+    'none',
+    'api',
+    'signed',
+    'signed',
+  );
+  const host = fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
+  const request: fc.Arbitrary<Fuzzed> = fc
+    .record({ method, target, headers, body, framing, host, credentials })
+    .map(({ method: m, target: t, headers: h, body: b, framing: f, host: withHost, credentials: c }) =>
+      withCredentials(incidentId, {
+        method: m,
+        route: t.route,
+        target: t.target,
+        headers: withHost ? [['host', 'sloe.example'], ...h] : h,
+        body: b,
+        framing: f,
+        credentials: c,
+      }),
+    );
+  const garbage: fc.Arbitrary<Fuzzed> = fc.uint8Array({ minLength: 1, maxLength: 600 }).map((g) => ({
+    method: '',
+    route: '',
+    target: '',
+    headers: [],
+    body: Buffer.alloc(0),
+    framing: 'none',
+    credentials: 'none',
+    garbage: Buffer.from(g),
+  }));
   return fc.oneof({ weight: 30, arbitrary: request }, { weight: 1, arbitrary: garbage });
 }
 
@@ -127,17 +324,30 @@ function arbitraries(incidentId: string) {
 function withCredentials(incidentId: string, r: Fuzzed): Fuzzed {
   if (r.credentials === 'api') {
     const read = r.method === 'GET' || r.method === 'HEAD';
-    return { ...r, target: read ? r.target : r.target.split(incidentId).join(MISSING_ID), headers: [...r.headers, ['authorization', `Bearer ${API_TOKEN}`]] };
+    return {
+      ...r,
+      target: read ? r.target : r.target.split(incidentId).join(MISSING_ID),
+      headers: [...r.headers, ['authorization', `Bearer ${API_TOKEN}`]],
+    };
   }
   const text = r.body.toString('utf8');
   if (r.credentials !== 'signed' || text.includes(incidentId)) return { ...r, credentials: 'none' };
   if (r.route === '/slack/events') {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const signature = `v0=${createHmac('sha256', SLACK_SIGNING_SECRET).update(`v0:${timestamp}:${text}`).digest('hex')}`;
-    return { ...r, headers: [...r.headers, ['x-slack-request-timestamp', timestamp], ['x-slack-signature', signature]] };
+    return {
+      ...r,
+      headers: [...r.headers, ['x-slack-request-timestamp', timestamp], ['x-slack-signature', signature]],
+    };
   }
   if (r.route === '/webhooks/pagerduty') {
-    return { ...r, headers: [...r.headers, ['x-pagerduty-signature', `v1=${createHmac('sha256', PAGERDUTY_WEBHOOK_SECRET).update(text).digest('hex')}`]] };
+    return {
+      ...r,
+      headers: [
+        ...r.headers,
+        ['x-pagerduty-signature', `v1=${createHmac('sha256', PAGERDUTY_WEBHOOK_SECRET).update(text).digest('hex')}`],
+      ],
+    };
   }
   return { ...r, credentials: 'none' };
 }
@@ -154,7 +364,10 @@ function serialize(r: Fuzzed): { parts: Buffer[]; halfClose: boolean } {
       break;
     case 'chunked':
       lines.push('transfer-encoding: chunked');
-      body = r.body.length === 0 ? [Buffer.from('0\r\n\r\n')] : [Buffer.from(`${r.body.length.toString(16)}\r\n`), r.body, Buffer.from('\r\n0\r\n\r\n')];
+      body =
+        r.body.length === 0
+          ? [Buffer.from('0\r\n\r\n')]
+          : [Buffer.from(`${r.body.length.toString(16)}\r\n`), r.body, Buffer.from('\r\n0\r\n\r\n')];
       break;
     case 'bad-chunked':
       lines.push('transfer-encoding: chunked');
@@ -174,12 +387,18 @@ function serialize(r: Fuzzed): { parts: Buffer[]; halfClose: boolean } {
       body = [r.body.subarray(0, PIPELINED_REST)];
       break;
   }
-  return { parts: [Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), ...body], halfClose: r.framing === 'truncated' };
+  return {
+    parts: [Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), ...body],
+    halfClose: r.framing === 'truncated',
+  };
 }
 
 function describeRequest(index: number, r: Fuzzed): string {
   if (r.garbage) return `#${index} (seed ${SEED}): ${r.garbage.length} random bytes`;
-  const names = r.headers.length > 12 ? `${r.headers.length} headers` : `headers ${JSON.stringify(r.headers.map(([k, v]) => `${k}: ${v}`.slice(0, 60)))}`;
+  const names =
+    r.headers.length > 12
+      ? `${r.headers.length} headers`
+      : `headers ${JSON.stringify(r.headers.map(([k, v]) => `${k}: ${v}`.slice(0, 60)))}`;
   return `#${index} (seed ${SEED}): ${JSON.stringify(r.method).slice(0, 40)} ${JSON.stringify(r.target).slice(0, 120)}, ${names}, ${r.body.length}-byte body framed ${r.framing}`;
 }
 
@@ -190,19 +409,26 @@ describe('sloe run under request fuzzing', () => {
     try {
       const port = await freePort();
       const paths = [await writeSlos(ctx.stack.dir, queueSlo({ after: ['1s', '2s'] }))];
-      const sloe = spawnSloe(['run', paths[0]!], {
-        REDIS_URL: ctx.stack.redis.url,
-        PROMETHEUS_URL: ctx.stack.prometheus.url,
-        SLOE_REDIS_PREFIX: `fuzz${Date.now()}`,
-        SLOE_API_TOKEN: API_TOKEN,
-        SLACK_BOT_TOKEN: 'xoxb-fuzz',
-        SLACK_SIGNING_SECRET,
-        SLACK_API_URL: slack.url,
-        PAGERDUTY_WEBHOOK_SECRET,
-      }, port);
+      const sloe = spawnSloe(
+        ['run', paths[0]!],
+        {
+          REDIS_URL: ctx.stack.redis.url,
+          PROMETHEUS_URL: ctx.stack.prometheus.url,
+          SLOE_REDIS_PREFIX: `fuzz${Date.now()}`,
+          SLOE_API_TOKEN: API_TOKEN,
+          SLACK_BOT_TOKEN: 'xoxb-fuzz',
+          SLACK_SIGNING_SECRET,
+          SLACK_API_URL: slack.url,
+          PAGERDUTY_WEBHOOK_SECRET,
+        },
+        port,
+      );
       ctx.processes.push(sloe);
       await sloe.waitFor('ready', (l) => l.event === 'ready');
-      const api = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json() as Promise<Record<string, unknown>>;
+      const api = async (path: string) =>
+        (
+          await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })
+        ).json() as Promise<Record<string, unknown>>;
 
       // One incident, open, with its escalation run to the end: nothing but a request could change it now.
       ctx.stack.exporter.gauge('demo_queue_depth').set(350);
@@ -223,7 +449,11 @@ describe('sloe run under request fuzzing', () => {
         Array.from({ length: PARALLEL }, async () => {
           for (let i = next++; i < requests.length; i = next++) {
             const { parts, halfClose } = serialize(requests[i]!);
-            answers[i] = await rawRequest(port, parts, { halfClose, headOnly: requests[i]!.method === 'HEAD', timeoutMs: 15_000 });
+            answers[i] = await rawRequest(port, parts, {
+              halfClose,
+              headOnly: requests[i]!.method === 'HEAD',
+              timeoutMs: 15_000,
+            });
           }
         }),
       );
@@ -239,10 +469,14 @@ describe('sloe run under request fuzzing', () => {
         // status page at /, which the target "*" also reaches); a signed Slack
         // payload or PagerDuty event (answered, then ignored: it names no incident of ours).
         const read = r.method === 'GET' || r.method === 'HEAD';
-        const open = (OPEN.includes(r.route) && read) || (r.credentials === 'api' && read && (r.route.startsWith('/api/') || r.route === '/' || r.target === '*')) || (r.credentials === 'signed' && r.method === 'POST');
+        const open =
+          (OPEN.includes(r.route) && read) ||
+          (r.credentials === 'api' && read && (r.route.startsWith('/api/') || r.route === '/' || r.target === '*')) ||
+          (r.credentials === 'signed' && r.method === 'POST');
         if (a.status === undefined) {
           // Only a client that closed its side mid-body may go unanswered.
-          if (r.framing !== 'truncated' || a.error === 'timed out') problems.push(`${describeRequest(i, r)}: ${a.error}`);
+          if (r.framing !== 'truncated' || a.error === 'timed out')
+            problems.push(`${describeRequest(i, r)}: ${a.error}`);
         } else if (a.status >= 500 && !(a.status === 503 && r.route === '/readyz')) {
           problems.push(`${describeRequest(i, r)}: ${a.text.slice(0, 200)}`);
         } else if (a.status < 400 && !open) {
@@ -251,8 +485,13 @@ describe('sloe run under request fuzzing', () => {
           problems.push(`${describeRequest(i, r)}: unexpected ${a.status}`);
         }
       });
-      const table = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
-      console.log(`request fuzz: ${REQUESTS} requests in ${seconds.toFixed(1)} s (seed ${SEED}); answers by status: ${table}`);
+      const table = [...counts.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ');
+      console.log(
+        `request fuzz: ${REQUESTS} requests in ${seconds.toFixed(1)} s (seed ${SEED}); answers by status: ${table}`,
+      );
       expect(problems.slice(0, 20)).toEqual([]);
 
       // Still alive and healthy; the incident exactly as it was; no request ended in a handler's failure.

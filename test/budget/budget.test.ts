@@ -13,7 +13,12 @@ const START = AT - (N - 1) * STEP;
 
 /** 1,000 events a step, `bad(i)` of them bad. */
 function events(bad: (i: number) => number): BudgetSeries {
-  return { start: START, stepMs: STEP, bad: Array.from({ length: N }, (_, i) => bad(i)), total: new Array<number>(N).fill(1000) };
+  return {
+    start: START,
+    stepMs: STEP,
+    bad: Array.from({ length: N }, (_, i) => bad(i)),
+    total: new Array<number>(N).fill(1000),
+  };
 }
 
 /** Within 0.1 percentage point. */
@@ -21,7 +26,13 @@ const close = (actual: number, expected: number) => expect(Math.abs(actual - exp
 
 describe('error budget of a 99% / 30d ratio SLO', () => {
   it('0.5% bad events all along spend exactly half the budget and exhaust it in another 30 days', () => {
-    const b = computeBudget(events(() => 5), 0.99, WINDOW, AT, 'events');
+    const b = computeBudget(
+      events(() => 5),
+      0.99,
+      WINDOW,
+      AT,
+      'events',
+    );
     close(b.sli, 0.995);
     close(b.budget.total, 0.01);
     close(b.budget.spent, 0.5);
@@ -39,7 +50,13 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
 
   it('10% bad events over the last 6 hours: burn 10 over 1h and 6h, 0.8333 over 3d, 8.33% spent', () => {
     const last6h = N - (6 * HOUR) / STEP;
-    const b = computeBudget(events((i) => (i >= last6h ? 100 : 0)), 0.99, WINDOW, AT, 'events');
+    const b = computeBudget(
+      events((i) => (i >= last6h ? 100 : 0)),
+      0.99,
+      WINDOW,
+      AT,
+      'events',
+    );
     close(b.budget.spent, (72 * 100) / (N * 1000) / 0.01);
     close(b.budget.spent, 0.08333);
     close(b.burnRates['1h'], 10);
@@ -52,7 +69,13 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
   });
 
   it('2% bad events all along overspend it twice: remaining −100%, exhausted half-way through the window', () => {
-    const b = computeBudget(events(() => 20), 0.99, WINDOW, AT, 'events');
+    const b = computeBudget(
+      events(() => 20),
+      0.99,
+      WINDOW,
+      AT,
+      'events',
+    );
     close(b.budget.spent, 2);
     close(b.budget.remaining, -1);
     // 20 bad a step against an allowance of 0.01 × 8,640,000 = 86,400: gone after 4,320 steps.
@@ -74,7 +97,13 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
   });
 
   it('a window without any data has no figures and says so', () => {
-    const b = computeBudget({ start: START, stepMs: STEP, bad: new Array<number>(N).fill(NaN), total: new Array<number>(N).fill(NaN) }, 0.99, WINDOW, AT, 'events');
+    const b = computeBudget(
+      { start: START, stepMs: STEP, bad: new Array<number>(N).fill(NaN), total: new Array<number>(N).fill(NaN) },
+      0.99,
+      WINDOW,
+      AT,
+      'events',
+    );
     expect(b.sli).toBeNaN();
     expect(b.budget.remaining).toBeNaN();
     expect(b.exhaustedAt).toBeNull();
@@ -84,7 +113,18 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
 
 describe('time-based budget of a threshold SLO (99% of the time within the objective)', () => {
   it('in breach one step in 160 (54 of 8,640): SLI 99.375%, 62.5% of the budget spent', () => {
-    const b = computeBudget({ start: START, stepMs: STEP, bad: Array.from({ length: N }, (_, i) => (i % 160 === 0 ? 1 : 0)), total: new Array<number>(N).fill(1) }, 0.99, WINDOW, AT, 'time');
+    const b = computeBudget(
+      {
+        start: START,
+        stepMs: STEP,
+        bad: Array.from({ length: N }, (_, i) => (i % 160 === 0 ? 1 : 0)),
+        total: new Array<number>(N).fill(1),
+      },
+      0.99,
+      WINDOW,
+      AT,
+      'time',
+    );
     close(b.sli, 0.99375);
     close(b.budget.spent, 0.625);
     expect(b.basis).toBe('time');

@@ -17,8 +17,16 @@ async function firing() {
   resetStandIns(channels);
   const started = await engineWithChannels(ctx, channels);
   ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-  const incident = await eventually('an incident', async () => (await started.engine.store.list({ open: true }))[0], 20_000);
-  await eventually('its Slack message', () => channels.slack.of('chat.postMessage').find((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts), 20_000);
+  const incident = await eventually(
+    'an incident',
+    async () => (await started.engine.store.list({ open: true }))[0],
+    20_000,
+  );
+  await eventually(
+    'its Slack message',
+    () => channels.slack.of('chat.postMessage').find((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts),
+    20_000,
+  );
   return { ...started, incident };
 }
 
@@ -54,7 +62,9 @@ describe('a Slack click is answered once it is stored', () => {
     expect((await engine.store.audit(incident.id)).some((a) => a.type === 'acknowledged')).toBe(false);
     expect(channels.slack.of('chat.postEphemeral')).toHaveLength(1);
     // Clicked again with Redis back: recorded, and answered without an ephemeral message.
-    expect((await click(url, { action: 'sloe_ack', incidentId: incident.id, secret: SIGNING_SECRET })).status).toBe(200);
+    expect((await click(url, { action: 'sloe_ack', incidentId: incident.id, secret: SIGNING_SECRET })).status).toBe(
+      200,
+    );
     expect((await engine.store.get(incident.id))?.status).toBe('acknowledged');
     expect(channels.slack.of('chat.postEphemeral')).toHaveLength(1);
   });

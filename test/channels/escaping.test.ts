@@ -57,10 +57,19 @@ describe('Slack messages escape every interpolated value', () => {
     const incident = await eventually('an incident', async () => (await engine.store.list({ open: true }))[0], 30_000);
     expect(incident.labels).toEqual({ tenant: HOSTILE_LABEL });
 
-    const post = await eventually('the Slack message', () => channels.slack.of('chat.postMessage').find((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts));
+    const post = await eventually('the Slack message', () =>
+      channels.slack.of('chat.postMessage').find((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts),
+    );
     const posted = JSON.stringify({ text: post.args.text, blocks: post.args.blocks });
-    expect((post.args.blocks as Array<{ type: string; text?: unknown }>).find((b) => b.type === 'header')!.text).toMatchObject({ type: 'plain_text', text: expect.stringContaining(`tenant=${JSON.stringify(HOSTILE_LABEL)}`.slice(0, 60)) });
-    expect(String(post.args.text)).toContain('tenant="&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|Ack here&gt;"');
+    expect(
+      (post.args.blocks as Array<{ type: string; text?: unknown }>).find((b) => b.type === 'header')!.text,
+    ).toMatchObject({
+      type: 'plain_text',
+      text: expect.stringContaining(`tenant=${JSON.stringify(HOSTILE_LABEL)}`.slice(0, 60)),
+    });
+    expect(String(post.args.text)).toContain(
+      'tenant="&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|Ack here&gt;"',
+    );
     expect(posted).toContain('Queues &lt;!here&gt; &amp; more');
     expect(posted).toContain('owner *&lt;!channel&gt; bob*');
     expect(posted).toContain('queues &amp; &lt;!subteam^S123&gt; team');
@@ -70,18 +79,36 @@ describe('Slack messages escape every interpolated value', () => {
     expect(posted).toContain('<!date^');
 
     // The on-call DM and the thread note naming who was paged.
-    const dm = await eventually('the on-call DM', () => channels.slack.of('chat.postMessage').find((c) => c.args.channel === 'DU01CAROL'));
+    const dm = await eventually('the on-call DM', () =>
+      channels.slack.of('chat.postMessage').find((c) => c.args.channel === 'DU01CAROL'),
+    );
     expect(JSON.stringify(dm.args.blocks)).toContain('<@U01CAROL>, you are on call for hostile-rota');
-    await eventually('the note about the page', () => channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts && String(c.args.text).startsWith('paged &lt;!everyone&gt; carol')));
+    await eventually('the note about the page', () =>
+      channels.slack
+        .of('chat.postMessage')
+        .find((c) => c.args.thread_ts && String(c.args.text).startsWith('paged &lt;!everyone&gt; carol')),
+    );
 
     // Acknowledged by someone whose name is markup: the update and its note escape it too.
-    await click(url, { action: 'sloe_ack', incidentId: incident.id, secret: SIGNING_SECRET, user: { id: 'U0HOSTILE', username: '<!here>' } });
-    await eventually('the message updated', () => channels.slack.of('chat.update').find((c) => JSON.stringify(c.args.blocks).includes('Acknowledged')));
-    await eventually('the acknowledgement note', () => channels.slack.of('chat.postMessage').find((c) => String(c.args.text).startsWith(':eyes: Acknowledged by')));
+    await click(url, {
+      action: 'sloe_ack',
+      incidentId: incident.id,
+      secret: SIGNING_SECRET,
+      user: { id: 'U0HOSTILE', username: '<!here>' },
+    });
+    await eventually('the message updated', () =>
+      channels.slack.of('chat.update').find((c) => JSON.stringify(c.args.blocks).includes('Acknowledged')),
+    );
+    await eventually('the acknowledgement note', () =>
+      channels.slack.of('chat.postMessage').find((c) => String(c.args.text).startsWith(':eyes: Acknowledged by')),
+    );
 
     // A header is plain_text: Slack shows it as written and parses no mention or link in it, so it is left as is.
-    const mrkdwn = (blocks: unknown) => (Array.isArray(blocks) ? blocks.filter((b: { type?: string }) => b.type !== 'header') : blocks);
-    const everything = [...channels.slack.of('chat.postMessage'), ...channels.slack.of('chat.update')].map((c) => JSON.stringify({ text: c.args.text, blocks: mrkdwn(c.args.blocks) }));
+    const mrkdwn = (blocks: unknown) =>
+      Array.isArray(blocks) ? blocks.filter((b: { type?: string }) => b.type !== 'header') : blocks;
+    const everything = [...channels.slack.of('chat.postMessage'), ...channels.slack.of('chat.update')].map((c) =>
+      JSON.stringify({ text: c.args.text, blocks: mrkdwn(c.args.blocks) }),
+    );
     for (const message of everything) for (const raw of RAW) expect(message).not.toContain(raw);
     expect(everything.join('\n')).toContain('Acknowledged* by &lt;!here&gt; (U0HOSTILE)');
   });

@@ -49,7 +49,9 @@ async function killHolder(remotePort: number, a: SloeProcess, b: SloeProcess): P
 }
 
 async function audit(p: SloeProcess, id: string): Promise<Array<{ type: string; step?: string }>> {
-  const res = await fetch(`http://127.0.0.1:${p.port}/api/incidents/${id}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+  const res = await fetch(`http://127.0.0.1:${p.port}/api/incidents/${id}`, {
+    headers: { authorization: `Bearer ${API_TOKEN}` },
+  });
   return ((await res.json()) as { audit: Array<{ type: string; step?: string }> }).audit;
 }
 
@@ -84,7 +86,11 @@ describe('a replica dies while a step is being delivered', () => {
     channels.pagerduty.hold();
     const [a, b] = await replicas();
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    const held = await eventually('the PagerDuty trigger held in flight', () => channels.pagerduty.holds.held[0], 20_000);
+    const held = await eventually(
+      'the PagerDuty trigger held in flight',
+      () => channels.pagerduty.holds.held[0],
+      20_000,
+    );
     const survivor = await killHolder(held.remotePort, a, b);
     held.release();
 
@@ -114,7 +120,9 @@ describe('a replica dies while a step is being delivered', () => {
     // incident has resolved and its first message is never posted).
     await survivor.waitFor('the Slack step delivered by the survivor', sent('page.0'), 15_000);
     expect(Date.now() - killedAt).toBeLessThan(15_000);
-    const posts = channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts);
+    const posts = channels.slack
+      .of('chat.postMessage')
+      .filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts);
     expect(posts).toHaveLength(1);
   });
 });

@@ -39,10 +39,13 @@ slos:
     alert: { when: "> 5", for: 1s, resolveAfter: 1s }
 `;
 
-const topLevel = () => channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts);
+const topLevel = () =>
+  channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts);
 
 async function open(engine: Engine, sloId: string) {
-  return eventually(`an incident of ${sloId}`, async () => (await engine.store.list({ open: true })).find((i) => i.sloId === sloId));
+  return eventually(`an incident of ${sloId}`, async () =>
+    (await engine.store.list({ open: true })).find((i) => i.sloId === sloId),
+  );
 }
 
 describe('dependencies', () => {
@@ -55,16 +58,28 @@ describe('dependencies', () => {
     errors.set(10);
     const db = await open(engine, 'db/primary');
     await eventually('the database page in Slack', () => topLevel().length === 1, 20_000);
-    await eventually('the database page in PagerDuty', () => channels.pagerduty.requests.some((r) => r.event.event_action === 'trigger'), 20_000);
+    await eventually(
+      'the database page in PagerDuty',
+      () => channels.pagerduty.requests.some((r) => r.event.event_action === 'trigger'),
+      20_000,
+    );
 
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const queue = await open(engine, 'it-support-assistant/approval-queue-depth');
     expect(queue.severity).toBe('page');
     const audit = await engine.store.audit(queue.id);
-    expect(audit.find((a) => a.type === 'note')?.detail).toMatch(/^held: caused by db\/primary\? its page is firing \(it-support-assistant\/approval-queue-depth depends on db\); released if still firing 3s after it resolves$/);
+    expect(audit.find((a) => a.type === 'note')?.detail).toMatch(
+      /^held: caused by db\/primary\? its page is firing \(it-support-assistant\/approval-queue-depth depends on db\); released if still firing 3s after it resolves$/,
+    );
     // The database's thread hears of it, once.
     const note = await eventually('the note in the database thread', () =>
-      channels.slack.of('chat.postMessage').find((c) => c.args.thread_ts !== undefined && String(c.args.text).startsWith('held: it-support-assistant/approval-queue-depth')),
+      channels.slack
+        .of('chat.postMessage')
+        .find(
+          (c) =>
+            c.args.thread_ts !== undefined &&
+            String(c.args.text).startsWith('held: it-support-assistant/approval-queue-depth'),
+        ),
     );
     expect(note.args.thread_ts).toBe((await engine.store.get(db.id))!.refs['slack.ts']);
     expect(String(note.args.text)).toContain(`(incident ${queue.id})`);
@@ -75,23 +90,38 @@ describe('dependencies', () => {
     expect(topLevel()).toHaveLength(1);
     expect(channels.pagerduty.requests.filter((r) => r.event.event_action === 'trigger')).toHaveLength(1);
     expect((await engine.store.audit(queue.id)).filter((a) => a.type === 'step')).toEqual([]);
-    expect(channels.slack.of('chat.postMessage').filter((c) => String(c.args.text).startsWith('held: '))).toHaveLength(1);
+    expect(channels.slack.of('chat.postMessage').filter((c) => String(c.args.text).startsWith('held: '))).toHaveLength(
+      1,
+    );
 
     // The database recovers; the queue still breaches: released 3s after the resolution, from its first step.
     errors.set(0);
-    const resolved = await eventually('the database resolved', async () => {
-      const i = await engine.store.get(db.id);
-      return i?.status === 'resolved' ? i : undefined;
-    }, 20_000);
+    const resolved = await eventually(
+      'the database resolved',
+      async () => {
+        const i = await engine.store.get(db.id);
+        return i?.status === 'resolved' ? i : undefined;
+      },
+      20_000,
+    );
     await eventually('the released Slack post', () => topLevel().length === 2, 30_000);
-    const steps = await eventually('both steps of the released page', async () => {
-      const entries = (await engine.store.audit(queue.id)).filter((a) => a.type === 'step');
-      return entries.length >= 2 ? entries : undefined;
-    }, 30_000);
+    const steps = await eventually(
+      'both steps of the released page',
+      async () => {
+        const entries = (await engine.store.audit(queue.id)).filter((a) => a.type === 'step');
+        return entries.length >= 2 ? entries : undefined;
+      },
+      30_000,
+    );
     expect(steps.map((s) => s.step)).toEqual(['page.0', 'page.1']);
     expect(steps[0]!.at).toBeGreaterThanOrEqual(resolved.resolvedAt! + 3000);
     expect(steps[1]!.at - steps[0]!.at).toBeGreaterThanOrEqual(900);
-    expect((await engine.store.audit(queue.id)).some((a) => a.type === 'note' && a.step === 'page.0' && /^held until \S+: held: caused by db\/primary\?/.test(a.detail))).toBe(true);
+    expect(
+      (await engine.store.audit(queue.id)).some(
+        (a) =>
+          a.type === 'note' && a.step === 'page.0' && /^held until \S+: held: caused by db\/primary\?/.test(a.detail),
+      ),
+    ).toBe(true);
     ctx.stack.exporter.gauge('demo_queue_depth').set(20);
   }, 90_000);
 });

@@ -17,7 +17,9 @@ const log = createLogger({ LOG_LEVEL: 'silent' });
 
 /** An incident whose labels are hostile in size: 200 labels, each value 1 MB of `&<` (5 characters each escaped). */
 function hugeIncident(): Incident {
-  const labels = Object.fromEntries(Array.from({ length: 200 }, (_, n) => [`l${String(n).padStart(3, '0')}`, `<!channel>&😀${'&<'.repeat(500_000)}`]));
+  const labels = Object.fromEntries(
+    Array.from({ length: 200 }, (_, n) => [`l${String(n).padStart(3, '0')}`, `<!channel>&😀${'&<'.repeat(500_000)}`]),
+  );
   return {
     id: 'big1',
     sloId: 'svc/slo',
@@ -33,7 +35,12 @@ function hugeIncident(): Incident {
     condition: '> 2',
     firedAt: Date.parse('2026-11-27T10:00:00Z'),
     traceId: 't',
-    policy: { name: 'p', page: [{ notify: 'pagerduty', afterMs: 0, severity: 'critical' }], ticket: [], source: { file: 'f', line: 1, col: 1 } },
+    policy: {
+      name: 'p',
+      page: [{ notify: 'pagerduty', afterMs: 0, severity: 'critical' }],
+      ticket: [],
+      source: { file: 'f', line: 1, col: 1 },
+    },
     status: 'firing',
     severity: 'page',
     reason: 'breach',
@@ -49,11 +56,17 @@ describe('the Slack message of an incident with huge labels', () => {
     const { text, blocks } = incidentMessage(hugeIncident(), ':wave: intro');
     expect(blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
     expect(text.length).toBeLessThanOrEqual(SLACK_LIMITS.section);
-    for (const block of blocks as Array<{ type: string; text?: { type: string; text: string }; fields?: Array<{ text: string }>; elements?: Array<{ text?: string }> }>) {
+    for (const block of blocks as Array<{
+      type: string;
+      text?: { type: string; text: string };
+      fields?: Array<{ text: string }>;
+      elements?: Array<{ text?: string }>;
+    }>) {
       if (block.type === 'header') expect(block.text!.text.length).toBeLessThanOrEqual(SLACK_LIMITS.header);
       if (block.text) expect(block.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.section);
       for (const f of block.fields ?? []) expect(f.text.length).toBeLessThanOrEqual(SLACK_LIMITS.field);
-      for (const e of block.elements ?? []) if (typeof e.text === 'string') expect(e.text.length).toBeLessThanOrEqual(SLACK_LIMITS.section);
+      for (const e of block.elements ?? [])
+        if (typeof e.text === 'string') expect(e.text.length).toBeLessThanOrEqual(SLACK_LIMITS.section);
     }
     // Cut where nothing breaks: no half entity before the ellipsis, no lone surrogate, no raw markup from labels.
     const all = JSON.stringify({ text, blocks });
@@ -67,7 +80,11 @@ describe('the Slack message of an incident with huge labels', () => {
   it('shows the header (plain_text) as written: Slack parses no markup there, so escaping would show &lt;', () => {
     const incident = { ...hugeIncident(), labels: { tenant: 'a&b <c>' }, service: 'svc&co' };
     const header = (incidentMessage(incident).blocks[0] as { text: { type: string; text: string } }).text;
-    expect(header).toEqual({ type: 'plain_text', text: ':rotating_light: PAGE svc&co / slo{tenant="a&b <c>"}', emoji: true });
+    expect(header).toEqual({
+      type: 'plain_text',
+      text: ':rotating_light: PAGE svc&co / slo{tenant="a&b <c>"}',
+      emoji: true,
+    });
     expect(incidentMessage(incident).text).toContain('tenant="a&amp;b &lt;c&gt;"');
   });
 
@@ -88,12 +105,16 @@ describe('the PagerDuty event of an incident with huge labels', () => {
     globalAgent.options.ca = [ca.ca];
     pagerduty = new PagerDutyStandIn(ca, 'RK');
     await pagerduty.start();
-    channel = new PagerDutyChannel({ eventsServer: pagerduty.server_, apiServer: pagerduty.server_, routingKey: 'RK', timeoutMs: 10_000 }, {});
+    channel = new PagerDutyChannel(
+      { eventsServer: pagerduty.server_, apiServer: pagerduty.server_, routingKey: 'RK', timeoutMs: 10_000 },
+      {},
+    );
   });
   afterAll(() => pagerduty?.stop());
 
   const step = { notify: 'pagerduty' as const, afterMs: 0, severity: 'critical' as const };
-  const send = (incident: Incident) => channel.step({ incident, step, stepKey: 'page.0', round: 0, log, now: Date.now });
+  const send = (incident: Incident) =>
+    channel.step({ incident, step, stepKey: 'page.0', round: 0, log, now: Date.now });
 
   it('stays under 512 KB with label values cut to 256 characters and at most 32 labels', async () => {
     pagerduty.requests.length = 0;
@@ -101,7 +122,12 @@ describe('the PagerDuty event of an incident with huge labels', () => {
     expect(result).toMatchObject({ ok: true, detail: 'PagerDuty incident triggered (critical)' });
     const [request] = pagerduty.requests;
     expect(request!.status).toBe(202);
-    const event = request!.event as unknown as { payload: { summary: string; custom_details: { labels: Record<string, string>; labels_omitted: string; value: string } } };
+    const event = request!.event as unknown as {
+      payload: {
+        summary: string;
+        custom_details: { labels: Record<string, string>; labels_omitted: string; value: string };
+      };
+    };
     expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(512 * 1024);
     const labels = event.payload.custom_details.labels;
     expect(Object.keys(labels)).toHaveLength(MAX_LABELS);
@@ -116,13 +142,19 @@ describe('the PagerDuty event of an incident with huge labels', () => {
     pagerduty.answer(400);
     const result = await send({ ...hugeIncident(), labels: { tenant: 'a' } });
     expect(result).toMatchObject({ ok: true });
-    expect((result as { detail: string }).detail).toMatch(/^PagerDuty incident triggered \(critical\) \(the full event was refused — .* answered 400: .* — and a minimal one sent\)$/);
+    expect((result as { detail: string }).detail).toMatch(
+      /^PagerDuty incident triggered \(critical\) \(the full event was refused — .* answered 400: .* — and a minimal one sent\)$/,
+    );
     expect(pagerduty.requests.map((r) => r.status)).toEqual([400, 202]);
     expect(pagerduty.requests[1]!.event).toEqual({
       routing_key: 'RK',
       event_action: 'trigger',
       dedup_key: 'sloe-big1',
-      payload: { summary: expect.stringContaining('[page] svc/slo{tenant="a"}: 3 > 2'), source: 'svc', severity: 'critical' },
+      payload: {
+        summary: expect.stringContaining('[page] svc/slo{tenant="a"}: 3 > 2'),
+        source: 'svc',
+        severity: 'critical',
+      },
     });
   });
 

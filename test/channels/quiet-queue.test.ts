@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { QuietQueue } from '../../src/escalation/slack/interactivity.js';
 import { sleep } from '../support/time.js';
 
-
 describe('work deferred until a burst of clicks is answered', () => {
   it('runs once arrivals pause, in arrival order', async () => {
     const ran: number[] = [];

@@ -63,7 +63,10 @@ const TABLE: Array<[number, boolean]> = [
 let ca: TestCa;
 let slack: SlackStandIn;
 let pagerduty: PagerDutyStandIn;
-let channels: Record<'slack' | 'pagerduty', { channel: Channel; fail(status: number): void; attempts(): number; reset(): void }>;
+let channels: Record<
+  'slack' | 'pagerduty',
+  { channel: Channel; fail(status: number): void; attempts(): number; reset(): void }
+>;
 
 beforeAll(async () => {
   ca = makeTestCa();
@@ -71,16 +74,24 @@ beforeAll(async () => {
   slack = new SlackStandIn('xoxb-t');
   pagerduty = new PagerDutyStandIn(ca, 'RK');
   await Promise.all([slack.start(), pagerduty.start()]);
-  const client = new WebClient('xoxb-t', { slackApiUrl: slack.url, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true });
+  const client = new WebClient('xoxb-t', {
+    slackApiUrl: slack.url,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+  });
   channels = {
     slack: {
       channel: new SlackChannel(new SlackApi(client)),
-      fail: (status) => (status === 429 ? slack.rateLimit('chat.postMessage', 1, 0) : slack.fail('chat.postMessage', status)),
+      fail: (status) =>
+        status === 429 ? slack.rateLimit('chat.postMessage', 1, 0) : slack.fail('chat.postMessage', status),
       attempts: () => slack.calls.filter((c) => c.method.startsWith('chat.postMessage')).length,
       reset: () => void (slack.calls.length = 0),
     },
     pagerduty: {
-      channel: new PagerDutyChannel({ eventsServer: pagerduty.server_, apiServer: pagerduty.server_, routingKey: 'RK', timeoutMs: 5000 }, {}),
+      channel: new PagerDutyChannel(
+        { eventsServer: pagerduty.server_, apiServer: pagerduty.server_, routingKey: 'RK', timeoutMs: 5000 },
+        {},
+      ),
       // pdjs itself tries a 429 again after its retryTimeout; answer 429 to those too, so that sloe sees it.
       fail: (status) => pagerduty.answer(...(status === 429 ? [429, 429, 429, 429] : [status])),
       attempts: () => pagerduty.requests.length,
@@ -103,7 +114,10 @@ describe('retry behaviour, one table for every channel', () => {
       c.reset();
       c.fail(status);
       const step = incident.policy.page[name === 'slack' ? 0 : 1]!;
-      const result = await withRetries(() => c.channel.step({ incident, step, stepKey: 'page.0', round: 0, log, now: Date.now }), FAST);
+      const result = await withRetries(
+        () => c.channel.step({ incident, step, stepKey: 'page.0', round: 0, log, now: Date.now }),
+        FAST,
+      );
       if (name === 'pagerduty' && status === 400) {
         // Not retried as such: PagerDuty's 400 gets one minimal event instead (see payload-bounds.test.ts).
         expect(result.ok).toBe(true);
@@ -117,8 +131,13 @@ describe('retry behaviour, one table for every channel', () => {
   }
 
   it('a network failure is retried', async () => {
-    const dead = new SlackChannel(new SlackApi(new WebClient('x', { slackApiUrl: 'http://127.0.0.1:9/api/', retryConfig: { retries: 0 } })));
-    const result = await withRetries(() => dead.step({ incident, step: incident.policy.page[0]!, stepKey: 'page.0', round: 0, log, now: Date.now }), FAST);
+    const dead = new SlackChannel(
+      new SlackApi(new WebClient('x', { slackApiUrl: 'http://127.0.0.1:9/api/', retryConfig: { retries: 0 } })),
+    );
+    const result = await withRetries(
+      () => dead.step({ incident, step: incident.policy.page[0]!, stepKey: 'page.0', round: 0, log, now: Date.now }),
+      FAST,
+    );
     expect(result).toMatchObject({ ok: false, attempts: 3 });
   });
 });
@@ -128,7 +147,8 @@ describe('the retry stage', () => {
     const waits: number[] = [];
     let n = 0;
     const result = await withRetries(
-      async () => (++n < 4 ? { ok: false, retry: true, error: 'busy', ...(n === 2 ? { retryAfterMs: 7000 } : {}) } : { ok: true }),
+      async () =>
+        ++n < 4 ? { ok: false, retry: true, error: 'busy', ...(n === 2 ? { retryAfterMs: 7000 } : {}) } : { ok: true },
       { attempts: 5, baseMs: 100, maxMs: 1000 },
       async (ms) => void waits.push(ms),
     );
@@ -138,17 +158,25 @@ describe('the retry stage', () => {
 
   it('stops at a failure that is not worth retrying', async () => {
     let n = 0;
-    const result = await withRetries(async () => (n++, { ok: false, retry: false, error: 'bad request' }), FAST, async () => undefined);
+    const result = await withRetries(
+      async () => (n++, { ok: false, retry: false, error: 'bad request' }),
+      FAST,
+      async () => undefined,
+    );
     expect(result).toMatchObject({ ok: false, attempts: 1, error: 'bad request' });
     expect(n).toBe(1);
   });
 
   it('counts a thrown error as worth retrying', async () => {
     let n = 0;
-    const result = await withRetries(async () => {
-      if (++n === 1) throw new Error('socket hang up');
-      return { ok: true };
-    }, FAST, async () => undefined);
+    const result = await withRetries(
+      async () => {
+        if (++n === 1) throw new Error('socket hang up');
+        return { ok: true };
+      },
+      FAST,
+      async () => undefined,
+    );
     expect(result).toMatchObject({ ok: true, attempts: 2 });
   });
 });

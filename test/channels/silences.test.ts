@@ -27,7 +27,8 @@ async function firing(engine: Engine) {
   return eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
 }
 
-const topLevel = () => channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts);
+const topLevel = () =>
+  channels.slack.of('chat.postMessage').filter((c) => c.args.channel === '#ai-alerts' && !c.args.thread_ts);
 
 /** The incident is held: audited, nothing sent until `until`; then Slack and PagerDuty, in the policy's order. */
 async function heldThenEscalated(engine: Engine, until: number, by: RegExp) {
@@ -66,15 +67,25 @@ endsAt: "${new Date(endsAt).toISOString()}"
 `;
     const { engine } = await engineWithChannels(ctx, channels, channelSlo(undefined, silence, STEPS));
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    await heldThenEscalated(engine, endsAt, /^silenced by silence approvals-migration \(alice\): approvals database migration; steps start /);
+    await heldThenEscalated(
+      engine,
+      endsAt,
+      /^silenced by silence approvals-migration \(alice\): approvals database migration; steps start /,
+    );
     ctx.stack.exporter.gauge('demo_queue_depth').set(20);
   }, 60_000);
 
   it('at run time: POST /api/silences (token, reason, expiry) holds the page, and GET lists it', async () => {
     resetStandIns(channels);
-    const { engine, url } = await engineWithChannels(ctx, channels, channelSlo(undefined, '', STEPS), { env: { SLOE_API_TOKEN: TOKEN } });
+    const { engine, url } = await engineWithChannels(ctx, channels, channelSlo(undefined, '', STEPS), {
+      env: { SLOE_API_TOKEN: TOKEN },
+    });
     const post = (body: unknown, token = TOKEN) =>
-      fetch(`${url}/api/silences`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${url}/api/silences`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const matchers = ['slo = approval-queue-depth'];
     expect((await post({ matchers, reason: 'x', by: 'bob', duration: '2h' }, 'wrong')).status).toBe(401);
     const noReason = await post({ matchers, reason: ' ', by: 'bob', duration: '2h' });
@@ -89,11 +100,25 @@ endsAt: "${new Date(endsAt).toISOString()}"
     const created = await post({ matchers, reason: 'restarting the approvals worker', by: 'bob', duration: '8s' });
     expect(created.status).toBe(201);
     const { silence } = (await created.json()) as { silence: { id: string; endsAt: string } };
-    const listed = (await (await fetch(`${url}/api/silences`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { silences: Array<{ id: string; reason: string; owner: string }> };
-    expect(listed.silences).toEqual([expect.objectContaining({ id: silence.id, origin: 'runtime', owner: 'bob', reason: 'restarting the approvals worker', matchers })]);
+    const listed = (await (
+      await fetch(`${url}/api/silences`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { silences: Array<{ id: string; reason: string; owner: string }> };
+    expect(listed.silences).toEqual([
+      expect.objectContaining({
+        id: silence.id,
+        origin: 'runtime',
+        owner: 'bob',
+        reason: 'restarting the approvals worker',
+        matchers,
+      }),
+    ]);
 
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    await heldThenEscalated(engine, Date.parse(silence.endsAt), /^silenced by silence .* \(bob\): restarting the approvals worker; steps start /);
+    await heldThenEscalated(
+      engine,
+      Date.parse(silence.endsAt),
+      /^silenced by silence .* \(bob\): restarting the approvals worker; steps start /,
+    );
     ctx.stack.exporter.gauge('demo_queue_depth').set(20);
   }, 60_000);
 
@@ -106,23 +131,57 @@ page:
   - after: 3s
     notify: pagerduty
     routingKey: \${PAGERDUTY_ROUTING_KEY}`;
-    const { url } = await engineWithChannels(ctx, channels, channelSlo(undefined, '', policy), { env: { SLOE_API_TOKEN: TOKEN } });
+    const { url } = await engineWithChannels(ctx, channels, channelSlo(undefined, '', policy), {
+      env: { SLOE_API_TOKEN: TOKEN },
+    });
     const command = async (text: string, user = { id: 'U02BOB', name: 'bob' }) => {
-      const body = new URLSearchParams({ command: '/sloe', text, user_id: user.id, user_name: user.name, team_id: 'T1', channel_id: 'C1', response_url: 'https://hooks.slack.com/commands/T1/1/x' }).toString();
+      const body = new URLSearchParams({
+        command: '/sloe',
+        text,
+        user_id: user.id,
+        user_name: user.name,
+        team_id: 'T1',
+        channel_id: 'C1',
+        response_url: 'https://hooks.slack.com/commands/T1/1/x',
+      }).toString();
       const timestamp = String(Math.floor(Date.now() / 1000));
       const signature = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-      const res = await fetch(`${url}/slack/events`, { method: 'POST', headers: { 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature, 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const res = await fetch(`${url}/slack/events`, {
+        method: 'POST',
+        headers: {
+          'x-slack-request-timestamp': timestamp,
+          'x-slack-signature': signature,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body,
+      });
       expect(res.status).toBe(200);
       return ((await res.json()) as { response_type: string; text: string }).text;
     };
     expect(await command('silence 2h slo=approval-queue-depth')).toMatch(/^A silence needs a reason/);
-    expect(await command('silence 2h slo=payments <b>reason</b>')).toBe('The silence would match no SLO (slo=payments): nothing was silenced.');
+    expect(await command('silence 2h slo=payments <b>reason</b>')).toBe(
+      'The silence would match no SLO (slo=payments): nothing was silenced.',
+    );
     expect(await command('silence 8d slo=approval-queue-depth long')).toMatch(/at most 7d/);
-    expect(await command('silence 2h slo=approval-queue-depth nope', { id: 'U03EVE', name: 'eve' })).toBe('Only responders of policy ai-default may silence its SLOs: nothing was silenced.');
-    const made = await command('silence 1h service=it-support-assistant signal=queue_depth rolling <restart> & reindex');
-    expect(made).toMatch(/^Silence \S+ until \S+ \(1 SLO\(s\): it-support-assistant\/approval-queue-depth\): rolling &lt;restart&gt; &amp; reindex$/);
-    const listed = (await (await fetch(`${url}/api/silences`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { silences: Array<{ owner: string; reason: string; matchers: string[] }> };
-    expect(listed.silences).toEqual([expect.objectContaining({ owner: 'bob (U02BOB)', reason: 'rolling <restart> & reindex', matchers: ['service=it-support-assistant', 'signal=queue_depth'] })]);
+    expect(await command('silence 2h slo=approval-queue-depth nope', { id: 'U03EVE', name: 'eve' })).toBe(
+      'Only responders of policy ai-default may silence its SLOs: nothing was silenced.',
+    );
+    const made = await command(
+      'silence 1h service=it-support-assistant signal=queue_depth rolling <restart> & reindex',
+    );
+    expect(made).toMatch(
+      /^Silence \S+ until \S+ \(1 SLO\(s\): it-support-assistant\/approval-queue-depth\): rolling &lt;restart&gt; &amp; reindex$/,
+    );
+    const listed = (await (
+      await fetch(`${url}/api/silences`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { silences: Array<{ owner: string; reason: string; matchers: string[] }> };
+    expect(listed.silences).toEqual([
+      expect.objectContaining({
+        owner: 'bob (U02BOB)',
+        reason: 'rolling <restart> & reindex',
+        matchers: ['service=it-support-assistant', 'signal=queue_depth'],
+      }),
+    ]);
   }, 60_000);
 
   it('from Slack: the Silence 2h button on a firing incident holds its next steps', async () => {
@@ -133,10 +192,27 @@ page:
     const incident = await firing(engine);
     await eventually('the Slack post', () => topLevel().length === 1, 20_000);
     expect(JSON.stringify(topLevel()[0]!.args.blocks)).toContain('sloe_silence');
-    expect((await click(url, { action: 'sloe_silence', incidentId: incident.id, user: { id: 'U02BOB', username: 'bob' }, secret: SIGNING_SECRET })).status).toBe(200);
-    const held = await eventually('the PagerDuty step held', async () => (await engine.store.audit(incident.id)).find((a) => a.type === 'note' && a.step === 'page.1'), 20_000);
-    expect(held.detail).toMatch(/^held until \S+: silenced by silence \S+ \(bob \(U02BOB\)\): Silence 2h from Slack on incident /);
-    expect((await engine.store.audit(incident.id)).some((a) => a.detail.startsWith('silenced for 2h via slack'))).toBe(true);
+    expect(
+      (
+        await click(url, {
+          action: 'sloe_silence',
+          incidentId: incident.id,
+          user: { id: 'U02BOB', username: 'bob' },
+          secret: SIGNING_SECRET,
+        })
+      ).status,
+    ).toBe(200);
+    const held = await eventually(
+      'the PagerDuty step held',
+      async () => (await engine.store.audit(incident.id)).find((a) => a.type === 'note' && a.step === 'page.1'),
+      20_000,
+    );
+    expect(held.detail).toMatch(
+      /^held until \S+: silenced by silence \S+ \(bob \(U02BOB\)\): Silence 2h from Slack on incident /,
+    );
+    expect((await engine.store.audit(incident.id)).some((a) => a.detail.startsWith('silenced for 2h via slack'))).toBe(
+      true,
+    );
     expect(channels.pagerduty.requests).toHaveLength(0);
     ctx.stack.exporter.gauge('demo_queue_depth').set(20);
   }, 60_000);

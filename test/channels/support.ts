@@ -116,11 +116,21 @@ export function resetStandIns(channels: Channels): void {
 }
 
 /** An engine with real channels on the stack. */
-export async function engineWithChannels(stackCtx: ReturnType<typeof useStack>, channels: Channels, slo = channelSlo(), options: { tuning?: Partial<WorkerTuning>; env?: NodeJS.ProcessEnv } = {}) {
+export async function engineWithChannels(
+  stackCtx: ReturnType<typeof useStack>,
+  channels: Channels,
+  slo = channelSlo(),
+  options: { tuning?: Partial<WorkerTuning>; env?: NodeJS.ProcessEnv } = {},
+) {
   const env = { ...channels.env, ...options.env };
   const setup = channelsFromEnv(env);
   const paths = [await writeSlos(stackCtx.stack.dir, slo)];
-  const started = await startEngine(stackCtx.stack, paths, { env, channels: setup.channels, routes: setup.routes, tuning: { ...ENGINE_TEST_TUNING, ...options.tuning } });
+  const started = await startEngine(stackCtx.stack, paths, {
+    env,
+    channels: setup.channels,
+    routes: setup.routes,
+    tuning: { ...ENGINE_TEST_TUNING, ...options.tuning },
+  });
   stackCtx.engines.push(started.engine);
   return { ...started, url: `http://127.0.0.1:${started.engine.port}` };
 }

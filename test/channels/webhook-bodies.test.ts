@@ -36,41 +36,67 @@ beforeAll(async () => {
     schedules: () => new Map(),
   };
   const slack = createSlackApp(options);
-  server.route('POST', '/webhooks/pagerduty', pagerDutyWebhook(PD_SECRET, actions, log)).route('POST', '/slack/events', slack.handler);
+  server
+    .route('POST', '/webhooks/pagerduty', pagerDutyWebhook(PD_SECRET, actions, log))
+    .route('POST', '/slack/events', slack.handler);
   base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
 });
 afterAll(() => server.close());
 
 const pagerDuty = (body: string) =>
-  fetch(`${base}/webhooks/pagerduty`, { method: 'POST', headers: { 'x-pagerduty-signature': `v1=${createHmac('sha256', PD_SECRET).update(body).digest('hex')}` }, body });
+  fetch(`${base}/webhooks/pagerduty`, {
+    method: 'POST',
+    headers: { 'x-pagerduty-signature': `v1=${createHmac('sha256', PD_SECRET).update(body).digest('hex')}` },
+    body,
+  });
 
 const slack = (body: string) => {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const signature = `v0=${createHmac('sha256', SLACK_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-  return fetch(`${base}/slack/events`, { method: 'POST', headers: { 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature, 'content-type': 'application/x-www-form-urlencoded' }, body });
+  return fetch(`${base}/slack/events`, {
+    method: 'POST',
+    headers: {
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': signature,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body,
+  });
 };
 
 describe('signed requests with bodies of the wrong shape', () => {
-  it.each(['null', '5', '"x"', '[]', '{"event":null}', '{"event":5}', '{"event":{"data":5,"event_type":"incident.acknowledged"}}', '{"event":{"event_type":"incident.acknowledged","agent":{"summary":5},"data":{"incident_key":7}}}'])(
-    'PagerDuty %s: 400 or ignored, never 500 or an action',
-    async (body) => {
-      const res = await pagerDuty(body);
-      expect([200, 400], await res.text()).toContain(res.status);
-      expect(calls).toEqual([]);
-    },
-  );
+  it.each([
+    'null',
+    '5',
+    '"x"',
+    '[]',
+    '{"event":null}',
+    '{"event":5}',
+    '{"event":{"data":5,"event_type":"incident.acknowledged"}}',
+    '{"event":{"event_type":"incident.acknowledged","agent":{"summary":5},"data":{"incident_key":7}}}',
+  ])('PagerDuty %s: 400 or ignored, never 500 or an action', async (body) => {
+    const res = await pagerDuty(body);
+    expect([200, 400], await res.text()).toContain(res.status);
+    expect(calls).toEqual([]);
+  });
 
-  it.each(['payload=5', 'payload=null', 'payload=%5B%5D', 'payload=%22x%22', 'payload=%7B%7D', 'payload=%7B%22type%22%3A5%7D', 'payload=%7B%22type%22%3A%22block_actions%22%2C%22actions%22%3A5%7D', `payload=${encodeURIComponent('{"type":"view_submission"}')}`])(
-    'Slack %s: 400, or accepted and dropped without an error',
-    async (body) => {
-      const before = capture.lines.length;
-      const res = await slack(body);
-      expect([200, 400]).toContain(res.status);
-      await sleep(200);
-      expect(capture.lines.slice(before).filter((l) => l.level === 'error')).toEqual([]);
-      expect(calls).toEqual([]);
-    },
-  );
+  it.each([
+    'payload=5',
+    'payload=null',
+    'payload=%5B%5D',
+    'payload=%22x%22',
+    'payload=%7B%7D',
+    'payload=%7B%22type%22%3A5%7D',
+    'payload=%7B%22type%22%3A%22block_actions%22%2C%22actions%22%3A5%7D',
+    `payload=${encodeURIComponent('{"type":"view_submission"}')}`,
+  ])('Slack %s: 400, or accepted and dropped without an error', async (body) => {
+    const before = capture.lines.length;
+    const res = await slack(body);
+    expect([200, 400]).toContain(res.status);
+    await sleep(200);
+    expect(capture.lines.slice(before).filter((l) => l.level === 'error')).toEqual([]);
+    expect(calls).toEqual([]);
+  });
 });
 
 describe('deeply nested JSON', () => {
@@ -81,7 +107,9 @@ describe('deeply nested JSON', () => {
     const started = performance.now();
     const res = await pagerDuty(`{"event":${deep(500_000)}}`);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: string }).error).toBe('body nests arrays and objects deeper than 32 levels (at offset 40)');
+    expect(((await res.json()) as { error: string }).error).toBe(
+      'body nests arrays and objects deeper than 32 levels (at offset 40)',
+    );
     expect(performance.now() - started).toBeLessThan(1000);
     expect(calls).toEqual([]);
   });
@@ -89,14 +117,17 @@ describe('deeply nested JSON', () => {
   it('a signed Slack payload nesting deeper than 32 levels is refused with 400 before it is parsed', async () => {
     const res = await slack(`payload=${encodeURIComponent(`{"type":"block_actions","actions":${deep(100_000)}}`)}`);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: string }).error).toBe('payload nests arrays and objects deeper than 32 levels (at offset 65)');
+    expect(((await res.json()) as { error: string }).error).toBe(
+      'payload nests arrays and objects deeper than 32 levels (at offset 65)',
+    );
     expect(calls).toEqual([]);
   });
 
   it('32 levels are fine; brackets inside strings do not count', async () => {
-    const res = await pagerDuty(`{"event":{"event_type":"x","data":{"incident_key":"${'[{'.repeat(100)}\\\"["}},"n":${deep(30)}}`);
+    const res = await pagerDuty(
+      `{"event":{"event_type":"x","data":{"incident_key":"${'[{'.repeat(100)}\\\"["}},"n":${deep(30)}}`,
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ result: 'ignored' });
   });
 });
-

@@ -20,7 +20,11 @@ const TO = new Date(END).toISOString();
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 function git(...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=sloe test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: repo, encoding: 'utf8' });
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=sloe test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args],
+    { cwd: repo, encoding: 'utf8' },
+  );
 }
 
 async function edit(file: string, from: string, to: string): Promise<void> {
@@ -91,7 +95,11 @@ describe('sloe backtest --base on a fixture repository with a changed threshold'
   let json: Comparison;
 
   beforeAll(async () => {
-    const r = await runSloe(['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO, '--format', 'json'], { cwd: repo, env, timeoutMs: 120_000 });
+    const r = await runSloe(['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO, '--format', 'json'], {
+      cwd: repo,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     json = JSON.parse(r.stdout) as Comparison;
@@ -132,9 +140,21 @@ describe('sloe backtest --base on a fixture repository with a changed threshold'
     expect(renamed.head.incidents).toEqual(renamed.base.incidents);
     expect(renamed.head.incidents).toHaveLength(1);
     expect(json.slos.find((s) => s.slo === 'cache-hit-rate')).toBeUndefined();
-    expect(json.slos.filter((s) => s.change === 'same').map((s) => s.slo).sort()).toEqual(
-      ['approval-queue-depth', 'availability', 'cache-hits', 'cost-per-request', 'eval-score', 'guardrail-trigger-rate', 'latency-p95', 'latency-p99'],
-    );
+    expect(
+      json.slos
+        .filter((s) => s.change === 'same')
+        .map((s) => s.slo)
+        .sort(),
+    ).toEqual([
+      'approval-queue-depth',
+      'availability',
+      'cache-hits',
+      'cost-per-request',
+      'eval-score',
+      'guardrail-trigger-rate',
+      'latency-p95',
+      'latency-p99',
+    ]);
     expect(json.slos).toHaveLength(9);
   });
 
@@ -143,35 +163,66 @@ describe('sloe backtest --base on a fixture repository with a changed threshold'
   });
 
   it('text: one block per touched SLO and the totals', async () => {
-    const r = await runSloe(['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO], { cwd: repo, env, timeoutMs: 120_000 });
+    const r = await runSloe(['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO], {
+      cwd: repo,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const commit = git('rev-parse', 'HEAD~1').trim().slice(0, 12);
     expect(r.stdout).toContain(`backtest ${iso(at(0))} → ${iso(END)} (2d, step 1m): base HEAD~1 (${commit}) → head\n`);
-    expect(r.stdout).toMatch(/^it-support-assistant\/error-rate: when changed\n {4}incidents 3 → 2 \(\+0 −1 ~\d\), pages\/week 10\.5 → 7, tickets\/week 0, PagerDuty steps \d+ → \d+, on-call steps \d+/m);
+    expect(r.stdout).toMatch(
+      /^it-support-assistant\/error-rate: when changed\n {4}incidents 3 → 2 \(\+0 −1 ~\d\), pages\/week 10\.5 → 7, tickets\/week 0, PagerDuty steps \d+ → \d+, on-call steps \d+/m,
+    );
     expect(r.stdout).toMatch(/^ {4}- removed PAGE fired 2026-10-09T05:0\dZ?/m);
     expect(r.stdout).toMatch(/^ {4}~ moved {3}PAGE fired 2026-10-09T10:0\d:00Z → 2026-10-09T10:0\d:00Z, resolved /m);
     expect(r.stdout).toMatch(/^it-support-assistant\/cache-hits: renamed from cache-hit-rate; no effect on alerts$/m);
-    expect(r.stdout).toMatch(/^1 SLO\(s\) changed, 0 added, 0 removed, 1 renamed, 7 untouched; pages\/week [\d.]+ → [\d.]+, .*; 11 distinct Prometheus queries \(11 requests\) for both sides$/m);
+    expect(r.stdout).toMatch(
+      /^1 SLO\(s\) changed, 0 added, 0 removed, 1 renamed, 7 untouched; pages\/week [\d.]+ → [\d.]+, .*; 11 distinct Prometheus queries \(11 requests\) for both sides$/m,
+    );
   });
 
   it('markdown: a pull-request comment with a compact table and the details', async () => {
     const summary = join(repo, '..', `summary-${Date.now()}.md`);
     await writeFile(summary, '# earlier step\n');
     try {
-      const r = await runSloe(['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO, '--format', 'markdown', '--github-summary'], {
-        cwd: repo,
-        env: { ...env, GITHUB_STEP_SUMMARY: summary },
-        timeoutMs: 120_000,
-      });
+      const r = await runSloe(
+        [
+          'backtest',
+          '--base',
+          'HEAD~1',
+          'slos',
+          '--from',
+          FROM,
+          '--to',
+          TO,
+          '--format',
+          'markdown',
+          '--github-summary',
+        ],
+        {
+          cwd: repo,
+          env: { ...env, GITHUB_STEP_SUMMARY: summary },
+          timeoutMs: 120_000,
+        },
+      );
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const md = r.stdout;
       expect(md).toMatch(/^### sloe backtest: what this change would have done$/m);
-      expect(md).toContain('| SLO | change | incidents (+ − ~) | pages / week | tickets / week | PagerDuty steps | on-call steps |\n|---|---|---|---|---|---|---|\n');
-      expect(md).toMatch(/^\| it-support-assistant\/error-rate \| when changed \| \+0 −1 ~\d \| 10\.5 → 7 \| 0 \| \d+ → \d+ \| \d+ \|$/m);
-      expect(md).toMatch(/^\| it-support-assistant\/cache-hits \| renamed from cache-hit-rate; no effect on alerts \| \+0 −0 ~0 \| 0 \| 3\.5 \| 0 \| 0 \|$/m);
-      expect(md).toMatch(/<details><summary>it-support-assistant\/error-rate: 0 added, 1 removed, \d moved<\/summary>\n\n- removed \*\*page\*\*: fired 2026-10-09T05:0/);
+      expect(md).toContain(
+        '| SLO | change | incidents (+ − ~) | pages / week | tickets / week | PagerDuty steps | on-call steps |\n|---|---|---|---|---|---|---|\n',
+      );
+      expect(md).toMatch(
+        /^\| it-support-assistant\/error-rate \| when changed \| \+0 −1 ~\d \| 10\.5 → 7 \| 0 \| \d+ → \d+ \| \d+ \|$/m,
+      );
+      expect(md).toMatch(
+        /^\| it-support-assistant\/cache-hits \| renamed from cache-hit-rate; no effect on alerts \| \+0 −0 ~0 \| 0 \| 3\.5 \| 0 \| 0 \|$/m,
+      );
+      expect(md).toMatch(
+        /<details><summary>it-support-assistant\/error-rate: 0 added, 1 removed, \d moved<\/summary>\n\n- removed \*\*page\*\*: fired 2026-10-09T05:0/,
+      );
       expect(md).toContain('</details>');
       // The summary file keeps what earlier steps wrote and gets the same Markdown.
       expect(await readFile(summary, 'utf8')).toBe(`# earlier step\n${md}\n`);
@@ -185,11 +236,31 @@ describe('sloe backtest --base: the working tree against a revision, directories
   it('--fail-on-new-pages: a lowered threshold in the working tree against HEAD exits 1, naming the new pages', async () => {
     await edit('slos/it-support-assistant.yaml', 'when: "> 20%"', 'when: "> 1.5%"');
     try {
-      const r = await runSloe(['backtest', '--base', 'HEAD', 'slos', '--from', FROM, '--to', TO, '--slo', 'it-support-assistant/error-rate', '--fail-on-new-pages'], { cwd: repo, env, timeoutMs: 120_000 });
+      const r = await runSloe(
+        [
+          'backtest',
+          '--base',
+          'HEAD',
+          'slos',
+          '--from',
+          FROM,
+          '--to',
+          TO,
+          '--slo',
+          'it-support-assistant/error-rate',
+          '--fail-on-new-pages',
+        ],
+        { cwd: repo, env, timeoutMs: 120_000 },
+      );
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^it-support-assistant\/error-rate: when changed\n {4}incidents 2 → [3-9] \(\+[1-9]/m);
-      expect(r.stderr).toMatch(/^sloe backtest: the change would have paged [1-9]\d* more time\(s\) \(--fail-on-new-pages\)$/m);
-      const without = await runSloe(['backtest', '--base', 'HEAD', 'slos', '--from', FROM, '--to', TO, '--slo', 'it-support-assistant/error-rate'], { cwd: repo, env, timeoutMs: 120_000 });
+      expect(r.stderr).toMatch(
+        /^sloe backtest: the change would have paged [1-9]\d* more time\(s\) \(--fail-on-new-pages\)$/m,
+      );
+      const without = await runSloe(
+        ['backtest', '--base', 'HEAD', 'slos', '--from', FROM, '--to', TO, '--slo', 'it-support-assistant/error-rate'],
+        { cwd: repo, env, timeoutMs: 120_000 },
+      );
       expect(without.code).toBe(0);
     } finally {
       git('checkout', '--', 'slos');
@@ -200,8 +271,15 @@ describe('sloe backtest --base: the working tree against a revision, directories
     const dir = await mkdtemp(join(tmpdir(), 'sloe-backtest-dir-'));
     try {
       await cp(join(repo, 'slos'), dir, { recursive: true });
-      await edit('slos/it-support-assistant.yaml', 'name: latency-p95\n    signal: latency\n    by: [model]', 'name: latency-p95-sonnet\n    description: renamed and requeried\n    signal: latency\n    by: [model, app]');
-      const r = await runSloe(['backtest', '--base', dir, 'slos', '--from', FROM, '--to', new Date(at(4)).toISOString(), '--format', 'json'], { cwd: repo, env, timeoutMs: 120_000 });
+      await edit(
+        'slos/it-support-assistant.yaml',
+        'name: latency-p95\n    signal: latency\n    by: [model]',
+        'name: latency-p95-sonnet\n    description: renamed and requeried\n    signal: latency\n    by: [model, app]',
+      );
+      const r = await runSloe(
+        ['backtest', '--base', dir, 'slos', '--from', FROM, '--to', new Date(at(4)).toISOString(), '--format', 'json'],
+        { cwd: repo, env, timeoutMs: 120_000 },
+      );
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout) as Comparison;
@@ -223,7 +301,21 @@ describe('sloe backtest --base: the working tree against a revision, directories
   it('paths that did not exist at the base: every SLO is added', async () => {
     git('mv', 'slos', 'specs');
     try {
-      const r = await runSloe(['backtest', '--base', 'HEAD', 'specs', '--from', FROM, '--to', new Date(at(2)).toISOString(), '--format', 'json'], { cwd: repo, env, timeoutMs: 120_000 });
+      const r = await runSloe(
+        [
+          'backtest',
+          '--base',
+          'HEAD',
+          'specs',
+          '--from',
+          FROM,
+          '--to',
+          new Date(at(2)).toISOString(),
+          '--format',
+          'json',
+        ],
+        { cwd: repo, env, timeoutMs: 120_000 },
+      );
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout) as Comparison;
@@ -234,12 +326,31 @@ describe('sloe backtest --base: the working tree against a revision, directories
   });
 
   it.each([
-    ['an unknown revision', ['--base', 'no-such-branch'], /^sloe backtest: --base no-such-branch: no such directory, and no such git revision in /],
-    ['an option for a revision', ['--base=--output=/tmp/x'], /^sloe backtest: --base must be a git revision or a directory/],
-    ['markdown without a base', ['--format', 'markdown'], /^sloe backtest: --format markdown, --github-summary and --fail-on-new-pages compare with a base/],
-    ['--github-summary outside GitHub Actions', ['--base', 'HEAD~1', '--github-summary'], /^sloe backtest: --github-summary needs GITHUB_STEP_SUMMARY/],
+    [
+      'an unknown revision',
+      ['--base', 'no-such-branch'],
+      /^sloe backtest: --base no-such-branch: no such directory, and no such git revision in /,
+    ],
+    [
+      'an option for a revision',
+      ['--base=--output=/tmp/x'],
+      /^sloe backtest: --base must be a git revision or a directory/,
+    ],
+    [
+      'markdown without a base',
+      ['--format', 'markdown'],
+      /^sloe backtest: --format markdown, --github-summary and --fail-on-new-pages compare with a base/,
+    ],
+    [
+      '--github-summary outside GitHub Actions',
+      ['--base', 'HEAD~1', '--github-summary'],
+      /^sloe backtest: --github-summary needs GITHUB_STEP_SUMMARY/,
+    ],
   ])('usage errors: %s (exit 2)', async (_name, args, message) => {
-    const r = await runSloe(['backtest', ...args, 'slos', '--from', FROM, '--to', TO], { cwd: repo, env: { ...env, GITHUB_STEP_SUMMARY: '' } });
+    const r = await runSloe(['backtest', ...args, 'slos', '--from', FROM, '--to', TO], {
+      cwd: repo,
+      env: { ...env, GITHUB_STEP_SUMMARY: '' },
+    });
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
     expect(r.code).toBe(2);
@@ -261,10 +372,13 @@ describe('sloe backtest --base: the working tree against a revision, directories
   });
 
   it('Prometheus down: exit 2 naming the SLO, nothing on stdout', async () => {
-    const r = await runSloe(['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO, '--format', 'markdown'], {
-      cwd: repo,
-      env: { ...env, PROMETHEUS_URL: 'http://127.0.0.1:9' },
-    });
+    const r = await runSloe(
+      ['backtest', '--base', 'HEAD~1', 'slos', '--from', FROM, '--to', TO, '--format', 'markdown'],
+      {
+        cwd: repo,
+        env: { ...env, PROMETHEUS_URL: 'http://127.0.0.1:9' },
+      },
+    );
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('could not evaluate slo "it-support-assistant/');
     expect(r.stderr).toMatch(/SLO replays failed; no comparison is printed\n$/);

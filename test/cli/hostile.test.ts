@@ -35,7 +35,10 @@ async function expectRefused(target: string, file: string, line: number, col: nu
   timings.push({ name: target, ms: Math.round(r.ms), cpuMs: Math.round(r.cpuMs ?? NaN) });
   const prefix = `${file}:${line}:${col}: `;
   const lines = r.stdout.split('\n');
-  expect(lines.find((l) => l.startsWith(prefix) && l.includes(text)), `a line "${prefix}…${text}…" in:\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 2000)}`).toBeDefined();
+  expect(
+    lines.find((l) => l.startsWith(prefix) && l.includes(text)),
+    `a line "${prefix}…${text}…" in:\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 2000)}`,
+  ).toBeDefined();
   expect(r.code).toBe(1);
   expectClean(r.stdout);
   expectClean(r.stderr);
@@ -46,7 +49,9 @@ afterAll(() => {
   const cpu = timings.map((t) => t.cpuMs).sort((a, b) => a - b);
   const wall = timings.map((t) => t.ms).sort((a, b) => a - b);
   const at = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-  console.log(`hostile corpus: ${timings.length} cases; CPU ms median ${at(cpu, 0.5)}, max ${cpu[cpu.length - 1]}; wall ms median ${at(wall, 0.5)}, max ${wall[wall.length - 1]}`);
+  console.log(
+    `hostile corpus: ${timings.length} cases; CPU ms median ${at(cpu, 0.5)}, max ${cpu[cpu.length - 1]}; wall ms median ${at(wall, 0.5)}, max ${wall[wall.length - 1]}`,
+  );
 });
 
 const committed = readdirSync(CORPUS)
@@ -88,7 +93,10 @@ describe('hostile files made by the test', () => {
   }
 
   it('a 30 MB file is refused by its size, unread, and the other files are still checked', async () => {
-    const at = await place('big', { 'big.yaml': Buffer.alloc(30 * 1024 * 1024, 'a: b\n'), 'other.yaml': spec.replace('signal: latency', 'signal: latancy') });
+    const at = await place('big', {
+      'big.yaml': Buffer.alloc(30 * 1024 * 1024, 'a: b\n'),
+      'other.yaml': spec.replace('signal: latency', 'signal: latancy'),
+    });
     await expectRefused(at, join(at, 'big.yaml'), 1, 1, 'the file is 30.0 MiB; an SLO file may be at most 1 MiB');
     await expectRefused(at, join(at, 'other.yaml'), 20, 13, '"signal" must be one of');
   });
@@ -110,11 +118,35 @@ describe('hostile files made by the test', () => {
   });
 
   it.each([
-    ['UTF-16LE with a byte order mark', () => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(spec, 'utf16le')]), 1, 1, 'UTF-16'],
-    ['UTF-16BE with a byte order mark', () => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(spec, 'utf16le').swap16()]), 1, 1, 'UTF-16'],
+    [
+      'UTF-16LE with a byte order mark',
+      () => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(spec, 'utf16le')]),
+      1,
+      1,
+      'UTF-16',
+    ],
+    [
+      'UTF-16BE with a byte order mark',
+      () => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(spec, 'utf16le').swap16()]),
+      1,
+      1,
+      'UTF-16',
+    ],
     ['UTF-16 without a byte order mark', () => Buffer.from(spec, 'utf16le'), 1, 2, 'NUL byte'],
-    ['Latin-1', () => Buffer.from(spec.replace('owner: shop-team', 'owner: équipe'), 'latin1'), 14, 8, 'invalid UTF-8 (byte 0xe9)'],
-    ['a stray 0xff byte', () => Buffer.concat([Buffer.from(spec.slice(0, 20)), Buffer.from([0xff]), Buffer.from(spec.slice(20))]), 2, 1, 'invalid UTF-8 (byte 0xff)'],
+    [
+      'Latin-1',
+      () => Buffer.from(spec.replace('owner: shop-team', 'owner: équipe'), 'latin1'),
+      14,
+      8,
+      'invalid UTF-8 (byte 0xe9)',
+    ],
+    [
+      'a stray 0xff byte',
+      () => Buffer.concat([Buffer.from(spec.slice(0, 20)), Buffer.from([0xff]), Buffer.from(spec.slice(20))]),
+      2,
+      1,
+      'invalid UTF-8 (byte 0xff)',
+    ],
     ['gzip', () => gzipSync(spec), 1, 4, 'NUL byte'],
   ] as const)('a file in %s', async (name, bytes, line, col, text) => {
     const at = await place(`encoding-${name.replace(/\W+/g, '-')}`, { 'spec.yaml': bytes() });
@@ -173,7 +205,10 @@ describe('hostile files made by the test', () => {
     // ESC [2J clears the screen, ESC ]0;… sets the window title, BEL rings, U+202E reverses what follows; a line
     // break followed by `::` would start a workflow command of its own in GitHub Actions.
     const hostile = spec
-      .replace('owner: shop-team', 'owner: shop-team\ndescription: "x ${\\e[2J\\e]0;pwned\\a\\u202e}"\n"own\\e[31mer\\u202e": 1')
+      .replace(
+        'owner: shop-team',
+        'owner: shop-team\ndescription: "x ${\\e[2J\\e]0;pwned\\a\\u202e}"\n"own\\e[31mer\\u202e": 1',
+      )
       .replace('signal: latency', 'signal: "late\\r\\n::add-mask::\\e[8m"');
     const at = await place('escapes', { 'spec.yaml': hostile });
     const file = join(at, 'spec.yaml');
@@ -184,8 +219,11 @@ describe('hostile files made by the test', () => {
       expect(r.stdout, format).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
       const lines = r.stdout.trimEnd().split('\n');
       expect(lines, format).toHaveLength(3);
-      if (format === 'github') for (const line of lines) expect(line).toMatch(/^::error file=[^\n]*,line=\d+,col=\d+::/);
-      expect(r.stdout).toContain(format === 'github' ? 'unknown key "own\\u001b[31mer\\u202e"' : 'unknown key "own\\u001b[31mer\\u202e"');
+      if (format === 'github')
+        for (const line of lines) expect(line).toMatch(/^::error file=[^\n]*,line=\d+,col=\d+::/);
+      expect(r.stdout).toContain(
+        format === 'github' ? 'unknown key "own\\u001b[31mer\\u202e"' : 'unknown key "own\\u001b[31mer\\u202e"',
+      );
     }
   });
 
@@ -194,13 +232,24 @@ describe('hostile files made by the test', () => {
     const keys: string[] = [];
     for (const a of letters) for (const b of letters) for (const c of letters) keys.push(a + b + c);
     for (const a of letters) for (const b of letters) keys.push(a + b);
-    const at = await place('flat-mapping', { 'spec.yaml': `apiVersion: sloe/v1\nkind: ServiceLevels\n${keys.map((k) => `${k}: 0`).join('\n')}\n` });
+    const at = await place('flat-mapping', {
+      'spec.yaml': `apiVersion: sloe/v1\nkind: ServiceLevels\n${keys.map((k) => `${k}: 0`).join('\n')}\n`,
+    });
     const file = join(at, 'spec.yaml');
-    await expectRefused(at, file, 100, 1, `…and ${keys.length + 3 - 100} more problems in this file (only the first 100 are listed)`);
+    await expectRefused(
+      at,
+      file,
+      100,
+      1,
+      `…and ${keys.length + 3 - 100} more problems in this file (only the first 100 are listed)`,
+    );
   });
 
   it('more than 1000 documents in one file: the rest are not read', async () => {
-    const docs = Array.from({ length: 1500 }, (_, i) => `apiVersion: sloe/v1\nkind: EscalationPolicy\nname: p${i}\npage: [{ notify: slack, channel: "#a" }]\n`).join('---\n');
+    const docs = Array.from(
+      { length: 1500 },
+      (_, i) => `apiVersion: sloe/v1\nkind: EscalationPolicy\nname: p${i}\npage: [{ notify: slack, channel: "#a" }]\n`,
+    ).join('---\n');
     const at = await place('documents', { 'spec.yaml': docs });
     const r = await runSloe(['validate', '--format', 'json', at], { timeoutMs: 30_000, cpuTime: true });
     expect(r.code).toBe(1);
@@ -213,4 +262,3 @@ describe('hostile files made by the test', () => {
     expect(r.cpuMs).toBeLessThan(LIMIT_MS);
   });
 });
-

@@ -25,15 +25,33 @@ afterAll(async () => {
 
 describe('sloe init', () => {
   it('writes a spec from what the service exports, names what it could not find, and backtests the last 7 days', async () => {
-    const r = await runSloe(['init', '--prometheus', prometheus.url, '--service', 'assistant', '--out', dir, '--at', new Date(END).toISOString()], { timeoutMs: 120_000 });
+    const r = await runSloe(
+      [
+        'init',
+        '--prometheus',
+        prometheus.url,
+        '--service',
+        'assistant',
+        '--out',
+        dir,
+        '--at',
+        new Date(END).toISOString(),
+      ],
+      { timeoutMs: 120_000 },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/profile opentelemetry-genai/);
     expect(r.stdout).toMatch(/^ {2}found {6}latency {11}gen_ai_client_operation_duration_seconds/m);
-    expect(r.stdout).toMatch(/^ {2}found {6}error_rate {8}gen_ai_client_operation_duration_seconds_count, failures by error_type$/m);
+    expect(r.stdout).toMatch(
+      /^ {2}found {6}error_rate {8}gen_ai_client_operation_duration_seconds_count, failures by error_type$/m,
+    );
     expect(r.stdout).toMatch(/^ {2}found {6}cache_hit_rate {4}assistant_cache_requests_total, hits by result="hit"$/m);
-    expect(r.stdout).toMatch(/^ {2}not found {2}cost_per_request {2}gen_ai_client_token_usage found: set metrics.tokenPrices/m);
-    for (const s of ['guardrail_rate', 'queue_depth', 'eval_score']) expect(r.stdout).toMatch(new RegExp(`^  found      ${s}`, 'm'));
+    expect(r.stdout).toMatch(
+      /^ {2}not found {2}cost_per_request {2}gen_ai_client_token_usage found: set metrics.tokenPrices/m,
+    );
+    for (const s of ['guardrail_rate', 'queue_depth', 'eval_score'])
+      expect(r.stdout).toMatch(new RegExp(`^  found      ${s}`, 'm'));
     // The week ends with the episode day: p95 latency paged on it.
     expect(r.stdout).toMatch(/^ {2}latency-p95 +1: page 2026-10-09T01:\d\d:00Z$/m);
     expect(r.stdout).toMatch(/^\d+ page\(s\) and \d+ ticket\(s\) in 7 days$/m);
@@ -51,13 +69,32 @@ describe('sloe init', () => {
   });
 
   it('never overwrites a spec, and says so', async () => {
-    const r = await runSloe(['init', '--prometheus', prometheus.url, '--service', 'assistant', '--out', dir, '--no-backtest']);
+    const r = await runSloe([
+      'init',
+      '--prometheus',
+      prometheus.url,
+      '--service',
+      'assistant',
+      '--out',
+      dir,
+      '--no-backtest',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/assistant\.yaml exists: sloe init never overwrites a spec/);
   });
 
   it('a service with no golden-signal metric: exit 1, nothing written', async () => {
-    const r = await runSloe(['init', '--prometheus', prometheus.url, '--service', 'nothing-here', '--out', dir, '--at', new Date(END).toISOString()]);
+    const r = await runSloe([
+      'init',
+      '--prometheus',
+      prometheus.url,
+      '--service',
+      'nothing-here',
+      '--out',
+      dir,
+      '--at',
+      new Date(END).toISOString(),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no golden-signal metric found for \{job="nothing-here"\}/);
   });

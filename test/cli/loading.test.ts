@@ -84,10 +84,18 @@ describe('a spec that reaches for a secret', () => {
   it('run refuses to start, naming the line', async () => {
     const at = join(dir, 'leak');
     await mkdir(at);
-    const text = (await minimal()).replace('    objective: "< 0.5"\n', '    objective: "< 0.5"\n    labels:\n      leak: ${SLACK_SIGNING_SECRET}\n');
+    const text = (await minimal()).replace(
+      '    objective: "< 0.5"\n',
+      '    objective: "< 0.5"\n    labels:\n      leak: ${SLACK_SIGNING_SECRET}\n',
+    );
     await writeFile(join(at, 'spec.yaml'), text);
-    const r = await runSloe(['run', at], { env: { ...OFFLINE, SLACK_SIGNING_SECRET: 'very-secret' }, timeoutMs: 20_000 });
-    expect(r.stderr).toContain(`${join(at, 'spec.yaml')}:25:13: \${SLACK_SIGNING_SECRET} is not allowed in slos[0].labels.leak`);
+    const r = await runSloe(['run', at], {
+      env: { ...OFFLINE, SLACK_SIGNING_SECRET: 'very-secret' },
+      timeoutMs: 20_000,
+    });
+    expect(r.stderr).toContain(
+      `${join(at, 'spec.yaml')}:25:13: \${SLACK_SIGNING_SECRET} is not allowed in slos[0].labels.leak`,
+    );
     expect(r.stderr + r.stdout).not.toContain('very-secret');
     expect(r.code).toBe(1);
   });
@@ -97,7 +105,10 @@ describe('YAML aliases', () => {
   it('more than 100 alias uses in a document is a located problem; the other files are still checked', async () => {
     const at = join(dir, 'aliases');
     await mkdir(at);
-    const uses = Array.from({ length: 101 }, (_, i) => `  - { name: s${i}, signal: latency, dashboard: *dash, query: up, objective: "< 1" }`).join('\n');
+    const uses = Array.from(
+      { length: 101 },
+      (_, i) => `  - { name: s${i}, signal: latency, dashboard: *dash, query: up, objective: "< 1" }`,
+    ).join('\n');
     await writeFile(
       join(at, 'a-many.yaml'),
       `apiVersion: sloe/v1\nkind: ServiceLevels\nservice: many\nowner: t\nescalation: default\ndashboards:\n  - { id: &dash shop, owner: alice }\nslos:\n${uses}\n`,
@@ -105,7 +116,9 @@ describe('YAML aliases', () => {
     await writeFile(join(at, 'b-other.yaml'), (await minimal()).replace('signal: latency', 'signal: latancy'));
     const r = await runSloe(['validate', at]);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toBe(`${join(at, 'a-many.yaml')}:109:47: more than 100 alias uses in this document (*dash here): YAML expands every alias, so sloe refuses more (a guard against alias bombs); write the value out or split the document`);
+    expect(lines[0]).toBe(
+      `${join(at, 'a-many.yaml')}:109:47: more than 100 alias uses in this document (*dash here): YAML expands every alias, so sloe refuses more (a guard against alias bombs); write the value out or split the document`,
+    );
     expect(lines.some((l) => l.startsWith(`${join(at, 'b-other.yaml')}:20:13: "signal" must be one of`))).toBe(true);
     expect(r.code).toBe(1);
   });

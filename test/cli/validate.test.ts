@@ -14,7 +14,16 @@ describe('sloe validate --explain', () => {
     const { config } = await loadRules([join(ROOT, 'slos')]);
     const r = await runSloe(['validate', 'slos/', '--explain', '--format', 'json']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { explain: Array<{ slo: string; derived: boolean; query?: string; baseline?: string; ratio?: Record<string, string>; window?: string }> };
+    const out = JSON.parse(r.stdout) as {
+      explain: Array<{
+        slo: string;
+        derived: boolean;
+        query?: string;
+        baseline?: string;
+        ratio?: Record<string, string>;
+        window?: string;
+      }>;
+    };
     expect(out.explain).toHaveLength(config.slos.length);
     for (const slo of config.slos) {
       const e = out.explain.find((x) => x.slo === slo.name)!;
@@ -30,11 +39,15 @@ describe('sloe validate --explain', () => {
       '(sum(rate(llm_requests_total{app="it-support-assistant", status="error"}[5m])) or vector(0)) / sum(rate(llm_requests_total{app="it-support-assistant"}[5m]))',
     );
     expect(out.explain.find((x) => x.slo === 'availability')).toMatchObject({
-      ratio: { bad: 'sum(rate(llm_requests_total{app="it-support-assistant", status="error"}[$window]))', total: 'sum(rate(llm_requests_total{app="it-support-assistant"}[$window]))' },
+      ratio: {
+        bad: 'sum(rate(llm_requests_total{app="it-support-assistant", status="error"}[$window]))',
+        total: 'sum(rate(llm_requests_total{app="it-support-assistant"}[$window]))',
+      },
       window: '5m',
     });
     const text = await runSloe(['validate', 'slos/', '--explain']);
-    for (const slo of config.slos) if (slo.kind === 'threshold') expect(text.stdout).toContain(`  query: ${slo.query}\n`);
+    for (const slo of config.slos)
+      if (slo.kind === 'threshold') expect(text.stdout).toContain(`  query: ${slo.query}\n`);
   });
 });
 
@@ -65,7 +78,9 @@ describe('sloe validate', () => {
   it('writes GitHub Actions annotations with --format github', async () => {
     const r = await runSloe(['validate', `${BAD}/unknown-key-service.yaml`, '--format', 'github']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe(`::error file=${BAD}/unknown-key-service.yaml,line=15,col=1::unknown key "ownr" (did you mean "owner"?)\n`);
+    expect(r.stdout).toBe(
+      `::error file=${BAD}/unknown-key-service.yaml,line=15,col=1::unknown key "ownr" (did you mean "owner"?)\n`,
+    );
   });
 
   it('writes one JSON object with --format json', async () => {
@@ -73,16 +88,19 @@ describe('sloe validate', () => {
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { valid: boolean; problems: Array<Record<string, unknown>> };
     expect(out.valid).toBe(false);
-    expect(out.problems).toEqual([
-      expect.objectContaining({ file: `${BAD}/unknown-signal.yaml`, line: 21, col: 13 }),
-    ]);
+    expect(out.problems).toEqual([expect.objectContaining({ file: `${BAD}/unknown-signal.yaml`, line: 21, col: 13 })]);
   });
 
   it('reports problems of every bad fixture at once, each file in its own lines, without a stack trace', async () => {
     const r = await runSloe(['validate', BAD]);
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    const files = new Set(r.stdout.trim().split('\n').map((l) => l.split(':')[0]));
+    const files = new Set(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[0]),
+    );
     expect(files.size).toBeGreaterThanOrEqual(40);
   });
 
@@ -128,7 +146,10 @@ ${window}
 
   it('accepts a silence that matches shipped SLOs, fixed or weekly in a time zone', async () => {
     for (const window of [FUTURE, 'every: weekly\ndays: [sun]\nfrom: "02:00"\nto: "04:00"\ntimezone: Europe/Berlin']) {
-      const r = await validate(SILENCE('"service = it-support-assistant", "slo =~ latency-.*", "model != sonnet"', window), '--strict');
+      const r = await validate(
+        SILENCE('"service = it-support-assistant", "slo =~ latency-.*", "model != sonnet"', window),
+        '--strict',
+      );
       expect(r.stdout).toBe('');
       expect(r.code).toBe(0);
     }
@@ -141,18 +162,27 @@ ${window}
   });
 
   it('warns of an expired silence and of one that matches nothing (exit 0), and fails on them with --strict', async () => {
-    const expired = SILENCE('"service = it-support-assistant"', 'startsAt: "2020-12-01T02:00:00Z"\nendsAt: "2020-12-01T04:00:00Z"');
+    const expired = SILENCE(
+      '"service = it-support-assistant"',
+      'startsAt: "2020-12-01T02:00:00Z"\nendsAt: "2020-12-01T04:00:00Z"',
+    );
     const r = await validate(expired);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/silence\.yaml:8:9: warning: silence "db-migration" has expired \(it ended 2020-12-01T04:00:00.000Z\): remove it \[silence-expired\]$/m);
+    expect(r.stdout).toMatch(
+      /silence\.yaml:8:9: warning: silence "db-migration" has expired \(it ended 2020-12-01T04:00:00.000Z\): remove it \[silence-expired\]$/m,
+    );
     expect(r.stderr).toMatch(/valid, 1 lint warning/);
     expect((await validate(expired, '--strict')).code).toBe(1);
     const nothing = await validate(SILENCE('"service = payments"', FUTURE));
     expect(nothing.code).toBe(0);
-    expect(nothing.stdout).toMatch(/silence\.yaml:6:11: warning: silence "db-migration" matches no SLO \(service = payments\) \[silence-matches-nothing\]$/m);
+    expect(nothing.stdout).toMatch(
+      /silence\.yaml:6:11: warning: silence "db-migration" matches no SLO \(service = payments\) \[silence-matches-nothing\]$/m,
+    );
     const strict = await validate(SILENCE('"service = payments"', FUTURE), '--strict', '--format', 'github');
     expect(strict.code).toBe(1);
-    expect(strict.stdout).toMatch(/^::error file=.*silence\.yaml,line=6,col=11::silence "db-migration" matches no SLO .*\[silence-matches-nothing\]$/m);
+    expect(strict.stdout).toMatch(
+      /^::error file=.*silence\.yaml,line=6,col=11::silence "db-migration" matches no SLO .*\[silence-matches-nothing\]$/m,
+    );
   });
 });
 
@@ -161,17 +191,23 @@ describe('sloe validate: the guide as lint', () => {
   it('prints warnings with position and rule, and still exits 0', async () => {
     const r = await runSloe(['validate', `${LINT}/double-page.yaml`]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^test\/fixtures\/slos\/lint\/double-page\.yaml:\d+:\d+: warning: "availability" and "error-rate" both page on llm_requests_total: .* \[double-page\]$/m);
+    expect(r.stdout).toMatch(
+      /^test\/fixtures\/slos\/lint\/double-page\.yaml:\d+:\d+: warning: "availability" and "error-rate" both page on llm_requests_total: .* \[double-page\]$/m,
+    );
     expect(r.stderr).toBe('sloe: 2 SLOs in 1 file: valid, 1 lint warning\n');
   });
 
   it('--strict makes warnings errors: exit 1, GitHub annotations at error level', async () => {
     const r = await runSloe(['validate', `${LINT}/double-page.yaml`, '--strict', '--format', 'github']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^::error file=test\/fixtures\/slos\/lint\/double-page\.yaml,line=\d+,col=\d+::.* \[double-page\]$/m);
+    expect(r.stdout).toMatch(
+      /^::error file=test\/fixtures\/slos\/lint\/double-page\.yaml,line=\d+,col=\d+::.* \[double-page\]$/m,
+    );
     const plain = await runSloe(['validate', `${LINT}/double-page.yaml`, '--format', 'github']);
     expect(plain.stdout).toMatch(/^::warning file=/);
-    const json = JSON.parse((await runSloe(['validate', `${LINT}/too-many-pages.yaml`, '--strict', '--format', 'json'])).stdout) as { valid: boolean; warnings: Array<{ rule: string; line: number }> };
+    const json = JSON.parse(
+      (await runSloe(['validate', `${LINT}/too-many-pages.yaml`, '--strict', '--format', 'json'])).stdout,
+    ) as { valid: boolean; warnings: Array<{ rule: string; line: number }> };
     expect(json.valid).toBe(false);
     expect(json.warnings.map((w) => w.rule)).toEqual(['too-many-pages']);
   });
@@ -187,7 +223,9 @@ describe('sloe owners', () => {
   it('lists every dashboard with its one owner and its SLOs', async () => {
     const r = await runSloe(['owners', 'slos/', '--json']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { dashboards: Array<{ id: string; owner: string; slos: Array<{ slo: string }> }> };
+    const out = JSON.parse(r.stdout) as {
+      dashboards: Array<{ id: string; owner: string; slos: Array<{ slo: string }> }>;
+    };
     const golden = out.dashboards.find((d) => d.id === 'assistant-golden-signals');
     expect(golden?.owner).toBe('alice');
     expect(golden?.slos.map((s) => s.slo)).toEqual(['latency-p95', 'latency-p99', 'error-rate', 'availability']);

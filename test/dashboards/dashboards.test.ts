@@ -11,9 +11,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPromql } from '../../src/rules/promql.js';
 import { ROOT, runSloe } from '../support/cli.js';
 
-interface Target { expr: string }
-interface AnyPanel { type: string; title: string; targets?: Target[]; panels?: AnyPanel[]; options?: { content?: string }; fieldConfig?: { defaults: { thresholds?: { steps: Array<{ value: number | null; color: string }> } } } }
-interface AnyDashboard { uid: string; title: string; description: string; tags: string[]; panels: AnyPanel[] }
+interface Target {
+  expr: string;
+}
+interface AnyPanel {
+  type: string;
+  title: string;
+  targets?: Target[];
+  panels?: AnyPanel[];
+  options?: { content?: string };
+  fieldConfig?: { defaults: { thresholds?: { steps: Array<{ value: number | null; color: string }> } } };
+}
+interface AnyDashboard {
+  uid: string;
+  title: string;
+  description: string;
+  tags: string[];
+  panels: AnyPanel[];
+}
 
 let out: string;
 let files: string[];
@@ -41,8 +56,18 @@ type Loose<T> = T extends string ? \`\${T}\` : T extends Array<infer U> ? Array<
 export const dashboard: Loose<Dashboard> = ${json};
 `,
     );
-    const program = ts.createProgram([file], { strict: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, skipLibCheck: true, types: [] });
-    return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n').split('\n')[0]!);
+    const program = ts.createProgram([file], {
+      strict: true,
+      noEmit: true,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      skipLibCheck: true,
+      types: [],
+    });
+    return ts
+      .getPreEmitDiagnostics(program)
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n').split('\n')[0]!);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -69,8 +94,12 @@ describe('sloe dashboards', () => {
   it('the schema check fails on what Grafana would not read (so a pass means something)', async () => {
     const golden = dashboards.get('assistant-golden-signals.json')!;
     const unknownField = await typeErrors(JSON.stringify({ ...golden, refreshEvery: '1m' }));
-    expect(unknownField.join('\n')).toMatch(/Object literal may only specify known properties, and '"?refreshEvery"?' does not exist/);
-    const mistyped = await typeErrors(JSON.stringify({ ...golden, panels: [{ ...golden.panels[1], gridPos: { x: 'left', y: 0, w: 8, h: 8 } }] }));
+    expect(unknownField.join('\n')).toMatch(
+      /Object literal may only specify known properties, and '"?refreshEvery"?' does not exist/,
+    );
+    const mistyped = await typeErrors(
+      JSON.stringify({ ...golden, panels: [{ ...golden.panels[1], gridPos: { x: 'left', y: 0, w: 8, h: 8 } }] }),
+    );
     expect(mistyped.join('\n')).toMatch(/'string' is not assignable to type 'number'/);
   }, 120_000);
 
@@ -91,18 +120,32 @@ describe('sloe dashboards', () => {
     const golden = allPanels(dashboards.get('assistant-golden-signals.json')!);
     const p95 = golden.filter((p) => p.title.startsWith('latency-p95: p'));
     expect(p95.map((p) => p.title)).toEqual(['latency-p95: p50', 'latency-p95: p95', 'latency-p95: p99']);
-    expect(p95.map((p) => p.targets![0]!.expr.slice(0, 24))).toEqual(['histogram_quantile(0.5, ', 'histogram_quantile(0.95,', 'histogram_quantile(0.99,']);
+    expect(p95.map((p) => p.targets![0]!.expr.slice(0, 24))).toEqual([
+      'histogram_quantile(0.5, ',
+      'histogram_quantile(0.95,',
+      'histogram_quantile(0.99,',
+    ]);
     // objective < 3.5, alert when > 5: green, yellow from 3.5, red from 5.
-    expect(p95[1]!.fieldConfig!.defaults.thresholds!.steps).toEqual([{ value: null, color: 'green' }, { value: 3.5, color: 'yellow' }, { value: 5, color: 'red' }]);
+    expect(p95[1]!.fieldConfig!.defaults.thresholds!.steps).toEqual([
+      { value: null, color: 'green' },
+      { value: 3.5, color: 'yellow' },
+      { value: 5, color: 'red' },
+    ]);
     // cache hit rate: objective > 30%, alert when < 10%: low is bad.
     const cache = allPanels(dashboards.get('assistant-cost.json')!).find((p) => p.title === 'cache-hit-rate')!;
-    expect(cache.fieldConfig!.defaults.thresholds!.steps).toEqual([{ value: null, color: 'red' }, { value: 0.1, color: 'yellow' }, { value: 0.3, color: 'green' }]);
+    expect(cache.fieldConfig!.defaults.thresholds!.steps).toEqual([
+      { value: null, color: 'red' },
+      { value: 0.1, color: 'yellow' },
+      { value: 0.3, color: 'green' },
+    ]);
   });
 
   it('adds budget and burn-rate panels from the sloe_slo_* metrics for every SLO', () => {
     const golden = allPanels(dashboards.get('assistant-golden-signals.json')!);
     const budget = golden.find((p) => p.title === 'availability: error budget left')!;
-    expect(budget.targets![0]!.expr).toBe('sloe_slo_error_budget_remaining_ratio{service="it-support-assistant", slo="availability"}');
+    expect(budget.targets![0]!.expr).toBe(
+      'sloe_slo_error_budget_remaining_ratio{service="it-support-assistant", slo="availability"}',
+    );
     const burn = golden.find((p) => p.title === 'availability: burn rate')!;
     expect(burn.targets![0]!.expr).toBe('sloe_slo_burn_rate{service="it-support-assistant", slo="availability"}');
     // The workbook tiers of a 30d window: factors 1, 6 and 14.4.

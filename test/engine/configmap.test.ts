@@ -26,7 +26,10 @@ describe('a ConfigMap mount', () => {
     ctx.engines.push(engine);
     expect(engine.config().slos.map((s) => s.id)).toEqual(['demo/queue-depth']);
 
-    const second = queueSlo().replace('  - name: queue-depth', '  - name: queue-depth\n    description: updated through the ConfigMap');
+    const second = queueSlo().replace(
+      '  - name: queue-depth',
+      '  - name: queue-depth\n    description: updated through the ConfigMap',
+    );
     await publish(mount, '..2026_11_28_10_05_00.000000002', { 'demo.yaml': second });
     await rm(join(mount, '..2026_11_28_10_00_00.000000001'), { recursive: true });
 

@@ -26,9 +26,20 @@ describe('sloe run: one engine', () => {
     const { engine, capture } = await engineWith(undefined, { PAGERDUTY_ROUTING_KEY: 'sentinel-routing-key-7f3a' });
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await firing(engine);
-    expect(incident).toMatchObject({ sloId: 'demo/queue-depth', severity: 'page', reason: 'breach', status: 'firing', labels: {} });
+    expect(incident).toMatchObject({
+      sloId: 'demo/queue-depth',
+      severity: 'page',
+      reason: 'breach',
+      status: 'firing',
+      labels: {},
+    });
     expect(incident.message).toBe('350 > 200 (objective < 50)');
-    expect(incident.dashboard).toEqual({ id: 'queue', title: 'Approval queue', url: 'https://grafana.example.com/d/queue', owner: 'bob' });
+    expect(incident.dashboard).toEqual({
+      id: 'queue',
+      title: 'Approval queue',
+      url: 'https://grafana.example.com/d/queue',
+      owner: 'bob',
+    });
 
     const sent = await eventually('three steps', async () => {
       const steps = (await engine.store.audit(incident.id)).filter((a) => a.type === 'step');
@@ -63,10 +74,16 @@ describe('sloe run: one engine', () => {
     const { engine } = await engineWith();
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await firing(engine);
-    await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
+    await eventually('the first step', async () =>
+      (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'),
+    );
     expect(await engine.acknowledge(incident.id, 'alice', 'test')).toBe('done');
     expect(await engine.acknowledge(incident.id, 'alice', 'test')).toBe('already');
-    await eventually('both later steps skipped', async () => (await engine.store.audit(incident.id)).filter((a) => a.type === 'skipped').length === 2, 15_000);
+    await eventually(
+      'both later steps skipped',
+      async () => (await engine.store.audit(incident.id)).filter((a) => a.type === 'skipped').length === 2,
+      15_000,
+    );
     const audit = await engine.store.audit(incident.id);
     expect(audit.map((a) => [a.type, a.step ?? '', a.by])).toEqual([
       ['fired', '', 'sloe'],
@@ -83,24 +100,49 @@ describe('sloe run: one engine', () => {
     const { engine } = await engineWith(undefined, { SLOE_API_TOKEN: 'api-token' });
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await firing(engine);
-    await eventually('the first step', async () => (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'));
+    await eventually('the first step', async () =>
+      (await engine.store.audit(incident.id)).some((a) => a.step === 'page.0'),
+    );
     expect((await api(engine, '/healthz')).status).toBe(200);
-    expect(await api(engine, '/readyz')).toEqual({ status: 200, body: { redis: 'ok', prometheus: 'ok', config: 'ok', workers: 'ok', schedulers: 'ok' } });
+    expect(await api(engine, '/readyz')).toEqual({
+      status: 200,
+      body: { redis: 'ok', prometheus: 'ok', config: 'ok', workers: 'ok', schedulers: 'ok' },
+    });
     const read = { headers: { authorization: 'Bearer api-token' } };
     const list = await api(engine, '/api/incidents?status=open', read);
     expect((list.body.incidents as Array<{ id: string }>).map((i) => i.id)).toEqual([incident.id]);
     const one = await api(engine, `/api/incidents/${incident.id}`, read);
-    expect(one.body.incident).toMatchObject({ id: incident.id, status: 'firing', firedAt: new Date(incident.firedAt).toISOString(), escalation: 'demo' });
+    expect(one.body.incident).toMatchObject({
+      id: incident.id,
+      status: 'firing',
+      firedAt: new Date(incident.firedAt).toISOString(),
+      escalation: 'demo',
+    });
     expect((one.body.audit as Array<{ type: string }>)[0]!.type).toBe('fired');
     expect((await api(engine, '/api/incidents/nope', read)).status).toBe(404);
 
-    const unauthorized = await api(engine, `/api/incidents/${incident.id}/acknowledge`, { method: 'POST', body: '{"by":"mallory"}' });
+    const unauthorized = await api(engine, `/api/incidents/${incident.id}/acknowledge`, {
+      method: 'POST',
+      body: '{"by":"mallory"}',
+    });
     expect(unauthorized.status).toBe(401);
-    const ack = await api(engine, `/api/incidents/${incident.id}/acknowledge`, { method: 'POST', headers: { authorization: 'Bearer api-token' }, body: '{"by":"alice"}' });
+    const ack = await api(engine, `/api/incidents/${incident.id}/acknowledge`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer api-token' },
+      body: '{"by":"alice"}',
+    });
     expect(ack).toEqual({ status: 200, body: { result: 'done' } });
-    const resolve = await api(engine, `/api/incidents/${incident.id}/resolve`, { method: 'POST', headers: { authorization: 'Bearer api-token' }, body: '{"by":"alice"}' });
+    const resolve = await api(engine, `/api/incidents/${incident.id}/resolve`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer api-token' },
+      body: '{"by":"alice"}',
+    });
     expect(resolve).toEqual({ status: 200, body: { result: 'done' } });
-    expect((await engine.store.get(incident.id))).toMatchObject({ status: 'resolved', resolvedBy: 'alice', acknowledgedBy: 'alice' });
+    expect(await engine.store.get(incident.id)).toMatchObject({
+      status: 'resolved',
+      resolvedBy: 'alice',
+      acknowledgedBy: 'alice',
+    });
 
     // The acknowledgement and the resolution reach the channels through update jobs.
     const metrics = await eventually('both updates delivered', async () => {
@@ -124,7 +166,9 @@ describe('sloe run: one engine', () => {
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const first = await firing(engine);
     expect(await engine.resolve(first.id, 'bob')).toBe('done');
-    const second = await eventually('a second incident', async () => (await engine.store.list({ open: true })).find((i) => i.id !== first.id));
+    const second = await eventually('a second incident', async () =>
+      (await engine.store.list({ open: true })).find((i) => i.id !== first.id),
+    );
     expect(second.firedAt - first.firedAt).toBeGreaterThanOrEqual(2000);
   });
 });
@@ -137,7 +181,9 @@ describe('sloe run: an incident raised from ticket to page', () => {
     const { engine, capture } = await engineWith(slo);
     const ticket = await eventually('a no-data ticket', async () => (await engine.store.list({ open: true }))[0]);
     expect(ticket).toMatchObject({ severity: 'ticket', reason: 'nodata' });
-    await eventually('the ticket step', async () => (await engine.store.audit(ticket.id)).some((a) => a.step === 'ticket.0'));
+    await eventually('the ticket step', async () =>
+      (await engine.store.audit(ticket.id)).some((a) => a.step === 'ticket.0'),
+    );
     ctx.stack.exporter.gauge('demo_lane_queue_depth').set(350);
     const raised = await eventually('the page', async () => {
       const i = await engine.store.get(ticket.id);
@@ -145,12 +191,18 @@ describe('sloe run: an incident raised from ticket to page', () => {
     });
     expect(raised).toMatchObject({ reason: 'breach', status: 'firing' });
     expect(raised.token).not.toBe(ticket.token);
-    await eventually('the page steps', async () => (await engine.store.audit(ticket.id)).filter((a) => a.step?.startsWith('page.')).length === 3, 15_000);
+    await eventually(
+      'the page steps',
+      async () => (await engine.store.audit(ticket.id)).filter((a) => a.step?.startsWith('page.')).length === 3,
+      15_000,
+    );
     const audit = await engine.store.audit(ticket.id);
     expect(audit.map((a) => a.type)).toEqual(['fired', 'step', 'escalated', 'step', 'step', 'step']);
     // page.1 is due 2s after the raise; it never runs before (page.0 may run late on a busy machine).
     expect(audit.find((a) => a.step === 'page.1')!.at - raised.escalatedAt).toBeGreaterThanOrEqual(2000);
-    expect(capture.lines.some((l) => l.event === 'notification-update' && l.update === 'escalated' && l.channel === 'slack')).toBe(true);
+    expect(
+      capture.lines.some((l) => l.event === 'notification-update' && l.update === 'escalated' && l.channel === 'slack'),
+    ).toBe(true);
     ctx.stack.exporter.gauge('demo_lane_queue_depth').set(20);
   });
 });

@@ -9,10 +9,11 @@ import { sleep } from '../support/time.js';
 
 const ctx = useStack({ persistRedis: true });
 
-
 describe('dependencies failing', () => {
   it('Redis restarting in the middle of an escalation loses no incident and no step', async () => {
-    const { engine, capture } = await startEngine(ctx.stack, [await writeSlos(ctx.stack.dir, queueSlo({ after: ['3s', '7s'] }))]);
+    const { engine, capture } = await startEngine(ctx.stack, [
+      await writeSlos(ctx.stack.dir, queueSlo({ after: ['3s', '7s'] })),
+    ]);
     ctx.engines.push(engine);
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
@@ -25,7 +26,9 @@ describe('dependencies failing', () => {
   });
 
   it('Redis unreachable for a while (paused) delays steps but loses none', async () => {
-    const { engine, capture } = await startEngine(ctx.stack, [await writeSlos(ctx.stack.dir, queueSlo({ after: ['2s', '6s'] }))]);
+    const { engine, capture } = await startEngine(ctx.stack, [
+      await writeSlos(ctx.stack.dir, queueSlo({ after: ['2s', '6s'] })),
+    ]);
     ctx.engines.push(engine);
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await eventually('an incident', async () => (await engine.store.list({ open: true }))[0]);
@@ -42,7 +45,15 @@ describe('dependencies failing', () => {
     const redisPort = await freePort();
     const port = await freePort();
     const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
-    const p = spawnSloe(['run', paths[0]!], { REDIS_URL: `redis://127.0.0.1:${redisPort}`, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `down${Date.now()}` }, port);
+    const p = spawnSloe(
+      ['run', paths[0]!],
+      {
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        PROMETHEUS_URL: ctx.stack.prometheus.url,
+        SLOE_REDIS_PREFIX: `down${Date.now()}`,
+      },
+      port,
+    );
     ctx.processes.push(p);
     await p.waitFor('the Redis error', (l) => l.event === 'redis-unavailable');
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -66,7 +77,11 @@ describe('dependencies failing', () => {
 
   it('Redis down: SIGTERM still drains and exits 0 at once (no wait for a Redis that never comes)', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
-    const p = spawnSloe(['run', paths[0]!], { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, PROMETHEUS_URL: ctx.stack.prometheus.url }, await freePort());
+    const p = spawnSloe(
+      ['run', paths[0]!],
+      { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, PROMETHEUS_URL: ctx.stack.prometheus.url },
+      await freePort(),
+    );
     ctx.processes.push(p);
     await p.waitFor('the Redis error', (l) => l.event === 'redis-unavailable');
     const signalled = Date.now();
@@ -81,9 +96,15 @@ describe('dependencies failing', () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo({ noDataFor: '3s' }))];
     const { engine, capture } = await startEngine(ctx.stack, paths, { env: { PROMETHEUS_URL: 'http://127.0.0.1:9' } });
     ctx.engines.push(engine);
-    const incident = await eventually('a no-data incident', async () => (await engine.store.list({ open: true }))[0], 30_000);
+    const incident = await eventually(
+      'a no-data incident',
+      async () => (await engine.store.list({ open: true }))[0],
+      30_000,
+    );
     expect(incident).toMatchObject({ severity: 'ticket', reason: 'nodata' });
-    expect(incident.message).toMatch(/^evaluation failed: could not evaluate slo "demo\/queue-depth": Prometheus at http:\/\/127\.0\.0\.1:9 is unreachable/);
+    expect(incident.message).toMatch(
+      /^evaluation failed: could not evaluate slo "demo\/queue-depth": Prometheus at http:\/\/127\.0\.0\.1:9 is unreachable/,
+    );
     expect(capture.events('evaluation-failed').length).toBeGreaterThan(0);
     const ready = await fetch(`http://127.0.0.1:${engine.port}/readyz`);
     expect(ready.status).toBe(503);
@@ -105,7 +126,10 @@ describe('configuration and signals', () => {
     expect(capture.events('config-reload-failed')).toHaveLength(1);
     expect(engine.config().slos.map((s) => s.id)).toEqual(['demo/queue-depth']);
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    await eventually('an incident under the last good configuration', async () => (await engine.store.list({ open: true }))[0]);
+    await eventually(
+      'an incident under the last good configuration',
+      async () => (await engine.store.list({ open: true }))[0],
+    );
 
     await writeFile(join(paths[0]!, 'demo.yaml'), queueSlo().replace('name: queue-depth', 'name: approval-queue'));
     expect((await engine.reload()).ok).toBe(true);
@@ -115,14 +139,29 @@ describe('configuration and signals', () => {
   it('sloe run reloads on SIGHUP and on file change, and drains and exits 0 on SIGTERM', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
     const port = await freePort();
-    const p = spawnSloe(['run', paths[0]!], { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `sig${Date.now()}` }, port);
+    const p = spawnSloe(
+      ['run', paths[0]!],
+      {
+        REDIS_URL: ctx.stack.redis.url,
+        PROMETHEUS_URL: ctx.stack.prometheus.url,
+        SLOE_REDIS_PREFIX: `sig${Date.now()}`,
+      },
+      port,
+    );
     ctx.processes.push(p);
     await p.waitFor('ready', (l) => l.event === 'ready');
     await writeFile(join(paths[0]!, 'demo.yaml'), 'apiVersion: sloe/v1\nkind: ServiceLevels\n');
     await p.waitFor('a failed reload on file change', (l) => l.event === 'config-reload-failed');
     p.kill('SIGHUP');
-    await eventually('a second failed reload', async () => p.lines.filter((l) => l.event === 'config-reload-failed').length >= 2);
-    expect(p.lines.some((l) => l.event === 'config-invalid' && String(l.problem).includes('missing required field "service"'))).toBe(true);
+    await eventually(
+      'a second failed reload',
+      async () => p.lines.filter((l) => l.event === 'config-reload-failed').length >= 2,
+    );
+    expect(
+      p.lines.some(
+        (l) => l.event === 'config-invalid' && String(l.problem).includes('missing required field "service"'),
+      ),
+    ).toBe(true);
     await writeFile(join(paths[0]!, 'demo.yaml'), queueSlo());
     await p.waitFor('a good reload', (l) => l.event === 'config-reloaded');
     p.kill('SIGTERM');
@@ -134,16 +173,30 @@ describe('configuration and signals', () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
     // A module imported before sloe's own code says when Node has booted (before that no process can catch a signal).
     const BOOTED = '7355608';
-    const env = { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `hup${Date.now()}`, NODE_OPTIONS: `--import=data:text/javascript,console.error(${BOOTED})` };
+    const env = {
+      REDIS_URL: ctx.stack.redis.url,
+      PROMETHEUS_URL: ctx.stack.prometheus.url,
+      SLOE_REDIS_PREFIX: `hup${Date.now()}`,
+      NODE_OPTIONS: `--import=data:text/javascript,console.error(${BOOTED})`,
+    };
     const p = spawnSloe(['run', paths[0]!], env, await freePort());
     ctx.processes.push(p);
     await eventually('Node booted', async () => p.stderr.join('').includes(BOOTED) || p.child.exitCode !== null);
     // From when sloe's code runs: it catches SIGHUP (/proc says so), or it has logged its first line, whichever is first.
-    const catches = async () => /^SigCgt:\s*[0-9a-f]*[13579bdf]$/im.test(await readFile(`/proc/${p.child.pid}/status`, 'utf8').catch(() => ''));
-    await eventually('sloe code running', async () => p.lines.length > 0 || (await catches()) || p.child.exitCode !== null);
+    const catches = async () =>
+      /^SigCgt:\s*[0-9a-f]*[13579bdf]$/im.test(await readFile(`/proc/${p.child.pid}/status`, 'utf8').catch(() => ''));
+    await eventually(
+      'sloe code running',
+      async () => p.lines.length > 0 || (await catches()) || p.child.exitCode !== null,
+    );
     // SIGHUP after SIGHUP through the start-up: loading the code, reading the files, connecting.
     let sent = 0;
-    while (!p.lines.some((l) => l.event === 'ready') && p.child.exitCode === null && p.child.signalCode === null && sent < 1000) {
+    while (
+      !p.lines.some((l) => l.event === 'ready') &&
+      p.child.exitCode === null &&
+      p.child.signalCode === null &&
+      sent < 1000
+    ) {
       p.child.kill('SIGHUP');
       sent++;
       await sleep(10);

@@ -72,7 +72,10 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const breach = (severity: 'page' | 'ticket', models: string[]): SloFrame => ({ status: 'data', instances: models.map((model) => ({ labels: { model }, value: 9, state: 'breach', severity, message: '9 > 5' })) });
+const breach = (severity: 'page' | 'ticket', models: string[]): SloFrame => ({
+  status: 'data',
+  instances: models.map((model) => ({ labels: { model }, value: 9, state: 'breach', severity, message: '9 > 5' })),
+});
 let n = 0;
 const ids = { token: () => `t${++n}`, traceId: () => `x${n}` };
 
@@ -108,16 +111,26 @@ describe('groups in the store', () => {
     const [late] = await evaluate(latency!, 43, 'opus', 'haiku', 'mistral', 'sonnet', 'gemma');
     expect(late!.group).toBe(late!.id);
     expect((await store.members(opus!.id)).map((m) => m.labels.model)).toEqual(['opus', 'haiku']);
-    expect((await store.members(page!.id)).map((m) => [m.slo, m.labels.model])).toEqual([['errors', 'opus'], ['latency', 'mistral']]);
+    expect((await store.members(page!.id)).map((m) => [m.slo, m.labels.model])).toEqual([
+      ['errors', 'opus'],
+      ['latency', 'mistral'],
+    ]);
   });
 
   it("acknowledging a member acknowledges its group; one update goes to the leader's channels", async () => {
-    const commands = new IncidentCommands({ store, log: createLogger({ LOG_LEVEL: 'silent' }), now: () => T0 + 60_000, queueUpdate: async (job) => void updates.push(job) });
+    const commands = new IncidentCommands({
+      store,
+      log: createLogger({ LOG_LEVEL: 'silent' }),
+      now: () => T0 + 60_000,
+      queueUpdate: async (job) => void updates.push(job),
+    });
     const leader = (await store.list({ open: true })).find((i) => i.slo === 'errors')!;
     const [, member] = await store.members(leader.id);
     expect(await commands.acknowledge(member!.id, 'alice', 'api')).toBe('done');
     expect((await store.members(leader.id)).map((m) => m.status)).toEqual(['acknowledged', 'acknowledged']);
-    expect((await store.audit(member!.id)).at(-1)?.detail).toBe(`acknowledged via api with its group (incident ${leader.id})`);
+    expect((await store.audit(member!.id)).at(-1)?.detail).toBe(
+      `acknowledged via api with its group (incident ${leader.id})`,
+    );
     expect(updates).toEqual([{ incidentId: leader.id, update: 'acknowledged', seq: 'manual', origin: 'api' }]);
     expect(await commands.acknowledge(leader.id, 'bob', 'api')).toBe('already');
   });

@@ -35,7 +35,13 @@ describe('heartbeat periods (a moved clock, a real monitor)', () => {
     let clock = 1_000_000;
     const metrics = new EngineMetrics(async () => ({}));
     const cfg = await config('1s');
-    const heartbeat = new Heartbeat({ env: { SLOE_HEARTBEAT_URL: monitor.url() }, log: createLogger({}, new LogCapture()), metrics, now: () => clock, config: () => cfg });
+    const heartbeat = new Heartbeat({
+      env: { SLOE_HEARTBEAT_URL: monitor.url() },
+      log: createLogger({}, new LogCapture()),
+      metrics,
+      now: () => clock,
+      config: () => cfg,
+    });
     const shard = { intervalMs: 1000, shard: 0 };
     /**
      * Advances the clock to `at` (ms after the start) and reports an outcome; returns the pings that followed, having
@@ -60,7 +66,9 @@ describe('heartbeat periods (a moved clock, a real monitor)', () => {
     expect(await at(5200, true, true)).toBe(1);
     expect(monitor.pings).toHaveLength(4);
     const text = await metrics.registry.metrics();
-    expect(text).toContain(`sloe_last_evaluation_success_timestamp_seconds{interval="1s",shard="0"} ${(1_000_000 + 5200) / 1000}`);
+    expect(text).toContain(
+      `sloe_last_evaluation_success_timestamp_seconds{interval="1s",shard="0"} ${(1_000_000 + 5200) / 1000}`,
+    );
     expect(text).toContain('sloe_heartbeats_total{outcome="sent"} 4');
   });
 
@@ -68,9 +76,17 @@ describe('heartbeat periods (a moved clock, a real monitor)', () => {
     const metrics = new EngineMetrics(async () => ({}));
     const [fast, slow] = [await config('1s'), await config('2s')];
     let cfg = fast;
-    const heartbeat = new Heartbeat({ env: {}, log: createLogger({}, new LogCapture()), metrics, now: () => 0, config: () => cfg });
+    const heartbeat = new Heartbeat({
+      env: {},
+      log: createLogger({}, new LogCapture()),
+      metrics,
+      now: () => 0,
+      config: () => cfg,
+    });
     heartbeat.shardEvaluated({ intervalMs: 1000, shard: 0 }, true, 5000);
-    expect(await metrics.registry.getSingleMetricAsString('sloe_last_evaluation_success_timestamp_seconds')).toContain('{interval="1s",shard="0"} 5');
+    expect(await metrics.registry.getSingleMetricAsString('sloe_last_evaluation_success_timestamp_seconds')).toContain(
+      '{interval="1s",shard="0"} 5',
+    );
     cfg = slow;
     heartbeat.shardEvaluated({ intervalMs: 2000, shard: 0 }, true, 7000);
     const text = await metrics.registry.getSingleMetricAsString('sloe_last_evaluation_success_timestamp_seconds');
@@ -86,7 +102,13 @@ describe('heartbeat periods (a moved clock, a real monitor)', () => {
     const capture = new LogCapture();
     const metrics = new EngineMetrics(async () => ({}));
     const cfg = await config('1s');
-    const heartbeat = new Heartbeat({ env: { SLOE_HEARTBEAT_URL: url }, log: createLogger({}, capture), metrics, now: () => 0, config: () => cfg });
+    const heartbeat = new Heartbeat({
+      env: { SLOE_HEARTBEAT_URL: url },
+      log: createLogger({}, capture),
+      metrics,
+      now: () => 0,
+      config: () => cfg,
+    });
     heartbeat.shardEvaluated({ intervalMs: 1000, shard: 0 }, true, 0);
     expect(capture.events('heartbeat-disabled')).toEqual([expect.objectContaining({ level: 'error', problem })]);
     expect(await metrics.registry.getSingleMetricAsString('sloe_heartbeats_total')).not.toMatch(/outcome=/);

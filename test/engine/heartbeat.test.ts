@@ -12,7 +12,8 @@ const SHARD = 'interval="1s",shard="0"';
 async function successTimes(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^sloe_last_evaluation_success_timestamp_seconds\{([^}]*)\} (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of text.matchAll(/^sloe_last_evaluation_success_timestamp_seconds\{([^}]*)\} (\S+)$/gm))
+    out[m[1]!] = Number(m[2]);
   return out;
 }
 
@@ -37,7 +38,9 @@ describe("the dead man's switch", () => {
     const proxy = new TcpProxy('127.0.0.1', ctx.stack.prometheus.port);
     await proxy.start();
     try {
-      const { url, capture } = await engineOn(proxy.url, { SLOE_HEARTBEAT_URL: `http://sloe:s3cret@127.0.0.1:${monitor.port}/ping/0f3c?rid=run-1` });
+      const { url, capture } = await engineOn(proxy.url, {
+        SLOE_HEARTBEAT_URL: `http://sloe:s3cret@127.0.0.1:${monitor.port}/ping/0f3c?rid=run-1`,
+      });
       await eventually('three heartbeats', () => monitor.pings.length >= 3, 20_000);
       const first = monitor.pings.slice(0, 3);
       expect(first.map((p) => [p.method, p.url, p.authorization])).toEqual(
@@ -115,8 +118,15 @@ describe("the dead man's switch", () => {
     alert: { when: "> 200" }
 `;
       const { url, capture } = await engineOn(ctx.stack.prometheus.url, { SLOE_HEARTBEAT_URL: monitor.url() }, broken);
-      await eventually('the broken SLO failing', () => capture.events('evaluation-failed').some((l) => l.slo === 'demo/broken'), 20_000);
-      await eventually('the healthy SLO evaluated twice', async () => ((await sample(url, 'sloe_evaluations_total{slo="demo/queue-depth",result="ok"}')) ?? 0) >= 2);
+      await eventually(
+        'the broken SLO failing',
+        () => capture.events('evaluation-failed').some((l) => l.slo === 'demo/broken'),
+        20_000,
+      );
+      await eventually(
+        'the healthy SLO evaluated twice',
+        async () => ((await sample(url, 'sloe_evaluations_total{slo="demo/queue-depth",result="ok"}')) ?? 0) >= 2,
+      );
       await sleep(2000);
       expect(await successTimes(url)).toEqual({});
       expect(monitor.pings).toEqual([]);

@@ -22,7 +22,13 @@ describe('URLs in logs', () => {
   it('lose their credentials in any field and in the message, child loggers included', () => {
     const capture = new LogCapture();
     const log = createLogger({ LOG_LEVEL: 'info' }, capture);
-    log.child({ incidentId: 'i1' }).error({ error: 'GET http://sloeuser:s3cretpass@prom:9090/api?access_token=tok-1 failed', nested: { url: 'redis://:hunter2@redis:6379' } }, 'Prometheus at http://sloeuser:s3cretpass@prom:9090 is unreachable');
+    log.child({ incidentId: 'i1' }).error(
+      {
+        error: 'GET http://sloeuser:s3cretpass@prom:9090/api?access_token=tok-1 failed',
+        nested: { url: 'redis://:hunter2@redis:6379' },
+      },
+      'Prometheus at http://sloeuser:s3cretpass@prom:9090 is unreachable',
+    );
     const line = capture.raw[0]!;
     for (const secret of ['s3cretpass', 'sloeuser', 'tok-1', 'hunter2']) expect(line).not.toContain(secret);
     expect(capture.lines[0]).toMatchObject({

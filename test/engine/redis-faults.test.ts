@@ -46,7 +46,11 @@ describe('Redis losing its data', () => {
     await withRedis((r) => r.flushall());
     const flushedAt = Date.now();
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    const incident = await eventually('an incident after the flush', async () => (await engine.store.list({ open: true }))[0], 20_000);
+    const incident = await eventually(
+      'an incident after the flush',
+      async () => (await engine.store.list({ open: true }))[0],
+      20_000,
+    );
     expect(incident.firedAt - flushedAt).toBeLessThanOrEqual(WITHIN);
     expect(capture.events('schedulers-missing').length).toBeGreaterThan(0);
   });
@@ -56,7 +60,11 @@ describe('Redis losing its data', () => {
     await ctx.stack.redis.restart();
     const restartedAt = Date.now();
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    const incident = await eventually('an incident after the restart', async () => (await engine.store.list({ open: true }))[0], 20_000);
+    const incident = await eventually(
+      'an incident after the restart',
+      async () => (await engine.store.list({ open: true }))[0],
+      20_000,
+    );
     expect(incident.firedAt - restartedAt).toBeLessThanOrEqual(WITHIN);
     expect(capture.events('schedulers-synced').some((l) => l.reason === 'redis-ready')).toBe(true);
   });
@@ -80,7 +88,15 @@ describe('Redis refusing writes (out of memory)', () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo({ for: '0s' }))];
     await withRedis((r) => r.config('SET', 'maxmemory', '1'));
     try {
-      const p = spawnSloe(['run', paths[0]!], { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `oom${Date.now()}` }, await freePort());
+      const p = spawnSloe(
+        ['run', paths[0]!],
+        {
+          REDIS_URL: ctx.stack.redis.url,
+          PROMETHEUS_URL: ctx.stack.prometheus.url,
+          SLOE_REDIS_PREFIX: `oom${Date.now()}`,
+        },
+        await freePort(),
+      );
       ctx.processes.push(p);
       const failed = await p.waitFor('the failed start-up', (l) => l.event === 'start-failed');
       expect(String(failed.error)).toContain('OOM');
@@ -94,13 +110,26 @@ describe('Redis refusing writes (out of memory)', () => {
 
   it('at a reload: the engine stays up, logs the cause, says so in /readyz, and evaluates the new SLO once Redis takes writes again', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo({ for: '0s' }))];
-    const p = spawnSloe(['run', paths[0]!], { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `oomreload${Date.now()}` }, await freePort());
+    const p = spawnSloe(
+      ['run', paths[0]!],
+      {
+        REDIS_URL: ctx.stack.redis.url,
+        PROMETHEUS_URL: ctx.stack.prometheus.url,
+        SLOE_REDIS_PREFIX: `oomreload${Date.now()}`,
+      },
+      await freePort(),
+    );
     ctx.processes.push(p);
     await p.waitFor('ready', (l) => l.event === 'ready');
     try {
       await withRedis((r) => r.config('SET', 'maxmemory', '1'));
       // A second SLO on its own interval needs a job scheduler of its own.
-      await writeFile(join(paths[0]!, 'demo.yaml'), queueSlo({ for: '0s' }).replace('    alert: { when: "> 200"', '    interval: 2s\n    alert: { when: "> 200"').replace('name: queue-depth', 'name: queue-depth-2s'));
+      await writeFile(
+        join(paths[0]!, 'demo.yaml'),
+        queueSlo({ for: '0s' })
+          .replace('    alert: { when: "> 200"', '    interval: 2s\n    alert: { when: "> 200"')
+          .replace('name: queue-depth', 'name: queue-depth-2s'),
+      );
       const failed = await p.waitFor('the failed scheduler sync', (l) => l.event === 'schedulers-sync-failed');
       expect(String(failed.error)).toContain('OOM');
       expect(p.child.exitCode).toBeNull();
@@ -108,9 +137,16 @@ describe('Redis refusing writes (out of memory)', () => {
       expect(ready.status).toBe(503);
       expect(ready.body.schedulers).toMatch(/^missing 1 of 1 job scheduler\(s\): shard\.2000\.0/);
       await withRedis((r) => r.config('SET', 'maxmemory', '0'));
-      await p.waitFor('the new SLO evaluated', (l) => l.event === 'evaluated' && l.slo === 'demo/queue-depth-2s', 20_000);
+      await p.waitFor(
+        'the new SLO evaluated',
+        (l) => l.event === 'evaluated' && l.slo === 'demo/queue-depth-2s',
+        20_000,
+      );
       // The scheduler the reload could not remove is removed by the repair.
-      await p.waitFor('the old scheduler removed', (l) => l.event === 'schedulers-removed' && (l.schedulers as string[]).includes('shard.1000.0'));
+      await p.waitFor(
+        'the old scheduler removed',
+        (l) => l.event === 'schedulers-removed' && (l.schedulers as string[]).includes('shard.1000.0'),
+      );
       expect(p.child.exitCode).toBeNull();
     } finally {
       await withRedis((r) => r.config('SET', 'maxmemory', '0'));

@@ -15,12 +15,27 @@ describe('where Redis is', () => {
     [
       'REDIS_SENTINELS wins over REDIS_URL; ports default to 26379, IPv6 in brackets',
       { REDIS_URL: 'redis://r:6380', REDIS_SENTINELS: 's1:26380, s2,[::1]:26381', REDIS_SENTINEL_NAME: 'sloe' },
-      { kind: 'sentinel', sentinels: [{ host: 's1', port: 26380 }, { host: 's2', port: 26379 }, { host: '::1', port: 26381 }], name: 'sloe' },
+      {
+        kind: 'sentinel',
+        sentinels: [
+          { host: 's1', port: 26380 },
+          { host: 's2', port: 26379 },
+          { host: '::1', port: 26381 },
+        ],
+        name: 'sloe',
+      },
     ],
     [
       'passwords of the data nodes and of the sentinels from the environment; the name defaults to mymaster',
       { REDIS_SENTINELS: 's1:1', REDIS_PASSWORD: 'p1', REDIS_SENTINEL_PASSWORD: 'p2', REDIS_SENTINEL_USERNAME: 'u2' },
-      { kind: 'sentinel', sentinels: [{ host: 's1', port: 1 }], name: 'mymaster', password: 'p1', sentinelPassword: 'p2', sentinelUsername: 'u2' },
+      {
+        kind: 'sentinel',
+        sentinels: [{ host: 's1', port: 1 }],
+        name: 'mymaster',
+        password: 'p1',
+        sentinelPassword: 'p2',
+        sentinelUsername: 'u2',
+      },
     ],
   ])('%s', (_name, env, expected) => {
     const target = redisTargetFromEnv(env);
@@ -41,13 +56,22 @@ describe('where Redis is', () => {
 
   it('never names a password in what it logs', () => {
     expect(describeRedisTarget({ kind: 'url', url: 'redis://user:hunter2@r:6379/0' })).toBe('redis://r:6379/0');
-    const sentinel = describeRedisTarget(redisTargetFromEnv({ REDIS_SENTINELS: 's1:1,s2:2', REDIS_SENTINEL_NAME: 'sloe', REDIS_PASSWORD: 'hunter2', REDIS_SENTINEL_PASSWORD: 'hunter3' }));
+    const sentinel = describeRedisTarget(
+      redisTargetFromEnv({
+        REDIS_SENTINELS: 's1:1,s2:2',
+        REDIS_SENTINEL_NAME: 'sloe',
+        REDIS_PASSWORD: 'hunter2',
+        REDIS_SENTINEL_PASSWORD: 'hunter3',
+      }),
+    );
     expect(sentinel).toBe('master "sloe" of sentinels s1:1,s2:2');
   });
 
   it('sloe run with a malformed REDIS_SENTINELS exits 2 and says which entry', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
-    const result = await runSloe(['run', paths[0]!], { env: { REDIS_SENTINELS: 'sentinel-1:26379,sentinel-2:port', SLOE_PORT: String(await freePort()) } });
+    const result = await runSloe(['run', paths[0]!], {
+      env: { REDIS_SENTINELS: 'sentinel-1:26379,sentinel-2:port', SLOE_PORT: String(await freePort()) },
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('REDIS_SENTINELS: "sentinel-2:port" is not host:port');
   });
@@ -69,7 +93,7 @@ describe("Redis' eviction policy", () => {
     }
   }
 
-  it('noeviction (Redis\' default): checked, no warning', async () => {
+  it("noeviction (Redis' default): checked, no warning", async () => {
     const lines = await policyLines([]);
     expect(lines.map((l) => [l.level, l.policy])).toEqual([['debug', 'noeviction']]);
   });

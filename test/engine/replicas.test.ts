@@ -6,7 +6,6 @@ import { sleep } from '../support/time.js';
 
 const ctx = useStack();
 
-
 describe('replicas sharing one Redis', () => {
   it('evaluate each tick once and send each step once', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo())];
@@ -18,7 +17,10 @@ describe('replicas sharing one Redis', () => {
     await sleep(4000);
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await eventually('an incident', async () => (await a.engine.store.list({ open: true }))[0]);
-    await eventually('three steps', async () => (await a.engine.store.audit(incident.id)).filter((x) => x.type === 'step').length === 3);
+    await eventually(
+      'three steps',
+      async () => (await a.engine.store.audit(incident.id)).filter((x) => x.type === 'step').length === 3,
+    );
     const elapsed = (Date.now() - started) / 1000;
 
     const ticks = captures.flatMap((c) => c.events('evaluated').map((l) => l.at as number));
@@ -34,14 +36,26 @@ describe('replicas sharing one Redis', () => {
 
   it('a replica killed (SIGKILL) in the middle of an escalation loses no step and repeats none', async () => {
     const paths = [await writeSlos(ctx.stack.dir, queueSlo({ after: ['4s', '8s'] }))];
-    const env = { REDIS_URL: ctx.stack.redis.url, PROMETHEUS_URL: ctx.stack.prometheus.url, SLOE_REDIS_PREFIX: `kill${Date.now()}`, SLOE_LOCK_DURATION_MS: '2000', SLOE_STALLED_INTERVAL_MS: '1000' };
+    const env = {
+      REDIS_URL: ctx.stack.redis.url,
+      PROMETHEUS_URL: ctx.stack.prometheus.url,
+      SLOE_REDIS_PREFIX: `kill${Date.now()}`,
+      SLOE_LOCK_DURATION_MS: '2000',
+      SLOE_STALLED_INTERVAL_MS: '1000',
+    };
     const [pa, pb] = await Promise.all([freePort(), freePort()]);
     const a = spawnSloe(['run', paths[0]!], env, pa);
     const b = spawnSloe(['run', paths[0]!], env, pb);
     ctx.processes.push(a, b);
     await Promise.all([a.waitFor('ready', (l) => l.event === 'ready'), b.waitFor('ready', (l) => l.event === 'ready')]);
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
-    const first = await Promise.race([a, b].map((p) => p.waitFor('the first step', (l) => l.event === 'notification' && l.step === 'page.0').then((line) => ({ p, line }))));
+    const first = await Promise.race(
+      [a, b].map((p) =>
+        p
+          .waitFor('the first step', (l) => l.event === 'notification' && l.step === 'page.0')
+          .then((line) => ({ p, line })),
+      ),
+    );
     const fired = [a, b].flatMap((p) => p.lines).find((l) => l.event === 'incident-fired')!;
     first.p.kill('SIGKILL');
     const survivor = first.p === a ? b : a;

@@ -20,9 +20,12 @@ describe('Redis Sentinel', () => {
     const b = await startEngine(ctx.stack, paths, { env, prefix: a.prefix });
     ctx.engines.push(a.engine, b.engine);
     // Both engines' lines, in the order they were written.
-    const lines = () => [...a.capture.lines, ...b.capture.lines].sort((x, y) => Date.parse(String(x.time)) - Date.parse(String(y.time)));
+    const lines = () =>
+      [...a.capture.lines, ...b.capture.lines].sort((x, y) => Date.parse(String(x.time)) - Date.parse(String(y.time)));
     const sent = () => lines().filter((l) => l.event === 'notification');
-    expect(a.capture.events('redis-target')[0]?.redis).toBe(`master "${group.name}" of sentinels ${group.env.REDIS_SENTINELS}`);
+    expect(a.capture.events('redis-target')[0]?.redis).toBe(
+      `master "${group.name}" of sentinels ${group.env.REDIS_SENTINELS}`,
+    );
 
     ctx.stack.exporter.gauge('demo_queue_depth').set(350);
     const incident = await eventually('an incident', async () => (await a.engine.store.list({ open: true }))[0]);
@@ -48,6 +51,8 @@ describe('Redis Sentinel', () => {
     expect(audit.filter((x) => x.type === 'fired')).toHaveLength(1);
     expect(audit.filter((x) => x.type === 'step').map((x) => x.step)).toEqual(['page.0', 'page.1', 'page.2']);
     expect(lines().filter((l) => l.event === 'incident-fired')).toHaveLength(1);
-    process.stderr.write(`sentinel failover: master ${old} killed, ${promoted.port} promoted after ${promotedAt - killedAt} ms\n`);
+    process.stderr.write(
+      `sentinel failover: master ${old} killed, ${promoted.port} promoted after ${promotedAt - killedAt} ms\n`,
+    );
   }, 90_000);
 });

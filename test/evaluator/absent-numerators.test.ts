@@ -4,7 +4,13 @@
  * service gets a no-data ticket after noDataFor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BacktestInstance, PrometheusClient, loadFrames, prometheusConfigFromEnv, replay } from '../../src/evaluator/index.js';
+import {
+  type BacktestInstance,
+  PrometheusClient,
+  loadFrames,
+  prometheusConfigFromEnv,
+  replay,
+} from '../../src/evaluator/index.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import type { SeriesHistory } from '../../src/local/openmetrics.js';
 import { type Config, loadRules } from '../../src/rules/index.js';
@@ -29,7 +35,9 @@ function historyWithoutBadSeries(): SeriesHistory[] {
   };
   return [
     counter('llm_requests_total', { ...APP, status: 'ok' }, 100),
-    ...['2.5', '5', '10', '+Inf'].map((le) => counter('llm_request_duration_seconds_bucket', { ...APP, model: 'sonnet', le }, 100)),
+    ...['2.5', '5', '10', '+Inf'].map((le) =>
+      counter('llm_request_duration_seconds_bucket', { ...APP, model: 'sonnet', le }, 100),
+    ),
     counter('llm_request_duration_seconds_bucket', { ...APP, model: 'sonnet', le: '1' }, 0),
     counter('llm_cost_usd_total', APP, 3),
     counter('llm_cache_requests_total', { ...APP, result: 'miss' }, 100),
@@ -52,7 +60,10 @@ beforeAll(async () => {
   results = new Map();
   for (const slo of config.slos) {
     if (!['error-rate', 'guardrail-trigger-rate', 'cache-hit-rate', 'availability'].includes(slo.name)) continue;
-    results.set(slo.name, replay(slo, config.policies.get(slo.escalation), times, await loadFrames(client, slo, from, TO, MIN)));
+    results.set(
+      slo.name,
+      replay(slo, config.policies.get(slo.escalation), times, await loadFrames(client, slo, from, TO, MIN)),
+    );
   }
 }, 180_000);
 
@@ -60,13 +71,19 @@ afterAll(async () => {
   await prometheus?.stop();
 });
 
-const incidents = (name: string) => (results.get(name) ?? []).flatMap((i) => i.incidents.map((x) => ({ reason: x.reason, severity: x.severity, message: x.message })));
+const incidents = (name: string) =>
+  (results.get(name) ?? []).flatMap((i) =>
+    i.incidents.map((x) => ({ reason: x.reason, severity: x.severity, message: x.message })),
+  );
 
 describe('ratios whose numerator has no series yet (slos/ against a real Prometheus)', () => {
-  it.each(['error-rate', 'guardrail-trigger-rate', 'availability'])('%s: no errors and no series means 0%%, and no incident at all', (name) => {
-    expect(results.has(name)).toBe(true);
-    expect(incidents(name)).toEqual([]);
-  });
+  it.each(['error-rate', 'guardrail-trigger-rate', 'availability'])(
+    '%s: no errors and no series means 0%%, and no incident at all',
+    (name) => {
+      expect(results.has(name)).toBe(true);
+      expect(incidents(name)).toEqual([]);
+    },
+  );
 
   it('cache-hit-rate: no hit series means a 0% hit rate, a breach ticket, not a no-data ticket', () => {
     const found = incidents('cache-hit-rate');

@@ -77,14 +77,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const backtest = (...extra: string[]) => runSloe(['backtest', dir, '--from', iso(T), '--to', iso(T + 180 * MIN), ...extra], { env: { PROMETHEUS_URL: prometheus.url } });
+const backtest = (...extra: string[]) =>
+  runSloe(['backtest', dir, '--from', iso(T), '--to', iso(T + 180 * MIN), ...extra], {
+    env: { PROMETHEUS_URL: prometheus.url },
+  });
 
 describe('sloe backtest with repeat', () => {
   it('--json lists each repetition until the incident resolves', async () => {
     const r = await backtest('--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { slos: Array<{ slo: string; incidents: Array<{ firedAt: string; resolvedAt: string; steps: unknown[] }> }> };
+    const out = JSON.parse(r.stdout) as {
+      slos: Array<{ slo: string; incidents: Array<{ firedAt: string; resolvedAt: string; steps: unknown[] }> }>;
+    };
     const incident = (slo: string) => out.slos.find((s) => s.slo === slo)!.incidents;
     // Fired at T+30m, healthy from T+90m, resolved 5m later.
     for (const slo of ['step-repeat', 'policy-repeat']) {

@@ -2,7 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrometheusClient, evaluateAt, loadFrames, prometheusConfigFromEnv, replay } from '../../src/evaluator/index.js';
+import {
+  PrometheusClient,
+  evaluateAt,
+  loadFrames,
+  prometheusConfigFromEnv,
+  replay,
+} from '../../src/evaluator/index.js';
 import { BatchingPort } from '../../src/evaluator/batching.js';
 import { LongWindowCache } from '../../src/evaluator/long-windows.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
@@ -32,7 +38,8 @@ function workbookPrediction(share: number, minutes: number): { fire: number; sto
     { long: 4320, short: 360, factor: 1 },
   ];
   const ratio = (t: number, w: number) => (share * Math.max(0, Math.min(t, minutes) - Math.max(t - w, 0))) / w;
-  const firing = (t: number) => tiers.some((k) => ratio(t, k.long) / budget > k.factor && ratio(t, k.short) / budget > k.factor);
+  const firing = (t: number) =>
+    tiers.some((k) => ratio(t, k.long) / budget > k.factor && ratio(t, k.short) / budget > k.factor);
   let fire = 1;
   while (!firing(fire)) fire++;
   let stop = fire;
@@ -44,7 +51,9 @@ let prom: LocalPrometheus;
 let config: Config;
 
 beforeAll(async () => {
-  prom = await startPrometheus({ history: BURSTS.flatMap((b) => burstHistory(b.app, b.share, BURST, b.minutes, FROM, TO)) });
+  prom = await startPrometheus({
+    history: BURSTS.flatMap((b) => burstHistory(b.app, b.share, BURST, b.minutes, FROM, TO)),
+  });
   const loaded = await loadRules([join(ROOT, 'test/fixtures/slos/burn-rate')]);
   expect(loaded.problems).toEqual([]);
   config = loaded.config;
@@ -58,22 +67,30 @@ describe('burn-rate alerting of a 99.9% / 30d SLO (workbook tiers)', () => {
     expect(workbookPrediction(0.02, 60).fire).toBe(44);
   });
 
-  it.each(BURSTS)('a burst of $share errors for $minutes minutes fires and stops when the workbook says', async ({ slo: name, share, minutes }) => {
-    const slo = config.slos.find((s) => s.name === name)!;
-    const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
-    const from = BURST - 2 * 60 * MIN;
-    const to = BURST + 3 * 60 * MIN;
-    const times = Array.from({ length: (to - from) / MIN + 1 }, (_, i) => from + i * MIN);
-    const [instance, ...others] = replay(slo, config.policies.get(slo.escalation), times, await loadFrames(client, slo, from, to, MIN));
-    expect(others).toEqual([]);
-    expect(instance!.incidents).toHaveLength(1);
-    const incident = instance!.incidents[0]!;
-    const predicted = workbookPrediction(share, minutes);
-    expect(incident.severity).toBe('page');
-    expect(Math.abs(incident.firedAt - (BURST + predicted.fire * MIN)), 'fired').toBeLessThanOrEqual(MIN);
-    // resolveAfter is 0: the incident resolves at the first step no tier fires, i.e. when the short window recovers.
-    expect(Math.abs(incident.resolvedAt! - (BURST + predicted.stop * MIN)), 'resolved').toBeLessThanOrEqual(MIN);
-  });
+  it.each(BURSTS)(
+    'a burst of $share errors for $minutes minutes fires and stops when the workbook says',
+    async ({ slo: name, share, minutes }) => {
+      const slo = config.slos.find((s) => s.name === name)!;
+      const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+      const from = BURST - 2 * 60 * MIN;
+      const to = BURST + 3 * 60 * MIN;
+      const times = Array.from({ length: (to - from) / MIN + 1 }, (_, i) => from + i * MIN);
+      const [instance, ...others] = replay(
+        slo,
+        config.policies.get(slo.escalation),
+        times,
+        await loadFrames(client, slo, from, to, MIN),
+      );
+      expect(others).toEqual([]);
+      expect(instance!.incidents).toHaveLength(1);
+      const incident = instance!.incidents[0]!;
+      const predicted = workbookPrediction(share, minutes);
+      expect(incident.severity).toBe('page');
+      expect(Math.abs(incident.firedAt - (BURST + predicted.fire * MIN)), 'fired').toBeLessThanOrEqual(MIN);
+      // resolveAfter is 0: the incident resolves at the first step no tier fires, i.e. when the short window recovers.
+      expect(Math.abs(incident.resolvedAt! - (BURST + predicted.stop * MIN)), 'resolved').toBeLessThanOrEqual(MIN);
+    },
+  );
 
   it('reports the burn rate of each tier', async () => {
     const slo = config.slos.find((s) => s.name === 'burst-100')!;
@@ -98,7 +115,8 @@ describe('the engine reads long windows every few minutes, not every tick', () =
     const cache = new LongWindowCache();
     const states = async (t: number) => {
       const [cached, exact] = [await cache.evaluate(client, slo, t, 'all'), await evaluateAt(client, slo, t)];
-      const view = (f: typeof exact) => (f.status === 'data' ? f.instances.map((i) => [i.state, i.severity]) : f.status);
+      const view = (f: typeof exact) =>
+        f.status === 'data' ? f.instances.map((i) => [i.state, i.severity]) : f.status;
       return { cached: view(cached), exact: view(exact), cachedFrame: cached, exactFrame: exact };
     };
     // Through the burst: 44 minutes in it fires (page, 1h tier), and it stops 2 minutes after it ends.
@@ -148,7 +166,8 @@ describe('queries merged into one request', () => {
     expect(port.requests).toBe(1);
     expect(client.queries).toBe(1);
     const alone = await Promise.all(queries.map((q) => client.range(q, start, end, MIN)));
-    const sorted = (xs: typeof alone) => xs.map((series) => [...series].sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels))));
+    const sorted = (xs: typeof alone) =>
+      xs.map((series) => [...series].sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels))));
     expect(sorted(merged)).toEqual(sorted(alone));
     const instants = await Promise.all(queries.map((q) => port.instant(q, BURST + MIN)));
     expect(instants.map((r) => r.length)).toEqual([2, 2, 2]);
@@ -160,7 +179,10 @@ describe('queries merged into one request', () => {
     const port = new BatchingPort(client);
     const good = port.instant('sum(burst_requests_total{app="burst-2"})', BURST);
     // This Prometheus (2.42) has no such function: the merged query is rejected, then each part is asked alone.
-    const bad = port.instant('ts_of_max_over_time(burst_requests_total[5m])', BURST).then(() => 'answered', (e: Error) => e.message);
+    const bad = port.instant('ts_of_max_over_time(burst_requests_total[5m])', BURST).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
     expect((await good).length).toBe(1);
     expect(await bad).toMatch(/^Prometheus rejected the query/);
     expect(client.queries).toBe(3);
@@ -222,7 +244,10 @@ ${extra}`,
     const slo = await sloWith('    maxSeries: 1\n');
     const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
     const frame = await evaluateAt(client, slo, BURST + MIN);
-    expect(frame).toEqual({ status: 'error', message: 'the query returned 2 series, more than maxSeries 1: check its grouping labels' });
+    expect(frame).toEqual({
+      status: 'error',
+      message: 'the query returned 2 series, more than maxSeries 1: check its grouping labels',
+    });
     const from = BURST;
     const [instance] = replay(slo, undefined, [from, from + MIN], await loadFrames(client, slo, from, from + MIN, MIN));
     expect(instance!.labels).toEqual({});

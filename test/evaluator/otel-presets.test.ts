@@ -4,7 +4,13 @@
  * whose error and guardrail series do not exist yet gets no no-data incident.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BacktestInstance, PrometheusClient, loadFrames, prometheusConfigFromEnv, replay } from '../../src/evaluator/index.js';
+import {
+  type BacktestInstance,
+  PrometheusClient,
+  loadFrames,
+  prometheusConfigFromEnv,
+  replay,
+} from '../../src/evaluator/index.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type Config, loadRules } from '../../src/rules/index.js';
 import { ROOT } from '../support/cli.js';
@@ -20,7 +26,11 @@ let handWritten: Config;
 
 async function replayAll(config: Config): Promise<Map<string, BacktestInstance[]>> {
   const out = new Map<string, BacktestInstance[]>();
-  for (const slo of config.slos) out.set(slo.name, replay(slo, config.policies.get(slo.escalation), times, await loadFrames(client, slo, FROM, END, MIN)));
+  for (const slo of config.slos)
+    out.set(
+      slo.name,
+      replay(slo, config.policies.get(slo.escalation), times, await loadFrames(client, slo, FROM, END, MIN)),
+    );
   return out;
 }
 
@@ -44,7 +54,11 @@ afterAll(async () => {
 
 const hm = (t: number) => new Date(t).toISOString().slice(5, 16).replace('T', ' ');
 const summary = (instances: BacktestInstance[]) =>
-  instances.flatMap((i) => i.incidents.map((x) => `${x.reason} ${x.severity} ${hm(x.firedAt)} → ${x.resolvedAt === null ? 'open' : hm(x.resolvedAt)}`));
+  instances.flatMap((i) =>
+    i.incidents.map(
+      (x) => `${x.reason} ${x.severity} ${hm(x.firedAt)} → ${x.resolvedAt === null ? 'open' : hm(x.resolvedAt)}`,
+    ),
+  );
 
 describe('the opentelemetry-genai profile against a real Prometheus', () => {
   it('every SLO of the fixture is derived from metrics:', () => {
@@ -79,16 +93,26 @@ describe('the opentelemetry-genai profile against a real Prometheus', () => {
     expect(ours.get('latency-p95')!.map((i) => i.labels)).toEqual([{ gen_ai_request_model: 'claude-sonnet' }]);
   });
 
-  it.each(['latency-p95', 'latency-p99', 'error-rate', 'availability', 'cost-per-request', 'cache-hit-rate', 'guardrail-trigger-rate', 'approval-queue-depth', 'eval-score'])(
-    '%s fires exactly as the hand-written query does',
-    (name) => {
-      expect(ours.get(name), name).toEqual(theirs.get(name));
-    },
-  );
+  it.each([
+    'latency-p95',
+    'latency-p99',
+    'error-rate',
+    'availability',
+    'cost-per-request',
+    'cache-hit-rate',
+    'guardrail-trigger-rate',
+    'approval-queue-depth',
+    'eval-score',
+  ])('%s fires exactly as the hand-written query does', (name) => {
+    expect(ours.get(name), name).toEqual(theirs.get(name));
+  });
 
   it('the day before, with no error and no guardrail series yet, nothing fires', () => {
     for (const [name, instances] of ours) {
-      expect(instances.flatMap((i) => i.incidents).filter((x) => x.firedAt < D), name).toEqual([]);
+      expect(
+        instances.flatMap((i) => i.incidents).filter((x) => x.firedAt < D),
+        name,
+      ).toEqual([]);
     }
   });
 });

@@ -76,7 +76,8 @@ interface Summary {
   steps: string[];
 }
 
-const stepText = (s: { at: number; severity: Severity; index: number; round: number }) => `${(s.at - T) / MIN}m ${s.severity}.${s.index}${s.round ? ` r${s.round}` : ''}`;
+const stepText = (s: { at: number; severity: Severity; index: number; round: number }) =>
+  `${(s.at - T) / MIN}m ${s.severity}.${s.index}${s.round ? ` r${s.round}` : ''}`;
 const byTime = (a: string, b: string) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0);
 
 /** What `run` does over the frames, as summaries of its incidents. */
@@ -104,7 +105,14 @@ function runSide(frames: SloFrame[], times: number[], holds: Holds = () => undef
       if (open.has(op.instanceKey)) continue;
       const severity = op.fields.severity as Severity;
       const incident: RunIncident = {
-        summary: { instance: op.instanceKey, firedAt: Number(op.firedAt), resolvedAt: null, severity, reason: op.fields.reason!, steps: [] },
+        summary: {
+          instance: op.instanceKey,
+          firedAt: Number(op.firedAt),
+          resolvedAt: null,
+          severity,
+          reason: op.fields.reason!,
+          steps: [],
+        },
         labels: (JSON.parse(op.fields.doc!) as { labels: Record<string, string> }).labels,
         escalations: [{ token: op.fields.token!, severity, from: Number(op.fields.escalatedAt), start: at }],
       };
@@ -116,7 +124,12 @@ function runSide(frames: SloFrame[], times: number[], holds: Holds = () => undef
       if (op.op === 'escalate') {
         incident.summary.severity = op.fields.severity as Severity;
         incident.summary.reason = op.fields.reason!;
-        incident.escalations.push({ token: op.fields.token!, severity: op.fields.severity as Severity, from: Number(op.fields.escalatedAt), start: at });
+        incident.escalations.push({
+          token: op.fields.token!,
+          severity: op.fields.severity as Severity,
+          from: Number(op.fields.escalatedAt),
+          start: at,
+        });
       } else {
         incident.summary.resolvedAt = Number(op.resolvedAt);
         open.delete(op.instanceKey);
@@ -128,12 +141,17 @@ function runSide(frames: SloFrame[], times: number[], holds: Holds = () => undef
     // The token in force at `at`, after the evaluations of that instant.
     const tokenAt = (at: number) => incident.escalations.filter((e) => e.start <= at).at(-1)?.token;
     const resolvedBy = (at: number) => incident.summary.resolvedAt !== null && incident.summary.resolvedAt <= at;
-    const queue: Array<PlannedStep & { token: string }> = incident.escalations.flatMap((e) => planSteps(policy, e.severity, e.from).map((s) => ({ ...s, token: e.token })));
+    const queue: Array<PlannedStep & { token: string }> = incident.escalations.flatMap((e) =>
+      planSteps(policy, e.severity, e.from).map((s) => ({ ...s, token: e.token })),
+    );
     for (queue.sort((a, b) => a.at - b.at); queue.length > 0; queue.sort((a, b) => a.at - b.at)) {
       const job = queue.shift()!;
       // A job due after the timeline has not run yet; the escalator skips a stale or resolved one.
       if (job.at > until || tokenAt(job.at) !== job.token || resolvedBy(job.at)) continue;
-      const hold = holds({ service: slo.service, slo: slo.name, signal: slo.signal, severity: job.severity, labels: incident.labels }, job.at);
+      const hold = holds(
+        { service: slo.service, slo: slo.name, signal: slo.signal, severity: job.severity, labels: incident.labels },
+        job.at,
+      );
       if (hold) {
         queue.push({ ...job, at: hold.until });
         continue;
@@ -164,10 +182,20 @@ function backtestSide(frames: SloFrame[], times: number[], holds: Holds = () => 
 }
 
 const result = (route: string) =>
-  fc.record({
-    state: fc.constantFrom('ok', 'breach', 'nodata'),
-    severity: fc.constantFrom<Severity>('page', 'ticket'),
-  }).map(({ state, severity }): InstanceResult => ({ labels: { route }, value: state === 'breach' ? 3 : 0.5, state: state as InstanceResult['state'], severity, message: `${route} ${state}` }));
+  fc
+    .record({
+      state: fc.constantFrom('ok', 'breach', 'nodata'),
+      severity: fc.constantFrom<Severity>('page', 'ticket'),
+    })
+    .map(
+      ({ state, severity }): InstanceResult => ({
+        labels: { route },
+        value: state === 'breach' ? 3 : 0.5,
+        state: state as InstanceResult['state'],
+        severity,
+        message: `${route} ${state}`,
+      }),
+    );
 
 const frame: fc.Arbitrary<SloFrame> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<SloFrame>({ status: 'nodata', message: 'no data' }) },
@@ -182,15 +210,36 @@ const frame: fc.Arbitrary<SloFrame> = fc.oneof(
 );
 
 /** Runs of the same frame, as real histories have: a breach or an outage lasts. */
-const history = fc.array(fc.tuple(frame, fc.integer({ min: 1, max: 8 })), { minLength: 1, maxLength: 12 }).map((runs) => runs.flatMap(([f, k]) => Array.from({ length: k }, () => f)));
+const history = fc
+  .array(fc.tuple(frame, fc.integer({ min: 1, max: 8 })), { minLength: 1, maxLength: 12 })
+  .map((runs) => runs.flatMap(([f, k]) => Array.from({ length: k }, () => f)));
 
-const MATCHERS = ['route = a', 'route =~ b', 'severity = page', 'severity != page', 'slo = latency', 'service = other'].map((t) => parseMatcher(t) as Matcher);
+const MATCHERS = [
+  'route = a',
+  'route =~ b',
+  'severity = page',
+  'severity != page',
+  'slo = latency',
+  'service = other',
+].map((t) => parseMatcher(t) as Matcher);
 
 /** Fixed silences over the first 80 minutes of the timeline. */
 const silences = fc.array(
-  fc.record({ from: fc.integer({ min: 0, max: 80 }), length: fc.integer({ min: 1, max: 30 }), matcher: fc.constantFrom(...MATCHERS) }).map(
-    ({ from, length, matcher }, ): Silence => ({ name: `s${from}-${length}`, owner: 'o', reason: 'r', matchers: [matcher], window: { kind: 'fixed', startsAt: T + from * MIN, endsAt: T + (from + length) * MIN } }),
-  ),
+  fc
+    .record({
+      from: fc.integer({ min: 0, max: 80 }),
+      length: fc.integer({ min: 1, max: 30 }),
+      matcher: fc.constantFrom(...MATCHERS),
+    })
+    .map(
+      ({ from, length, matcher }): Silence => ({
+        name: `s${from}-${length}`,
+        owner: 'o',
+        reason: 'r',
+        matchers: [matcher],
+        window: { kind: 'fixed', startsAt: T + from * MIN, endsAt: T + (from + length) * MIN },
+      }),
+    ),
   { maxLength: 3 },
 );
 
@@ -211,7 +260,9 @@ describe('run and backtest', () => {
       fc.property(history, silences, (frames, list) => {
         const times = frames.map((_, i) => T + i * MIN);
         const holds = silencer(list);
-        const run = runSide(frames, times, holds).sort((a, b) => a.firedAt - b.firedAt || (a.instance < b.instance ? -1 : 1));
+        const run = runSide(frames, times, holds).sort(
+          (a, b) => a.firedAt - b.firedAt || (a.instance < b.instance ? -1 : 1),
+        );
         expect(backtestSide(frames, times, holds)).toEqual(run);
       }),
       { numRuns: 300 },
@@ -232,7 +283,12 @@ describe('run and backtest', () => {
 
   it('see incidents and steps in the generated histories (the property is not vacuous)', () => {
     const sample = fc.sample(history, { numRuns: 200, seed: 42 });
-    const summaries = sample.flatMap((frames) => runSide(frames, frames.map((_, i) => T + i * MIN)));
+    const summaries = sample.flatMap((frames) =>
+      runSide(
+        frames,
+        frames.map((_, i) => T + i * MIN),
+      ),
+    );
     expect(summaries.some((s) => s.reason === 'nodata')).toBe(true);
     expect(summaries.some((s) => s.resolvedAt !== null)).toBe(true);
     expect(summaries.some((s) => s.steps.some((x) => x.includes(' r')))).toBe(true);

@@ -64,7 +64,15 @@ function counter(): IncidentIds {
 const nodata: SloFrame = { status: 'nodata', message: 'the query returned no data' };
 const value = (state: 'ok' | 'breach', labels: Record<string, string> = {}): SloFrame => ({
   status: 'data',
-  instances: [{ labels, value: state === 'breach' ? 300 : 10, state, severity: 'ticket', message: state === 'breach' ? '300 > 200' : '10' }],
+  instances: [
+    {
+      labels,
+      value: state === 'breach' ? 300 : 10,
+      state,
+      severity: 'ticket',
+      message: state === 'breach' ? '300 > 200' : '10',
+    },
+  ],
 });
 
 /** The frame at minute m: no data for 7 minutes, then a breach for 10, then healthy. */
@@ -81,26 +89,59 @@ describe('the transition function', () => {
       return r.events;
     });
     expect(events).toEqual([
-      expect.objectContaining({ type: 'opened', at: T + 5 * MIN, key: '{}', instanceKey: 'queue/depth{}', severity: 'ticket', reason: 'nodata', token: 'token-1', traceId: 'trace-2' }),
-      expect.objectContaining({ type: 'reason-changed', at: T + 7 * MIN, severity: 'ticket', reason: 'breach', token: 'token-3', from: { severity: 'ticket', reason: 'nodata' } }),
+      expect.objectContaining({
+        type: 'opened',
+        at: T + 5 * MIN,
+        key: '{}',
+        instanceKey: 'queue/depth{}',
+        severity: 'ticket',
+        reason: 'nodata',
+        token: 'token-1',
+        traceId: 'trace-2',
+      }),
+      expect.objectContaining({
+        type: 'reason-changed',
+        at: T + 7 * MIN,
+        severity: 'ticket',
+        reason: 'breach',
+        token: 'token-3',
+        from: { severity: 'ticket', reason: 'nodata' },
+      }),
       { type: 'resolved', instanceKey: 'queue/depth{}', key: '{}', at: T + 22 * MIN },
     ]);
   });
 
   it('says raised when the severity rises, and leaves the state it was given as it was', () => {
-    const before: Record<string, InstanceState> = { '{}': { labels: {}, phase: 'firing', firedAt: T, severity: 'ticket', reason: 'breach' } };
+    const before: Record<string, InstanceState> = {
+      '{}': { labels: {}, phase: 'firing', firedAt: T, severity: 'ticket', reason: 'breach' },
+    };
     const frozen = structuredClone(before);
-    const page: SloFrame = { status: 'data', instances: [{ labels: {}, value: 900, state: 'breach', severity: 'page', message: '900 > 800' }] };
+    const page: SloFrame = {
+      status: 'data',
+      instances: [{ labels: {}, value: 900, state: 'breach', severity: 'page', message: '900 > 800' }],
+    };
     const { events, instances } = transition(slo, before, page, T + MIN, counter());
     expect(events).toEqual([
-      { type: 'raised', instanceKey: 'queue/depth{}', key: '{}', at: T + MIN, severity: 'page', reason: 'breach', message: '900 > 800', token: 'token-1', from: { severity: 'ticket', reason: 'breach' } },
+      {
+        type: 'raised',
+        instanceKey: 'queue/depth{}',
+        key: '{}',
+        at: T + MIN,
+        severity: 'page',
+        reason: 'breach',
+        message: '900 > 800',
+        token: 'token-1',
+        from: { severity: 'ticket', reason: 'breach' },
+      },
     ]);
     expect(before).toEqual(frozen);
     expect(instances['{}']).toMatchObject({ phase: 'firing', severity: 'page' });
   });
 
   it('starts an instance resolved by hand over from ok', () => {
-    const before: Record<string, InstanceState> = { '{}': { labels: {}, phase: 'firing', firedAt: T, severity: 'ticket', reason: 'breach' } };
+    const before: Record<string, InstanceState> = {
+      '{}': { labels: {}, phase: 'firing', firedAt: T, severity: 'ticket', reason: 'breach' },
+    };
     const { events } = transition(slo, before, value('breach'), T + MIN, counter(), ['queue/depth{}']);
     expect(events.map((e) => e.type)).toEqual(['opened']);
   });
@@ -108,10 +149,22 @@ describe('the transition function', () => {
   it('is what run stores: decide encodes the same events for the APPLY script', () => {
     const state = { rev: 0, evaluatedAt: 0, instances: {}, resets: [] };
     const fired = decide(slo, policy, state, value('breach'), T, counter());
-    expect(fired.ops).toEqual([expect.objectContaining({ op: 'open', instanceKey: 'queue/depth{}', firedAt: String(T) })]);
+    expect(fired.ops).toEqual([
+      expect.objectContaining({ op: 'open', instanceKey: 'queue/depth{}', firedAt: String(T) }),
+    ]);
     const op = fired.ops[0]!;
-    expect(op.op === 'open' && op.fields).toMatchObject({ status: 'firing', severity: 'ticket', reason: 'breach', token: 'token-1', escalatedAt: String(T) });
-    expect(op.op === 'open' && JSON.parse(op.fields.doc!)).toMatchObject({ traceId: 'trace-2', firedAt: T, policy: { name: 'tickets' } });
+    expect(op.op === 'open' && op.fields).toMatchObject({
+      status: 'firing',
+      severity: 'ticket',
+      reason: 'breach',
+      token: 'token-1',
+      escalatedAt: String(T),
+    });
+    expect(op.op === 'open' && JSON.parse(op.fields.doc!)).toMatchObject({
+      traceId: 'trace-2',
+      firedAt: T,
+      policy: { name: 'tickets' },
+    });
   });
 });
 
@@ -125,13 +178,21 @@ describe('a no-data ticket that then breaches at ticket severity', () => {
       return d.ops;
     });
     expect(ops.map((o) => o.op)).toEqual(['open', 'escalate']);
-    expect(ops[1]).toMatchObject({ op: 'escalate', fields: { severity: 'ticket', reason: 'breach', escalatedAt: String(T + 7 * MIN), token: 'token-3' } });
+    expect(ops[1]).toMatchObject({
+      op: 'escalate',
+      fields: { severity: 'ticket', reason: 'breach', escalatedAt: String(T + 7 * MIN), token: 'token-3' },
+    });
   });
 
   it('starts its ticket steps over in backtest too', () => {
     const [instance] = replay(slo, policy, minutes(60), (t) => story((t - T) / MIN));
     const [incident] = instance!.incidents;
-    expect(incident).toMatchObject({ severity: 'ticket', reason: 'breach', firedAt: T + 5 * MIN, resolvedAt: T + 22 * MIN });
+    expect(incident).toMatchObject({
+      severity: 'ticket',
+      reason: 'breach',
+      firedAt: T + 5 * MIN,
+      resolvedAt: T + 22 * MIN,
+    });
     expect(incident!.steps.map((s) => [(s.at - T) / MIN, s.target])).toEqual([
       // The no-data ticket's first step; its second (at 15m) is stale once the breach started the steps over.
       [5, '#tickets'],

@@ -24,7 +24,12 @@ describe('the rollout gate verdict', () => {
     ['latency 25% over the baseline rolls back', [latency(2, 2.5), evalScore(80, 80)], 'rollback', 1],
     ['an eval score 3 points down rolls back', [latency(2, 2), evalScore(80, 77)], 'rollback', 1],
     ['too few candidate events is not enough data', [latency(2, 2, [500, 40]), evalScore(80, 80)], 'insufficient', 3],
-    ['a clear regression rolls back even while another SLO lacks data', [latency(2, 3), evalScore(80, 80, [500, 10])], 'rollback', 1],
+    [
+      'a clear regression rolls back even while another SLO lacks data',
+      [latency(2, 3), evalScore(80, 80, [500, 10])],
+      'rollback',
+      1,
+    ],
     ['nothing to compare is not enough data', [], 'insufficient', 3],
   ] as const)('%s', (_name, comparisons, outcome, exitCode) => {
     const v = verdict(comparisons);
@@ -41,6 +46,8 @@ describe('the rollout gate verdict', () => {
     ]);
     const md = verdictMarkdown(v, 'answer_v2', 'answer_v1', '30m');
     expect(md.split('\n')[0]).toBe('### answer_v2 against answer_v1 over 30m: **roll back**');
-    expect(md).toContain('| latency-p95 | 2 (500) | 2.5 (500) | rise > 20% | roll back | 2.5 against baseline 2: rise > 20% |');
+    expect(md).toContain(
+      '| latency-p95 | 2 (500) | 2.5 (500) | rise > 20% | roll back | 2.5 against baseline 2: rise > 20% |',
+    );
   });
 });

@@ -24,16 +24,24 @@ describe('a Prometheus loaded with history', () => {
   });
   afterAll(() => prom?.stop());
 
-  async function instant(query: string, at: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  async function instant(
+    query: string,
+    at: number,
+  ): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
     const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(query)}&time=${at / 1000}`);
-    const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+    const body = (await res.json()) as {
+      status: string;
+      data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+    };
     expect(body.status).toBe('success');
     return body.data.result;
   }
 
   it('answers the known value at a known past time', async () => {
     const result = await instant('harness_gauge', T0 + 42 * 60_000);
-    expect(result).toEqual([{ metric: { __name__: 'harness_gauge', app: 'a' }, value: [(T0 + 42 * 60_000) / 1000, '42'] }]);
+    expect(result).toEqual([
+      { metric: { __name__: 'harness_gauge', app: 'a' }, value: [(T0 + 42 * 60_000) / 1000, '42'] },
+    ]);
   });
 
   it('computes rates over the loaded counter', async () => {

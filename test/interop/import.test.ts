@@ -7,7 +7,13 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImportResult, OWNER_PLACEHOLDER, importOpenSlo, importSloth, renderDocs } from '../../src/interop/index.js';
+import {
+  type ImportResult,
+  OWNER_PLACEHOLDER,
+  importOpenSlo,
+  importSloth,
+  renderDocs,
+} from '../../src/interop/index.js';
 import { type Config, type RatioSlo, type ThresholdSlo, formatProblem, loadRules } from '../../src/rules/index.js';
 import { ROOT, runSloe } from '../support/cli.js';
 
@@ -76,7 +82,10 @@ describe.each(['openslo', 'sloth'] as const)('sloe import %s', (format) => {
       expect(expected, `${name} names its expected problem`).not.toBeNull();
       const result = await IMPORTERS[format](files);
       const wanted = `${files[0]}:${expected![1]}:${expected![2]}: ${expected![3]}`;
-      expect(result.problems.map(formatProblem).some((p) => p.startsWith(wanted)), `${name}: ${result.problems.map(formatProblem).join('\n')}`).toBe(true);
+      expect(
+        result.problems.map(formatProblem).some((p) => p.startsWith(wanted)),
+        `${name}: ${result.problems.map(formatProblem).join('\n')}`,
+      ).toBe(true);
     }
   });
 });
@@ -93,17 +102,37 @@ async function imported(format: Format, fixture: string): Promise<Config> {
 describe('what the imports map to', () => {
   it('OpenSLO: a counter without a range becomes a rate over $window; targetPercent the objective; 28d the window', async () => {
     const [slo] = (await imported('openslo', 'ratio-occurrences-inline.yaml')).slos as RatioSlo[];
-    expect(slo).toMatchObject({ id: 'checkout/checkout-availability', kind: 'ratio', objective: expect.closeTo(0.999, 12), windowMs: 28 * 86_400_000, owner: 'payments' });
-    expect(slo!.ratio).toEqual({ good: 'sum(rate(http_requests_total{job="checkout", code!~"5.."}[$window]))', total: 'sum(rate(http_requests_total{job="checkout"}[$window]))' });
-    expect(slo!.tiers.map((t) => [t.severity, t.budget, t.longMs / 60_000])).toEqual([['page', 0.02, 60], ['page', 0.05, 360], ['ticket', 0.1, 4320]]);
+    expect(slo).toMatchObject({
+      id: 'checkout/checkout-availability',
+      kind: 'ratio',
+      objective: expect.closeTo(0.999, 12),
+      windowMs: 28 * 86_400_000,
+      owner: 'payments',
+    });
+    expect(slo!.ratio).toEqual({
+      good: 'sum(rate(http_requests_total{job="checkout", code!~"5.."}[$window]))',
+      total: 'sum(rate(http_requests_total{job="checkout"}[$window]))',
+    });
+    expect(slo!.tiers.map((t) => [t.severity, t.budget, t.longMs / 60_000])).toEqual([
+      ['page', 0.02, 60],
+      ['page', 0.05, 360],
+      ['ticket', 0.1, 4320],
+    ]);
   });
 
   it('OpenSLO: burn-rate conditions become tiers (budget = threshold × lookback ÷ window), alertAfter the `for`, a Slack target a policy', async () => {
     const config = await imported('openslo', 'alert-policy-refs.yaml');
     const slo = config.slos[0] as RatioSlo;
-    expect(slo.tiers.map((t) => [t.severity, Number(t.budget.toFixed(6)), t.longMs / 60_000, t.shortMs / 60_000])).toEqual([['page', 0.02, 60, 5], ['ticket', 0.1, 4320, 360]]);
+    expect(
+      slo.tiers.map((t) => [t.severity, Number(t.budget.toFixed(6)), t.longMs / 60_000, t.shortMs / 60_000]),
+    ).toEqual([
+      ['page', 0.02, 60, 5],
+      ['ticket', 0.1, 4320, 360],
+    ]);
     expect(slo.forMs).toBe(5 * 60_000);
-    expect(config.policies.get(slo.escalation)!.page).toEqual([{ afterMs: 0, notify: 'slack', channel: '${SLACK_CHANNEL_ORDERS_SLACK}' }]);
+    expect(config.policies.get(slo.escalation)!.page).toEqual([
+      { afterMs: 0, notify: 'slack', channel: '${SLACK_CHANNEL_ORDERS_SLACK}' },
+    ]);
   });
 
   it('OpenSLO: Timeslices of a threshold metric is a threshold SLO evaluated once per slice', async () => {
@@ -115,7 +144,11 @@ describe('what the imports map to', () => {
 
   it('OpenSLO: Timeslices of a ratio judges each slice on its own share of good events', async () => {
     const [slo] = (await imported('openslo', 'ratio-timeslices.yaml')).slos as ThresholdSlo[];
-    expect(slo).toMatchObject({ kind: 'threshold', intervalMs: 60_000, query: '(sum(rate(cdn_responses_total{cache="hit"}[1m]))) / (sum(rate(cdn_responses_total[1m])))' });
+    expect(slo).toMatchObject({
+      kind: 'threshold',
+      intervalMs: 60_000,
+      query: '(sum(rate(cdn_responses_total{cache="hit"}[1m]))) / (sum(rate(cdn_responses_total[1m])))',
+    });
     expect(slo!.objective?.text).toBe('>= 99%');
   });
 
@@ -125,33 +158,65 @@ describe('what the imports map to', () => {
   });
 
   it('OpenSLO: two objectives are two SLOs; references resolve across files', async () => {
-    expect((await imported('openslo', 'multiple-objectives.yaml')).slos.map((s) => s.name)).toEqual(['upload-internal', 'upload-contract']);
+    expect((await imported('openslo', 'multiple-objectives.yaml')).slos.map((s) => s.name)).toEqual([
+      'upload-internal',
+      'upload-contract',
+    ]);
     const split = await imported('openslo', 'split-across-files');
     expect(split.slos[0]).toMatchObject({ id: 'gateway/gateway-availability', owner: 'edge', forMs: 2 * 60_000 });
   });
 
   it('Sloth: the four Sloth windows as tiers, {{.window}} as $window, the owner label as owner', async () => {
     const [slo] = (await imported('sloth', 'availability.yaml')).slos as RatioSlo[];
-    expect(slo).toMatchObject({ id: 'myservice/requests-availability', objective: expect.closeTo(0.999, 12), windowMs: 30 * 86_400_000, owner: 'myteam', labels: { repo: 'myorg/myservice', tier: '2' } });
-    expect(slo!.ratio.bad).toBe('sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[$window]))');
-    expect(slo!.tiers.map((t) => [t.severity, Number(t.factor.toFixed(6))])).toEqual([['page', 14.4], ['page', 6], ['ticket', 3], ['ticket', 1]]);
+    expect(slo).toMatchObject({
+      id: 'myservice/requests-availability',
+      objective: expect.closeTo(0.999, 12),
+      windowMs: 30 * 86_400_000,
+      owner: 'myteam',
+      labels: { repo: 'myorg/myservice', tier: '2' },
+    });
+    expect(slo!.ratio.bad).toBe(
+      'sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[$window]))',
+    );
+    expect(slo!.tiers.map((t) => [t.severity, Number(t.factor.toFixed(6))])).toEqual([
+      ['page', 14.4],
+      ['page', 6],
+      ['ticket', 3],
+      ['ticket', 1],
+    ]);
   });
 
   it('Sloth: a disabled alert drops its tiers; the CRD reads the same as the spec', async () => {
-    expect(((await imported('sloth', 'page-disabled.yaml')).slos[0] as RatioSlo).tiers.map((t) => t.severity)).toEqual(['ticket', 'ticket']);
+    expect(((await imported('sloth', 'page-disabled.yaml')).slos[0] as RatioSlo).tiers.map((t) => t.severity)).toEqual([
+      'ticket',
+      'ticket',
+    ]);
     const crd = (await imported('sloth', 'crd-two-slos.yaml')).slos as RatioSlo[];
-    expect(crd.map((s) => [s.name, s.tiers.length])).toEqual([['availability', 4], ['slow-requests', 2]]);
+    expect(crd.map((s) => [s.name, s.tiers.length])).toEqual([
+      ['availability', 4],
+      ['slow-requests', 2],
+    ]);
   });
 });
 
 describe('the sloe import command', () => {
   it('writes one file per service with --out, says what it took differently, and validate flags the placeholder', async () => {
     const out = join(dir, 'cli');
-    const result = await runSloe(['import', 'sloth', join(FIXTURES, 'sloth/good/two-services.yaml'), join(FIXTURES, 'sloth/good/no-owner.yaml'), join(FIXTURES, 'sloth/good/alert-labels.yaml'), '--out', out]);
+    const result = await runSloe([
+      'import',
+      'sloth',
+      join(FIXTURES, 'sloth/good/two-services.yaml'),
+      join(FIXTURES, 'sloth/good/no-owner.yaml'),
+      join(FIXTURES, 'sloth/good/alert-labels.yaml'),
+      '--out',
+      out,
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['backend.yaml', 'frontend.yaml', 'legacy.yaml', 'search.yaml']);
     expect(result.stderr).toContain('alert-labels.yaml:17:7: alerting name, labels, annotations');
-    expect(await readFile(join(out, 'search.yaml'), 'utf8')).toContain('# slos[0] 17:7: alerting name, labels, annotations');
+    expect(await readFile(join(out, 'search.yaml'), 'utf8')).toContain(
+      '# slos[0] 17:7: alerting name, labels, annotations',
+    );
     const validate = await runSloe(['validate', out]);
     expect(validate.code).toBe(1);
     expect(validate.stdout.trim().split('\n')).toEqual([

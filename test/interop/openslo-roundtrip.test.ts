@@ -23,8 +23,15 @@ afterAll(async () => {
 function model(config: Config) {
   return {
     // `derived` says a preset wrote the query; the export writes it out, so the import has it as written: same query.
-    slos: config.slos.map(({ source: _source, derived: _derived, dashboard: { declaredAt: _at, ...dashboard }, ...slo }) => ({ ...slo, dashboard })),
-    dashboards: [...config.dashboards.values()].map(({ declaredAt: _at, ...d }) => d).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    slos: config.slos.map(
+      ({ source: _source, derived: _derived, dashboard: { declaredAt: _at, ...dashboard }, ...slo }) => ({
+        ...slo,
+        dashboard,
+      }),
+    ),
+    dashboards: [...config.dashboards.values()]
+      .map(({ declaredAt: _at, ...d }) => d)
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
     services: config.services.map(({ source: _source, ...s }) => s),
   };
 }
@@ -66,7 +73,10 @@ describe('sloe export openslo, then sloe import openslo', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(back));
     for (const f of imported.files) {
       // The import generates no escalation policy where the export named sloe's own.
-      expect(f.docs.map((d) => d.doc.kind), name).toEqual(['ServiceLevels']);
+      expect(
+        f.docs.map((d) => d.doc.kind),
+        name,
+      ).toEqual(['ServiceLevels']);
       await writeFile(join(back, `${f.name}.yaml`), renderDocs(f.docs));
     }
     const others = await otherDocs(original.files);
@@ -80,7 +90,14 @@ describe('sloe export openslo, then sloe import openslo', () => {
     const result = await runSloe(['export', 'openslo', 'slos']);
     expect(result.code, result.stderr).toBe(0);
     const kinds = parseAllDocuments(result.stdout).map((d) => (d.toJS() as { kind: string }).kind);
-    expect([...new Set(kinds)].sort()).toEqual(['AlertCondition', 'AlertNotificationTarget', 'AlertPolicy', 'DataSource', 'SLO', 'Service']);
+    expect([...new Set(kinds)].sort()).toEqual([
+      'AlertCondition',
+      'AlertNotificationTarget',
+      'AlertPolicy',
+      'DataSource',
+      'SLO',
+      'Service',
+    ]);
     expect(kinds.filter((k) => k === 'SLO')).toHaveLength(9);
     const file = join(dir, 'export.yaml');
     expect((await runSloe(['export', 'openslo', 'slos', '--out', file])).code).toBe(0);

@@ -67,14 +67,20 @@ let series: SeriesHistory[];
 
 beforeAll(async () => {
   series = history();
-  [prometheus, dir] = await Promise.all([startPrometheus({ history: series }), mkdtemp(join(tmpdir(), 'sloe-rules-test-'))]);
+  [prometheus, dir] = await Promise.all([
+    startPrometheus({ history: series }),
+    mkdtemp(join(tmpdir(), 'sloe-rules-test-')),
+  ]);
   const loaded = await loadRules(PATHS.map((p) => `${ROOT}/${p}`));
   expect(loaded.problems).toEqual([]);
   config = loaded.config;
-  const result = await runSloe(['backtest', ...PATHS, '--from', new Date(D).toISOString(), '--to', new Date(END).toISOString(), '--json'], {
-    env: { PROMETHEUS_URL: prometheus.url },
-    timeoutMs: 170_000,
-  });
+  const result = await runSloe(
+    ['backtest', ...PATHS, '--from', new Date(D).toISOString(), '--to', new Date(END).toISOString(), '--json'],
+    {
+      env: { PROMETHEUS_URL: prometheus.url },
+      timeoutMs: 170_000,
+    },
+  );
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   backtest = (JSON.parse(result.stdout) as { slos: Entry[] }).slos;
@@ -91,7 +97,8 @@ const hm = (t: number) => new Date(t).toISOString().slice(5, 16).replace('T', ' 
 function alertsOf(slo: Slo, incident: Incident, anySeverity = false): string {
   const names = alertNames(slo);
   const name = incident.reason === 'nodata' ? names.noData : slo.kind === 'ratio' ? names.burnRate : names.breach;
-  const severity = slo.kind === 'ratio' && incident.reason === 'breach' && !anySeverity ? `, severity="${incident.severity}"` : '';
+  const severity =
+    slo.kind === 'ratio' && incident.reason === 'breach' && !anySeverity ? `, severity="${incident.severity}"` : '';
   return `max(ALERTS{alertname="${name}", alertstate="firing", slo="${slo.name}"${severity}})`;
 }
 
@@ -116,20 +123,44 @@ function checksFor(slo: Slo, incidents: Incident[], start: number): Check[] {
     const before = i > 0 ? incidents[i - 1]!.resolvedAt : null;
     const next = incidents[i + 1] ? Date.parse(incidents[i + 1]!.firedAt) : Infinity;
     const what = `${slo.name} ${incident.reason} ${incident.severity} fired ${hm(fired)}`;
-    checks.push({ what: `${what}: firing a step later`, expr: alertsOf(slo, incident), eval_time: minutes(fired + MIN), exp_samples: firing });
+    checks.push({
+      what: `${what}: firing a step later`,
+      expr: alertsOf(slo, incident),
+      eval_time: minutes(fired + MIN),
+      exp_samples: firing,
+    });
     if (before === null || Date.parse(before) < fired - 3 * MIN) {
-      checks.push({ what: `${what}: not firing two steps earlier`, expr: alertsOf(slo, incident), eval_time: minutes(fired - 2 * MIN), exp_samples: [] });
+      checks.push({
+        what: `${what}: not firing two steps earlier`,
+        expr: alertsOf(slo, incident),
+        eval_time: minutes(fired - 2 * MIN),
+        exp_samples: [],
+      });
     }
     if (resolved !== null && resolved + 2 * MIN < next) {
-      checks.push({ what: `${what}: resolved a step after ${hm(resolved)}`, expr: alertsOf(slo, incident, true), eval_time: minutes(resolved + MIN), exp_samples: [] });
-      checks.push({ what: `${what}: still firing two steps before ${hm(resolved)}`, expr: alertsOf(slo, incident, true), eval_time: minutes(resolved - 2 * MIN), exp_samples: firing });
+      checks.push({
+        what: `${what}: resolved a step after ${hm(resolved)}`,
+        expr: alertsOf(slo, incident, true),
+        eval_time: minutes(resolved + MIN),
+        exp_samples: [],
+      });
+      checks.push({
+        what: `${what}: still firing two steps before ${hm(resolved)}`,
+        expr: alertsOf(slo, incident, true),
+        eval_time: minutes(resolved - 2 * MIN),
+        exp_samples: firing,
+      });
     }
   });
   return checks;
 }
 
 /** Runs promtool test rules on one SLO's rules and checks, over the history from `start`; returns what failed. */
-async function promtoolTest(slo: Slo, checks: Check[], start: number): Promise<{ failed: string[]; out: string; ms: number }> {
+async function promtoolTest(
+  slo: Slo,
+  checks: Check[],
+  start: number,
+): Promise<{ failed: string[]; out: string; ms: number }> {
   const name = `${slo.service}-${slo.name}`;
   const end = Math.max(...checks.map((c) => start + Number.parseInt(c.eval_time, 10) * MIN));
   await writeFile(join(dir, `${name}.rules.yml`), prometheusRules({ ...config, slos: [slo] }).text);
@@ -146,11 +177,16 @@ async function promtoolTest(slo: Slo, checks: Check[], start: number): Promise<{
   };
   await writeFile(join(dir, `${name}.test.yml`), JSON.stringify(test));
   const started = performance.now();
-  const result = await run('promtool', ['test', 'rules', `${name}.test.yml`], { cwd: dir, maxBuffer: 64 * 1024 * 1024 }).then(
+  const result = await run('promtool', ['test', 'rules', `${name}.test.yml`], {
+    cwd: dir,
+    maxBuffer: 64 * 1024 * 1024,
+  }).then(
     (r) => ({ ok: true, out: r.stdout + r.stderr }),
     (e: { stdout: string; stderr: string }) => ({ ok: false, out: e.stdout + e.stderr }),
   );
-  const failed = checks.filter((c) => result.out.includes(`expr: "${c.expr.replaceAll('"', '\\"')}", time: ${c.eval_time}`)).map((c) => c.what);
+  const failed = checks
+    .filter((c) => result.out.includes(`expr: "${c.expr.replaceAll('"', '\\"')}", time: ${c.eval_time}`))
+    .map((c) => c.what);
   if (!result.ok && failed.length === 0) failed.push(`promtool failed: ${result.out.slice(0, 2000)}`);
   return { failed, out: result.out, ms: performance.now() - started };
 }
@@ -163,7 +199,9 @@ describe('sloe export prometheus-rules', () => {
     for (const path of paths) {
       const result = await runSloe(['export', 'prometheus-rules', path, '--out', out]);
       expect(result.code, result.stderr).toBe(0);
-      const checked = await run('promtool', ['check', 'rules', out]).catch((e: { stdout: string; stderr: string }) => e);
+      const checked = await run('promtool', ['check', 'rules', out]).catch(
+        (e: { stdout: string; stderr: string }) => e,
+      );
       expect(checked.stderr, path).toBe('');
       expect(checked.stdout, path).toMatch(/SUCCESS: [1-9]\d* rules found/);
     }
@@ -173,10 +211,18 @@ describe('sloe export prometheus-rules', () => {
   it('says what the rules cannot express, per SLO, in the output and on stderr', async () => {
     const result = await runSloe(['export', 'prometheus-rules', 'slos']);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('sloe export: it-support-assistant/eval-score: not expressible as rules: the baseline is matched');
-    expect(result.stdout).toContain('# it-support-assistant/eval-score (baseline SLO), from slos/it-support-assistant.yaml:');
-    expect(result.stdout).toContain('# not expressible as rules: the baseline is matched to the value series label for label');
-    expect(result.stdout).toMatch(/# it-support-assistant\/latency-p95 \(threshold SLO\)[^\n]*\n\s*# expressed in full by these rules/);
+    expect(result.stderr).toContain(
+      'sloe export: it-support-assistant/eval-score: not expressible as rules: the baseline is matched',
+    );
+    expect(result.stdout).toContain(
+      '# it-support-assistant/eval-score (baseline SLO), from slos/it-support-assistant.yaml:',
+    );
+    expect(result.stdout).toContain(
+      '# not expressible as rules: the baseline is matched to the value series label for label',
+    );
+    expect(result.stdout).toMatch(
+      /# it-support-assistant\/latency-p95 \(threshold SLO\)[^\n]*\n\s*# expressed in full by these rules/,
+    );
   }, 60_000);
 
   it('fires each threshold, burn-rate, baseline and no-data alert in the step sloe backtest fires it (± one step)', async () => {
@@ -185,15 +231,31 @@ describe('sloe export prometheus-rules', () => {
     for (const entry of backtest) {
       const slo = config.slos.find((s) => s.service === entry.service && s.name === entry.slo)!;
       if (LONG_WINDOWS.has(slo.name)) continue;
-      for (const i of entry.incidents) kinds.add(i.reason === 'nodata' ? 'no-data' : slo.kind === 'ratio' ? 'burn-rate' : slo.baseline ? 'baseline' : 'threshold');
+      for (const i of entry.incidents)
+        kinds.add(
+          i.reason === 'nodata'
+            ? 'no-data'
+            : slo.kind === 'ratio'
+              ? 'burn-rate'
+              : slo.baseline
+                ? 'baseline'
+                : 'threshold',
+        );
       const start = D - LOOKBACK;
-      if (entry.incidents.length && !LONG_WINDOWS.has(slo.name)) runs.push({ slo, checks: checksFor(slo, entry.incidents, start), start });
+      if (entry.incidents.length && !LONG_WINDOWS.has(slo.name))
+        runs.push({ slo, checks: checksFor(slo, entry.incidents, start), start });
     }
     // The history has episodes of every kind the rules express; the backtest must have found them all.
     expect([...kinds].sort()).toEqual(['baseline', 'burn-rate', 'no-data', 'threshold']);
-    expect(backtest.find((e) => e.slo === 'approval-queue-depth')!.incidents.filter((i) => i.reason === 'nodata')).toHaveLength(1);
+    expect(
+      backtest.find((e) => e.slo === 'approval-queue-depth')!.incidents.filter((i) => i.reason === 'nodata'),
+    ).toHaveLength(1);
 
-    const results = await mapLimit(runs, 2, async ({ slo, checks, start }) => ({ slo: slo.name, checks: checks.length, ...(await promtoolTest(slo, checks, start)) }));
+    const results = await mapLimit(runs, 2, async ({ slo, checks, start }) => ({
+      slo: slo.name,
+      checks: checks.length,
+      ...(await promtoolTest(slo, checks, start)),
+    }));
     for (const r of results) console.log(`promtool test rules ${r.slo}: ${r.checks} checks, ${Math.round(r.ms)} ms`);
     expect(results.flatMap((r) => r.failed)).toEqual([]);
     expect(results.reduce((n, r) => n + r.checks, 0)).toBeGreaterThan(20);

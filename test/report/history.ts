@@ -21,7 +21,10 @@ export function shopHistory(): SeriesHistory[] {
   for (let t = FROM; t <= AT; t += MIN) latency.push([t, t >= SLOW_FROM && t < SLOW_FROM + HOUR ? 2 : 0.4]);
   return [
     ...requestCounters('shop_requests_total', { app: 'web' }, FROM, AT, () => ({ requests: 1000, errorShare: 0.005 })),
-    ...requestCounters('shop_requests_total', { app: 'checkout' }, FROM, AT, (t) => ({ requests: 1000, errorShare: t > AT - 6 * HOUR ? 0.1 : 0 })),
+    ...requestCounters('shop_requests_total', { app: 'checkout' }, FROM, AT, (t) => ({
+      requests: 1000,
+      errorShare: t > AT - 6 * HOUR ? 0.1 : 0,
+    })),
     { name: 'shop_latency_p95_seconds', samples: latency },
   ];
 }

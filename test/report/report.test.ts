@@ -31,10 +31,14 @@ afterAll(() => Promise.all([prometheus?.stop(), redis?.stop()]));
 
 const env = () => ({ PROMETHEUS_URL: prometheus.url, REDIS_URL: '', REDIS_SENTINELS: '' });
 /** Within 0.1 percentage point (of budget, of SLI). */
-const within = (actual: number, expected: number) => expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThan(0.001);
+const within = (actual: number, expected: number) =>
+  expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThan(0.001);
 
 async function reportJson(extra: string[] = [], environment: NodeJS.ProcessEnv = env()) {
-  const r = await runSloe(['report', SLOS, '--at', new Date(AT).toISOString(), '--format', 'json', ...extra], { env: environment, timeoutMs: 120_000 });
+  const r = await runSloe(['report', SLOS, '--at', new Date(AT).toISOString(), '--format', 'json', ...extra], {
+    env: environment,
+    timeoutMs: 120_000,
+  });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const json = JSON.parse(r.stdout) as { at: string; incidentSource: string; slos: JsonSlo[] };
@@ -49,7 +53,13 @@ describe('sloe report against a history with known budgets', () => {
 
     // 0.5% errors against a 1% allowance: exactly half spent, burning at 0.5, the rest lasting another week.
     const availability = slo('availability');
-    expect(availability).toMatchObject({ service: 'shop', objective: 0.99, window: '1w', basis: 'events', state: 'healthy' });
+    expect(availability).toMatchObject({
+      service: 'shop',
+      objective: 0.99,
+      window: '1w',
+      basis: 'events',
+      state: 'healthy',
+    });
     within(availability.sli, 0.995);
     within(availability.budget.total, 0.01);
     within(availability.budget.spent, 0.5);
@@ -57,7 +67,9 @@ describe('sloe report against a history with known budgets', () => {
     for (const w of ['1h', '6h', '3d']) within(availability.burnRates[w]!, 0.5);
     expect(Date.parse(availability.exhaustedAt!) - AT).toBeCloseTo(WEEK, -5);
     // The workbook's ticket tier of a 7-day window fires above 10% × 7d / 3d = 0.233: a ticket, open all along.
-    expect(availability.incidents).toMatchObject([{ severity: 'ticket', firedAt: '2026-10-25T00:00:00Z', resolvedAt: null }]);
+    expect(availability.incidents).toMatchObject([
+      { severity: 'ticket', firedAt: '2026-10-25T00:00:00Z', resolvedAt: null },
+    ]);
 
     // 36,000 bad of 10,080,000: SLI 99.643%, 35.714% spent; burning at 10 over 1h and 6h, 36,000/4,320,000/1% over 3d.
     const checkout = slo('checkout');
@@ -103,29 +115,45 @@ describe('sloe report against a history with known budgets', () => {
   }, 180_000);
 
   it('reads incidents from Redis when REDIS_URL is set, and says so', async () => {
-    const { json } = await reportJson(['--slo', 'shop/availability'], { ...env(), REDIS_URL: redis.url, SLOE_REDIS_PREFIX: 'report-test' });
+    const { json } = await reportJson(['--slo', 'shop/availability'], {
+      ...env(),
+      REDIS_URL: redis.url,
+      SLOE_REDIS_PREFIX: 'report-test',
+    });
     expect(json.incidentSource).toBe('redis');
     expect(json.slos.map((s) => s.slo)).toEqual(['availability']);
   }, 60_000);
 
   it('an unreachable Redis is an error that says what to do, not a report without incidents', async () => {
-    const r = await runSloe(['report', SLOS, '--at', String(AT / 1000)], { env: { ...env(), REDIS_URL: 'redis://127.0.0.1:1' } });
+    const r = await runSloe(['report', SLOS, '--at', String(AT / 1000)], {
+      env: { ...env(), REDIS_URL: 'redis://127.0.0.1:1' },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot read incidents from Redis .*unset REDIS_URL/);
     expect(r.stdout).toBe('');
   }, 60_000);
 
   it('text and markdown show the same figures for people, with the dashboard owner, escaped', async () => {
-    const text = await runSloe(['report', SLOS, '--at', String(AT / 1000), '--window', '7d'], { env: env(), timeoutMs: 120_000 });
+    const text = await runSloe(['report', SLOS, '--at', String(AT / 1000), '--window', '7d'], {
+      env: env(),
+      timeoutMs: 120_000,
+    });
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/incidents replayed from Prometheus history/);
-    expect(text.stdout).toMatch(/shop\/availability\s+99\.0%\s+1w\s+99\.500%\s+50\.0%\s+0\.50× 0\.50× 0\.50×\s+in 7d\s+healthy\s+1/);
+    expect(text.stdout).toMatch(
+      /shop\/availability\s+99\.0%\s+1w\s+99\.500%\s+50\.0%\s+0\.50× 0\.50× 0\.50×\s+in 7d\s+healthy\s+1/,
+    );
     expect(text.stdout).toMatch(/shop\/checkout .* 64\.3% .* 10\.00× 10\.00× 0\.83× .* in 10h 48m\s+BURNING\s+1/);
     expect(text.stdout).toMatch(/shop\/latency-p95\s+99\.0% of time\s+1w\s+99\.405%\s+40\.5%/);
     expect(text.stdout).toMatch(/shop-overview \(owner dana\)/);
-    const md = await runSloe(['report', SLOS, '--at', String(AT / 1000), '--format', 'markdown'], { env: env(), timeoutMs: 120_000 });
+    const md = await runSloe(['report', SLOS, '--at', String(AT / 1000), '--format', 'markdown'], {
+      env: env(),
+      timeoutMs: 120_000,
+    });
     expect(md.code).toBe(0);
     expect(md.stdout).toMatch(/^\| SLO \| Owner \|/m);
-    expect(md.stdout).toContain('| shop/**availability** | dana ([Shop \\<overview\\> & errors](https://grafana.example.com/d/shop)) | 99.0% | 1w | 99.500% | 50.0% | 0.50× / 0.50× / 0.50× | in 7d | 🟢 healthy | 1 |');
+    expect(md.stdout).toContain(
+      '| shop/**availability** | dana ([Shop \\<overview\\> & errors](https://grafana.example.com/d/shop)) | 99.0% | 1w | 99.500% | 50.0% | 0.50× / 0.50× / 0.50× | in 7d | 🟢 healthy | 1 |',
+    );
   }, 180_000);
 });

@@ -70,11 +70,31 @@ describe('validate', () => {
     const config = await configFromText(
       POLICY +
         service('db', { primary: '' }) +
-        service('checkout', { 'error-rate': '    inhibits: [availability]\n', availability: '    inhibitFor: 5m\n', latency: '    dependsOn: [db/primary]\n' }, 'dependsOn: [db]\ninhibitFor: 10m\n'),
+        service(
+          'checkout',
+          {
+            'error-rate': '    inhibits: [availability]\n',
+            availability: '    inhibitFor: 5m\n',
+            latency: '    dependsOn: [db/primary]\n',
+          },
+          'dependsOn: [db]\ninhibitFor: 10m\n',
+        ),
     );
     const byId = new Map(config.slos.map((s) => [s.id, s]));
-    expect(byId.get('checkout/availability')).toMatchObject({ inhibitedBy: [{ ref: 'db', via: 'dependsOn' }, { ref: 'checkout/error-rate', via: 'inhibits' }], inhibitForMs: 5 * MIN });
-    expect(byId.get('checkout/latency')).toMatchObject({ inhibitedBy: [{ ref: 'db', via: 'dependsOn' }, { ref: 'db/primary', via: 'dependsOn' }], inhibitForMs: 10 * MIN });
+    expect(byId.get('checkout/availability')).toMatchObject({
+      inhibitedBy: [
+        { ref: 'db', via: 'dependsOn' },
+        { ref: 'checkout/error-rate', via: 'inhibits' },
+      ],
+      inhibitForMs: 5 * MIN,
+    });
+    expect(byId.get('checkout/latency')).toMatchObject({
+      inhibitedBy: [
+        { ref: 'db', via: 'dependsOn' },
+        { ref: 'db/primary', via: 'dependsOn' },
+      ],
+      inhibitForMs: 10 * MIN,
+    });
     expect(byId.get('db/primary')?.inhibitedBy).toBeUndefined();
   });
 
@@ -82,7 +102,14 @@ describe('validate', () => {
     const found = await problems(
       POLICY +
         service('db', { primary: '    dependsOn: [nowhere, checkout/nope]\n' }) +
-        service('checkout', { 'error-rate': '    inhibits: [db/primary, error-rate, missing]\n', availability: '    dependsOn: [checkout]\n' }, 'dependsOn: [checkout]\n'),
+        service(
+          'checkout',
+          {
+            'error-rate': '    inhibits: [db/primary, error-rate, missing]\n',
+            availability: '    dependsOn: [checkout]\n',
+          },
+          'dependsOn: [checkout]\n',
+        ),
     );
     expect(found).toEqual([
       'slos.yaml:23:17: dependsOn names service "nowhere", which is not declared (kind: ServiceLevels)',
@@ -99,7 +126,11 @@ describe('validate', () => {
     const found = await problems(
       POLICY +
         service('db', { primary: '    dependsOn: [checkout/latency]\n' }) +
-        service('checkout', { latency: '    dependsOn: [db]\n', 'error-rate': '    inhibits: [availability]\n', availability: '    inhibits: [error-rate]\n' }),
+        service('checkout', {
+          latency: '    dependsOn: [db]\n',
+          'error-rate': '    inhibits: [availability]\n',
+          availability: '    inhibits: [error-rate]\n',
+        }),
     );
     expect(found).toEqual([
       // At the reference that starts the cycle: latency's dependsOn [db], availability's inhibits [error-rate].
@@ -134,19 +165,33 @@ ${inhibits}  - name: availability
       const docs = parseSource('slos.yaml', yaml).docs;
       const { config, problems } = check(docs);
       expect(problems).toEqual([]);
-      return lint(docs, config).filter((w) => w.rule === 'double-page').map((w) => w.message);
+      return lint(docs, config)
+        .filter((w) => w.rule === 'double-page')
+        .map((w) => w.message);
     };
-    expect(warnings(text(''))).toEqual([expect.stringContaining('let the one that fires first hold the other (inhibits: [availability] on "error-rate")')]);
+    expect(warnings(text(''))).toEqual([
+      expect.stringContaining('let the one that fires first hold the other (inhibits: [availability] on "error-rate")'),
+    ]);
     expect(warnings(text('    inhibits: [availability]\n'))).toEqual([]);
   });
 
   it('sloe validate prints the cycle and exits 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sloe-deps-cli-'));
     try {
-      await writeFile(join(dir, 'slos.yaml'), POLICY + service('api', { errors: '    inhibits: [latency]\n', latency: '    dependsOn: [api/errors, api/saturation]\n', saturation: '    dependsOn: [api/latency]\n' }));
+      await writeFile(
+        join(dir, 'slos.yaml'),
+        POLICY +
+          service('api', {
+            errors: '    inhibits: [latency]\n',
+            latency: '    dependsOn: [api/errors, api/saturation]\n',
+            saturation: '    dependsOn: [api/latency]\n',
+          }),
+      );
       const r = await runSloe(['validate', dir]);
       expect(r.code).toBe(1);
-      expect(r.stdout + r.stderr).toMatch(/slos\.yaml:\d+:\d+: dependency cycle: api\/latency → api\/saturation → api\/latency: /);
+      expect(r.stdout + r.stderr).toMatch(
+        /slos\.yaml:\d+:\d+: dependency cycle: api\/latency → api\/saturation → api\/latency: /,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -155,30 +200,65 @@ ${inhibits}  - name: availability
 
 describe('holds', () => {
   const yaml = POLICY + service('checkout', { 'error-rate': '    inhibits: [availability]\n', availability: '' });
-  const frame = (breach: boolean): SloFrame => ({ status: 'data', instances: [{ labels: {}, value: breach ? 9 : 1, state: breach ? 'breach' : 'ok', severity: 'page', message: breach ? '9 > 5' : '1' }] });
+  const frame = (breach: boolean): SloFrame => ({
+    status: 'data',
+    instances: [
+      {
+        labels: {},
+        value: breach ? 9 : 1,
+        state: breach ? 'breach' : 'ok',
+        severity: 'page',
+        message: breach ? '9 > 5' : '1',
+      },
+    ],
+  });
   const T = Date.parse('2026-12-01T10:00:00Z');
   const times = Array.from({ length: 121 }, (_, i) => T + i * MIN);
 
   it('a firing dependency holds a page; the hold lasts inhibitFor after it resolves; tickets are not held', async () => {
     const config = await configFromText(yaml);
-    const holds = inhibitor(config.slos, [{ sloId: 'checkout/error-rate', service: 'checkout', start: T, end: null, incidentId: 'dep1' }]);
+    const holds = inhibitor(config.slos, [
+      { sloId: 'checkout/error-rate', service: 'checkout', start: T, end: null, incidentId: 'dep1' },
+    ]);
     const target = { service: 'checkout', slo: 'availability', signal: 'custom', labels: {} };
-    expect(holds({ ...target, severity: 'page' }, T + MIN)).toMatchObject({ by: 'checkout/error-rate', until: T + 2 * MIN, cause: { sloId: 'checkout/error-rate', incidentId: 'dep1', firing: true } });
+    expect(holds({ ...target, severity: 'page' }, T + MIN)).toMatchObject({
+      by: 'checkout/error-rate',
+      until: T + 2 * MIN,
+      cause: { sloId: 'checkout/error-rate', incidentId: 'dep1', firing: true },
+    });
     expect(holds({ ...target, severity: 'ticket' }, T + MIN)).toBeUndefined();
     expect(holds({ ...target, severity: 'page' }, T - MIN)).toBeUndefined();
     expect(holds({ ...target, slo: 'error-rate', severity: 'page' }, T + MIN)).toBeUndefined();
-    const resolved = inhibitor(config.slos, [{ sloId: 'checkout/error-rate', service: 'checkout', start: T, end: T + 30 * MIN }]);
-    expect(resolved({ ...target, severity: 'page' }, T + 40 * MIN)).toMatchObject({ until: T + 45 * MIN, cause: { firing: false } });
+    const resolved = inhibitor(config.slos, [
+      { sloId: 'checkout/error-rate', service: 'checkout', start: T, end: T + 30 * MIN },
+    ]);
+    expect(resolved({ ...target, severity: 'page' }, T + 40 * MIN)).toMatchObject({
+      until: T + 45 * MIN,
+      cause: { firing: false },
+    });
     expect(resolved({ ...target, severity: 'page' }, T + 45 * MIN)).toBeUndefined();
   });
 
   it('run: a page opened while its dependency pages is recorded as held, and the dependency is named', async () => {
     const config = await configFromText(yaml);
     const slo = config.slos.find((s) => s.name === 'availability')!;
-    const holds = inhibitor(config.slos, [{ sloId: 'checkout/error-rate', service: 'checkout', start: T, end: null, incidentId: 'dep1' }]);
-    const d = decide(slo, config.policies.get('default')!, { rev: 0, evaluatedAt: 0, instances: {}, resets: [] }, frame(true), T + MIN, { token: () => 't', traceId: () => 'x' }, holds);
+    const holds = inhibitor(config.slos, [
+      { sloId: 'checkout/error-rate', service: 'checkout', start: T, end: null, incidentId: 'dep1' },
+    ]);
+    const d = decide(
+      slo,
+      config.policies.get('default')!,
+      { rev: 0, evaluatedAt: 0, instances: {}, resets: [] },
+      frame(true),
+      T + MIN,
+      { token: () => 't', traceId: () => 'x' },
+      holds,
+    );
     const open = d.ops[0]!;
-    expect(open).toMatchObject({ op: 'open', fields: { escalatedAt: String(T + 2 * MIN), heldUntil: String(T + 2 * MIN) } });
+    expect(open).toMatchObject({
+      op: 'open',
+      fields: { escalatedAt: String(T + 2 * MIN), heldUntil: String(T + 2 * MIN) },
+    });
     expect(JSON.parse((open as { held: string }).held).detail).toBe(
       'held: caused by checkout/error-rate? its page is firing (checkout/error-rate inhibits availability); released if still firing 15m after it resolves',
     );
@@ -188,7 +268,9 @@ describe('holds', () => {
   it('backtest: the dependent pages only if it still fires inhibitFor after the dependency resolved, its steps spaced as the policy says', async () => {
     const config = await configFromText(yaml);
     const policy = config.policies.get('default')!;
-    const [errorRate, availability] = ['error-rate', 'availability'].map((n) => config.slos.find((s) => s.name === n)!) as [typeof config.slos[0], typeof config.slos[0]];
+    const [errorRate, availability] = ['error-rate', 'availability'].map(
+      (n) => config.slos.find((s) => s.name === n)!,
+    ) as [(typeof config.slos)[0], (typeof config.slos)[0]];
     // error-rate breaches 10:00–10:30; availability 10:05–11:30, and 10:05–10:40 in the second case.
     const frames = (from: number, to: number) => (t: number) => frame(t >= from && t < to);
     const run = (availabilityEnds: number) => {
@@ -198,7 +280,10 @@ describe('holds', () => {
       ].map((f) => ({ ...f, policy, holds: NO_HOLDS, instances: replay(f.slo, policy, times, f.frames) }));
       return { first, second: inhibitPass(first, times) };
     };
-    const steps = (instances: ReturnType<typeof replay>) => instances.flatMap((i) => i.incidents.flatMap((inc) => inc.steps.map((s) => `${s.notify} ${new Date(s.at).toISOString().slice(11, 16)}`)));
+    const steps = (instances: ReturnType<typeof replay>) =>
+      instances.flatMap((i) =>
+        i.incidents.flatMap((inc) => inc.steps.map((s) => `${s.notify} ${new Date(s.at).toISOString().slice(11, 16)}`)),
+      );
 
     const long = run(T + 90 * MIN);
     expect(steps(long.first[1]!.instances)).toEqual(['slack 10:05', 'pagerduty 10:15']);

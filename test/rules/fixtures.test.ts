@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { formatProblem, loadRules } from '../../src/rules/index.js';
 
 const root = join(import.meta.dirname, '..', 'fixtures', 'slos');
-const list = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.yaml')).sort();
+const list = (dir: string) =>
+  readdirSync(join(root, dir))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
 /** The `# expect: line:col: message` lines at the top of a bad fixture, as full problem lines. */
 function expectations(file: string): string[] {
@@ -25,7 +28,15 @@ describe('good fixtures', () => {
     const result = await loadRules([join(import.meta.dirname, '..', '..', 'slos')]);
     expect(result.problems.map(formatProblem)).toEqual([]);
     const signals = new Set(result.config.slos.map((s) => s.signal));
-    for (const s of ['latency', 'error_rate', 'cost_per_request', 'cache_hit_rate', 'guardrail_rate', 'queue_depth', 'eval_score']) {
+    for (const s of [
+      'latency',
+      'error_rate',
+      'cost_per_request',
+      'cache_hit_rate',
+      'guardrail_rate',
+      'queue_depth',
+      'eval_score',
+    ]) {
       expect(signals).toContain(s);
     }
   });

@@ -5,7 +5,10 @@ import { formatProblem, formatWarning, lint, loadRules } from '../../src/rules/i
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const LINT = join(ROOT, 'test', 'fixtures', 'slos', 'lint');
-const list = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const list = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
 /** The `# warn: line:col: message [rule]` lines at the top of a lint fixture, as full warning lines. */
 function expectations(file: string): string[] {
@@ -37,7 +40,10 @@ describe('the golden-signal guide as lint', () => {
 
   it.each([
     ['the shipped example', join(ROOT, 'slos')],
-    ['the OpenTelemetry GenAI preset fixture', join(ROOT, 'test', 'fixtures', 'slos', 'good', 'presets-opentelemetry-genai.yaml')],
+    [
+      'the OpenTelemetry GenAI preset fixture',
+      join(ROOT, 'test', 'fixtures', 'slos', 'good', 'presets-opentelemetry-genai.yaml'),
+    ],
   ])('%s has no lint warnings', async (_name, path) => {
     expect(await warningsOf(path)).toEqual([]);
   });
@@ -45,7 +51,8 @@ describe('the golden-signal guide as lint', () => {
   it('every rule has a fixture that triggers it', async () => {
     const { LINT_RULES } = await import('../../src/rules/index.js');
     const seen = new Set<string>();
-    for (const name of list(LINT)) for (const line of expectations(join(LINT, name))) seen.add(/\[([a-z-]+)\]$/.exec(line)![1]!);
+    for (const name of list(LINT))
+      for (const line of expectations(join(LINT, name))) seen.add(/\[([a-z-]+)\]$/.exec(line)![1]!);
     expect([...seen].sort()).toEqual(Object.keys(LINT_RULES).sort());
   });
 });

@@ -117,11 +117,14 @@ describe('parsers are linear in their input', () => {
     expect(patterns.size).toBeGreaterThanOrEqual(5);
   });
 
-  it.each([...patterns].flatMap((p) => Object.keys(HOSTILE).map((f) => [p, f] as const)))('schema pattern %s: %s', (pattern, family) => {
-    const re = new RegExp(pattern, 'u');
-    const { n, ratio } = growth(HOSTILE[family]!, (s) => re.test(s));
-    expect(ratio, `n = ${n}`).toBeLessThan(LINEAR);
-  });
+  it.each([...patterns].flatMap((p) => Object.keys(HOSTILE).map((f) => [p, f] as const)))(
+    'schema pattern %s: %s',
+    (pattern, family) => {
+      const re = new RegExp(pattern, 'u');
+      const { n, ratio } = growth(HOSTILE[family]!, (s) => re.test(s));
+      expect(ratio, `n = ${n}`).toBeLessThan(LINEAR);
+    },
+  );
 
   /** A whole file through the loader, with the hostile text in one field. */
   const FIELDS = ['objective', 'alert: { when', 'interval', 'description', 'query', 'runbook', 'name', 'labels: { x'];
@@ -142,14 +145,23 @@ slos:
   };
   const load = (text: string) => check(parseSource('hostile.yaml', text).docs);
 
-  it.each(FIELDS.flatMap((f) => ['operator, spaces, junk', 'open references', 'digits, junk'].map((h) => [f, h] as const)))('the loader: %s holding %s', (field, family) => {
+  it.each(
+    FIELDS.flatMap((f) => ['operator, spaces, junk', 'open references', 'digits, junk'].map((h) => [f, h] as const)),
+  )('the loader: %s holding %s', (field, family) => {
     const { n, ratio } = growth((k) => file(field, HOSTILE[family]!(k)), load);
     expect(ratio, `n = ${n}`).toBeLessThan(LINEAR);
   });
 
   it.each([
-    ['many keys in one mapping', (n: number) => Array.from({ length: Math.ceil(n / 8) }, (_, i) => `k${i}: 1`).join('\n')],
-    ['many unknown keys in a document', (n: number) => `apiVersion: sloe/v1\nkind: EscalationPolicy\nname: p\n${Array.from({ length: Math.ceil(n / 8) }, (_, i) => `k${i}: 1`).join('\n')}\n`],
+    [
+      'many keys in one mapping',
+      (n: number) => Array.from({ length: Math.ceil(n / 8) }, (_, i) => `k${i}: 1`).join('\n'),
+    ],
+    [
+      'many unknown keys in a document',
+      (n: number) =>
+        `apiVersion: sloe/v1\nkind: EscalationPolicy\nname: p\n${Array.from({ length: Math.ceil(n / 8) }, (_, i) => `k${i}: 1`).join('\n')}\n`,
+    ],
     ['deep flow nesting', (n: number) => `a: ${'['.repeat(n)}${']'.repeat(n)}`],
     ['deep block nesting', (n: number) => `a:\n${'- '.repeat(n)}x\n`],
     ['many documents', (n: number) => '---\na: 1\n'.repeat(Math.ceil(n / 9))],
@@ -160,7 +172,35 @@ slos:
 });
 
 describe('no input makes a parser throw', () => {
-  const text = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: fc.constantFrom(' ', '<', '>', '=', '%', '1', '.', 'e', '-', 'd', 'r', 'o', 'p', '$', '{', '}', 'm', 's', 'A', '_'), maxLength: 60 }));
+  const text = fc.oneof(
+    fc.string({ maxLength: 200 }),
+    fc.string({ unit: 'binary', maxLength: 200 }),
+    fc.string({
+      unit: fc.constantFrom(
+        ' ',
+        '<',
+        '>',
+        '=',
+        '%',
+        '1',
+        '.',
+        'e',
+        '-',
+        'd',
+        'r',
+        'o',
+        'p',
+        '$',
+        '{',
+        '}',
+        'm',
+        's',
+        'A',
+        '_',
+      ),
+      maxLength: 60,
+    }),
+  );
 
   it('condition, percent, duration and reference parsers return a result or undefined', () => {
     fc.assert(
@@ -180,14 +220,54 @@ describe('no input makes a parser throw', () => {
 
   /** Random YAML trees, with and without the fields of real documents. */
   const value = fc.letrec((tie) => ({
-    node: fc.oneof({ depthSize: 'small' }, fc.string({ maxLength: 30 }), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(fc.string({ maxLength: 10 }), tie('node'), { maxKeys: 4 })),
+    node: fc.oneof(
+      { depthSize: 'small' },
+      fc.string({ maxLength: 30 }),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie('node'), { maxLength: 4 }),
+      fc.dictionary(fc.string({ maxLength: 10 }), tie('node'), { maxKeys: 4 }),
+    ),
   })).node;
-  const keys = ['service', 'owner', 'escalation', 'interval', 'labels', 'dashboards', 'slos', 'name', 'signal', 'dashboard', 'query', 'ratio', 'objective', 'alert', 'when', 'for', 'burnRate', 'page', 'ticket', 'notify', 'channel', 'routingKey', 'after', 'timezone', 'rotation', 'members', 'runbook', 'window'];
-  const documentLike = fc.record({
-    apiVersion: fc.constantFrom('sloe/v1', 'v2'),
-    kind: fc.constantFrom('ServiceLevels', 'EscalationPolicy', 'OnCallSchedule', 'Other'),
-    rest: fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 8 }),
-  }).map(({ rest, ...head }) => ({ ...head, ...rest }));
+  const keys = [
+    'service',
+    'owner',
+    'escalation',
+    'interval',
+    'labels',
+    'dashboards',
+    'slos',
+    'name',
+    'signal',
+    'dashboard',
+    'query',
+    'ratio',
+    'objective',
+    'alert',
+    'when',
+    'for',
+    'burnRate',
+    'page',
+    'ticket',
+    'notify',
+    'channel',
+    'routingKey',
+    'after',
+    'timezone',
+    'rotation',
+    'members',
+    'runbook',
+    'window',
+  ];
+  const documentLike = fc
+    .record({
+      apiVersion: fc.constantFrom('sloe/v1', 'v2'),
+      kind: fc.constantFrom('ServiceLevels', 'EscalationPolicy', 'OnCallSchedule', 'Other'),
+      rest: fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 8 }),
+    })
+    .map(({ rest, ...head }) => ({ ...head, ...rest }));
 
   it('the loader reports problems for random YAML trees, and never throws', () => {
     fc.assert(

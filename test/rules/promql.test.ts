@@ -19,9 +19,24 @@ describe('PromQL checks', () => {
   it.each([
     ['a missing closing parenthesis', 'sum(rate(x[5m])', 15, 'unexpected end of input'],
     ['an unknown function', 'sum(rat(x[5m]))', 4, 'unknown function "rat"'],
-    ['an instant vector where a range is needed', 'rate(x)', 5, 'expected type range vector in call to function "rate", got instant vector'],
-    ['a range vector in an aggregation', 'sum(x[5m])', 4, 'expected type instant vector in aggregation expression, got range vector'],
-    ['a range vector in arithmetic', 'x[5m] / 2', 0, 'binary expression must contain only scalar and instant vector types'],
+    [
+      'an instant vector where a range is needed',
+      'rate(x)',
+      5,
+      'expected type range vector in call to function "rate", got instant vector',
+    ],
+    [
+      'a range vector in an aggregation',
+      'sum(x[5m])',
+      4,
+      'expected type instant vector in aggregation expression, got range vector',
+    ],
+    [
+      'a range vector in arithmetic',
+      'x[5m] / 2',
+      0,
+      'binary expression must contain only scalar and instant vector types',
+    ],
     ['too many arguments', 'rate(x[5m], 1)', 0, 'expected 1 argument(s) in call to "rate", got 2'],
     ['a stray token', 'sum(x) foo', 7, 'unexpected "foo"'],
   ])('reports %s', (_name, q, offset, message) => {

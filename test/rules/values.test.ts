@@ -61,11 +61,20 @@ describe('conditions', () => {
 describe('environment references', () => {
   it('finds well-formed references and fills them in', () => {
     expect(scanReferences('key-${A_1}-${B}').refs.map((r) => r.name)).toEqual(['A_1', 'B']);
-    expect(expandReferences('#c-${SLACK_CHANNEL_A_1}-${SLACK_CHANNEL_B}', 'channel', { SLACK_CHANNEL_A_1: 'x', SLACK_CHANNEL_B: 'y' })).toEqual({ value: '#c-x-y', missing: [], refused: [] });
+    expect(
+      expandReferences('#c-${SLACK_CHANNEL_A_1}-${SLACK_CHANNEL_B}', 'channel', {
+        SLACK_CHANNEL_A_1: 'x',
+        SLACK_CHANNEL_B: 'y',
+      }),
+    ).toEqual({ value: '#c-x-y', missing: [], refused: [] });
   });
 
   it('reports unset variables by name', () => {
-    expect(expandReferences('${SLACK_CHANNEL_NOPE}', 'channel', {})).toEqual({ value: '', missing: ['SLACK_CHANNEL_NOPE'], refused: [] });
+    expect(expandReferences('${SLACK_CHANNEL_NOPE}', 'channel', {})).toEqual({
+      value: '',
+      missing: ['SLACK_CHANNEL_NOPE'],
+      refused: [],
+    });
   });
 
   it.each(['${}', '${1A}', '${A-B}', '${A', 'x ${ A }'])('%s is malformed', (text) => {

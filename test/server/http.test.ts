@@ -37,7 +37,8 @@ async function server(options: ConstructorParameters<typeof HttpServer>[1] = {})
   return { port, capture, settled };
 }
 
-const req = (line: string, headers: string[] = [], body = '') => `${line}\r\nhost: x\r\nconnection: close\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n${body}`;
+const req = (line: string, headers: string[] = [], body = '') =>
+  `${line}\r\nhost: x\r\nconnection: close\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n${body}`;
 
 describe('HttpServer', () => {
   it('answers routes, params decoded, and HEAD for GET routes', async () => {
@@ -74,22 +75,32 @@ describe('HttpServer', () => {
 
   it('bodies: malformed JSON 400, too large 413 (declared or sent), a valid one read', async () => {
     const { port } = await server();
-    const post = (body: string, headers: string[] = [`content-length: ${Buffer.byteLength(body)}`]) => rawRequest(port, [req('POST /things/1 HTTP/1.1', headers, body)]);
+    const post = (body: string, headers: string[] = [`content-length: ${Buffer.byteLength(body)}`]) =>
+      rawRequest(port, [req('POST /things/1 HTTP/1.1', headers, body)]);
     expect((await post('{"a":')).status).toBe(400);
     const ok = await post('{"a":1}');
     expect(ok.status).toBe(200);
     expect(ok.text).toContain('"a": 1');
-    const declared = await rawRequest(port, [req('POST /things/1 HTTP/1.1', ['content-length: 5000000'], 'x'.repeat(1000))]);
+    const declared = await rawRequest(port, [
+      req('POST /things/1 HTTP/1.1', ['content-length: 5000000'], 'x'.repeat(1000)),
+    ]);
     expect(declared.status).toBe(413);
     const big = 'x'.repeat((1 << 20) + 10);
     expect((await post(big)).status).toBe(413);
-    const chunked = await rawRequest(port, [req('POST /things/1 HTTP/1.1', ['transfer-encoding: chunked']), ...Array.from({ length: 20 }, () => `10000\r\n${'y'.repeat(0x10000)}\r\n`), '0\r\n\r\n']);
+    const chunked = await rawRequest(port, [
+      req('POST /things/1 HTTP/1.1', ['transfer-encoding: chunked']),
+      ...Array.from({ length: 20 }, () => `10000\r\n${'y'.repeat(0x10000)}\r\n`),
+      '0\r\n\r\n',
+    ]);
     expect(chunked.status).toBe(413);
   });
 
   it('a client that sends less body than it declared and leaves settles the handler with a 400', async () => {
     const { port, settled } = await server();
-    const gone = await rawRequest(port, [req('POST /slow HTTP/1.1', ['content-length: 100'], 'only ten b')], { halfClose: true, timeoutMs: 3000 });
+    const gone = await rawRequest(port, [req('POST /slow HTTP/1.1', ['content-length: 100'], 'only ten b')], {
+      halfClose: true,
+      timeoutMs: 3000,
+    });
     // The client closed its side: it may or may not read an answer, but the handler must not wait for ever.
     expect([400, undefined]).toContain(gone.status);
     for (let i = 0; i < 50 && settled.length === 0; i++) await sleep(20);
@@ -98,7 +109,9 @@ describe('HttpServer', () => {
 
   it('a client that stalls mid-body gets 408 after the request timeout, and the handler settles', async () => {
     const { port, settled } = await server({ requestTimeoutMs: 1000, headersTimeoutMs: 1000 });
-    const stalled = await rawRequest(port, [req('POST /slow HTTP/1.1', ['content-length: 100'], 'only ten b')], { timeoutMs: 5000 });
+    const stalled = await rawRequest(port, [req('POST /slow HTTP/1.1', ['content-length: 100'], 'only ten b')], {
+      timeoutMs: 5000,
+    });
     expect(stalled.status).toBe(408);
     for (let i = 0; i < 50 && settled.length === 0; i++) await sleep(20);
     expect(settled).toEqual(['HttpError 400']);
@@ -106,7 +119,9 @@ describe('HttpServer', () => {
 
   it('headers too large get 431; many headers are answered', async () => {
     const { port } = await server();
-    expect((await rawRequest(port, [req('GET /things/1 HTTP/1.1', [`x-big: ${'a'.repeat(20_000)}`])])).status).toBe(431);
+    expect((await rawRequest(port, [req('GET /things/1 HTTP/1.1', [`x-big: ${'a'.repeat(20_000)}`])])).status).toBe(
+      431,
+    );
     const many = Array.from({ length: 3000 }, (_, i) => `x-h${i}: v`);
     expect((await rawRequest(port, [req('GET /things/1 HTTP/1.1', many)])).status).toBe(431);
     expect((await rawRequest(port, [req('GET /things/1 HTTP/1.1', many.slice(0, 200))])).status).toBe(200);
@@ -116,7 +131,10 @@ describe('HttpServer', () => {
     const { port } = await server();
     expect((await rawRequest(port, ['GET /things/1 HTTP/1.1\r\nconnection: close\r\n\r\n'])).status).toBe(400);
     const body = '{"a":1}';
-    const continued = await rawRequest(port, [req('POST /things/1 HTTP/1.1', ['expect: 100-continue', `content-length: ${body.length}`]), body]);
+    const continued = await rawRequest(port, [
+      req('POST /things/1 HTTP/1.1', ['expect: 100-continue', `content-length: ${body.length}`]),
+      body,
+    ]);
     expect(continued.status).toBe(200);
   });
 
@@ -169,7 +187,9 @@ describe('JSON bodies', () => {
       status: 400,
       message: 'body nests arrays and objects deeper than 32 levels (at offset 32)',
     });
-    await expect(readJson(body(`{"by":"${'{'.repeat(1000)}","x":${'['.repeat(31)}${']'.repeat(31)}}`))).resolves.toMatchObject({ by: '{'.repeat(1000) });
+    await expect(
+      readJson(body(`{"by":"${'{'.repeat(1000)}","x":${'['.repeat(31)}${']'.repeat(31)}}`)),
+    ).resolves.toMatchObject({ by: '{'.repeat(1000) });
     expect(jsonTooDeepAt('"\\\\"[[[', 2)).toBe(6);
     expect(jsonTooDeepAt('"\\"[[["', 2)).toBe(-1);
   });

@@ -56,25 +56,59 @@ beforeAll(async () => {
   const exporter = new Exporter();
   const target = await exporter.start();
   exporter.gauge('demo_queue_depth').set(20);
-  const history = [...requestCounters('shop_requests_total', { app: 'shop' }, HISTORY_END - 8 * DAY, HISTORY_END, () => ({ requests: 1000, errorShare: 0.005 }))];
-  const [redis, prometheus] = await Promise.all([startRedis(), startPrometheus({ history, scrape: { targets: [target], interval: '1s' } })]);
+  const history = [
+    ...requestCounters('shop_requests_total', { app: 'shop' }, HISTORY_END - 8 * DAY, HISTORY_END, () => ({
+      requests: 1000,
+      errorShare: 0.005,
+    })),
+  ];
+  const [redis, prometheus] = await Promise.all([
+    startRedis(),
+    startPrometheus({ history, scrape: { targets: [target], interval: '1s' } }),
+  ]);
   const { mkdtemp, rm } = await import('node:fs/promises');
   const dir = await mkdtemp(join((await import('node:os')).tmpdir(), 'sloe-status-'));
-  stack = { redis, prometheus, exporter, dir, stop: async () => { await Promise.all([redis.stop(), prometheus.stop(), exporter.stop()]); await rm(dir, { recursive: true, force: true }); } };
+  stack = {
+    redis,
+    prometheus,
+    exporter,
+    dir,
+    stop: async () => {
+      await Promise.all([redis.stop(), prometheus.stop(), exporter.stop()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
   const paths = await writeSlos(dir, queueSlo({ for: '1s' }) + SHOP);
   ({ engine } = await startEngine(stack, [paths], { env: { SLOE_API_TOKEN: TOKEN } }));
   base = `http://127.0.0.1:${engine.port}`;
 
   // A known open incident: the queue is too deep, and alice acknowledged it.
   exporter.gauge('demo_queue_depth').set(350);
-  incidentId = await eventually('the queue incident', async () => (await engine.store.list({ open: true })).find((i) => i.sloId === 'demo/queue-depth')?.id, 30_000);
-  await eventually('the first escalation step', async () => ((await engine.store.audit(incidentId)).some((a) => a.type === 'step') ? true : undefined), 15_000);
+  incidentId = await eventually(
+    'the queue incident',
+    async () => (await engine.store.list({ open: true })).find((i) => i.sloId === 'demo/queue-depth')?.id,
+    30_000,
+  );
+  await eventually(
+    'the first escalation step',
+    async () => ((await engine.store.audit(incidentId)).some((a) => a.type === 'step') ? true : undefined),
+    15_000,
+  );
   expect(await engine.acknowledge(incidentId, 'alice')).toBe('done');
 
   const bin = ensureBinaries(['chromium']).chromium!;
   browser = await chromium.launch({
     executablePath: bin,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   await mkdir(ARTIFACTS, { recursive: true });
 }, 180_000);
@@ -91,10 +125,25 @@ const AXE = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.
 async function seriousViolations(page: Page): Promise<string[]> {
   await page.evaluate(AXE);
   const result = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
-    return (await axe.run()).violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, where: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+    const axe = (
+      globalThis as unknown as {
+        axe: {
+          run(): Promise<{
+            violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }>;
+          }>;
+        };
+      }
+    ).axe;
+    return (await axe.run()).violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      where: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
+    }));
   });
-  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} at ${v.where.join(', ')}`);
+  return result
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} at ${v.where.join(', ')}`);
 }
 
 describe('the status page in Chromium', () => {
@@ -107,15 +156,23 @@ describe('the status page in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/`);
     // The budgets are computed on the first load; wait until the shop's figure is there.
-    await eventually('budget figures', async () => {
-      await page.reload();
-      return (await page.locator('section[aria-labelledby="svc-shop"] tbody tr').first().innerText()).includes('%') ? true : undefined;
-    }, 30_000);
+    await eventually(
+      'budget figures',
+      async () => {
+        await page.reload();
+        return (await page.locator('section[aria-labelledby="svc-shop"] tbody tr').first().innerText()).includes('%')
+          ? true
+          : undefined;
+      },
+      30_000,
+    );
 
     const shop = page.locator('section[aria-labelledby="svc-shop"]');
     await expect.poll(() => shop.locator('.owners').innerText()).toContain('owner dana');
     // The dashboard title is shown as text, not markup.
-    expect(await shop.getByRole('link', { name: 'Shop <overview> & "errors"' }).getAttribute('href')).toBe('https://grafana.example.com/d/shop?a=1&b=2');
+    expect(await shop.getByRole('link', { name: 'Shop <overview> & "errors"' }).getAttribute('href')).toBe(
+      'https://grafana.example.com/d/shop?a=1&b=2',
+    );
     const row = shop.locator('tbody tr', { has: page.getByRole('link', { name: 'availability', exact: true }) });
     const cells = await row.locator('td').allInnerTexts();
     // 0.5% errors against a 1% allowance: SLI 99.500%, half the budget left.
@@ -127,7 +184,9 @@ describe('the status page in Chromium', () => {
 
     const incidents = page.locator('#incidents + table tbody tr');
     expect(await incidents.count()).toBe(1);
-    expect(await incidents.first().innerText()).toMatch(/^page\s+350 > 200 .*demo\/queue-depth\s+◆ acknowledged by alice at .*\sbob$/i);
+    expect(await incidents.first().innerText()).toMatch(
+      /^page\s+350 > 200 .*demo\/queue-depth\s+◆ acknowledged by alice at .*\sbob$/i,
+    );
     await page.screenshot({ path: join(ARTIFACTS, 'status-light.png'), fullPage: true });
     expect(await seriousViolations(page)).toEqual([]);
 
@@ -201,7 +260,9 @@ describe('the status page in Chromium', () => {
     expect(value('sloe_slo_alert_state', `${queue},severity="page"`)).toBe(1);
     expect(value('sloe_slo_alert_state', `${queue},severity="ticket"`)).toBe(0);
     // Only the bounded labels: nothing from a query's series or the SLI.
-    const labelNames = new Set([...text.matchAll(/^sloe_slo_\w+\{([^}]*)\}/gm)].flatMap((m) => [...m[1]!.matchAll(/(\w+)="/g)].map((l) => l[1])));
+    const labelNames = new Set(
+      [...text.matchAll(/^sloe_slo_\w+\{([^}]*)\}/gm)].flatMap((m) => [...m[1]!.matchAll(/(\w+)="/g)].map((l) => l[1])),
+    );
     expect([...labelNames].sort()).toEqual(['dashboard', 'owner', 'service', 'severity', 'signal', 'slo', 'window']);
   });
 
@@ -214,7 +275,11 @@ describe('the status page in Chromium', () => {
     const bearer = await fetch(`${base}/`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(bearer.status).toBe(200);
     expect(bearer.headers.get('content-security-policy')).toContain("default-src 'none'");
-    const login = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN, next: '//evil.example.com/' }), redirect: 'manual' });
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN, next: '//evil.example.com/' }),
+      redirect: 'manual',
+    });
     expect(login.status).toBe(303);
     expect(login.headers.get('location')).toBe('/');
     expect(login.headers.get('set-cookie')).toMatch(/^sloe_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);

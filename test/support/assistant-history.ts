@@ -89,7 +89,10 @@ export function assistantHistory(episodes: boolean, options: HistoryOptions = {}
   const models = options.models ?? ['sonnet'];
   const times: number[] = [];
   for (let t = T0; t <= END; t += MIN) times.push(t);
-  const counters = new Map<string, { name: string; labels: Record<string, string>; total: number; samples: Array<[number, number]> }>();
+  const counters = new Map<
+    string,
+    { name: string; labels: Record<string, string>; total: number; samples: Array<[number, number]> }
+  >();
   const gauges = new Map<string, { name: string; labels: Record<string, string>; samples: Array<[number, number]> }>();
   const add = (name: string, labels: Record<string, string>, t: number, inc: number) => {
     const key = name + JSON.stringify(labels);
@@ -114,7 +117,7 @@ export function assistantHistory(episodes: boolean, options: HistoryOptions = {}
     const fast = n - slow;
     for (const model of models) {
       for (const le of BUCKETS) {
-        const count = (le === '1' ? 0 : le === '2.5' || le === '5' ? fast : fast + slow);
+        const count = le === '1' ? 0 : le === '2.5' || le === '5' ? fast : fast + slow;
         add('llm_request_duration_seconds_bucket', { ...APP, model, le }, t, count);
       }
     }
@@ -129,7 +132,14 @@ export function assistantHistory(episodes: boolean, options: HistoryOptions = {}
 }
 
 /** A burst of errors for the burn-rate tests: `share` of 1000 requests a minute fail during (start, start + minutes]. */
-export function burstHistory(app: string, share: number, start: number, minutes: number, from: number, to: number): SeriesHistory[] {
+export function burstHistory(
+  app: string,
+  share: number,
+  start: number,
+  minutes: number,
+  from: number,
+  to: number,
+): SeriesHistory[] {
   return [
     ...requestCounters('burst_requests_total', { app }, from, to, (t) => ({
       requests: 1000,

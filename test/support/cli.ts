@@ -21,15 +21,24 @@ export interface CliResult {
 
 const REPORT_CPU = join(import.meta.dirname, 'report-cpu.mjs');
 
-export function runSloe(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; cpuTime?: boolean } = {}): Promise<CliResult> {
-  const cpuFile = options.cpuTime ? join(tmpdir(), `sloe-cpu-${process.pid}-${randomBytes(4).toString('hex')}`) : undefined;
+export function runSloe(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; cpuTime?: boolean } = {},
+): Promise<CliResult> {
+  const cpuFile = options.cpuTime
+    ? join(tmpdir(), `sloe-cpu-${process.pid}-${randomBytes(4).toString('hex')}`)
+    : undefined;
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [...(cpuFile ? ['--import', pathToFileURL(REPORT_CPU).href] : []), SLOE, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, ...options.env, ...(cpuFile ? { SLOE_TEST_CPU_FILE: cpuFile } : {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(cpuFile ? ['--import', pathToFileURL(REPORT_CPU).href] : []), SLOE, ...args],
+      {
+        cwd: options.cwd ?? ROOT,
+        env: { ...process.env, ...options.env, ...(cpuFile ? { SLOE_TEST_CPU_FILE: cpuFile } : {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

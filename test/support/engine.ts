@@ -54,7 +54,9 @@ export async function startStack(options: { persistRedis?: boolean } = {}): Prom
   ]);
   const dir = await mkdtemp(join(tmpdir(), 'sloe-engine-'));
   for (let i = 0; i < 100; i++) {
-    const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=demo_queue_depth`)).json()) as { data: { result: unknown[] } };
+    const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=demo_queue_depth`)).json()) as {
+      data: { result: unknown[] };
+    };
     if (r.data.result.length > 0) break;
     await sleep(200);
   }
@@ -71,7 +73,9 @@ export async function startStack(options: { persistRedis?: boolean } = {}): Prom
 }
 
 /** SLO files for the engine tests: queue depth > 200 for 2s pages, Slack now, PagerDuty after 3s, on-call after 6s. */
-export function queueSlo(extra: { for?: string; resolveAfter?: string; noDataFor?: string; after?: [string, string] } = {}): string {
+export function queueSlo(
+  extra: { for?: string; resolveAfter?: string; noDataFor?: string; after?: [string, string] } = {},
+): string {
   const [pd, oncall] = extra.after ?? ['3s', '6s'];
   return `apiVersion: sloe/v1
 kind: EscalationPolicy
@@ -122,10 +126,20 @@ export async function writeSlos(dir: string, text: string): Promise<string> {
 export const ENGINE_TEST_TUNING = { lockDurationMs: 3000, stalledIntervalMs: 1000 };
 
 /** Starts an engine on the stack with a fresh Redis prefix (or the given one, to share with replicas). */
-export async function startEngine(stack: Stack, paths: string[], { prefix: given, env: extraEnv, ...options }: Partial<EngineOptions> & { prefix?: string } = {}) {
+export async function startEngine(
+  stack: Stack,
+  paths: string[],
+  { prefix: given, env: extraEnv, ...options }: Partial<EngineOptions> & { prefix?: string } = {},
+) {
   const capture = new LogCapture();
   const prefix = given ?? `t${randomBytes(4).toString('hex')}`;
-  const env = { REDIS_URL: stack.redis.url, PROMETHEUS_URL: stack.prometheus.url, SLOE_REDIS_PREFIX: prefix, LOG_LEVEL: 'debug', ...extraEnv };
+  const env = {
+    REDIS_URL: stack.redis.url,
+    PROMETHEUS_URL: stack.prometheus.url,
+    SLOE_REDIS_PREFIX: prefix,
+    LOG_LEVEL: 'debug',
+    ...extraEnv,
+  };
   const engine = await Engine.start({
     paths,
     env,
@@ -142,7 +156,11 @@ export async function startEngine(stack: Stack, paths: string[], { prefix: given
 }
 
 /** Polls until `check` returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

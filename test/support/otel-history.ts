@@ -17,12 +17,26 @@ export const END = D + DAY;
 export const at = (h: number, m = 0): number => D + h * HOUR + m * MIN;
 
 const JOB = { job: 'assistant' };
-const MODEL = { ...JOB, gen_ai_system: 'anthropic', gen_ai_request_model: 'claude-sonnet', gen_ai_operation_name: 'chat' };
+const MODEL = {
+  ...JOB,
+  gen_ai_system: 'anthropic',
+  gen_ai_request_model: 'claude-sonnet',
+  gen_ai_operation_name: 'chat',
+};
 const BUCKETS = ['1', '2.5', '5', '10', '+Inf'] as const;
 
 /** What happens in the minute ending at t (counters) or at t (gauges). */
 function minute(t: number, episodes: boolean) {
-  const m = { requests: 100, errorShare: 0, slow: false, inputTokens: 1000, hitShare: 0.4, guardrailShare: 0, queue: 20, evalScore: 80 };
+  const m = {
+    requests: 100,
+    errorShare: 0,
+    slow: false,
+    inputTokens: 1000,
+    hitShare: 0.4,
+    guardrailShare: 0,
+    queue: 20,
+    evalScore: 80,
+  };
   if (!episodes) return m;
   const counted = (a: number, b: number) => t > a && t <= b;
   const held = (a: number, b: number) => t >= a && t < b;
@@ -39,7 +53,10 @@ function minute(t: number, episodes: boolean) {
 
 /** The history; `episodes: false` gives the same service without any incident (and without any error). */
 export function otelHistory(episodes: boolean): SeriesHistory[] {
-  const series = new Map<string, { name: string; labels: Record<string, string>; total: number; samples: Array<[number, number]> }>();
+  const series = new Map<
+    string,
+    { name: string; labels: Record<string, string>; total: number; samples: Array<[number, number]> }
+  >();
   const add = (name: string, labels: Record<string, string>, t: number, inc: number, create = true) => {
     const key = name + JSON.stringify(labels);
     let s = series.get(key);
@@ -57,7 +74,14 @@ export function otelHistory(episodes: boolean): SeriesHistory[] {
     s.samples.push([t, v]);
   };
   const histogram = (labels: Record<string, string>, t: number, n: number, slow: boolean, create: boolean) => {
-    for (const le of BUCKETS) add('gen_ai_client_operation_duration_seconds_bucket', { ...labels, le }, t, le === '1' ? 0 : le === '2.5' || le === '5' ? (slow ? 0 : n) : n, create);
+    for (const le of BUCKETS)
+      add(
+        'gen_ai_client_operation_duration_seconds_bucket',
+        { ...labels, le },
+        t,
+        le === '1' ? 0 : le === '2.5' || le === '5' ? (slow ? 0 : n) : n,
+        create,
+      );
     add('gen_ai_client_operation_duration_seconds_count', labels, t, n, create);
     add('gen_ai_client_operation_duration_seconds_sum', labels, t, n * (slow ? 8 : 2), create);
   };

@@ -17,7 +17,11 @@ export interface SloeProcess {
 }
 
 export function spawnSloe(args: string[], env: NodeJS.ProcessEnv, port: number): SloeProcess {
-  const child = spawn(process.execPath, [SLOE, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'debug', SLOE_PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SLOE, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'debug', SLOE_PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: LogLine[] = [];
   const stderr: string[] = [];
   let buffer = '';
@@ -44,7 +48,8 @@ export function spawnSloe(args: string[], env: NodeJS.ProcessEnv, port: number):
       for (;;) {
         const found = lines.find(match);
         if (found) return found;
-        if (child.exitCode !== null) throw new Error(`sloe exited (${child.exitCode}) while waiting for ${what}: ${stderr.join('')}`);
+        if (child.exitCode !== null)
+          throw new Error(`sloe exited (${child.exitCode}) while waiting for ${what}: ${stderr.join('')}`);
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
         await sleep(50);
       }
@@ -57,7 +62,11 @@ export function spawnSloe(args: string[], env: NodeJS.ProcessEnv, port: number):
  * a request a stand-in holds, by the stand-in's view of its peer. Linux: the socket's inode in /proc/net/tcp, then the
  * process whose file descriptors include it.
  */
-export async function pidOfConnection(clientPort: number, pids: readonly number[], serverPort?: number): Promise<number | undefined> {
+export async function pidOfConnection(
+  clientPort: number,
+  pids: readonly number[],
+  serverPort?: number,
+): Promise<number | undefined> {
   const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {

@@ -27,7 +27,11 @@ function finalAnswer(text: string): string {
  * `halfClose` the socket's writing side is closed after the last part (a client that stops sending); with `gapMs`
  * it waits that long between parts (a slow client). With `headOnly` (a HEAD request) the answer ends with its headers.
  */
-export function rawRequest(port: number, parts: Array<string | Buffer>, options: { timeoutMs?: number; halfClose?: boolean; headOnly?: boolean; gapMs?: number } = {}): Promise<RawAnswer> {
+export function rawRequest(
+  port: number,
+  parts: Array<string | Buffer>,
+  options: { timeoutMs?: number; halfClose?: boolean; headOnly?: boolean; gapMs?: number } = {},
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
@@ -39,7 +43,11 @@ export function rawRequest(port: number, parts: Array<string | Buffer>, options:
       socket.destroy();
       const text = finalAnswer(Buffer.concat(chunks).toString('latin1'));
       const status = STATUS_LINE.exec(text)?.[1];
-      resolve({ status: status === undefined ? undefined : Number(status), text, ...(error && status === undefined ? { error } : {}) });
+      resolve({
+        status: status === undefined ? undefined : Number(status),
+        text,
+        ...(error && status === undefined ? { error } : {}),
+      });
     };
     const timer = setTimeout(() => finish('timed out'), options.timeoutMs ?? 10_000);
     socket.on('data', (d: Buffer) => {

@@ -27,10 +27,16 @@ export class OnCallChannel implements Channel {
   async step({ incident, step, stepKey, log, now, group }: StepContext): Promise<DeliveryResult> {
     if (step.notify !== 'oncall') return { ok: false, retry: false, error: `not an on-call step: ${step.notify}` };
     const schedule = this.config().schedules.get(step.schedule);
-    if (!schedule) return { ok: false, retry: false, error: `on-call schedule ${step.schedule} is not in the configuration any more` };
+    if (!schedule)
+      return {
+        ok: false,
+        retry: false,
+        error: `on-call schedule ${step.schedule} is not in the configuration any more`,
+      };
     const onCall = onCallAt(schedule, now());
     const member = onCall.member;
-    if (!member) return { ok: false, retry: false, error: `nobody is on call for ${schedule.name} and it has no fallback` };
+    if (!member)
+      return { ok: false, retry: false, error: `nobody is on call for ${schedule.name} and it has no fallback` };
     const why = onCall.source === 'rotation' ? `on call for ${schedule.name}` : `${onCall.source} of ${schedule.name}`;
     const refs: Record<string, string> = { 'oncall.member': member.name, 'oncall.source': onCall.source };
     const done: string[] = [];
@@ -46,7 +52,9 @@ export class OnCallChannel implements Channel {
       // Plain text: this detail goes to the audit trail and, escaped, into the incident's thread.
       done.push(`paged ${member.name} (Slack user ${member.slack}, ${why}) by Slack DM`);
     } else {
-      logNotification(log, this.name, stepKey, `oncall ${schedule.name}: ${member.name} (${onCall.source})`, incident, { member: member.name });
+      logNotification(log, this.name, stepKey, `oncall ${schedule.name}: ${member.name} (${onCall.source})`, incident, {
+        member: member.name,
+      });
       done.push(`paged ${member.name} (${why})${this.slack ? ': no Slack id on record' : ''}`);
     }
 
@@ -54,7 +62,11 @@ export class OnCallChannel implements Channel {
     if (this.pagerduty?.apiToken && member.pagerduty && dedupKey) {
       const r = await reassign(this.pagerduty, dedupKey, member.pagerduty, member.email ?? this.pagerduty.from);
       done.push(r.ok ? `PagerDuty incident reassigned to ${member.name}` : `PagerDuty reassignment failed: ${r.error}`);
-      if (!r.ok) log.warn({ event: 'reassign-failed', member: member.name, error: r.error }, `could not reassign the PagerDuty incident to ${member.name}`);
+      if (!r.ok)
+        log.warn(
+          { event: 'reassign-failed', member: member.name, error: r.error },
+          `could not reassign the PagerDuty incident to ${member.name}`,
+        );
     }
     return { ok: true, refs, detail: done.join('; ') };
   }

@@ -45,7 +45,11 @@ function failure(e: unknown, config: PagerDutyConfig, what: string): DeliveryRes
   if (e !== null && typeof e === 'object' && 'status' in e && typeof (e as Response).status === 'number') {
     const res = e as Response;
     const verdict = classifyHttp(res.status, res.headers?.get('retry-after'));
-    return { ok: false, retry: verdict.retry || verdict.ok, error: `${what} answered ${res.status} with a body that is not JSON` };
+    return {
+      ok: false,
+      retry: verdict.retry || verdict.ok,
+      error: `${what} answered ${res.status} with a body that is not JSON`,
+    };
   }
   const aborted = e instanceof Error && (e.name === 'AbortError' || /aborted/i.test(e.message));
   const message = aborted ? `no answer within ${config.timeoutMs} ms` : e instanceof Error ? e.message : String(e);
@@ -53,7 +57,10 @@ function failure(e: unknown, config: PagerDutyConfig, what: string): DeliveryRes
 }
 
 /** Sends one Events API v2 event (trigger, acknowledge or resolve); a refusal says PagerDuty's HTTP status. */
-export async function sendEvent(config: PagerDutyConfig, data: EventPayloadV2): Promise<DeliveryResult & { status?: number }> {
+export async function sendEvent(
+  config: PagerDutyConfig,
+  data: EventPayloadV2,
+): Promise<DeliveryResult & { status?: number }> {
   const where = `PagerDuty Events API at ${redactUrls(`https://${config.eventsServer}`)}`;
   try {
     const res = await withTimeout(config.timeoutMs, (signal) =>
@@ -63,26 +70,44 @@ export async function sendEvent(config: PagerDutyConfig, data: EventPayloadV2): 
     if (verdict.ok) return { ok: true, detail: `${data.event_action} accepted (${res.status})` };
     const reason = (res.data as { message?: string; errors?: string[] } | undefined) ?? {};
     const error = `${where} answered ${res.status}: ${[reason.message, ...(reason.errors ?? [])].filter(Boolean).join('; ') || res.statusText}`;
-    return { ok: false, retry: verdict.retry, error, status: res.status, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}) };
+    return {
+      ok: false,
+      retry: verdict.retry,
+      error,
+      status: res.status,
+      ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
+    };
   } catch (e) {
     return failure(e, config, where);
   }
 }
 
 /** Reassigns the PagerDuty incident of a dedup key to a user (REST API). */
-export async function reassign(config: PagerDutyConfig, dedupKey: string, userId: string, from: string | undefined): Promise<DeliveryResult> {
+export async function reassign(
+  config: PagerDutyConfig,
+  dedupKey: string,
+  userId: string,
+  from: string | undefined,
+): Promise<DeliveryResult> {
   if (!config.apiToken) return { ok: false, retry: false, error: 'PAGERDUTY_API_TOKEN is not set' };
   const where = `PagerDuty REST API at ${redactUrls(`https://${config.apiServer}`)}`;
   try {
     return await withTimeout(config.timeoutMs, async (signal) => {
-      const pd = api({ token: config.apiToken, server: config.apiServer, ...fetchOptions(config, signal) } as Parameters<typeof api>[0] & { token: string });
+      const pd = api({
+        token: config.apiToken,
+        server: config.apiServer,
+        ...fetchOptions(config, signal),
+      } as Parameters<typeof api>[0] & { token: string });
       const found = await pd.get('/incidents', { queryParameters: { incident_key: dedupKey } } as never);
       const verdict = classifyHttp(found.status, found.headers.get('retry-after'));
-      if (!verdict.ok) return { ok: false, retry: verdict.retry, error: `${where} answered ${found.status} looking up the incident` };
+      if (!verdict.ok)
+        return { ok: false, retry: verdict.retry, error: `${where} answered ${found.status} looking up the incident` };
       const incident = (found.data as { incidents?: Array<{ id: string }> }).incidents?.[0];
       if (!incident) return { ok: false, retry: true, error: `${where} has no incident with key ${dedupKey} yet` };
       const put = await pd.put(`/incidents/${incident.id}`, {
-        data: { incident: { type: 'incident_reference', assignments: [{ assignee: { id: userId, type: 'user_reference' } }] } },
+        data: {
+          incident: { type: 'incident_reference', assignments: [{ assignee: { id: userId, type: 'user_reference' } }] },
+        },
         headers: from ? { From: from } : {},
       } as never);
       const done = classifyHttp(put.status, put.headers.get('retry-after'));

@@ -54,7 +54,10 @@ export class PagerDutyChannel implements Channel {
   private routingKey(step: Step | undefined): { key?: string; error?: string } {
     if (step?.notify === 'pagerduty' && step.routingKey) {
       const { value, missing, refused } = expandReferences(step.routingKey, 'routingKey', this.env);
-      if (refused.length > 0) return { error: `routingKey ${step.routingKey} names a variable that specs may not read: ${refused.join(', ')}` };
+      if (refused.length > 0)
+        return {
+          error: `routingKey ${step.routingKey} names a variable that specs may not read: ${refused.join(', ')}`,
+        };
       if (missing.length === 0 && value) return { key: value };
     }
     return { key: this.config.routingKey };
@@ -64,13 +67,28 @@ export class PagerDutyChannel implements Channel {
     if (step.notify !== 'pagerduty') return { ok: false, retry: false, error: `not a PagerDuty step: ${step.notify}` };
     const { key: routingKey, error } = this.routingKey(step);
     if (error) return { ok: false, retry: false, error };
-    if (!routingKey) return { ok: false, retry: false, error: "no routing key: set PAGERDUTY_ROUTING_KEY or the step's routingKey variable" };
+    if (!routingKey)
+      return {
+        ok: false,
+        retry: false,
+        error: "no routing key: set PAGERDUTY_ROUTING_KEY or the step's routingKey variable",
+      };
     const bounded = boundedLabels(incident.labels);
     // A group's PagerDuty incident is its leader's (one dedup key per group): the summary counts the others.
     const others = group && group.length > 1 ? ` (and ${group.length - 1} more incident(s) of its group)` : '';
-    const summary = truncate(`[${incident.severity}] ${incident.sloId}${formatLabels(bounded.labels)}: ${incident.message}${others}`, 1024);
+    const summary = truncate(
+      `[${incident.severity}] ${incident.sloId}${formatLabels(bounded.labels)}: ${incident.message}${others}`,
+      1024,
+    );
     const links = [
-      ...(incident.dashboard.url ? [{ href: incident.dashboard.url, text: `Dashboard: ${incident.dashboard.title} (owner ${incident.dashboard.owner})` }] : []),
+      ...(incident.dashboard.url
+        ? [
+            {
+              href: incident.dashboard.url,
+              text: `Dashboard: ${incident.dashboard.title} (owner ${incident.dashboard.owner})`,
+            },
+          ]
+        : []),
       ...(incident.runbook ? [{ href: incident.runbook, text: 'Runbook' }] : []),
       ...(incident.refs['slack.permalink'] ? [{ href: incident.refs['slack.permalink'], text: 'Slack thread' }] : []),
     ];
@@ -89,7 +107,9 @@ export class PagerDutyChannel implements Channel {
         custom_details: {
           slo: incident.sloId,
           labels: bounded.labels,
-          ...(bounded.omitted > 0 ? { labels_omitted: `${bounded.omitted} more labels (at most ${MAX_LABELS} are sent)` } : {}),
+          ...(bounded.omitted > 0
+            ? { labels_omitted: `${bounded.omitted} more labels (at most ${MAX_LABELS} are sent)` }
+            : {}),
           value: truncate(incident.message, MAX_DETAIL),
           condition: incident.condition,
           objective: incident.objective,
@@ -98,14 +118,26 @@ export class PagerDutyChannel implements Channel {
           dashboard: incident.dashboard.url ?? incident.dashboard.id,
           runbook: incident.runbook,
           sloe_incident: incident.id,
-          ...(group && group.length > 1 ? { group: group.slice(0, 20).map((m) => ({ slo: m.sloId, labels: boundedLabels(m.labels).labels, status: m.status })), group_size: group.length } : {}),
+          ...(group && group.length > 1
+            ? {
+                group: group
+                  .slice(0, 20)
+                  .map((m) => ({ slo: m.sloId, labels: boundedLabels(m.labels).labels, status: m.status })),
+                group_size: group.length,
+              }
+            : {}),
         },
       },
       links,
     };
     // The minimal event PagerDuty needs: what a full one that is refused (400: too large, a field it does not take)
     // is sent again as, once, so that the page is never lost to its details.
-    const minimal = { routing_key: routingKey, event_action: 'trigger' as const, dedup_key: full.dedup_key, payload: { summary, source: incident.service, severity: step.severity } };
+    const minimal = {
+      routing_key: routingKey,
+      event_action: 'trigger' as const,
+      dedup_key: full.dedup_key,
+      payload: { summary, source: incident.service, severity: step.severity },
+    };
     const oversized = Buffer.byteLength(JSON.stringify(full)) > PAGERDUTY_MAX_EVENT_BYTES;
     let result = await sendEvent(this.config, oversized ? minimal : full);
     let note = oversized ? ` (details left out: the event would be over ${PAGERDUTY_MAX_EVENT_BYTES / 1024} KB)` : '';
@@ -115,8 +147,18 @@ export class PagerDutyChannel implements Channel {
       note = ` (the full event was refused — ${refused} — and a minimal one sent)`;
     }
     const key = dedupKey(incident);
-    if (!result.ok) return { ok: false, retry: result.retry, error: result.error, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) };
-    return { ok: true, refs: { 'pagerduty.dedupKey': key, [`${ARMING_REF}${incident.rearms}`]: key, 'pagerduty.step': stepKey }, detail: `PagerDuty incident triggered (${step.severity})${note}` };
+    if (!result.ok)
+      return {
+        ok: false,
+        retry: result.retry,
+        error: result.error,
+        ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+      };
+    return {
+      ok: true,
+      refs: { 'pagerduty.dedupKey': key, [`${ARMING_REF}${incident.rearms}`]: key, 'pagerduty.step': stepKey },
+      detail: `PagerDuty incident triggered (${step.severity})${note}`,
+    };
   }
 
   /** The keys PagerDuty incidents were triggered with, by arming. */
@@ -135,11 +177,16 @@ export class PagerDutyChannel implements Channel {
     let keys: string[];
     if (update === 'escalated' && incident.previousAck) {
       action = 'resolve';
-      keys = this.keys(incident).filter((k) => k.arming < incident.rearms).map((k) => k.key);
+      keys = this.keys(incident)
+        .filter((k) => k.arming < incident.rearms)
+        .map((k) => k.key);
     } else if (update === 'acknowledged' || update === 'resolved') {
       if (origin === this.name) return undefined;
       action = update === 'acknowledged' ? 'acknowledge' : 'resolve';
-      keys = update === 'acknowledged' ? [current] : [...new Set([...this.keys(incident).map((k) => k.key), incident.refs['pagerduty.dedupKey']])];
+      keys =
+        update === 'acknowledged'
+          ? [current]
+          : [...new Set([...this.keys(incident).map((k) => k.key), incident.refs['pagerduty.dedupKey']])];
       if (update === 'acknowledged' && incident.refs['pagerduty.dedupKey'] !== current) return undefined;
     } else {
       return undefined;
@@ -152,10 +199,18 @@ export class PagerDutyChannel implements Channel {
     if (!routingKey) return { ok: false, retry: false, error: 'no routing key to tell PagerDuty' };
     for (const key of keys) {
       const summary = key === current ? incident.message : `superseded by ${current}: ${incident.message}`;
-      const result = await sendEvent(this.config, { routing_key: routingKey, event_action: action, dedup_key: key, payload: { summary, source: incident.service, severity: 'info' } });
+      const result = await sendEvent(this.config, {
+        routing_key: routingKey,
+        event_action: action,
+        dedup_key: key,
+        payload: { summary, source: incident.service, severity: 'info' },
+      });
       if (!result.ok) return result;
     }
-    const what = update === 'escalated' ? `earlier PagerDuty incident(s) resolved: ${keys.join(', ')}` : `PagerDuty incident ${update}`;
+    const what =
+      update === 'escalated'
+        ? `earlier PagerDuty incident(s) resolved: ${keys.join(', ')}`
+        : `PagerDuty incident ${update}`;
     return { ok: true, detail: what };
   }
 }

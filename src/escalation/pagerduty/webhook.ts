@@ -25,7 +25,9 @@ export function verifyPagerDutySignature(secret: string, body: string, header: s
 }
 
 /** What the webhook acts with; it reads the incident first: one about an earlier arming of it is ignored. */
-export type WebhookActions = Pick<IncidentActions, 'acknowledge' | 'resolve'> & { readonly store: Pick<IncidentStore, 'get'> };
+export type WebhookActions = Pick<IncidentActions, 'acknowledge' | 'resolve'> & {
+  readonly store: Pick<IncidentStore, 'get'>;
+};
 
 /** The parts of a v3 webhook event sloe reads; anything else in it may be there or not. */
 const WebhookBody = z.looseObject({
@@ -42,7 +44,10 @@ export function pagerDutyWebhook(secret: string, actions: WebhookActions, log: L
     const body = await readBody(req);
     const signature = req.headers['x-pagerduty-signature'];
     if (!verifyPagerDutySignature(secret, body, Array.isArray(signature) ? signature.join(',') : signature)) {
-      log.warn({ event: 'webhook-rejected', source: 'pagerduty' }, 'PagerDuty webhook with a missing or wrong signature refused');
+      log.warn(
+        { event: 'webhook-rejected', source: 'pagerduty' },
+        'PagerDuty webhook with a missing or wrong signature refused',
+      );
       return sendJson(res, 401, { error: 'invalid signature' });
     }
     let json: unknown;
@@ -57,7 +62,8 @@ export function pagerDutyWebhook(secret: string, actions: WebhookActions, log: L
       return sendJson(res, 400, { error: 'body is not JSON' });
     }
     const parsed = WebhookBody.safeParse(json);
-    if (!parsed.success) return sendJson(res, 400, { error: 'body is not a PagerDuty v3 webhook event ({"event":{"event_type":…}})' });
+    if (!parsed.success)
+      return sendJson(res, 400, { error: 'body is not a PagerDuty v3 webhook event ({"event":{"event_type":…}})' });
     const { event } = parsed.data;
     const type = event.event_type;
     const key = parseDedupKey(event.data?.incident_key ?? undefined);
@@ -68,10 +74,16 @@ export function pagerDutyWebhook(secret: string, actions: WebhookActions, log: L
     const { id } = key;
     const incident = await actions.store.get(id);
     if (incident && incident.rearms !== key.arming) {
-      log.info({ event: 'webhook-superseded', source: 'pagerduty', incidentId: id, type }, `PagerDuty ${type} about an earlier arming of incident ${id}: ignored`);
+      log.info(
+        { event: 'webhook-superseded', source: 'pagerduty', incidentId: id, type },
+        `PagerDuty ${type} about an earlier arming of incident ${id}: ignored`,
+      );
       return sendJson(res, 200, { result: 'ignored' });
     }
-    const result = type === 'incident.acknowledged' ? await actions.acknowledge(id, by, 'pagerduty') : await actions.resolve(id, by, 'pagerduty');
+    const result =
+      type === 'incident.acknowledged'
+        ? await actions.acknowledge(id, by, 'pagerduty')
+        : await actions.resolve(id, by, 'pagerduty');
     sendJson(res, 200, { result });
   };
 }

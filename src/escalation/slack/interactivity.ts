@@ -11,7 +11,15 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, type BlockAction, type BlockElementAction, type Logger as BoltLogger, LogLevel, type Receiver, type RespondFn } from '@slack/bolt';
+import {
+  App,
+  type BlockAction,
+  type BlockElementAction,
+  type Logger as BoltLogger,
+  LogLevel,
+  type Receiver,
+  type RespondFn,
+} from '@slack/bolt';
 import { DEFAULT_SNOOZE_MS, type Incident } from '../../incident/model.js';
 import type { IncidentActions, IncidentStore, Logger } from '../../incident/ports.js';
 import type { Config, OnCallSchedule } from '../../rules/model.js';
@@ -33,7 +41,13 @@ export const MAX_FUTURE_SECONDS = 5;
 export const BUTTON_SILENCE_MS = 2 * 3600_000;
 
 /** Checks a Slack request signature (`v0=` HMAC-SHA256 of `v0:timestamp:body`) and its timestamp. */
-export function verifySlackRequest(secret: string, body: string, timestamp: string | undefined, signature: string | undefined, nowMs: number): string | undefined {
+export function verifySlackRequest(
+  secret: string,
+  body: string,
+  timestamp: string | undefined,
+  signature: string | undefined,
+  nowMs: number,
+): string | undefined {
   if (!timestamp || !signature) return 'missing signature headers';
   if (!/^\d+$/.test(timestamp)) return 'malformed timestamp';
   const age = Math.floor(nowMs / 1000) - Number(timestamp);
@@ -66,7 +80,8 @@ export const REPLAY_TTL_MS = (MAX_AGE_SECONDS + MAX_FUTURE_SECONDS) * 1000;
 type Choice = { incidentId: string; ms: number } | { incidentId: string; problem: string };
 
 function choice(action: string, element: BlockElementAction): Choice {
-  if (action === ACTIONS.snooze && element.type === 'static_select') return parseSnoozeValue(element.selected_option.value);
+  if (action === ACTIONS.snooze && element.type === 'static_select')
+    return parseSnoozeValue(element.selected_option.value);
   // Acknowledge and Resolve buttons, and the *Snooze 1h* button of a message posted before the menu existed.
   return { incidentId: element.type === 'button' ? (element.value ?? '') : '', ms: DEFAULT_SNOOZE_MS };
 }
@@ -186,7 +201,12 @@ export function createSlackApp(options: {
     tokenVerificationEnabled: false,
     // The Web API client would retry for about 30 minutes and pause every call on a rate limit; sloe's retry stage
     // decides instead, per incident.
-    clientOptions: { ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000 },
+    clientOptions: {
+      ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      timeout: 10_000,
+    },
   });
   const responders = new Responders(app.client, options.now);
 
@@ -198,14 +218,20 @@ export function createSlackApp(options: {
         await app.client.chat.postEphemeral({ channel, user: body.user.id, text });
         return;
       } catch (e) {
-        log.warn({ event: 'slack-ephemeral-failed', channel, error: describeSlackError(e) }, `Slack: could not post an ephemeral answer in ${channel} (${describeSlackError(e)}); trying the response_url`);
+        log.warn(
+          { event: 'slack-ephemeral-failed', channel, error: describeSlackError(e) },
+          `Slack: could not post an ephemeral answer in ${channel} (${describeSlackError(e)}); trying the response_url`,
+        );
       }
     }
     try {
       if (!respond) throw new Error('the click has no response_url');
       await respond({ response_type: 'ephemeral', replace_original: false, text });
     } catch (e) {
-      log.error({ event: 'slack-answer-failed', error: (e as Error).message }, `Slack: could not answer ${body.user.id}: ${(e as Error).message}`);
+      log.error(
+        { event: 'slack-answer-failed', error: (e as Error).message },
+        `Slack: could not answer ${body.user.id}: ${(e as Error).message}`,
+      );
     }
   };
 
@@ -218,13 +244,26 @@ export function createSlackApp(options: {
         `Slack: cannot check user group ${u.group} of policy ${policy} (${u.error}); its members cannot act from Slack until it can`,
       );
     }
-    await options.incidents().addAudit(incident.id, { at: options.now(), type: 'refused', by, detail: refusalDetail(incident.policy, label, unresolved) });
-    log.warn({ event: 'slack-action-refused', action: label, incidentId: incident.id, traceId: incident.traceId, by, policy }, `Slack ${label} by ${by} refused: not a responder of policy ${policy}`);
+    await options.incidents().addAudit(incident.id, {
+      at: options.now(),
+      type: 'refused',
+      by,
+      detail: refusalDetail(incident.policy, label, unresolved),
+    });
+    log.warn(
+      { event: 'slack-action-refused', action: label, incidentId: incident.id, traceId: incident.traceId, by, policy },
+      `Slack ${label} by ${by} refused: not a responder of policy ${policy}`,
+    );
   };
 
-  const notRecorded = (label: string, id: string, why: string) => `Your ${label} of incident ${id} was NOT recorded: ${why}. Nothing was changed; please try again in a moment.`;
+  const notRecorded = (label: string, id: string, why: string) =>
+    `Your ${label} of incident ${id} was NOT recorded: ${why}. Nothing was changed; please try again in a moment.`;
 
-  const clicked = (action: string, label: string, run: (id: string, by: string, ms: number, deadline: number) => Promise<string>) =>
+  const clicked = (
+    action: string,
+    label: string,
+    run: (id: string, by: string, ms: number, deadline: number) => Promise<string>,
+  ) =>
     app.action<BlockAction>(action, async ({ ack, body, action: element, respond }) => {
       const deadline = Date.now() + ANSWER_WITHIN_MS;
       const user = body.user;
@@ -242,32 +281,55 @@ export function createSlackApp(options: {
           }
         }
         if ('problem' in chosen) {
-          log.warn({ event: 'slack-action-invalid', action: label, incidentId: id, by, problem: chosen.problem }, `Slack ${label} by ${by}: ${chosen.problem}`);
+          log.warn(
+            { event: 'slack-action-invalid', action: label, incidentId: id, by, problem: chosen.problem },
+            `Slack ${label} by ${by}: ${chosen.problem}`,
+          );
           return { say: `${escapeText(chosen.problem)}; nothing was changed.` };
         }
         return { result: await run(id, by, chosen.ms, deadline) };
       };
       const done = work().catch((e: Error) => ({ result: `failed: ${e.message}` }));
       let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([done, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))))]);
+      const outcome = await Promise.race([
+        done,
+        new Promise<undefined>(
+          (resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))),
+        ),
+      ]);
       clearTimeout(timer);
       await ack();
       if (outcome === undefined) {
         const why = `sloe could not store it within ${ANSWER_WITHIN_MS / 1000} s (Redis is not answering)`;
-        log.error({ event: 'slack-action-not-recorded', action, incidentId: id, by }, `Slack ${action} by ${by}: not recorded, ${why}`);
+        log.error(
+          { event: 'slack-action-not-recorded', action, incidentId: id, by },
+          `Slack ${action} by ${by}: not recorded, ${why}`,
+        );
         await tell(body, notRecorded(label, id, why), respond);
         // Made after all (Redis answered just in time after the deadline passed here): say so too.
         const late = await done;
         if ('result' in late && late.result === 'done') {
-          log.warn({ event: 'slack-action', action, incidentId: id, by, result: 'done', late: true }, `Slack ${action} by ${by}: recorded after all`);
+          log.warn(
+            { event: 'slack-action', action, incidentId: id, by, result: 'done', late: true },
+            `Slack ${action} by ${by}: recorded after all`,
+          );
           await tell(body, `Your ${label} of incident ${id} was recorded after all.`, respond);
         }
         return;
       }
       if ('say' in outcome) return tell(body, outcome.say, respond);
-      log.info({ event: 'slack-action', action, incidentId: id, by, result: outcome.result }, `Slack ${action} by ${by}: ${outcome.result}`);
-      if (outcome.result.startsWith('failed: ')) await tell(body, notRecorded(label, id, outcome.result.slice('failed: '.length)), respond);
-      else if (outcome.result === 'expired') await tell(body, notRecorded(label, id, `sloe could not store it within ${ANSWER_WITHIN_MS / 1000} s`), respond);
+      log.info(
+        { event: 'slack-action', action, incidentId: id, by, result: outcome.result },
+        `Slack ${action} by ${by}: ${outcome.result}`,
+      );
+      if (outcome.result.startsWith('failed: '))
+        await tell(body, notRecorded(label, id, outcome.result.slice('failed: '.length)), respond);
+      else if (outcome.result === 'expired')
+        await tell(
+          body,
+          notRecorded(label, id, `sloe could not store it within ${ANSWER_WITHIN_MS / 1000} s`),
+          respond,
+        );
     });
   clicked(ACTIONS.ack, 'Ack', (id, by, _ms, deadline) => options.actions().acknowledge(id, by, 'slack', deadline));
   clicked(ACTIONS.resolve, 'Resolve', (id, by, _ms, deadline) => options.actions().resolve(id, by, 'slack', deadline));
@@ -277,10 +339,24 @@ export function createSlackApp(options: {
     if (!incident) return 'missing';
     const now = options.now();
     // The SLO instance, whichever incident it opens in the next two hours.
-    const matchers = [`service = ${incident.service}`, `slo = ${incident.slo}`, ...Object.entries(incident.labels).map(([k, v]) => `${k} = ${v}`)];
-    const made = await options.actions().silence({ matchers, reason: `Silence 2h from Slack on incident ${incident.id} (${incident.sloId})`, by, endsAt: now + BUTTON_SILENCE_MS }, 'slack');
+    const matchers = [
+      `service = ${incident.service}`,
+      `slo = ${incident.slo}`,
+      ...Object.entries(incident.labels).map(([k, v]) => `${k} = ${v}`),
+    ];
+    const made = await options.actions().silence(
+      {
+        matchers,
+        reason: `Silence 2h from Slack on incident ${incident.id} (${incident.sloId})`,
+        by,
+        endsAt: now + BUTTON_SILENCE_MS,
+      },
+      'slack',
+    );
     if (made instanceof Error) return `refused: ${made.message}`;
-    await options.incidents().addAudit(id, { at: now, type: 'note', by, detail: `silenced for 2h via slack (silence ${made.id})` });
+    await options
+      .incidents()
+      .addAudit(id, { at: now, type: 'note', by, detail: `silenced for 2h via slack (silence ${made.id})` });
     return `silence ${made.id}`;
   });
   app.error(async (e) => {
@@ -296,10 +372,12 @@ export function createSlackApp(options: {
     const userId = form.get('user_id') ?? '';
     const by = `${form.get('user_name') ?? userId} (${userId})`;
     const words = (form.get('text') ?? '').trim().split(/\s+/).filter(Boolean);
-    const usage = 'Usage: `/sloe silence DURATION MATCHER… REASON…`, e.g. `/sloe silence 2h service=checkout slo=~latency-.* database migration` (at most 7d; a reason is required)';
+    const usage =
+      'Usage: `/sloe silence DURATION MATCHER… REASON…`, e.g. `/sloe silence 2h service=checkout slo=~latency-.* database migration` (at most 7d; a reason is required)';
     if (words[0] !== 'silence') return usage;
     const ms = parseDuration(words[1] ?? '');
-    if (ms === undefined || ms <= 0) return `${escapeText(`"${words[1] ?? ''}" is not a duration such as 2h.`)} ${usage}`;
+    if (ms === undefined || ms <= 0)
+      return `${escapeText(`"${words[1] ?? ''}" is not a duration such as 2h.`)} ${usage}`;
     let i = 2;
     const matchers: string[] = [];
     for (; i < words.length && /^[a-zA-Z_][a-zA-Z0-9_]*(=~|!~|!=|=)/.test(words[i]!); i++) matchers.push(words[i]!);
@@ -313,20 +391,26 @@ export function createSlackApp(options: {
     if (bad) return escapeText(bad.message);
     const silence = { matchers: parsed.filter((m): m is Exclude<typeof m, Error> => !(m instanceof Error)) };
     const slos = config.slos.filter((slo) => couldMatch(silence, slo));
-    if (slos.length === 0) return escapeText(`The silence would match no SLO (${matchers.join(', ')}): nothing was silenced.`);
+    if (slos.length === 0)
+      return escapeText(`The silence would match no SLO (${matchers.join(', ')}): nothing was silenced.`);
     for (const name of new Set(slos.map((slo) => slo.escalation))) {
       const policy = config.policies.get(name);
       if (!policy) continue;
       const verdict = await responders.check(policy, config.schedules, userId);
       if (!verdict.allowed) {
-        log.warn({ event: 'slack-action-refused', action: 'silence', by, policy: name }, `Slack /sloe silence by ${by} refused: not a responder of policy ${name}`);
+        log.warn(
+          { event: 'slack-action-refused', action: 'silence', by, policy: name },
+          `Slack /sloe silence by ${by} refused: not a responder of policy ${name}`,
+        );
         return escapeText(`Only responders of policy ${name} may silence its SLOs: nothing was silenced.`);
       }
     }
     const made = await options.actions().silence({ matchers, reason, by, endsAt: options.now() + ms }, 'slack');
     if (made instanceof Error) return escapeText(`${made.message}: nothing was silenced.`);
     const until = made.silence.window.kind === 'fixed' ? new Date(made.silence.window.endsAt).toISOString() : '';
-    return escapeText(`Silence ${made.id} until ${until} (${slos.length} SLO(s): ${slos.map((s) => s.id).join(', ')}): ${reason}`);
+    return escapeText(
+      `Silence ${made.id} until ${until} (${slos.length} SLO(s): ${slos.map((s) => s.id).join(', ')}): ${reason}`,
+    );
   };
 
   const work = new QuietQueue<{ payload: Record<string, unknown>; answer: () => void }>(({ payload, answer }) => {
@@ -345,7 +429,13 @@ export function createSlackApp(options: {
         const v = req.headers[name];
         return Array.isArray(v) ? v[0] : v;
       };
-      const problem = verifySlackRequest(options.signingSecret, body, header('x-slack-request-timestamp'), header('x-slack-signature'), options.now());
+      const problem = verifySlackRequest(
+        options.signingSecret,
+        body,
+        header('x-slack-request-timestamp'),
+        header('x-slack-signature'),
+        options.now(),
+      );
       if (problem) {
         log.warn({ event: 'slack-request-rejected', reason: problem }, `Slack request refused: ${problem}`);
         return sendJson(res, 401, { error: problem });
@@ -359,25 +449,38 @@ export function createSlackApp(options: {
       if (incidents.firstSeen) {
         let first = true;
         try {
-          first = await withTimeout(REPLAY_CHECK_MS, () => incidents.firstSeen!('slack', header('x-slack-signature')!, REPLAY_TTL_MS));
+          first = await withTimeout(REPLAY_CHECK_MS, () =>
+            incidents.firstSeen!('slack', header('x-slack-signature')!, REPLAY_TTL_MS),
+          );
         } catch (e) {
-          log.error({ event: 'slack-replay-check-failed', error: (e as Error).message }, `Slack request not checked against replays: ${(e as Error).message}`);
+          log.error(
+            { event: 'slack-replay-check-failed', error: (e as Error).message },
+            `Slack request not checked against replays: ${(e as Error).message}`,
+          );
         }
         if (!first) {
-          log.warn({ event: 'slack-request-rejected', reason: 'replayed' }, 'Slack request refused: replayed (its signature was seen within 5 minutes)');
+          log.warn(
+            { event: 'slack-request-rejected', reason: 'replayed' },
+            'Slack request refused: replayed (its signature was seen within 5 minutes)',
+          );
           return sendJson(res, 401, { error: 'request replayed' });
         }
       }
       const command = new URLSearchParams(body);
       if (command.get('command') !== null && !command.has('payload')) {
-        const reply = await withTimeout(2500, () => slashCommand(command)).catch(() => 'Still working on it: `GET /api/silences` will list the silence once it is made.');
+        const reply = await withTimeout(2500, () => slashCommand(command)).catch(
+          () => 'Still working on it: `GET /api/silences` will list the silence once it is made.',
+        );
         return sendJson(res, 200, { response_type: 'ephemeral', text: reply });
       }
       const payload = interactivityPayload(body);
       if (!payload) return sendJson(res, 400, { error: 'expected an interactivity payload' });
       if (!('clicks' in payload)) {
         res.writeHead(200).end();
-        return log.debug({ event: 'slack-payload-ignored', type: payload.other }, `Slack ${payload.other} payload ignored`);
+        return log.debug(
+          { event: 'slack-payload-ignored', type: payload.other },
+          `Slack ${payload.other} payload ignored`,
+        );
       }
       // Answered once the click is stored, or when it cannot be in time (and the user is told so); never later than
       // Slack waits for, whatever happens in between.

@@ -15,7 +15,9 @@ export function escapeText(value: string): string {
  * cannot contain, but an incident stored by an older version might) is percent-encoded so the label stays the label.
  */
 export function slackLink(url: string, label: string): string {
-  const href = escapeText(url).replace(/\|/g, '%7C').replace(/\s/g, (c) => encodeURIComponent(c));
+  const href = escapeText(url)
+    .replace(/\|/g, '%7C')
+    .replace(/\s/g, (c) => encodeURIComponent(c));
   return `<${href}|${escapeText(label)}>`;
 }
 

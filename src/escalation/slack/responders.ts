@@ -63,11 +63,16 @@ export class Responders {
   }
 
   /** Whether `user` may act under `policy` (frozen in the incident); `schedules` are those of the configuration now. */
-  async check(policy: EscalationPolicy, schedules: ReadonlyMap<string, OnCallSchedule>, user: string): Promise<Verdict> {
+  async check(
+    policy: EscalationPolicy,
+    schedules: ReadonlyMap<string, OnCallSchedule>,
+    user: string,
+  ): Promise<Verdict> {
     if (!policy.responders) return { allowed: true, as: 'anyone (the policy lists no responders)' };
     if (policy.responders.includes(user)) return { allowed: true, as: 'a responder' };
     for (const name of scheduleNames(policy)) {
-      if (schedules.get(name)?.members.some((m) => m.slack === user)) return { allowed: true, as: `a member of on-call schedule ${name}` };
+      if (schedules.get(name)?.members.some((m) => m.slack === user))
+        return { allowed: true, as: `a member of on-call schedule ${name}` };
     }
     const unresolved: Unresolved[] = [];
     for (const group of policy.responders.filter((r) => r.startsWith('@'))) {
@@ -101,7 +106,9 @@ export class Responders {
 
 /** The ephemeral answer to someone who may not act on an incident. */
 export function refusalText(incident: Incident, action: string, unresolved: readonly Unresolved[]): string {
-  const why = unresolved.length ? ` sloe could not check ${unresolved.map((u) => `user group ${u.group}: ${u.error}`).join('; ')}.` : '';
+  const why = unresolved.length
+    ? ` sloe could not check ${unresolved.map((u) => `user group ${u.group}: ${u.error}`).join('; ')}.`
+    : '';
   return escapeText(
     `You are not a responder for ${incident.policy.name}/${incident.id} (${incident.sloId}): your ${action} was not applied.${why} ` +
       'Ask one of its responders or the person on call.',

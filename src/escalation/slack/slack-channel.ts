@@ -17,7 +17,14 @@ import { STORM, type SlackFlow, type Storm, stormMessage } from './storm.js';
 /** Platform errors that may pass; the others (not_in_channel, invalid_auth, …) need a person. */
 const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
 
-type WebApiError = { code?: string; retryAfter?: number; statusCode?: number; headers?: Record<string, string>; data?: { error?: string; needed?: string }; message?: string };
+type WebApiError = {
+  code?: string;
+  retryAfter?: number;
+  statusCode?: number;
+  headers?: Record<string, string>;
+  data?: { error?: string; needed?: string };
+  message?: string;
+};
 
 /** What went wrong in a Web API call, in a few words: "Slack said missing_scope (needs usergroups:read)". */
 export function describeSlackError(e: unknown): string {
@@ -43,7 +50,12 @@ export function slackFailure(e: unknown, what: string): DeliveryResult {
       return { ok: false, retry: true, retryAfterMs: (err.retryAfter ?? 1) * 1000, error };
     case ErrorCode.HTTPError: {
       const verdict = classifyHttp(err.statusCode ?? 0, err.headers?.['retry-after']);
-      return { ok: false, retry: verdict.retry, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}), error };
+      return {
+        ok: false,
+        retry: verdict.retry,
+        ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
+        error,
+      };
     }
     case ErrorCode.PlatformError:
       return { ok: false, retry: TRANSIENT.has(err.data?.error ?? 'unknown_error'), error };
@@ -65,8 +77,15 @@ export class SlackApi {
     shownAs = channel,
   ): Promise<DeliveryResult & { channel?: string; ts?: string }> {
     try {
-      const base = { channel, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}), unfurl_links: false };
-      const r = await this.client.chat.postMessage(threadTs ? { ...base, thread_ts: threadTs, reply_broadcast: broadcast } : base);
+      const base = {
+        channel,
+        text: message.text,
+        ...(message.blocks ? { blocks: message.blocks as never } : {}),
+        unfurl_links: false,
+      };
+      const r = await this.client.chat.postMessage(
+        threadTs ? { ...base, thread_ts: threadTs, reply_broadcast: broadcast } : base,
+      );
       return { ok: true, channel: String(r.channel), ts: String(r.ts) };
     } catch (e) {
       return slackFailure(e, `posting to ${shownAs}`);
@@ -108,7 +127,12 @@ export interface SlackPacing {
 }
 
 /** A delivery not attempted now: run it again after `ms`. */
-const later = (ms: number, why: string): DeliveryResult => ({ ok: false, retry: true, later: Math.max(1, Math.ceil(ms)), error: why });
+const later = (ms: number, why: string): DeliveryResult => ({
+  ok: false,
+  retry: true,
+  later: Math.max(1, Math.ceil(ms)),
+  error: why,
+});
 
 export class SlackChannel implements Channel {
   readonly name = 'slack';
@@ -156,7 +180,13 @@ export class SlackChannel implements Channel {
     }
     const wait = await this.paced(target.channel);
     if (wait) return wait;
-    const posted = await this.api.post(target.channel, incidentMessage(incident, undefined, group), undefined, false, step.channel);
+    const posted = await this.api.post(
+      target.channel,
+      incidentMessage(incident, undefined, group),
+      undefined,
+      false,
+      step.channel,
+    );
     if (!posted.ok) return posted;
     if (main) {
       // A second Slack step (another channel): the first message stays the one that is updated; note it there.
@@ -166,7 +196,13 @@ export class SlackChannel implements Channel {
     const permalink = await this.api.permalink(posted.channel!, posted.ts!);
     return {
       ok: true,
-      refs: { 'slack.channel': posted.channel!, 'slack.ts': posted.ts!, 'slack.target': step.channel, 'slack.pace': target.channel, ...(permalink ? { 'slack.permalink': permalink } : {}) },
+      refs: {
+        'slack.channel': posted.channel!,
+        'slack.ts': posted.ts!,
+        'slack.target': step.channel,
+        'slack.pace': target.channel,
+        ...(permalink ? { 'slack.permalink': permalink } : {}),
+      },
       detail: `posted in ${step.channel}`,
     };
   }
@@ -175,22 +211,47 @@ export class SlackChannel implements Channel {
    * An incident in a storm of `channel` (`shown` as the step names it): the storm's first posts the summary, the
    * one that joined last makes sure the summary shows it (the others are shown by then).
    */
-  private async inStorm(pacing: SlackPacing, channel: string, shown: string, incident: Incident, storm: Storm): Promise<DeliveryResult> {
-    const joined: DeliveryResult = { ok: true, refs: { 'slack.storm': shown }, detail: `in the storm summary of ${shown} (${storm.count} incidents): not posted one by one` };
+  private async inStorm(
+    pacing: SlackPacing,
+    channel: string,
+    shown: string,
+    incident: Incident,
+    storm: Storm,
+  ): Promise<DeliveryResult> {
+    const joined: DeliveryResult = {
+      ok: true,
+      refs: { 'slack.storm': shown },
+      detail: `in the storm summary of ${shown} (${storm.count} incidents): not posted one by one`,
+    };
     if (storm.creator === incident.id && !storm.message) {
       const wait = await this.paced(channel);
       if (wait) return wait;
-      const posted = await this.api.post(channel, stormMessage(shown, storm, await pacing.incidents(storm.first)), undefined, false, shown);
+      const posted = await this.api.post(
+        channel,
+        stormMessage(shown, storm, await pacing.incidents(storm.first)),
+        undefined,
+        false,
+        shown,
+      );
       if (!posted.ok) return posted;
       await pacing.flow.posted(channel, { channel: posted.channel!, ts: posted.ts! });
-      return { ok: true, refs: { 'slack.storm': shown }, detail: `storm summary posted in ${shown}: ${storm.count} incident(s) not posted one by one` };
+      return {
+        ok: true,
+        refs: { 'slack.storm': shown },
+        detail: `storm summary posted in ${shown}: ${storm.count} incident(s) not posted one by one`,
+      };
     }
     if (storm.latest !== incident.id) return joined;
     if (!storm.message) return later(STORM.refreshMs, `the storm summary of ${shown} is not posted yet`);
     const wait = (await pacing.flow.paceRefresh(channel)) ?? 0;
-    if (wait > 0) return later(wait, `the storm summary of ${shown} was updated less than ${STORM.refreshMs / 1000}s ago`);
+    if (wait > 0)
+      return later(wait, `the storm summary of ${shown} was updated less than ${STORM.refreshMs / 1000}s ago`);
     const now = (await pacing.flow.storm(channel)) ?? storm;
-    const updated = await this.api.update(storm.message.channel, storm.message.ts, stormMessage(shown, now, await pacing.incidents(now.first)));
+    const updated = await this.api.update(
+      storm.message.channel,
+      storm.message.ts,
+      stormMessage(shown, now, await pacing.incidents(now.first)),
+    );
     return updated.ok ? joined : updated;
   }
 
@@ -203,15 +264,21 @@ export class SlackChannel implements Channel {
       if (wait) return wait;
       // Notes are plain text (audit details, delivery errors, names from specs): shown as written, without the
       // credentials a URL in an error may carry.
-      return this.api.post(main.channel, { text: fitMrkdwn(escapeText(redactUrls(text)), SLACK_LIMITS.section) }, main.ts);
+      return this.api.post(
+        main.channel,
+        { text: fitMrkdwn(escapeText(redactUrls(text)), SLACK_LIMITS.section) },
+        main.ts,
+      );
     }
     // The message is updated and a note posted in its thread: both once the channel's pace lets the note go.
     const wait = update === 'grouped' ? undefined : await this.paced(paceKey(incident, main));
     if (wait) return wait;
     const updated = await this.api.update(main.channel, main.ts, incidentMessage(incident, undefined, group));
     // A group's members changed: its message, updated in place, says so; the thread is left quiet.
-    if (!updated.ok || update === 'grouped') return updated.ok ? { ok: true, detail: `group of ${group?.length ?? 1} shown` } : updated;
-    const by = update === 'acknowledged' ? incident.acknowledgedBy : update === 'resolved' ? incident.resolvedBy : undefined;
+    if (!updated.ok || update === 'grouped')
+      return updated.ok ? { ok: true, detail: `group of ${group?.length ?? 1} shown` } : updated;
+    const by =
+      update === 'acknowledged' ? incident.acknowledgedBy : update === 'resolved' ? incident.resolvedBy : undefined;
     const who = by === undefined ? undefined : escapeText(by);
     const note =
       update === 'acknowledged'

@@ -23,7 +23,9 @@ export function snoozeValue(incidentId: string, duration: string): string {
 }
 
 /** The incident and duration of a chosen option value, or the incident and what is wrong with the duration. */
-export function parseSnoozeValue(value: string): { incidentId: string; ms: number } | { incidentId: string; problem: string } {
+export function parseSnoozeValue(
+  value: string,
+): { incidentId: string; ms: number } | { incidentId: string; problem: string } {
   const colon = value.lastIndexOf(':');
   const incidentId = colon < 0 ? value : value.slice(0, colon);
   const asked = colon < 0 ? '' : value.slice(colon + 1);

@@ -58,7 +58,11 @@ export interface SlackFlow {
 }
 
 /** The storm summary: how many incidents, since when, a line for each of the first, and where to see them all. */
-export function stormMessage(target: string, storm: Storm, first: readonly Incident[]): { text: string; blocks: unknown[] } {
+export function stormMessage(
+  target: string,
+  storm: Storm,
+  first: readonly Incident[],
+): { text: string; blocks: unknown[] } {
   const since = new Date(storm.since).toISOString();
   const head = `:cyclone: *${storm.count} more incident(s)* in ${escapeText(target)} since <!date^${Math.floor(storm.since / 1000)}^{time}|${since}>: a storm. Slack takes about one message a second per channel, so they are not posted one by one; each is on sloe's status page (and \`GET /api/incidents\`), and PagerDuty steps run as usual.`;
   const lines = first.slice(0, STORM.lines).map((i) => {
@@ -67,7 +71,10 @@ export function stormMessage(target: string, storm: Storm, first: readonly Incid
   });
   const more = storm.count - lines.length;
   const list = [...lines, ...(more > 0 ? [`…and ${more} more`] : [])].join('\n');
-  const text = fitMrkdwn(`${storm.count} more incidents in ${escapeText(target)}: see the status page`, SLACK_LIMITS.section);
+  const text = fitMrkdwn(
+    `${storm.count} more incidents in ${escapeText(target)}: see the status page`,
+    SLACK_LIMITS.section,
+  );
   return {
     text,
     blocks: [

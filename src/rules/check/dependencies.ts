@@ -27,7 +27,8 @@ interface Declared {
   inhibitFor: Map<string, string | 0>;
 }
 
-const strings = (v: unknown): Array<[number, string]> => (Array.isArray(v) ? v.flatMap((x, i) => (typeof x === 'string' ? [[i, x] as [number, string]] : [])) : []);
+const strings = (v: unknown): Array<[number, string]> =>
+  Array.isArray(v) ? v.flatMap((x, i) => (typeof x === 'string' ? [[i, x] as [number, string]] : [])) : [];
 const isDuration = (v: unknown): v is string | 0 => typeof v === 'string' || v === 0;
 
 /** What the ServiceLevels documents declare, read as written (the schema has reported malformed values). */
@@ -37,15 +38,19 @@ function declared(docs: readonly SourceDoc[]): Declared {
     const v = doc.value as Record<string, unknown> | null;
     if (!v || typeof v !== 'object' || v.kind !== 'ServiceLevels' || typeof v.service !== 'string') continue;
     const service = v.service;
-    const slos = (Array.isArray(v.slos) ? v.slos : []).map((s) => (s && typeof s === 'object' ? (s as Record<string, unknown>) : {}));
+    const slos = (Array.isArray(v.slos) ? v.slos : []).map((s) =>
+      s && typeof s === 'object' ? (s as Record<string, unknown>) : {},
+    );
     const names = slos.flatMap((s) => (typeof s.name === 'string' ? [s.name] : []));
     out.services.set(service, [...(out.services.get(service) ?? []), ...names]);
     const ids = names.map((n) => `${service}/${n}`);
-    for (const [i, ref] of strings(v.dependsOn)) out.edges.push({ from: ids, ref, via: 'dependsOn', doc, path: ['dependsOn', i] });
+    for (const [i, ref] of strings(v.dependsOn))
+      out.edges.push({ from: ids, ref, via: 'dependsOn', doc, path: ['dependsOn', i] });
     slos.forEach((s, index) => {
       if (typeof s.name !== 'string') return;
       const id = `${service}/${s.name}`;
-      for (const [i, ref] of strings(s.dependsOn)) out.edges.push({ from: [id], ref, via: 'dependsOn', doc, path: ['slos', index, 'dependsOn', i] });
+      for (const [i, ref] of strings(s.dependsOn))
+        out.edges.push({ from: [id], ref, via: 'dependsOn', doc, path: ['slos', index, 'dependsOn', i] });
       // `a inhibits b`: b's pages wait for a's.
       for (const [i, ref] of strings(s.inhibits)) {
         const target = ref.includes('/') ? ref : `${service}/${ref}`;
@@ -73,16 +78,20 @@ function refProblem(edge: Edge, services: ReadonlyMap<string, string[]>): string
     if (targetService !== own) {
       return `inhibits holds SLOs of its own service (${own}); to hold ${JSON.stringify(`${targetService}/${target}`)}, give that SLO dependsOn: [${edge.ref}]`;
     }
-    if (!(services.get(own) ?? []).includes(target)) return `inhibits names SLO ${JSON.stringify(target)}, which service ${JSON.stringify(own)} does not declare (its SLOs: ${(services.get(own) ?? []).join(', ')})`;
+    if (!(services.get(own) ?? []).includes(target))
+      return `inhibits names SLO ${JSON.stringify(target)}, which service ${JSON.stringify(own)} does not declare (its SLOs: ${(services.get(own) ?? []).join(', ')})`;
     if (`${own}/${target}` === edge.ref) return 'an SLO cannot inhibit itself';
     return undefined;
   }
   const names = services.get(service);
   if (!names) return `dependsOn names service ${JSON.stringify(service)}, which is not declared (kind: ServiceLevels)`;
-  if (slo !== undefined && !names.includes(slo)) return `dependsOn names ${JSON.stringify(edge.ref)}: service ${JSON.stringify(service)} has no SLO ${JSON.stringify(slo)} (its SLOs: ${names.join(', ')})`;
+  if (slo !== undefined && !names.includes(slo))
+    return `dependsOn names ${JSON.stringify(edge.ref)}: service ${JSON.stringify(service)} has no SLO ${JSON.stringify(slo)} (its SLOs: ${names.join(', ')})`;
   const own = edge.from[0]?.split('/')[0];
   if (slo === undefined && own === service) {
-    return edge.path[0] === 'dependsOn' ? 'a service cannot depend on itself' : `dependsOn names the SLO's own service ${JSON.stringify(service)}: name the SLOs it waits for (${service}/slo)`;
+    return edge.path[0] === 'dependsOn'
+      ? 'a service cannot depend on itself'
+      : `dependsOn names the SLO's own service ${JSON.stringify(service)}: name the SLOs it waits for (${service}/slo)`;
   }
   if (edge.from.length === 1 && edge.from[0] === edge.ref) return 'an SLO cannot depend on itself';
   return undefined;
@@ -167,10 +176,17 @@ export function withDependencies(docs: readonly SourceDoc[], slos: Slo[], proble
   }
   for (const cycle of cycles(graph)) {
     const edge = where.get(`${cycle[0]} ${cycle[1]}`)!;
-    problems.push(edge.doc.problem(edge.path, `dependency cycle: ${cycle.join(' → ')}: SLOs that wait for each other would all stay quiet through one fault`));
+    problems.push(
+      edge.doc.problem(
+        edge.path,
+        `dependency cycle: ${cycle.join(' → ')}: SLOs that wait for each other would all stay quiet through one fault`,
+      ),
+    );
   }
   return slos.map((slo) => {
-    const held = edges.filter((e) => e.from.includes(slo.id) && !refProblem(e, services)).map((e) => ({ ref: e.ref, via: e.via }));
+    const held = edges
+      .filter((e) => e.from.includes(slo.id) && !refProblem(e, services))
+      .map((e) => ({ ref: e.ref, via: e.via }));
     const text = inhibitFor.get(slo.id);
     const ms = text === undefined ? undefined : parseDuration(text);
     if (held.length === 0 && ms === undefined) return slo;

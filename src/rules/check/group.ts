@@ -14,7 +14,10 @@ export const DEFAULT_GROUP_WAIT_MS = 30_000;
  * The grouping of a policy from its raw `group:` (undefined when it has none); null when it has a problem, each
  * reported through `problem` at its path.
  */
-export function checkGroup(raw: unknown, problem: (path: Path, message: string) => void): PolicyGroup | undefined | null {
+export function checkGroup(
+  raw: unknown,
+  problem: (path: Path, message: string) => void,
+): PolicyGroup | undefined | null {
   if (raw === undefined) return undefined;
   const parsed = GroupSchema.safeParse(raw);
   // Shape problems (unknown keys, a bad duration) are reported by the schema check.

@@ -99,7 +99,10 @@ export function checkSlo(ctx: CheckContext, candidate: SloCandidate): Slo | unde
   let built: SloDraft | undefined;
   if (s.ratio && !s.query) built = ratioSlo(ctx, doc, at, s, common);
   else if (s.query && !s.ratio) built = thresholdSlo(ctx, doc, at, s, common);
-  if (built) built = withCompare(built, s, preset.derived, ctx.highCardinality, (problems) => ctx.presetProblems(doc, at(), problems));
+  if (built)
+    built = withCompare(built, s, preset.derived, ctx.highCardinality, (problems) =>
+      ctx.presetProblems(doc, at(), problems),
+    );
   if (!built || !dashboard || ctx.problems.length > before || context.service === undefined) return undefined;
   return { ...built, dashboard };
 }

@@ -12,11 +12,15 @@ import { absentNumerator, labelUses, quantiles, selectors } from './promql-facts
 /** The lint rules, by the name a disable comment uses, with what each one guards against. */
 export const LINT_RULES = {
   'too-many-pages': 'more than 4 page-level SLOs in a service: too many and none get met',
-  'single-quantile-latency': 'a latency SLO on one quantile whose dashboard shows no other: p95 alone misses p99 incidents',
+  'single-quantile-latency':
+    'a latency SLO on one quantile whose dashboard shows no other: p95 alone misses p99 incidents',
   'dashboard-owner': 'a dashboard without a real owner, or one owner string across unrelated services',
-  'high-cardinality-label': 'a user or request id in a selector, without() or on(): it must not be a metric label at all',
-  'double-page': 'error-rate and availability SLOs on the same counters both paging, neither holding the other (inhibits): one outage, two pages',
-  'absent-numerator': 'a ratio whose numerator has no series until the first bad event reads as no data on a healthy service',
+  'high-cardinality-label':
+    'a user or request id in a selector, without() or on(): it must not be a metric label at all',
+  'double-page':
+    'error-rate and availability SLOs on the same counters both paging, neither holding the other (inhibits): one outage, two pages',
+  'absent-numerator':
+    'a ratio whose numerator has no series until the first bad event reads as no data on a healthy service',
   'silence-expired': 'a Silence whose window has ended: it silences nothing any more',
   'silence-matches-nothing': 'a Silence whose matchers match no SLO: a typo silences nothing',
 } as const;
@@ -82,10 +86,12 @@ const absentNumeratorRule: Rule = (ctx) => {
 /** The most page-level SLOs the guide allows one service ("pick 3–4"). */
 export const MAX_PAGES = 4;
 
-const pages = (slo: Slo) => (slo.kind === 'threshold' ? slo.severity === 'page' : slo.tiers.some((t) => t.severity === 'page'));
+const pages = (slo: Slo) =>
+  slo.kind === 'threshold' ? slo.severity === 'page' : slo.tiers.some((t) => t.severity === 'page');
 
 /** Whether one SLO's pages wait for the other's (dependsOn, inhibits): one fault pages once. */
-const holds = (holder: Slo, held: Slo) => (held.inhibitedBy ?? []).some((d) => d.ref === holder.id || d.ref === holder.service);
+const holds = (holder: Slo, held: Slo) =>
+  (held.inhibitedBy ?? []).some((d) => d.ref === holder.id || d.ref === holder.service);
 
 const tooManyPages: Rule = (ctx) => {
   const byDoc = new Map<SourceDoc, WrittenSlo[]>();
@@ -109,17 +115,21 @@ const tooManyPages: Rule = (ctx) => {
 /** All PromQL of an SLO as written: query, baseline, ratio parts (with `$window` as a range of the same length). */
 function writtenQueries(w: WrittenSlo): Array<{ path: Path; expr: string }> {
   const out: Array<{ path: Path; expr: string }> = [];
-  for (const key of ['query', 'baseline'] as const) if (typeof w.raw[key] === 'string') out.push({ path: [...w.path, key], expr: w.raw[key] as string });
+  for (const key of ['query', 'baseline'] as const)
+    if (typeof w.raw[key] === 'string') out.push({ path: [...w.path, key], expr: w.raw[key] as string });
   const ratio = w.raw.ratio as Record<string, unknown> | undefined;
   for (const key of ['bad', 'good', 'total'] as const) {
-    if (typeof ratio?.[key] === 'string') out.push({ path: [...w.path, 'ratio', key], expr: (ratio[key] as string).replaceAll('$window', '000005m') });
+    if (typeof ratio?.[key] === 'string')
+      out.push({ path: [...w.path, 'ratio', key], expr: (ratio[key] as string).replaceAll('$window', '000005m') });
   }
   return out;
 }
 
 /** The queries an SLO runs: written or derived. */
 const modelQueries = (slo: Slo): string[] =>
-  slo.kind === 'threshold' ? [slo.query, ...(slo.baseline !== undefined ? [slo.baseline] : [])] : [slo.ratio.bad ?? slo.ratio.good ?? '', slo.ratio.total].map((q) => q.replaceAll('$window', '5m'));
+  slo.kind === 'threshold'
+    ? [slo.query, ...(slo.baseline !== undefined ? [slo.baseline] : [])]
+    : [slo.ratio.bad ?? slo.ratio.good ?? '', slo.ratio.total].map((q) => q.replaceAll('$window', '5m'));
 
 const singleQuantile: Rule = (ctx) => {
   const shown = new Map<string, Set<number>>();
@@ -143,7 +153,8 @@ const singleQuantile: Rule = (ctx) => {
 
 const PLACEHOLDER_OWNER = /^(todo|tbd|tba|fixme|changeme|change-me|owner|nobody|none|unknown|n\/a|-|\?+|<.*>)$/i;
 
-const ALIAS = /(^|[-_.\s@])(team|squad|group|guild|sre|ops|oncall|on-call|platform|eng|engineering|all|everyone|devs?)([-_.\s]|$)|^@/i;
+const ALIAS =
+  /(^|[-_.\s@])(team|squad|group|guild|sre|ops|oncall|on-call|platform|eng|engineering|all|everyone|devs?)([-_.\s]|$)|^@/i;
 
 const dashboardOwner: Rule = (ctx) => {
   const declared: Array<{ doc: SourceDoc; i: number; id: string; owner: string; service: string; team: string }> = [];
@@ -152,18 +163,25 @@ const dashboardOwner: Rule = (ctx) => {
     if (!v || v.kind !== 'ServiceLevels' || !Array.isArray(v.dashboards)) continue;
     v.dashboards.forEach((d: unknown, i) => {
       const r = d as Record<string, unknown> | null;
-      if (r && typeof r.owner === 'string' && typeof r.id === 'string') declared.push({ doc, i, id: r.id, owner: r.owner, service: String(v.service), team: String(v.owner) });
+      if (r && typeof r.owner === 'string' && typeof r.id === 'string')
+        declared.push({ doc, i, id: r.id, owner: r.owner, service: String(v.service), team: String(v.owner) });
     });
   }
   for (const d of declared) {
     if (PLACEHOLDER_OWNER.test(d.owner.trim())) {
-      ctx.warn(d.doc, ['dashboards', d.i, 'owner'], 'dashboard-owner', `dashboard ${JSON.stringify(d.id)} has no real owner (${JSON.stringify(d.owner)}): one dashboard, one owner, a person who answers for it`);
+      ctx.warn(
+        d.doc,
+        ['dashboards', d.i, 'owner'],
+        'dashboard-owner',
+        `dashboard ${JSON.stringify(d.id)} has no real owner (${JSON.stringify(d.owner)}): one dashboard, one owner, a person who answers for it`,
+      );
     }
   }
   // Services use dashboards by id, wherever declared. An owner string that names a team (a service's owner, or a
   // word such as team, squad, sre, platform, ops, @group) across several services is an alias: nobody in particular.
   const used = new Map<string, Set<string>>();
-  for (const slo of ctx.config.slos) used.set(slo.dashboard.id, (used.get(slo.dashboard.id) ?? new Set()).add(slo.service));
+  for (const slo of ctx.config.slos)
+    used.set(slo.dashboard.id, (used.get(slo.dashboard.id) ?? new Set()).add(slo.service));
   const teamNames = new Set(ctx.config.services.map((s) => s.owner));
   const byOwner = new Map<string, typeof declared>();
   for (const d of declared) byOwner.set(d.owner, [...(byOwner.get(d.owner) ?? []), d]);
@@ -189,7 +207,13 @@ const highCardinality: Rule = (ctx) => {
       for (const use of labelUses(expr)) {
         if (use.as === 'by' || !labels.has(use.label)) continue;
         const how = use.as === 'matcher' ? 'selects on' : `names in ${use.as}()`;
-        ctx.warn(w.doc, path, 'high-cardinality-label', `${String(path[path.length - 1])} ${how} high-cardinality label ${JSON.stringify(use.label)}: a metric that has it explodes the metrics database; keep per-user and per-request ids in traces and logs`, use.offset);
+        ctx.warn(
+          w.doc,
+          path,
+          'high-cardinality-label',
+          `${String(path[path.length - 1])} ${how} high-cardinality label ${JSON.stringify(use.label)}: a metric that has it explodes the metrics database; keep per-user and per-request ids in traces and logs`,
+          use.offset,
+        );
       }
     }
   }
@@ -197,12 +221,18 @@ const highCardinality: Rule = (ctx) => {
 
 const doublePage: Rule = (ctx) => {
   const byService = new Map<string, WrittenSlo[]>();
-  for (const w of ctx.slos) if (w.slo.signal === 'error_rate' && pages(w.slo)) byService.set(w.slo.service, [...(byService.get(w.slo.service) ?? []), w]);
+  for (const w of ctx.slos)
+    if (w.slo.signal === 'error_rate' && pages(w.slo))
+      byService.set(w.slo.service, [...(byService.get(w.slo.service) ?? []), w]);
   for (const list of byService.values()) {
     const seen = new Map<string, WrittenSlo>();
     for (const w of list) {
-      const counters = [...new Set(modelQueries(w.slo).flatMap((q) => selectors(q).map((s) => s.metric)))].filter(Boolean);
-      const first = counters.map((c) => [c, seen.get(c)] as const).find(([, f]) => f !== undefined && !holds(f.slo, w.slo) && !holds(w.slo, f.slo));
+      const counters = [...new Set(modelQueries(w.slo).flatMap((q) => selectors(q).map((s) => s.metric)))].filter(
+        Boolean,
+      );
+      const first = counters
+        .map((c) => [c, seen.get(c)] as const)
+        .find(([, f]) => f !== undefined && !holds(f.slo, w.slo) && !holds(w.slo, f.slo));
       if (first) {
         ctx.warn(
           w.doc,
@@ -235,7 +265,8 @@ export function lint(docs: SourceDoc[], config: Config, options: LintOptions = {
     value.slos.forEach((raw: unknown, i) => {
       if (!raw || typeof raw !== 'object') return;
       const slo = byId.get(`${String(value.service)}/${String((raw as Record<string, unknown>).name)}`);
-      if (slo && slo.source.file === doc.file) slos.push({ doc, path: ['slos', i], raw: raw as Record<string, unknown>, slo });
+      if (slo && slo.source.file === doc.file)
+        slos.push({ doc, path: ['slos', i], raw: raw as Record<string, unknown>, slo });
     });
   }
   const ctx: LintContext = {

@@ -42,7 +42,13 @@ export function walk(node: SyntaxNode, visit: (n: SyntaxNode) => void): void {
 
 const unquote = (s: string) => {
   try {
-    return JSON.parse(s.startsWith("'") ? `"${s.slice(1, -1).replace(/"/g, '\\"')}"` : s.startsWith('`') ? JSON.stringify(s.slice(1, -1)) : s) as string;
+    return JSON.parse(
+      s.startsWith("'")
+        ? `"${s.slice(1, -1).replace(/"/g, '\\"')}"`
+        : s.startsWith('`')
+          ? JSON.stringify(s.slice(1, -1))
+          : s,
+    ) as string;
   } catch {
     return s.slice(1, -1);
   }
@@ -56,15 +62,30 @@ export function labelUses(expr: string): LabelUse[] {
   walk(root, (n) => {
     if (n.name === 'UnquotedLabelMatcher' || n.name === 'QuotedLabelMatcher') {
       const name = n.getChild('LabelName') ?? n.getChild('QuotedLabelName');
-      if (name) out.push({ label: name.name === 'QuotedLabelName' ? unquote(expr.slice(name.from, name.to)) : expr.slice(name.from, name.to), offset: name.from, as: 'matcher' });
+      if (name)
+        out.push({
+          label:
+            name.name === 'QuotedLabelName' ? unquote(expr.slice(name.from, name.to)) : expr.slice(name.from, name.to),
+          offset: name.from,
+          as: 'matcher',
+        });
     }
     if (n.name === 'AggregateModifier' || n.name === 'MatchingModifierClause') {
-      const kind = n.getChild('By') ? 'by' : n.getChild('Without') ? 'without' : n.getChild('On') ? 'on' : n.getChild('Ignoring') ? 'ignoring' : undefined;
+      const kind = n.getChild('By')
+        ? 'by'
+        : n.getChild('Without')
+          ? 'without'
+          : n.getChild('On')
+            ? 'on'
+            : n.getChild('Ignoring')
+              ? 'ignoring'
+              : undefined;
       const labels = n.getChild('GroupingLabels');
       if (!kind || !labels) return;
       for (let l = labels.firstChild; l; l = l.nextSibling) {
         if (l.name === 'LabelName') out.push({ label: expr.slice(l.from, l.to), offset: l.from, as: kind });
-        if (l.name === 'QuotedLabelName') out.push({ label: unquote(expr.slice(l.from, l.to)), offset: l.from, as: kind });
+        if (l.name === 'QuotedLabelName')
+          out.push({ label: unquote(expr.slice(l.from, l.to)), offset: l.from, as: kind });
       }
     }
   });
@@ -153,7 +174,11 @@ export function absentNumerator(expr: string, subsetOnly: boolean): { offset: nu
     const same = bottom.find((b) => b.metric === s.metric);
     if (same) {
       // The same counter, narrowed by a matcher the denominator lacks: status="error", result="hit".
-      const extra = s.matchers.find((m) => (m.op === '=' || m.op === '=~') && !same.matchers.some((o) => o.label === m.label && o.op === m.op && o.value === m.value));
+      const extra = s.matchers.find(
+        (m) =>
+          (m.op === '=' || m.op === '=~') &&
+          !same.matchers.some((o) => o.label === m.label && o.op === m.op && o.value === m.value),
+      );
       if (extra) return { offset: s.offset, metric: s.metric };
     } else if (!subsetOnly) {
       // A counter of its own (guardrail triggers over requests): it exists once the first event happened.

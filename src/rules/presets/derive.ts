@@ -40,23 +40,31 @@ export function derive(metricsDoc: MetricsDoc, slo: SloDoc): Derived {
   const m: MetricsDoc & { labels: ProfileLabels } = resolveMetrics(metricsDoc);
   const fail = (path: Array<string | number>, message: string): Derived => ({ problem: { path, message } });
   const missing = () =>
-    fail(['signal'], `signal ${slo.signal} declared without a query needs ${NEEDS[slo.signal]} under metrics: (profile ${metricsDoc.profile ?? 'custom'} does not name it)`);
+    fail(
+      ['signal'],
+      `signal ${slo.signal} declared without a query needs ${NEEDS[slo.signal]} under metrics: (profile ${metricsDoc.profile ?? 'custom'} does not name it)`,
+    );
   const range = slo.range !== undefined ? String(slo.range) : (DEFAULT_RANGE[slo.signal] ?? '5m');
   const by = slo.by ?? [];
   const sel = (name: string, extra?: string) => {
-    const matchers = [m.selector, extra].filter((s): s is string => s !== undefined && s.trim() !== '').map((s) => s.trim());
+    const matchers = [m.selector, extra]
+      .filter((s): s is string => s !== undefined && s.trim() !== '')
+      .map((s) => s.trim());
     return matchers.length ? `${name}{${matchers.join(', ')}}` : name;
   };
   const sum = (inner: string) => (by.length ? `sum by (${by.join(', ')}) (${inner})` : `sum(${inner})`);
   const rate = (name: string, extra?: string, r = range) => `rate(${sel(name, extra)}[${r}])`;
   /** numerator / denominator, with a numerator that has no series read as 0 where the denominator has data. */
-  const safeRatio = (num: string, den: string) => (by.length ? `(${num} or 0 * ${den}) / ${den}` : `(${num} or vector(0)) / ${den}`);
+  const safeRatio = (num: string, den: string) =>
+    by.length ? `(${num} or 0 * ${den}) / ${den}` : `(${num} or vector(0)) / ${den}`;
 
   switch (slo.signal) {
     case 'latency': {
       if (!m.duration) return missing();
       const q = slo.quantile ?? 0.95;
-      return { query: `histogram_quantile(${q}, sum by (${['le', ...by].join(', ')}) (${rate(`${m.duration}_bucket`)}))` };
+      return {
+        query: `histogram_quantile(${q}, sum by (${['le', ...by].join(', ')}) (${rate(`${m.duration}_bucket`)}))`,
+      };
     }
     case 'error_rate': {
       if (!m.requests) return missing();
@@ -77,7 +85,8 @@ export function derive(metricsDoc: MetricsDoc, slo: SloDoc): Derived {
       let cost: string;
       if (m.cost) cost = sum(rate(m.cost));
       else if (m.tokens && m.tokenPrices) {
-        const part = (type: 'input' | 'output') => `${rate(`${m.tokens}_sum`, `gen_ai_token_type="${type}"`)} * ${m.tokenPrices![type]}`;
+        const part = (type: 'input' | 'output') =>
+          `${rate(`${m.tokens}_sum`, `gen_ai_token_type="${type}"`)} * ${m.tokenPrices![type]}`;
         cost = sum(`${part('input')} or ${part('output')}`);
       } else return missing();
       return { query: `${cost} / ${sum(rate(m.requests.counter))}` };

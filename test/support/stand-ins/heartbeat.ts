@@ -29,7 +29,12 @@ export class HeartbeatStandIn {
 
   async start(): Promise<void> {
     this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      this.pings.push({ at: Date.now(), method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      this.pings.push({
+        at: Date.now(),
+        method: req.method ?? '',
+        url: req.url ?? '',
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
       this.open.add(res);
       this.maxOpen = Math.max(this.maxOpen, this.open.size);
       res.on('close', () => this.open.delete(res));

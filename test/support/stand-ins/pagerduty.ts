@@ -19,12 +19,21 @@ export interface PagerDutyEvent {
 
 export class PagerDutyStandIn {
   /** Every request to the Events API, answered or not. */
-  readonly requests: Array<{ status: number; event: PagerDutyEvent; at: number; remotePort?: number; held?: boolean }> = [];
+  readonly requests: Array<{ status: number; event: PagerDutyEvent; at: number; remotePort?: number; held?: boolean }> =
+    [];
   /** Answers withheld (see hold()). */
   readonly holds = new Holds<PagerDutyEvent>();
-  readonly rest: Array<{ method: string; path: string; body: unknown; headers: Record<string, string | string[] | undefined> }> = [];
+  readonly rest: Array<{
+    method: string;
+    path: string;
+    body: unknown;
+    headers: Record<string, string | string[] | undefined>;
+  }> = [];
   /** PagerDuty incidents by dedup key, with their status. */
-  readonly incidents = new Map<string, { id: string; status: 'triggered' | 'acknowledged' | 'resolved'; assignee?: string }>();
+  readonly incidents = new Map<
+    string,
+    { id: string; status: 'triggered' | 'acknowledged' | 'resolved'; assignee?: string }
+  >();
   private readonly script: number[] = [];
   private server: Server | undefined;
   port = 0;
@@ -76,10 +85,19 @@ export class PagerDutyStandIn {
           const event = JSON.parse(body) as PagerDutyEvent;
           const scripted = this.script.shift();
           // PagerDuty refuses events over 512 KB (and those with a wrong routing key) with 400.
-          const status = scripted ?? (event.routing_key === this.routingKey && Buffer.byteLength(body) <= 512 * 1024 ? 202 : 400);
+          const status =
+            scripted ?? (event.routing_key === this.routingKey && Buffer.byteLength(body) <= 512 * 1024 ? 202 : 400);
           const remotePort = req.socket.remotePort ?? 0;
           const held = status === 202 ? this.holds.take(event.event_action, event) : undefined;
-          const hold = (release: () => void) => this.holds.add({ what: event.event_action, remotePort, at: Date.now(), mode: held!, release, drop: () => req.socket.destroy() });
+          const hold = (release: () => void) =>
+            this.holds.add({
+              what: event.event_action,
+              remotePort,
+              at: Date.now(),
+              mode: held!,
+              release,
+              drop: () => req.socket.destroy(),
+            });
           if (held === 'request') return hold(() => this.enqueue(event, status, remotePort, json));
           if (held === 'answer') {
             const send = json;
@@ -87,15 +105,26 @@ export class PagerDutyStandIn {
           }
           return this.enqueue(event, status, remotePort, json, held === 'answer');
         }
-        this.rest.push({ method: req.method ?? '', path: url.pathname + url.search, body: body ? JSON.parse(body) : undefined, headers: req.headers });
+        this.rest.push({
+          method: req.method ?? '',
+          path: url.pathname + url.search,
+          body: body ? JSON.parse(body) : undefined,
+          headers: req.headers,
+        });
         if (req.method === 'GET' && url.pathname === '/incidents') {
           const found = this.incidents.get(url.searchParams.get('incident_key') ?? '');
-          return json(200, { incidents: found ? [{ id: found.id, type: 'incident', status: found.status }] : [], limit: 25, offset: 0, more: false });
+          return json(200, {
+            incidents: found ? [{ id: found.id, type: 'incident', status: found.status }] : [],
+            limit: 25,
+            offset: 0,
+            more: false,
+          });
         }
         const put = /^\/incidents\/(\w+)$/.exec(url.pathname);
         if (req.method === 'PUT' && put) {
           const incident = [...this.incidents.values()].find((i) => i.id === put[1]);
-          const assignee = (JSON.parse(body) as { incident: { assignments: Array<{ assignee: { id: string } }> } }).incident.assignments[0]?.assignee.id;
+          const assignee = (JSON.parse(body) as { incident: { assignments: Array<{ assignee: { id: string } }> } })
+            .incident.assignments[0]?.assignee.id;
           if (incident && assignee) incident.assignee = assignee;
           return json(incident ? 200 : 404, { incident: { id: put[1], type: 'incident' } });
         }
@@ -107,18 +136,35 @@ export class PagerDutyStandIn {
   }
 
   /** Takes one Events API request (a trigger opens its incident, by dedup key) and answers it. */
-  private enqueue(event: PagerDutyEvent, status: number, remotePort: number, json: (status: number, value: unknown, headers?: Record<string, string>) => void, held = false): void {
+  private enqueue(
+    event: PagerDutyEvent,
+    status: number,
+    remotePort: number,
+    json: (status: number, value: unknown, headers?: Record<string, string>) => void,
+    held = false,
+  ): void {
     this.requests.push({ status, event, at: Date.now(), remotePort, ...(held ? { held } : {}) });
     if (status === 202) {
       const key = event.dedup_key ?? `pd-${this.requests.length}`;
       const existing = this.incidents.get(key);
-      if (event.event_action === 'trigger' && !existing) this.incidents.set(key, { id: `Q${this.incidents.size + 1}`, status: 'triggered' });
+      if (event.event_action === 'trigger' && !existing)
+        this.incidents.set(key, { id: `Q${this.incidents.size + 1}`, status: 'triggered' });
       if (event.event_action === 'acknowledge' && existing?.status === 'triggered') existing.status = 'acknowledged';
       if (event.event_action === 'resolve' && existing) existing.status = 'resolved';
       return json(202, { status: 'success', message: 'Event processed', dedup_key: key });
     }
-    if (status === 400) return json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['Invalid routing key'] });
-    if (status === 429) return json(429, { status: 'throttled', message: 'Requests for this service are arriving too quickly' }, { 'retry-after': '1' });
+    if (status === 400)
+      return json(400, {
+        status: 'invalid event',
+        message: 'Event object is invalid',
+        errors: ['Invalid routing key'],
+      });
+    if (status === 429)
+      return json(
+        429,
+        { status: 'throttled', message: 'Requests for this service are arriving too quickly' },
+        { 'retry-after': '1' },
+      );
     return json(status, { status: 'error', message: 'Internal server error' });
   }
 
@@ -128,7 +174,16 @@ export class PagerDutyStandIn {
 }
 
 /** Sends a PagerDuty v3 webhook about the incident of `dedupKey`, signed with `secret` (or a wrong one). */
-export async function pagerDutyWebhook(baseUrl: string, options: { type: 'incident.acknowledged' | 'incident.resolved'; dedupKey: string; secret: string; forge?: boolean; agent?: string }) {
+export async function pagerDutyWebhook(
+  baseUrl: string,
+  options: {
+    type: 'incident.acknowledged' | 'incident.resolved';
+    dedupKey: string;
+    secret: string;
+    forge?: boolean;
+    agent?: string;
+  },
+) {
   const body = JSON.stringify({
     event: {
       id: '01ABCDEF',
@@ -142,6 +197,10 @@ export async function pagerDutyWebhook(baseUrl: string, options: { type: 'incide
   const sign = (s: string) => `v1=${createHmac('sha256', s).update(body).digest('hex')}`;
   // During a secret rotation PagerDuty sends several signatures; the real one is second here.
   const signature = options.forge ? sign('wrong-secret') : `${sign('old-secret')},${sign(options.secret)}`;
-  const res = await fetch(`${baseUrl}/webhooks/pagerduty`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-pagerduty-signature': signature }, body });
+  const res = await fetch(`${baseUrl}/webhooks/pagerduty`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-pagerduty-signature': signature },
+    body,
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }

@@ -26,7 +26,10 @@ export interface StandInUserGroup {
 /** Scopes the stand-in's bot token has unless told otherwise (`withoutScope`). */
 const BOT_SCOPES = ['chat:write', 'chat:write.public', 'im:write', 'usergroups:read'];
 /** The scope each method needs, where the stand-in checks one. */
-const NEEDED_SCOPE: Record<string, string> = { 'usergroups.list': 'usergroups:read', 'usergroups.users.list': 'usergroups:read' };
+const NEEDED_SCOPE: Record<string, string> = {
+  'usergroups.list': 'usergroups:read',
+  'usergroups.users.list': 'usergroups:read',
+};
 
 export class SlackStandIn {
   readonly calls: SlackCall[] = [];
@@ -96,8 +99,15 @@ export class SlackStandIn {
    * 'answer'`, the default), or not even carried out until released (`'request'`). nextHeld() tells which
    * connection sent it.
    */
-  hold(method: string, options: { times?: number; match?: (args: Record<string, unknown>) => boolean; mode?: HoldMode } = {}): void {
-    this.holds.arm((what, args) => what === method && (options.match?.(args) ?? true), options.times ?? 1, options.mode);
+  hold(
+    method: string,
+    options: { times?: number; match?: (args: Record<string, unknown>) => boolean; mode?: HoldMode } = {},
+  ): void {
+    this.holds.arm(
+      (what, args) => what === method && (options.match?.(args) ?? true),
+      options.times ?? 1,
+      options.mode,
+    );
   }
 
   /** The next held answer. */
@@ -146,7 +156,8 @@ export class SlackStandIn {
           this.calls.push({ method: `${method} (429)`, args: {}, at: Date.now() });
           return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
         }
-        if (req.headers.authorization !== `Bearer ${this.token}`) return answer(200, { ok: false, error: 'invalid_auth' });
+        if (req.headers.authorization !== `Bearer ${this.token}`)
+          return answer(200, { ok: false, error: 'invalid_auth' });
         const args: Record<string, unknown> = {};
         for (const [k, v] of new URLSearchParams(body)) {
           try {
@@ -158,12 +169,26 @@ export class SlackStandIn {
         const remotePort = req.socket.remotePort ?? 0;
         const held = this.holds.take(method, args);
         if (held === 'request') {
-          return this.holds.add({ what: method, remotePort, at: Date.now(), mode: held, release: () => this.respond(method, args, remotePort, answer), drop: () => req.socket.destroy() });
+          return this.holds.add({
+            what: method,
+            remotePort,
+            at: Date.now(),
+            mode: held,
+            release: () => this.respond(method, args, remotePort, answer),
+            drop: () => req.socket.destroy(),
+          });
         }
         if (held === 'answer') {
           const send = answer;
           answer = (status, json, headers) => {
-            this.holds.add({ what: method, remotePort, at: Date.now(), mode: held, release: () => send(status, json, headers), drop: () => req.socket.destroy() });
+            this.holds.add({
+              what: method,
+              remotePort,
+              at: Date.now(),
+              mode: held,
+              release: () => send(status, json, headers),
+              drop: () => req.socket.destroy(),
+            });
           };
         }
         this.respond(method, args, remotePort, answer);
@@ -174,7 +199,12 @@ export class SlackStandIn {
   }
 
   /** Carries out one Web API call and answers it. */
-  private respond(method: string, args: Record<string, unknown>, remotePort: number, answer: (status: number, json: unknown, headers?: Record<string, string>) => void): void {
+  private respond(
+    method: string,
+    args: Record<string, unknown>,
+    remotePort: number,
+    answer: (status: number, json: unknown, headers?: Record<string, string>) => void,
+  ): void {
     this.calls.push({ method, args, at: Date.now(), remotePort });
     const platformError = this.platformErrors.get(method)?.shift();
     if (platformError !== undefined) return answer(200, { ok: false, error: platformError });
@@ -184,23 +214,41 @@ export class SlackStandIn {
     }
     switch (method) {
       case 'auth.test':
-        return answer(200, { ok: true, team: 'Example Co', user: 'sloe', team_id: 'T1', user_id: 'UBOT', bot_id: 'BBOT' });
+        return answer(200, {
+          ok: true,
+          team: 'Example Co',
+          user: 'sloe',
+          team_id: 'T1',
+          user_id: 'UBOT',
+          bot_id: 'BBOT',
+        });
       case 'chat.postMessage': {
         const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}`;
-        const channel = String(args.channel).startsWith('#') ? `C${String(args.channel).slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : String(args.channel);
+        const channel = String(args.channel).startsWith('#')
+          ? `C${String(args.channel)
+              .slice(1)
+              .toUpperCase()
+              .replace(/[^A-Z0-9]/g, '')}`
+          : String(args.channel);
         return answer(200, { ok: true, channel, ts, message: { text: args.text } });
       }
       case 'chat.update':
         return answer(200, { ok: true, channel: args.channel, ts: args.ts });
       case 'chat.getPermalink':
-        return answer(200, { ok: true, permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
+        return answer(200, {
+          ok: true,
+          permalink: `https://example.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}`,
+        });
       case 'conversations.open':
         return answer(200, { ok: true, channel: { id: `D${String(args.users)}` } });
       case 'chat.postEphemeral': {
         if (!args.channel) return answer(200, { ok: false, error: 'channel_not_found' });
         if (!args.user) return answer(200, { ok: false, error: 'user_not_found' });
         if (!args.text && !args.blocks) return answer(200, { ok: false, error: 'no_text' });
-        return answer(200, { ok: true, message_ts: `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}` });
+        return answer(200, {
+          ok: true,
+          message_ts: `${Math.floor(Date.now() / 1000)}.${String(++this.messages).padStart(6, '0')}`,
+        });
       }
       case 'usergroups.list': {
         const withUsers = args.include_users === 'true' || args.include_users === '1';
@@ -262,7 +310,14 @@ export async function click(
   const user = options.user ?? { id: 'U01ALICE', username: 'alice' };
   const action =
     options.option === undefined
-      ? { action_id: options.action, block_id: `sloe_${options.incidentId}`, type: 'button', value: options.incidentId, text: { type: 'plain_text', text: 'Ack' }, action_ts: '1.2' }
+      ? {
+          action_id: options.action,
+          block_id: `sloe_${options.incidentId}`,
+          type: 'button',
+          value: options.incidentId,
+          text: { type: 'plain_text', text: 'Ack' },
+          action_ts: '1.2',
+        }
       : {
           action_id: options.action,
           block_id: `sloe_${options.incidentId}`,
@@ -290,7 +345,11 @@ export async function click(
   const started = performance.now();
   const res = await fetch(`${baseUrl}/slack/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': signature,
+    },
     body,
   });
   const text = await res.text();
