@@ -106,7 +106,7 @@ function timeInBreach(
   const baselineAt = new Map<string, Map<number, number>>();
   const shared = baselines?.length === 1 ? baselines[0] : undefined;
   for (const b of baselines ?? [])
-    baselineAt.set(JSON.stringify(b.labels), new Map(b.times.map((t, k) => [t, b.values[k]!])));
+    baselineAt.set(JSON.stringify(b.labels), new Map(Array.from(b.times, (t, k) => [t, b.values[k]!])));
   for (const s of values) {
     const own =
       baselineAt.get(JSON.stringify(s.labels)) ?? (shared ? baselineAt.get(JSON.stringify(shared.labels)) : undefined);

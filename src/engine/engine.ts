@@ -31,6 +31,7 @@ import { Evaluation } from './evaluation.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Logger, createLogger } from '../observability/log.js';
 import { engineConnections } from './redis.js';
+import { RedisLongWindowStore } from './long-window-store.js';
 import { RedisIncidentStore } from './store.js';
 import { RedisSlackFlow } from './slack-flow.js';
 import { type Holds, type Silence, type SilenceRequest, runtimeSilence, silencer } from '../rules/silence.js';
@@ -159,6 +160,7 @@ export class Engine implements IncidentActions {
         now: this.now,
         config: () => this.current,
       }),
+      longWindowStore: new RedisLongWindowStore(this.redis, prefix),
     });
     this.commands = new IncidentCommands({
       store: this.store,

@@ -6,7 +6,7 @@
 import { evaluateAt } from '../evaluator/evaluate.js';
 import { EvaluationError } from '../evaluator/fetch.js';
 import { BatchingPort } from '../evaluator/batching.js';
-import { LongWindowCache } from '../evaluator/long-windows.js';
+import { LongWindowCache, type LongWindowStore } from '../evaluator/long-windows.js';
 import type { SloFrame } from '../evaluator/frame.js';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { InstanceState } from '../evaluator/state.js';
@@ -35,6 +35,8 @@ export interface EvaluationDeps {
   queueUpdate(job: UpdateJob): Promise<void>;
   /** The silences in force (as code and made at run time), as holds on new escalations. */
   holds?(): Promise<Holds>;
+  /** Where refreshed long windows are shared between replicas and restarts (Redis); only in this process without. */
+  longWindowStore?: LongWindowStore;
   /** Told each shard's outcome: `ok` when every SLO of it was evaluated without a Prometheus or store error. */
   heartbeat?: { shardEvaluated(shard: ShardJob, ok: boolean, at: number): void };
 }
@@ -46,9 +48,14 @@ export type TickResult = 'evaluated' | 'stale' | 'unknown-slo' | 'contended';
 
 export class Evaluation {
   /** Long burn-rate windows, refreshed every few minutes instead of read on every tick. */
-  readonly longWindows = new LongWindowCache();
+  readonly longWindows: LongWindowCache;
 
-  constructor(private readonly deps: EvaluationDeps) {}
+  constructor(private readonly deps: EvaluationDeps) {
+    this.longWindows = new LongWindowCache({
+      log: deps.log,
+      ...(deps.longWindowStore ? { store: deps.longWindowStore } : {}),
+    });
+  }
 
   /** Evaluates SLOs (a shard's) at one instant, their Prometheus queries merged into as few requests as possible. */
   async tickMany(slos: readonly Slo[], shard?: ShardJob): Promise<TickResult[]> {

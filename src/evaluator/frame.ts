@@ -7,7 +7,7 @@
 import { burnRate } from '../rules/burn-rate.js';
 import { holds } from '../rules/condition.js';
 import { formatDuration } from '../rules/duration.js';
-import type { BurnRateTier, RatioSlo, Severity, Slo, ThresholdSlo } from '../rules/model.js';
+import type { RatioSlo, Severity, Slo, ThresholdSlo } from '../rules/model.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { RatioPlan } from './plan.js';
 import type { Observation } from './state.js';
@@ -127,27 +127,28 @@ function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: 
   const burn = (w: { bad: number; total: number }) => (w.total > 0 ? burnRate(w.bad / w.total, slo.objective) : NaN);
   const longest = windows(longestMs);
   if (longest.points === 0) return { sli: NaN, tiers: [], noData: true };
-  const tiers = slo.tiers.flatMap((tier: BurnRateTier): TierStatus[] => {
+  const tiers: TierStatus[] = [];
+  for (const tier of slo.tiers) {
     const long = windows(tier.longMs);
-    const short = windows(tier.shortMs);
     const longBurn = burn(long);
-    const shortBurn = burn(short);
     const events = long.total * resSeconds;
-    const firing = longBurn > tier.factor && shortBurn > tier.factor && events >= slo.minEvents;
-    if (!firing && !detail) return [];
-    return [
-      {
-        severity: tier.severity,
-        longMs: tier.longMs,
-        shortMs: tier.shortMs,
-        factor: tier.factor,
-        longBurn,
-        shortBurn,
-        events,
-        firing,
-      },
-    ];
-  });
+    const longFires = longBurn > tier.factor && events >= slo.minEvents;
+    // A replay judges every step: without detail, a tier whose long window does not fire needs no short window.
+    if (!longFires && !detail) continue;
+    const shortBurn = burn(windows(tier.shortMs));
+    const firing = longFires && shortBurn > tier.factor;
+    if (!firing && !detail) continue;
+    tiers.push({
+      severity: tier.severity,
+      longMs: tier.longMs,
+      shortMs: tier.shortMs,
+      factor: tier.factor,
+      longBurn,
+      shortBurn,
+      events,
+      firing,
+    });
+  }
   return { sli: longest.total > 0 ? 1 - longest.bad / longest.total : NaN, tiers, noData: false };
 }
 

@@ -4,20 +4,36 @@
  * queries split to stay under Prometheus' 11,000 points per series.
  */
 import { PrometheusDriver } from 'prometheus-query';
-import { sleep } from '../util/async.js';
+import { mapLimit, sleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
-import { type Labels, seriesLabels } from './labels.js';
+import { type Labels, labelsKey, seriesLabels } from './labels.js';
+import { type MatrixSeries, readRangeBody } from './range-body.js';
+
+/** The parts of a series, one after the other. */
+function concat(parts: Float64Array[]): Float64Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 export interface InstantSample {
   labels: Labels;
   value: number;
 }
 
-/** One series of a range query: timestamps (unix ms) and their values, in time order. */
+/**
+ * One series of a range query: timestamps (unix ms) and their values, in time order. Typed arrays: a month at a
+ * one-minute step is 40,000 points per series, and an object per point is what a replay would spend its time on.
+ */
 export interface RangeSeries {
   labels: Labels;
-  times: number[];
-  values: number[];
+  times: Float64Array;
+  values: Float64Array;
 }
 
 /** What the evaluator needs from Prometheus. */
@@ -57,6 +73,8 @@ export interface PrometheusConfig {
   backoffMs: number;
   /** Most points per series in one range query (Prometheus refuses more than 11,000). */
   maxPoints: number;
+  /** Most requests of one range query in flight at once (a long range goes out in chunks of `maxPoints`). */
+  rangeConcurrency: number;
 }
 
 /** Prometheus settings from the environment (PROMETHEUS_URL, _TIMEOUT, _BEARER_TOKEN, _USERNAME, _PASSWORD). */
@@ -71,7 +89,22 @@ export function prometheusConfigFromEnv(env: NodeJS.ProcessEnv): PrometheusConfi
     attempts: 3,
     backoffMs: 500,
     maxPoints: 10_000,
+    rangeConcurrency: 4,
   };
+}
+
+/**
+ * prometheus-query's request path (`request`, private in its types) without its response mapping (a `Date` and an
+ * object per point): the connection, auth, timeout and the normalising of errors stay the library's. A range
+ * query's body is read by readRangeBody (range-body.ts).
+ */
+interface RawDriver {
+  request(
+    method: 'POST',
+    uri: string,
+    params: null,
+    body: Record<string, string | number>,
+  ): Promise<{ resultType?: string; result?: unknown }>;
 }
 
 interface DriverError {
@@ -94,6 +127,15 @@ export class PrometheusClient implements PrometheusPort {
       preferPost: true,
       headers: config.bearerToken ? { Authorization: `Bearer ${config.bearerToken}` } : {},
       ...(config.username && config.password ? { auth: { username: config.username, password: config.password } } : {}),
+      // Range answers (large) are read into typed arrays, not through JSON.parse, and decompressed in one call
+      // rather than through a stream (range-body.ts); only gzip is asked for, so only gzip can come.
+      requestInterceptor: {
+        onFulfilled: (request) => {
+          if (request.url !== 'query_range') return request;
+          request.headers.set('Accept-Encoding', 'gzip');
+          return { ...request, decompress: false, responseType: 'arraybuffer', transformResponse: [readRangeBody] };
+        },
+      },
     });
   }
 
@@ -112,28 +154,42 @@ export class PrometheusClient implements PrometheusPort {
   }
 
   async range(query: string, start: number, end: number, stepMs: number): Promise<RangeSeries[]> {
-    const merged = new Map<string, RangeSeries>();
     const chunk = stepMs * this.config.maxPoints;
-    for (let from = start; from <= end; from += chunk) {
-      const to = Math.min(end, from + chunk - stepMs);
-      const result = await this.attempt(query, () => this.driver.rangeQuery(query, from, to, stepMs / 1000));
-      if (result.resultType !== 'matrix')
-        throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
-      for (const r of result.result as Array<{
-        metric: { labels: Labels };
-        values: Array<{ time: Date; value: number }>;
-      }>) {
-        const labels = seriesLabels(r.metric.labels);
-        const key = JSON.stringify(Object.entries(labels).sort());
-        let series = merged.get(key);
-        if (!series) merged.set(key, (series = { labels, times: [], values: [] }));
-        for (const p of r.values) {
-          series.times.push(p.time.getTime());
-          series.values.push(p.value);
-        }
+    const spans: Array<[number, number]> = [];
+    for (let from = start; from <= end; from += chunk) spans.push([from, Math.min(end, from + chunk - stepMs)]);
+    // The chunks of one query go out together, at most `rangeConcurrency` at a time; their parts are joined in order.
+    const answers = await mapLimit(spans, this.config.rangeConcurrency, ([from, to]) =>
+      this.attempt(query, () => this.rawRange(query, from, to, stepMs)),
+    );
+    const parts = new Map<string, { labels: Labels; times: Float64Array[]; values: Float64Array[] }>();
+    for (const answer of answers) {
+      for (const s of answer) {
+        const key = labelsKey(s.labels);
+        const known = parts.get(key);
+        if (known) {
+          known.times.push(s.times);
+          known.values.push(s.values);
+        } else parts.set(key, { labels: s.labels, times: [s.times], values: [s.values] });
       }
     }
-    return [...merged.values()];
+    return [...parts.values()].map((p) => ({ labels: p.labels, times: concat(p.times), values: concat(p.values) }));
+  }
+
+  /** One range query of at most `maxPoints` steps. */
+  private async rawRange(query: string, from: number, to: number, stepMs: number): Promise<RangeSeries[]> {
+    const data = await (this.driver as unknown as RawDriver).request('POST', 'query_range', null, {
+      query,
+      start: from / 1000,
+      end: to / 1000,
+      step: stepMs / 1000,
+    });
+    if (data.resultType !== 'matrix')
+      throw new PrometheusError('bad_query', `query returned a ${data.resultType}, not a matrix`, query);
+    return (data.result as MatrixSeries[]).map((r) => ({
+      labels: seriesLabels(r.metric),
+      times: r.times,
+      values: r.values,
+    }));
   }
 
   /** The label sets of the series that match `match` between start and end (the series API). */
