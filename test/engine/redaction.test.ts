@@ -85,7 +85,7 @@ describe('credentials in URLs never leak', () => {
       new RegExp(`Prometheus at http://127\\.0\\.0\\.1:${prometheus.port} did not answer within 1 ms`),
     );
     expect(timingOut.lines.some((l) => l.event === 'evaluation-failed')).toBe(true);
-  });
+  }, 120_000);
 
   it('PROMETHEUS_URL with userinfo and ?access_token= on a dead port: errors everywhere, credentials nowhere', async () => {
     const dead = await freePort();
