@@ -18,11 +18,11 @@ import type { EngineMetrics } from '../observability/metrics.js';
 import { RANDOM_IDS } from '../incident/events.js';
 import { decide } from './decide.js';
 import { follows, groupRefresh } from '../incident/group.js';
+import { heldNoteUpdate } from '../incident/jobs.js';
 import { type Incident, acknowledgedAs } from '../incident/model.js';
 import type { Logger } from '../observability/log.js';
 import type { RedisIncidentStore } from './store.js';
 import { type Holds, NO_HOLDS } from '../rules/silence.js';
-import { heldNote } from '../rules/inhibit.js';
 
 export interface EvaluationDeps {
   store: RedisIncidentStore;
@@ -138,15 +138,8 @@ export class Evaluation {
           });
         // The dependency whose page holds it hears of it in its thread (once per held incident).
         const inhibition = decision.inhibited.get(incident.instanceKey);
-        if (inhibition?.cause?.incidentId) {
-          await this.deps.queueUpdate({
-            incidentId: inhibition.cause.incidentId,
-            update: 'note',
-            text: heldNote({ sloId: incident.sloId, id: incident.id }, inhibition),
-            origin: 'sloe',
-            seq: `held.${incident.id}`,
-          });
-        }
+        const note = inhibition && heldNoteUpdate(incident, inhibition);
+        if (note) await this.deps.queueUpdate(note);
       }
       for (const id of result.resolved) {
         const incident = await store.get(id);

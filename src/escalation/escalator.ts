@@ -3,7 +3,7 @@
  * nothing but write an audit record if the incident was acknowledged, resolved, or escalated anew (the job's token
  * is stale). A delivery is claimed in Redis first, so a retry or a second replica never sends it twice.
  */
-import type { StepJob, UpdateJob } from '../incident/jobs.js';
+import { type StepJob, type UpdateJob, heldNoteUpdate } from '../incident/jobs.js';
 import { follows, groupRefresh, groupStatus } from '../incident/group.js';
 import type { Incident } from '../incident/model.js';
 import { stepKey as keyOf } from '../incident/model.js';
@@ -13,7 +13,7 @@ import type { EngineMetrics } from '../observability/metrics.js';
 import { type Channel, type DeliveryResult, type RetryPolicy, DEFAULT_RETRY, withRetries } from './notifier.js';
 import { RunLater } from '../scheduler/run-later.js';
 import { describeStep, releasedAt, repeatsAfter } from '../rules/plan.js';
-import { heldNote, holdText } from '../rules/inhibit.js';
+import { holdText } from '../rules/inhibit.js';
 import type { Holds } from '../rules/silence.js';
 
 export type Channels = Record<Step['notify'], Channel>;
@@ -117,15 +117,8 @@ export class Escalator {
         `step ${key} held until ${new Date(until).toISOString()}: ${hold.cause ? `caused by ${hold.by}?` : `silenced by ${hold.by}`}`,
       );
       // The dependency's Slack thread hears of each incident its page holds, once.
-      if (hold.cause?.incidentId) {
-        await this.deps.queueUpdate({
-          incidentId: hold.cause.incidentId,
-          update: 'note',
-          text: heldNote({ sloId: incident.sloId, id: incident.id }, hold),
-          origin: 'sloe',
-          seq: `held.${incident.id}`,
-        });
-      }
+      const note = heldNoteUpdate(incident, hold);
+      if (note) await this.deps.queueUpdate(note);
       return 'postponed';
     }
 

@@ -3,6 +3,7 @@
  * channels that took part in it. The scheduler stores them; escalation runs them.
  */
 import type { Severity } from '../rules/model.js';
+import type { Hold } from '../rules/silence.js';
 
 /**
  * A change of an incident that channels which took part in it reflect (update the message, resolve the event).
@@ -31,4 +32,20 @@ export interface UpdateJob {
   seq: string;
   /** Not before then (unix ms): changes of a group within a second are shown by one update at its end. */
   at?: number;
+}
+
+/**
+ * The note in the Slack thread of the dependency whose page holds `dependent`, or undefined when the hold is not a
+ * dependency's (a silence). Its `seq` makes it one note per held incident, whether the evaluation that opened the
+ * incident or a step held later notices the hold first.
+ */
+export function heldNoteUpdate(dependent: { sloId: string; id: string }, hold: Hold): UpdateJob | undefined {
+  if (!hold.cause?.incidentId) return undefined;
+  return {
+    incidentId: hold.cause.incidentId,
+    update: 'note',
+    text: `held: ${dependent.sloId} (incident ${dependent.id}) pages while this incident does: caused by ${hold.by}? Its steps wait: ${hold.reason}`,
+    origin: 'sloe',
+    seq: `held.${dependent.id}`,
+  };
 }

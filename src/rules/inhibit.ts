@@ -67,8 +67,3 @@ export function combineHolds(first: Holds, second: Holds): Holds {
 export function holdText(hold: Hold): string {
   return hold.cause ? `held: caused by ${hold.by}? ${hold.reason}` : `silenced by ${hold.by}: ${hold.reason}`;
 }
-
-/** The note in the dependency's Slack thread about a page it holds. */
-export function heldNote(dependent: { sloId: string; id: string }, hold: Hold): string {
-  return `held: ${dependent.sloId} (incident ${dependent.id}) pages while this incident does: caused by ${hold.by}? Its steps wait: ${hold.reason}`;
-}
