@@ -8,6 +8,7 @@ import type { Dashboard, Panel, RowPanel } from '@grafana/schema';
 import type { Threshold as Limit } from '../rules/condition.js';
 import { formatDuration } from '../rules/duration.js';
 import type { Config, Dashboard as DeclaredDashboard, RatioSlo, Slo, ThresholdSlo } from '../rules/model.js';
+import { fillWindow } from '../rules/window.js';
 
 type Steps = Array<{ value: number | null; color: string }>;
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
@@ -187,7 +188,7 @@ function thresholdPanels(layout: Layout, slo: ThresholdSlo): void {
 }
 
 function ratioPanels(layout: Layout, slo: RatioSlo): void {
-  const fill = (q: string) => q.replaceAll('$window', '5m');
+  const fill = (q: string) => fillWindow(q, '5m');
   const part = fill(slo.ratio.bad ?? slo.ratio.good!);
   const total = fill(slo.ratio.total);
   const sli = slo.ratio.bad !== undefined ? `1 - (${part}) / (${total})` : `(${part}) / (${total})`;

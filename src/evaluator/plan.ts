@@ -8,6 +8,7 @@
 import { formatDuration } from '../rules/duration.js';
 import type { RatioSlo } from '../rules/model.js';
 import { gcd } from '../util/async.js';
+import { fillWindow } from '../rules/window.js';
 
 /** A ratio SLI's queries with `$window` filled in. */
 export interface RatioQueries {
@@ -36,7 +37,7 @@ export interface Span {
 /** A ratio SLI's queries over windows of `windowMs`. */
 export function ratioQueries(ratio: RatioSlo['ratio'], windowMs: number): RatioQueries {
   const window = formatDuration(windowMs);
-  const fill = (q: string) => q.replaceAll('$window', window);
+  const fill = (q: string) => fillWindow(q, window);
   return {
     ...(ratio.bad !== undefined ? { bad: fill(ratio.bad) } : {}),
     ...(ratio.good !== undefined ? { good: fill(ratio.good) } : {}),

@@ -14,6 +14,7 @@
 import type { SyntaxNode } from '@lezer/common';
 import { children, compareForm, parseRoot } from '../rules/check/compare.js';
 import { type Compare, type Slo, formatDuration } from '../rules/index.js';
+import { fillWindow } from '../rules/window.js';
 
 /** The two instant queries of one side, both evaluated at the end of the window. */
 export interface SideQueries {
@@ -84,7 +85,7 @@ export function sideQueries(slo: Slo & { compare: Compare }, side: string, windo
   const seconds = windowMs / 1000;
   const narrow: Rewrite = { matchers: [`${slo.compare.label}=${quote(side)}`], range };
   if (slo.kind === 'ratio') {
-    const q = (s: string) => rewrite(s.replaceAll('$window', range), narrow);
+    const q = (s: string) => rewrite(fillWindow(s, range), narrow);
     const total = q(slo.ratio.total);
     const part = slo.ratio.bad !== undefined ? q(slo.ratio.bad) : q(slo.ratio.good!);
     const share = `(${part} or 0 * ${total}) / ${total}`;

@@ -7,6 +7,7 @@ import { Document } from 'yaml';
 import { type Config, DEFAULTS, type RatioSlo, type Slo, type ThresholdSlo, formatDuration } from '../rules/index.js';
 import { num, percent } from './names.js';
 import { ANNOTATIONS as A, shorthand } from './openslo.js';
+import { fillWindow } from '../rules/window.js';
 
 const API = 'openslo/v1';
 const DATA_SOURCE = 'prometheus';
@@ -125,7 +126,7 @@ function ratioSpec(slo: RatioSlo, spec: Obj, annotations: Record<string, string>
   const part = (key: 'bad' | 'good' | 'total', query: string) => {
     // OpenSLO tools read a concrete query; sloe's $window becomes the shortest window. A query with other ranges
     // too keeps its exact text in an annotation, since the import turns every range back into $window.
-    const concrete = query.replaceAll('$window', formatDuration(shortest));
+    const concrete = fillWindow(query, formatDuration(shortest));
     if (/\[\s*[0-9][0-9a-z]*\s*\]/.test(query)) annotations[A.query(key)] = query;
     return source(concrete);
   };

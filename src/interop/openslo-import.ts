@@ -23,6 +23,7 @@ import {
   ratioPart,
 } from './sloe-docs.js';
 import { type InputDoc, type Obj, type Path, isObj, readInput } from './yaml-input.js';
+import { fillWindow } from '../rules/window.js';
 
 const KINDS = [
   'SLO',
@@ -341,7 +342,7 @@ class Importer {
           );
         const parts = this.ratioParts(indicator, ratio, ann);
         if (!parts) return;
-        const fill = (q: string) => q.replaceAll('$window', interval!);
+        const fill = (q: string) => fillWindow(q, interval!);
         query =
           parts.good !== undefined
             ? `(${fill(parts.good)}) / (${fill(parts.total)})`

@@ -12,6 +12,7 @@ import {
   formatDuration,
 } from '../rules/index.js';
 import { num, pascalName, percent } from './names.js';
+import { fillWindow } from '../rules/window.js';
 
 /** One Prometheus rule as the rule file holds it. */
 export interface PrometheusRule {
@@ -39,8 +40,6 @@ export interface PrometheusRulesExport {
   /** The rule file, with the notes as comments. */
   text: string;
 }
-
-const WINDOW = '$window';
 
 /** Names of the series the recording rules write. */
 export const RECORDED = {
@@ -153,7 +152,7 @@ function thresholdRules(slo: ThresholdSlo): { rules: PrometheusRule[]; notes: st
 function ratioRules(slo: RatioSlo): { rules: PrometheusRule[]; notes: string[] } {
   const notes: string[] = [];
   const sel = selector(slo);
-  const fill = (q: string, windowMs: number) => q.trim().replaceAll(WINDOW, formatDuration(windowMs));
+  const fill = (q: string, windowMs: number) => fillWindow(q.trim(), formatDuration(windowMs));
   const windows = [...new Set(slo.tiers.flatMap((t) => [t.shortMs, t.longMs]))].sort((a, b) => a - b);
   // The rate of all events is recorded for the windows that need it on its own (the no-data check, minEvents); the
   // error ratio of a bad/total SLI is missing when no bad series exists, which fires nothing, as 0 bad events would.

@@ -16,6 +16,7 @@ import {
   nameFrom,
 } from './sloe-docs.js';
 import { type InputDoc, type Obj, type Path, isObj, readInput } from './yaml-input.js';
+import { WINDOW_PLACEHOLDER } from '../rules/window.js';
 
 /** Sloth's page and ticket alerts: two windows each (Sloth's default 30-day SLO period). */
 const PAGE_TIERS: BurnRateTierDoc[] = [
@@ -225,12 +226,12 @@ function query(value: unknown, path: Path, fail: (path: Path, message: string) =
     fail(path, 'a query is required');
     return undefined;
   }
-  const q = value.trim().replace(/\{\{\s*\.window\s*\}\}/g, '$window');
+  const q = value.trim().replace(/\{\{\s*\.window\s*\}\}/g, WINDOW_PLACEHOLDER);
   if (q.includes('{{')) {
     fail(path, 'the query uses a template other than {{.window}}, which sloe cannot fill in');
     return undefined;
   }
-  if (!q.includes('$window')) {
+  if (!q.includes(WINDOW_PLACEHOLDER)) {
     fail(path, 'the query must use {{.window}} as its range, so that sloe can compute each burn-rate window');
     return undefined;
   }

@@ -4,12 +4,13 @@
  */
 import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode, Tree } from '@lezer/common';
+import { fillWindow } from './window.js';
 
 /**
  * A ratio query's `$window` as the parser sees it: a range of the same length, so offsets into the parsed text are
  * offsets into the text as written, and the check and the lint rules parse the same string.
  */
-export const withWindowStandIn = (expr: string): string => expr.replaceAll('$window', '000005m');
+export const withWindowStandIn = (expr: string): string => fillWindow(expr, '000005m');
 
 const trees = new Map<string, Tree>();
 /** Trees kept (about 1 KB each): `validate` of a few thousand SLOs parses each expression once for the check and its lint rules. */

@@ -10,6 +10,7 @@ import { labelUses, parse, walk } from '../lint/promql-facts.js';
 import type { Compare, Signal } from '../model.js';
 import type { PresetProblem } from '../presets/check-presets.js';
 import type { SloDoc } from '../schema.js';
+import { fillWindow } from '../window.js';
 
 /** What a variant may move from the baseline by default, per signal; other signals name `compare.when`. */
 export const COMPARE_WHEN: Partial<Record<Signal, string>> = {
@@ -105,7 +106,7 @@ export function selectorsOn(expr: string, label: string): { conflicts: number[];
 }
 
 /** A ratio query with its `$window` filled in, so that it parses (offsets past the placeholder shift). */
-const withWindow = (q: string) => q.replaceAll('$window', '5m');
+const withWindow = (q: string) => fillWindow(q, '5m');
 
 /**
  * The SLO with its comparison when `compare:` is valid; otherwise the SLO as it was, with the problems reported.

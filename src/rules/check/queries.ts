@@ -5,9 +5,7 @@
 import { checkPromql, withWindowStandIn } from '../promql.js';
 import type { Path, SourceDoc } from '../source.js';
 import type { CheckContext } from './context.js';
-
-/** The range a ratio query is written with; the evaluator fills in each window's length. */
-const WINDOW_PLACEHOLDER = '$window';
+import { WINDOW_PLACEHOLDER } from '../window.js';
 
 /** Checks a PromQL expression at `path` (`slos[i].…`); `windowed` for a ratio's queries, which range over `$window`. */
 export function checkQuery(ctx: CheckContext, doc: SourceDoc, path: Path, expr: string, windowed: boolean): void {

@@ -6,6 +6,7 @@
 import { parseCondition, parsePercent } from '../condition.js';
 import type { MetricsDoc, SloDoc } from '../schema.js';
 import { type ProfileLabels, resolveMetrics } from './profiles.js';
+import { WINDOW_PLACEHOLDER } from '../window.js';
 
 /** What a signal needs from `metrics:` (the field names, for messages). */
 const NEEDS: Record<string, string> = {
@@ -73,8 +74,8 @@ export function derive(metricsDoc: MetricsDoc, slo: SloDoc): Derived {
         // A percentage objective: an availability SLO with an error budget (ratio, burn-rate alerts).
         return {
           ratio: {
-            bad: sum(rate(m.requests.counter, m.requests.errors, '$window')),
-            total: sum(rate(m.requests.counter, undefined, '$window')),
+            bad: sum(rate(m.requests.counter, m.requests.errors, WINDOW_PLACEHOLDER)),
+            total: sum(rate(m.requests.counter, undefined, WINDOW_PLACEHOLDER)),
           },
         };
       }
