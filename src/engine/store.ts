@@ -7,7 +7,8 @@
  * (instance → incident id), `severity` hash (open incident id → severity), `incident:<id>` hash, `audit:<id>`
  * list, `incidents` sorted set by firing time, `resolved` sorted set by resolution time (the last day's),
  * `delivery:<id>:<step>` string, `groups` hash (group key → the firing time and id of its latest group's leader),
- * `group:<leader id>` set (the group's members, the leader among them).
+ * `group:<leader id>` set (the group's members, the leader among them). `longwin:<slo>` (the cached long-window
+ * sums) is written by long-window-store.ts.
  */
 import { type Silence, silenceEnd } from '../rules/silence.js';
 import type { PageInterval } from '../rules/inhibit.js';
