@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { channelsFromEnv } from '../../src/escalation/channels.js';
 import { freePort } from '../../src/local/process.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 import { type SloeProcess, spawnSloe } from '../support/process.js';
 
@@ -62,29 +63,36 @@ const incidents = async (p: SloeProcess) =>
 
 describe('credentials in URLs never leak', () => {
   it('PROMETHEUS_URL with userinfo, Prometheus live: it works; its timeouts reach readiness, logs and a no-data incident without them', async () => {
-    const prometheus = new URL(ctx.stack.prometheus.url);
-    const url = `http://sloeuser:s3cretpass@127.0.0.1:${prometheus.port}`;
-    // One engine with a sane timeout, one whose every query times out against the same, live Prometheus.
-    const [working, timingOut] = await Promise.all([
-      sloeRun({ PROMETHEUS_URL: url }),
-      sloeRun({ PROMETHEUS_URL: url, PROMETHEUS_TIMEOUT: '0.001' }),
-    ]);
-    await working.waitFor('an evaluation', (l) => l.event === 'evaluated');
-    expect(JSON.parse(await (await fetch(`http://127.0.0.1:${working.port}/readyz`)).text())).toMatchObject({
-      prometheus: 'ok',
-    });
+    // The live Prometheus, and the same Prometheus behind a proxy that delays every answer by 300 ms: a 1 ms
+    // timeout alone is not a timeout on every query, since a local Prometheus may answer a small query within 1 ms.
+    const slow = new TcpProxy('127.0.0.1', ctx.stack.prometheus.port, 300);
+    await slow.start();
+    try {
+      const url = (port: number) => `http://sloeuser:s3cretpass@127.0.0.1:${port}`;
+      // One engine with a sane timeout, one whose every query times out against the same, live Prometheus.
+      const [working, timingOut] = await Promise.all([
+        sloeRun({ PROMETHEUS_URL: url(ctx.stack.prometheus.port) }),
+        sloeRun({ PROMETHEUS_URL: url(slow.port), PROMETHEUS_TIMEOUT: '0.05' }),
+      ]);
+      await working.waitFor('an evaluation', (l) => l.event === 'evaluated');
+      expect(JSON.parse(await (await fetch(`http://127.0.0.1:${working.port}/readyz`)).text())).toMatchObject({
+        prometheus: 'ok',
+      });
 
-    const nodata = await eventually(
-      'a no-data incident',
-      async () => (await incidents(timingOut)).find((i) => i.reason === 'nodata'),
-      // 15 s alone; two engines starting side by side on a loaded machine take longer.
-      60_000,
-    );
-    expect([...(await leaksOf(working)), ...(await leaksOf(timingOut))]).toEqual([]);
-    expect(nodata.message).toMatch(
-      new RegExp(`Prometheus at http://127\\.0\\.0\\.1:${prometheus.port} did not answer within 1 ms`),
-    );
-    expect(timingOut.lines.some((l) => l.event === 'evaluation-failed')).toBe(true);
+      const nodata = await eventually(
+        'a no-data incident',
+        async () => (await incidents(timingOut)).find((i) => i.reason === 'nodata'),
+        // The whole test takes about 10 s alone; two engines starting side by side on a loaded machine take longer.
+        60_000,
+      );
+      expect([...(await leaksOf(working)), ...(await leaksOf(timingOut))]).toEqual([]);
+      expect(nodata.message).toMatch(
+        new RegExp(`Prometheus at http://127\\.0\\.0\\.1:${slow.port} did not answer within 50 ms`),
+      );
+      expect(timingOut.lines.some((l) => l.event === 'evaluation-failed')).toBe(true);
+    } finally {
+      await slow.stop();
+    }
   }, 120_000);
 
   it('PROMETHEUS_URL with userinfo and ?access_token= on a dead port: errors everywhere, credentials nowhere', async () => {

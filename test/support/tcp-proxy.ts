@@ -1,6 +1,7 @@
 /**
  * A TCP proxy in front of a real server, to take it off the network and back without stopping it: while the proxy is
- * down its port refuses connections, as a dead server's would.
+ * down its port refuses connections, as a dead server's would. With `delayMs`, every answer reaches the client that
+ * much later: a slow server, deterministically.
  */
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +14,7 @@ export class TcpProxy {
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly delayMs = 0,
   ) {}
 
   get url(): string {
@@ -28,7 +30,11 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => s.destroy());
       }
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      // Equal delays keep the chunks in order: timers of the same duration fire in the order they were set.
+      if (this.delayMs > 0)
+        upstream.on('data', (chunk) => setTimeout(() => client.destroyed || client.write(chunk), this.delayMs));
+      else upstream.pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
