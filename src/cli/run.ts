@@ -12,7 +12,8 @@ escalates them step by step until acknowledged or resolved, and serves HTTP on S
   /healthz, /readyz, /metrics (with every SLO budget), /api/incidents[/:id], /slack/events, /webhooks/pagerduty,
   and the status page at / (error budgets, burn-down charts, open incidents; the token rule of the API).
 Several replicas may share one Redis. SIGHUP (or a changed file) reloads the SLO files; an invalid change is
-reported and the last good configuration kept. SIGTERM or SIGINT drains running jobs and exits 0.
+reported and the last good configuration kept. SIGTERM or SIGINT drains running jobs (for up to
+SLOE_DRAIN_TIMEOUT seconds, default 25) and exits 0.
 
 Environment: PROMETHEUS_URL, REDIS_URL (or REDIS_SENTINELS + REDIS_SENTINEL_NAME), SLOE_PORT, SLOE_API_TOKEN (every
 /api route needs it; SLOE_API_PUBLIC_READ=1 opens reads), SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, PAGERDUTY_ROUTING_KEY,
@@ -66,11 +67,17 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     const stop = (signal: string) => {
       engine.log.info({ event: 'signal', signal }, `${signal}: shutting down`);
       process.removeListener('SIGHUP', reload);
+      const exit = (code: number) => {
+        // Jobs left running at the drain timeout may still hold sockets and timers; they must not keep the
+        // stopped process alive.
+        setTimeout(() => process.exit(code), 1000).unref();
+        resolve(code);
+      };
       engine.stop().then(
-        () => resolve(EXIT.ok),
+        () => exit(EXIT.ok),
         (e: Error) => {
           engine.log.error({ error: e.message }, 'shutdown failed');
-          resolve(EXIT.usage);
+          exit(EXIT.usage);
         },
       );
     };

@@ -21,7 +21,7 @@ import { BudgetKeeper } from '../budget/keeper.js';
 import { registerSloMetrics } from '../budget/metrics.js';
 import { parseDuration } from '../rules/duration.js';
 import { serveStatus } from '../status/routes.js';
-import { sleep } from '../util/async.js';
+import { sleep, withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { serveApi } from './api.js';
 import { ConfigError, ConfigReloader, loadConfig } from './config-reload.js';
@@ -60,6 +60,9 @@ export interface EngineOptions {
 
 export { ConfigError };
 
+/** How long each closing step after the drain may take. */
+const CLOSE_MS = 2000;
+
 export class Engine implements IncidentActions {
   readonly log: Logger;
   readonly metrics: EngineMetrics;
@@ -84,6 +87,7 @@ export class Engine implements IncidentActions {
   private readonly reloader: ConfigReloader;
   private readonly commands: IncidentCommands;
   private stopping = false;
+  private readonly drainMs: number;
   /** Aborted by stop(): ends the waits of a start-up that has not reached Redis yet. */
   private readonly stopped = new AbortController();
   private started = false;
@@ -95,6 +99,7 @@ export class Engine implements IncidentActions {
   ) {
     const env = options.env;
     const settings = engineSettings(env);
+    this.drainMs = settings.drainMs;
     this.current = config;
     this.log = options.log ?? createLogger(env);
     this.now = options.now ?? Date.now;
@@ -404,21 +409,44 @@ export class Engine implements IncidentActions {
     return this.commands.snooze(id, ms, by, via, deadline);
   }
 
-  /** Stops taking jobs, lets the running ones finish, and closes everything. */
+  /**
+   * Stops taking jobs, lets the running ones finish for up to SLOE_DRAIN_TIMEOUT, and closes everything. Jobs still
+   * running then are left: their locks expire and another replica takes them over (a delivery's claim keeps a step
+   * from being sent twice). A Redis or a client that does not answer does not hold the stop either.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.stopped.abort();
     this.reloader.stop();
     this.schedulers.stop();
+    const started = Date.now();
     this.log.info({ event: 'stopping' }, 'stopping: finishing running jobs');
-    await this.queues.close().catch((e: Error) => this.log.warn({ error: e.message }, 'closing queues'));
-    await this.http.close();
-    await Promise.all([
-      this.redis.quit().catch(() => this.redis.disconnect()),
-      this.queueRedis.quit().catch(() => this.queueRedis.disconnect()),
-    ]);
-    this.log.info({ event: 'stopped' }, 'stopped');
+    const drained = await withTimeout(this.drainMs, () =>
+      this.queues.close().catch((e: Error) => this.log.warn({ error: e.message }, 'closing queues')),
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (!drained) {
+      const seconds = this.drainMs / 1000;
+      this.log.warn(
+        { event: 'drain-timeout', seconds },
+        `jobs still running after SLOE_DRAIN_TIMEOUT (${seconds} s): stopping without them; another replica takes them over once their locks expire`,
+      );
+      await withTimeout(CLOSE_MS, () => this.queues.close(true)).catch(() => undefined);
+    }
+    // Whatever is left of the drain period, and at least CLOSE_MS, for answers under way and a clean Redis QUIT.
+    const rest = Math.max(CLOSE_MS, this.drainMs - (Date.now() - started));
+    await withTimeout(rest, () => this.http.close()).catch(() => this.http.closeAll());
+    await Promise.all(
+      [this.redis, this.queueRedis].map((redis) =>
+        redis.status === 'ready'
+          ? withTimeout(CLOSE_MS, () => redis.quit()).catch(() => redis.disconnect())
+          : redis.disconnect(),
+      ),
+    );
+    this.log.info({ event: 'stopped', ms: Date.now() - started }, 'stopped');
   }
 
   private routes(): void {

@@ -1,4 +1,7 @@
-/** The engine's settings from the environment: SLOE_REDIS_PREFIX, SLOE_PORT, worker tuning, claim and check periods. */
+/**
+ * The engine's settings from the environment: SLOE_REDIS_PREFIX, SLOE_PORT, worker tuning, claim and check periods,
+ * and the drain timeout.
+ */
 import type { WorkerTuning } from '../scheduler/queues.js';
 
 export interface EngineSettings {
@@ -12,7 +15,12 @@ export interface EngineSettings {
   claimTtlMs?: number;
   /** How often the job schedulers are checked (SLOE_SCHEDULER_CHECK_MS). */
   schedulerCheckMs?: number;
+  /** How long a stop waits for running jobs before it leaves them to another replica (SLOE_DRAIN_TIMEOUT, seconds). */
+  drainMs: number;
 }
+
+/** SLOE_DRAIN_TIMEOUT's default: within Kubernetes' default grace period of 30 s, with time to close after it. */
+export const DEFAULT_DRAIN_MS = 25_000;
 
 const positive = (v: string | undefined): number | undefined => (v && Number(v) > 0 ? Number(v) : undefined);
 
@@ -29,11 +37,13 @@ export function engineSettings(env: NodeJS.ProcessEnv): EngineSettings {
   if (deliver) tuning.deliverConcurrency = deliver;
   const claimTtlMs = positive(env.SLOE_CLAIM_TTL_MS);
   const schedulerCheckMs = positive(env.SLOE_SCHEDULER_CHECK_MS);
+  const drainS = positive(env.SLOE_DRAIN_TIMEOUT);
   return {
     prefix: env.SLOE_REDIS_PREFIX || 'sloe',
     port: Number(env.SLOE_PORT || 3000),
     tuning,
     ...(claimTtlMs ? { claimTtlMs } : {}),
     ...(schedulerCheckMs ? { schedulerCheckMs } : {}),
+    drainMs: drainS ? drainS * 1000 : DEFAULT_DRAIN_MS,
   };
 }

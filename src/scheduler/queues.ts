@@ -244,13 +244,16 @@ export class Queues {
     }
   }
 
-  /** Stops taking jobs and waits for the running ones. */
-  async closeWorkers(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+  /**
+   * Stops taking jobs and waits for the running ones; with `force`, does not wait: their locks expire and another
+   * worker takes them over.
+   */
+  async closeWorkers(force = false): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close(force)));
   }
 
-  async close(): Promise<void> {
-    await this.closeWorkers();
+  async close(force = false): Promise<void> {
+    await this.closeWorkers(force);
     await Promise.all([this.evaluate.close(), this.deliver.close()]);
   }
 }

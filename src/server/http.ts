@@ -422,6 +422,11 @@ export class HttpServer {
     socket.resume();
   }
 
+  /** Cuts every connection, answered or not (after a close that did not end in time). */
+  closeAll(): void {
+    this.server?.closeAllConnections();
+  }
+
   async close(): Promise<void> {
     if (!this.server) return;
     const server = this.server;

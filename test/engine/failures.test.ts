@@ -5,6 +5,7 @@ import { freePort } from '../../src/local/process.js';
 import { type LocalRedis, startRedis } from '../../src/local/redis.js';
 import { eventually, queueSlo, startEngine, useStack, writeSlos } from '../support/engine.js';
 import { spawnSloe } from '../support/process.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { sleep } from '../support/time.js';
 
 const ctx = useStack({ persistRedis: true });
@@ -90,6 +91,66 @@ describe('dependencies failing', () => {
     expect(exited).toBe(0);
     expect(Date.now() - signalled).toBeLessThan(5000);
     expect(p.lines.some((l) => l.event === 'stopped')).toBe(true);
+  });
+
+  it('an evaluation stuck on a slow Prometheus: SIGTERM waits SLOE_DRAIN_TIMEOUT for it, then exits 0', async () => {
+    // Every answer comes 60 s late, and the engine would wait 120 s for one: the evaluation job is in flight.
+    const slow = new TcpProxy('127.0.0.1', ctx.stack.prometheus.port, 60_000);
+    await slow.start();
+    try {
+      const p = spawnSloe(
+        ['run', await writeSlos(ctx.stack.dir, queueSlo())],
+        {
+          REDIS_URL: ctx.stack.redis.url,
+          PROMETHEUS_URL: slow.url,
+          PROMETHEUS_TIMEOUT: '120',
+          SLOE_DRAIN_TIMEOUT: '2',
+          SLOE_REDIS_PREFIX: `drain${Date.now()}`,
+        },
+        await freePort(),
+      );
+      ctx.processes.push(p);
+      await p.waitFor('ready', (l) => l.event === 'ready');
+      await sleep(2500);
+      const signalled = Date.now();
+      p.kill('SIGTERM');
+      const exited = await Promise.race([p.exited, sleep(15_000).then(() => 'still running' as const)]);
+      expect(exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(p.lines.find((l) => l.event === 'drain-timeout')).toMatchObject({ level: 'warn' });
+      expect(p.lines.some((l) => l.event === 'stopped')).toBe(true);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('Redis killed while running: SIGTERM still exits 0 within SLOE_DRAIN_TIMEOUT', async () => {
+    const redis = await startRedis({ port: await freePort() });
+    try {
+      const p = spawnSloe(
+        ['run', await writeSlos(ctx.stack.dir, queueSlo())],
+        {
+          REDIS_URL: redis.url,
+          PROMETHEUS_URL: ctx.stack.prometheus.url,
+          SLOE_DRAIN_TIMEOUT: '2',
+          SLOE_REDIS_PREFIX: `killed${Date.now()}`,
+        },
+        await freePort(),
+      );
+      ctx.processes.push(p);
+      await p.waitFor('ready', (l) => l.event === 'ready');
+      await p.waitFor('an evaluation', (l) => l.event === 'evaluated');
+      await redis.kill();
+      await sleep(1000);
+      const signalled = Date.now();
+      p.kill('SIGTERM');
+      const exited = await Promise.race([p.exited, sleep(15_000).then(() => 'still running' as const)]);
+      expect(exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(p.lines.some((l) => l.event === 'stopped')).toBe(true);
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('Prometheus down: evaluations fail visibly, readiness says so, and a no-data ticket opens after noDataFor', async () => {

@@ -3,7 +3,7 @@ import { engineSettings } from '../../src/engine/settings.js';
 
 describe('engine settings from the environment', () => {
   it.each([
-    ['nothing set keeps every default', {}, { prefix: 'sloe', port: 3000, tuning: {} }],
+    ['nothing set keeps every default', {}, { prefix: 'sloe', port: 3000, tuning: {}, drainMs: 25_000 }],
     [
       'positive numbers are taken',
       {
@@ -15,6 +15,7 @@ describe('engine settings from the environment', () => {
         SLOE_DELIVER_CONCURRENCY: '8',
         SLOE_CLAIM_TTL_MS: '700',
         SLOE_SCHEDULER_CHECK_MS: '1500',
+        SLOE_DRAIN_TIMEOUT: '7.5',
       },
       {
         prefix: 'blue',
@@ -22,6 +23,7 @@ describe('engine settings from the environment', () => {
         tuning: { lockDurationMs: 5000, stalledIntervalMs: 2000, evaluateConcurrency: 4, deliverConcurrency: 8 },
         claimTtlMs: 700,
         schedulerCheckMs: 1500,
+        drainMs: 7500,
       },
     ],
     [
@@ -31,8 +33,9 @@ describe('engine settings from the environment', () => {
         SLOE_EVALUATE_CONCURRENCY: '-2',
         SLOE_CLAIM_TTL_MS: 'soon',
         SLOE_SCHEDULER_CHECK_MS: '',
+        SLOE_DRAIN_TIMEOUT: '0',
       },
-      { prefix: 'sloe', port: 3000, tuning: {} },
+      { prefix: 'sloe', port: 3000, tuning: {}, drainMs: 25_000 },
     ],
   ])('%s', (_name, env, expected) => {
     expect(engineSettings(env)).toEqual(expected);
