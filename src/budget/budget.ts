@@ -12,7 +12,8 @@ export type BurnWindow = keyof typeof BURN_WINDOWS;
 
 /**
  * Per-step weights on a regular grid ending at `at`: `bad[i]` and `total[i]` are what the step ending at
- * `start + i·stepMs` counted (events, or for a threshold SLO 1 when in breach / 1 when there was data). NaN is no data.
+ * `start + i·stepMs` counted (events, or for a threshold SLO 1 when in breach / 1 when there was data). NaN is no data,
+ * and so is every step before `start` (a series may leave out the window's older steps that had none).
  */
 export interface BudgetSeries {
   start: number;
@@ -48,7 +49,10 @@ export const BURN_DOWN_POINTS = 240;
 
 const clean = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 0 : x);
 
-/** Computes the budget of the window ending at `at` (the last grid point at or before it). */
+/**
+ * Computes the budget of the window ending at `at` (the last grid point at or before it). The window's steps before
+ * the series' start count as no data: the same budget, burn-down included, as from the series padded with NaN.
+ */
 export function computeBudget(
   series: BudgetSeries,
   objective: number,
@@ -69,9 +73,16 @@ export function computeBudget(
     badSum[i + 1] = badSum[i]! + (has ? clean(series.bad[i]) : 0);
     totalSum[i + 1] = totalSum[i]! + (has ? t : 0);
   }
+  // The running sums up to step i (exclusive); 0 for steps before the series (no data), the whole for those after.
+  const upTo = (sums: Float64Array, i: number) => sums[Math.max(0, Math.min(n, i))]!;
+  // `first` may be before the series' start (negative).
   const windowOf = (lengthMs: number) => {
-    const first = Math.max(0, last + 1 - Math.round(lengthMs / stepMs));
-    return { first, bad: badSum[last + 1]! - badSum[first]!, total: totalSum[last + 1]! - totalSum[first]! };
+    const first = last + 1 - Math.round(lengthMs / stepMs);
+    return {
+      first,
+      bad: upTo(badSum, last + 1) - upTo(badSum, first),
+      total: upTo(totalSum, last + 1) - upTo(totalSum, first),
+    };
   };
   const w = windowOf(windowMs);
   const errorRatio = w.total > 0 ? w.bad / w.total : NaN;
@@ -91,7 +102,7 @@ export function computeBudget(
   let ranOutAt: number | null = null;
   const every = Math.max(1, Math.ceil((last + 1 - w.first) / BURN_DOWN_POINTS));
   for (let i = w.first; i <= last; i++) {
-    const left = allowance > 0 ? 1 - (badSum[i + 1]! - badSum[w.first]!) / allowance : NaN;
+    const left = allowance > 0 ? 1 - (upTo(badSum, i + 1) - upTo(badSum, w.first)) / allowance : NaN;
     if (ranOutAt === null && left <= 1e-12) ranOutAt = start + i * stepMs;
     if ((i - w.first) % every === 0 || i === last) burnDown.push([start + i * stepMs, left]);
   }

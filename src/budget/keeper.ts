@@ -2,14 +2,20 @@
  * Keeps the error budgets of every SLO for the status page and /metrics: computed against Prometheus at most once
  * per refresh period, on demand (a page load, a scrape), never twice at once. An SLO whose queries fail keeps the
  * error, shown where its budget would be: never a silent "healthy".
+ *
+ * A refresh reads only what it has not read yet: each SLO's weights on its budget grid (budgetGrid: points at
+ * multiples of the step) are kept between refreshes, and a refresh asks Prometheus for the points since the newest
+ * one kept, plus the newest kept points that may still change (SETTLE_MS); points older than the window are dropped.
+ * The first refresh, and the first after an SLO's queries, step or window changed, read the whole window.
  */
 import { BatchingPort } from '../evaluator/batching.js';
+import type { Span } from '../evaluator/plan.js';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { Slo } from '../rules/model.js';
 import { mapLimit, withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
-import type { Budget } from './budget.js';
-import { sloBudget } from './load.js';
+import type { Budget, BudgetSeries } from './budget.js';
+import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries } from './load.js';
 
 /** The last budget of one SLO, or why there is none. */
 export type BudgetEntry = { budget: Budget; error?: undefined } | { budget?: undefined; error: string };
@@ -32,8 +38,37 @@ export interface BudgetKeeperOptions {
 /** SLOs whose budgets are computed together: their two queries each fill one merged request. */
 const BUDGET_CHUNK = 20;
 
+/**
+ * How long after its time a grid point may still change: a range's newest points can gain samples that arrive late
+ * (a scrape's samples are stored when the scrape ends, up to its timeout later; a recording rule's at the end of its
+ * evaluation; remote writes later still). Points newer than this before the last read are read again by the next
+ * refresh: with a 1m refresh, one or two points of a 1m grid, the newest one of a 5m grid until it is 2 minutes old.
+ */
+export const SETTLE_MS = 120_000;
+
+/**
+ * An SLO's weights kept between refreshes: those of the grid points from `series.start` to the newest one (the older
+ * points of the window had no data and are left out), read for `key`; points after `readAt − SETTLE_MS` are read
+ * again. Float32 halves the memory (a 30d window is 8,640 points of 5m); the sums are made in Float64.
+ */
+interface Kept {
+  key: string;
+  readAt: number;
+  series: { start: number; stepMs: number; bad: Float32Array; total: Float32Array };
+}
+
+/** What an SLO's weights depend on: its queries (and for a threshold SLO, what counts as a breach) and its grid. */
+function seriesKey(slo: Slo, grid: Span, windowMs: number): string {
+  const source =
+    slo.kind === 'ratio'
+      ? { ratio: slo.ratio }
+      : { query: slo.query, baseline: slo.baseline, objective: slo.objective, when: slo.when };
+  return JSON.stringify({ kind: slo.kind, ...source, stepMs: grid.stepMs, windowMs });
+}
+
 export class BudgetKeeper {
   private snapshot: BudgetSnapshot = { at: 0, bySlo: new Map() };
+  private kept = new Map<string, Kept>();
   private running: Promise<BudgetSnapshot> | undefined;
   private readonly refreshMs: number;
   private gaveUpWaiting = false;
@@ -82,7 +117,7 @@ export class BudgetKeeper {
       Promise.all(
         chunk.map(async (slo): Promise<[string, BudgetEntry]> => {
           try {
-            return [slo.id, { budget: await sloBudget(port, slo, at) }];
+            return [slo.id, { budget: await this.budget(port, slo, at) }];
           } catch (e) {
             return [slo.id, { error: describeError(e) }];
           }
@@ -97,7 +132,76 @@ export class BudgetKeeper {
         `error budgets of ${failed.length} SLO(s) could not be computed: ${failed[0]![1].error}`,
       );
     }
+    // SLOs a reload removed take their weights with them.
+    const ids = new Set(slos.map((s) => s.id));
+    for (const id of this.kept.keys()) if (!ids.has(id)) this.kept.delete(id);
     this.snapshot = { at, bySlo: new Map(entries) };
     return this.snapshot;
   }
+
+  /**
+   * One SLO's budget at `at`, reading only the points not kept yet (or that may still change). A failed read keeps
+   * what was kept: the next refresh asks again from the same point.
+   */
+  private async budget(port: PrometheusPort, slo: Slo, at: number): Promise<Budget> {
+    const windowMs = budgetWindow(slo);
+    const grid = budgetGrid(windowMs, at);
+    const key = seriesKey(slo, grid, windowMs);
+    const kept = this.kept.get(slo.id);
+    const usable = kept?.key === key && kept.series.start + (kept.series.total.length - 1) * grid.stepMs <= grid.end;
+    const from = usable ? Math.max(grid.start, firstUnsettled(kept!)) : grid.start;
+    const fresh = from <= grid.end ? await fetchBudgetSeries(port, slo, { ...grid, start: from }) : undefined;
+    const series = merged(usable ? kept!.series : undefined, fresh, grid);
+    this.kept.set(slo.id, { key, readAt: fresh ? at : kept!.readAt, series });
+    return budgetOf(slo, series, windowMs, at);
+  }
+}
+
+/**
+ * The first point a refresh reads again: the first after `readAt − SETTLE_MS` (even one before the kept start: a
+ * point without data when it was read may have some now), or the one after the newest kept.
+ */
+function firstUnsettled({ readAt, series }: Kept): number {
+  const { stepMs } = series;
+  const next = series.start + series.total.length * stepMs;
+  return Math.min(next, Math.floor((readAt - SETTLE_MS) / stepMs) * stepMs + stepMs);
+}
+
+/**
+ * The weights of `grid`: the kept ones up to `fresh.start`, the fresh ones from there on (either may be missing),
+ * without the leading points that have no data. Reuses the kept arrays when the grid did not move.
+ */
+function merged(kept: Kept['series'] | undefined, fresh: BudgetSeries | undefined, grid: Span): Kept['series'] {
+  const { stepMs } = grid;
+  const freshFrom = fresh ? fresh.start : grid.end + stepMs;
+  // The value at grid point i: fresh from `freshFrom` on, kept before (no data before the kept start).
+  const pick = (older: Float32Array | undefined, newer: ArrayLike<number> | undefined) => (i: number) => {
+    const t = grid.start + i * stepMs;
+    if (t >= freshFrom) return newer![(t - freshFrom) / stepMs]!;
+    if (!older) return NaN;
+    const k = (t - kept!.start) / stepMs;
+    return k >= 0 && k < older.length ? older[k]! : NaN;
+  };
+  const badAt = pick(kept?.bad, fresh?.bad);
+  const totalAt = pick(kept?.total, fresh?.total);
+  const n = (grid.end - grid.start) / stepMs + 1;
+  let first = 0;
+  while (first < n && Number.isNaN(totalAt(first))) first++;
+  const start = grid.start + first * stepMs;
+  const length = n - first;
+  if (kept && kept.start === start && kept.total.length === length) {
+    // The same points: only the fresh ones change.
+    for (let i = Math.max(0, (freshFrom - start) / stepMs); i < length; i++) {
+      kept.bad[i] = badAt(first + i);
+      kept.total[i] = totalAt(first + i);
+    }
+    return kept;
+  }
+  const bad = new Float32Array(length);
+  const total = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    bad[i] = badAt(first + i);
+    total[i] = totalAt(first + i);
+  }
+  return { start, stepMs, bad, total };
 }

@@ -4,7 +4,7 @@
  * for a threshold SLO its query on the same grid, each point counted as in breach of the objective or not.
  */
 import { fetchRange } from '../evaluator/fetch.js';
-import { ratioQueries } from '../evaluator/plan.js';
+import { ratioQueries, type Span } from '../evaluator/plan.js';
 import type { PrometheusPort, RangeSeries } from '../evaluator/prometheus.js';
 import { holds } from '../rules/condition.js';
 import type { Slo, ThresholdSlo } from '../rules/model.js';
@@ -29,19 +29,26 @@ export function budgetWindow(slo: Slo, override?: number): number {
   return override ?? (slo.kind === 'ratio' ? slo.windowMs : DEFAULT_TIME_WINDOW_MS);
 }
 
-/** Fetches the weights of an SLO's budget over its window (and the longest burn window) ending at `at`. */
-export async function loadBudgetSeries(
-  port: PrometheusPort,
-  slo: Slo,
-  at: number,
-  windowMs: number,
-): Promise<BudgetSeries> {
+/**
+ * The grid of a budget over `windowMs` (and the longest burn window) as of `at`: points at multiples of the step
+ * (absolute times, the same whenever it is asked for), the newest at or before `at`. The budget is that of the last
+ * whole step: the span between the newest point and `at` counts from the next point on.
+ */
+export function budgetGrid(windowMs: number, at: number): Span {
   const spanMs = Math.max(windowMs, BURN_WINDOWS['3d']);
   const stepMs = budgetStep(spanMs);
-  const end = at;
-  const start = end - Math.ceil(spanMs / stepMs) * stepMs + stepMs;
-  const n = (end - start) / stepMs + 1;
-  const fetch = (query: string) => fetchRange(port, slo.id, query, { start, end, stepMs });
+  const end = Math.floor(at / stepMs) * stepMs;
+  return { start: end - (Math.ceil(spanMs / stepMs) - 1) * stepMs, end, stepMs };
+}
+
+/**
+ * Fetches the weights of an SLO's budget at the points of `span` (a part of a budgetGrid, or all of it): each point
+ * depends on the SLO's queries and the step only, never on the rest of the span.
+ */
+export async function fetchBudgetSeries(port: PrometheusPort, slo: Slo, span: Span): Promise<BudgetSeries> {
+  const { start, stepMs } = span;
+  const n = (span.end - start) / stepMs + 1;
+  const fetch = (query: string) => fetchRange(port, slo.id, query, span);
   if (slo.kind === 'ratio') {
     // The rates over one step each, so that consecutive points count consecutive spans of events.
     const queries = ratioQueries(slo.ratio, stepMs);
@@ -59,7 +66,14 @@ export async function loadBudgetSeries(
   return timeInBreach(slo, values, baselines, start, stepMs, n);
 }
 
-/** Loads and computes the budget of one SLO at `at`. */
+/** The budget of one SLO from its weights (a whole window's, or the newer part of one, older points being no data). */
+export function budgetOf(slo: Slo, series: BudgetSeries, windowMs: number, at: number): Budget {
+  return slo.kind === 'ratio'
+    ? computeBudget(series, slo.objective, windowMs, at, 'events')
+    : computeBudget(series, DEFAULT_TIME_OBJECTIVE, windowMs, at, 'time');
+}
+
+/** Loads and computes the budget of one SLO at `at`, reading its whole window. */
 export async function sloBudget(
   port: PrometheusPort,
   slo: Slo,
@@ -67,10 +81,7 @@ export async function sloBudget(
   windowOverrideMs?: number,
 ): Promise<Budget> {
   const windowMs = budgetWindow(slo, windowOverrideMs);
-  const series = await loadBudgetSeries(port, slo, at, windowMs);
-  return slo.kind === 'ratio'
-    ? computeBudget(series, slo.objective, windowMs, at, 'events')
-    : computeBudget(series, DEFAULT_TIME_OBJECTIVE, windowMs, at, 'time');
+  return budgetOf(slo, await fetchBudgetSeries(port, slo, budgetGrid(windowMs, at)), windowMs, at);
 }
 
 const clean = (x: number) => (Number.isNaN(x) ? 0 : x);

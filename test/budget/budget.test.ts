@@ -21,6 +21,16 @@ function events(bad: (i: number) => number): BudgetSeries {
   };
 }
 
+/** The budget of a window without any data. */
+const noData = () =>
+  computeBudget(
+    { start: START, stepMs: STEP, bad: new Array<number>(N).fill(NaN), total: new Array<number>(N).fill(NaN) },
+    0.99,
+    WINDOW,
+    AT,
+    'events',
+  );
+
 /** Within 0.1 percentage point. */
 const close = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThan(0.001);
 
@@ -96,14 +106,32 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
     close(b.budget.spent, 0.5);
   });
 
-  it('a window without any data has no figures and says so', () => {
-    const b = computeBudget(
-      { start: START, stepMs: STEP, bad: new Array<number>(N).fill(NaN), total: new Array<number>(N).fill(NaN) },
+  it('a series that leaves out the older steps without data gives the budget of the whole window', () => {
+    const whole = events((i) => (i % 7 === 0 ? 30 : 2));
+    const total = Array.from(whole.total);
+    const bad = Array.from(whole.bad);
+    const empty = N / 3;
+    for (let i = 0; i < empty; i++) {
+      total[i] = NaN;
+      bad[i] = NaN;
+    }
+    const padded = computeBudget({ ...whole, total, bad }, 0.99, WINDOW, AT, 'events');
+    const trimmed = computeBudget(
+      { start: START + empty * STEP, stepMs: STEP, bad: bad.slice(empty), total: total.slice(empty) },
       0.99,
       WINDOW,
       AT,
       'events',
     );
+    expect(trimmed).toEqual(padded);
+    expect(trimmed.burnDown[0]).toEqual([START, 1]);
+    // With no step left at all, the same as a window of no data.
+    const none = computeBudget({ start: AT + STEP, stepMs: STEP, bad: [], total: [] }, 0.99, WINDOW, AT, 'events');
+    expect(none).toEqual(noData());
+  });
+
+  it('a window without any data has no figures and says so', () => {
+    const b = noData();
     expect(b.sli).toBeNaN();
     expect(b.budget.remaining).toBeNaN();
     expect(b.exhaustedAt).toBeNull();
