@@ -40,8 +40,18 @@ export interface Budget {
   timeLeftMs: number | null;
   /** When the budget runs out at the 6h burn rate, or when it ran out (already overspent); null when it does not. */
   exhaustedAt: number | null;
-  /** The remaining budget over the window, as points [time, remaining share]. */
-  burnDown: Array<[number, number]>;
+  /** The remaining budget over the window, at most BURN_DOWN_POINTS points. */
+  burnDown: BurnDown;
+}
+
+/**
+ * Points of a burn-down line: the remaining share `remaining[k]` at `times[k]`, in time order. Typed arrays: `sloe run`
+ * keeps every SLO's budget, and as 240 pairs of numbers in arrays a burn-down took about 17 KB of heap, 170 MB at
+ * 10,000 SLOs (3.8 KB here, outside the heap).
+ */
+export interface BurnDown {
+  times: Float64Array;
+  remaining: Float64Array;
 }
 
 /** Points of a burn-down line kept at most (the chart is a few hundred pixels wide). */
@@ -98,13 +108,20 @@ export function computeBudget(
 
   // Burn-down: the share of the window's allowance (allowed × all events of the window) left after each step.
   const allowance = allowed * w.total;
-  const burnDown: Array<[number, number]> = [];
   let ranOutAt: number | null = null;
   const every = Math.max(1, Math.ceil((last + 1 - w.first) / BURN_DOWN_POINTS));
-  for (let i = w.first; i <= last; i++) {
+  // Every `every`-th step from the window's first, and its last: one buffer holds the times, then the shares.
+  const span = last - w.first;
+  const count = span < 0 ? 0 : Math.floor(span / every) + 1 + (span % every === 0 ? 0 : 1);
+  const points = new Float64Array(2 * count);
+  const burnDown = { times: points.subarray(0, count), remaining: points.subarray(count) };
+  for (let i = w.first, k = 0; i <= last; i++) {
     const left = allowance > 0 ? 1 - (upTo(badSum, i + 1) - upTo(badSum, w.first)) / allowance : NaN;
     if (ranOutAt === null && left <= 1e-12) ranOutAt = start + i * stepMs;
-    if ((i - w.first) % every === 0 || i === last) burnDown.push([start + i * stepMs, left]);
+    if ((i - w.first) % every === 0 || i === last) {
+      burnDown.times[k] = start + i * stepMs;
+      burnDown.remaining[k++] = left;
+    }
   }
 
   const lasting = (burn: number) =>

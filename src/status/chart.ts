@@ -10,12 +10,16 @@ function points(budget: Budget, width: number, height: number, top: number, keep
   const span = budget.windowMs;
   // Clamp overspent budgets at −100% so the line stays in the chart; the figure next to it says how far below.
   const y = (v: number) => top + (1 - Math.max(-1, Math.min(1, v))) * (height / 2);
-  const step = Math.max(1, Math.ceil(budget.burnDown.length / keep));
-  const kept = budget.burnDown.filter((_, i) => i % step === 0 || i === budget.burnDown.length - 1);
-  return kept
-    .filter(([, v]) => Number.isFinite(v))
-    .map(([t, v]) => `${r(((t - from) / span) * width)},${r(y(v))}`)
-    .join(' ');
+  const { times, remaining } = budget.burnDown;
+  const n = times.length;
+  const step = Math.max(1, Math.ceil(n / keep));
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = remaining[i]!;
+    if ((i % step === 0 || i === n - 1) && Number.isFinite(v))
+      out.push(`${r(((times[i]! - from) / span) * width)},${r(y(v))}`);
+  }
+  return out.join(' ');
 }
 
 /** A full chart with axes: 100% at the top, 0 in the middle (the zero line), −100% at the bottom. */

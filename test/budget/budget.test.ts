@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type BudgetSeries, budgetHealth, computeBudget } from '../../src/budget/budget.js';
+import { BURN_DOWN_POINTS, type BudgetSeries, budgetHealth, computeBudget } from '../../src/budget/budget.js';
+import { burnDownChart, sparkline } from '../../src/status/chart.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -52,9 +54,10 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
     expect(b.timeLeftMs).toBeCloseTo(WINDOW, -3);
     expect(b.exhaustedAt! - AT).toBeCloseTo(WINDOW, -3);
     // The burn-down falls in a straight line from 100% to 50%.
-    expect(b.burnDown[0]![0]).toBe(START);
-    expect(b.burnDown.at(-1)).toEqual([AT, b.budget.remaining]);
-    close(b.burnDown[Math.floor(b.burnDown.length / 2)]![1], 0.75);
+    const { times, remaining } = b.burnDown;
+    expect(times[0]).toBe(START);
+    expect([times.at(-1), remaining.at(-1)]).toEqual([AT, b.budget.remaining]);
+    close(remaining[Math.floor(remaining.length / 2)]!, 0.75);
     expect(budgetHealth(b)).toBe('healthy');
   });
 
@@ -124,7 +127,7 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
       'events',
     );
     expect(trimmed).toEqual(padded);
-    expect(trimmed.burnDown[0]).toEqual([START, 1]);
+    expect([trimmed.burnDown.times[0], trimmed.burnDown.remaining[0]]).toEqual([START, 1]);
     // With no step left at all, the same as a window of no data.
     const none = computeBudget({ start: AT + STEP, stepMs: STEP, bad: [], total: [] }, 0.99, WINDOW, AT, 'events');
     expect(none).toEqual(noData());
@@ -156,5 +159,95 @@ describe('time-based budget of a threshold SLO (99% of the time within the objec
     close(b.sli, 0.99375);
     close(b.budget.spent, 0.625);
     expect(b.basis).toBe('time');
+  });
+});
+
+describe('the burn-down line', () => {
+  /** The burn-down as lists of [time, remaining] pairs, worked out step by step from the series. */
+  function pairs(series: BudgetSeries, objective: number, windowMs: number, at: number): Array<[number, number]> {
+    const { start, stepMs } = series;
+    const n = series.total.length;
+    const last = Math.min(n - 1, Math.floor((at - start) / stepMs));
+    // Steps of the window before the series' start count as no data, as in a series padded with NaN.
+    const first = last + 1 - Math.round(windowMs / stepMs);
+    const has = (i: number) => i >= 0 && !Number.isNaN(series.total[i]!);
+    let total = 0;
+    for (let i = first; i <= last; i++) if (has(i)) total += series.total[i]!;
+    const allowance = (1 - objective) * total;
+    const every = Math.max(1, Math.ceil((last + 1 - first) / BURN_DOWN_POINTS));
+    const out: Array<[number, number]> = [];
+    let bad = 0;
+    for (let i = first; i <= last; i++) {
+      if (has(i) && !Number.isNaN(series.bad[i]!)) bad += series.bad[i]!;
+      if ((i - first) % every === 0 || i === last)
+        out.push([start + i * stepMs, allowance > 0 ? 1 - bad / allowance : NaN]);
+    }
+    return out;
+  }
+
+  it('holds the points of a list of pairs, every k-th step of the window and its last, in typed arrays', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3000 }),
+        fc.integer({ min: 1, max: 4000 }),
+        fc.integer({ min: -50, max: 3050 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (n, windowSteps, atStep, seed) => {
+          const value = (i: number, salt: number) => ((i * 7919 + seed * 104_729 + salt) % 1000) / 10;
+          const series: BudgetSeries = {
+            start: START,
+            stepMs: STEP,
+            bad: Array.from({ length: n }, (_, i) => (value(i, 1) < 5 ? NaN : value(i, 2))),
+            total: Array.from({ length: n }, (_, i) => (value(i, 3) < 3 ? NaN : 1000 + value(i, 4))),
+          };
+          const at = START + atStep * STEP;
+          const b = computeBudget(series, 0.99, windowSteps * STEP, at, 'events');
+          const expected = pairs(series, 0.99, windowSteps * STEP, at);
+          expect(b.burnDown.times).toBeInstanceOf(Float64Array);
+          expect(Array.from(b.burnDown.times)).toEqual(expected.map(([t]) => t));
+          const remaining = Array.from(b.burnDown.remaining);
+          expect(remaining.length).toBe(expected.length);
+          remaining.forEach((v, k) => {
+            const want = expected[k]![1];
+            if (Number.isNaN(want)) expect(v).toBeNaN();
+            else expect(Math.abs(v - want)).toBeLessThan(1e-9);
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('draws the chart and the sparkline from the typed arrays as from a list of pairs', () => {
+    const b = computeBudget(
+      events((i) => (i % 97 === 0 ? 400 : 3)),
+      0.99,
+      WINDOW,
+      AT,
+      'events',
+    );
+    // The charts' points as drawn from a list of pairs (every `keep`-th point and the last, NaN left out).
+    const drawn = (list: Array<[number, number]>, width: number, height: number, top: number, keep: number) => {
+      const r = (x: number) => Math.round(x * 10) / 10;
+      const y = (v: number) => top + (1 - Math.max(-1, Math.min(1, v))) * (height / 2);
+      const step = Math.max(1, Math.ceil(list.length / keep));
+      return list
+        .filter((_, i) => i % step === 0 || i === list.length - 1)
+        .filter(([, v]) => Number.isFinite(v))
+        .map(([t, v]) => `${r(((t - (b.at - b.windowMs)) / b.windowMs) * width)},${r(y(v))}`)
+        .join(' ');
+    };
+    const list = Array.from(b.burnDown.times, (t, k): [number, number] => [t, b.burnDown.remaining[k]!]);
+    // Every 36th of 8,640 steps and the last: both charts leave points out.
+    expect(list.length).toBe(BURN_DOWN_POINTS + 1);
+    expect(sparkline(b)).toContain(`points="${drawn(list, 120, 28, 0, 40)}"`);
+    const full = drawn(list, 600, 160, 10, 240)
+      .split(' ')
+      .map((p) => {
+        const [x, y] = p.split(',');
+        return `${Math.round((Number(x) + 44) * 10) / 10},${y}`;
+      })
+      .join(' ');
+    expect(burnDownChart(b, 'x')).toContain(`points="${full}"`);
   });
 });

@@ -68,11 +68,8 @@ function expectSameBudget(actual: Budget | undefined, expected: Budget, what: st
   for (const w of ['1h', '6h', '3d'] as const) near(a.burnRates[w], expected.burnRates[w], `${what} burn ${w}`);
   near(a.timeLeftMs, expected.timeLeftMs, `${what} time left`);
   near(a.exhaustedAt, expected.exhaustedAt, `${what} exhausted at`);
-  expect(
-    a.burnDown.map(([t]) => t),
-    `${what} burn-down times`,
-  ).toEqual(expected.burnDown.map(([t]) => t));
-  a.burnDown.forEach(([, v], i) => near(v, expected.burnDown[i]![1], `${what} burn-down ${i}`));
+  expect([...a.burnDown.times], `${what} burn-down times`).toEqual([...expected.burnDown.times]);
+  a.burnDown.remaining.forEach((v, i) => near(v, expected.burnDown.remaining[i]!, `${what} burn-down ${i}`));
 }
 
 /** Every SLO's budget in the snapshot equals the one a full read of its window gives at the same moment. */
