@@ -1,7 +1,8 @@
 /**
  * The long burn-rate windows of `sloe run` (evaluator/long-windows.ts) in Redis, shared by every replica: one string
- * per SLO, `longwin:<slo>` under the prefix, expiring when its sums are no longer current (every few minutes), so
- * the keys never outnumber the SLOs and a restarted replica reads sums instead of 3 days of base rates.
+ * per SLO, `longwin:<slo>` under the prefix, expiring when catching up from its sums would no longer be chosen over a
+ * full read (6 hours), so the keys never outnumber the SLOs and a restarted replica reads sums and the base rates
+ * since instead of 3 days of base rates.
  */
 import type { Redis } from 'ioredis';
 import type { LongWindowStore } from '../evaluator/long-windows.js';

@@ -144,7 +144,7 @@ export async function fetchRates(
 
 /**
  * How the windows of a ratio SLO ending at one moment are read: all of them from Prometheus (`readAllWindows`, for
- * `eval`), or the long ones from a cache refreshed every few minutes (the engine's LongWindowCache).
+ * `eval`), or the long ones from running sums carried on from the base rates since (the engine's LongWindowCache).
  */
 export interface WindowReader {
   windowsAt(port: PrometheusPort, sloId: string, plan: RatioPlan, at: number): Promise<InstanceWindows[]>;

@@ -1,49 +1,62 @@
 /**
- * Long burn-rate windows for `sloe run`, part of the fetch stage: a WindowReader. A window longer than 6 hours
- * moves little from one tick to the next, so the engine reads windows up to 6h fresh on every evaluation and
- * refreshes the longer ones (the workbook's 3d ticket tier) only every long/288 (15 minutes for 3d: under 0.4% of
- * the window), from one range query. Between refreshes an evaluation reads about 6h of base rates instead of 3 days.
- * Each SLO refreshes at its own phase of that period (from a hash of its id), so that after a start, when every SLO
- * reads its long windows at once, the refreshes spread over the period instead of coming due together again.
- * `eval` and `backtest` read everything.
+ * Long burn-rate windows for `sloe run`, part of the fetch stage: a WindowReader. Windows up to 6h are read fresh on
+ * every evaluation; the longer ones (the workbook's 3d ticket tier) are kept as running sums per SLO and instance,
+ * ending at a point of the base-resolution grid (multiples of it since the epoch, a few minutes back: `anchorOf`).
+ * The first evaluation reads them in full, once; after that, each time the grid moves on, an evaluation reads only
+ * the base rates that entered the windows and those that left them (each window's end, `long` earlier), a few points
+ * per part instead of 3 days, and adds and subtracts them. The sums are exactly the windows a full read ending at the
+ * anchor gives (to the last bits of float addition); the anchor trails the evaluation by at most the settle delay
+ * plus one base resolution (7 minutes for 5m: under 0.2% of a 3d window), so that a base rate is read once its
+ * samples are in. SLOs evaluated together move on together, so their reads of new points merge into few requests
+ * (BatchingPort). Once a day, at each SLO's own phase, the sums are read in full again, so that data Prometheus
+ * received late does not stay out of them. `eval` and `backtest` read everything.
  *
- * With a LongWindowStore (Redis in `run`), each refresh is kept there too, for as long as it is current: a replica
- * that starts, or takes over an SLO another replica evaluated, reads the sums from the store instead of 3 days of
- * base rates. A stored entry names the format and the SLO's plan (queries and windows), so a changed SLO never
- * reuses the sums of its earlier form; a store that fails or is slow is logged and Prometheus read instead.
+ * With a LongWindowStore (Redis in `run`), the sums are kept there too, for as long as catching up from them is
+ * cheaper than a full read: a replica that starts, or takes over an SLO another replica evaluated, reads the sums
+ * from the store and only the points since. A stored entry names the format and the SLO's plan (queries and
+ * windows), so a changed SLO never reuses the sums of its earlier form; a store that fails or is slow is logged and
+ * Prometheus read instead.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../incident/ports.js';
 import type { Slo } from '../rules/model.js';
-import { withTimeout } from '../util/async.js';
+import { gcd, withTimeout } from '../util/async.js';
 import { evaluateAt } from './evaluate.js';
-import { type WindowReader, fetchRates } from './fetch.js';
+import { type WindowReader, fetchRange, fetchRates } from './fetch.js';
 import type { Detail, SloFrame } from './frame.js';
 import { labelsKey } from './labels.js';
-import { type RatioPlan, spanAt } from './plan.js';
-import type { PrometheusPort } from './prometheus.js';
-import { type InstanceWindows, type WindowSum, windowsAt } from './windows.js';
+import { type RatioPlan, type Span, spanAt } from './plan.js';
+import type { PrometheusPort, RangeSeries } from './prometheus.js';
+import { type InstanceGrid, type InstanceWindows, type WindowSum, windowsAt } from './windows.js';
 
 /** Windows up to this long are read on every evaluation. */
 export const FRESH_SPAN_MS = 6 * 3600_000;
+/** How long after a grid point its base rate is read: the samples it is made of have arrived by then. */
+export const SETTLE_MS = 2 * 60_000;
+/** How often the long windows of an SLO are read in full again (each SLO at its own phase). */
+const FULL_READ_EVERY_MS = 24 * 3600_000;
 
 interface Entry {
   /** What the entry was computed for: the SLO's queries and windows (a reload may change them). */
   signature: string;
+  /** The grid point the sums end at. */
   at: number;
+  /** The grid point of the last full read the sums were carried on from. */
+  readAt: number;
+  /** By instance (labelsKey), by window: every instance with a point in the windows; none means none there. */
   sums: Map<string, Map<number, WindowSum>>;
 }
 
 const EMPTY: WindowSum = { bad: 0, total: 0, points: 0 };
 
-/** Where refreshed long windows outlive a process, shared by replicas: one value per SLO, gone after `ttlMs`. */
+/** Where long windows outlive a process, shared by replicas: one value per SLO, gone after `ttlMs`. */
 export interface LongWindowStore {
   load(sloId: string): Promise<string | undefined>;
   save(sloId: string, value: string, ttlMs: number): Promise<void>;
 }
 
-/** The stored format; a stored entry of another format is read as none. */
-const FORMAT = 1;
+/** The stored format; a stored entry of another format is read as none. 2: running sums ending at a grid point. */
+const FORMAT = 2;
 /** Entries larger than this (an SLO with very many instances) are not stored: the store stays small. */
 const MAX_STORED_BYTES = 256 * 1024;
 /** How long a load from the store may take before Prometheus is read instead. */
@@ -53,6 +66,7 @@ type StoredEntry = {
   format: number;
   signature: string;
   at: number;
+  readAt: number;
   sums: Array<[string, Array<[number, number, number, number]>]>;
 };
 
@@ -62,11 +76,21 @@ export interface LongWindowCacheOptions {
   log?: Logger;
 }
 
+/**
+ * The grid point the long windows of an evaluation at `at` end at: the latest multiple of the base resolution at
+ * least SETTLE_MS before it.
+ */
+export function anchorOf(plan: Pick<RatioPlan, 'resMs'>, at: number): number {
+  return Math.floor((at - SETTLE_MS) / plan.resMs) * plan.resMs;
+}
+
 export class LongWindowCache implements WindowReader {
   private readonly entries = new Map<string, Entry>();
   private readonly freshSpanMs: number;
-  /** Range queries that read the long windows (the evaluations in between read the short ones only). */
+  /** Full reads of the long windows (3 days of base rates). */
   refreshes = 0;
+  /** Reads of only the base rates that entered and left the long windows since the last sums. */
+  increments = 0;
   /** Long windows taken from the store instead of Prometheus. */
   storeHits = 0;
 
@@ -79,62 +103,110 @@ export class LongWindowCache implements WindowReader {
     return evaluateAt(port, slo, at, detail, this);
   }
 
-  /** The windows of a ratio SLO ending at `at`: the short ones read now, the long ones from the last refresh. */
-  windowsAt(port: PrometheusPort, sloId: string, plan: RatioPlan, at: number): Promise<InstanceWindows[]> {
-    return this.read(port, sloId, plan, at, true);
+  /** The windows of a ratio SLO: the short ones ending at `at`, read now, the long ones ending at `anchorOf(at)`. */
+  async windowsAt(port: PrometheusPort, sloId: string, plan: RatioPlan, at: number): Promise<InstanceWindows[]> {
+    const long = plan.windows.filter((w) => w > this.freshSpanMs);
+    const short = plan.windows.filter((w) => w <= this.freshSpanMs);
+    if (long.length === 0 || short.length === 0)
+      return windowsAt(await fetchRates(port, sloId, plan, spanAt(plan, at)), at);
+    const span = short[short.length - 1]!;
+    const [grids, entry] = await Promise.all([
+      fetchRates(port, sloId, plan, spanAt(plan, at, span)),
+      this.longAt(port, sloId, plan, long, anchorOf(plan, at)),
+    ]);
+    return windowsAt(grids, at).map(({ labels, windows }) => {
+      const cached = entry.sums.get(labelsKey(labels));
+      return { labels, windows: (w: number) => (w <= span ? windows(w) : (cached?.get(w) ?? EMPTY)) };
+    });
   }
 
-  private async read(
+  /** The sums of the long windows ending at grid point `anchor`: kept, carried on from the last ones, or read. */
+  private async longAt(
     port: PrometheusPort,
     sloId: string,
     plan: RatioPlan,
-    at: number,
-    useStore: boolean,
-  ): Promise<InstanceWindows[]> {
-    const long = plan.windows.filter((w) => w > this.freshSpanMs);
-    const short = plan.windows.filter((w) => w <= this.freshSpanMs);
+    long: readonly number[],
+    anchor: number,
+  ): Promise<Entry> {
     const signature = JSON.stringify(plan);
-    const refreshMs = Math.max(plan.resMs, Math.min(...long) / 288);
-    // Due at the SLO's next phase of the period: at most refreshMs after the sums were read.
-    const phase = phaseOf(sloId, refreshMs);
-    const period = (t: number) => Math.floor((t + phase) / refreshMs);
-    const isDue = (e: Entry | undefined) => !e || e.signature !== signature || at < e.at || period(at) > period(e.at);
+    const phase = phaseOf(sloId, FULL_READ_EVERY_MS);
+    const day = (t: number) => Math.floor((t + phase) / FULL_READ_EVERY_MS);
+    // Sums to carry on from: ending at or before the anchor, within a fresh span of it, read in full today.
+    const usable = (e: Entry | undefined): e is Entry =>
+      e !== undefined &&
+      e.signature === signature &&
+      e.at <= anchor &&
+      anchor - e.at <= this.freshSpanMs &&
+      day(anchor) === day(e.readAt);
     let entry = this.entries.get(sloId);
-    if (long.length > 0 && short.length > 0 && isDue(entry) && useStore && this.options.store) {
-      // Another replica (or this one before a restart) may have refreshed it since.
+    if (!usable(entry)) entry = undefined;
+    if (entry?.at === anchor) return entry;
+    if (this.options.store) {
+      // Another replica (or this one before a restart) may have carried them on since.
       const stored = await this.load(sloId, signature);
-      if (stored && !isDue(stored)) {
+      if (usable(stored) && (!entry || stored.at > entry.at)) {
         this.storeHits++;
-        this.entries.set(sloId, (entry = stored));
+        entry = stored;
       }
     }
-    const due = isDue(entry);
-    if (long.length === 0 || short.length === 0 || due) {
-      // Read everything, judge exactly, and keep the long windows.
-      const grids = await fetchRates(port, sloId, plan, spanAt(plan, at));
-      if (long.length > 0 && short.length > 0) {
-        this.refreshes++;
-        const sums = new Map<string, Map<number, WindowSum>>();
-        for (const { labels, grid } of grids) {
-          const i = grid.index(at);
-          sums.set(labelsKey(labels), new Map(long.map((w) => [w, grid.window(i, w)])));
-        }
-        this.entries.set(sloId, { signature, at, sums });
-        this.save(sloId, { signature, at, sums }, (period(at) + 1) * refreshMs - phase - at);
-      }
-      return windowsAt(grids, at);
+    let next: Entry;
+    if (entry?.at === anchor) next = entry;
+    else if (entry) {
+      this.increments++;
+      next = await this.carryOn(port, sloId, plan, long, entry, anchor);
+    } else {
+      this.refreshes++;
+      next = { signature, at: anchor, readAt: anchor, sums: await readLong(port, sloId, plan, long, anchor) };
     }
-    const span = short[short.length - 1]!;
-    const grids = await fetchRates(port, sloId, plan, spanAt(plan, at, span));
-    if (grids.some(({ labels }) => !entry!.sums.has(labelsKey(labels)))) {
-      // A new instance: read its long windows now (not from the store, which knows the same instances).
-      this.entries.delete(sloId);
-      return this.read(port, sloId, plan, at, false);
-    }
-    return windowsAt(grids, at).map(({ labels, windows }) => {
-      const cached = entry!.sums.get(labelsKey(labels))!;
-      return { labels, windows: (w: number) => (w <= span ? windows(w) : (cached.get(w) ?? EMPTY)) };
+    this.entries.set(sloId, next);
+    // Kept for as long as catching up from them may be chosen over a full read.
+    if (next !== entry) this.save(sloId, next, this.freshSpanMs + SETTLE_MS + plan.resMs);
+    return next;
+  }
+
+  /**
+   * The sums at `anchor` from those at `entry.at`: plus the base rates of (entry.at, anchor], minus those of
+   * (entry.at − w, anchor − w] for each window w. An instance the entry does not name had no point in the windows.
+   */
+  private async carryOn(
+    port: PrometheusPort,
+    sloId: string,
+    plan: RatioPlan,
+    long: readonly number[],
+    entry: Entry,
+    anchor: number,
+  ): Promise<Entry> {
+    const span = (back: number): Span => ({
+      start: entry.at - back + plan.resMs,
+      end: anchor - back,
+      stepMs: plan.resMs,
     });
+    const [entered, ...left] = await Promise.all([
+      fetchRates(port, sloId, plan, span(0)),
+      ...long.map((w) => fetchRates(port, sloId, plan, span(w))),
+    ]);
+    const sums = new Map([...entry.sums].map(([key, byWindow]) => [key, new Map(byWindow)]));
+    const add = (grids: InstanceGrid[], windows: readonly number[], sign: 1 | -1) => {
+      for (const { labels, grid } of grids) {
+        const key = labelsKey(labels);
+        let byWindow = sums.get(key);
+        // Points leaving the windows of an instance without sums were never in them.
+        if (!byWindow && sign < 0) continue;
+        if (!byWindow) sums.set(key, (byWindow = new Map()));
+        const all = grid.window(grid.length - 1, grid.length * plan.resMs);
+        for (const w of windows) {
+          const s = byWindow.get(w) ?? EMPTY;
+          byWindow.set(w, {
+            bad: s.bad + sign * all.bad,
+            total: s.total + sign * all.total,
+            points: s.points + sign * all.points,
+          });
+        }
+      }
+    };
+    add(entered!, long, 1);
+    long.forEach((w, k) => add(left[k]!, [w], -1));
+    return { signature: entry.signature, at: anchor, readAt: entry.readAt, sums };
   }
 
   private async load(sloId: string, signature: string): Promise<Entry | undefined> {
@@ -151,7 +223,7 @@ export class LongWindowCache implements WindowReader {
     }
   }
 
-  /** Keeps a refresh in the store for as long as it is current; a failure is logged, the evaluation goes on. */
+  /** Keeps sums in the store for `ttlMs`; a failure is logged, the evaluation goes on. */
   private save(sloId: string, entry: Entry, ttlMs: number): void {
     const store = this.options.store;
     if (!store) return;
@@ -166,7 +238,71 @@ export class LongWindowCache implements WindowReader {
   }
 }
 
-/** Where in each period of `periodMs` an SLO refreshes its long windows: the same for every replica. */
+/** The longest bucket a full read sums the base rates in: it divides every long window, and is at most 6 hours. */
+const MAX_BUCKET_MS = 6 * 3600_000;
+
+/** The longest multiple of `resMs` that divides every long window and is at most MAX_BUCKET_MS. */
+export function bucketOf(resMs: number, long: readonly number[]): number {
+  const g = long.reduce((a, b) => gcd(a, b));
+  const n = g / resMs;
+  for (let k = Math.max(1, Math.ceil(g / MAX_BUCKET_MS)); k < n; k++) if (n % k === 0) return g / k;
+  return resMs;
+}
+
+/**
+ * The long windows ending at grid point `anchor`, read in full. An SLO with a `bad` query has Prometheus sum its
+ * base rates in buckets (`sum_over_time` and `count_over_time` of a subquery at the base resolution, 12 buckets for
+ * 3d): the same points as a range query at the base resolution, a twelfth of the steps and of the answer, several
+ * times cheaper for Prometheus to evaluate and send. The subquery's range is half a resolution short of the bucket,
+ * so that a bucket holds the same points whether Prometheus' ranges are closed (2.x) or left-open (3.x) at the start.
+ * An SLO with a `good` query (its bad rate is total − good per point, never below zero) reads its base rates.
+ */
+async function readLong(
+  port: PrometheusPort,
+  sloId: string,
+  plan: RatioPlan,
+  long: readonly number[],
+  anchor: number,
+): Promise<Map<string, Map<number, WindowSum>>> {
+  const sums = new Map<string, Map<number, WindowSum>>();
+  const longest = long[long.length - 1]!;
+  if (plan.bad === undefined) {
+    for (const { labels, grid } of await fetchRates(port, sloId, plan, spanAt(plan, anchor, longest))) {
+      const i = grid.index(anchor);
+      sums.set(labelsKey(labels), new Map(long.map((w) => [w, grid.window(i, w)])));
+    }
+    return sums;
+  }
+  const bucket = bucketOf(plan.resMs, long);
+  const span: Span = { start: anchor - longest + bucket, end: anchor, stepMs: bucket };
+  const over = (fn: string, query: string) =>
+    fetchRange(port, sloId, `${fn}((${query})[${bucket - plan.resMs / 2}ms:${plan.resMs}ms])`, span);
+  const [bad, total, count] = await Promise.all([
+    over('sum_over_time', plan.bad),
+    over('sum_over_time', plan.total),
+    over('count_over_time', plan.total),
+  ]);
+  const byKey = (series: RangeSeries[]) => new Map(series.map((s) => [labelsKey(s.labels), s]));
+  const [bads, counts] = [byKey(bad), byKey(count)];
+  for (const t of total) {
+    const key = labelsKey(t.labels);
+    const [b, c] = [bads.get(key), counts.get(key)];
+    const byWindow = new Map<number, WindowSum>();
+    for (const w of long) {
+      const from = anchor - w;
+      const sum = (s: RangeSeries | undefined) => {
+        let x = 0;
+        if (s) for (let k = 0; k < s.times.length; k++) if (s.times[k]! > from) x += s.values[k]!;
+        return x;
+      };
+      byWindow.set(w, { bad: sum(b), total: sum(t), points: sum(c) });
+    }
+    sums.set(key, byWindow);
+  }
+  return sums;
+}
+
+/** Where in each period of `periodMs` an SLO reads its long windows in full: the same for every replica. */
 function phaseOf(sloId: string, periodMs: number): number {
   return Math.floor((createHash('sha256').update(sloId).digest().readUInt32BE(0) / 2 ** 32) * periodMs);
 }
@@ -177,6 +313,7 @@ function encode(entry: Entry): string {
     format: FORMAT,
     signature: entry.signature,
     at: entry.at,
+    readAt: entry.readAt,
     sums: [...entry.sums].map(([key, byWindow]) => [key, [...byWindow].map(([w, s]) => [w, s.bad, s.total, s.points])]),
   };
   return JSON.stringify(stored);
@@ -189,6 +326,7 @@ function decode(text: string, signature: string): Entry | undefined {
     stored.format !== FORMAT ||
     stored.signature !== signature ||
     typeof stored.at !== 'number' ||
+    typeof stored.readAt !== 'number' ||
     !Array.isArray(stored.sums)
   )
     return undefined;
@@ -198,5 +336,5 @@ function decode(text: string, signature: string): Entry | undefined {
       new Map(byWindow.map(([w, bad, total, points]) => [w, { bad, total, points }])),
     ]),
   );
-  return { signature, at: stored.at, sums };
+  return { signature, at: stored.at, readAt: stored.readAt, sums };
 }

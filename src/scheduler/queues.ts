@@ -35,6 +35,20 @@ function schedulerId(job: ShardJob): string {
   return `${SCHEDULER}${job.intervalMs}.${job.shard}`;
 }
 
+/** The golden ratio's fractional part: successive multiples of it fall evenly over [0, 1) whatever their count. */
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
+
+/**
+ * When in each of its intervals a shard is due (ms after a multiple of the interval): the n-th shard of an interval
+ * at the fractional part of (n + 1)·φ. The shards of an interval so fall evenly over it for any number of shards,
+ * each at a distinct offset that depends only on its interval and number: the same on every replica and across
+ * reloads, and unmoved when shards are added. Without offsets every shard would come due at once at start-up, each
+ * reading its SLOs' long windows in full. Never 0, which BullMQ reads as "no offset" (due at once).
+ */
+export function shardOffset(job: ShardJob): number {
+  return 1 + Math.floor((((job.shard + 1) * GOLDEN) % 1) * (job.intervalMs - 1));
+}
+
 /** The shards a configuration needs. */
 export function shards(slos: readonly Slo[]): ShardJob[] {
   return [...byInterval(slos)].flatMap(([intervalMs, same]) =>
@@ -104,17 +118,29 @@ export class Queues {
   /**
    * Makes the job schedulers match the SLOs: one per shard at its interval; with `prune`, those no longer needed go
    * (at start-up and reload; a repair only adds, so that replicas whose configurations differ for a while do not
-   * undo each other's schedulers over and over).
+   * undo each other's schedulers over and over). Each shard is due at its own offset in its interval (shardOffset);
+   * a scheduler due at another phase (made before shards had offsets) is made again, so that its next job comes at
+   * its offset (at most one interval later).
    */
   async syncSchedulers(slos: readonly Slo[], prune = true): Promise<{ upserted: number; removed: string[] }> {
     const wanted = shards(slos);
     const ids = new Set<string>();
+    const existing = new Map((await this.evaluate.getJobSchedulers(0, -1)).map((s) => [s.key, s]));
     for (const job of wanted) {
       const id = schedulerId(job);
       ids.add(id);
+      const offset = shardOffset(job);
+      const scheduler = existing.get(id);
+      // BullMQ keeps an existing scheduler's phase on an upsert: one due at another phase must go first.
+      if (
+        scheduler?.next != null &&
+        scheduler.every === job.intervalMs &&
+        (scheduler.next - offset) % job.intervalMs !== 0
+      )
+        await this.evaluate.removeJobScheduler(id);
       await this.evaluate.upsertJobScheduler(
         id,
-        { every: job.intervalMs },
+        { every: job.intervalMs, offset },
         {
           name: EVALUATE,
           data: job,
@@ -124,7 +150,7 @@ export class Queues {
     }
     const removed: string[] = [];
     if (!prune) return { upserted: wanted.length, removed };
-    for (const scheduler of await this.evaluate.getJobSchedulers(0, -1)) {
+    for (const scheduler of existing.values()) {
       if (!ids.has(scheduler.key)) {
         await this.evaluate.removeJobScheduler(scheduler.key);
         removed.push(scheduler.key);

@@ -1,7 +1,8 @@
 /**
  * `sloe run` keeps its long burn-rate windows in Redis: a restarted replica (or one taking over an SLO) reads the 3d
- * sums from there instead of 3 days of base rates, and judges exactly as the replica that read them; a changed SLO
- * never reuses the sums of its earlier form; a Redis that does not answer is logged and Prometheus read instead.
+ * sums from there and only the points since instead of 3 days of base rates, and judges exactly as the replica that
+ * read them; a changed SLO never reuses the sums of its earlier form; a Redis that does not answer is logged and
+ * Prometheus read instead.
  * Real Prometheus (loaded with 4 days of history) and real Redis.
  */
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { RedisIncidentStore } from '../../src/engine/store.js';
 import { EngineMetrics } from '../../src/observability/metrics.js';
 import { PrometheusClient, evaluateAt, prometheusConfigFromEnv } from '../../src/evaluator/index.js';
 import { LongWindowCache } from '../../src/evaluator/long-windows.js';
-import type { InstantSample, PrometheusPort, RangeSeries } from '../../src/evaluator/prometheus.js';
+import type { PrometheusPort } from '../../src/evaluator/prometheus.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../../src/local/redis.js';
 import { createLogger } from '../../src/observability/log.js';
@@ -22,24 +23,12 @@ import { type Config, loadRules } from '../../src/rules/index.js';
 import { DAY, MIN, burstHistory } from '../support/assistant-history.js';
 import { ROOT } from '../support/cli.js';
 import { LogCapture } from '../support/engine.js';
+import { Observed, fullAnchoredRead } from '../support/windows.js';
 
 const FROM = Date.parse('2026-09-01T00:00:00Z');
 const TO = FROM + 4 * DAY;
 const BURST = FROM + 3 * DAY + 12 * 60 * MIN;
 const HOUR = 60 * MIN;
-
-/** The Prometheus client, with the span of every range query asked of it written down. */
-class Observed implements PrometheusPort {
-  readonly spans: number[] = [];
-  constructor(private readonly client: PrometheusClient) {}
-  instant(query: string, at: number): Promise<InstantSample[]> {
-    return this.client.instant(query, at);
-  }
-  range(query: string, start: number, end: number, stepMs: number): Promise<RangeSeries[]> {
-    this.spans.push(end - start);
-    return this.client.range(query, start, end, stepMs);
-  }
-}
 
 /**
  * A frame with its numbers to 9 significant digits: the same window summed from 3 days of base rates or from 6 hours
@@ -98,12 +87,12 @@ describe('the long windows of sloe run in Redis', () => {
       const frame = await restarted.evaluate(after, slo, at, 'all');
       expect(rounded(frame), `minute ${minute}`).toEqual(rounded(await first.evaluate(port(), slo, at, 'all')));
     }
-    // Minute 31 read the sums from Redis and 6 hours from Prometheus; a refresh due since (each SLO refreshes at its
-    // own phase of the 15 minutes) reads 3 days, once.
+    // Minute 31 read the sums from Redis and 6 hours from Prometheus; later minutes carried them on from the points
+    // that entered and left the 3d window since: 3 days were never read again.
     expect(restarted.storeHits).toBeGreaterThanOrEqual(1);
-    expect(restarted.refreshes).toBeLessThanOrEqual(1);
-    expect(after.spans.filter((s) => s > 6 * HOUR)).toHaveLength(restarted.refreshes * 2);
-    expect(after.spans.slice(0, 2).every((s) => s < 6 * HOUR)).toBe(true);
+    expect(restarted.refreshes).toBe(0);
+    expect(restarted.increments).toBeGreaterThanOrEqual(1);
+    expect(after.spans.every((s) => s < 6 * HOUR)).toBe(true);
     // At minute 44 the burst fires its page, from the 1h tier, as an exact evaluation says.
     const exact = await evaluateAt(port(), slo, BURST + 44 * MIN);
     const page = (f: typeof exact) => (f.status === 'data' ? f.instances.map((i) => [i.state, i.severity]) : f.status);
@@ -111,16 +100,20 @@ describe('the long windows of sloe run in Redis', () => {
     expect(page(exact)).toEqual([['breach', 'page']]);
   });
 
-  it('a stored entry expires when its sums are due again: the next replica reads Prometheus', async () => {
+  it('a stored entry older than 6 hours is not carried on: the next replica reads 3 days', async () => {
     const { slo, store, log, port } = setup();
     await new LongWindowCache({ store, log }).evaluate(port(), slo, BURST, 'all');
     await expect.poll(() => store.load(slo.id)).toBeDefined();
-    // 3d / 288 = 15 minutes: later than that the stored sums are not current, whether or not the key is still there.
+    // Within 6 hours a replica carries the stored sums on from the points since.
+    const soon = new LongWindowCache({ store, log });
+    await soon.evaluate(port(), slo, BURST + 16 * MIN, 'all');
+    expect([soon.storeHits, soon.increments, soon.refreshes]).toEqual([1, 1, 0]);
+    // Later than that, catching up would read more than a full read in buckets: the stored sums are not used.
     const later = new LongWindowCache({ store, log });
-    await later.evaluate(port(), slo, BURST + 16 * MIN, 'all');
+    await later.evaluate(port(), slo, BURST + 7 * HOUR, 'all');
     expect(later.storeHits).toBe(0);
     expect(later.refreshes).toBe(1);
-    expect(await client.pttl(`test${prefix - 1}:longwin:${slo.id}`)).toBeLessThanOrEqual(15 * MIN);
+    expect(await client.pttl(`test${prefix - 1}:longwin:${slo.id}`)).toBeLessThanOrEqual(6 * HOUR + 7 * MIN);
   });
 
   it('a changed SLO does not reuse the sums of its earlier form', async () => {
@@ -132,7 +125,7 @@ describe('the long windows of sloe run in Redis', () => {
     const frame = await cache.evaluate(port(), changed, BURST + MIN, 'all');
     expect(cache.storeHits).toBe(0);
     expect(cache.refreshes).toBe(1);
-    expect(rounded(frame)).toEqual(rounded(await evaluateAt(port(), changed, BURST + MIN)));
+    expect(rounded(frame)).toEqual(rounded(await evaluateAt(port(), changed, BURST + MIN, 'all', fullAnchoredRead)));
   });
 
   it('a Redis that does not answer is logged and Prometheus read instead', async () => {
@@ -141,7 +134,7 @@ describe('the long windows of sloe run in Redis', () => {
     redis.pause();
     try {
       const frame = await cache.evaluate(port(), slo, BURST + 44 * MIN, 'all');
-      expect(frame).toEqual(await evaluateAt(port(), slo, BURST + 44 * MIN));
+      expect(rounded(frame)).toEqual(rounded(await evaluateAt(port(), slo, BURST + 44 * MIN, 'all', fullAnchoredRead)));
       expect(cache.refreshes).toBe(1);
       expect(capture.events('long-windows-store-failed').length).toBeGreaterThan(0);
     } finally {
