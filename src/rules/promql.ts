@@ -16,15 +16,83 @@ const trees = new Map<string, Tree>();
 /** Trees kept (about 1 KB each): `validate` of a few thousand SLOs parses each expression once for the check and its lint rules. */
 const MAX_TREES = 4096;
 
-/** The syntax tree of an expression; the same text is parsed once while it is among the last MAX_TREES parsed. */
-export function parsePromql(expr: string): Tree {
-  let tree = trees.get(expr);
+function parseCached(text: string): Tree {
+  let tree = trees.get(text);
   if (tree === undefined) {
-    tree = parser.parse(expr);
+    tree = parser.parse(text);
     if (trees.size >= MAX_TREES) trees.delete(trees.keys().next().value!);
-    trees.set(expr, tree);
+    trees.set(text, tree);
   }
   return tree;
+}
+
+/**
+ * The expression with the text inside each string literal replaced by as many `x`s: the shape the parser sees. A
+ * literal's content is one token whatever it holds, so two expressions that differ only there (`app="svc-1"`,
+ * `app="svc-2"`) have the same tree, with the same offsets. Literals holding a backslash or a line break are kept
+ * as written, and so is an expression whose quotes do not close.
+ */
+export function literalShape(expr: string): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i];
+    if (c === '#') {
+      // A comment runs to the end of the line; quotes inside it are no literals.
+      const nl = expr.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+    } else if (c === '"' || c === "'" || c === '`') {
+      let end = i + 1;
+      let plain = true;
+      while (end < expr.length && expr[end] !== c) {
+        const d = expr[end];
+        if (d === '\\' || d === '\n' || d === '\r') {
+          if (c !== '`') return expr; // an escape or an unclosed literal: the text decides the tokens
+          plain = false;
+        }
+        end++;
+      }
+      if (end >= expr.length) return expr;
+      if (plain && end > i + 1) {
+        out += expr.slice(from, i + 1) + 'x'.repeat(end - i - 1);
+        from = end;
+      }
+      i = end;
+    }
+  }
+  return from === 0 ? expr : out + expr.slice(from);
+}
+
+/** Whether a tree holds a syntax error, worked out once per tree. */
+const broken = new WeakMap<Tree, boolean>();
+
+/** Whether the tree of an expression holds a syntax error. */
+export function hasSyntaxError(tree: Tree): boolean {
+  let error = broken.get(tree);
+  if (error === undefined) {
+    error = false;
+    tree.iterate({
+      enter(n) {
+        if (n.type.isError) error = true;
+        return !error;
+      },
+    });
+    broken.set(tree, error);
+  }
+  return error;
+}
+
+/**
+ * The syntax tree of an expression. Expressions of one shape (literalShape) share a tree, parsed once while it is
+ * among the last MAX_TREES parsed: a thousand SLOs that differ in their label values are a handful of parses. A
+ * shape that does not parse cleanly is not trusted for the expression: that one is parsed as written, so the
+ * positions of syntax errors are the expression's own.
+ */
+export function parsePromql(expr: string): Tree {
+  const shape = literalShape(expr);
+  const tree = parseCached(shape);
+  return shape !== expr && hasSyntaxError(tree) ? parseCached(expr) : tree;
 }
 
 type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
