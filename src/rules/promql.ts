@@ -16,12 +16,17 @@ const trees = new Map<string, Tree>();
 /** Trees kept (about 1 KB each): `validate` of a few thousand SLOs parses each expression once for the check and its lint rules. */
 const MAX_TREES = 4096;
 
+/** Keeps the tree of a text (the parser's tree of that text, or one equal to it). */
+function remember(text: string, tree: Tree): void {
+  if (trees.size >= MAX_TREES) trees.delete(trees.keys().next().value!);
+  trees.set(text, tree);
+}
+
 function parseCached(text: string): Tree {
   let tree = trees.get(text);
   if (tree === undefined) {
     tree = parser.parse(text);
-    if (trees.size >= MAX_TREES) trees.delete(trees.keys().next().value!);
-    trees.set(text, tree);
+    remember(text, tree);
   }
   return tree;
 }
@@ -35,31 +40,27 @@ function parseCached(text: string): Tree {
 export function literalShape(expr: string): string {
   let out = '';
   let from = 0;
-  for (let i = 0; i < expr.length; i++) {
-    const c = expr[i];
-    if (c === '#') {
+  const special = /["'`#]/g;
+  for (let m = special.exec(expr); m; m = special.exec(expr)) {
+    const start = m.index;
+    const quote = m[0];
+    if (quote === '#') {
       // A comment runs to the end of the line; quotes inside it are no literals.
-      const nl = expr.indexOf('\n', i);
+      const nl = expr.indexOf('\n', start);
       if (nl < 0) break;
-      i = nl;
-    } else if (c === '"' || c === "'" || c === '`') {
-      let end = i + 1;
-      let plain = true;
-      while (end < expr.length && expr[end] !== c) {
-        const d = expr[end];
-        if (d === '\\' || d === '\n' || d === '\r') {
-          if (c !== '`') return expr; // an escape or an unclosed literal: the text decides the tokens
-          plain = false;
-        }
-        end++;
-      }
-      if (end >= expr.length) return expr;
-      if (plain && end > i + 1) {
-        out += expr.slice(from, i + 1) + 'x'.repeat(end - i - 1);
-        from = end;
-      }
-      i = end;
+      special.lastIndex = nl + 1;
+      continue;
     }
+    const end = expr.indexOf(quote, start + 1);
+    if (end < 0) return expr;
+    if (/[\\\n\r]/.test(expr.slice(start + 1, end))) {
+      // An escape or a line break: in "…" and '…' the text decides where the literal ends.
+      if (quote !== '`') return expr;
+    } else if (end > start + 1) {
+      out += expr.slice(from, start + 1) + 'x'.repeat(end - start - 1);
+      from = end;
+    }
+    special.lastIndex = end + 1;
   }
   return from === 0 ? expr : out + expr.slice(from);
 }
@@ -90,9 +91,15 @@ export function hasSyntaxError(tree: Tree): boolean {
  * positions of syntax errors are the expression's own.
  */
 export function parsePromql(expr: string): Tree {
+  const known = trees.get(expr);
+  if (known !== undefined) return known;
   const shape = literalShape(expr);
-  const tree = parseCached(shape);
-  return shape !== expr && hasSyntaxError(tree) ? parseCached(expr) : tree;
+  let tree = parseCached(shape);
+  if (shape !== expr) {
+    if (hasSyntaxError(tree)) tree = parser.parse(expr);
+    remember(expr, tree);
+  }
+  return tree;
 }
 
 type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
