@@ -16,13 +16,88 @@ const trees = new Map<string, Tree>();
 /** Trees kept (about 1 KB each): `validate` of a few thousand SLOs parses each expression once for the check and its lint rules. */
 const MAX_TREES = 4096;
 
-/** The syntax tree of an expression; the same text is parsed once while it is among the last MAX_TREES parsed. */
-export function parsePromql(expr: string): Tree {
-  let tree = trees.get(expr);
+/** Keeps the tree of a text (the parser's tree of that text, or one equal to it). */
+function remember(text: string, tree: Tree): void {
+  if (trees.size >= MAX_TREES) trees.delete(trees.keys().next().value!);
+  trees.set(text, tree);
+}
+
+function parseCached(text: string): Tree {
+  let tree = trees.get(text);
   if (tree === undefined) {
-    tree = parser.parse(expr);
-    if (trees.size >= MAX_TREES) trees.delete(trees.keys().next().value!);
-    trees.set(expr, tree);
+    tree = parser.parse(text);
+    remember(text, tree);
+  }
+  return tree;
+}
+
+/**
+ * The expression with the text inside each string literal replaced by as many `x`s: the shape the parser sees. A
+ * literal's content is one token whatever it holds, so two expressions that differ only there (`app="svc-1"`,
+ * `app="svc-2"`) have the same tree, with the same offsets. Literals holding a backslash or a line break are kept
+ * as written, and so is an expression whose quotes do not close.
+ */
+export function literalShape(expr: string): string {
+  let out = '';
+  let from = 0;
+  const special = /["'`#]/g;
+  for (let m = special.exec(expr); m; m = special.exec(expr)) {
+    const start = m.index;
+    const quote = m[0];
+    if (quote === '#') {
+      // A comment runs to the end of the line; quotes inside it are no literals.
+      const nl = expr.indexOf('\n', start);
+      if (nl < 0) break;
+      special.lastIndex = nl + 1;
+      continue;
+    }
+    const end = expr.indexOf(quote, start + 1);
+    if (end < 0) return expr;
+    if (/[\\\n\r]/.test(expr.slice(start + 1, end))) {
+      // An escape or a line break: in "…" and '…' the text decides where the literal ends.
+      if (quote !== '`') return expr;
+    } else if (end > start + 1) {
+      out += expr.slice(from, start + 1) + 'x'.repeat(end - start - 1);
+      from = end;
+    }
+    special.lastIndex = end + 1;
+  }
+  return from === 0 ? expr : out + expr.slice(from);
+}
+
+/** Whether a tree holds a syntax error, worked out once per tree. */
+const broken = new WeakMap<Tree, boolean>();
+
+/** Whether the tree of an expression holds a syntax error. */
+export function hasSyntaxError(tree: Tree): boolean {
+  let error = broken.get(tree);
+  if (error === undefined) {
+    error = false;
+    tree.iterate({
+      enter(n) {
+        if (n.type.isError) error = true;
+        return !error;
+      },
+    });
+    broken.set(tree, error);
+  }
+  return error;
+}
+
+/**
+ * The syntax tree of an expression. Expressions of one shape (literalShape) share a tree, parsed once while it is
+ * among the last MAX_TREES parsed: a thousand SLOs that differ in their label values are a handful of parses. A
+ * shape that does not parse cleanly is not trusted for the expression: that one is parsed as written, so the
+ * positions of syntax errors are the expression's own.
+ */
+export function parsePromql(expr: string): Tree {
+  const known = trees.get(expr);
+  if (known !== undefined) return known;
+  const shape = literalShape(expr);
+  let tree = parseCached(shape);
+  if (shape !== expr) {
+    if (hasSyntaxError(tree)) tree = parser.parse(expr);
+    remember(expr, tree);
   }
   return tree;
 }

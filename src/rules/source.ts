@@ -1,5 +1,8 @@
 import {
+  Composer,
   type Document,
+  type EmptyStream,
+  Lexer,
   LineCounter,
   type Node as YamlNode,
   type Pair,
@@ -7,7 +10,7 @@ import {
   isMap,
   isScalar,
   isSeq,
-  parseAllDocuments,
+  Parser,
   Scalar,
 } from 'yaml';
 import { aliasProblem, duplicateKeys, tokenProblem } from './yaml-guards.js';
@@ -149,12 +152,14 @@ export const MAX_DOCUMENTS = 1000;
 export function parseSource(file: string, text: string): SourceFile {
   const problems: Problem[] = [];
   const docs: SourceDoc[] = [];
-  const shape = tokenProblem(text);
+  // The text is split into tokens once: the guards read them, then the parser.
+  const tokens = Array.from(new Lexer().lex(text));
+  const shape = tokenProblem(tokens);
   if (shape) return { file, docs, problems: [{ file, ...shape }] };
   const lines = new LineCounter();
-  let parsed: ReturnType<typeof parseAllDocuments>;
+  let parsed: Document.Parsed[] | EmptyStream;
   try {
-    parsed = parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter: lines });
+    parsed = parseTokens(tokens, lines);
   } catch (e) {
     return {
       file,
@@ -223,6 +228,19 @@ export function parseSource(file: string, text: string): SourceFile {
     docs.push(new SourceDoc(file, index, doc, lines, text, value));
   });
   return { file, docs, problems };
+}
+
+/** What yaml's parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter }) returns, from the text's tokens. */
+function parseTokens(tokens: readonly string[], lineCounter: LineCounter): Document.Parsed[] | EmptyStream {
+  const parser = new Parser(lineCounter.addNewLine);
+  const composer = new Composer({ ...PARSE_OPTIONS, lineCounter });
+  function* cst() {
+    lineCounter.addNewLine(0);
+    for (const token of tokens) yield* parser.next(token);
+    yield* parser.end();
+  }
+  const docs = Array.from(composer.compose(cst()));
+  return docs.length > 0 ? docs : Object.assign([], { empty: true as const }, composer.streamInfo());
 }
 
 /** Reads and parses one file; a file that cannot be read, is too large or is not UTF-8 text is one problem. */

@@ -19,9 +19,12 @@ export const MAX_EXPANDED_NODES = 100_000;
 
 /**
  * Where a file first nests deeper than MAX_DEPTH, or holds a token longer than MAX_TOKEN (line and column, 1-based),
- * or undefined. Reads the yaml library's token stream, which is linear and builds nothing.
+ * or undefined. Reads the yaml library's token stream (of the text, or the tokens of a text already split), which is
+ * linear and builds nothing.
  */
-export function tokenProblem(text: string): { line: number; col: number; message: string } | undefined {
+export function tokenProblem(
+  text: string | Iterable<string>,
+): { line: number; col: number; message: string } | undefined {
   let offset = 0;
   let line = 1;
   let lineStart = 0;
@@ -40,7 +43,7 @@ export function tokenProblem(text: string): { line: number; col: number; message
     col: offset - lineStart + 1,
     message: `nesting deeper than ${MAX_DEPTH} levels: sloe documents need a handful; the file is not read further`,
   });
-  for (const token of new Lexer().lex(text)) {
+  for (const token of typeof text === 'string' ? new Lexer().lex(text) : text) {
     const type = CST.tokenType(token);
     if (type === 'doc-mode' || type === 'scalar' || type === 'flow-error-end') continue; // markers, not text
     const col = offset - lineStart;

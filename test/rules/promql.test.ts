@@ -1,5 +1,8 @@
+import { parser } from '@prometheus-io/lezer-promql';
+import type { Tree } from '@lezer/common';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkPromql } from '../../src/rules/promql.js';
+import { checkPromql, literalShape, parsePromql } from '../../src/rules/promql.js';
 
 describe('PromQL checks', () => {
   it.each([
@@ -54,5 +57,76 @@ describe('PromQL checks', () => {
 
   it('does not count `without` or `on` as grouping', () => {
     expect(checkPromql('sum without (user_id) (x) / on(user_id) y').groupedBy).toEqual([]);
+  });
+});
+
+/** Every node of a tree with its position: two trees are the same when these are. */
+function nodes(tree: Tree): string[] {
+  const out: string[] = [];
+  tree.iterate({ enter: (n) => void out.push(`${n.name}:${n.from}-${n.to}`) });
+  return out;
+}
+
+describe('PromQL trees shared by expressions of one shape', () => {
+  it('blanks the text inside literals, and keeps literals with escapes, line breaks or no end as written', () => {
+    expect(literalShape('sum(rate(x{app="svc-1", slo=\'3\'}[5m]))')).toBe('sum(rate(x{app="xxxxx", slo=\'x\'}[5m]))');
+    expect(literalShape('label_replace(up, "a", `$1`, "job", "")')).toBe('label_replace(up, "x", `xx`, "xxx", "")');
+    expect(literalShape('x{a="b"} # "c" \n + y{d="e"}')).toBe('x{a="x"} # "c" \n + y{d="x"}');
+    expect(literalShape('x{a="b\\"c"}')).toBe('x{a="b\\"c"}');
+    expect(literalShape('x{a="b')).toBe('x{a="b');
+    expect(literalShape('x{a="b\nc"}')).toBe('x{a="b\nc"}');
+    expect(literalShape('x{a="b"} + `c\nd`')).toBe('x{a="x"} + `c\nd`');
+  });
+
+  it('gives every expression the tree the parser gives it, node for node', () => {
+    const piece = fc.constantFrom(
+      'sum by (le) (rate(x_bucket{app=',
+      '"svc-1"',
+      "'a'",
+      '`b\\c`',
+      '"q\\"r"',
+      '"unclosed',
+      "'",
+      '"',
+      '`',
+      '}[5m]))',
+      ' / ',
+      'x{a=~"f.*"}',
+      ' # "note\n',
+      '\n',
+      '\\',
+      ', ',
+      'histogram_quantile(0.9, ',
+      ')',
+      '{',
+      'label_replace(up, "a", "$1", "job", "(.*)")',
+    );
+    const literal = fc.string({
+      unit: fc.constantFrom('a', '"', "'", '`', '\\', '\n', '#', ' ', 'é', '😀'),
+      maxLength: 6,
+    });
+    const expr = fc.array(fc.oneof(piece, literal), { maxLength: 12 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(expr, (e) => {
+        expect(nodes(parsePromql(e))).toEqual(nodes(parser.parse(e)));
+      }),
+      { numRuns: 2000, seed: 20261128 },
+    );
+  });
+
+  it('parses expressions that differ only inside their literals once', () => {
+    const a = parsePromql('sum(rate(shape_probe_total{app="svc-10", slo="1"}[5m]))');
+    const b = parsePromql('sum(rate(shape_probe_total{app="svc-42", slo="7"}[5m]))');
+    expect(b).toBe(a);
+    expect(checkPromql('sum(rate(shape_probe_total{app="svc-42", slo="7"}[5m]))').issues).toEqual([]);
+  });
+
+  it('reports a syntax error at the position in the expression as written', () => {
+    expect(checkPromql('sum(rate(x{app="svc-1"}[5m])) +').issues).toEqual([
+      { offset: 31, message: 'unexpected end of input' },
+    ]);
+    expect(checkPromql('sum(rate(x{app="a b"}[5m])) ) ').issues).toEqual(
+      checkPromql('sum(rate(x{app="c d"}[5m])) ) ').issues,
+    );
   });
 });

@@ -4,7 +4,7 @@
  * a ratio can be absent.
  */
 import type { SyntaxNode } from '@lezer/common';
-import { parsePromql } from '../promql.js';
+import { hasSyntaxError, parsePromql } from '../promql.js';
 
 /** A label named in an expression, with how it is used and its character offset. */
 export interface LabelUse {
@@ -24,14 +24,7 @@ export interface SelectorFact {
 /** The root of a PromQL expression's syntax tree, or undefined when it does not parse. */
 export function parse(expr: string): SyntaxNode | undefined {
   const tree = parsePromql(expr);
-  let broken = false;
-  tree.iterate({
-    enter(n) {
-      if (n.type.isError) broken = true;
-      return !broken;
-    },
-  });
-  return broken ? undefined : (tree.topNode.firstChild ?? undefined);
+  return hasSyntaxError(tree) ? undefined : (tree.topNode.firstChild ?? undefined);
 }
 
 /** Visits a node and everything below it, in order. */
