@@ -34,6 +34,14 @@ interface Entry {
   sums: Map<string, Map<number, WindowSum>>;
 }
 
+/** A plan's windows split at the fresh span, its signature, and how often its long windows are refreshed. */
+interface PlanShape {
+  long: number[];
+  short: number[];
+  signature: string;
+  refreshMs: number;
+}
+
 const EMPTY: WindowSum = { bad: 0, total: 0, points: 0 };
 
 /** Where refreshed long windows outlive a process, shared by replicas: one value per SLO, gone after `ttlMs`. */
@@ -64,6 +72,8 @@ export interface LongWindowCacheOptions {
 
 export class LongWindowCache implements WindowReader {
   private readonly entries = new Map<string, Entry>();
+  private readonly shapes = new WeakMap<RatioPlan, PlanShape>();
+  private readonly phases = new Map<string, { refreshMs: number; phase: number }>();
   private readonly freshSpanMs: number;
   /** Range queries that read the long windows (the evaluations in between read the short ones only). */
   refreshes = 0;
@@ -91,12 +101,9 @@ export class LongWindowCache implements WindowReader {
     at: number,
     useStore: boolean,
   ): Promise<InstanceWindows[]> {
-    const long = plan.windows.filter((w) => w > this.freshSpanMs);
-    const short = plan.windows.filter((w) => w <= this.freshSpanMs);
-    const signature = JSON.stringify(plan);
-    const refreshMs = Math.max(plan.resMs, Math.min(...long) / 288);
+    const { long, short, signature, refreshMs } = this.shape(plan);
     // Due at the SLO's next phase of the period: at most refreshMs after the sums were read.
-    const phase = phaseOf(sloId, refreshMs);
+    const phase = this.phase(sloId, refreshMs);
     const period = (t: number) => Math.floor((t + phase) / refreshMs);
     const isDue = (e: Entry | undefined) => !e || e.signature !== signature || at < e.at || period(at) > period(e.at);
     let entry = this.entries.get(sloId);
@@ -135,6 +142,31 @@ export class LongWindowCache implements WindowReader {
       const cached = entry!.sums.get(labelsKey(labels))!;
       return { labels, windows: (w: number) => (w <= span ? windows(w) : (cached.get(w) ?? EMPTY)) };
     });
+  }
+
+  /** What read() needs of a plan besides its queries; worked out once per plan object. */
+  private shape(plan: RatioPlan): PlanShape {
+    let shape = this.shapes.get(plan);
+    if (!shape) {
+      const long = plan.windows.filter((w) => w > this.freshSpanMs);
+      shape = {
+        long,
+        short: plan.windows.filter((w) => w <= this.freshSpanMs),
+        signature: JSON.stringify(plan),
+        refreshMs: Math.max(plan.resMs, Math.min(...long) / 288),
+      };
+      this.shapes.set(plan, shape);
+    }
+    return shape;
+  }
+
+  /** phaseOf, kept per SLO (a hash of its id on every tick otherwise). */
+  private phase(sloId: string, refreshMs: number): number {
+    const known = this.phases.get(sloId);
+    if (known?.refreshMs === refreshMs) return known.phase;
+    const phase = phaseOf(sloId, refreshMs);
+    this.phases.set(sloId, { refreshMs, phase });
+    return phase;
   }
 
   private async load(sloId: string, signature: string): Promise<Entry | undefined> {
