@@ -45,7 +45,17 @@ export function ratioQueries(ratio: RatioSlo['ratio'], windowMs: number): RatioQ
   };
 }
 
+/** Plans by SLO: an SLO object is never changed once loaded (a reload makes new ones), so its plan is made once. */
+const plans = new WeakMap<RatioSlo, RatioPlan>();
+
+/** The plan of a ratio SLO (the same object on every call for the same SLO: the engine asks on every tick). */
 export function ratioPlan(slo: RatioSlo): RatioPlan {
+  let plan = plans.get(slo);
+  if (!plan) plans.set(slo, (plan = makeRatioPlan(slo)));
+  return plan;
+}
+
+function makeRatioPlan(slo: RatioSlo): RatioPlan {
   const windows = [...new Set(slo.tiers.flatMap((t) => [t.longMs, t.shortMs]))].sort((a, b) => a - b);
   const resMs = windows.reduce((a, b) => gcd(a, b));
   return { resMs, longestMs: windows[windows.length - 1]!, windows, ...ratioQueries(slo.ratio, resMs) };
