@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, idle, escalation, status), prints a
+ * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, idle, escalation, status, scaleout), prints a
  * table of figures and writes bench/results.json. Each comparison is measured side by side in one run.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { benchBacktestBase } from './backtest-base.js';
 import { benchEscalation } from './escalation.js';
 import { benchEvaluation } from './evaluation.js';
 import { benchIdle } from './idle.js';
+import { benchScaleout } from './scaleout.js';
 import { benchStatus } from './status.js';
 import { benchValidate } from './validate.js';
 
@@ -22,6 +23,7 @@ const SECTIONS: Record<string, () => Promise<Figures>> = {
   evaluation: () => benchEvaluation(),
   idle: () => benchIdle(),
   status: () => benchStatus(),
+  scaleout: () => benchScaleout(),
 };
 
 const only = process.argv.slice(2);
