@@ -84,6 +84,7 @@ const stats = {
   queries: 0,
   parts: 0,
   unmatched: 0,
+  unknownPaths: 0,
   unmatchedExamples: [] as string[],
 };
 
@@ -109,7 +110,8 @@ function handle(path: string, params: URLSearchParams, res: ServerResponse): voi
   }
   const query = params.get('query');
   if ((path !== '/api/v1/query' && path !== '/api/v1/query_range') || query === null) {
-    if (!path.startsWith('/api/v1/query')) process.stderr.write(`replay: unknown path ${path}\n`);
+    stats.unknownPaths++;
+    process.stderr.write(`replay: not replayed: ${path}\n`);
     answer(res, 404, JSON.stringify({ status: 'error', errorType: 'not_found', error: `not replayed: ${path}` }));
     return;
   }

@@ -36,6 +36,7 @@ type Figures = Record<string, number | string>;
 interface ReplayStats {
   queries: number;
   unmatched: number;
+  unknownPaths: number;
   cpuSeconds: number;
   requests: Record<string, number>;
 }
@@ -116,6 +117,7 @@ async function runReplicas(
   redisIdle: number,
   windowS: number,
   settleS: number,
+  firstS: number,
 ): Promise<Figures> {
   const prefix = `scale${replicas}-${Date.now()}`;
   const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
@@ -149,19 +151,21 @@ async function runReplicas(
     const readyS = (Date.now() - started) / 1000;
     log(`${replicas} replica(s): ready after ${readyS.toFixed(1)} s`);
     // The first (cold) cycle: every SLO evaluated once. Each look scrapes every replica (N series of
-    // sloe_evaluations_total): every 15 s keeps that a small part of what the replicas spend.
-    for (let done = 0; done < n; ) {
-      if (Date.now() - started > 1_800_000)
-        throw new Error(`${replicas} replica(s) evaluated ${done} of ${n} in 30 minutes`);
-      await sleep(15_000);
+    // sloe_evaluations_total): every 15 s (every 50 s at 100,000) keeps that a small part of what the replicas spend. A machine too small for
+    // N may not get there: after BENCH_SCALE_FIRST_S the figures are measured all the same, and say so.
+    let done = 0;
+    while (done < n && Date.now() - started < firstS * 1000) {
+      await sleep(Math.max(15, n / 2000) * 1000);
       done = evaluations(await texts());
+      log(
+        `${replicas} replica(s): first cycle: ${done} of ${n} evaluated after ${Math.round((Date.now() - started) / 1000)} s`,
+      );
     }
     const firstCycleS = (Date.now() - started) / 1000;
-    log(`${replicas} replica(s): first cycle done after ${firstCycleS.toFixed(1)} s`);
     // Settling: once a whole minute's shards were each done within the interval after they were due.
     const settling = Date.now();
     let settled = false;
-    for (let last = await texts(); Date.now() - settling < settleS * 1000; ) {
+    for (let last = await texts(); done >= n && Date.now() - settling < settleS * 1000; ) {
       await sleep(INTERVAL_S * 1000);
       const now = await texts();
       const slowest = histogramQuantile(last.join('\n'), now.join('\n'), 'sloe_evaluation_completion_seconds', 1);
@@ -204,7 +208,7 @@ async function runReplicas(
     const p = `r${replicas}_`;
     const figures: Figures = {
       [`${p}ready_s`]: round(readyS, 1),
-      [`${p}first_cycle_s`]: round(firstCycleS, 1),
+      [`${p}first_cycle_s`]: done >= n ? round(firstCycleS, 1) : `not within ${firstS} s (${done} of ${n} evaluated)`,
       [`${p}settle_s`]: round(settledS, 1),
       [`${p}settled`]: settled ? 'yes' : `no (not within ${settleS} s)`,
       [`${p}window_s`]: round(elapsed, 1),
@@ -228,10 +232,11 @@ async function runReplicas(
       [`${p}load_average_1m`]: `${round(Math.min(...load), 2)} – ${round(Math.max(...load), 2)}`,
     };
     log(JSON.stringify(figures));
-    const unjudged = results.nodata! + results.error! + (s1.replay.unmatched - s0.replay.unmatched);
+    const unmatched = s1.replay.unmatched + s1.replay.unknownPaths;
+    const unjudged = results.nodata! + results.error! + unmatched;
     if (evaluated === 0 || unjudged > 0)
       throw new Error(
-        `${replicas} replica(s): ${evaluated} evaluations, ${results.nodata} nodata, ${results.error} error, ${s1.replay.unmatched - s0.replay.unmatched} queries the replay server had no data for: not a figure`,
+        `${replicas} replica(s): ${evaluated} evaluations, ${results.nodata} nodata, ${results.error} error, ${unmatched} requests the replay server had no data for since it started: not a figure`,
       );
     return figures;
   } finally {
@@ -245,6 +250,7 @@ export async function benchScaleout(): Promise<Figures> {
   const counts = (process.env.BENCH_SCALE_REPLICAS ?? '1,2,4').split(',').map(Number);
   const windowS = Number(process.env.BENCH_SCALE_WINDOW_S ?? 180);
   const settleS = Number(process.env.BENCH_SCALE_SETTLE_S ?? 600);
+  const firstS = Number(process.env.BENCH_SCALE_FIRST_S ?? 1800);
   const dir = await mkdtemp(join(tmpdir(), 'sloe-bench-scale-'));
   let redis: LocalRedis | undefined;
   let replay: Replay | undefined;
@@ -262,7 +268,10 @@ export async function benchScaleout(): Promise<Figures> {
     try {
       for (const replicas of counts) {
         log(`${n} SLOs on ${replicas} replica(s)…`);
-        Object.assign(figures, await runReplicas(replicas, n, slos, redis, replay, redisIdle, windowS, settleS));
+        Object.assign(
+          figures,
+          await runReplicas(replicas, n, slos, redis, replay, redisIdle, windowS, settleS, firstS),
+        );
         // The next replica count starts from an empty Redis.
         await client.flushall();
       }
