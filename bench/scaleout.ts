@@ -130,6 +130,10 @@ async function runReplicas(
         SLOE_REDIS_PREFIX: prefix,
         SLOE_PORT: String(port),
         LOG_LEVEL: 'warn',
+        // Every replica computes every SLO's error budget (30 days of base rates) when its /metrics is scraped, at
+        // most once per SLOE_BUDGET_REFRESH: not shared across replicas, and not evaluation. Once a day (the first
+        // scrape) keeps it out of the measured window.
+        SLOE_BUDGET_REFRESH: process.env.BENCH_SCALE_BUDGET_REFRESH ?? '24h',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     }),
