@@ -74,6 +74,8 @@ function valuesText(startMs: number, endMs: number, stepMs: number, value: strin
   }
   const tail = `${value}"]`;
   text = grid.map((head) => head + tail).join(',');
+  // Long series (a 30-day budget: 8,640 points) are built each time: kept, they would hold hundreds of MB.
+  if (grid.length > 1000) return text;
   if (series.size >= CACHE_ENTRIES) series.clear();
   series.set(key, text);
   return text;
