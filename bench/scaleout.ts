@@ -12,6 +12,7 @@
  * the section fail: the figure only counts when every SLO was judged on data.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { processCpuSeconds, processRssMb } from './proc.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const INTERVAL_S = 60;
+const LOGS = join(import.meta.dirname, 'scaleout-logs');
 /** SLOs per shard (src/scheduler/queues.ts SHARD_SIZE). */
 const SHARD_SIZE = 50;
 
@@ -121,7 +123,10 @@ async function runReplicas(
 ): Promise<Figures> {
   const prefix = `scale${replicas}-${Date.now()}`;
   const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
-  const children = ports.map((port) =>
+  // Each replica's log (warnings and errors) is kept in bench/scaleout-logs/ (*.log: not in git).
+  await mkdir(LOGS, { recursive: true });
+  const logs = ports.map((_, i) => openSync(join(LOGS, `replica-${replicas}-${i}.log`), 'w'));
+  const children = ports.map((port, i) =>
     spawn(process.execPath, [join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
       env: {
         ...process.env,
@@ -135,9 +140,10 @@ async function runReplicas(
         // scrape) keeps it out of the measured window.
         SLOE_BUDGET_REFRESH: process.env.BENCH_SCALE_BUDGET_REFRESH ?? '24h',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', logs[i]!, 'inherit'],
     }),
   );
+  for (const fd of logs) closeSync(fd);
   const metrics = ports.map((port) => `http://127.0.0.1:${port}/metrics`);
   const texts = () => Promise.all(metrics.map(async (url) => (await fetch(url)).text()));
   const snapshot = async (): Promise<Snapshot> => {
@@ -240,7 +246,7 @@ async function runReplicas(
     const unjudged = results.nodata! + results.error! + unmatched;
     if (evaluated === 0 || unjudged > 0)
       throw new Error(
-        `${replicas} replica(s): ${evaluated} evaluations, ${results.nodata} nodata, ${results.error} error, ${unmatched} requests the replay server had no data for since it started: not a figure`,
+        `${replicas} replica(s): ${evaluated} evaluations, ${results.nodata} nodata, ${results.error} error, ${unmatched} requests the replay server had no data for since it started: not a figure (the replicas' logs are in ${LOGS})`,
       );
     return figures;
   } finally {
