@@ -119,8 +119,7 @@ function slothRules(n: number): string {
 }
 
 /** Sums the samples of a metric in Prometheus text format, optionally only those whose labels match. */
-async function scrape(url: string, name: string, labels?: RegExp): Promise<number> {
-  const text = await (await fetch(url)).text();
+export function sumSamples(text: string, name: string, labels?: RegExp): number {
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
@@ -130,21 +129,25 @@ async function scrape(url: string, name: string, labels?: RegExp): Promise<numbe
   return sum;
 }
 
-/** A quantile (0–1) of the observations a histogram gained between two scrapes, as its bucket's upper bound. */
-function histogramQuantile(before: string, after: string, name: string, q: number): number {
-  const buckets = (text: string) =>
-    new Map(
-      text
-        .split('\n')
-        .filter((l) => l.startsWith(`${name}_bucket`))
-        .map(
-          (l) =>
-            [
-              Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')),
-              Number(l.slice(l.lastIndexOf(' ') + 1)),
-            ] as const,
-        ),
-    );
+/** Sums the samples of a metric a /metrics endpoint shows, optionally only those whose labels match. */
+async function scrape(url: string, name: string, labels?: RegExp): Promise<number> {
+  return sumSamples(await (await fetch(url)).text(), name, labels);
+}
+
+/**
+ * A quantile (0–1) of the observations a histogram gained between two scrapes, as its bucket's upper bound. The
+ * scrapes of several processes may be given joined: their buckets are added up.
+ */
+export function histogramQuantile(before: string, after: string, name: string, q: number): number {
+  const buckets = (text: string) => {
+    const counts = new Map<number, number>();
+    for (const l of text.split('\n')) {
+      if (!l.startsWith(`${name}_bucket`)) continue;
+      const le = Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity'));
+      counts.set(le, (counts.get(le) ?? 0) + Number(l.slice(l.lastIndexOf(' ') + 1)));
+    }
+    return counts;
+  };
   const b0 = buckets(before);
   const gained = [...buckets(after)].map(([le, count]) => ({ le, count: count - (b0.get(le) ?? 0) }));
   const total = gained.at(-1)?.count ?? 0;

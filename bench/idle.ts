@@ -22,7 +22,7 @@ const ROOT = join(import.meta.dirname, '..');
 const log = (line: string) => process.stderr.write(`bench idle: ${line}\n`);
 
 /** CPU seconds Redis has used (INFO cpu: used_cpu_user + used_cpu_sys). */
-async function redisCpuSeconds(redis: LocalRedis): Promise<number> {
+export async function redisCpuSeconds(redis: LocalRedis): Promise<number> {
   const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await client.connect();
@@ -34,7 +34,7 @@ async function redisCpuSeconds(redis: LocalRedis): Promise<number> {
   }
 }
 
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const since = Date.now();
   for (;;) {
     const ok = await fetch(url)

@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, idle, escalation, status), prints a
- * table of figures and writes bench/results.json. Each comparison is measured side by side in one run.
+ * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, idle, escalation,
+ * status, scaleout), prints a table of figures and writes bench/results.json. Each comparison is measured side by side
+ * in one run. The scaleout section (100,000 SLOs on 1, 2 and 4 replicas, an hour or more) runs only when named.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { benchBacktestBase } from './backtest-base.js';
 import { benchEscalation } from './escalation.js';
 import { benchEvaluation } from './evaluation.js';
 import { benchIdle } from './idle.js';
+import { benchScaleout } from './scaleout.js';
 import { benchStatus } from './status.js';
 import { benchValidate } from './validate.js';
 
@@ -22,7 +24,11 @@ const SECTIONS: Record<string, () => Promise<Figures>> = {
   evaluation: () => benchEvaluation(),
   idle: () => benchIdle(),
   status: () => benchStatus(),
+  scaleout: () => benchScaleout(),
 };
+
+/** Sections run only when named. */
+const ON_REQUEST = new Set(['scaleout']);
 
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !(name in SECTIONS));
@@ -37,7 +43,7 @@ const previous = (await readFile(file, 'utf8')
   .catch(() => ({}))) as { results?: Record<string, Figures> };
 const results: Record<string, Figures> = { ...(previous.results ?? {}) };
 for (const [name, run] of Object.entries(SECTIONS)) {
-  if (only.length > 0 && !only.includes(name)) continue;
+  if (only.length > 0 ? !only.includes(name) : ON_REQUEST.has(name)) continue;
   process.stderr.write(`bench: ${name}…\n`);
   results[name] = { ...(await run()), measured_at: new Date().toISOString() };
 }
