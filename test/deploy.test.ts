@@ -3,11 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_DRAIN_MS } from '../src/engine/settings.js';
 import { ensureBinaries } from '../src/local/binaries.js';
 import { ROOT } from './support/cli.js';
 
 interface Compose {
-  services: Record<string, { environment?: Record<string, string>; command?: string[]; volumes?: string[] }>;
+  services: Record<
+    string,
+    { environment?: Record<string, string>; command?: string[]; volumes?: string[]; stop_grace_period?: string }
+  >;
 }
 
 describe('docker-compose.yml', () => {
@@ -47,6 +51,12 @@ describe('docker-compose.yml', () => {
       expect(env[secret]).toBe(`\${${secret}:-}`);
     }
     expect(env.REDIS_URL).toBe('redis://redis:6379');
+  });
+
+  it('gives sloe longer to stop than its drain timeout (Docker sends SIGKILL after 10 s by default)', () => {
+    const grace = compose.services.sloe!.stop_grace_period;
+    expect(grace).toMatch(/^\d+s$/);
+    expect(Number.parseInt(grace!, 10) * 1000).toBeGreaterThan(DEFAULT_DRAIN_MS);
   });
 
   it("keeps Redis' data on disk (AOF) and never lets it evict keys (BullMQ's requirement)", () => {
