@@ -47,6 +47,13 @@ interface Entry {
   sums: Map<string, Map<number, WindowSum>>;
 }
 
+/** A plan's windows split at the fresh span, and its signature. */
+interface PlanShape {
+  long: number[];
+  short: number[];
+  signature: string;
+}
+
 const EMPTY: WindowSum = { bad: 0, total: 0, points: 0 };
 
 /** Where long windows outlive a process, shared by replicas: one value per SLO, gone after `ttlMs`. */
@@ -86,6 +93,9 @@ export function anchorOf(plan: Pick<RatioPlan, 'resMs'>, at: number): number {
 
 export class LongWindowCache implements WindowReader {
   private readonly entries = new Map<string, Entry>();
+  private readonly shapes = new WeakMap<RatioPlan, PlanShape>();
+  /** Each SLO's phase of the daily full read (a hash of its id). */
+  private readonly phases = new Map<string, number>();
   private readonly freshSpanMs: number;
   /** Full reads of the long windows (3 days of base rates). */
   refreshes = 0;
@@ -105,8 +115,7 @@ export class LongWindowCache implements WindowReader {
 
   /** The windows of a ratio SLO: the short ones ending at `at`, read now, the long ones ending at `anchorOf(at)`. */
   async windowsAt(port: PrometheusPort, sloId: string, plan: RatioPlan, at: number): Promise<InstanceWindows[]> {
-    const long = plan.windows.filter((w) => w > this.freshSpanMs);
-    const short = plan.windows.filter((w) => w <= this.freshSpanMs);
+    const { long, short } = this.shapeOf(plan);
     if (long.length === 0 || short.length === 0)
       return windowsAt(await fetchRates(port, sloId, plan, spanAt(plan, at)), at);
     const span = short[short.length - 1]!;
@@ -120,6 +129,23 @@ export class LongWindowCache implements WindowReader {
     });
   }
 
+  /**
+   * A plan's windows split at the fresh span, and its signature: worked out once per plan, which `ratioPlan` keeps
+   * per SLO object (a reload makes new ones), instead of on every evaluation.
+   */
+  private shapeOf(plan: RatioPlan): PlanShape {
+    let shape = this.shapes.get(plan);
+    if (!shape) {
+      shape = {
+        long: plan.windows.filter((w) => w > this.freshSpanMs),
+        short: plan.windows.filter((w) => w <= this.freshSpanMs),
+        signature: JSON.stringify(plan),
+      };
+      this.shapes.set(plan, shape);
+    }
+    return shape;
+  }
+
   /** The sums of the long windows ending at grid point `anchor`: kept, carried on from the last ones, or read. */
   private async longAt(
     port: PrometheusPort,
@@ -128,8 +154,9 @@ export class LongWindowCache implements WindowReader {
     long: readonly number[],
     anchor: number,
   ): Promise<Entry> {
-    const signature = JSON.stringify(plan);
-    const phase = phaseOf(sloId, FULL_READ_EVERY_MS);
+    const { signature } = this.shapeOf(plan);
+    let phase = this.phases.get(sloId);
+    if (phase === undefined) this.phases.set(sloId, (phase = phaseOf(sloId, FULL_READ_EVERY_MS)));
     const day = (t: number) => Math.floor((t + phase) / FULL_READ_EVERY_MS);
     // Sums to carry on from: ending at or before the anchor, within a fresh span of it, read in full today.
     const usable = (e: Entry | undefined): e is Entry =>
