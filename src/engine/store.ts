@@ -508,16 +508,7 @@ export class RedisIncidentStore implements IncidentStore {
     audit: AuditEntry,
     deadline?: number,
   ): Promise<IncidentStatus | 'missing' | 'expired'> {
-    return (await this.redis.sloeTransition(
-      this.key('incident', id),
-      this.key('audit', id),
-      'acknowledged',
-      String(at),
-      by,
-      '',
-      JSON.stringify(audit),
-      deadline === undefined ? '' : String(deadline),
-    )) as IncidentStatus | 'missing' | 'expired';
+    return this.transition(id, 'acknowledged', [String(at), by, ''], audit, deadline);
   }
 
   /** Holds a firing incident's escalation until `until`; returns the status it had. */
@@ -527,13 +518,25 @@ export class RedisIncidentStore implements IncidentStore {
     audit: AuditEntry,
     deadline?: number,
   ): Promise<IncidentStatus | 'missing' | 'expired'> {
+    return this.transition(id, 'snoozed', ['', '', String(until)], audit, deadline);
+  }
+
+  /**
+   * Runs the TRANSITION script on a firing incident: `to` with its fields (acknowledged at, by, snoozed until), the
+   * audit entry and the caller's deadline; returns the status the incident had.
+   */
+  private async transition(
+    id: string,
+    to: 'acknowledged' | 'snoozed',
+    fields: [at: string, by: string, until: string],
+    audit: AuditEntry,
+    deadline: number | undefined,
+  ): Promise<IncidentStatus | 'missing' | 'expired'> {
     return (await this.redis.sloeTransition(
       this.key('incident', id),
       this.key('audit', id),
-      'snoozed',
-      '',
-      '',
-      String(until),
+      to,
+      ...fields,
       JSON.stringify(audit),
       deadline === undefined ? '' : String(deadline),
     )) as IncidentStatus | 'missing' | 'expired';
