@@ -434,7 +434,8 @@ export class Engine implements IncidentActions {
         { event: 'drain-timeout', seconds },
         `jobs still running after SLOE_DRAIN_TIMEOUT (${seconds} s): stopping without them; another replica takes them over once their locks expire`,
       );
-      await withTimeout(CLOSE_MS, () => this.queues.close(true)).catch(() => undefined);
+      // No forced close here: BullMQ's Worker.close(true) returns the close already under way. The connections
+      // are closed below, and `sloe run` exits even with the abandoned jobs' sockets and timers left.
     }
     // Whatever is left of the drain period, and at least CLOSE_MS, for answers under way and a clean Redis QUIT.
     const rest = Math.max(CLOSE_MS, this.drainMs - (Date.now() - started));

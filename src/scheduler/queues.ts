@@ -270,16 +270,13 @@ export class Queues {
     }
   }
 
-  /**
-   * Stops taking jobs and waits for the running ones; with `force`, does not wait: their locks expire and another
-   * worker takes them over.
-   */
-  async closeWorkers(force = false): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close(force)));
+  /** Stops taking jobs and waits for the running ones. */
+  async closeWorkers(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
   }
 
-  async close(force = false): Promise<void> {
-    await this.closeWorkers(force);
+  async close(): Promise<void> {
+    await this.closeWorkers();
     await Promise.all([this.evaluate.close(), this.deliver.close()]);
   }
 }
