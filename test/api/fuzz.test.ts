@@ -434,10 +434,20 @@ describe('sloe run under request fuzzing', () => {
       ctx.stack.exporter.gauge('demo_queue_depth').set(350);
       const fired = await sloe.waitFor('an incident', (l) => l.event === 'incident-fired');
       const id = fired.incidentId!;
-      const before = await eventually('all steps run', async () => {
+      await eventually('all steps run', async () => {
         const one = await api(`/api/incidents/${id}`);
         return (one.audit as Array<{ type: string }>).filter((a) => a.type === 'step').length === 3 ? one : undefined;
       });
+      // The last step's note reaches the incident's thread after the step is recorded: wait for it too, or it lands
+      // in the middle of the fuzzing and reads as a change a request made.
+      await eventually('the on-call note in the thread', async () =>
+        slack.calls.some(
+          (c) => c.method === 'chat.postMessage' && c.args.thread_ts && String(c.args.text).startsWith('paged alice'),
+        )
+          ? true
+          : undefined,
+      );
+      const before = await api(`/api/incidents/${id}`);
       expect(before.incident).toMatchObject({ status: 'firing' });
       const slackCalls = slack.calls.length;
 
