@@ -152,6 +152,31 @@ describe('queries merged into one request', () => {
     expect(port.requests).toBe(2);
   });
 
+  it('many queries, nested as a tree of `or`s, are each answered as if sent alone', async () => {
+    const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+    const port = new BatchingPort(client);
+    // 27 parts (a tree five deep, uneven halves), some with an `or` of their own and some with no answer.
+    const queries = BURSTS.flatMap((b) => [
+      `sum by (status) (rate(burst_requests_total{app="${b.app}"}[5m]))`,
+      `sum(rate(burst_requests_total{app="${b.app}", status="error"}[5m]))`,
+      `sum(rate(burst_requests_total{app="${b.app}"}[30m])) or vector(0)`,
+      `rate(burst_requests_total{app="${b.app}", status="ok"}[1h])`,
+      `sum(rate(burst_requests_total{app="${b.app}", status="missing"}[5m]))`,
+      `max(burst_requests_total{app="${b.app}"})`,
+      `count(burst_requests_total{app="${b.app}"})`,
+      `sum by (app) (increase(burst_requests_total{app="${b.app}"}[10m]))`,
+      `label_replace(sum(rate(burst_requests_total{app="${b.app}"}[2m])), "x", "y", "", "")`,
+    ]);
+    const [start, end] = [BURST - 10 * MIN, BURST + 10 * MIN];
+    const merged = await Promise.all(queries.map((q) => port.range(q, start, end, MIN)));
+    expect(port.requests).toBe(1);
+    const alone = await Promise.all(queries.map((q) => client.range(q, start, end, MIN)));
+    const sorted = (xs: typeof alone) =>
+      xs.map((series) => [...series].sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels))));
+    expect(sorted(merged)).toEqual(sorted(alone));
+    expect(merged.filter((r) => r.length === 0)).toHaveLength(BURSTS.length);
+  });
+
   it('a query Prometheus rejects fails alone; the others are answered', async () => {
     const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
     const port = new BatchingPort(client);
