@@ -88,10 +88,11 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
       this.reset();
       const open = await source.openIncidents().catch(() => undefined);
       if (!open) return;
+      // The severities open per SLO, gathered in one pass: a filter per SLO was SLOs × open incidents a scrape.
+      const severities = new Set(open.map((i) => `${i.severity}|${i.sloId}`));
       for (const slo of source.slos()) {
-        const mine = open.filter((i) => i.sloId === slo.id);
         for (const severity of ['page', 'ticket'] as const)
-          this.set({ ...labelsOf(slo), severity }, mine.some((i) => i.severity === severity) ? 1 : 0);
+          this.set({ ...labelsOf(slo), severity }, severities.has(`${severity}|${slo.id}`) ? 1 : 0);
       }
     },
   });
