@@ -253,6 +253,9 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
     const after = await (await fetch(metrics)).text();
     const lagP99 = histogramQuantile(before, after, 'sloe_evaluation_lag_seconds', 0.99);
     const memory = await processRssMb(child.pid!);
+    // What the memory holds, from the engine's own gauges (process.memoryUsage()): the V8 heap, and memory outside
+    // it (ArrayBuffers: the error budgets' kept points, sockets' buffers).
+    const mb = (name: string) => sumSamples(after, name) / 2 ** 20;
     const cycleMax = histogramQuantile(before, after, 'sloe_evaluation_completion_seconds', 1);
     return {
       firstCycleS,
@@ -268,6 +271,9 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       queries: (q1 - q0) / measured,
       rssMb: memory.rss,
       peakRssMb: memory.peak,
+      heapUsedMb: mb('sloe_nodejs_heap_size_used_bytes'),
+      heapTotalMb: mb('sloe_nodejs_heap_size_total_bytes'),
+      externalMb: mb('sloe_nodejs_external_memory_bytes'),
     };
   } finally {
     // A sloe that exited on its own (a refused configuration) has no exit left to wait for.
@@ -278,30 +284,47 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   }
 }
 
+/**
+ * Prometheus B evaluating the Sloth rules for N SLOs. Its CPU is normalised per completed round of every group
+ * (`prometheus_rule_group_duration_seconds_count`, one per group evaluation done, over the 2N groups), not per minute
+ * of wall time: a Prometheus that falls behind (iterations missed) spends all the CPU the machine gives it and
+ * completes fewer rounds, and its CPU per minute would understate what the rules cost. When every group keeps up, a
+ * round is a one-minute interval and the two are the same.
+ */
 async function runRules(n: number, prom: LocalPrometheus, windowS: number, idle: number) {
   await writeFile(join(prom.dir, 'rules.yml'), slothRules(n));
   const reload = await fetch(`${prom.url}/-/reload`, { method: 'POST' });
   if (!reload.ok) throw new Error(`rule reload failed: ${await reload.text()}`);
-  // Let every group run once before measuring.
+  const groups = 2 * n;
+  const metrics = `${prom.url}/metrics`;
+  const evaluated = () => scrape(metrics, 'prometheus_rule_group_duration_seconds_count');
+  // Let every group run once before measuring (a round of a Prometheus that falls behind takes longer than 1m).
+  const loaded = await evaluated();
   await sleep(75_000);
-  const [p0, m0] = await Promise.all([
+  for (const since = Date.now(); (await evaluated()) - loaded < groups && Date.now() - since < 600_000; )
+    await sleep(15_000);
+  const [p0, m0, g0] = await Promise.all([
     promCpu(prom),
-    scrape(`${prom.url}/metrics`, 'prometheus_rule_group_iterations_missed_total'),
+    scrape(metrics, 'prometheus_rule_group_iterations_missed_total'),
+    evaluated(),
   ]);
   const t0 = Date.now();
   await sleep(windowS * 1000);
-  const [p1, m1, duration, longest] = await Promise.all([
+  const [p1, m1, g1, duration, longest] = await Promise.all([
     promCpu(prom),
-    scrape(`${prom.url}/metrics`, 'prometheus_rule_group_iterations_missed_total'),
-    scrape(`${prom.url}/metrics`, 'prometheus_rule_group_last_duration_seconds'),
-    maxOf(`${prom.url}/metrics`, 'prometheus_rule_group_last_duration_seconds'),
+    scrape(metrics, 'prometheus_rule_group_iterations_missed_total'),
+    evaluated(),
+    scrape(metrics, 'prometheus_rule_group_last_duration_seconds'),
+    maxOf(metrics, 'prometheus_rule_group_last_duration_seconds'),
   ]);
   const elapsed = (Date.now() - t0) / 1000;
-  const intervals = elapsed / 60;
+  const rounds = (g1 - g0) / groups;
   await writeFile(join(prom.dir, 'rules.yml'), 'groups: []\n');
   await fetch(`${prom.url}/-/reload`, { method: 'POST' });
   return {
-    promCpu: (p1 - p0 - idle * elapsed) / intervals,
+    promCpu: (p1 - p0 - idle * elapsed) / rounds,
+    promCpuPerMinute: ((p1 - p0 - idle * elapsed) / elapsed) * 60,
+    roundsPerMinute: (rounds / elapsed) * 60,
     ruleDuration: duration,
     longestGroup: longest,
     missed: m1 - m0,
@@ -356,7 +379,12 @@ export async function benchEvaluation(
         [`n${n}_sloe_cycle_done_within_s`]: bound(s.cycleMax),
         [`n${n}_sloe_rss_mb`]: Math.round(s.rssMb),
         [`n${n}_sloe_rss_peak_mb`]: Math.round(s.peakRssMb),
+        [`n${n}_sloe_heap_used_mb`]: Math.round(s.heapUsedMb),
+        [`n${n}_sloe_heap_total_mb`]: Math.round(s.heapTotalMb),
+        [`n${n}_sloe_external_mb`]: Math.round(s.externalMb),
         [`n${n}_prom_cpu_s_per_cycle_rules`]: round(r.promCpu),
+        [`n${n}_prom_cpu_s_per_min_rules`]: round(r.promCpuPerMinute),
+        [`n${n}_rule_rounds_per_min`]: round(r.roundsPerMinute, 2),
         [`n${n}_rule_groups_duration_sum_s`]: round(r.ruleDuration),
         [`n${n}_rule_group_duration_max_s`]: round(r.longestGroup),
         [`n${n}_rule_iterations_missed`]: r.missed,
