@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BURN_WINDOWS, type Budget } from '../../src/budget/budget.js';
 import { BudgetKeeper } from '../../src/budget/keeper.js';
 import { budgetGrid, fetchBudgetSeries } from '../../src/budget/load.js';
+import type { Labels } from '../../src/evaluator/labels.js';
 import type { PrometheusPort, RangeSeries } from '../../src/evaluator/prometheus.js';
 import { type Slo, loadRules } from '../../src/rules/index.js';
 
@@ -38,7 +39,7 @@ function history(): PrometheusPort & { points: number } {
       const times = Float64Array.from({ length: Math.max(0, (end - from) / stepMs + 1) }, (_, k) => from + k * stepMs);
       port.points += times.length * asked.length;
       return asked.map(({ query: q, label }) => ({
-        labels: label === undefined ? {} : { sloe_query: label },
+        labels: (label === undefined ? {} : { sloe_query: label }) as Labels,
         times,
         values: times.map((t) => value(q, t)),
       }));
@@ -70,6 +71,7 @@ async function reference(port: PrometheusPort, at: number) {
     }
     return bad / total;
   };
+  if (slo.kind !== 'ratio') throw new Error('a ratio SLO');
   const allowed = 1 - slo.objective;
   return {
     remaining: 1 - sums(WINDOW / grid.stepMs) / allowed,

@@ -8,6 +8,7 @@ import { Gauge, Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BudgetKeeper } from '../../src/budget/keeper.js';
 import { registerSloMetrics } from '../../src/budget/metrics.js';
+import type { Labels } from '../../src/evaluator/labels.js';
 import type { PrometheusPort, RangeSeries } from '../../src/evaluator/prometheus.js';
 import type { Incident } from '../../src/incident/model.js';
 import { CachingRegistry } from '../../src/observability/metrics.js';
@@ -25,7 +26,7 @@ function steady(bad: () => number): PrometheusPort {
       const asked = parts.length ? parts.map((m) => ({ query: m[1]!, label: m[2] })) : [{ query, label: undefined }];
       const times = Float64Array.from({ length: (end - start) / stepMs + 1 }, (_, k) => start + k * stepMs);
       return asked.map(({ query: q, label }) => ({
-        labels: label === undefined ? {} : { sloe_query: label },
+        labels: (label === undefined ? {} : { sloe_query: label }) as Labels,
         times,
         values: times.map(() => (q.includes('error') ? bad() : 1000)),
       }));
