@@ -71,6 +71,14 @@ export function withFresh(
 ): BudgetWeights {
   const keep = fresh.from - w.stepsFrom;
   const length = keep + fresh.total.length;
+  if (length === w.total.length && w.bad instanceof Float32Array) {
+    // The grid did not move (4 refreshes in 5 of a 5m grid): the newest points are read again, in place.
+    for (let i = 0; i < fresh.total.length; i++) {
+      w.bad[keep + i] = fresh.bad[i]!;
+      w.total[keep + i] = fresh.total[i]!;
+    }
+    return w;
+  }
   const bad = new Float32Array(length);
   const total = new Float32Array(length);
   bad.set(w.bad.subarray(0, keep));
@@ -200,14 +208,21 @@ export interface Spans {
   total: Float64Array;
 }
 
+let scratch = new Float64Array(0);
+
+/** The spans of the weights up to step `last`, valid until the next call (a shared buffer). */
 export function spansOf(w: BudgetWeights, last: number): Spans {
   const B = w.blockSteps;
   const perStep = Math.max(0, Math.min(w.total.length, last + 1 - w.stepsFrom));
   const max = w.blockBad.length + (w.edge ? B : 0) + perStep;
-  const starts = new Float64Array(max);
-  const steps = new Float64Array(max);
-  const bad = new Float64Array(max + 1);
-  const total = new Float64Array(max + 1);
+  // One buffer for every computation (they run one at a time, without awaiting): no garbage per SLO and refresh.
+  if (scratch.length < 4 * (max + 1)) scratch = new Float64Array(4 * (max + 1) * 2);
+  const starts = scratch.subarray(0, max);
+  const steps = scratch.subarray(max + 1, 2 * max + 1);
+  const bad = scratch.subarray(2 * (max + 1), 3 * (max + 1));
+  const total = scratch.subarray(3 * (max + 1), 4 * (max + 1));
+  bad[0] = 0;
+  total[0] = 0;
   let u = 0;
   const add = (start: number, length: number, b: number, t: number) => {
     starts[u] = start;
