@@ -172,7 +172,15 @@ export function compacted(
     blockTotal = blockTotal.slice(drop);
     blocksFrom += drop;
   }
-  if (!needsEdge || (edge && edge.from !== edgeFrom)) edge = undefined;
+  // Leading blocks with nothing counted (before an SLO's data begins) add nothing to any sum: they go as well.
+  let empty = 0;
+  while (empty < blockBad.length && blockBad[empty] === 0 && blockTotal[empty] === 0) empty++;
+  if (empty > 0) {
+    blockBad = blockBad.slice(empty);
+    blockTotal = blockTotal.slice(empty);
+    blocksFrom += empty;
+  }
+  if (!needsEdge || (edge && (edge.from !== edgeFrom || edge.from < blocksFrom * B))) edge = undefined;
   const weights: BudgetWeights = { ...w, blocksFrom, blockBad, blockTotal, stepsFrom, bad, total };
   if (edge) weights.edge = edge;
   // Without a block sum for it, or with sums of 0, the window's first block adds nothing at any step: nothing to read.

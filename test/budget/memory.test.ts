@@ -23,7 +23,7 @@ const AT = Date.parse('2026-11-01T00:00:00Z') + 17_000;
  * Prometheus with 60 days of a service's rates at every step asked for: 1,000 requests a step, a few bad ones, and
  * bursts of errors in some hours. Answers merged queries (BatchingPort's `sloe_query` label) part by part.
  */
-function history(): PrometheusPort & { points: number } {
+function history(days = 60): PrometheusPort & { points: number } {
   const value = (query: string, t: number) => {
     if (!query.includes('error')) return 1000 + ((t / MIN) % 13);
     const hour = Math.floor(t / HOUR);
@@ -35,7 +35,8 @@ function history(): PrometheusPort & { points: number } {
     range: async (query: string, start: number, end: number, stepMs: number): Promise<RangeSeries[]> => {
       const parts = [...query.matchAll(/label_replace\((.*?), "sloe_query", "(\d+)", "", ""\)/g)];
       const asked = parts.length ? parts.map((m) => ({ query: m[1]!, label: m[2]! })) : [{ query, label: undefined }];
-      const from = Math.max(start, AT - 60 * DAY);
+      // The first step at or after the history's start.
+      const from = start + Math.max(0, Math.ceil((AT - days * DAY - start) / stepMs)) * stepMs;
       const times = Float64Array.from({ length: Math.max(0, (end - from) / stepMs + 1) }, (_, k) => from + k * stepMs);
       port.points += times.length * asked.length;
       return asked.map(({ query: q, label }) => ({
@@ -113,6 +114,19 @@ describe('the budget kept of a 30-day SLO', () => {
       expect(keeper.keptBytes()).toBeLessThanOrEqual(12 * 1024);
       // The new steps (and those that may still change), plus at most the window's first block: never the window.
       expect(read).toBeLessThanOrEqual(2 * ((advance + 2 * MIN) / grid.stepMs + 2 + 36));
+    }
+  });
+
+  it('of an SLO whose data began 3 days ago is no more than those 3 days per step: the empty blocks are not kept', async () => {
+    const port = history(3);
+    let now = AT;
+    const keeper = new BudgetKeeper({ prometheus: port, slos: () => [slo], now: () => now });
+    const threeDays = ((3 * DAY) / (5 * MIN)) * 2 * 4;
+    for (const advance of [0, MIN, 3 * HOUR + 7 * MIN]) {
+      now += advance;
+      const snapshot = await keeper.refresh();
+      expectFigures(snapshot.bySlo.get(slo.id)?.budget, await reference(port, now));
+      expect(keeper.keptBytes()).toBeLessThanOrEqual(threeDays + 37 * 2 * 4);
     }
   });
 });
