@@ -170,12 +170,17 @@ export async function fetchRates(
   return totalSeries.map((t) => {
     const total = toArray(t);
     const other = toArray(parts.get(labelsKey(t.labels)));
-    let bad: Float64Array;
+    // In place, in a loop: a month of points per instance, where a callback per point shows.
+    const bad = other;
     if (plan.bad !== undefined) {
       // No bad series for an instance means no bad events.
-      bad = other.map((v, i) => (Number.isNaN(v) && !Number.isNaN(total[i]!) ? 0 : v));
+      for (let i = 0; i < n; i++) if (Number.isNaN(bad[i]!) && !Number.isNaN(total[i]!)) bad[i] = 0;
     } else {
-      bad = total.map((v, i) => (Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(other[i]!) ? 0 : other[i]!))));
+      for (let i = 0; i < n; i++) {
+        const v = total[i]!;
+        const good = other[i]!;
+        bad[i] = Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(good) ? 0 : good));
+      }
     }
     return { labels: t.labels, grid: new RateGrid(start, stepMs, bad, total, plan.resMs) };
   });

@@ -38,6 +38,14 @@ slos:
       total: sum by (app) (rate(burst_requests_total[$window]))
     objective: 99.9%
     alert: { burnRate: workbook }
+  - name: availability-good
+    signal: error_rate
+    dashboard: calm
+    ratio:
+      good: sum by (app) (rate(burst_requests_total{status="ok"}[$window]))
+      total: sum by (app) (rate(burst_requests_total[$window]))
+    objective: 99.9%
+    alert: { burnRate: workbook }
   - name: error-rate
     signal: error_rate
     dashboard: calm
@@ -71,7 +79,7 @@ afterAll(async () => {
 });
 
 describe('a replay over calm steps', () => {
-  it.each(['availability', 'error-rate'])(
+  it.each(['availability', 'availability-good', 'error-rate'])(
     'finds the incidents of %s that a replay of every frame finds',
     async (name) => {
       const slo = config.slos.find((s) => s.name === name)!;
