@@ -40,8 +40,8 @@ export type SloFrame =
 export interface FrameSource {
   (at: number): SloFrame;
   /**
-   * The label sets of the frame at `at` when they can be told without making the frame that it has data and every
-   * instance in it is ok, the same array each time for the same instances; undefined when not (the frame says). A
+   * When it can be told without making the frame that the frame at `at` has data and every instance in it is ok: the
+   * instances' label sets (the same array each time for the same instances); otherwise undefined (the frame says). A
    * replay passes over such a step without the frame when every instance was ok before too: most steps of a month.
    */
   calm?(at: number): readonly Labels[] | undefined;
@@ -228,7 +228,7 @@ export function ratioFrame(
 
 /**
  * `calm` of a ratio SLO over its instances' base rates: the instances' labels at a moment every grid covers where
- * each has traffic and no tier fires (judged by ratioStatus, as ratioFrame judges), else undefined.
+ * each has traffic and no tier fires (ratioStatus's rules, burnOf and fires, as ratioFrame judges), else undefined.
  */
 export function ratioCalm(
   slo: RatioSlo,
