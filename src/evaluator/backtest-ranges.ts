@@ -81,12 +81,8 @@ export class BacktestRanges implements PrometheusPort {
       else known.uses++;
     }
     for (const q of quotients) {
-      const sides = splitQuotient(q);
-      if (!sides) continue;
-      for (const side of sides) {
-        const source = this.sources.get(side);
-        if (source) source.uses++;
-      }
+      const sides = splitQuotient(q)?.map((side) => this.sources.get(side));
+      if (sides?.[0] && sides[1]) for (const source of sides) source!.uses++;
     }
   }
 
@@ -99,11 +95,16 @@ export class BacktestRanges implements PrometheusPort {
     if (source && sameSpan(source.span, { start, end, stepMs })) return this.read(query, source);
     const sides = splitQuotient(query);
     const [a, b] = sides ? sides.map((s) => this.sources.get(s)) : [];
-    if (sides && a && b && covers(a.span, start, end, stepMs) && covers(b.span, start, end, stepMs)) {
-      const quotient = divide(await this.read(sides[0], a), await this.read(sides[1], b), start, end);
-      if (quotient) {
-        this.derived++;
-        return quotient;
+    if (sides && a && b) {
+      if (covers(a.span, start, end, stepMs) && covers(b.span, start, end, stepMs)) {
+        const quotient = divide(await this.read(sides[0], a), await this.read(sides[1], b), start, end);
+        if (quotient) {
+          this.derived++;
+          return quotient;
+        }
+      } else {
+        this.release(sides[0], a);
+        this.release(sides[1], b);
       }
     }
     return this.port.range(query, start, end, stepMs);
@@ -111,8 +112,13 @@ export class BacktestRanges implements PrometheusPort {
 
   private read(query: string, source: Source): Promise<RangeSeries[]> {
     const answer = (source.answer ??= this.port.range(query, source.span.start, source.span.end, source.span.stepMs));
-    if (--source.uses <= 0) this.sources.delete(query);
+    this.release(query, source);
     return answer;
+  }
+
+  /** One use of a source less: after the last, its answer is dropped. */
+  private release(query: string, source: Source): void {
+    if (--source.uses <= 0) this.sources.delete(query);
   }
 }
 

@@ -135,4 +135,20 @@ describe('BacktestRanges', () => {
     );
     expect(ranges.derived).toBe(0);
   });
+
+  it('asks Prometheus for a quotient on another step grid than its sides were read on', async () => {
+    const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+    const ranges = new BacktestRanges(
+      client,
+      [
+        { query: A, span },
+        { query: B, span },
+      ],
+      [`${A} / ${B}`],
+    );
+    const quotient = await ranges.range(`${A} / ${B}`, start + 30_000, TO, MIN);
+    expect(plain(quotient)).toEqual(plain(await client.range(`${A} / ${B}`, start + 30_000, TO, MIN)));
+    expect(quotient[0]!.times.length).toBeGreaterThan(1000);
+    expect(ranges.derived).toBe(0);
+  });
 });
