@@ -16,15 +16,29 @@ import {
 import { aliasProblem, duplicateKeys, tokenProblem } from './yaml-guards.js';
 import type { Problem } from './problem.js';
 import { readText } from './read-text.js';
+import { type PlainNode, readPlainYaml } from './yaml-plain.js';
 
 export type Path = ReadonlyArray<string | number>;
+
+/** A node found at a path: where it starts and, for a scalar, how it was written, where it ends and its value. */
+interface Located {
+  start: number | undefined;
+  scalar?: { type: string | undefined; end: number; value: unknown };
+}
+
+/** Where the nodes of one document sit: a yaml Document's, or those the plain reader noted (yaml-plain.ts). */
+interface Tree {
+  /** The start of the document's content. */
+  readonly root: number;
+  find(path: Path): { node: Located | undefined; key: Located | undefined };
+}
 
 /** One YAML document of an SLO file; it knows where each of its nodes sits in the file. */
 export class SourceDoc {
   constructor(
     readonly file: string,
     readonly index: number,
-    private readonly doc: Document,
+    private readonly tree: Tree,
     private readonly lines: LineCounter,
     readonly text: string,
     readonly value: unknown,
@@ -37,22 +51,57 @@ export class SourceDoc {
 
   /** A problem at character `offset` inside the string value at `path`. */
   problemInString(path: Path, offset: number, message: string): Problem {
-    const node = this.node(path).node;
-    const pos = node && isScalar(node) ? this.offsetInScalar(node, offset) : undefined;
+    const scalar = this.tree.find(path).node;
+    const pos = scalar?.scalar && scalar.start !== undefined ? this.offsetInScalar(scalar, offset) : undefined;
     return { file: this.file, ...(pos ?? this.position(path, 'value')), message };
   }
 
   /** The position of the node at `path` (1-based), or of the closest ancestor that exists. */
   position(path: Path, at: 'value' | 'key' = 'value'): { line: number; col: number } {
-    const { node, key } = this.node(path);
+    const { node, key } = this.tree.find(path);
     const target = at === 'key' && key ? key : node;
-    const offset = target?.range?.[0] ?? this.doc.contents?.range?.[0] ?? 0;
-    return this.pos(offset);
+    return this.pos(target?.start ?? this.tree.root);
   }
 
   private pos(offset: number): { line: number; col: number } {
     const { line, col } = this.lines.linePos(offset);
     return { line, col };
+  }
+
+  private offsetInScalar(node: Located, offset: number): { line: number; col: number } | undefined {
+    const start = node.start!;
+    const { type, end, value } = node.scalar!;
+    const src = this.text.slice(start, end);
+    switch (type) {
+      case Scalar.PLAIN:
+        return src.includes('\n') ? undefined : this.pos(start + offset);
+      case Scalar.QUOTE_SINGLE:
+      case Scalar.QUOTE_DOUBLE:
+        return src.includes('\n') || src.includes('\\') || src.includes("''")
+          ? undefined
+          : this.pos(start + 1 + offset);
+      case Scalar.BLOCK_LITERAL: {
+        const before = String(value).slice(0, offset);
+        const lineInValue = before.split('\n').length - 1;
+        const colInLine = offset - (before.lastIndexOf('\n') + 1);
+        const body = src.split('\n').slice(1);
+        const first = body.find((l) => l.trim() !== '') ?? '';
+        const indent = first.length - first.trimStart().length;
+        const begin = this.pos(start);
+        return { line: begin.line + 1 + lineInValue, col: indent + colInLine + 1 };
+      }
+      default:
+        return undefined;
+    }
+  }
+}
+
+/** The nodes of a yaml Document, found by path. */
+class DocumentTree implements Tree {
+  readonly root: number;
+
+  constructor(private readonly doc: Document) {
+    this.root = doc.contents?.range?.[0] ?? 0;
   }
 
   /** The pairs of each mapping by key, built on first use: a file with many problems looks up many positions. */
@@ -71,7 +120,7 @@ export class SourceDoc {
     return index.get(key);
   }
 
-  private node(path: Path): { node: YamlNode | undefined; key: YamlNode | undefined } {
+  find(path: Path): { node: Located | undefined; key: Located | undefined } {
     let node = this.doc.contents as YamlNode | null;
     let key: YamlNode | undefined;
     for (const segment of path) {
@@ -93,35 +142,45 @@ export class SourceDoc {
         break;
       }
     }
-    return { node: node ?? undefined, key };
+    return { node: node ? located(node) : undefined, key: key ? located(key) : undefined };
+  }
+}
+
+function located(node: YamlNode): Located {
+  const range = node.range;
+  return {
+    start: range?.[0],
+    ...(isScalar(node) && range ? { scalar: { type: node.type, end: range[1], value: node.value } } : {}),
+  };
+}
+
+/** The nodes the plain reader noted, found by path as in a yaml Document. */
+class PlainTree implements Tree {
+  readonly root: number;
+
+  constructor(private readonly top: PlainNode) {
+    this.root = top.start;
   }
 
-  private offsetInScalar(node: Scalar, offset: number): { line: number; col: number } | undefined {
-    const range = node.range;
-    if (!range) return undefined;
-    const src = this.text.slice(range[0], range[1]);
-    switch (node.type) {
-      case Scalar.PLAIN:
-        return src.includes('\n') ? undefined : this.pos(range[0] + offset);
-      case Scalar.QUOTE_SINGLE:
-      case Scalar.QUOTE_DOUBLE:
-        return src.includes('\n') || src.includes('\\') || src.includes("''")
-          ? undefined
-          : this.pos(range[0] + 1 + offset);
-      case Scalar.BLOCK_LITERAL: {
-        const value = String(node.value);
-        const before = value.slice(0, offset);
-        const lineInValue = before.split('\n').length - 1;
-        const colInLine = offset - (before.lastIndexOf('\n') + 1);
-        const body = src.split('\n').slice(1);
-        const first = body.find((l) => l.trim() !== '') ?? '';
-        const indent = first.length - first.trimStart().length;
-        const start = this.pos(range[0]);
-        return { line: start.line + 1 + lineInValue, col: indent + colInLine + 1 };
+  find(path: Path): { node: Located | undefined; key: Located | undefined } {
+    let node = this.top;
+    let key: PlainNode | undefined;
+    for (const segment of path) {
+      if (node.pairs) {
+        const pair = node.pairs.get(String(segment));
+        if (!pair) break;
+        key = pair.key;
+        node = pair.value;
+      } else if (node.items) {
+        const item = node.items[Number(segment)];
+        if (item === undefined) break;
+        key = undefined;
+        node = item;
+      } else {
+        break;
       }
-      default:
-        return undefined;
     }
+    return { node, key };
   }
 }
 
@@ -152,6 +211,15 @@ export const MAX_DOCUMENTS = 1000;
 export function parseSource(file: string, text: string): SourceFile {
   const problems: Problem[] = [];
   const docs: SourceDoc[] = [];
+  // Most files are of the plain shape that is read in one pass; the others are read by the yaml library.
+  const plain = readPlainYaml(text);
+  if (plain) {
+    const lines = new LineCounter();
+    lines.addNewLine(0);
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
+    for (const d of plain) docs.push(new SourceDoc(file, d.index, new PlainTree(d.root), lines, text, d.value));
+    return { file, docs, problems };
+  }
   // The text is split into tokens once: the guards read them, then the parser.
   const tokens = Array.from(new Lexer().lex(text));
   const shape = tokenProblem(tokens);
@@ -225,7 +293,7 @@ export function parseSource(file: string, text: string): SourceFile {
       });
       return;
     }
-    docs.push(new SourceDoc(file, index, doc, lines, text, value));
+    docs.push(new SourceDoc(file, index, new DocumentTree(doc), lines, text, value));
   });
   return { file, docs, problems };
 }
