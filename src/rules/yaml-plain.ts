@@ -24,8 +24,10 @@ export interface PlainNode {
   readonly items?: PlainNode[];
 }
 
-/** The files read here at most: a real spec is a few kilobytes, and no token of a smaller file is too long. */
-export const PLAIN_MAX_BYTES = 64 * 1024;
+/** The longest text read here (the most an SLO file may hold); the yaml library and its limits take longer ones. */
+const MAX_TEXT = 1024 * 1024;
+/** The longest line read here: no token of a shorter line is longer than the yaml guards allow (MAX_TOKEN). */
+const MAX_LINE = 64 * 1024;
 /** Deeper nesting is left to the yaml library (and its depth guard). */
 const MAX_NESTING = 24;
 
@@ -58,7 +60,7 @@ export type PlainDocument = { index: number; value: unknown; root: PlainNode };
 
 /** The documents of a file with their values and nodes, or undefined when the file is not of the plain shape. */
 export function readPlainYaml(text: string): PlainDocument[] | undefined {
-  if (text.length > PLAIN_MAX_BYTES || UNREAD.test(text)) return undefined;
+  if (text.length > MAX_TEXT || UNREAD.test(text)) return undefined;
   try {
     const reader = new Reader(text);
     return reader.documents.map((lines, index) => ({ index, ...reader.read(lines) }));
@@ -84,6 +86,7 @@ class Reader {
     while (start <= text.length) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = text.length;
+      if (end - start > MAX_LINE) giveUp();
       let content = start;
       while (content < end && text.charCodeAt(content) === 32) content++;
       if (content === start && text.startsWith('---', start)) {
@@ -245,8 +248,8 @@ class Reader {
     }
     if (SPECIAL_START.test(c)) giveUp();
     // A plain scalar ends where a comment starts (` #`); `: ` inside would be a mapping on one line.
-    let stop = this.text.indexOf(' #', at);
-    if (stop < 0 || stop > end) stop = end;
+    let stop = at;
+    while (stop < end && !(this.text.charCodeAt(stop) === 35 && this.text.charCodeAt(stop - 1) === 32)) stop++;
     let last = stop;
     while (last > at && this.text.charCodeAt(last - 1) === 32) last--;
     const source = this.text.slice(at, last);
