@@ -1,3 +1,7 @@
+/**
+ * Reads SLO files with the yaml library: files that the plain reader (source-doc.ts) does not read, with their
+ * syntax errors and the guards against hostile YAML (yaml-guards.ts).
+ */
 import {
   Composer,
   type Document,
@@ -11,90 +15,12 @@ import {
   isScalar,
   isSeq,
   Parser,
-  Scalar,
 } from 'yaml';
 import { aliasProblem, duplicateKeys, tokenProblem } from './yaml-guards.js';
 import type { Problem } from './problem.js';
-import { readText } from './read-text.js';
-import { type PlainNode, readPlainYaml } from './yaml-plain.js';
+import { type Located, type Path, type SourceFile, SourceDoc, type Tree, plainSource } from './source-doc.js';
 
-export type Path = ReadonlyArray<string | number>;
-
-/** A node found at a path: where it starts and, for a scalar, how it was written, where it ends and its value. */
-interface Located {
-  start: number | undefined;
-  scalar?: { type: string | undefined; end: number; value: unknown };
-}
-
-/** Where the nodes of one document sit: a yaml Document's, or those the plain reader noted (yaml-plain.ts). */
-interface Tree {
-  /** The start of the document's content. */
-  readonly root: number;
-  find(path: Path): { node: Located | undefined; key: Located | undefined };
-}
-
-/** One YAML document of an SLO file; it knows where each of its nodes sits in the file. */
-export class SourceDoc {
-  constructor(
-    readonly file: string,
-    readonly index: number,
-    private readonly tree: Tree,
-    private readonly lines: LineCounter,
-    readonly text: string,
-    readonly value: unknown,
-  ) {}
-
-  /** A problem at the node found at `path` (or its nearest ancestor); `key` points at the key instead of the value. */
-  problem(path: Path, message: string, at: 'value' | 'key' = 'value'): Problem {
-    return { file: this.file, ...this.position(path, at), message };
-  }
-
-  /** A problem at character `offset` inside the string value at `path`. */
-  problemInString(path: Path, offset: number, message: string): Problem {
-    const scalar = this.tree.find(path).node;
-    const pos = scalar?.scalar && scalar.start !== undefined ? this.offsetInScalar(scalar, offset) : undefined;
-    return { file: this.file, ...(pos ?? this.position(path, 'value')), message };
-  }
-
-  /** The position of the node at `path` (1-based), or of the closest ancestor that exists. */
-  position(path: Path, at: 'value' | 'key' = 'value'): { line: number; col: number } {
-    const { node, key } = this.tree.find(path);
-    const target = at === 'key' && key ? key : node;
-    return this.pos(target?.start ?? this.tree.root);
-  }
-
-  private pos(offset: number): { line: number; col: number } {
-    const { line, col } = this.lines.linePos(offset);
-    return { line, col };
-  }
-
-  private offsetInScalar(node: Located, offset: number): { line: number; col: number } | undefined {
-    const start = node.start!;
-    const { type, end, value } = node.scalar!;
-    const src = this.text.slice(start, end);
-    switch (type) {
-      case Scalar.PLAIN:
-        return src.includes('\n') ? undefined : this.pos(start + offset);
-      case Scalar.QUOTE_SINGLE:
-      case Scalar.QUOTE_DOUBLE:
-        return src.includes('\n') || src.includes('\\') || src.includes("''")
-          ? undefined
-          : this.pos(start + 1 + offset);
-      case Scalar.BLOCK_LITERAL: {
-        const before = String(value).slice(0, offset);
-        const lineInValue = before.split('\n').length - 1;
-        const colInLine = offset - (before.lastIndexOf('\n') + 1);
-        const body = src.split('\n').slice(1);
-        const first = body.find((l) => l.trim() !== '') ?? '';
-        const indent = first.length - first.trimStart().length;
-        const begin = this.pos(start);
-        return { line: begin.line + 1 + lineInValue, col: indent + colInLine + 1 };
-      }
-      default:
-        return undefined;
-    }
-  }
-}
+export { type Path, SourceDoc, type SourceFile };
 
 /** The nodes of a yaml Document, found by path. */
 class DocumentTree implements Tree {
@@ -154,43 +80,6 @@ function located(node: YamlNode): Located {
   };
 }
 
-/** The nodes the plain reader noted, found by path as in a yaml Document. */
-class PlainTree implements Tree {
-  readonly root: number;
-
-  constructor(private readonly top: PlainNode) {
-    this.root = top.start;
-  }
-
-  find(path: Path): { node: Located | undefined; key: Located | undefined } {
-    let node = this.top;
-    let key: PlainNode | undefined;
-    for (const segment of path) {
-      if (node.pairs) {
-        const pair = node.pairs.get(String(segment));
-        if (!pair) break;
-        key = pair.key;
-        node = pair.value;
-      } else if (node.items) {
-        const item = node.items[Number(segment)];
-        if (item === undefined) break;
-        key = undefined;
-        node = item;
-      } else {
-        break;
-      }
-    }
-    return { node, key };
-  }
-}
-
-/** The documents of one file, and the problems that kept parts of it from being read. */
-export interface SourceFile {
-  file: string;
-  docs: SourceDoc[];
-  problems: Problem[];
-}
-
 /** How YAML is read: positions kept, errors collected (duplicate keys are checked by sloe, in linear time). */
 const PARSE_OPTIONS = {
   prettyErrors: false,
@@ -212,14 +101,8 @@ export function parseSource(file: string, text: string): SourceFile {
   const problems: Problem[] = [];
   const docs: SourceDoc[] = [];
   // Most files are of the plain shape that is read in one pass; the others are read by the yaml library.
-  const plain = readPlainYaml(text);
-  if (plain) {
-    const lines = new LineCounter();
-    lines.addNewLine(0);
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
-    for (const d of plain) docs.push(new SourceDoc(file, d.index, new PlainTree(d.root), lines, text, d.value));
-    return { file, docs, problems };
-  }
+  const plain = plainSource(file, text);
+  if (plain) return plain;
   // The text is split into tokens once: the guards read them, then the parser.
   const tokens = Array.from(new Lexer().lex(text));
   const shape = tokenProblem(tokens);
@@ -309,13 +192,6 @@ function parseTokens(tokens: readonly string[], lineCounter: LineCounter): Docum
   }
   const docs = Array.from(composer.compose(cst()));
   return docs.length > 0 ? docs : Object.assign([], { empty: true as const }, composer.streamInfo());
-}
-
-/** Reads and parses one file; a file that cannot be read, is too large or is not UTF-8 text is one problem. */
-export async function readSource(file: string): Promise<SourceFile> {
-  const read = await readText(file);
-  if ('problem' in read) return { file, docs: [], problems: [{ file, ...read.problem }] };
-  return parseSource(file, read.text);
 }
 
 function firstLine(message: string): string {

@@ -2,28 +2,15 @@
  * The plain reader (src/rules/yaml-plain.ts) against the yaml library: wherever the plain reader reads a file, the
  * yaml library must read it without any problem, to the same value, with every node at the same position.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { ROOT, repositoryYamlFiles, seededRandom, yamlFiles } from '../support/fixture-files.js';
 import { type SourceDoc, parseSource } from '../../src/rules/source.js';
 import { readPlainYaml } from '../../src/rules/yaml-plain.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return yamlFiles(path);
-    return /\.ya?ml$/.test(name) ? [path] : [];
-  });
-}
-
-const FILES = [
-  ...yamlFiles(join(ROOT, 'test', 'fixtures')),
-  ...yamlFiles(join(ROOT, 'slos')),
-  ...yamlFiles(join(ROOT, 'docs', 'examples')),
-].sort();
+const FILES = repositoryYamlFiles();
 
 type Path = Array<string | number>;
 
@@ -82,18 +69,6 @@ function compareDoc(a: SourceDoc, b: SourceDoc): string | undefined {
     }
   }
   return undefined;
-}
-
-/** A small deterministic generator, so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const INSERTS = [
@@ -183,7 +158,7 @@ describe('the plain YAML reader', () => {
   });
 
   it('reads mutated fixtures exactly as the yaml library does, or leaves them to it', () => {
-    const next = random(20261128);
+    const next = seededRandom(20261128);
     const sources = FILES.map((f) => readFileSync(f, 'utf8')).filter((t) => t.length < 20_000);
     let read = 0;
     let left = 0;

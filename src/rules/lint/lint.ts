@@ -6,7 +6,7 @@
 import type { Config, Slo } from '../model.js';
 import type { Problem } from '../problem.js';
 import type { Path, SourceDoc } from '../source.js';
-import { HIGH_CARDINALITY_LABELS } from '../check.js';
+import { HIGH_CARDINALITY_LABELS } from '../check/context.js';
 import { withWindowStandIn } from '../promql.js';
 import { absentNumerator, labelUses, quantiles, selectors } from './promql-facts.js';
 
