@@ -124,6 +124,7 @@ export async function benchEscalation(): Promise<Record<string, number | string>
       NODE_EXTRA_CA_CERTS: ca.caFile,
     },
     port,
+    process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
   );
   try {
     await sloe.waitFor('ready', (l) => l.event === 'ready', 30_000);

@@ -5,6 +5,7 @@
  * that budget (`spent + remaining = 1`; `remaining` goes negative once the budget is overspent).
  */
 import { burnRate, errorBudget } from '../rules/burn-rate.js';
+import { type BudgetWeights, compacted, spansOf, stepWeights, sumBefore } from './weights.js';
 
 /** The windows burn rates are reported over (the long windows of the Workbook's tiers, WORKBOOK_TIERS). */
 export const BURN_WINDOWS = { '1h': 3600_000, '6h': 6 * 3600_000, '3d': 3 * 24 * 3600_000 } as const;
@@ -40,7 +41,7 @@ export interface Budget {
   timeLeftMs: number | null;
   /** When the budget runs out at the 6h burn rate, or when it ran out (already overspent); null when it does not. */
   exhaustedAt: number | null;
-  /** The remaining budget over the window, at most BURN_DOWN_POINTS points. */
+  /** The remaining budget over the window, at about BURN_DOWN_POINTS points. */
   burnDown: BurnDown;
 }
 
@@ -54,10 +55,25 @@ export interface BurnDown {
   remaining: Float64Array;
 }
 
-/** Points of a burn-down line kept at most (the chart is a few hundred pixels wide). */
+/**
+ * Blocks of a window (a few hundred pixels of chart): the burn-down has a point at the end of each block (blocks of
+ * a whole number of steps, at absolute multiples of their length), at the window's first step and at its last.
+ */
 export const BURN_DOWN_POINTS = 240;
 
-const clean = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 0 : x);
+/** The shape of the weights of a budget over `windowMs` on a grid of `stepMs`: its blocks, its burn windows. */
+export function weightsShape(start: number, stepMs: number, windowMs: number) {
+  return {
+    start,
+    stepMs,
+    blockSteps: Math.max(1, Math.ceil(Math.round(windowMs / stepMs) / BURN_DOWN_POINTS)),
+    recentSteps: Math.max(1, ...Object.values(BURN_WINDOWS).map((ms) => Math.round(ms / stepMs))),
+  };
+}
+
+/** The newest step of the weights at or before `at`. */
+export const lastStep = (w: BudgetWeights, at: number) =>
+  Math.min(w.stepsFrom + w.total.length - 1, Math.floor((at - w.phase) / w.stepMs));
 
 /**
  * Computes the budget of the window ending at `at` (the last grid point at or before it). The window's steps before
@@ -70,28 +86,39 @@ export function computeBudget(
   at: number,
   basis: BudgetBasis,
 ): Budget {
-  const { start, stepMs } = series;
-  const n = series.total.length;
+  const all = stepWeights(
+    weightsShape(series.start, series.stepMs, windowMs),
+    Float64Array.from(series.bad),
+    Float64Array.from(series.total),
+  );
+  // Compacted as `sloe run` keeps them (every step is at hand): the same figures whichever computes them.
+  return budgetOfWeights(compacted(all, windowMs, lastStep(all, at)).weights, objective, windowMs, at, basis);
+}
+
+/**
+ * Computes the budget of the window ending at `at` from weights compacted for it (compacted(), withEdge()): the
+ * window's sums and burn rates are those of every step; the time the budget ran out is to the step in the newest part
+ * and the window's first block, else the last step of the block it ran out in.
+ */
+export function budgetOfWeights(
+  weights: BudgetWeights,
+  objective: number,
+  windowMs: number,
+  at: number,
+  basis: BudgetBasis,
+): Budget {
+  const { phase, stepMs, blockSteps } = weights;
   const allowed = errorBudget(objective);
-  const last = Math.min(n - 1, Math.floor((at - start) / stepMs));
-  // Running sums from the first point: a window ending at `last` is a difference of two of them.
-  const badSum = new Float64Array(n + 1);
-  const totalSum = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const t = series.total[i];
-    const has = t !== undefined && !Number.isNaN(t);
-    badSum[i + 1] = badSum[i]! + (has ? clean(series.bad[i]) : 0);
-    totalSum[i + 1] = totalSum[i]! + (has ? t : 0);
-  }
-  // The running sums up to step i (exclusive); 0 for steps before the series (no data), the whole for those after.
-  const upTo = (sums: Float64Array, i: number) => sums[Math.max(0, Math.min(n, i))]!;
-  // `first` may be before the series' start (negative).
+  const last = lastStep(weights, at);
+  const spans = spansOf(weights, last);
+  // The running sums before step p (a span's bound); 0 before the first span, the whole after the last.
+  const upTo = (sums: Float64Array, p: number) => sumBefore(spans, sums, p);
   const windowOf = (lengthMs: number) => {
     const first = last + 1 - Math.round(lengthMs / stepMs);
     return {
       first,
-      bad: upTo(badSum, last + 1) - upTo(badSum, first),
-      total: upTo(totalSum, last + 1) - upTo(totalSum, first),
+      bad: upTo(spans.bad, last + 1) - upTo(spans.bad, first),
+      total: upTo(spans.total, last + 1) - upTo(spans.total, first),
     };
   };
   const w = windowOf(windowMs);
@@ -108,19 +135,29 @@ export function computeBudget(
 
   // Burn-down: the share of the window's allowance (allowed × all events of the window) left after each step.
   const allowance = allowed * w.total;
+  const before = upTo(spans.bad, w.first);
+  const left = (bad: number) => (allowance > 0 ? 1 - (bad - before) / allowance : NaN);
+  // Its points: after the window's first step, after each block's last step, after the window's last step.
+  const steps: number[] = [];
+  if (last >= w.first) steps.push(w.first);
+  for (let i = w.first + blockSteps - 1 - mod(w.first, blockSteps); i < last; i += blockSteps)
+    if (i > w.first) steps.push(i);
+  if (last > w.first) steps.push(last);
+  const points = new Float64Array(2 * steps.length);
+  const burnDown = { times: points.subarray(0, steps.length), remaining: points.subarray(steps.length) };
+  steps.forEach((i, k) => {
+    burnDown.times[k] = phase + i * stepMs;
+    burnDown.remaining[k] = left(upTo(spans.bad, i + 1));
+  });
+  // When the budget ran out: the span in which the remaining share first fell to 0 (a step, or a block's last).
   let ranOutAt: number | null = null;
-  const every = Math.max(1, Math.ceil((last + 1 - w.first) / BURN_DOWN_POINTS));
-  // Every `every`-th step from the window's first, and its last: one buffer holds the times, then the shares.
-  const span = last - w.first;
-  const count = span < 0 ? 0 : Math.floor(span / every) + 1 + (span % every === 0 ? 0 : 1);
-  const points = new Float64Array(2 * count);
-  const burnDown = { times: points.subarray(0, count), remaining: points.subarray(count) };
-  for (let i = w.first, k = 0; i <= last; i++) {
-    const left = allowance > 0 ? 1 - (upTo(badSum, i + 1) - upTo(badSum, w.first)) / allowance : NaN;
-    if (ranOutAt === null && left <= 1e-12) ranOutAt = start + i * stepMs;
-    if ((i - w.first) % every === 0 || i === last) {
-      burnDown.times[k] = start + i * stepMs;
-      burnDown.remaining[k++] = left;
+  for (let u = 0; u < spans.count && allowance > 0; u++) {
+    const end = spans.starts[u]! + spans.steps[u]! - 1;
+    if (end < w.first) continue;
+    if (end > last) break;
+    if (left(spans.bad[u + 1]!) <= 1e-12) {
+      ranOutAt = phase + end * stepMs;
+      break;
     }
   }
 
@@ -142,6 +179,8 @@ export function computeBudget(
     burnDown,
   };
 }
+
+const mod = (a: number, b: number) => ((a % b) + b) % b;
 
 /** Healthy, burning (spending faster than the window allows, or not enough left), exhausted, or no data. */
 export type BudgetHealth = 'healthy' | 'burning' | 'exhausted' | 'nodata';

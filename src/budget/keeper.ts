@@ -4,9 +4,10 @@
  * error, shown where its budget would be: never a silent "healthy".
  *
  * A refresh reads only what it has not read yet: each SLO's weights on its budget grid (budgetGrid: points at
- * multiples of the step) are kept between refreshes, and a refresh asks Prometheus for the points since the newest
- * one kept, plus the newest kept points that may still change (SETTLE_MS); points older than the window are dropped.
- * The first refresh, and the first after an SLO's queries, step or window changed, read the whole window.
+ * multiples of the step) are kept between refreshes, compacted (weights.ts), and a refresh asks Prometheus for the
+ * points since the newest one kept, plus the newest kept points that may still change (SETTLE_MS), plus the points
+ * of the block the window starts in once it moved into one kept only as a sum; points older than the window are
+ * dropped. The first refresh, and the first after an SLO's queries, step or window changed, read the whole window.
  */
 import { BatchingPort } from '../evaluator/batching.js';
 import type { Span } from '../evaluator/plan.js';
@@ -14,8 +15,9 @@ import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { Slo } from '../rules/model.js';
 import { mapLimit, withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
-import type { Budget, BudgetSeries } from './budget.js';
+import { type Budget, lastStep, weightsShape } from './budget.js';
 import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries } from './load.js';
+import { type BudgetWeights, compacted, stepIndex, stepWeights, weightBytes, withEdge, withFresh } from './weights.js';
 
 /** The last budget of one SLO, or why there is none. */
 export type BudgetEntry = { budget: Budget; error?: undefined } | { budget?: undefined; error: string };
@@ -47,14 +49,14 @@ const BUDGET_CHUNK = 20;
 export const SETTLE_MS = 120_000;
 
 /**
- * An SLO's weights kept between refreshes: those of the grid points from `series.start` to the newest one (the older
- * points of the window had no data and are left out), read for `key`; points after `readAt − SETTLE_MS` are read
- * again. Float32 halves the memory (a 30d window is 8,640 points of 5m); the sums are made in Float64.
+ * An SLO's weights kept between refreshes, compacted (weights.ts: per step the newest 3 days and the window's first
+ * block, block sums between), read for `key`; points after `readAt − SETTLE_MS` are read again. Float32 halves the
+ * memory of the per-step values; the sums are made in Float64.
  */
 interface Kept {
   key: string;
   readAt: number;
-  series: { start: number; stepMs: number; bad: Float32Array; total: Float32Array };
+  weights: BudgetWeights;
 }
 
 /** What an SLO's weights depend on: its queries (and for a threshold SLO, what counts as a breach) and its grid. */
@@ -140,68 +142,57 @@ export class BudgetKeeper {
   }
 
   /**
-   * One SLO's budget at `at`, reading only the points not kept yet (or that may still change). A failed read keeps
-   * what was kept: the next refresh asks again from the same point.
+   * One SLO's budget at `at`, reading only the points not kept yet (or that may still change), and the steps of the
+   * window's first block once the window starts in a block kept only as a sum. A failed read keeps what was kept: the
+   * next refresh asks again from the same point.
    */
   private async budget(port: PrometheusPort, slo: Slo, at: number): Promise<Budget> {
     const windowMs = budgetWindow(slo);
     const grid = budgetGrid(windowMs, at);
     const key = seriesKey(slo, grid, windowMs);
     const kept = this.kept.get(slo.id);
-    const usable = kept?.key === key && kept.series.start + (kept.series.total.length - 1) * grid.stepMs <= grid.end;
+    const { stepMs } = grid;
+    const newest = kept && (kept.weights.stepsFrom + kept.weights.total.length - 1) * stepMs + kept.weights.phase;
+    const usable = kept?.key === key && newest! <= grid.end;
     const from = usable ? Math.max(grid.start, firstUnsettled(kept!)) : grid.start;
-    const fresh = from <= grid.end ? await fetchBudgetSeries(port, slo, { ...grid, start: from }) : undefined;
-    const series = merged(usable ? kept!.series : undefined, fresh, grid);
-    this.kept.set(slo.id, { key, readAt: fresh ? at : kept!.readAt, series });
-    return budgetOf(slo, series, windowMs, at);
-  }
-}
-
-/**
- * The first point a refresh reads again: the first after `readAt − SETTLE_MS` (even one before the kept start: a
- * point without data when it was read may have some now), or the one after the newest kept.
- */
-function firstUnsettled({ readAt, series }: Kept): number {
-  const { stepMs } = series;
-  const next = series.start + series.total.length * stepMs;
-  return Math.min(next, Math.floor((readAt - SETTLE_MS) / stepMs) * stepMs + stepMs);
-}
-
-/**
- * The weights of `grid`: the kept ones up to `fresh.start`, the fresh ones from there on (either may be missing),
- * without the leading points that have no data. Reuses the kept arrays when the grid did not move.
- */
-function merged(kept: Kept['series'] | undefined, fresh: BudgetSeries | undefined, grid: Span): Kept['series'] {
-  const { stepMs } = grid;
-  const freshFrom = fresh ? fresh.start : grid.end + stepMs;
-  // The value at grid point i: fresh from `freshFrom` on, kept before (no data before the kept start).
-  const pick = (older: Float32Array | undefined, newer: ArrayLike<number> | undefined) => (i: number) => {
-    const t = grid.start + i * stepMs;
-    if (t >= freshFrom) return newer![(t - freshFrom) / stepMs]!;
-    if (!older) return NaN;
-    const k = (t - kept!.start) / stepMs;
-    return k >= 0 && k < older.length ? older[k]! : NaN;
-  };
-  const badAt = pick(kept?.bad, fresh?.bad);
-  const totalAt = pick(kept?.total, fresh?.total);
-  const n = (grid.end - grid.start) / stepMs + 1;
-  let first = 0;
-  while (first < n && Number.isNaN(totalAt(first))) first++;
-  const start = grid.start + first * stepMs;
-  const length = n - first;
-  if (kept && kept.start === start && kept.total.length === length) {
-    // The same points: only the fresh ones change.
-    for (let i = Math.max(0, (freshFrom - start) / stepMs); i < length; i++) {
-      kept.bad[i] = badAt(first + i);
-      kept.total[i] = totalAt(first + i);
+    let weights: BudgetWeights;
+    if (from <= grid.end) {
+      const fresh = await fetchBudgetSeries(port, slo, { ...grid, start: from });
+      weights = usable
+        ? withFresh(kept!.weights, { from: stepIndex(kept!.weights, from), bad: fresh.bad, total: fresh.total })
+        : stepWeights(
+            weightsShape(grid.start, stepMs, windowMs),
+            Float32Array.from(fresh.bad),
+            Float32Array.from(fresh.total),
+          );
+    } else weights = kept!.weights;
+    const last = lastStep(weights, at);
+    const { weights: compact, missing } = compacted(weights, windowMs, last);
+    this.kept.set(slo.id, { key, readAt: from <= grid.end ? at : kept!.readAt, weights: compact });
+    if (missing) {
+      // The window now starts inside a block kept as a sum: its steps, once (about one block a burn-down point).
+      const start = compact.phase + missing.from * stepMs;
+      const edge = await fetchBudgetSeries(port, slo, { start, end: start + (missing.steps - 1) * stepMs, stepMs });
+      const complete = withEdge(compact, missing.from, edge.bad, edge.total);
+      this.kept.set(slo.id, { key, readAt: this.kept.get(slo.id)!.readAt, weights: complete });
+      return budgetOf(slo, complete, windowMs, at);
     }
-    return kept;
+    return budgetOf(slo, compact, windowMs, at);
   }
-  const bad = new Float32Array(length);
-  const total = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    bad[i] = badAt(first + i);
-    total[i] = totalAt(first + i);
+
+  /** Bytes of the weights kept for the SLOs (their arrays). */
+  keptBytes(): number {
+    let bytes = 0;
+    for (const { weights } of this.kept.values()) bytes += weightBytes(weights);
+    return bytes;
   }
-  return { start, stepMs, bad, total };
+}
+
+/**
+ * The first point a refresh reads again: the first after `readAt − SETTLE_MS`, or the one after the newest kept.
+ */
+function firstUnsettled({ readAt, weights }: Kept): number {
+  const { stepMs, phase } = weights;
+  const next = phase + (weights.stepsFrom + weights.total.length) * stepMs;
+  return Math.min(next, Math.floor((readAt - SETTLE_MS) / stepMs) * stepMs + stepMs);
 }

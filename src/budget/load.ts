@@ -8,7 +8,8 @@ import { ratioQueries, type Span } from '../evaluator/plan.js';
 import type { PrometheusPort, RangeSeries } from '../evaluator/prometheus.js';
 import { holds } from '../rules/condition.js';
 import type { Slo, ThresholdSlo } from '../rules/model.js';
-import { BURN_WINDOWS, type Budget, type BudgetSeries, computeBudget } from './budget.js';
+import { BURN_WINDOWS, type Budget, type BudgetSeries, budgetOfWeights, computeBudget } from './budget.js';
+import type { BudgetWeights } from './weights.js';
 
 /** Share of the window a threshold SLO may spend outside its objective: its time-based objective. */
 export const DEFAULT_TIME_OBJECTIVE = 0.99;
@@ -66,11 +67,14 @@ export async function fetchBudgetSeries(port: PrometheusPort, slo: Slo, span: Sp
   return timeInBreach(slo, values, baselines, start, stepMs, n);
 }
 
-/** The budget of one SLO from its weights (a whole window's, or the newer part of one, older points being no data). */
-export function budgetOf(slo: Slo, series: BudgetSeries, windowMs: number, at: number): Budget {
-  return slo.kind === 'ratio'
-    ? computeBudget(series, slo.objective, windowMs, at, 'events')
-    : computeBudget(series, DEFAULT_TIME_OBJECTIVE, windowMs, at, 'time');
+/** What an SLO's budget counts against: its objective and basis. */
+const targetOf = (slo: Slo) =>
+  slo.kind === 'ratio' ? ([slo.objective, 'events'] as const) : ([DEFAULT_TIME_OBJECTIVE, 'time'] as const);
+
+/** The budget of one SLO from its weights kept compactly (compacted() for this window and `at`). */
+export function budgetOf(slo: Slo, weights: BudgetWeights, windowMs: number, at: number): Budget {
+  const [objective, basis] = targetOf(slo);
+  return budgetOfWeights(weights, objective, windowMs, at, basis);
 }
 
 /** Loads and computes the budget of one SLO at `at`, reading its whole window. */
@@ -81,7 +85,8 @@ export async function sloBudget(
   windowOverrideMs?: number,
 ): Promise<Budget> {
   const windowMs = budgetWindow(slo, windowOverrideMs);
-  return budgetOf(slo, await fetchBudgetSeries(port, slo, budgetGrid(windowMs, at)), windowMs, at);
+  const [objective, basis] = targetOf(slo);
+  return computeBudget(await fetchBudgetSeries(port, slo, budgetGrid(windowMs, at)), objective, windowMs, at, basis);
 }
 
 const clean = (x: number) => (Number.isNaN(x) ? 0 : x);

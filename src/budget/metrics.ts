@@ -29,17 +29,20 @@ export interface SloMetricsSource {
   openIncidents: () => Promise<readonly Incident[]>;
 }
 
-/** Adds the sloe_slo_* gauges to a registry. */
+/** Adds the sloe_slo_* gauges to a registry; their text is rendered again only when their values changed. */
 export function registerSloMetrics(registry: Registry, source: SloMetricsSource): void {
-  // The budget gauges are filled from one snapshot by the first of them that Prometheus collects.
-  let filledFor = -1;
+  // The budget gauges are filled from one snapshot (for one list of SLOs) by the first of them a scrape collects.
+  let filledFor: { at: number; slos: readonly Slo[] } | undefined;
+  let budgetVersion = 0;
   // A scrape waits a little for budgets that are stale or not computed yet, then reports what it has.
   const fill = async () => {
     const snapshot = await source.budgets.fresh(5000);
-    if (snapshot.at === filledFor) return;
-    filledFor = snapshot.at;
+    const slos = source.slos();
+    if (snapshot.at === filledFor?.at && slos === filledFor.slos) return budgetVersion;
+    filledFor = { at: snapshot.at, slos };
+    budgetVersion++;
     for (const g of [objective, sli, remaining, burn]) g.reset();
-    for (const slo of source.slos()) {
+    for (const slo of slos) {
       const budget = snapshot.bySlo.get(slo.id)?.budget;
       if (!budget) continue;
       const labels = labelsOf(slo);
@@ -49,51 +52,59 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
       for (const w of Object.keys(BURN_WINDOWS) as BurnWindow[])
         if (Number.isFinite(budget.burnRates[w])) burn.set({ ...labels, window: w }, budget.burnRates[w]);
     }
+    return budgetVersion;
   };
   const registers = [registry];
-  const objective = new Gauge({
-    name: 'sloe_slo_objective',
-    help: 'Objective of the SLO: share of good events, or of time within the objective for threshold SLOs',
-    labelNames: LABELS,
-    registers,
-    collect: fill,
-  });
-  const sli = new Gauge({
-    name: 'sloe_slo_sli',
-    help: 'The SLI over the SLO window (share of good events, or of time within the objective)',
-    labelNames: LABELS,
-    registers,
-    collect: fill,
-  });
-  const remaining = new Gauge({
-    name: 'sloe_slo_error_budget_remaining_ratio',
-    help: 'Share of the error budget left over the SLO window (negative once overspent)',
-    labelNames: LABELS,
-    registers,
-    collect: fill,
-  });
-  const burn = new Gauge({
-    name: 'sloe_slo_burn_rate',
-    help: 'Error ratio over the window divided by the error budget (1 spends exactly the budget over the SLO window)',
-    labelNames: [...LABELS, 'window'],
-    registers,
-    collect: fill,
-  });
-  new Gauge({
-    name: 'sloe_slo_alert_state',
-    help: 'Whether the SLO has an open incident of the severity (1) or not (0)',
-    labelNames: [...LABELS, 'severity'],
-    registers,
-    async collect() {
-      this.reset();
-      const open = await source.openIncidents().catch(() => undefined);
-      if (!open) return;
-      // The severities open per SLO, gathered in one pass: a filter per SLO was SLOs × open incidents a scrape.
-      const severities = new Set(open.map((i) => `${i.severity}|${i.sloId}`));
-      for (const slo of source.slos()) {
-        for (const severity of ['page', 'ticket'] as const)
-          this.set({ ...labelsOf(slo), severity }, severities.has(`${severity}|${slo.id}`) ? 1 : 0);
-      }
-    },
-  });
+  const budgetGauge = (name: string, help: string, labelNames: readonly string[] = LABELS) =>
+    Object.assign(new Gauge({ name, help, labelNames, registers, collect: async () => void (await fill()) }), {
+      textVersion: fill,
+    });
+  const objective = budgetGauge(
+    'sloe_slo_objective',
+    'Objective of the SLO: share of good events, or of time within the objective for threshold SLOs',
+  );
+  const sli = budgetGauge(
+    'sloe_slo_sli',
+    'The SLI over the SLO window (share of good events, or of time within the objective)',
+  );
+  const remaining = budgetGauge(
+    'sloe_slo_error_budget_remaining_ratio',
+    'Share of the error budget left over the SLO window (negative once overspent)',
+  );
+  const burn = budgetGauge(
+    'sloe_slo_burn_rate',
+    'Error ratio over the window divided by the error budget (1 spends exactly the budget over the SLO window)',
+    [...LABELS, 'window'],
+  );
+  // The alert states: filled again when the open incidents' SLOs and severities (or the SLOs) changed.
+  let alertsFor: string | undefined;
+  let alertSlos: readonly Slo[] | undefined;
+  let alertVersion = 0;
+  const alerts = async () => {
+    const open = await source.openIncidents().catch(() => undefined);
+    const slos = source.slos();
+    const firing = open && new Set(open.map((i) => `${i.sloId}\n${i.severity}`));
+    const key = firing ? [...firing].sort().join('\n\n') : undefined;
+    if (key === alertsFor && slos === alertSlos && alertVersion > 0) return alertVersion;
+    alertsFor = key;
+    alertSlos = slos;
+    alertVersion++;
+    alertState.reset();
+    // A failure leaves the alert states out of the scrape rather than reporting them as 0.
+    if (!firing) return alertVersion;
+    for (const slo of slos)
+      for (const severity of ['page', 'ticket'] as const)
+        alertState.set({ ...labelsOf(slo), severity }, firing.has(`${slo.id}\n${severity}`) ? 1 : 0);
+    return alertVersion;
+  };
+  const alertState = Object.assign(
+    new Gauge({
+      name: 'sloe_slo_alert_state',
+      help: 'Whether the SLO has an open incident of the severity (1) or not (0)',
+      labelNames: [...LABELS, 'severity'],
+      registers,
+      collect: async () => void (await alerts()),
+    }),
+    { textVersion: alerts },
+  );
 }

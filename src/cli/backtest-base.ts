@@ -15,6 +15,7 @@ import {
 } from '../evaluator/index.js';
 import { QueryCache } from '../evaluator/query-cache.js';
 import { andDependencies, inhibitPass } from '../evaluator/backtest-inhibit.js';
+import { backtestRanges } from '../evaluator/backtest-ranges.js';
 import type { FrameSource } from '../evaluator/frame.js';
 import { type Config, type EscalationPolicy, type Slo, UsageError, formatProblem, loadRules } from '../rules/index.js';
 import { type Silence, couldMatch, silencer } from '../rules/silence.js';
@@ -120,9 +121,16 @@ export async function backtestBaseCommand(o: BaseOptions, io: Io): Promise<numbe
     head: replaying.head.map((s) => keyOf(s, head)),
   };
   const failures: string[] = [];
+  const ranges = backtestRanges(
+    cache,
+    [...replays.values()].map((r) => r.slo),
+    o.from,
+    o.to,
+    o.stepMs,
+  );
   await mapLimit([...replays.values()], 4, async (r) => {
     try {
-      r.frames = await loadFrames(cache, r.slo, o.from, o.to, o.stepMs);
+      r.frames = await loadFrames(ranges, r.slo, o.from, o.to, o.stepMs);
       r.instances = replay(r.slo, r.policy, times, r.frames, undefined, silencer(r.silences));
     } catch (e) {
       if (!(e instanceof EvaluationError)) throw e;

@@ -11,6 +11,7 @@ import { silencer } from '../rules/silence.js';
 import { holdText } from '../rules/inhibit.js';
 import { alertLoad } from '../evaluator/backtest-diff.js';
 import { andDependencies, inhibitPass } from '../evaluator/backtest-inhibit.js';
+import { backtestRanges } from '../evaluator/backtest-ranges.js';
 import { formatDuration, parseDuration } from '../rules/index.js';
 import { UsageError } from '../rules/index.js';
 import { mapLimit } from '../util/async.js';
@@ -114,10 +115,11 @@ export async function backtestCommand(args: string[], io: Io): Promise<number> {
   const holds = silencer(config.silences);
   // The SLOs the selected ones wait for are replayed too: their pages hold the selected ones' (a second pass).
   const replayed = andDependencies(slos, config.slos);
+  const ranges = backtestRanges(prometheus, replayed, from, to, stepMs);
   const first = await mapLimit(replayed, 4, async (slo) => {
     const policy = config.policies.get(slo.escalation);
     try {
-      const frames = await loadFrames(prometheus, slo, from, to, stepMs);
+      const frames = await loadFrames(ranges, slo, from, to, stepMs);
       return { slo, policy, frames, holds, instances: replay(slo, policy, times, frames, undefined, holds) };
     } catch (e) {
       if (!(e instanceof EvaluationError)) throw e;

@@ -45,7 +45,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   init: async () => (await import('./init.js')).initCommand,
   gate: async () => (await import('./gate.js')).gateCommand,
   schema: async () => {
-    const { jsonSchema } = await import('../rules/index.js');
+    const { jsonSchema } = await import('../rules/schema.js');
     return async (_args, io) => {
       io.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
       return EXIT.ok;

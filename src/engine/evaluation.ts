@@ -89,7 +89,8 @@ export class Evaluation {
     let frame: SloFrame | undefined;
     const holds = given ?? (await this.deps.holds?.()) ?? NO_HOLDS;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const state = await store.loadState(slo.id);
+      // The state this replica wrote last, then (when someone else wrote since) the one in Redis.
+      const state = await store.loadState(slo.id, attempt > 0);
       if (state.evaluatedAt >= now) return 'stale';
       frame ??= await this.frame(slo, now, port, failed);
       const decision = decide(slo, policy, state, frame, now, RANDOM_IDS, holds);

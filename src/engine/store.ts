@@ -264,11 +264,24 @@ export class RedisIncidentStore implements IncidentStore {
     this.redis.defineCommand('sloeReleaseClaim', { numberOfKeys: 1, lua: RELEASE_CLAIM });
   }
 
+  /** The state this store wrote last per SLO, as written (APPLY's revision check guards its use). */
+  private readonly written = new Map<string, { rev: number; evaluatedAt: number; data: string }>();
+
   private key(...parts: string[]): string {
     return `${this.prefix}:${parts.join(':')}`;
   }
 
-  async loadState(sloId: string): Promise<SloState> {
+  /**
+   * An SLO's state: the one this store wrote last, when it did (no read), else Redis'. A state written since by
+   * anyone else (another replica, a resolution by hand) has a newer revision, so APPLY turns the evaluation away and
+   * the next attempt reads Redis (`fromRedis`): a decision is never stored on top of a state it did not start from.
+   */
+  async loadState(sloId: string, fromRedis = false): Promise<SloState> {
+    const mine = fromRedis ? undefined : this.written.get(sloId);
+    if (mine) {
+      const { rev, evaluatedAt, data } = mine;
+      return { rev, evaluatedAt, instances: JSON.parse(data) as Record<string, InstanceState>, resets: [] };
+    }
     const h = await this.redis.hgetall(this.key('state', sloId));
     return {
       rev: Number(h.rev ?? 0),
@@ -288,17 +301,22 @@ export class RedisIncidentStore implements IncidentStore {
     instances: Record<string, InstanceState>,
     ops: StoreOp[],
   ): Promise<ApplyResult> {
+    const data = JSON.stringify(instances);
+    // Until it is known what Redis holds, the next evaluation reads it.
+    this.written.delete(sloId);
     const raw = await this.redis.sloeApply(
       this.key('state', sloId),
       this.key('open'),
       this.key('incidents'),
       String(rev),
-      JSON.stringify(instances),
+      data,
       String(evaluatedAt),
       JSON.stringify(ops),
       `${this.prefix}:`,
     );
     const r = JSON.parse(raw) as Partial<ApplyResult> & { applied: boolean };
+    // APPLY wrote revision rev + 1 with these instances and no resets.
+    if (r.applied) this.written.set(sloId, { rev: rev + 1, evaluatedAt, data });
     // cjson writes an empty Lua table as {}.
     const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
     return {

@@ -75,12 +75,27 @@ export function replay(
   const open = new Map<string, BacktestIncident>();
   // What silences are matched against (labels: the SLO's and the instance's).
   const targets = new Map<BacktestIncident, Omit<SilenceTarget, 'severity'>>();
+  // The keys of the instances while every one is ok with data (undefined otherwise), and the calm label sets last
+  // found to be those instances: a calm step with the same instances changes nothing.
+  let okKeys: Set<string> | undefined;
+  let sameAsOk: readonly Labels[] | undefined;
+  const calm = onFrame ? undefined : frameAt.calm;
   for (const t of times) {
+    const quiet = calm?.(t);
+    if (quiet !== undefined && okKeys !== undefined) {
+      if (quiet === sameAsOk) continue;
+      if (quiet.length === okKeys.size && quiet.every((l) => okKeys!.has(labelsKey(l)))) {
+        sameAsOk = quiet;
+        continue;
+      }
+    }
     const frame = frameAt(t);
     onFrame?.(t, frame);
     if (steady(frame, states)) continue;
     const { instances, events } = transition(slo, states, frame, t, RANDOM_IDS, [], holds);
     states = instances;
+    okKeys = allOk(states);
+    sameAsOk = undefined;
     for (const e of events) {
       if (e.type === 'opened') {
         const target = {
@@ -127,6 +142,17 @@ export function replay(
   for (const { list } of incidents.values())
     for (const incident of list) incident.steps = incidentSteps(incident, policy, until, holds, targets.get(incident)!);
   return [...incidents.values()].map(({ labels, list }) => ({ labels, incidents: list }));
+}
+
+/** The keys of the instances when every one is ok and has data, else undefined. */
+function allOk(states: Readonly<Record<string, InstanceState>>): Set<string> | undefined {
+  const keys = new Set<string>();
+  for (const key in states) {
+    const s = states[key]!;
+    if (s.phase !== 'ok' || s.noDataSince !== undefined) return undefined;
+    keys.add(key);
+  }
+  return keys;
 }
 
 /** True when every instance is healthy now and was healthy before: the step changes nothing. */

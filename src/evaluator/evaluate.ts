@@ -5,7 +5,15 @@
  */
 import type { Slo } from '../rules/model.js';
 import { type WindowReader, fetchRates, fetchThreshold, fetchThresholdHistory, readAllWindows } from './fetch.js';
-import { type Detail, type FrameSource, type SloFrame, ratioFrame, thresholdFrame } from './frame.js';
+import {
+  type Detail,
+  type FrameSource,
+  type SloFrame,
+  ratioCalm,
+  ratioFrame,
+  thresholdCalm,
+  thresholdFrame,
+} from './frame.js';
 import { ratioPlan, spanOver } from './plan.js';
 import type { PrometheusPort } from './prometheus.js';
 import { windowsAt } from './windows.js';
@@ -39,10 +47,17 @@ export async function loadFrames(
   stepMs: number,
 ): Promise<FrameSource> {
   if (slo.kind === 'threshold') {
-    const { valuesAt, baselinesAt } = await fetchThresholdHistory(port, slo, from, to, stepMs);
-    return (t) => thresholdFrame(slo, valuesAt(t), baselinesAt?.(t), 'problems');
+    const { valuesAt, baselinesAt, completeAt } = await fetchThresholdHistory(port, slo, from, to, stepMs);
+    const frames: FrameSource = (t) => thresholdFrame(slo, valuesAt(t), baselinesAt?.(t), 'problems');
+    frames.calm = (t) => {
+      const complete = completeAt(t);
+      return complete && thresholdCalm(slo, complete.labels, complete.values);
+    };
+    return frames;
   }
   const plan = ratioPlan(slo);
   const grids = await fetchRates(port, slo.id, plan, spanOver(plan, from, to, stepMs));
-  return (t) => ratioFrame(slo, plan, windowsAt(grids, t), 'problems');
+  const frames: FrameSource = (t) => ratioFrame(slo, plan, windowsAt(grids, t), 'problems');
+  frames.calm = ratioCalm(slo, plan, grids);
+  return frames;
 }

@@ -5,7 +5,7 @@
  */
 import type { ThresholdSlo } from '../rules/model.js';
 import { redactUrls } from '../util/redact.js';
-import { labelsKey } from './labels.js';
+import { type Labels, labelsKey } from './labels.js';
 import { type RatioPlan, type Span, spanAt } from './plan.js';
 import type { InstantSample, PrometheusPort, RangeSeries } from './prometheus.js';
 import { type InstanceGrid, type InstanceWindows, RateGrid, windowsAt } from './windows.js';
@@ -60,6 +60,11 @@ export async function fetchThreshold(port: PrometheusPort, slo: ThresholdSlo, at
 export interface ThresholdHistory {
   valuesAt(at: number): InstantSample[];
   baselinesAt?(at: number): InstantSample[];
+  /**
+   * The values at `at` when every series has one there, in the order of `labels` (the same array each time); the
+   * values are valid until the next call. Undefined when some series has no value then.
+   */
+  completeAt(at: number): { labels: readonly Labels[]; values: Float64Array } | undefined;
 }
 
 /** Fetches a threshold SLO's values over [from, to] every `stepMs`. */
@@ -75,30 +80,64 @@ export async function fetchThresholdHistory(
     fetchRange(port, slo.id, slo.query, span),
     slo.baseline !== undefined ? fetchRange(port, slo.id, slo.baseline, span) : undefined,
   ]);
-  return baselines
-    ? { valuesAt: pointsAt(values, span), baselinesAt: pointsAt(baselines, span) }
-    : { valuesAt: pointsAt(values, span) };
+  const steps = new StepColumns(values, span);
+  const history: ThresholdHistory = { valuesAt: (t) => steps.at(t), completeAt: (t) => steps.completeAt(t) };
+  if (baselines) {
+    const baselineSteps = new StepColumns(baselines, span);
+    history.baselinesAt = (t) => baselineSteps.at(t);
+  }
+  return history;
 }
 
-/** Indexes range series by step so that the samples present at a step time are found directly. */
-function pointsAt(series: RangeSeries[], { start, end, stepMs }: Span): (at: number) => InstantSample[] {
-  const n = Math.floor((end - start) / stepMs) + 1;
-  const columns = series.map((s) => {
-    const values = new Float64Array(n).fill(NaN);
-    const present = new Uint8Array(n);
-    for (let k = 0; k < s.times.length; k++) {
-      const i = Math.round((s.times[k]! - start) / stepMs);
-      if (i >= 0 && i < n) {
+/** Range series indexed by step, so that the samples present at a step time are found directly. */
+class StepColumns {
+  private readonly n: number;
+  private readonly columns: Array<{ labels: Labels; values: Float64Array; present: Uint8Array }>;
+  /** How many series have a value at each step. */
+  private readonly count: Uint16Array | Uint32Array;
+  private readonly labels: readonly Labels[];
+  private readonly row: Float64Array;
+
+  constructor(
+    series: readonly RangeSeries[],
+    private readonly span: Span,
+  ) {
+    const { start, end, stepMs } = span;
+    const n = (this.n = Math.floor((end - start) / stepMs) + 1);
+    this.count = series.length < 65_536 ? new Uint16Array(n) : new Uint32Array(n);
+    this.columns = series.map((s) => {
+      const values = new Float64Array(n).fill(NaN);
+      const present = new Uint8Array(n);
+      for (let k = 0; k < s.times.length; k++) {
+        const i = Math.round((s.times[k]! - start) / stepMs);
+        if (i < 0 || i >= n) continue;
         values[i] = s.values[k]!;
-        present[i] = 1;
+        if (present[i] === 0) {
+          present[i] = 1;
+          this.count[i]!++;
+        }
       }
-    }
-    return { labels: s.labels, values, present };
-  });
-  return (t) => {
-    const i = Math.round((t - start) / stepMs);
-    return columns.filter((c) => c.present[i] === 1).map((c) => ({ labels: c.labels, value: c.values[i]! }));
-  };
+      return { labels: s.labels, values, present };
+    });
+    this.labels = this.columns.map((c) => c.labels);
+    this.row = new Float64Array(series.length);
+  }
+
+  private index(t: number): number {
+    return Math.round((t - this.span.start) / this.span.stepMs);
+  }
+
+  at(t: number): InstantSample[] {
+    const i = this.index(t);
+    return this.columns.filter((c) => c.present[i] === 1).map((c) => ({ labels: c.labels, value: c.values[i]! }));
+  }
+
+  completeAt(t: number): { labels: readonly Labels[]; values: Float64Array } | undefined {
+    const i = this.index(t);
+    if (i < 0 || i >= this.n || this.count[i] !== this.columns.length) return undefined;
+    for (let k = 0; k < this.columns.length; k++) this.row[k] = this.columns[k]!.values[i]!;
+    return { labels: this.labels, values: this.row };
+  }
 }
 
 /**
@@ -131,12 +170,17 @@ export async function fetchRates(
   return totalSeries.map((t) => {
     const total = toArray(t);
     const other = toArray(parts.get(labelsKey(t.labels)));
-    let bad: Float64Array;
+    // In place, in a loop: a month of points per instance, where a callback per point shows.
+    const bad = other;
     if (plan.bad !== undefined) {
       // No bad series for an instance means no bad events.
-      bad = other.map((v, i) => (Number.isNaN(v) && !Number.isNaN(total[i]!) ? 0 : v));
+      for (let i = 0; i < n; i++) if (Number.isNaN(bad[i]!) && !Number.isNaN(total[i]!)) bad[i] = 0;
     } else {
-      bad = total.map((v, i) => (Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(other[i]!) ? 0 : other[i]!))));
+      for (let i = 0; i < n; i++) {
+        const v = total[i]!;
+        const good = other[i]!;
+        bad[i] = Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(good) ? 0 : good));
+      }
     }
     return { labels: t.labels, grid: new RateGrid(start, stepMs, bad, total, plan.resMs) };
   });

@@ -11,7 +11,7 @@ import type { RatioSlo, Severity, Slo, ThresholdSlo } from '../rules/model.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { RatioPlan } from './plan.js';
 import type { Observation } from './state.js';
-import type { InstanceWindows, Windows } from './windows.js';
+import type { InstanceGrid, InstanceWindows, RateGrid, Windows } from './windows.js';
 
 export type InstanceState = 'ok' | 'breach' | 'nodata';
 
@@ -37,7 +37,15 @@ export type SloFrame =
   | { status: 'error'; message: string };
 
 /** A function giving the frame of an SLO at each step time (a replay's history). */
-export type FrameSource = (at: number) => SloFrame;
+export interface FrameSource {
+  (at: number): SloFrame;
+  /**
+   * When it can be told without making the frame that the frame at `at` has data and every instance in it is ok: the
+   * instances' label sets (the same array each time for the same instances); otherwise undefined (the frame says). A
+   * replay passes over such a step without the frame when every instance was ok before too: most steps of a month.
+   */
+  calm?(at: number): readonly Labels[] | undefined;
+}
 
 /** Formats a number for people: up to 4 significant digits. */
 export function fmt(n: number): string {
@@ -96,6 +104,23 @@ export function thresholdFrame(
   return { status: 'data', instances };
 }
 
+/**
+ * `calm` of a threshold SLO without a baseline, from every series' value at one moment (`labels[k]`'s in
+ * `values[k]`): the labels when each value is ok as thresholdFrame judges it, else undefined.
+ */
+export function thresholdCalm(
+  slo: ThresholdSlo,
+  labels: readonly Labels[],
+  values: ArrayLike<number>,
+): readonly Labels[] | undefined {
+  if (slo.baseline !== undefined || labels.length === 0 || tooMany(slo, labels.length)) return undefined;
+  for (let k = 0; k < values.length; k++) {
+    const value = values[k]!;
+    if (Number.isNaN(value) || holds(slo.when, value, undefined)) return undefined;
+  }
+  return labels;
+}
+
 /** How one burn-rate tier stands at one moment. */
 export interface TierStatus {
   severity: Severity;
@@ -118,13 +143,23 @@ interface RatioStatus {
   noData: boolean;
 }
 
+/** The burn rate of a window's sums of base rates; NaN without traffic. */
+function burnOf(slo: RatioSlo, bad: number, total: number): number {
+  return total > 0 ? burnRate(bad / total, slo.objective) : NaN;
+}
+
+/** Whether a tier's long window fires: burning faster than the tier's factor, with enough events. */
+function fires(slo: RatioSlo, tier: RatioSlo['tiers'][number], longBurn: number, events: number): boolean {
+  return longBurn > tier.factor && events >= slo.minEvents;
+}
+
 /**
  * Evaluates the tiers of a ratio SLO on the windows ending at one moment (base rates at resolution `resMs`).
  * Without `detail`, only firing tiers are listed (what alerting needs); with it, every tier (what `eval` shows).
  */
 function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: number, detail = true): RatioStatus {
   const resSeconds = resMs / 1000;
-  const burn = (w: { bad: number; total: number }) => (w.total > 0 ? burnRate(w.bad / w.total, slo.objective) : NaN);
+  const burn = (w: { bad: number; total: number }) => burnOf(slo, w.bad, w.total);
   const longest = windows(longestMs);
   if (longest.points === 0) return { sli: NaN, tiers: [], noData: true };
   const tiers: TierStatus[] = [];
@@ -132,7 +167,7 @@ function ratioStatus(slo: RatioSlo, windows: Windows, resMs: number, longestMs: 
     const long = windows(tier.longMs);
     const longBurn = burn(long);
     const events = long.total * resSeconds;
-    const longFires = longBurn > tier.factor && events >= slo.minEvents;
+    const longFires = fires(slo, tier, longBurn, events);
     // A replay judges every step: without detail, a tier whose long window does not fire needs no short window.
     if (!longFires && !detail) continue;
     const shortBurn = burn(windows(tier.shortMs));
@@ -189,6 +224,38 @@ export function ratioFrame(
   }
   if (results.length === 0) return { status: 'nodata', message: 'the ratio queries returned no traffic' };
   return tooMany(slo, results.length) ?? { status: 'data', instances: results };
+}
+
+/**
+ * `calm` of a ratio SLO over its instances' base rates: the instances' labels at a moment every grid covers where
+ * each has traffic and no tier fires (ratioStatus's rules, burnOf and fires, as ratioFrame judges), else undefined.
+ */
+export function ratioCalm(
+  slo: RatioSlo,
+  plan: Pick<RatioPlan, 'resMs' | 'longestMs'>,
+  grids: readonly InstanceGrid[],
+): (at: number) => readonly Labels[] | undefined {
+  const labels = grids.map((g) => g.labels);
+  if (labels.length === 0 || tooMany(slo, labels.length)) return () => undefined;
+  const resSeconds = plan.resMs / 1000;
+  // ratioStatus without detail, read from the grid directly (no object per window): no data when the longest window
+  // has no point, and a tier fires when its long window fires and its short window burns faster than its factor.
+  const ok = (grid: RateGrid, i: number) => {
+    if (grid.points(i, plan.longestMs) === 0) return false;
+    for (const tier of slo.tiers) {
+      const total = grid.total(i, tier.longMs);
+      if (!fires(slo, tier, burnOf(slo, grid.bad(i, tier.longMs), total), total * resSeconds)) continue;
+      if (burnOf(slo, grid.bad(i, tier.shortMs), grid.total(i, tier.shortMs)) > tier.factor) return false;
+    }
+    return true;
+  };
+  return (at) => {
+    for (const { grid } of grids) {
+      const i = grid.index(at);
+      if (i < 0 || i >= grid.length || !ok(grid, i)) return undefined;
+    }
+    return labels;
+  };
 }
 
 /** The SLO-level instance, used when a frame has no per-series results. */

@@ -114,6 +114,17 @@ interface DriverError {
   code?: string;
 }
 
+/** Whether `url` names this host (localhost, 127.0.0.0/8, ::1). */
+export function loopback(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /** PrometheusPort over HTTP. `queries` counts the HTTP requests it made. */
 export class PrometheusClient implements PrometheusPort {
   private readonly driver: PrometheusDriver;
@@ -128,11 +139,13 @@ export class PrometheusClient implements PrometheusPort {
       headers: config.bearerToken ? { Authorization: `Bearer ${config.bearerToken}` } : {},
       ...(config.username && config.password ? { auth: { username: config.username, password: config.password } } : {}),
       // Range answers (large) are read into typed arrays, not through JSON.parse, and decompressed in one call
-      // rather than through a stream (range-body.ts); only gzip is asked for, so only gzip can come.
+      // rather than through a stream (range-body.ts); only gzip is asked for, so only gzip can come. A Prometheus on
+      // this host is asked for none: compressing a month of points costs it twice the CPU of answering the query,
+      // and saves no network.
       requestInterceptor: {
         onFulfilled: (request) => {
           if (request.url !== 'query_range') return request;
-          request.headers.set('Accept-Encoding', 'gzip');
+          request.headers.set('Accept-Encoding', loopback(config.url) ? 'identity' : 'gzip');
           return { ...request, decompress: false, responseType: 'arraybuffer', transformResponse: [readRangeBody] };
         },
       },

@@ -45,9 +45,27 @@ export class RateGrid {
 
   /** Sums of bad and total rates over the window of `lengthMs` ending at grid point `i`. */
   window(i: number, lengthMs: number): WindowSum {
+    return { bad: this.bad(i, lengthMs), total: this.total(i, lengthMs), points: this.points(i, lengthMs) };
+  }
+
+  /** The sum of bad rates over the window of `lengthMs` ending at grid point `i` (what `window` gives as `bad`). */
+  bad(i: number, lengthMs: number): number {
+    return this.take(this.badSum, i, lengthMs);
+  }
+
+  /** The sum of total rates over the window (`window`'s `total`). */
+  total(i: number, lengthMs: number): number {
+    return this.take(this.totalSum, i, lengthMs);
+  }
+
+  /** How many base points of the window had traffic data (`window`'s `points`). */
+  points(i: number, lengthMs: number): number {
+    return this.take(this.totalCount, i, lengthMs);
+  }
+
+  private take(sums: Float64Array, i: number, lengthMs: number): number {
     const back = i - (lengthMs / this.resMs) * this.stride;
-    const take = (a: Float64Array) => a[i]! - (back >= 0 ? a[back]! : 0);
-    return { bad: take(this.badSum), total: take(this.totalSum), points: take(this.totalCount) };
+    return sums[i]! - (back >= 0 ? sums[back]! : 0);
   }
 
   /** The windows ending at grid point `i`. */

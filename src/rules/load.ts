@@ -1,10 +1,13 @@
 /** Finds SLO files below the given paths, parses and checks them. */
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { type CheckOptions, type EnvProblem, type SilenceWarning, check } from './check.js';
+import type { CheckOptions, EnvProblem, SilenceWarning } from './check/context.js';
+import { checkDocuments, knownValid } from './check/run.js';
 import type { Config } from './model.js';
 import { type Problem, sortProblems } from './problem.js';
-import { type SourceDoc, readSource } from './source.js';
+import { readText } from './read-text.js';
+import { NOT_VALID } from './schema-fast.js';
+import { type SourceDoc, type SourceFile, plainSource } from './source-doc.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError };
@@ -152,7 +155,10 @@ export async function loadRules(paths: readonly string[], options: CheckOptions 
   });
   const sources = await Promise.all(readable.map((f) => readSource(f)));
   const docs = sources.flatMap((s) => s.docs);
-  const result = check(docs, options);
+  // The schema library is loaded only when a document is not known to be valid: it is what says what is wrong.
+  const valid = knownValid(docs);
+  const zod = valid.includes(NOT_VALID) ? (await import('./check.js')).ZOD : undefined;
+  const result = checkDocuments(docs, valid, options, zod);
   return {
     config: result.config,
     problems: capPerFile(sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems])),
@@ -161,6 +167,16 @@ export async function loadRules(paths: readonly string[], options: CheckOptions 
     files,
     docs,
   };
+}
+
+/**
+ * Reads and parses one file; a file that cannot be read, is too large or is not UTF-8 text is one problem. The yaml
+ * library is loaded for the first file that is not of the plain shape.
+ */
+export async function readSource(file: string): Promise<SourceFile> {
+  const read = await readText(file);
+  if ('problem' in read) return { file, docs: [], problems: [{ file, ...read.problem }] };
+  return plainSource(file, read.text) ?? (await import('./source.js')).parseSource(file, read.text);
 }
 
 /** The first MAX_PROBLEMS_PER_FILE problems of each file (sorted), and one line saying how many more it has. */

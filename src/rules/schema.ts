@@ -5,42 +5,34 @@
 import { z } from 'zod';
 import { CONDITION_PATTERN, PERCENT_PATTERN, parseCondition, parsePercent } from './condition.js';
 import { DURATION_PATTERN, type DurationBounds, durationOutOfBounds, isDurationText } from './duration.js';
+import {
+  API_VERSION,
+  DASHBOARD_ID,
+  DEPENDENCY_PATTERN,
+  DURATION_MESSAGE,
+  ENV_REFERENCE,
+  GROUP_BY,
+  type Kind,
+  LABEL_NAME_PATTERN,
+  LOCAL_TIME_PATTERN,
+  MAX_LENGTH,
+  METRIC_NAME,
+  METRIC_PROFILES,
+  NAME_PATTERN,
+  NO_DATA,
+  OWNER_PLACEHOLDER,
+  PAGERDUTY_SEVERITIES,
+  SEVERITIES,
+  SIGNALS,
+  SLACK_CHANNEL,
+  SLACK_GROUP_HANDLE_PATTERN,
+  SLACK_USER_ID_PATTERN,
+  TIME_OF_DAY,
+  WEEKDAYS,
+  urlProblem,
+} from './schema-values.js';
 
-export const API_VERSION = 'sloe/v1';
-export const SIGNALS = [
-  'latency',
-  'error_rate',
-  'cost_per_request',
-  'cache_hit_rate',
-  'guardrail_rate',
-  'queue_depth',
-  'eval_score',
-  'custom',
-] as const;
-export const SEVERITIES = ['page', 'ticket'] as const;
-export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
-
-const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$';
-const LOCAL_TIME_PATTERN = String.raw`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$`;
-const LABEL_NAME_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
-/** A Slack user id: `U…`, or `W…` on Enterprise Grid. */
-export const SLACK_USER_ID_PATTERN = '^[UW][A-Z0-9]{2,}$';
-/** A Slack user group handle as written in a mention: lower-case letters, digits, `.`, `_` and `-`. */
-const SLACK_GROUP_HANDLE_PATTERN = '^@[a-z0-9][a-z0-9._-]{0,79}$';
-
-/**
- * The longest string each kind of field takes: a spec is read on the engine's event loop, so nothing in it is
- * unbounded. The checks after a length check only run on strings within it.
- */
-export const MAX_LENGTH = {
-  name: 256,
-  query: 4096,
-  text: 4096,
-  url: 2048,
-  label: 1024,
-  short: 64,
-  duration: 1024,
-} as const;
+export * from './schema-values.js';
 
 /** A string of at most `max` characters; longer ones fail here and are not looked at further. */
 const text = (max: number) => z.string().max(max, { abort: true });
@@ -53,8 +45,6 @@ const name = (what: string) =>
     .meta({ description: `${what}: lower-case letters, digits and dashes` });
 
 const reference = (what: string) => text(MAX_LENGTH.name).min(1, { error: `${what} must not be empty` });
-
-export const DURATION_MESSAGE = 'invalid duration: expected a Prometheus duration such as 30s, 5m, 1h30m, 7d or 4w';
 
 /** Bounds of a duration field that names none: never negative (a duration cannot be), at most a year. */
 const ANY_DURATION: DurationBounds = { min: '0', max: '1y' };
@@ -98,37 +88,14 @@ const labels = z
   )
   .meta({ description: 'labels copied onto every incident' });
 
-/** Characters that Slack reads as markup (and whitespace, which ends a link there): never part of a URL in a spec. */
-const URL_MARKUP = /[\s\x00-\x1f\x7f<>|]/;
-
 /** An http(s) URL, parsed as browsers parse it, without characters that would turn into Slack markup. */
 const url = (what: string, description: string) =>
   text(MAX_LENGTH.url)
     .superRefine((value, ctx) => {
-      let parsed: URL | undefined;
-      try {
-        parsed = new URL(value);
-      } catch {
-        parsed = undefined;
-      }
-      if (
-        !parsed ||
-        (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') ||
-        !/^https?:\/\//i.test(value) ||
-        parsed.hostname === ''
-      ) {
-        ctx.addIssue({ code: 'custom', message: `${what} must be an http(s) URL` });
-      } else if (URL_MARKUP.test(value)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${what} must be a plain http(s) URL: "|", "<", ">" and whitespace are not allowed (Slack reads them as markup)`,
-        });
-      }
+      const problem = urlProblem(what, value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .meta({ description, pattern: String.raw`^https?://[^\s<>|]+$` });
-
-/** The owner `sloe import` writes where its input names none; `validate` rejects it until someone fills it in. */
-export const OWNER_PLACEHOLDER = 'TODO-owner';
 
 /** An owner: not empty, and not the placeholder an import writes where its input names nobody. */
 const owner = (description: string) =>
@@ -142,7 +109,7 @@ const owner = (description: string) =>
 export const DashboardSchema = z
   .strictObject({
     id: text(MAX_LENGTH.name)
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'dashboard id must be letters, digits, ".", "_" or "-"' })
+      .regex(DASHBOARD_ID, { error: 'dashboard id must be letters, digits, ".", "_" or "-"' })
       .meta({ description: 'the id SLOs refer to' }),
     title: text(MAX_LENGTH.name).optional().meta({ description: 'human title, defaults to the id' }),
     url: url('url', 'link shown on every alert').optional(),
@@ -196,12 +163,9 @@ export const RatioSchema = z
   })
   .meta({ description: 'a ratio SLI: exactly one of bad|good, plus total' });
 
-/** Built-in metric-name profiles of `metrics:` (see src/rules/presets/profiles.ts). */
-export const METRIC_PROFILES = ['opentelemetry-genai', 'custom'] as const;
-
 const metricName = (description: string) =>
   text(MAX_LENGTH.name)
-    .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, { error: 'a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*' })
+    .regex(METRIC_NAME, { error: 'a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*' })
     .meta({ description });
 const matchers = (description: string) => text(MAX_LENGTH.query).min(1).meta({ description });
 
@@ -263,9 +227,6 @@ export const CompareSchema = z
     description:
       'compare the values of a label (prompt or model variants) against a baseline value: the rollout gate of `sloe gate`',
   });
-/** A dependency: `service` (any SLO of it) or `service/slo`. */
-const DEPENDENCY_PATTERN = '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)?$';
-
 const dependency = text(MAX_LENGTH.name).regex(new RegExp(DEPENDENCY_PATTERN), {
   error: (issue) => `expected "service" or "service/slo" (lower-case names): got ${JSON.stringify(issue.input)}`,
 });
@@ -312,7 +273,7 @@ export const SloSchema = z.strictObject({
     .optional()
     .meta({ description: 'EscalationPolicy overriding the service default' }),
   labels: labels.optional(),
-  noData: z.enum(['alert', 'ok', 'keep']).optional().meta({ description: 'what missing data means (default alert)' }),
+  noData: z.enum(NO_DATA).optional().meta({ description: 'what missing data means (default alert)' }),
   noDataFor: duration('how long data may be missing before a no-data incident (default 10m)', {
     min: '1s',
     max: '30d',
@@ -383,7 +344,7 @@ export const SlackStepSchema = z.strictObject({
   notify: z.literal('slack'),
   ...stepCommon,
   channel: text(MAX_LENGTH.name)
-    .regex(/^(#[^\s#<>&|]+|[CGD][A-Z0-9]{2,}|\$\{[A-Za-z_][A-Za-z0-9_]*\})$/, {
+    .regex(SLACK_CHANNEL, {
       error: 'channel must be "#name", a channel id such as C0123ABCD, or ${VAR}',
     })
     .meta({ description: 'Slack channel: "#name" or a channel id' }),
@@ -393,7 +354,7 @@ export const PagerDutyStepSchema = z.strictObject({
   notify: z.literal('pagerduty'),
   ...stepCommon,
   routingKey: text(MAX_LENGTH.name)
-    .regex(/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/, {
+    .regex(ENV_REFERENCE, {
       error:
         'routingKey must be an environment reference such as ${PAGERDUTY_ROUTING_KEY}: secrets do not belong in files',
     })
@@ -409,9 +370,6 @@ export const OnCallStepSchema = z.strictObject({
 });
 
 export const StepSchema = z.discriminatedUnion('notify', [SlackStepSchema, PagerDutyStepSchema, OnCallStepSchema]);
-
-/** What incidents of a policy may share one Slack message and one PagerDuty incident by. */
-export const GROUP_BY = ['service', 'slo'] as const;
 
 export const GroupSchema = z
   .strictObject({
@@ -529,16 +487,16 @@ export const SilenceSchema = z
     endsAt: text(MAX_LENGTH.short).optional().meta({ description: 'fixed window: end, RFC 3339' }),
     every: z.literal('weekly').optional().meta({ description: 'recurring window: weekly' }),
     days: z
-      .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+      .array(z.enum(WEEKDAYS))
       .min(1, { error: 'days must list at least one day (mon … sun)' })
       .optional()
       .meta({ description: 'recurring window: the days it starts on' }),
     from: text(MAX_LENGTH.short)
-      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a local time of day such as 02:00' })
+      .regex(TIME_OF_DAY, { error: 'expected a local time of day such as 02:00' })
       .optional()
       .meta({ description: 'recurring window: local start time (HH:MM)' }),
     to: text(MAX_LENGTH.short)
-      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a local time of day such as 04:00' })
+      .regex(TIME_OF_DAY, { error: 'expected a local time of day such as 04:00' })
       .optional()
       .meta({
         description: 'recurring window: local end time (HH:MM); at or before `from`, the window ends the next day',
@@ -553,15 +511,18 @@ export const SilenceSchema = z
     description: 'a maintenance window: the matching incidents are opened and recorded but send no step while it lasts',
   });
 
-export const KINDS = {
+export const KINDS: { readonly [K in Kind]: z.ZodType } = {
   ServiceLevels: ServiceLevelsSchema,
   EscalationPolicy: EscalationPolicySchema,
   OnCallSchedule: OnCallScheduleSchema,
   Silence: SilenceSchema,
-} as const;
-export type Kind = keyof typeof KINDS;
+};
 
 export type SloDoc = z.infer<typeof SloSchema>;
+export type ServiceLevelsDoc = z.infer<typeof ServiceLevelsSchema>;
+export type EscalationPolicyDoc = z.infer<typeof EscalationPolicySchema>;
+export type SilenceDoc = z.infer<typeof SilenceSchema>;
+export type GroupDoc = z.infer<typeof GroupSchema>;
 export type MetricsDoc = z.infer<typeof MetricsSchema>;
 export type StepDoc = z.infer<typeof StepSchema>;
 export type OnCallScheduleDoc = z.infer<typeof OnCallScheduleSchema>;

@@ -1,3 +1,7 @@
+/**
+ * Reads SLO files with the yaml library: files that the plain reader (source-doc.ts) does not read, with their
+ * syntax errors and the guards against hostile YAML (yaml-guards.ts).
+ */
 import {
   Composer,
   type Document,
@@ -11,48 +15,19 @@ import {
   isScalar,
   isSeq,
   Parser,
-  Scalar,
 } from 'yaml';
 import { aliasProblem, duplicateKeys, tokenProblem } from './yaml-guards.js';
 import type { Problem } from './problem.js';
-import { readText } from './read-text.js';
+import { type Located, type Path, type SourceFile, SourceDoc, type Tree, plainSource } from './source-doc.js';
 
-export type Path = ReadonlyArray<string | number>;
+export { type Path, SourceDoc, type SourceFile };
 
-/** One YAML document of an SLO file; it knows where each of its nodes sits in the file. */
-export class SourceDoc {
-  constructor(
-    readonly file: string,
-    readonly index: number,
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-    readonly text: string,
-    readonly value: unknown,
-  ) {}
+/** The nodes of a yaml Document, found by path. */
+class DocumentTree implements Tree {
+  readonly root: number;
 
-  /** A problem at the node found at `path` (or its nearest ancestor); `key` points at the key instead of the value. */
-  problem(path: Path, message: string, at: 'value' | 'key' = 'value'): Problem {
-    return { file: this.file, ...this.position(path, at), message };
-  }
-
-  /** A problem at character `offset` inside the string value at `path`. */
-  problemInString(path: Path, offset: number, message: string): Problem {
-    const node = this.node(path).node;
-    const pos = node && isScalar(node) ? this.offsetInScalar(node, offset) : undefined;
-    return { file: this.file, ...(pos ?? this.position(path, 'value')), message };
-  }
-
-  /** The position of the node at `path` (1-based), or of the closest ancestor that exists. */
-  position(path: Path, at: 'value' | 'key' = 'value'): { line: number; col: number } {
-    const { node, key } = this.node(path);
-    const target = at === 'key' && key ? key : node;
-    const offset = target?.range?.[0] ?? this.doc.contents?.range?.[0] ?? 0;
-    return this.pos(offset);
-  }
-
-  private pos(offset: number): { line: number; col: number } {
-    const { line, col } = this.lines.linePos(offset);
-    return { line, col };
+  constructor(private readonly doc: Document) {
+    this.root = doc.contents?.range?.[0] ?? 0;
   }
 
   /** The pairs of each mapping by key, built on first use: a file with many problems looks up many positions. */
@@ -71,7 +46,7 @@ export class SourceDoc {
     return index.get(key);
   }
 
-  private node(path: Path): { node: YamlNode | undefined; key: YamlNode | undefined } {
+  find(path: Path): { node: Located | undefined; key: Located | undefined } {
     let node = this.doc.contents as YamlNode | null;
     let key: YamlNode | undefined;
     for (const segment of path) {
@@ -93,43 +68,16 @@ export class SourceDoc {
         break;
       }
     }
-    return { node: node ?? undefined, key };
-  }
-
-  private offsetInScalar(node: Scalar, offset: number): { line: number; col: number } | undefined {
-    const range = node.range;
-    if (!range) return undefined;
-    const src = this.text.slice(range[0], range[1]);
-    switch (node.type) {
-      case Scalar.PLAIN:
-        return src.includes('\n') ? undefined : this.pos(range[0] + offset);
-      case Scalar.QUOTE_SINGLE:
-      case Scalar.QUOTE_DOUBLE:
-        return src.includes('\n') || src.includes('\\') || src.includes("''")
-          ? undefined
-          : this.pos(range[0] + 1 + offset);
-      case Scalar.BLOCK_LITERAL: {
-        const value = String(node.value);
-        const before = value.slice(0, offset);
-        const lineInValue = before.split('\n').length - 1;
-        const colInLine = offset - (before.lastIndexOf('\n') + 1);
-        const body = src.split('\n').slice(1);
-        const first = body.find((l) => l.trim() !== '') ?? '';
-        const indent = first.length - first.trimStart().length;
-        const start = this.pos(range[0]);
-        return { line: start.line + 1 + lineInValue, col: indent + colInLine + 1 };
-      }
-      default:
-        return undefined;
-    }
+    return { node: node ? located(node) : undefined, key: key ? located(key) : undefined };
   }
 }
 
-/** The documents of one file, and the problems that kept parts of it from being read. */
-export interface SourceFile {
-  file: string;
-  docs: SourceDoc[];
-  problems: Problem[];
+function located(node: YamlNode): Located {
+  const range = node.range;
+  return {
+    start: range?.[0],
+    ...(isScalar(node) && range ? { scalar: { type: node.type, end: range[1], value: node.value } } : {}),
+  };
 }
 
 /** How YAML is read: positions kept, errors collected (duplicate keys are checked by sloe, in linear time). */
@@ -152,6 +100,9 @@ export const MAX_DOCUMENTS = 1000;
 export function parseSource(file: string, text: string): SourceFile {
   const problems: Problem[] = [];
   const docs: SourceDoc[] = [];
+  // Most files are of the plain shape that is read in one pass; the others are read by the yaml library.
+  const plain = plainSource(file, text);
+  if (plain) return plain;
   // The text is split into tokens once: the guards read them, then the parser.
   const tokens = Array.from(new Lexer().lex(text));
   const shape = tokenProblem(tokens);
@@ -225,7 +176,7 @@ export function parseSource(file: string, text: string): SourceFile {
       });
       return;
     }
-    docs.push(new SourceDoc(file, index, doc, lines, text, value));
+    docs.push(new SourceDoc(file, index, new DocumentTree(doc), lines, text, value));
   });
   return { file, docs, problems };
 }
@@ -241,13 +192,6 @@ function parseTokens(tokens: readonly string[], lineCounter: LineCounter): Docum
   }
   const docs = Array.from(composer.compose(cst()));
   return docs.length > 0 ? docs : Object.assign([], { empty: true as const }, composer.streamInfo());
-}
-
-/** Reads and parses one file; a file that cannot be read, is too large or is not UTF-8 text is one problem. */
-export async function readSource(file: string): Promise<SourceFile> {
-  const read = await readText(file);
-  if ('problem' in read) return { file, docs: [], problems: [{ file, ...read.problem }] };
-  return parseSource(file, read.text);
 }
 
 function firstLine(message: string): string {

@@ -57,7 +57,8 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
     const { times, remaining } = b.burnDown;
     expect(times[0]).toBe(START);
     expect([times.at(-1), remaining.at(-1)]).toEqual([AT, b.budget.remaining]);
-    close(remaining[Math.floor(remaining.length / 2)]!, 0.75);
+    const middle = Math.floor(remaining.length / 2);
+    close(remaining[middle]!, 1 - (0.5 * (times[middle]! - START + STEP)) / WINDOW);
     expect(budgetHealth(b)).toBe('healthy');
   });
 
@@ -91,8 +92,19 @@ describe('error budget of a 99% / 30d ratio SLO', () => {
     );
     close(b.budget.spent, 2);
     close(b.budget.remaining, -1);
-    // 20 bad a step against an allowance of 0.01 × 8,640,000 = 86,400: gone after 4,320 steps.
-    expect(b.exhaustedAt).toBe(START + 4319 * STEP);
+    // 20 bad a step against an allowance of 0.01 × 8,640,000 = 86,400: gone after 4,320 steps, 15 days ago: told to
+    // the last step of the burn-down block (36 steps, 3 hours) it ran out in.
+    const block = 36 * STEP;
+    expect(b.exhaustedAt).toBe(Math.floor((START + 4319 * STEP) / block) * block + block - STEP);
+    // Within the last 3 days it is to the step: 200 bad a step from 1,000 steps before AT spend it after 432 steps.
+    const late = computeBudget(
+      events((i) => (i >= N - 1000 ? 200 : 0)),
+      0.99,
+      WINDOW,
+      AT,
+      'events',
+    );
+    expect(late.exhaustedAt).toBe(START + (N - 1000 + 431) * STEP);
     expect(b.timeLeftMs).toBeNull();
     expect(budgetHealth(b)).toBe('exhausted');
   });
@@ -177,15 +189,17 @@ describe('the burn-down line', () => {
     const every = Math.max(1, Math.ceil((last + 1 - first) / BURN_DOWN_POINTS));
     const out: Array<[number, number]> = [];
     let bad = 0;
+    // A block ends after a step whose next starts at a multiple of `every` steps (START is a multiple of STEP).
+    const blockEnd = (i: number) => ((start + (i + 1) * stepMs) / stepMs) % every === 0;
     for (let i = first; i <= last; i++) {
       if (has(i) && !Number.isNaN(series.bad[i]!)) bad += series.bad[i]!;
-      if ((i - first) % every === 0 || i === last)
+      if (i === first || blockEnd(i) || i === last)
         out.push([start + i * stepMs, allowance > 0 ? 1 - bad / allowance : NaN]);
     }
     return out;
   }
 
-  it('holds the points of a list of pairs, every k-th step of the window and its last, in typed arrays', () => {
+  it("holds the points of a list of pairs, the window's first step, each block's last and the window's last, in typed arrays", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 3000 }),
@@ -238,8 +252,8 @@ describe('the burn-down line', () => {
         .join(' ');
     };
     const list = Array.from(b.burnDown.times, (t, k): [number, number] => [t, b.burnDown.remaining[k]!]);
-    // Every 36th of 8,640 steps and the last: both charts leave points out.
-    expect(list.length).toBe(BURN_DOWN_POINTS + 1);
+    // The first step, the last of each block of 36 of the 8,640 steps, and the last: both charts leave points out.
+    expect(list.length).toBe(BURN_DOWN_POINTS + 2);
     expect(sparkline(b)).toContain(`points="${drawn(list, 120, 28, 0, 40)}"`);
     const full = drawn(list, 600, 160, 10, 240)
       .split(' ')

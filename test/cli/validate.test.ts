@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jsonSchema } from '../../src/rules/index.js';
+import { jsonSchema } from '../../src/rules/schema.js';
 import { ROOT, runSloe } from '../support/cli.js';
 
 const BAD = 'test/fixtures/slos/bad';

@@ -117,6 +117,35 @@ describe('parseRangeBody', () => {
     );
   });
 
+  it('reads every decimal as parseFloat does, around 2^53 and 22 decimals (where reading digit by digit stops)', () => {
+    // Digits with a point anywhere (or none), a sign, leading zeros: the forms Prometheus writes values in.
+    const decimal = fc
+      .tuple(
+        fc.boolean(),
+        fc.oneof(
+          fc.bigInt({ min: 0n, max: 10n ** 18n }),
+          fc.bigInt({ min: 2n ** 53n - 1000n, max: 2n ** 53n + 1000n }),
+          fc.constantFrom(0n, 5n, 9007199254740993n, 4503599627370497n),
+        ),
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 0, max: 3 }),
+      )
+      .map(([negative, digits, point, zeros]) => {
+        const text = '0'.repeat(zeros) + digits.toString();
+        const at = Math.max(0, text.length - point);
+        const placed = point === 0 ? text : `${text.slice(0, at) || '0'}.${text.slice(at).padStart(point, '0')}`;
+        return (negative ? '-' : '') + placed;
+      });
+    fc.assert(
+      fc.property(fc.array(decimal, { minLength: 1, maxLength: 20 }), (values) => {
+        const result: Raw = [{ metric: {}, values: values.map((v, k): Point => [k, v]) }];
+        const read = plain(parseRangeBody(JSON.stringify(body(result))))[0]!.values;
+        values.forEach((v, k) => expect(Object.is(read[k], parseFloat(v)), `${v}: ${read[k]}`).toBe(true));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it.each([
     ['gzip-compressed', (text: string) => gzipSync(text), { 'content-encoding': 'gzip' }],
     ['uncompressed', (text: string) => Buffer.from(text), {}],

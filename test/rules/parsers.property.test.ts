@@ -13,7 +13,8 @@ import { parseCondition, parsePercent } from '../../src/rules/condition.js';
 import { parseDuration } from '../../src/rules/duration.js';
 import { expandReferences, scanReferences } from '../../src/rules/env.js';
 import { jsonSchema } from '../../src/rules/schema.js';
-import { parseSource, readSource } from '../../src/rules/source.js';
+import { readSource } from '../../src/rules/load.js';
+import { parseSource } from '../../src/rules/source.js';
 
 const SEED = 20261128;
 

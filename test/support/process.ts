@@ -16,8 +16,13 @@ export interface SloeProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function spawnSloe(args: string[], env: NodeJS.ProcessEnv, port: number): SloeProcess {
-  const child = spawn(process.execPath, [SLOE, ...args], {
+export function spawnSloe(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  nodeArgs: readonly string[] = [],
+): SloeProcess {
+  const child = spawn(process.execPath, [...nodeArgs, SLOE, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'debug', SLOE_PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

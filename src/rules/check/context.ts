@@ -8,7 +8,9 @@ import { EnvAllowList } from '../env.js';
 import type { Config, Dashboard, EscalationPolicy, Location, OnCallSchedule, Silence } from '../model.js';
 import type { PresetProblem } from '../presets/check-presets.js';
 import type { Problem } from '../problem.js';
+import type * as Schemas from '../schema.js';
 import type { MetricsDoc, SloDoc } from '../schema.js';
+import type { schemaProblems } from '../schema-issues.js';
 import type { Path, SourceDoc } from '../source.js';
 
 /** Labels that identify users or requests: grouping by them explodes the number of series. */
@@ -57,6 +59,9 @@ export interface SloCandidate {
   context: ServiceContext;
 }
 
+/** The zod schemas and the reading of their issues: loaded only when a document is not known to be valid. */
+export type Zod = typeof Schemas & { schemaProblems: typeof schemaProblems };
+
 /** One run's shared state: options, findings, and the names declared so far with where they were declared. */
 export class CheckContext {
   readonly problems: Problem[] = [];
@@ -83,9 +88,22 @@ export class CheckContext {
   /** Names declared in documents or entries that have problems of their own: references to them are not reported. */
   readonly flawed = { dashboards: new Set<string>(), policies: new Set<string>(), schedules: new Set<string>() };
 
-  constructor(readonly options: CheckOptions) {
+  /**
+   * @param zod the schemas, for documents that the fast check (schema-fast.ts) did not find valid; a valid document's
+   * parts are taken from the value its schema gives it.
+   */
+  constructor(
+    readonly options: CheckOptions,
+    private readonly schemas?: Zod,
+  ) {
     this.highCardinality = new Set([...HIGH_CARDINALITY_LABELS, ...(options.highCardinalityLabels ?? [])]);
     this.allow = options.envAllow ?? new EnvAllowList();
+  }
+
+  /** The zod schemas; only asked for when a document is not known to be valid, and then loaded. */
+  get zod(): Zod {
+    if (!this.schemas) throw new Error('the schemas are asked for, but were not loaded');
+    return this.schemas;
   }
 
   /** Where the node at `path` sits. */

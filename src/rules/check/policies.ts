@@ -4,15 +4,24 @@
  */
 import { formatDuration, parseDuration } from '../duration.js';
 import { MIN_REPEAT_MS, type Step } from '../model.js';
-import { EscalationPolicySchema, SEVERITIES, type StepDoc, StepSchema } from '../schema.js';
+import type { EscalationPolicyDoc, StepDoc } from '../schema.js';
+import { SEVERITIES } from '../schema-values.js';
 import type { Path, SourceDoc } from '../source.js';
 import { type CheckContext, items, parsed, where } from './context.js';
 import { checkGroup } from './group.js';
 
-export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<string, unknown>): void {
-  const name = parsed(EscalationPolicySchema.shape.name, raw.name);
+/** `valid` is what the schema makes of the document when it is valid; else its parts are parsed one by one. */
+export function checkPolicy(
+  ctx: CheckContext,
+  doc: SourceDoc,
+  raw: Record<string, unknown>,
+  valid: EscalationPolicyDoc | undefined,
+): void {
+  const schema = valid ? undefined : ctx.zod.EscalationPolicySchema;
+  const name = valid ? valid.name : parsed(schema!.shape.name, raw.name);
   if (name === undefined) return;
-  if (parsed(EscalationPolicySchema, raw) === undefined) ctx.flawed.policies.add(name);
+  const whole = valid ?? parsed(schema!, raw);
+  if (whole === undefined) ctx.flawed.policies.add(name);
   if (ctx.policies.has(name)) {
     ctx.problem(
       doc,
@@ -25,7 +34,7 @@ export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<strin
   const steps = (severity: 'page' | 'ticket'): Step[] | undefined => {
     if (raw[severity] === undefined) return undefined;
     return items(raw[severity]).flatMap((item, i) => {
-      const step = parsed(StepSchema, item);
+      const step = valid ? valid[severity]![i] : parsed(ctx.zod.StepSchema, item);
       return step ? [stepModel(ctx, doc, [severity, i], step)] : [];
     });
   };
@@ -35,18 +44,19 @@ export function checkPolicy(ctx: CheckContext, doc: SourceDoc, raw: Record<strin
     ctx.problem(doc, [], 'an escalation policy needs page or ticket steps');
   }
   const repeatMs = checkRepeats(ctx, doc, raw, page === undefined ? 'ticket' : 'page');
-  const group = checkGroup(raw.group, (path, message) => ctx.problem(doc, path, message));
-  const valid = parsed(EscalationPolicySchema, raw) !== undefined && repeatMs !== null && group !== null;
+  const group = checkGroup(
+    raw.group,
+    valid ? valid.group : raw.group === undefined ? undefined : (parsed(ctx.zod.GroupSchema, raw.group) ?? null),
+    (path, message) => ctx.problem(doc, path, message),
+  );
   ctx.policies.set(
     name,
-    valid
+    whole !== undefined && repeatMs !== null && group !== null
       ? {
           name,
           page: page ?? ticket ?? [],
           ticket: ticket ?? defaultTicketSteps(page ?? []),
-          ...(raw.responders !== undefined
-            ? { responders: parsed(EscalationPolicySchema.shape.responders, raw.responders) }
-            : {}),
+          ...(raw.responders !== undefined ? { responders: whole.responders } : {}),
           ...(repeatMs !== undefined ? { repeatMs } : {}),
           ...(group ? { group } : {}),
           source: ctx.loc(doc, ['name']),

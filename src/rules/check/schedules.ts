@@ -2,14 +2,22 @@
 import { DateTime, IANAZone } from 'luxon';
 import { parseDuration } from '../duration.js';
 import type { Location, OnCallSchedule } from '../model.js';
-import { type OnCallScheduleDoc, OnCallScheduleSchema } from '../schema.js';
+import type { OnCallScheduleDoc } from '../schema.js';
 import type { Path, SourceDoc } from '../source.js';
 import { type CheckContext, parsed, where } from './context.js';
 
-export function checkSchedule(ctx: CheckContext, doc: SourceDoc, raw: Record<string, unknown>): void {
-  const name = parsed(OnCallScheduleSchema.shape.name, raw.name);
+/** `valid` is what the schema makes of the document when it is valid; else its parts are parsed one by one. */
+export function checkSchedule(
+  ctx: CheckContext,
+  doc: SourceDoc,
+  raw: Record<string, unknown>,
+  valid: OnCallScheduleDoc | undefined,
+): void {
+  const schema = valid ? undefined : ctx.zod.OnCallScheduleSchema;
+  const name = valid ? valid.name : parsed(schema!.shape.name, raw.name);
   if (name === undefined) return;
-  if (parsed(OnCallScheduleSchema, raw) === undefined) ctx.flawed.schedules.add(name);
+  const s = valid ?? parsed(schema!, raw);
+  if (s === undefined) ctx.flawed.schedules.add(name);
   if (ctx.schedules.has(name)) {
     ctx.problem(
       doc,
@@ -19,7 +27,6 @@ export function checkSchedule(ctx: CheckContext, doc: SourceDoc, raw: Record<str
     return;
   }
   ctx.scheduleLocations.set(name, ctx.loc(doc, ['name']));
-  const s = parsed(OnCallScheduleSchema, raw);
   ctx.schedules.set(name, s ? scheduleModel(ctx, doc, s) : undefined);
 }
 

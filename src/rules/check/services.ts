@@ -5,24 +5,30 @@
  */
 import type { Location } from '../model.js';
 import { checkMetrics } from '../presets/check-presets.js';
-import { DashboardSchema, ServiceLevelsSchema, SloSchema } from '../schema.js';
+import type { ServiceLevelsDoc } from '../schema.js';
 import type { SourceDoc } from '../source.js';
 import { type CheckContext, type ServiceContext, items, parsed, where } from './context.js';
 
-export function checkServiceLevels(ctx: CheckContext, doc: SourceDoc, raw: Record<string, unknown>): void {
-  const shape = ServiceLevelsSchema.shape;
-  const service = parsed(shape.service, raw.service);
+/** `valid` is what the schema makes of the document when it is valid; else its parts are parsed one by one. */
+export function checkServiceLevels(
+  ctx: CheckContext,
+  doc: SourceDoc,
+  raw: Record<string, unknown>,
+  valid: ServiceLevelsDoc | undefined,
+): void {
+  const shape = valid ? undefined : ctx.zod.ServiceLevelsSchema.shape;
+  const service = valid ? valid.service : parsed(shape!.service, raw.service);
   const context: ServiceContext = {
     doc,
     service,
-    owner: parsed(shape.owner, raw.owner) ?? '',
-    escalation: parsed(shape.escalation, raw.escalation),
-    labels: parsed(shape.labels, raw.labels) ?? {},
+    owner: (valid ? valid.owner : parsed(shape!.owner, raw.owner)) ?? '',
+    escalation: valid ? valid.escalation : parsed(shape!.escalation, raw.escalation),
+    labels: (valid ? valid.labels : parsed(shape!.labels, raw.labels)) ?? {},
   };
-  const interval = parsed(shape.interval, raw.interval);
+  const interval = valid ? valid.interval : parsed(shape!.interval, raw.interval);
   if (interval !== undefined) context.intervalMs = ctx.positiveDuration(doc, ['interval'], interval);
   if (raw.metrics !== undefined) {
-    const metrics = parsed(shape.metrics, raw.metrics);
+    const metrics = valid ? valid.metrics : parsed(shape!.metrics, raw.metrics);
     const problems = metrics ? checkMetrics(metrics, ctx.highCardinality) : [];
     ctx.presetProblems(doc, [], problems);
     context.metrics = metrics && problems.length === 0 ? metrics : 'flawed';
@@ -43,7 +49,7 @@ export function checkServiceLevels(ctx: CheckContext, doc: SourceDoc, raw: Recor
     }
   }
 
-  checkDashboards(ctx, doc, raw.dashboards);
+  checkDashboards(ctx, doc, raw.dashboards, valid);
 
   const names = new Map<string, Location>();
   items(raw.slos).forEach((item, index) => {
@@ -60,16 +66,16 @@ export function checkServiceLevels(ctx: CheckContext, doc: SourceDoc, raw: Recor
       }
       names.set(name, ctx.loc(doc, ['slos', index, 'name']));
     }
-    const slo = parsed(SloSchema, item);
+    const slo = valid ? valid.slos[index] : parsed(ctx.zod.SloSchema, item);
     if (slo) ctx.candidates.push({ doc, index, slo, context });
   });
 }
 
 /** A service's `dashboards:`: unique in the document, and one owner for an id declared in several files. */
-function checkDashboards(ctx: CheckContext, doc: SourceDoc, list: unknown): void {
+function checkDashboards(ctx: CheckContext, doc: SourceDoc, list: unknown, valid: ServiceLevelsDoc | undefined): void {
   const seenHere = new Map<string, Location>();
   items(list).forEach((item, i) => {
-    const d = parsed(DashboardSchema, item);
+    const d = valid ? valid.dashboards![i] : parsed(ctx.zod.DashboardSchema, item);
     if (!d) {
       const id = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).id : undefined;
       if (typeof id === 'string') ctx.flawed.dashboards.add(id);

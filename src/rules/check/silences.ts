@@ -4,13 +4,19 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import type { Slo } from '../model.js';
-import { SilenceSchema } from '../schema.js';
+import type { SilenceDoc } from '../schema.js';
 import { type SilenceWindow, couldMatch, parseClock, parseMatcher, silenceEnd } from '../silence.js';
 import type { Path, SourceDoc } from '../source.js';
 import { type CheckContext, parsed, where } from './context.js';
 
-export function checkSilence(ctx: CheckContext, doc: SourceDoc, raw: Record<string, unknown>): void {
-  const s = parsed(SilenceSchema, raw);
+/** `valid` is what the schema makes of the document when it is valid; else it is parsed here. */
+export function checkSilence(
+  ctx: CheckContext,
+  doc: SourceDoc,
+  raw: Record<string, unknown>,
+  valid: SilenceDoc | undefined,
+): void {
+  const s = valid ?? parsed(ctx.zod.SilenceSchema, raw);
   if (!s) return;
   const first = ctx.silenceLocations.get(s.name);
   if (first)

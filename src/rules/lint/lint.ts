@@ -6,7 +6,7 @@
 import type { Config, Slo } from '../model.js';
 import type { Problem } from '../problem.js';
 import type { Path, SourceDoc } from '../source.js';
-import { HIGH_CARDINALITY_LABELS } from '../check.js';
+import { HIGH_CARDINALITY_LABELS } from '../check/context.js';
 import { withWindowStandIn } from '../promql.js';
 import { absentNumerator, labelUses, quantiles, selectors } from './promql-facts.js';
 
@@ -98,8 +98,14 @@ const tooManyPages: Rule = (ctx) => {
   const byDoc = new Map<SourceDoc, WrittenSlo[]>();
   // A page another page of the service holds is not one more page of its own.
   const paging = ctx.slos.filter((w) => pages(w.slo));
+  const byService = new Map<string, WrittenSlo[]>();
   for (const w of paging) {
-    if (paging.some((o) => o !== w && o.slo.service === w.slo.service && holds(o.slo, w.slo))) continue;
+    const list = byService.get(w.slo.service);
+    if (list) list.push(w);
+    else byService.set(w.slo.service, [w]);
+  }
+  for (const w of paging) {
+    if (byService.get(w.slo.service)!.some((o) => o !== w && holds(o.slo, w.slo))) continue;
     byDoc.set(w.doc, [...(byDoc.get(w.doc) ?? []), w]);
   }
   for (const [doc, list] of byDoc) {

@@ -3,7 +3,7 @@
  * which labels it names and where, which metrics it selects, which quantiles it takes, and whether the numerator of
  * a ratio can be absent.
  */
-import type { SyntaxNode } from '@lezer/common';
+import type { SyntaxNode, SyntaxNodeRef, Tree } from '@lezer/common';
 import { hasSyntaxError, parsePromql } from '../promql.js';
 
 /** A label named in an expression, with how it is used and its character offset. */
@@ -27,10 +27,26 @@ export function parse(expr: string): SyntaxNode | undefined {
   return hasSyntaxError(tree) ? undefined : (tree.topNode.firstChild ?? undefined);
 }
 
-/** Visits a node and everything below it, in order. */
-export function walk(node: SyntaxNode, visit: (n: SyntaxNode) => void): void {
-  visit(node);
-  for (let c = node.firstChild; c; c = c.nextSibling) walk(c, visit);
+/**
+ * Visits a node and everything below it, in order, with one cursor: a visitor that needs a node's children asks
+ * for `n.node`, so that the nodes it skips are never built.
+ */
+export function walk(node: SyntaxNode, visit: (n: SyntaxNodeRef) => void): void {
+  const cursor = node.cursor();
+  let depth = 0;
+  for (;;) {
+    visit(cursor);
+    if (cursor.firstChild()) {
+      depth++;
+      continue;
+    }
+    for (;;) {
+      if (depth === 0) return;
+      if (cursor.nextSibling()) break;
+      cursor.parent();
+      depth--;
+    }
+  }
 }
 
 const unquote = (s: string) => {
@@ -47,23 +63,36 @@ const unquote = (s: string) => {
   }
 };
 
-/** Every label the expression names: in selectors, `by`/`without` clauses and `on`/`ignoring` vector matching. */
-export function labelUses(expr: string): LabelUse[] {
-  const root = parse(expr);
-  if (!root) return [];
-  const out: LabelUse[] = [];
-  walk(root, (n) => {
-    if (n.name === 'UnquotedLabelMatcher' || n.name === 'QuotedLabelMatcher') {
+/**
+ * What `find` reads from the tree of an expression, kept per tree: expressions of one shape share their tree
+ * (parsePromql), and what is kept are offsets, the same for all of them. Nothing for an expression that does not parse.
+ */
+function perTree<T>(cache: WeakMap<Tree, T[]>, expr: string, find: (root: SyntaxNode) => T[]): T[] {
+  const tree = parsePromql(expr);
+  if (hasSyntaxError(tree)) return [];
+  let found = cache.get(tree);
+  if (!found) {
+    const root = tree.topNode.firstChild;
+    found = root ? find(root) : [];
+    cache.set(tree, found);
+  }
+  return found;
+}
+
+/** Where a tree names labels. */
+type LabelSpan = { from: number; to: number; quoted: boolean; as: LabelUse['as'] };
+const labelSpans = new WeakMap<Tree, LabelSpan[]>();
+
+function spansOf(root: SyntaxNode): LabelSpan[] {
+  const out: LabelSpan[] = [];
+  walk(root, (ref) => {
+    if (ref.name === 'UnquotedLabelMatcher' || ref.name === 'QuotedLabelMatcher') {
+      const n = ref.node;
       const name = n.getChild('LabelName') ?? n.getChild('QuotedLabelName');
-      if (name)
-        out.push({
-          label:
-            name.name === 'QuotedLabelName' ? unquote(expr.slice(name.from, name.to)) : expr.slice(name.from, name.to),
-          offset: name.from,
-          as: 'matcher',
-        });
+      if (name) out.push({ from: name.from, to: name.to, quoted: name.name === 'QuotedLabelName', as: 'matcher' });
     }
-    if (n.name === 'AggregateModifier' || n.name === 'MatchingModifierClause') {
+    if (ref.name === 'AggregateModifier' || ref.name === 'MatchingModifierClause') {
+      const n = ref.node;
       const kind = n.getChild('By')
         ? 'by'
         : n.getChild('Without')
@@ -76,46 +105,85 @@ export function labelUses(expr: string): LabelUse[] {
       const labels = n.getChild('GroupingLabels');
       if (!kind || !labels) return;
       for (let l = labels.firstChild; l; l = l.nextSibling) {
-        if (l.name === 'LabelName') out.push({ label: expr.slice(l.from, l.to), offset: l.from, as: kind });
-        if (l.name === 'QuotedLabelName')
-          out.push({ label: unquote(expr.slice(l.from, l.to)), offset: l.from, as: kind });
+        if (l.name === 'LabelName' || l.name === 'QuotedLabelName')
+          out.push({ from: l.from, to: l.to, quoted: l.name === 'QuotedLabelName', as: kind });
       }
     }
   });
   return out;
 }
 
-function selectorsIn(node: SyntaxNode, expr: string): SelectorFact[] {
-  const out: SelectorFact[] = [];
-  walk(node, (n) => {
-    if (n.name !== 'VectorSelector') return;
+/** Every label the expression names: in selectors, `by`/`without` clauses and `on`/`ignoring` vector matching. */
+export function labelUses(expr: string): LabelUse[] {
+  return perTree(labelSpans, expr, spansOf).map((s) => ({
+    label: s.quoted ? unquote(expr.slice(s.from, s.to)) : expr.slice(s.from, s.to),
+    offset: s.from,
+    as: s.as,
+  }));
+}
+
+/** Where a vector selector sits and where its name and matchers are, as offsets into the expression. */
+type Span = { from: number; to: number };
+type SelectorSpan = {
+  from: number;
+  id: Span | undefined;
+  matchers: Array<{ quoted: boolean; name: Span | undefined; op: Span; value: Span }>;
+};
+
+function selectorSpans(node: SyntaxNode): SelectorSpan[] {
+  const out: SelectorSpan[] = [];
+  walk(node, (ref) => {
+    if (ref.name !== 'VectorSelector') return;
+    const n = ref.node;
     const id = n.getChild('Identifier');
-    const matchers: SelectorFact['matchers'] = [];
-    let metric = id ? expr.slice(id.from, id.to) : '';
+    const matchers: SelectorSpan['matchers'] = [];
     const list = n.getChild('LabelMatchers');
     for (let m = list?.firstChild ?? null; m; m = m.nextSibling) {
       const name = m.getChild('LabelName');
       const op = m.getChild('MatchOp');
       const value = m.getChild('StringLiteral');
       if (!op || !value) continue;
-      const label = name ? expr.slice(name.from, name.to) : '__name__';
-      const text = unquote(expr.slice(value.from, value.to));
-      if (m.name === 'QuotedLabelMatcher' && !name) {
-        metric = text;
-        continue;
-      }
-      if (label === '__name__' && expr.slice(op.from, op.to) === '=') metric = text;
-      else matchers.push({ label, op: expr.slice(op.from, op.to), value: text });
+      matchers.push({
+        quoted: m.name === 'QuotedLabelMatcher',
+        name: name ? { from: name.from, to: name.to } : undefined,
+        op: { from: op.from, to: op.to },
+        value: { from: value.from, to: value.to },
+      });
     }
-    out.push({ metric, offset: n.from, matchers });
+    out.push({ from: n.from, id: id ? { from: id.from, to: id.to } : undefined, matchers });
   });
   return out;
 }
 
+function selectorFacts(spans: SelectorSpan[], expr: string): SelectorFact[] {
+  const slice = (s: Span) => expr.slice(s.from, s.to);
+  return spans.map((span) => {
+    let metric = span.id ? slice(span.id) : '';
+    const matchers: SelectorFact['matchers'] = [];
+    for (const m of span.matchers) {
+      const label = m.name ? slice(m.name) : '__name__';
+      const text = unquote(slice(m.value));
+      if (m.quoted && !m.name) {
+        metric = text;
+        continue;
+      }
+      if (label === '__name__' && slice(m.op) === '=') metric = text;
+      else matchers.push({ label, op: slice(m.op), value: text });
+    }
+    return { metric, offset: span.from, matchers };
+  });
+}
+
+function selectorsIn(node: SyntaxNode, expr: string): SelectorFact[] {
+  return selectorFacts(selectorSpans(node), expr);
+}
+
+/** The selectors of each tree, found once for all the expressions that share it (parsePromql). */
+const treeSelectors = new WeakMap<Tree, SelectorSpan[]>();
+
 /** The metrics an expression selects. */
 export function selectors(expr: string): SelectorFact[] {
-  const root = parse(expr);
-  return root ? selectorsIn(root, expr) : [];
+  return selectorFacts(perTree(treeSelectors, expr, selectorSpans), expr);
 }
 
 /** The quantiles of the `histogram_quantile` calls in an expression (numbers only). */
@@ -123,8 +191,9 @@ export function quantiles(expr: string): number[] {
   const root = parse(expr);
   if (!root) return [];
   const out: number[] = [];
-  walk(root, (n) => {
-    if (n.name !== 'FunctionCall') return;
+  walk(root, (ref) => {
+    if (ref.name !== 'FunctionCall') return;
+    const n = ref.node;
     const id = n.getChild('FunctionIdentifier');
     if (!id || expr.slice(id.from, id.to) !== 'histogram_quantile') return;
     const first = n.getChild('FunctionCallBody')?.firstChild;
