@@ -91,7 +91,7 @@ class Reader {
       while (content < end && text.charCodeAt(content) === 32) content++;
       if (content === start && text.startsWith('---', start)) {
         // A document marker alone on its line starts the next document; other markers are left to yaml.
-        if (end !== start + 3 || this.documents.length >= MAX_DOCUMENTS) giveUp();
+        if (end !== start + 3 || this.documents.length + (started ? 1 : 0) >= MAX_DOCUMENTS) giveUp();
         if (started) this.document(current);
         current = [];
         started = true;

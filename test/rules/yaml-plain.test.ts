@@ -195,4 +195,12 @@ describe('the plain YAML reader', () => {
     ])
       expect(compare(text).read, text).toBe(false);
   });
+
+  it('reads at most 100 documents of a file, and leaves a file with more to the yaml library', () => {
+    const docs = (n: number) => Array.from({ length: n }, (_, i) => `a: ${i}\n`).join('---\n');
+    expect(compare(docs(100))).toEqual({ read: true });
+    expect(compare(`---\n${docs(100)}`)).toEqual({ read: true });
+    expect(compare(docs(101)).read).toBe(false);
+    expect(compare(`---\n${docs(101)}`).read).toBe(false);
+  });
 });
