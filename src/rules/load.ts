@@ -176,7 +176,7 @@ export async function loadRules(paths: readonly string[], options: CheckOptions 
 export async function readSource(file: string): Promise<SourceFile> {
   const read = await readText(file);
   if ('problem' in read) return { file, docs: [], problems: [{ file, ...read.problem }] };
-  return plainSource(file, read.text) ?? (await import('./source.js')).parseSource(file, read.text);
+  return plainSource(file, read.text) ?? (await import('./source.js')).parseWithYaml(file, read.text);
 }
 
 /** The first MAX_PROBLEMS_PER_FILE problems of each file (sorted), and one line saying how many more it has. */

@@ -98,11 +98,14 @@ export const MAX_DOCUMENTS = 1000;
  * aliases that refer to nothing, to their own ancestor or to too much become problems; nothing throws.
  */
 export function parseSource(file: string, text: string): SourceFile {
+  // Most files are of the plain shape that is read in one pass; the others are read by the yaml library.
+  return plainSource(file, text) ?? parseWithYaml(file, text);
+}
+
+/** parseSource for a file the plain reader gave up on: read by the yaml library. */
+export function parseWithYaml(file: string, text: string): SourceFile {
   const problems: Problem[] = [];
   const docs: SourceDoc[] = [];
-  // Most files are of the plain shape that is read in one pass; the others are read by the yaml library.
-  const plain = plainSource(file, text);
-  if (plain) return plain;
   // The text is split into tokens once: the guards read them, then the parser.
   const tokens = Array.from(new Lexer().lex(text));
   const shape = tokenProblem(tokens);
