@@ -139,7 +139,7 @@ export async function benchBacktest(): Promise<Record<string, number | string>> 
       sloe_cpu_s: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
       http_queries: queries,
       incidents,
-      target_s: 60,
+      target_s: 6,
     };
   } finally {
     await prom.stop();
