@@ -5,7 +5,7 @@
  * that budget (`spent + remaining = 1`; `remaining` goes negative once the budget is overspent).
  */
 import { burnRate, errorBudget } from '../rules/burn-rate.js';
-import { type BudgetWeights, compacted, spansOf, stepWeights, sumBefore } from './weights.js';
+import { type BudgetWeights, compacted, mod, spansOf, stepWeights, sumBefore } from './weights.js';
 
 /** The windows burn rates are reported over (the long windows of the Workbook's tiers, WORKBOOK_TIERS). */
 export const BURN_WINDOWS = { '1h': 3600_000, '6h': 6 * 3600_000, '3d': 3 * 24 * 3600_000 } as const;
@@ -179,8 +179,6 @@ export function budgetOfWeights(
     burnDown,
   };
 }
-
-const mod = (a: number, b: number) => ((a % b) + b) % b;
 
 /** Healthy, burning (spending faster than the window allows, or not enough left), exhausted, or no data. */
 export type BudgetHealth = 'healthy' | 'burning' | 'exhausted' | 'nodata';

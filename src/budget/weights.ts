@@ -34,7 +34,8 @@ export interface BudgetWeights {
   edge?: { from: number; bad: StepValues; total: StepValues };
 }
 
-const mod = (a: number, b: number) => ((a % b) + b) % b;
+/** `a` modulo `b`, never negative. */
+export const mod = (a: number, b: number) => ((a % b) + b) % b;
 /** Absolute index of a grid time. */
 export const stepIndex = (w: Pick<BudgetWeights, 'phase' | 'stepMs'>, t: number) =>
   Math.round((t - w.phase) / w.stepMs);
