@@ -166,18 +166,17 @@ export class BudgetKeeper {
             Float32Array.from(fresh.total),
           );
     } else weights = kept!.weights;
-    const last = lastStep(weights, at);
-    const { weights: compact, missing } = compacted(weights, windowMs, last);
-    this.kept.set(slo.id, { key, readAt: from <= grid.end ? at : kept!.readAt, weights: compact });
-    if (missing) {
-      // The window now starts inside a block kept as a sum: its steps, once (about one block a burn-down point).
-      const start = compact.phase + missing.from * stepMs;
-      const edge = await fetchBudgetSeries(port, slo, { start, end: start + (missing.steps - 1) * stepMs, stepMs });
-      const complete = withEdge(compact, missing.from, edge.bad, edge.total);
-      this.kept.set(slo.id, { key, readAt: this.kept.get(slo.id)!.readAt, weights: complete });
-      return budgetOf(slo, complete, windowMs, at);
-    }
-    return budgetOf(slo, compact, windowMs, at);
+    const readAt = from <= grid.end ? at : kept!.readAt;
+    const { weights: compact, missing } = compacted(weights, windowMs, lastStep(weights, at));
+    // Kept before the block is read: a failed read keeps the fresh points, and the next refresh asks for the block.
+    this.kept.set(slo.id, { key, readAt, weights: compact });
+    if (!missing) return budgetOf(slo, compact, windowMs, at);
+    // The window now starts inside a block kept as a sum: its steps, once (about one block a burn-down point).
+    const start = compact.phase + missing.from * stepMs;
+    const edge = await fetchBudgetSeries(port, slo, { start, end: start + (missing.steps - 1) * stepMs, stepMs });
+    const complete = withEdge(compact, missing.from, edge.bad, edge.total);
+    this.kept.set(slo.id, { key, readAt, weights: complete });
+    return budgetOf(slo, complete, windowMs, at);
   }
 
   /** Bytes of the weights kept for the SLOs (their arrays). */
