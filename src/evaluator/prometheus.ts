@@ -131,6 +131,7 @@ export class PrometheusClient implements PrometheusPort {
   queries = 0;
 
   constructor(readonly config: PrometheusConfig) {
+    const rangeEncoding = loopback(config.url) ? 'identity' : 'gzip';
     this.driver = new PrometheusDriver({
       endpoint: config.url,
       baseURL: '/api/v1/',
@@ -145,7 +146,7 @@ export class PrometheusClient implements PrometheusPort {
       requestInterceptor: {
         onFulfilled: (request) => {
           if (request.url !== 'query_range') return request;
-          request.headers.set('Accept-Encoding', loopback(config.url) ? 'identity' : 'gzip');
+          request.headers.set('Accept-Encoding', rangeEncoding);
           return { ...request, decompress: false, responseType: 'arraybuffer', transformResponse: [readRangeBody] };
         },
       },
