@@ -13,7 +13,7 @@ import { BatchingPort } from '../evaluator/batching.js';
 import type { Span } from '../evaluator/plan.js';
 import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { Slo } from '../rules/model.js';
-import { mapLimit, withTimeout } from '../util/async.js';
+import { mapLimit, sleep, withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { type Budget, lastStep, weightsShape } from './budget.js';
 import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries } from './load.js';
@@ -35,10 +35,18 @@ export interface BudgetKeeperOptions {
   /** Budgets older than this are computed again when asked for (default 60 s). */
   refreshMs?: number;
   log?: { warn(fields: object, message: string): void };
+  /**
+   * Whether evaluation is under way on this process. Evaluation comes first: while it is, a refresh waits before
+   * reading its next chunk, up to YIELD_MS a chunk, so that budgets still come under constant load.
+   */
+  busy?: () => boolean;
 }
 
 /** SLOs whose budgets are computed together: their two queries each fill one merged request. */
 const BUDGET_CHUNK = 20;
+/** Longest a chunk waits for evaluation to pause (`busy`), and how often it looks. */
+const YIELD_MS = 2_000;
+const YIELD_POLL_MS = 25;
 
 /**
  * How long after its time a grid point may still change: a range's newest points can gain samples that arrive late
@@ -110,13 +118,16 @@ export class BudgetKeeper {
     const at = this.options.now();
     const slos = this.options.slos();
     // SLOs with the same window ask for the same range: a chunk's queries go to Prometheus merged (BatchingPort,
-    // 40 to a request), two chunks at a time, instead of two requests per SLO on every refresh.
+    // 40 to a request), instead of two requests per SLO on every refresh. Later refreshes read a few points an SLO,
+    // two chunks at a time; the first reads every window in full, one chunk at a time, so that at start-up, when
+    // every shard reads its long windows too, Prometheus is not taken up by budgets.
     const port = new BatchingPort(this.options.prometheus);
     const chunks = Array.from({ length: Math.ceil(slos.length / BUDGET_CHUNK) }, (_, i) =>
       slos.slice(i * BUDGET_CHUNK, (i + 1) * BUDGET_CHUNK),
     );
-    const budgets = await mapLimit(chunks, 2, (chunk) =>
-      Promise.all(
+    const budgets = await mapLimit(chunks, this.snapshot.at === 0 ? 1 : 2, async (chunk) => {
+      await this.evaluationPause();
+      return Promise.all(
         chunk.map(async (slo): Promise<[string, BudgetEntry]> => {
           try {
             return [slo.id, { budget: await this.budget(port, slo, at) }];
@@ -124,8 +135,8 @@ export class BudgetKeeper {
             return [slo.id, { error: describeError(e) }];
           }
         }),
-      ),
-    );
+      );
+    });
     const entries = budgets.flat();
     const failed = entries.filter(([, e]) => e.error !== undefined);
     if (failed.length) {
@@ -139,6 +150,14 @@ export class BudgetKeeper {
     for (const id of this.kept.keys()) if (!ids.has(id)) this.kept.delete(id);
     this.snapshot = { at, bySlo: new Map(entries) };
     return this.snapshot;
+  }
+
+  /** Waits while evaluation is under way (`busy`), at most YIELD_MS. */
+  private async evaluationPause(): Promise<void> {
+    const busy = this.options.busy;
+    if (!busy) return;
+    const until = Date.now() + YIELD_MS;
+    while (busy() && Date.now() < until) await sleep(YIELD_POLL_MS);
   }
 
   /**

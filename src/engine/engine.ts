@@ -91,6 +91,8 @@ export class Engine implements IncidentActions {
   /** Aborted by stop(): ends the waits of a start-up that has not reached Redis yet. */
   private readonly stopped = new AbortController();
   private started = false;
+  /** Shard evaluations under way on this replica: budget refreshes wait for a pause in them. */
+  private evaluating = 0;
   private readonly channels: Channels;
 
   private constructor(
@@ -271,9 +273,14 @@ export class Engine implements IncidentActions {
       evaluate: async (job, lagMs) => {
         this.metrics.evaluationLag.observe(lagMs / 1000);
         const begun = this.now();
-        const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job), job);
-        this.metrics.evaluationCompletion.observe((lagMs + this.now() - begun) / 1000);
-        return result;
+        this.evaluating++;
+        try {
+          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job), job);
+          this.metrics.evaluationCompletion.observe((lagMs + this.now() - begun) / 1000);
+          return result;
+        } finally {
+          this.evaluating--;
+        }
       },
       step: (job: StepJob) => this.escalator.runStep(job),
       update: (job: UpdateJob) => this.escalator.runUpdate(job),
@@ -465,6 +472,7 @@ export class Engine implements IncidentActions {
       slos: () => this.current.slos,
       now: this.now,
       log: this.log,
+      busy: () => this.evaluating > 0,
       ...(refreshMs ? { refreshMs } : {}),
     });
     registerSloMetrics(this.metrics.registry, {

@@ -206,4 +206,23 @@ describe('incremental budgets', () => {
     now += 5 * MIN;
     await expectFullRead(await keeper.refresh(), slos, now);
   }, 120_000);
+
+  it('waits for a pause in evaluation before it reads, and not for longer than two seconds a chunk', async () => {
+    const now = AT - DAY;
+    const { port, ranges } = recording(client);
+    let evaluating = true;
+    const keeper = new BudgetKeeper({ prometheus: port, slos: () => slos, now: () => now, busy: () => evaluating });
+    const refresh = keeper.refresh();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(ranges).toEqual([]);
+    evaluating = false;
+    await expectFullRead(await refresh, slos, now);
+    expect(ranges.length).toBeGreaterThan(0);
+
+    // Evaluation that never pauses delays budgets, and does not stop them.
+    const always = new BudgetKeeper({ prometheus: client(), slos: () => slos, now: () => now, busy: () => true });
+    const started = Date.now();
+    await expectFullRead(await always.refresh(), slos, now);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+  }, 120_000);
 });
