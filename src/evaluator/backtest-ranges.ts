@@ -152,8 +152,7 @@ function covers(span: Span, start: number, end: number, stepMs: number): boolean
 
 /**
  * `A / B` over [start, end] from the answers of A and B: one-to-one on the series' labels, a point at each time both
- * have one. Undefined when the quotient has more than one series. A value Prometheus would write as ±Inf is NaN, as
- * reading its answer gives it (range-body.ts reads values as parseFloat does).
+ * have one. Undefined when the quotient has more than one series. x/0 is ±Inf and 0/0 NaN, as in Prometheus.
  */
 function divide(a: RangeSeries[], b: RangeSeries[], start: number, end: number): RangeSeries[] | undefined {
   const right = new Map(b.map((s) => [labelsKey(s.labels), s]));
@@ -172,9 +171,8 @@ function divide(a: RangeSeries[], b: RangeSeries[], start: number, end: number):
       else if (u < t) j++;
       else {
         if (t >= start && t <= end) {
-          const q = left.values[i]! / other.values[j]!;
           times[k] = t;
-          values[k++] = q === Infinity || q === -Infinity ? NaN : q;
+          values[k++] = left.values[i]! / other.values[j]!;
         }
         i++;
         j++;

@@ -7,7 +7,7 @@ import { PrometheusDriver } from 'prometheus-query';
 import { mapLimit, sleep } from '../util/async.js';
 import { redactUrls } from '../util/redact.js';
 import { type Labels, labelsKey, seriesLabels } from './labels.js';
-import { type MatrixSeries, readRangeBody } from './range-body.js';
+import { type MatrixSeries, readRangeBody, sampleValue } from './range-body.js';
 
 /** The parts of a series, one after the other. */
 function concat(parts: Float64Array[]): Float64Array {
@@ -154,16 +154,19 @@ export class PrometheusClient implements PrometheusPort {
   }
 
   async instant(query: string, at: number): Promise<InstantSample[]> {
-    const result = await this.attempt(query, () => this.driver.instantQuery(query, at));
-    if (result.resultType === 'scalar') {
-      const [, v] = result.result as unknown as [number, string];
-      return [{ labels: {}, value: parseFloat(v) }];
+    // The raw answer, not the driver's mapping: that reads "+Inf" and "-Inf" as NaN.
+    const data = await this.attempt(query, () =>
+      (this.driver as unknown as RawDriver).request('POST', 'query', null, { query, time: at / 1000 }),
+    );
+    if (data.resultType === 'scalar') {
+      const [, v] = data.result as [number, string];
+      return [{ labels: {}, value: sampleValue(v) }];
     }
-    if (result.resultType !== 'vector')
-      throw new PrometheusError('bad_query', `query returned a ${result.resultType}, not a vector`, query);
-    return (result.result as Array<{ metric: { labels: Labels }; value: { value: number } }>).map((r) => ({
-      labels: seriesLabels(r.metric.labels),
-      value: r.value.value,
+    if (data.resultType !== 'vector')
+      throw new PrometheusError('bad_query', `query returned a ${data.resultType}, not a vector`, query);
+    return (data.result as Array<{ metric: Labels; value: [number, string] }>).map((r) => ({
+      labels: seriesLabels(r.metric),
+      value: sampleValue(r.value[1]),
     }));
   }
 

@@ -69,7 +69,7 @@ function fromJson(body: unknown): unknown {
       const values = new Float64Array(points.length);
       for (let k = 0; k < points.length; k++) {
         times[k] = toMs(points[k]![0]);
-        values[k] = parseFloat(points[k]![1]);
+        values[k] = sampleValue(points[k]![1]);
       }
       return { metric: r.metric ?? {}, times, values };
     },
@@ -78,6 +78,16 @@ function fromJson(body: unknown): unknown {
 }
 
 const toMs = (seconds: number) => Math.round(seconds * 1000);
+
+/**
+ * A sample value as Prometheus writes it: a decimal, "NaN", "+Inf" or "-Inf" (which parseFloat reads as NaN: a
+ * cost per request over no requests would then read as missing data, not as a breach).
+ */
+export function sampleValue(text: string): number {
+  if (text === '+Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
+  return parseFloat(text);
+}
 
 /** Whether the bytes at `at` are `expected`. */
 function startsWith(b: Buffer, expected: Buffer, at: number): boolean {
@@ -97,7 +107,7 @@ const MAX_EXACT = 2 ** 53;
  *
  * A value below 2^53 as an integer once its point is dropped, with at most 22 decimals, is that integer divided
  * by a power of ten: both are exact doubles, so the one rounding of the division gives what parseFloat gives
- * (Clinger's fast path). Any other value (17 digits, an exponent, NaN, ±Inf) is read by parseFloat.
+ * (Clinger's fast path). Any other value (17 digits, an exponent, NaN, ±Inf) is read by sampleValue.
  */
 function scanMatrix(t: Buffer): MatrixBody | undefined {
   if (!startsWith(t, HEAD, 0)) return undefined;
@@ -164,7 +174,7 @@ function scanMatrix(t: Buffer): MatrixBody | undefined {
           } else {
             const close = t.indexOf(34, j);
             if (close < 0) return undefined;
-            value = parseFloat(t.toString('latin1', from, close));
+            value = sampleValue(t.toString('latin1', from, close));
             j = close;
           }
           if (t[j + 1] !== 93) return undefined;

@@ -68,7 +68,10 @@ beforeAll(async () => {
     history: [
       counter('req_total', { app: 'a' }, (t) => (hour(t) % 7 === 3 ? 0 : 100 + (t % 13))),
       counter('req_total', { app: 'b' }, (t) => 50 + (t % 5)),
-      counter('err_total', { app: 'a' }, (t) => (hour(t) % 5 === 1 ? undefined : (t / MIN) % 3)),
+      // No errors in every other hour without requests: 0/0 there, x/0 in the others.
+      counter('err_total', { app: 'a' }, (t) =>
+        hour(t) % 5 === 1 ? undefined : hour(t) % 14 === 3 ? 0 : (t / MIN) % 3,
+      ),
       counter('err_total', { app: 'b' }, (t) => (hour(t) % 11 === 2 ? 5 : 0)),
     ],
   });
@@ -88,8 +91,9 @@ describe('BacktestRanges', () => {
     const client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
     const direct = await client.range(`${A} / ${B}`, start, TO, MIN);
     const values = direct.flatMap((s) => [...s.values]);
-    // Not vacuous: the answer has gaps (no errors counted), 0/0 (NaN) and x/0 (±Inf, read as NaN).
+    // Not vacuous: the answer has gaps (no errors counted), 0/0 (NaN) and x/0 (±Inf).
     expect(values.some(Number.isNaN)).toBe(true);
+    expect(values.some((v) => v === Infinity)).toBe(true);
     expect(values.filter((v) => !Number.isNaN(v)).length).toBeGreaterThan(1000);
     expect(direct[0]!.times.length).toBeLessThan((TO - start) / MIN);
 

@@ -1,0 +1,111 @@
+/**
+ * Prometheus writes infinities as "+Inf" and "-Inf" (a cost per request when no request came, a ratio over a zero
+ * rate). Those are values, not missing data: a threshold SLO whose query is +Inf is in breach, in evaluation and in
+ * a backtest alike, and reading them as NaN would turn a page into "no data".
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrometheusClient, evaluateAt, loadFrames, prometheusConfigFromEnv } from '../../src/evaluator/index.js';
+import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
+import { type Slo, loadRules } from '../../src/rules/index.js';
+
+const MIN = 60_000;
+/** The end of the history, on a whole minute. */
+const END = Math.floor(Date.now() / MIN) * MIN - 10 * MIN;
+const START = END - 60 * MIN;
+
+let prom: LocalPrometheus;
+let client: PrometheusClient;
+let dir: string;
+let slo: Slo;
+
+beforeAll(async () => {
+  // Cost keeps being spent while no request comes (the request counter stands still): cost per request is +Inf.
+  const minutes = Array.from({ length: 61 }, (_, i) => START + i * MIN);
+  prom = await startPrometheus({
+    history: [
+      { name: 'inf_cost_usd_total', labels: { app: 'inf' }, samples: minutes.map((t, i) => [t, 0.5 * i] as const) },
+      { name: 'inf_requests_total', labels: { app: 'inf' }, samples: minutes.map((t) => [t, 100] as const) },
+    ],
+  });
+  client = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+  dir = await mkdtemp(join(tmpdir(), 'sloe-inf-'));
+  await writeFile(
+    join(dir, 'inf.yaml'),
+    `apiVersion: sloe/v1
+kind: ServiceLevels
+service: inf
+owner: ai-platform
+escalation: inf
+interval: 1m
+dashboards:
+  - { id: inf, title: Inf, url: https://grafana.example.com/d/inf, owner: alice }
+slos:
+  - name: cost-per-request
+    signal: cost_per_request
+    dashboard: inf
+    query: sum(rate(inf_cost_usd_total{app="inf"}[5m])) / sum(rate(inf_requests_total{app="inf"}[5m]))
+    objective: "< 0.05"
+    alert: { when: "> 0.1", for: 2m, severity: ticket }
+---
+apiVersion: sloe/v1
+kind: EscalationPolicy
+name: inf
+ticket:
+  - notify: slack
+    channel: "#inf"
+`,
+  );
+  const loaded = await loadRules([dir]);
+  expect(loaded.problems).toEqual([]);
+  slo = loaded.config.slos[0]!;
+}, 120_000);
+
+afterAll(async () => {
+  await prom?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('infinite values', () => {
+  it('reads +Inf and -Inf from instant and range answers, vectors and scalars', async () => {
+    expect((await client.instant('vector(1/0)', END)).map((s) => s.value)).toEqual([Infinity]);
+    expect((await client.instant('-vector(1/0)', END)).map((s) => s.value)).toEqual([-Infinity]);
+    expect((await client.instant('1/0', END)).map((s) => s.value)).toEqual([Infinity]);
+    expect((await client.instant('vector(0/0)', END)).map((s) => Number.isNaN(s.value))).toEqual([true]);
+    const range = await client.range(
+      'vector(1/0) or label_replace(-vector(1/0), "sign", "-", "", "")',
+      START,
+      END,
+      MIN,
+    );
+    const bySign = new Map(range.map((s) => [s.labels.sign ?? '+', [...new Set(s.values)]]));
+    expect(bySign).toEqual(
+      new Map([
+        ['+', [Infinity]],
+        ['-', [-Infinity]],
+      ]),
+    );
+    expect(range[0]!.values.length).toBe(61);
+  });
+
+  it('a threshold SLO whose query is +Inf is in breach, not without data', async () => {
+    const frame = await evaluateAt(client, slo, END);
+    expect(frame.status).toBe('data');
+    if (frame.status !== 'data') return;
+    expect(frame.instances.map((i) => [i.value, i.state])).toEqual([[Infinity, 'breach']]);
+    expect(frame.instances[0]!.message).toMatch(/^\+Inf > 0\.1/);
+
+    // The backtest reads the same query over a range: every step from the first full 5m window on is a breach.
+    const from = START + 10 * MIN;
+    const frames = await loadFrames(client, slo, from, END, MIN);
+    const states = new Set<string>();
+    for (let at = from; at <= END; at += MIN) {
+      const f = frames(at);
+      if (f.status !== 'data') states.add(f.status);
+      else for (const i of f.instances) states.add(`${i.value} ${i.state}`);
+    }
+    expect(states).toEqual(new Set(['Infinity breach']));
+  });
+});
