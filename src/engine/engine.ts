@@ -169,6 +169,9 @@ export class Engine implements IncidentActions {
       }),
       longWindowStore: new RedisLongWindowStore(this.redis, prefix),
     });
+    // A connection ready again may be to a promoted replica or a restarted Redis that lost queued step jobs while the
+    // incidents survived: the next evaluations schedule the steps of firing incidents again.
+    for (const r of [this.redis, this.queueRedis]) r.on('ready', () => this.evaluation.forgetScheduled());
     this.commands = new IncidentCommands({
       store: this.store,
       log: this.log,

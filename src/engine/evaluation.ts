@@ -49,12 +49,26 @@ export type TickResult = 'evaluated' | 'stale' | 'unknown-slo' | 'contended';
 export class Evaluation {
   /** Long burn-rate windows, refreshed every few minutes instead of read on every tick. */
   readonly longWindows: LongWindowCache;
+  /**
+   * The escalations (`<incident id>:<token>`) whose steps this process has put in the queue since Redis was last
+   * (re)connected, each until it leaves the repair window: ensureSteps adds them again only after a reconnect
+   * (forgetScheduled), when a failover or a restart may have lost queued jobs while the incidents survived.
+   */
+  private readonly scheduled = new Map<string, number>();
 
   constructor(private readonly deps: EvaluationDeps) {
     this.longWindows = new LongWindowCache({
       log: deps.log,
       ...(deps.longWindowStore ? { store: deps.longWindowStore } : {}),
     });
+  }
+
+  /**
+   * Forgets which steps were scheduled: the next evaluation of each firing SLO adds its steps again. For a Redis
+   * connection that became ready again (a failover, a restart: the queue may have lost jobs).
+   */
+  forgetScheduled(): void {
+    this.scheduled.clear();
   }
 
   /** Evaluates SLOs (a shard's) at one instant, their Prometheus queries merged into as few requests as possible. */
@@ -101,7 +115,9 @@ export class Evaluation {
         (i): i is Incident => i !== undefined,
       );
       // A member of a group follows its leader's steps: it has none of its own, and its group's message shows it.
-      await this.deps.scheduleSteps(started.flatMap((incident) => (follows(incident) ? [] : this.steps(incident))));
+      const leading = started.filter((incident) => !follows(incident));
+      await this.deps.scheduleSteps(leading.flatMap((incident) => this.steps(incident)));
+      this.remember(leading, policy, now);
       for (const incident of started) {
         const fired = result.opened.includes(incident.id);
         const rearmed =
@@ -198,24 +214,38 @@ export class Evaluation {
 
   /**
    * Re-schedules the steps of this SLO's recently fired incidents. Scheduling is idempotent, so this repairs steps
-   * lost when a replica died between storing an incident and scheduling its steps.
+   * lost when a replica died between storing an incident and scheduling its steps. Steps this process scheduled
+   * since Redis was last (re)connected are not added again on every evaluation: the queue keeps them.
    */
   private async ensureSteps(
     slo: Slo,
     policy: EscalationPolicy,
     instances: Record<string, InstanceState>,
   ): Promise<void> {
-    const lastStep = Math.max(0, ...[...policy.page, ...policy.ticket].map((s) => s.afterMs));
+    const keep = repairWindow(policy);
     const now = this.deps.now();
     const recent = Object.entries(instances)
-      .filter(
-        ([, s]) => s.phase === 'firing' && s.firedAt !== undefined && now - s.firedAt <= lastStep + REPAIR_WINDOW_MS,
-      )
+      .filter(([, s]) => s.phase === 'firing' && s.firedAt !== undefined && now - s.firedAt <= keep)
       .map(([key]) => `${slo.id}${key}`);
     const open = await this.deps.store.openIncidentIds(recent);
     const incidents = await Promise.all(Object.values(open).map((id) => this.deps.store.get(id)));
-    await this.deps.scheduleSteps(
-      incidents.flatMap((i) => (i?.status === 'firing' && !follows(i) ? this.steps(i, now - REPAIR_WINDOW_MS) : [])),
+    const unscheduled = incidents.filter(
+      (i): i is Incident => i?.status === 'firing' && !follows(i) && !this.scheduled.has(`${i.id}:${i.token}`),
     );
+    await this.deps.scheduleSteps(unscheduled.flatMap((i) => this.steps(i, now - REPAIR_WINDOW_MS)));
+    this.remember(unscheduled, policy, now);
   }
+
+  /** Notes that the incidents' steps are in the queue, until ensureSteps no longer looks at them. */
+  private remember(incidents: readonly Incident[], policy: EscalationPolicy, now: number): void {
+    if (incidents.length === 0) return;
+    for (const [key, until] of this.scheduled) if (until < now) this.scheduled.delete(key);
+    const until = now + repairWindow(policy);
+    for (const i of incidents) this.scheduled.set(`${i.id}:${i.token}`, until);
+  }
+}
+
+/** How long after firing ensureSteps looks at an incident of the policy: its last step, and REPAIR_WINDOW_MS. */
+function repairWindow(policy: EscalationPolicy): number {
+  return Math.max(0, ...[...policy.page, ...policy.ticket].map((s) => s.afterMs)) + REPAIR_WINDOW_MS;
 }

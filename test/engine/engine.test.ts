@@ -158,6 +158,9 @@ describe('sloe run: one engine', () => {
     // Every evaluated shard is counted, and a one-SLO shard is done well within its interval.
     expect(Number(/^sloe_evaluation_completion_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/^sloe_evaluation_completion_seconds_bucket\{le="5"\} [1-9]/m);
+    // The lag histogram can tell a p99 within 2 s from one within 2.5 s.
+    expect(metrics).toMatch(/^sloe_evaluation_lag_seconds_bucket\{le="1.5"\} [1-9]/m);
+    expect(metrics).toMatch(/^sloe_evaluation_lag_seconds_bucket\{le="2"\} [1-9]/m);
     expect(metrics).not.toContain('alice');
   });
 
