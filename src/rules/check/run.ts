@@ -120,7 +120,8 @@ function checkDocument(ctx: CheckContext, doc: SourceDoc, valid: unknown): void 
     ctx.problem(doc, [], 'a sloe document must be a mapping with apiVersion and kind');
     return;
   }
-  const value = checkReferences(ctx, doc, doc.value as Record<string, unknown>);
+  const value = doc.value as Record<string, unknown>;
+  checkReferences(ctx, doc, value);
   const { apiVersion, kind } = value;
   if (apiVersion !== API_VERSION) {
     noteFlawed(ctx, value);
