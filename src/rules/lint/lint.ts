@@ -8,7 +8,7 @@ import type { Problem } from '../problem.js';
 import type { Path, SourceDoc } from '../source.js';
 import { HIGH_CARDINALITY_LABELS } from '../check/context.js';
 import { withWindowStandIn } from '../promql.js';
-import { absentNumerator, labelUses, quantiles, selectors } from './promql-facts.js';
+import { absentNumerator, labelUses, metrics, quantiles } from './promql-facts.js';
 
 /** The lint rules, by the name a disable comment uses, with what each one guards against. */
 export const LINT_RULES = {
@@ -234,9 +234,7 @@ const doublePage: Rule = (ctx) => {
   for (const list of byService.values()) {
     const seen = new Map<string, WrittenSlo>();
     for (const w of list) {
-      const counters = [...new Set(modelQueries(w.slo).flatMap((q) => selectors(q).map((s) => s.metric)))].filter(
-        Boolean,
-      );
+      const counters = [...new Set(modelQueries(w.slo).flatMap(metrics))].filter(Boolean);
       const first = counters
         .map((c) => [c, seen.get(c)] as const)
         .find(([, f]) => f !== undefined && !holds(f.slo, w.slo) && !holds(w.slo, f.slo));

@@ -155,23 +155,26 @@ function selectorSpans(node: SyntaxNode): SelectorSpan[] {
   return out;
 }
 
+/** Whether a matcher names the metric (`{"name"}`, `{__name__="name"}`) rather than narrowing it. */
+const namesMetric = (m: SelectorSpan['matchers'][number], slice: (s: Span) => string): boolean =>
+  (m.quoted && !m.name) || ((m.name ? slice(m.name) : '__name__') === '__name__' && slice(m.op) === '=');
+
+/** The metric a selector selects: its name, or the last matcher that names it. */
+function metricOf(span: SelectorSpan, slice: (s: Span) => string): string {
+  let metric = span.id ? slice(span.id) : '';
+  for (const m of span.matchers) if (namesMetric(m, slice)) metric = unquote(slice(m.value));
+  return metric;
+}
+
 function selectorFacts(spans: SelectorSpan[], expr: string): SelectorFact[] {
   const slice = (s: Span) => expr.slice(s.from, s.to);
-  return spans.map((span) => {
-    let metric = span.id ? slice(span.id) : '';
-    const matchers: SelectorFact['matchers'] = [];
-    for (const m of span.matchers) {
-      const label = m.name ? slice(m.name) : '__name__';
-      const text = unquote(slice(m.value));
-      if (m.quoted && !m.name) {
-        metric = text;
-        continue;
-      }
-      if (label === '__name__' && slice(m.op) === '=') metric = text;
-      else matchers.push({ label, op: slice(m.op), value: text });
-    }
-    return { metric, offset: span.from, matchers };
-  });
+  return spans.map((span) => ({
+    metric: metricOf(span, slice),
+    offset: span.from,
+    matchers: span.matchers
+      .filter((m) => !namesMetric(m, slice))
+      .map((m) => ({ label: m.name ? slice(m.name) : '__name__', op: slice(m.op), value: unquote(slice(m.value)) })),
+  }));
 }
 
 function selectorsIn(node: SyntaxNode, expr: string): SelectorFact[] {
@@ -181,15 +184,13 @@ function selectorsIn(node: SyntaxNode, expr: string): SelectorFact[] {
 /** The selectors of each tree, found once for all the expressions that share it (parsePromql). */
 const treeSelectors = new WeakMap<Tree, SelectorSpan[]>();
 
-/** The metrics an expression selects. */
-export function selectors(expr: string): SelectorFact[] {
-  return selectorFacts(perTree(treeSelectors, expr, selectorSpans), expr);
+/** The metric each selector of an expression selects, in order (without reading the other matchers' values). */
+export function metrics(expr: string): string[] {
+  const slice = (s: Span) => expr.slice(s.from, s.to);
+  return perTree(treeSelectors, expr, selectorSpans).map((span) => metricOf(span, slice));
 }
 
-/** The quantiles of the `histogram_quantile` calls in an expression (numbers only). */
-export function quantiles(expr: string): number[] {
-  const root = parse(expr);
-  if (!root) return [];
+function quantilesIn(root: SyntaxNode, expr: string): number[] {
   const out: number[] = [];
   walk(root, (ref) => {
     if (ref.name !== 'FunctionCall') return;
@@ -200,6 +201,17 @@ export function quantiles(expr: string): number[] {
     if (first?.name === 'NumberDurationLiteral') out.push(Number(expr.slice(first.from, first.to)));
   });
   return out;
+}
+
+/**
+ * The quantiles of each tree: function names and numbers are outside literals, the same for all the expressions
+ * that share the tree.
+ */
+const treeQuantiles = new WeakMap<Tree, number[]>();
+
+/** The quantiles of the `histogram_quantile` calls in an expression (numbers only). */
+export function quantiles(expr: string): number[] {
+  return [...perTree(treeQuantiles, expr, (root) => quantilesIn(root, expr))];
 }
 
 const strip = (n: SyntaxNode): SyntaxNode => {
