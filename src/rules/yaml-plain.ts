@@ -35,7 +35,18 @@ const MAX_NESTING = 24;
 const UNREAD = /[\t\r\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]/;
 /** A mapping key read here: a plain word that the YAML core schema resolves to a string. */
 const KEY = /[A-Za-z_][A-Za-z0-9_.\/-]*/y;
-const NOT_STRING_KEY = /^(?:[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE|__proto__)$/;
+const NOT_STRING_KEY = new Set([
+  'null',
+  'Null',
+  'NULL',
+  'true',
+  'True',
+  'TRUE',
+  'false',
+  'False',
+  'FALSE',
+  '__proto__',
+]);
 /** First characters of a plain scalar that are left to the yaml library (indicators, signs and dots). */
 const SPECIAL_START = /[-?:,[\]{}#&*!|>'"%@`~+.]/;
 const INT = /^[0-9]+$/;
@@ -152,7 +163,7 @@ class Reader {
       if (
         this.text[keyEnd] !== ':' ||
         !(keyEnd + 1 === line.end || this.text[keyEnd + 1] === ' ') ||
-        NOT_STRING_KEY.test(key) ||
+        NOT_STRING_KEY.has(key) ||
         key.length > 256 ||
         pairs.has(key)
       )
@@ -247,17 +258,16 @@ class Reader {
       return result;
     }
     if (SPECIAL_START.test(c)) giveUp();
-    // A plain scalar ends where a comment starts (` #`); `: ` inside would be a mapping on one line.
-    let stop = at;
-    while (stop < end && !(this.text.charCodeAt(stop) === 35 && this.text.charCodeAt(stop - 1) === 32)) stop++;
-    let last = stop;
+    // A plain scalar ends where a comment starts (` #`; the scalar's own first character is no `#`); `: ` inside
+    // would be a mapping on one line.
+    const rest = this.text.slice(at, end);
+    const comment = rest.indexOf(' #');
+    let last = comment >= 0 ? at + comment + 1 : end;
     while (last > at && this.text.charCodeAt(last - 1) === 32) last--;
-    const source = this.text.slice(at, last);
+    const source = last === end ? rest : this.text.slice(at, last);
     if (source.includes(': ') || source.endsWith(':')) giveUp();
-    return {
-      value: plainValue(source),
-      root: { start: at, scalar: { type: 'PLAIN', end: last, value: plainValue(source) } },
-    };
+    const value = plainValue(source);
+    return { value, root: { start: at, scalar: { type: 'PLAIN', end: last, value } } };
   }
 
   /** Only spaces, or spaces and a comment, from `at` to `end`. */
@@ -315,7 +325,7 @@ class Reader {
           if (!KEY.test(this.text)) giveUp();
           const keyEnd = KEY.lastIndex;
           key = this.text.slice(p, keyEnd);
-          if (this.text[keyEnd] !== ':' || this.text[keyEnd + 1] !== ' ' || NOT_STRING_KEY.test(key) || pairs.has(key))
+          if (this.text[keyEnd] !== ':' || this.text[keyEnd + 1] !== ' ' || NOT_STRING_KEY.has(key) || pairs.has(key))
             giveUp();
           keyNode = { start: p, scalar: { type: 'PLAIN', end: keyEnd, value: key } };
           p = skip(keyEnd + 1);
