@@ -94,14 +94,16 @@ class PlainTree implements Tree {
 
   find(path: Path): { node: Located | undefined; key: Located | undefined } {
     let node = this.top;
-    let key: PlainNode | undefined;
+    let key: Located | undefined;
     for (const segment of path) {
-      if (node.pairs) {
-        const pair = node.pairs.get(String(segment));
-        if (!pair) break;
-        key = pair.key;
-        node = pair.value;
-      } else if (node.items) {
+      if ('keys' in node) {
+        const i = node.keys.indexOf(String(segment));
+        if (i < 0) break;
+        const name = node.keys[i]!;
+        const start = node.keyStarts[i]!;
+        key = { start, scalar: { type: 'PLAIN', end: start + name.length, value: name } };
+        node = node.values[i]!;
+      } else if ('items' in node) {
         const item = node.items[Number(segment)];
         if (item === undefined) break;
         key = undefined;
@@ -110,7 +112,7 @@ class PlainTree implements Tree {
         break;
       }
     }
-    return { node, key };
+    return { node: 'type' in node ? { start: node.start, scalar: node } : node, key };
   }
 }
 
