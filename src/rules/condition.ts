@@ -109,8 +109,30 @@ function isSpace(c: number): boolean {
 const COMPARATORS = ['<=', '>=', '<', '>'] as const;
 const CHANGE_OPS = ['>=', '>'] as const;
 
-/** Parses a condition string, or returns undefined when it is not one. */
+/** The most texts whose reading is kept: specs repeat a handful of conditions and percentages over many SLOs. */
+const MAX_KEPT = 1024;
+
+/** `read`, with what it made of each of the last MAX_KEPT texts kept. */
+function kept<T>(read: (text: string) => T): (text: string) => T {
+  const cache = new Map<string, T>();
+  return (text) => {
+    if (cache.has(text)) return cache.get(text) as T;
+    const value = read(text);
+    if (cache.size >= MAX_KEPT) cache.delete(cache.keys().next().value!);
+    cache.set(text, value);
+    return value;
+  };
+}
+
+const keptCondition = kept(readCondition);
+
+/** Parses a condition string, or returns undefined when it is not one. Each call gets an object of its own. */
 export function parseCondition(text: string): Condition | undefined {
+  const condition = keptCondition(text);
+  return condition && { ...condition };
+}
+
+function readCondition(text: string): Condition | undefined {
   const s = new Scanner(text);
   s.spaces();
   const op = s.oneOf(COMPARATORS);
@@ -141,14 +163,14 @@ export function parseCondition(text: string): Condition | undefined {
 }
 
 /** Parses a percentage such as `99.9%` into a fraction (0.999), or returns undefined. */
-export function parsePercent(text: string): number | undefined {
+export const parsePercent: (text: string) => number | undefined = kept((text) => {
   const s = new Scanner(text);
   s.spaces();
   const value = s.number();
   if (value === undefined) return undefined;
   s.spaces();
   return s.take('%') && s.done() ? value / 100 : undefined;
-}
+});
 
 /** Applies a comparator. */
 export function compare(value: number, op: Comparator, limit: number): boolean {

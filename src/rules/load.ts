@@ -2,7 +2,7 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { CheckOptions, EnvProblem, SilenceWarning } from './check/context.js';
-import { checkDocuments, knownValid } from './check/run.js';
+import { checkDocuments, holdsTimes, knownValid } from './check/run.js';
 import type { Config } from './model.js';
 import { type Problem, sortProblems } from './problem.js';
 import { readText } from './read-text.js';
@@ -155,10 +155,12 @@ export async function loadRules(paths: readonly string[], options: CheckOptions 
   });
   const sources = await Promise.all(readable.map((f) => readSource(f)));
   const docs = sources.flatMap((s) => s.docs);
-  // The schema library is loaded only when a document is not known to be valid: it is what says what is wrong.
+  // The schema library is loaded only when a document is not known to be valid: it is what says what is wrong. The
+  // checks of silences and schedules, with the date library, only when there is one.
   const valid = knownValid(docs);
   const zod = valid.includes(NOT_VALID) ? (await import('./check.js')).ZOD : undefined;
-  const result = checkDocuments(docs, valid, options, zod);
+  const timed = holdsTimes(docs) ? await import('./check/timed.js') : undefined;
+  const result = checkDocuments(docs, valid, options, { zod, timed });
   return {
     config: result.config,
     problems: capPerFile(sortProblems([...found, ...sources.flatMap((s) => s.problems), ...result.problems])),

@@ -179,40 +179,65 @@ const PARAMETER_AGGREGATIONS: Record<string, ValueType> = {
   count_values: 'string',
 };
 
-/** Checks one PromQL expression. */
-export function checkPromql(expr: string): PromqlInfo {
-  const tree = parsePromql(expr);
-  const issues: PromqlIssue[] = [];
-  const groupedBy: PromqlInfo['groupedBy'] = [];
+/**
+ * What checkPromql finds in a tree: where it names the labels it groups by (before a syntax error), its first syntax
+ * error, and when it has none, its type problems.
+ */
+interface TreeFindings {
+  groupedBy: Array<{ from: number; to: number; quoted: boolean }>;
+  error?: { from: number; to: number };
+  issues: PromqlIssue[];
+}
 
-  let syntaxError: PromqlIssue | undefined;
+/**
+ * The findings of each tree, worked out once for all the expressions that share it (parsePromql). They are offsets,
+ * and messages made of names outside literals (functions, aggregations): the same for every expression of the
+ * shape. What is inside a literal (a quoted label name, the text a syntax error names) is read from each expression.
+ */
+const findings = new WeakMap<Tree, TreeFindings>();
+
+function findingsOf(tree: Tree, expr: string): TreeFindings {
+  let found = findings.get(tree);
+  if (found !== undefined) return found;
+  const groupedBy: TreeFindings['groupedBy'] = [];
+  let error: TreeFindings['error'];
   tree.iterate({
     enter(node) {
-      if (syntaxError) return false;
+      if (error) return false;
       if (node.type.isError) {
-        syntaxError = describeSyntaxError(expr, node.from, node.to);
+        error = { from: node.from, to: node.to };
         return false;
       }
       if (node.name === 'AggregateModifier') {
         const by = node.node.getChild('By');
         const labels = node.node.getChild('GroupingLabels');
         if (by && labels) {
-          for (const l of labels.getChildren('LabelName'))
-            groupedBy.push({ label: expr.slice(l.from, l.to), offset: l.from });
-          for (const l of labels.getChildren('QuotedLabelName')) {
-            groupedBy.push({ label: expr.slice(l.from + 1, l.to - 1), offset: l.from });
-          }
+          for (const l of labels.getChildren('LabelName')) groupedBy.push({ from: l.from, to: l.to, quoted: false });
+          for (const l of labels.getChildren('QuotedLabelName'))
+            groupedBy.push({ from: l.from, to: l.to, quoted: true });
         }
       }
       return undefined;
     },
   });
-  if (syntaxError) return { issues: [syntaxError], groupedBy };
-  if (expr.trim() === '') return { issues: [{ offset: 0, message: 'empty expression' }], groupedBy };
-
+  const issues: PromqlIssue[] = [];
   const root = tree.topNode.firstChild;
-  if (root) typeOf(root, expr, issues);
-  return { issues, groupedBy };
+  if (!error && root) typeOf(root, expr, issues);
+  found = { groupedBy, ...(error ? { error } : {}), issues };
+  findings.set(tree, found);
+  return found;
+}
+
+/** Checks one PromQL expression. */
+export function checkPromql(expr: string): PromqlInfo {
+  const found = findingsOf(parsePromql(expr), expr);
+  const groupedBy = found.groupedBy.map((l) => ({
+    label: l.quoted ? expr.slice(l.from + 1, l.to - 1) : expr.slice(l.from, l.to),
+    offset: l.from,
+  }));
+  if (found.error) return { issues: [describeSyntaxError(expr, found.error.from, found.error.to)], groupedBy };
+  if (expr.trim() === '') return { issues: [{ offset: 0, message: 'empty expression' }], groupedBy };
+  return { issues: [...found.issues], groupedBy };
 }
 
 function describeSyntaxError(expr: string, from: number, to: number): PromqlIssue {

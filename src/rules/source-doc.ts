@@ -4,7 +4,7 @@
  * only for them.
  */
 import type { Problem } from './problem.js';
-import { type PlainNode, readPlainYaml } from './yaml-plain.js';
+import { type PlainMapping, type PlainNode, readPlainYaml } from './yaml-plain.js';
 
 export type Path = ReadonlyArray<string | number>;
 
@@ -94,14 +94,15 @@ class PlainTree implements Tree {
 
   find(path: Path): { node: Located | undefined; key: Located | undefined } {
     let node = this.top;
-    let key: PlainNode | undefined;
+    // The mapping and index of the last step's key, if that step was into a mapping.
+    let key: { mapping: PlainMapping; i: number } | undefined;
     for (const segment of path) {
-      if (node.pairs) {
-        const pair = node.pairs.get(String(segment));
-        if (!pair) break;
-        key = pair.key;
-        node = pair.value;
-      } else if (node.items) {
+      if ('keys' in node) {
+        const i = node.keys.indexOf(String(segment));
+        if (i < 0) break;
+        key = { mapping: node, i };
+        node = node.values[i]!;
+      } else if ('items' in node) {
         const item = node.items[Number(segment)];
         if (item === undefined) break;
         key = undefined;
@@ -110,8 +111,18 @@ class PlainTree implements Tree {
         break;
       }
     }
-    return { node, key };
+    return {
+      node: 'type' in node ? { start: node.start, scalar: node } : node,
+      key: key && keyNode(key.mapping, key.i),
+    };
   }
+}
+
+/** The `i`th key of a mapping as a node: a plain word, which ends its own length after where it starts. */
+function keyNode(mapping: PlainMapping, i: number): Located {
+  const name = mapping.keys[i]!;
+  const start = mapping.keyStarts[i]!;
+  return { start, scalar: { type: 'PLAIN', end: start + name.length, value: name } };
 }
 
 /** The documents of one file, and the problems that kept parts of it from being read. */

@@ -10,18 +10,30 @@
  * the two on every fixture and on mutations of them).
  */
 
-/** A node of the document and where it starts; scalars also say how they were written and where they end. */
-export interface PlainNode {
+/**
+ * A node of the document and where it starts: a scalar also says how it was written and where it ends, a mapping
+ * holds its keys (plain words: each ends its own length after where it starts) in order with their nodes. One object
+ * per node, kept flat: a thousand SLOs are tens of thousands of them.
+ */
+export type PlainNode = PlainScalar | PlainMapping | PlainSequence;
+
+export interface PlainScalar {
   readonly start: number;
-  readonly scalar?: {
-    readonly type: 'PLAIN' | 'QUOTE_DOUBLE' | 'QUOTE_SINGLE';
-    readonly end: number;
-    readonly value: unknown;
-  };
-  /** A mapping's pairs by key. */
-  readonly pairs?: Map<string, { readonly key: PlainNode; readonly value: PlainNode }>;
-  /** A sequence's items. */
-  readonly items?: PlainNode[];
+  readonly type: 'PLAIN' | 'QUOTE_DOUBLE' | 'QUOTE_SINGLE';
+  readonly end: number;
+  readonly value: unknown;
+}
+
+export interface PlainMapping {
+  readonly start: number;
+  readonly keys: string[];
+  readonly keyStarts: number[];
+  readonly values: PlainNode[];
+}
+
+export interface PlainSequence {
+  readonly start: number;
+  readonly items: PlainNode[];
 }
 
 /** The longest text read here (the most an SLO file may hold); the yaml library and its limits take longer ones. */
@@ -35,7 +47,18 @@ const MAX_NESTING = 24;
 const UNREAD = /[\t\r\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]/;
 /** A mapping key read here: a plain word that the YAML core schema resolves to a string. */
 const KEY = /[A-Za-z_][A-Za-z0-9_.\/-]*/y;
-const NOT_STRING_KEY = /^(?:[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE|__proto__)$/;
+const NOT_STRING_KEY = new Set([
+  'null',
+  'Null',
+  'NULL',
+  'true',
+  'True',
+  'TRUE',
+  'false',
+  'False',
+  'FALSE',
+  '__proto__',
+]);
 /** First characters of a plain scalar that are left to the yaml library (indicators, signs and dots). */
 const SPECIAL_START = /[-?:,[\]{}#&*!|>'"%@`~+.]/;
 const INT = /^[0-9]+$/;
@@ -141,7 +164,7 @@ class Reader {
     const line0 = this.lines[this.i]!;
     const column = this.col(line0, at);
     const value: Record<string, unknown> = {};
-    const pairs = new Map<string, { key: PlainNode; value: PlainNode }>();
+    const node: PlainMapping = { start: at, keys: [], keyStarts: [], values: [] };
     let pos = at;
     for (;;) {
       const line = this.lines[this.i]!;
@@ -152,15 +175,11 @@ class Reader {
       if (
         this.text[keyEnd] !== ':' ||
         !(keyEnd + 1 === line.end || this.text[keyEnd + 1] === ' ') ||
-        NOT_STRING_KEY.test(key) ||
+        NOT_STRING_KEY.has(key) ||
         key.length > 256 ||
-        pairs.has(key)
+        Object.hasOwn(value, key)
       )
         giveUp();
-      const keyNode: PlainNode = {
-        start: pos,
-        scalar: { type: 'PLAIN', end: keyEnd, value: key },
-      };
       let rest = keyEnd + 1;
       while (rest < line.end && this.text.charCodeAt(rest) === 32) rest++;
       let item: { value: unknown; root: PlainNode };
@@ -178,7 +197,9 @@ class Reader {
         else item = giveUp();
       }
       value[key] = item.value;
-      pairs.set(key, { key: keyNode, value: item.root });
+      node.keys.push(key);
+      node.keyStarts.push(pos);
+      node.values.push(item.root);
       const next = this.lines[this.i];
       if (!next) break;
       const nextCol = this.col(next, next.content);
@@ -186,7 +207,7 @@ class Reader {
       if (nextCol > column || this.isItem(next)) giveUp();
       pos = next.content;
     }
-    return { value, root: { start: at, pairs } };
+    return { value, root: node };
   }
 
   private isItem(line: Line): boolean {
@@ -247,17 +268,16 @@ class Reader {
       return result;
     }
     if (SPECIAL_START.test(c)) giveUp();
-    // A plain scalar ends where a comment starts (` #`); `: ` inside would be a mapping on one line.
-    let stop = at;
-    while (stop < end && !(this.text.charCodeAt(stop) === 35 && this.text.charCodeAt(stop - 1) === 32)) stop++;
-    let last = stop;
+    // A plain scalar ends where a comment starts (` #`; the scalar's own first character is no `#`); `: ` inside
+    // would be a mapping on one line.
+    const rest = this.text.slice(at, end);
+    const comment = rest.indexOf(' #');
+    let last = comment >= 0 ? at + comment + 1 : end;
     while (last > at && this.text.charCodeAt(last - 1) === 32) last--;
-    const source = this.text.slice(at, last);
+    const source = last === end ? rest : this.text.slice(at, last);
     if (source.includes(': ') || source.endsWith(':')) giveUp();
-    return {
-      value: plainValue(source),
-      root: { start: at, scalar: { type: 'PLAIN', end: last, value: plainValue(source) } },
-    };
+    const value = plainValue(source);
+    return { value, root: { start: at, type: 'PLAIN', end: last, value } };
   }
 
   /** Only spaces, or spaces and a comment, from `at` to `end`. */
@@ -287,7 +307,7 @@ class Reader {
     }
     return {
       value,
-      root: { start: at, scalar: { type: q === '"' ? 'QUOTE_DOUBLE' : 'QUOTE_SINGLE', end: close + 1, value } },
+      root: { start: at, type: q === '"' ? 'QUOTE_DOUBLE' : 'QUOTE_SINGLE', end: close + 1, value },
       next: close + 1,
     };
   }
@@ -302,28 +322,35 @@ class Reader {
       return p;
     };
     const map: Record<string, unknown> = {};
-    const pairs = new Map<string, { key: PlainNode; value: PlainNode }>();
+    const mapping: PlainMapping = { start: at, keys: [], keyStarts: [], values: [] };
     const list: unknown[] = [];
     const items: PlainNode[] = [];
     let p = skip(at + 1);
     if (this.text[p] !== close) {
       for (;;) {
         let key: string | undefined;
-        let keyNode: PlainNode | undefined;
+        let keyStart = 0;
         if (isMap) {
           KEY.lastIndex = p;
           if (!KEY.test(this.text)) giveUp();
           const keyEnd = KEY.lastIndex;
           key = this.text.slice(p, keyEnd);
-          if (this.text[keyEnd] !== ':' || this.text[keyEnd + 1] !== ' ' || NOT_STRING_KEY.test(key) || pairs.has(key))
+          if (
+            this.text[keyEnd] !== ':' ||
+            this.text[keyEnd + 1] !== ' ' ||
+            NOT_STRING_KEY.has(key) ||
+            Object.hasOwn(map, key)
+          )
             giveUp();
-          keyNode = { start: p, scalar: { type: 'PLAIN', end: keyEnd, value: key } };
+          keyStart = p;
           p = skip(keyEnd + 1);
         }
         const item = this.flowItem(p, end, depth);
         if (key !== undefined) {
           map[key] = item.value;
-          pairs.set(key, { key: keyNode!, value: item.root });
+          mapping.keys.push(key);
+          mapping.keyStarts.push(keyStart);
+          mapping.values.push(item.root);
         } else {
           list.push(item.value);
           items.push(item.root);
@@ -336,7 +363,7 @@ class Reader {
       }
     }
     return isMap
-      ? { value: map, root: { start: at, pairs }, next: p + 1 }
+      ? { value: map, root: mapping, next: p + 1 }
       : { value: list, root: { start: at, items }, next: p + 1 };
   }
 
@@ -378,7 +405,7 @@ class Reader {
     while (last > at && this.text.charCodeAt(last - 1) === 32) last--;
     const source = this.text.slice(at, last);
     const value = plainValue(source);
-    return { value, root: { start: at, scalar: { type: 'PLAIN', end: last, value } }, next: last };
+    return { value, root: { start: at, type: 'PLAIN', end: last, value }, next: last };
   }
 }
 

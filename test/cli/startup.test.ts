@@ -100,6 +100,16 @@ describe.concurrent('start-up: what a command loads', () => {
     expect(engineIn(packages)).toEqual([]);
   });
 
+  it('validate loads the date library only for silences and on-call schedules', async ({ expect }) => {
+    const without = await packagesLoaded(['validate', 'test/fixtures/slos/budget']);
+    expect(without.code).toBe(0);
+    expect(without.packages.has('luxon')).toBe(false);
+    // slos/ holds an OnCallSchedule.
+    const withSchedule = await packagesLoaded(['validate', 'slos/']);
+    expect(withSchedule.code).toBe(0);
+    expect(withSchedule.packages.has('luxon')).toBe(true);
+  });
+
   it('report loads the Redis client when it reads incidents from Redis', async ({ expect }) => {
     const file = join(dir, 'report-redis.txt');
     await runSloe(['report', 'slos/'], {

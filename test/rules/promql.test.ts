@@ -121,6 +121,16 @@ describe('PromQL trees shared by expressions of one shape', () => {
     expect(checkPromql('sum(rate(shape_probe_total{app="svc-42", slo="7"}[5m]))').issues).toEqual([]);
   });
 
+  it('reads quoted label names from each expression, and gives every expression of a shape its type problems', () => {
+    expect(checkPromql('sum by ("tenant") (rate(x{app="a"}[5m]))').groupedBy).toEqual([{ label: 'tenant', offset: 8 }]);
+    expect(checkPromql('sum by ("region") (rate(x{app="b"}[5m]))').groupedBy).toEqual([{ label: 'region', offset: 8 }]);
+    const problem = [
+      { offset: 5, message: 'expected type range vector in call to function "rate", got instant vector' },
+    ];
+    expect(checkPromql('rate(x{app="svc-1"})').issues).toEqual(problem);
+    expect(checkPromql('rate(x{app="svc-2"})').issues).toEqual(problem);
+  });
+
   it('reports a syntax error at the position in the expression as written', () => {
     expect(checkPromql('sum(rate(x{app="svc-1"}[5m])) +').issues).toEqual([
       { offset: 31, message: 'unexpected end of input' },

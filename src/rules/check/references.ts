@@ -37,29 +37,38 @@ function fieldPath(path: Path): string {
 
 /**
  * Checks `${NAME}` references: `${` outside the reference fields is an error (at its position), and so is a name
- * the field's type or the allow-list refuses. With an environment, a step's channel is filled in and checked.
+ * the field's type or the allow-list refuses. With an environment, a step's channel is filled in and checked. The
+ * document is read, not copied: references stay as written in it, and in the model (incidents store their frozen
+ * policy); the channels fill them in when they send, with the same rule.
  */
-export function checkReferences(
-  ctx: CheckContext,
-  doc: SourceDoc,
-  root: Record<string, unknown>,
-): Record<string, unknown> {
-  const walk = (v: unknown, path: Array<string | number>): unknown => {
-    if (typeof v === 'string') return v.includes('${') ? reference(ctx, doc, root, v, path) : v;
-    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
-    if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...path, k])]));
+export function checkReferences(ctx: CheckContext, doc: SourceDoc, root: Record<string, unknown>): void {
+  // One path, grown and shrunk as the walk goes down and up; a string with `${` gets a copy of it.
+  const path: Array<string | number> = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (v.includes('${')) reference(ctx, doc, root, v, [...path]);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        walk(v[i]);
+        path.pop();
+      }
+    } else if (v !== null && typeof v === 'object') {
+      for (const k of Object.keys(v)) {
+        path.push(k);
+        walk((v as Record<string, unknown>)[k]);
+        path.pop();
+      }
     }
-    return v;
   };
-  return walk(root, []) as Record<string, unknown>;
+  walk(root);
 }
 
 /**
  * One string holding `${`: reported, or checked. With an environment, a channel's value is checked to be a Slack
  * channel; the model keeps the reference as written either way (filled in when a message is sent).
  */
-function reference(ctx: CheckContext, doc: SourceDoc, root: Record<string, unknown>, v: string, path: Path): string {
+function reference(ctx: CheckContext, doc: SourceDoc, root: Record<string, unknown>, v: string, path: Path): void {
   const field = referenceField(root.kind, path);
   if (!field) {
     const at = v.indexOf('${');
@@ -80,7 +89,7 @@ function reference(ctx: CheckContext, doc: SourceDoc, root: Record<string, unkno
         `${written} is not allowed in ${fieldPath(path)}: environment references (\${…}) are filled in only in a step's channel and routingKey${secret}`,
       ),
     );
-    return v;
+    return;
   }
   const { refs, errors } = scanReferences(v);
   for (const e of errors) ctx.problems.push(doc.problemInString(path, e.offset, e.message));
@@ -92,7 +101,7 @@ function reference(ctx: CheckContext, doc: SourceDoc, root: Record<string, unkno
       ctx.problems.push(doc.problemInString(path, r.offset, why));
     }
   }
-  if (!ctx.options.env || errors.length > 0 || refused) return v;
+  if (!ctx.options.env || errors.length > 0 || refused) return;
   const { value, missing } = expandReferences(v, field, ctx.options.env, ctx.allow);
   for (const name of missing) {
     ctx.envProblems.push({ ...doc.problem(path, `environment variable ${name} is not set`), kind: String(root.kind) });
@@ -106,7 +115,4 @@ function reference(ctx: CheckContext, doc: SourceDoc, root: Record<string, unkno
       ),
     );
   }
-  // References stay as written in the model (incidents store their frozen policy); the channels fill them in when
-  // they send, with the same rule.
-  return v;
 }

@@ -28,10 +28,9 @@ import type { SourceDoc } from '../source-doc.js';
 import { CheckContext, type CheckOptions, type EnvProblem, type SilenceWarning, type Zod } from './context.js';
 import { checkPolicy, checkScheduleReferences } from './policies.js';
 import { checkReferences } from './references.js';
-import { checkSchedule } from './schedules.js';
 import { checkServiceLevels } from './services.js';
-import { checkSilence, silenceWarnings } from './silences.js';
 import { checkSlo } from './slos.js';
+import type * as Timed from './timed.js';
 import { withDependencies } from './dependencies.js';
 
 export interface CheckResult {
@@ -76,25 +75,48 @@ export function knownValid(docs: readonly SourceDoc[]): unknown[] {
   });
 }
 
-/**
- * Checks all documents together and builds the configuration. `valid` is knownValid(docs); `zod` is needed when it
- * holds a NOT_VALID.
- */
+/** The checks of Silence and OnCallSchedule documents (check/timed.ts). */
+export type TimedChecks = typeof Timed;
+
+/** The kinds whose checks are in check/timed.ts. */
+const TIMED_KINDS: ReadonlySet<unknown> = new Set<Kind>(['Silence', 'OnCallSchedule']);
+
+/** Whether a document is of a kind whose checks are in check/timed.ts: then checkDocuments() needs them. */
+export function holdsTimes(docs: readonly SourceDoc[]): boolean {
+  return docs.some((doc) => {
+    const v = doc.value;
+    return v !== null && typeof v === 'object' && TIMED_KINDS.has((v as Record<string, unknown>).kind);
+  });
+}
+
+/** The checks that loadRules loads only when they are needed. */
+export interface LoadedChecks {
+  /** Needed when knownValid() gave a NOT_VALID. */
+  zod?: Zod;
+  /** Needed when holdsTimes(). */
+  timed?: TimedChecks;
+}
+
+/** Checks all documents together and builds the configuration. `valid` is knownValid(docs). */
 export function checkDocuments(
   docs: readonly SourceDoc[],
   valid: readonly unknown[],
   options: CheckOptions,
-  zod: Zod | undefined,
+  loaded: LoadedChecks,
 ): CheckResult {
-  const ctx = new CheckContext(options, zod);
-  docs.forEach((doc, i) => checkDocument(ctx, doc, valid[i]));
+  const ctx = new CheckContext(options, loaded.zod);
+  const timed = (): TimedChecks => {
+    if (!loaded.timed) throw new Error('the checks of silences and schedules are asked for, but were not loaded');
+    return loaded.timed;
+  };
+  docs.forEach((doc, i) => checkDocument(ctx, doc, valid[i], timed));
   const slos = withDependencies(
     docs,
     ctx.candidates.flatMap((c) => checkSlo(ctx, c) ?? []),
     ctx.problems,
   );
   checkScheduleReferences(ctx);
-  silenceWarnings(ctx, slos);
+  if (ctx.silences.length > 0) timed().silenceWarnings(ctx, slos);
   const config: Config = {
     slos,
     silences: ctx.silences.map((s) => s.silence),
@@ -115,12 +137,13 @@ function isKind(kind: unknown): kind is Kind {
  * One document: its references, apiVersion, kind and schema, then the check of its kind. `valid` is what the schema
  * makes of it when it is known to be valid.
  */
-function checkDocument(ctx: CheckContext, doc: SourceDoc, valid: unknown): void {
+function checkDocument(ctx: CheckContext, doc: SourceDoc, valid: unknown, timed: () => TimedChecks): void {
   if (doc.value === null || typeof doc.value !== 'object' || Array.isArray(doc.value)) {
     ctx.problem(doc, [], 'a sloe document must be a mapping with apiVersion and kind');
     return;
   }
-  const value = checkReferences(ctx, doc, doc.value as Record<string, unknown>);
+  const value = doc.value as Record<string, unknown>;
+  checkReferences(ctx, doc, value);
   const { apiVersion, kind } = value;
   if (apiVersion !== API_VERSION) {
     noteFlawed(ctx, value);
@@ -151,9 +174,9 @@ function checkDocument(ctx: CheckContext, doc: SourceDoc, valid: unknown): void 
     case 'EscalationPolicy':
       return checkPolicy(ctx, doc, checked, parsed as EscalationPolicyDoc | undefined);
     case 'OnCallSchedule':
-      return checkSchedule(ctx, doc, checked, parsed as OnCallScheduleDoc | undefined);
+      return timed().checkSchedule(ctx, doc, checked, parsed as OnCallScheduleDoc | undefined);
     case 'Silence':
-      return checkSilence(ctx, doc, checked, parsed as SilenceDoc | undefined);
+      return timed().checkSilence(ctx, doc, checked, parsed as SilenceDoc | undefined);
   }
 }
 

@@ -51,20 +51,21 @@ export function checkServiceLevels(
 
   checkDashboards(ctx, doc, raw.dashboards, valid);
 
-  const names = new Map<string, Location>();
+  // Each name with the index of the SLO that declared it first: where that is is looked up for a duplicate only.
+  const names = new Map<string, number>();
   items(raw.slos).forEach((item, index) => {
     const name = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).name : undefined;
     if (typeof name === 'string') {
       const first = names.get(name);
-      if (first) {
+      if (first !== undefined) {
         ctx.problem(
           doc,
           ['slos', index, 'name'],
-          `duplicate SLO ${JSON.stringify(name)} in service ${JSON.stringify(service ?? '')} (already declared at ${where(first)})`,
+          `duplicate SLO ${JSON.stringify(name)} in service ${JSON.stringify(service ?? '')} (already declared at ${where(ctx.loc(doc, ['slos', first, 'name']))})`,
         );
         return;
       }
-      names.set(name, ctx.loc(doc, ['slos', index, 'name']));
+      names.set(name, index);
     }
     const slo = valid ? valid.slos[index] : parsed(ctx.zod.SloSchema, item);
     if (slo) ctx.candidates.push({ doc, index, slo, context });

@@ -173,9 +173,12 @@ function burnRateTiers(
   const burnRate = s.alert?.burnRate ?? 'workbook';
   const tierPath = (i: number): Path =>
     burnRate === 'workbook' ? at('alert', 'burnRate') : at('alert', 'burnRate', i);
+  // The budget as written (or, for the Workbook's tiers, as a percentage) is asked for only by a tier that cannot fire.
+  const budgetText = (i: number) =>
+    burnRate === 'workbook' ? `${WORKBOOK_TIERS[i]!.budget * 100}%` : burnRate[i]!.budget.trim();
   const specs =
     burnRate === 'workbook'
-      ? WORKBOOK_TIERS.map((t) => ({ ...t, budgetText: `${t.budget * 100}%` }))
+      ? WORKBOOK_TIERS
       : burnRate.map((t, i) => {
           const budget = parsePercent(t.budget) ?? NaN;
           if (!(budget > 0 && budget <= 1))
@@ -187,7 +190,7 @@ function burnRateTiers(
               : defaultShortMs(longMs);
           if (shortMs >= longMs)
             fail(at('alert', 'burnRate', i, 'short'), 'the short window must be shorter than the long window');
-          return { severity: t.severity, budget, longMs, shortMs, budgetText: t.budget.trim() };
+          return { severity: t.severity, budget, longMs, shortMs };
         });
   specs.forEach((t, i) => {
     if (windowMs === undefined || objective === undefined || Number.isNaN(t.longMs) || Number.isNaN(t.budget)) return;
@@ -203,7 +206,7 @@ function burnRateTiers(
     if (factor > maxBurn + 1e-9) {
       fail(
         tierPath(i),
-        `burn-rate tier ${t.severity} ${t.budgetText}/${formatDuration(t.longMs)} can never fire: it needs a burn rate of ${round(factor)}, but a ${round(objective * 100)}% objective allows at most ${round(maxBurn)} (every event bad)`,
+        `burn-rate tier ${t.severity} ${budgetText(i)}/${formatDuration(t.longMs)} can never fire: it needs a burn rate of ${round(factor)}, but a ${round(objective * 100)}% objective allows at most ${round(maxBurn)} (every event bad)`,
       );
     }
     tiers.push({ severity: t.severity, budget: t.budget, longMs: t.longMs, shortMs: t.shortMs, factor });

@@ -8,7 +8,7 @@ import type { Problem } from '../problem.js';
 import type { Path, SourceDoc } from '../source.js';
 import { HIGH_CARDINALITY_LABELS } from '../check/context.js';
 import { withWindowStandIn } from '../promql.js';
-import { absentNumerator, labelUses, quantiles, selectors } from './promql-facts.js';
+import { absentNumerator, labelUses, metrics, quantiles } from './promql-facts.js';
 
 /** The lint rules, by the name a disable comment uses, with what each one guards against. */
 export const LINT_RULES = {
@@ -92,21 +92,25 @@ const pages = (slo: Slo) =>
 
 /** Whether one SLO's pages wait for the other's (dependsOn, inhibits): one fault pages once. */
 const holds = (holder: Slo, held: Slo) =>
-  (held.inhibitedBy ?? []).some((d) => d.ref === holder.id || d.ref === holder.service);
+  held.inhibitedBy?.some((d) => d.ref === holder.id || d.ref === holder.service) === true;
+
+/** Adds an item to the list of its key. */
+function append<K, V>(lists: Map<K, V[]>, key: K, item: V): void {
+  const list = lists.get(key);
+  if (list) list.push(item);
+  else lists.set(key, [item]);
+}
 
 const tooManyPages: Rule = (ctx) => {
   const byDoc = new Map<SourceDoc, WrittenSlo[]>();
   // A page another page of the service holds is not one more page of its own.
   const paging = ctx.slos.filter((w) => pages(w.slo));
   const byService = new Map<string, WrittenSlo[]>();
+  for (const w of paging) append(byService, w.slo.service, w);
   for (const w of paging) {
-    const list = byService.get(w.slo.service);
-    if (list) list.push(w);
-    else byService.set(w.slo.service, [w]);
-  }
-  for (const w of paging) {
-    if (byService.get(w.slo.service)!.some((o) => o !== w && holds(o.slo, w.slo))) continue;
-    byDoc.set(w.doc, [...(byDoc.get(w.doc) ?? []), w]);
+    // Only an SLO that names what holds it (inhibitedBy) can be held.
+    if (w.slo.inhibitedBy && byService.get(w.slo.service)!.some((o) => o !== w && holds(o.slo, w.slo))) continue;
+    append(byDoc, w.doc, w);
   }
   for (const [doc, list] of byDoc) {
     if (list.length <= MAX_PAGES) continue;
@@ -191,7 +195,7 @@ const dashboardOwner: Rule = (ctx) => {
     used.set(slo.dashboard.id, (used.get(slo.dashboard.id) ?? new Set()).add(slo.service));
   const teamNames = new Set(ctx.config.services.map((s) => s.owner));
   const byOwner = new Map<string, typeof declared>();
-  for (const d of declared) byOwner.set(d.owner, [...(byOwner.get(d.owner) ?? []), d]);
+  for (const d of declared) append(byOwner, d.owner, d);
   for (const [owner, list] of byOwner) {
     if (!teamNames.has(owner) && !ALIAS.test(owner)) continue;
     const services = [...new Set(list.flatMap((d) => [...(used.get(d.id) ?? [d.service])]))].sort();
@@ -228,15 +232,11 @@ const highCardinality: Rule = (ctx) => {
 
 const doublePage: Rule = (ctx) => {
   const byService = new Map<string, WrittenSlo[]>();
-  for (const w of ctx.slos)
-    if (w.slo.signal === 'error_rate' && pages(w.slo))
-      byService.set(w.slo.service, [...(byService.get(w.slo.service) ?? []), w]);
+  for (const w of ctx.slos) if (w.slo.signal === 'error_rate' && pages(w.slo)) append(byService, w.slo.service, w);
   for (const list of byService.values()) {
     const seen = new Map<string, WrittenSlo>();
     for (const w of list) {
-      const counters = [...new Set(modelQueries(w.slo).flatMap((q) => selectors(q).map((s) => s.metric)))].filter(
-        Boolean,
-      );
+      const counters = [...new Set(modelQueries(w.slo).flatMap(metrics))].filter(Boolean);
       const first = counters
         .map((c) => [c, seen.get(c)] as const)
         .find(([, f]) => f !== undefined && !holds(f.slo, w.slo) && !holds(w.slo, f.slo));

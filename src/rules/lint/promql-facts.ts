@@ -79,17 +79,26 @@ function perTree<T>(cache: WeakMap<Tree, T[]>, expr: string, find: (root: Syntax
   return found;
 }
 
-/** Where a tree names labels. */
-type LabelSpan = { from: number; to: number; quoted: boolean; as: LabelUse['as'] };
+/**
+ * Where a tree names labels. An unquoted name is outside literals, the same in every expression of the tree: it is
+ * kept (`name`); a quoted one is read from each expression.
+ */
+type LabelSpan = { from: number; to: number; name: string | undefined; as: LabelUse['as'] };
 const labelSpans = new WeakMap<Tree, LabelSpan[]>();
 
-function spansOf(root: SyntaxNode): LabelSpan[] {
+function spansOf(root: SyntaxNode, expr: string): LabelSpan[] {
   const out: LabelSpan[] = [];
+  const span = (l: { name: string; from: number; to: number }, as: LabelUse['as']): LabelSpan => ({
+    from: l.from,
+    to: l.to,
+    name: l.name === 'QuotedLabelName' ? undefined : expr.slice(l.from, l.to),
+    as,
+  });
   walk(root, (ref) => {
     if (ref.name === 'UnquotedLabelMatcher' || ref.name === 'QuotedLabelMatcher') {
       const n = ref.node;
       const name = n.getChild('LabelName') ?? n.getChild('QuotedLabelName');
-      if (name) out.push({ from: name.from, to: name.to, quoted: name.name === 'QuotedLabelName', as: 'matcher' });
+      if (name) out.push(span(name, 'matcher'));
     }
     if (ref.name === 'AggregateModifier' || ref.name === 'MatchingModifierClause') {
       const n = ref.node;
@@ -105,8 +114,7 @@ function spansOf(root: SyntaxNode): LabelSpan[] {
       const labels = n.getChild('GroupingLabels');
       if (!kind || !labels) return;
       for (let l = labels.firstChild; l; l = l.nextSibling) {
-        if (l.name === 'LabelName' || l.name === 'QuotedLabelName')
-          out.push({ from: l.from, to: l.to, quoted: l.name === 'QuotedLabelName', as: kind });
+        if (l.name === 'LabelName' || l.name === 'QuotedLabelName') out.push(span(l, kind));
       }
     }
   });
@@ -115,8 +123,8 @@ function spansOf(root: SyntaxNode): LabelSpan[] {
 
 /** Every label the expression names: in selectors, `by`/`without` clauses and `on`/`ignoring` vector matching. */
 export function labelUses(expr: string): LabelUse[] {
-  return perTree(labelSpans, expr, spansOf).map((s) => ({
-    label: s.quoted ? unquote(expr.slice(s.from, s.to)) : expr.slice(s.from, s.to),
+  return perTree(labelSpans, expr, (root) => spansOf(root, expr)).map((s) => ({
+    label: s.name ?? unquote(expr.slice(s.from, s.to)),
     offset: s.from,
     as: s.as,
   }));
@@ -128,9 +136,15 @@ type SelectorSpan = {
   from: number;
   id: Span | undefined;
   matchers: Array<{ quoted: boolean; name: Span | undefined; op: Span; value: Span }>;
+  /**
+   * The metric, when no matcher names it: then it is the selector's name (or none), outside literals and the same in
+   * every expression of the tree.
+   */
+  metric: string | undefined;
 };
 
-function selectorSpans(node: SyntaxNode): SelectorSpan[] {
+function selectorSpans(node: SyntaxNode, expr: string): SelectorSpan[] {
+  const slice = (s: Span) => expr.slice(s.from, s.to);
   const out: SelectorSpan[] = [];
   walk(node, (ref) => {
     if (ref.name !== 'VectorSelector') return;
@@ -150,46 +164,51 @@ function selectorSpans(node: SyntaxNode): SelectorSpan[] {
         value: { from: value.from, to: value.to },
       });
     }
-    out.push({ from: n.from, id: id ? { from: id.from, to: id.to } : undefined, matchers });
+    const idSpan = id ? { from: id.from, to: id.to } : undefined;
+    const metric = matchers.some((m) => namesMetric(m, slice)) ? undefined : idSpan ? slice(idSpan) : '';
+    out.push({ from: n.from, id: idSpan, matchers, metric });
   });
   return out;
 }
 
+/** Whether a matcher names the metric (`{"name"}`, `{__name__="name"}`) rather than narrowing it. */
+const namesMetric = (m: SelectorSpan['matchers'][number], slice: (s: Span) => string): boolean =>
+  (m.quoted && !m.name) || ((m.name ? slice(m.name) : '__name__') === '__name__' && slice(m.op) === '=');
+
+/** The metric a selector selects: its name, or the last matcher that names it. */
+function metricOf(span: SelectorSpan, slice: (s: Span) => string): string {
+  let metric = span.id ? slice(span.id) : '';
+  for (const m of span.matchers) if (namesMetric(m, slice)) metric = unquote(slice(m.value));
+  return metric;
+}
+
 function selectorFacts(spans: SelectorSpan[], expr: string): SelectorFact[] {
   const slice = (s: Span) => expr.slice(s.from, s.to);
-  return spans.map((span) => {
-    let metric = span.id ? slice(span.id) : '';
-    const matchers: SelectorFact['matchers'] = [];
-    for (const m of span.matchers) {
-      const label = m.name ? slice(m.name) : '__name__';
-      const text = unquote(slice(m.value));
-      if (m.quoted && !m.name) {
-        metric = text;
-        continue;
-      }
-      if (label === '__name__' && slice(m.op) === '=') metric = text;
-      else matchers.push({ label, op: slice(m.op), value: text });
-    }
-    return { metric, offset: span.from, matchers };
-  });
+  return spans.map((span) => ({
+    metric: metricOf(span, slice),
+    offset: span.from,
+    matchers: span.matchers
+      .filter((m) => !namesMetric(m, slice))
+      .map((m) => ({ label: m.name ? slice(m.name) : '__name__', op: slice(m.op), value: unquote(slice(m.value)) })),
+  }));
 }
 
 function selectorsIn(node: SyntaxNode, expr: string): SelectorFact[] {
-  return selectorFacts(selectorSpans(node), expr);
+  return selectorFacts(selectorSpans(node, expr), expr);
 }
 
 /** The selectors of each tree, found once for all the expressions that share it (parsePromql). */
 const treeSelectors = new WeakMap<Tree, SelectorSpan[]>();
 
-/** The metrics an expression selects. */
-export function selectors(expr: string): SelectorFact[] {
-  return selectorFacts(perTree(treeSelectors, expr, selectorSpans), expr);
+/** The metric each selector of an expression selects, in order (without reading the other matchers' values). */
+export function metrics(expr: string): string[] {
+  const slice = (s: Span) => expr.slice(s.from, s.to);
+  return perTree(treeSelectors, expr, (root) => selectorSpans(root, expr)).map(
+    (span) => span.metric ?? metricOf(span, slice),
+  );
 }
 
-/** The quantiles of the `histogram_quantile` calls in an expression (numbers only). */
-export function quantiles(expr: string): number[] {
-  const root = parse(expr);
-  if (!root) return [];
+function quantilesIn(root: SyntaxNode, expr: string): number[] {
   const out: number[] = [];
   walk(root, (ref) => {
     if (ref.name !== 'FunctionCall') return;
@@ -200,6 +219,17 @@ export function quantiles(expr: string): number[] {
     if (first?.name === 'NumberDurationLiteral') out.push(Number(expr.slice(first.from, first.to)));
   });
   return out;
+}
+
+/**
+ * The quantiles of each tree: function names and numbers are outside literals, the same for all the expressions
+ * that share the tree.
+ */
+const treeQuantiles = new WeakMap<Tree, number[]>();
+
+/** The quantiles of the `histogram_quantile` calls in an expression (numbers only). */
+export function quantiles(expr: string): number[] {
+  return [...perTree(treeQuantiles, expr, (root) => quantilesIn(root, expr))];
 }
 
 const strip = (n: SyntaxNode): SyntaxNode => {
