@@ -254,10 +254,8 @@ class Reader {
     while (last > at && this.text.charCodeAt(last - 1) === 32) last--;
     const source = this.text.slice(at, last);
     if (source.includes(': ') || source.endsWith(':')) giveUp();
-    return {
-      value: plainValue(source),
-      root: { start: at, scalar: { type: 'PLAIN', end: last, value: plainValue(source) } },
-    };
+    const value = plainValue(source);
+    return { value, root: { start: at, scalar: { type: 'PLAIN', end: last, value } } };
   }
 
   /** Only spaces, or spaces and a comment, from `at` to `end`. */
@@ -274,7 +272,7 @@ class Reader {
     if (q === '"') {
       close = this.text.indexOf('"', at + 1);
       if (close < 0 || close >= end) giveUp();
-      value = this.text.slice(at + 1, close);
+      value = own(this.text.slice(at + 1, close));
       if (value.includes('\\')) giveUp();
     } else {
       for (;;) {
@@ -283,7 +281,7 @@ class Reader {
         if (this.text[close + 1] !== "'") break;
         close += 2;
       }
-      value = this.text.slice(at + 1, close).replaceAll("''", "'");
+      value = own(this.text.slice(at + 1, close).replaceAll("''", "'"));
     }
     return {
       value,
@@ -389,7 +387,7 @@ function plainValue(source: string): unknown {
     if (INT.test(source)) return Number.parseInt(source, 10);
     if (FLOAT.test(source)) return Number.parseFloat(source);
     if (OTHER_NUMBER.test(source)) giveUp();
-    return source;
+    return own(source);
   }
   switch (source) {
     case 'null':
@@ -405,5 +403,16 @@ function plainValue(source: string): unknown {
     case 'FALSE':
       return false;
   }
-  return source;
+  return own(source);
+}
+
+/**
+ * The characters of a string read from the text, as a string of their own. A long `slice` of a string is a view that
+ * keeps the whole text alive (V8's sliced strings), and the values read here (names, queries) stay in the
+ * configuration for as long as the engine runs it: a file of 2,000 SLOs would stay in memory in full. Slicing a
+ * concatenation copies the characters into a string of the concatenation's length first, so the view holds that
+ * instead. Shorter slices are copies already.
+ */
+function own(text: string): string {
+  return text.length < 13 ? text : `${text} `.slice(0, -1);
 }
