@@ -52,9 +52,13 @@ export function serveApi(http: HttpServer, engine: ApiEngine, internals: ApiInte
     sendJson(res, Object.values(checks).every((c) => c === 'ok') ? 200 : 503, checks);
   });
   http.route('GET', '/metrics', async (_req, res) => {
-    const body = redactUrls(await engine.metrics.registry.metrics());
+    const chunks = await engine.metrics.registry.chunks();
     res.writeHead(200, { 'content-type': engine.metrics.registry.contentType });
-    res.end(body);
+    // Chunk by chunk: a URL ends at a newline, and chunks end where a metric's lines do.
+    res.cork();
+    for (const chunk of chunks)
+      if (chunk.length > 0) res.write(chunk.includes('://') ? redactUrls(chunk.toString()) : chunk);
+    res.end();
   });
 
   const read =

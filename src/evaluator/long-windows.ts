@@ -43,18 +43,41 @@ interface Entry {
   at: number;
   /** The grid point of the last full read the sums were carried on from. */
   readAt: number;
-  /** By instance (labelsKey), by window: every instance with a point in the windows; none means none there. */
-  sums: Map<string, Map<number, WindowSum>>;
+  /** By instance (labelsKey): every instance with a point in the windows; none means none there. */
+  sums: Map<string, LongSums>;
 }
 
-/** A plan's windows split at the fresh span, and its signature. */
+/**
+ * An instance's sums of the long windows, in the order of the plan's long windows: bad, total and points of the
+ * first, then of the second… One array of numbers instead of a map of objects per instance: the cache holds one of
+ * these per SLO and instance for as long as the process runs.
+ */
+type LongSums = number[];
+
+/** A plan's windows split at the fresh span, its signature, and the SLO's phase of the daily full read. */
 interface PlanShape {
-  long: number[];
-  short: number[];
+  long: readonly number[];
+  short: readonly number[];
   signature: string;
+  phase?: number;
 }
 
 const EMPTY: WindowSum = { bad: 0, total: 0, points: 0 };
+
+/** Sums of `long.length` windows, all zero. */
+const noSums = (long: readonly number[]): LongSums => new Array<number>(long.length * 3).fill(0);
+
+/** The sums of the `k`th long window. */
+function sumOf(sums: LongSums, k: number): WindowSum {
+  return { bad: sums[3 * k]!, total: sums[3 * k + 1]!, points: sums[3 * k + 2]! };
+}
+
+/** Adds `sign` × a window's sums to those of the `k`th long window. */
+function addTo(sums: LongSums, k: number, s: WindowSum, sign: 1 | -1): void {
+  sums[3 * k] = sums[3 * k]! + sign * s.bad;
+  sums[3 * k + 1] = sums[3 * k + 1]! + sign * s.total;
+  sums[3 * k + 2] = sums[3 * k + 2]! + sign * s.points;
+}
 
 /** Where long windows outlive a process, shared by replicas: one value per SLO, gone after `ttlMs`. */
 export interface LongWindowStore {
@@ -94,8 +117,6 @@ export function anchorOf(plan: Pick<RatioPlan, 'resMs'>, at: number): number {
 export class LongWindowCache implements WindowReader {
   private readonly entries = new Map<string, Entry>();
   private readonly shapes = new WeakMap<RatioPlan, PlanShape>();
-  /** Each SLO's phase of the daily full read (a hash of its id). */
-  private readonly phases = new Map<string, number>();
   private readonly freshSpanMs: number;
   /** Full reads of the long windows (3 days of base rates). */
   refreshes = 0;
@@ -125,22 +146,27 @@ export class LongWindowCache implements WindowReader {
     ]);
     return windowsAt(grids, at).map(({ labels, windows }) => {
       const cached = entry.sums.get(labelsKey(labels));
-      return { labels, windows: (w: number) => (w <= span ? windows(w) : (cached?.get(w) ?? EMPTY)) };
+      return {
+        labels,
+        windows: (w: number) => {
+          if (w <= span) return windows(w);
+          const k = long.indexOf(w);
+          return cached && k >= 0 ? sumOf(cached, k) : EMPTY;
+        },
+      };
     });
   }
 
   /**
    * A plan's windows split at the fresh span, and its signature: worked out once per plan, which `ratioPlan` keeps
-   * per SLO object (a reload makes new ones), instead of on every evaluation.
+   * per SLO object (a reload makes new ones), instead of on every evaluation. The windows are shortest first.
    */
   private shapeOf(plan: RatioPlan): PlanShape {
     let shape = this.shapes.get(plan);
     if (!shape) {
-      shape = {
-        long: plan.windows.filter((w) => w > this.freshSpanMs),
-        short: plan.windows.filter((w) => w <= this.freshSpanMs),
-        signature: JSON.stringify(plan),
-      };
+      const split = plan.windows.findIndex((w) => w > this.freshSpanMs);
+      const at = split < 0 ? plan.windows.length : split;
+      shape = { long: plan.windows.slice(at), short: plan.windows.slice(0, at), signature: JSON.stringify(plan) };
       this.shapes.set(plan, shape);
     }
     return shape;
@@ -154,9 +180,10 @@ export class LongWindowCache implements WindowReader {
     long: readonly number[],
     anchor: number,
   ): Promise<Entry> {
-    const { signature } = this.shapeOf(plan);
-    let phase = this.phases.get(sloId);
-    if (phase === undefined) this.phases.set(sloId, (phase = phaseOf(sloId, FULL_READ_EVERY_MS)));
+    const shape = this.shapeOf(plan);
+    const { signature } = shape;
+    // A plan is one SLO's (ratioPlan keeps it per SLO object), so its shape holds the SLO's phase.
+    const phase = (shape.phase ??= phaseOf(sloId, FULL_READ_EVERY_MS));
     const day = (t: number) => Math.floor((t + phase) / FULL_READ_EVERY_MS);
     // Sums to carry on from: ending at or before the anchor, within a fresh span of it, read in full today.
     const usable = (e: Entry | undefined): e is Entry =>
@@ -170,7 +197,7 @@ export class LongWindowCache implements WindowReader {
     if (entry?.at === anchor) return entry;
     if (this.options.store) {
       // Another replica (or this one before a restart) may have carried them on since.
-      const stored = await this.load(sloId, signature);
+      const stored = await this.load(sloId, signature, long);
       if (usable(stored) && (!entry || stored.at > entry.at)) {
         this.storeHits++;
         entry = stored;
@@ -187,7 +214,7 @@ export class LongWindowCache implements WindowReader {
     }
     this.entries.set(sloId, next);
     // Kept for as long as catching up from them may be chosen over a full read.
-    if (next !== entry) this.save(sloId, next, this.freshSpanMs + SETTLE_MS + plan.resMs);
+    if (next !== entry) this.save(sloId, next, long, this.freshSpanMs + SETTLE_MS + plan.resMs);
     return next;
   }
 
@@ -212,35 +239,33 @@ export class LongWindowCache implements WindowReader {
       fetchRates(port, sloId, plan, span(0)),
       ...long.map((w) => fetchRates(port, sloId, plan, span(w))),
     ]);
-    const sums = new Map([...entry.sums].map(([key, byWindow]) => [key, new Map(byWindow)]));
-    const add = (grids: InstanceGrid[], windows: readonly number[], sign: 1 | -1) => {
+    const sums = new Map([...entry.sums].map(([key, s]) => [key, s.slice()]));
+    // Adds the points of the grids to the sums of the long windows `ks` (indices into `long`).
+    const add = (grids: InstanceGrid[], ks: readonly number[], sign: 1 | -1) => {
       for (const { labels, grid } of grids) {
         const key = labelsKey(labels);
-        let byWindow = sums.get(key);
+        let s = sums.get(key);
         // Points leaving the windows of an instance without sums were never in them.
-        if (!byWindow && sign < 0) continue;
-        if (!byWindow) sums.set(key, (byWindow = new Map()));
+        if (!s && sign < 0) continue;
+        if (!s) sums.set(key, (s = noSums(long)));
         const all = grid.window(grid.length - 1, grid.length * plan.resMs);
-        for (const w of windows) {
-          const s = byWindow.get(w) ?? EMPTY;
-          byWindow.set(w, {
-            bad: s.bad + sign * all.bad,
-            total: s.total + sign * all.total,
-            points: s.points + sign * all.points,
-          });
-        }
+        for (const k of ks) addTo(s, k, all, sign);
       }
     };
-    add(entered!, long, 1);
-    long.forEach((w, k) => add(left[k]!, [w], -1));
+    add(
+      entered!,
+      long.map((_, k) => k),
+      1,
+    );
+    long.forEach((_, k) => add(left[k]!, [k], -1));
     return { signature: entry.signature, at: anchor, readAt: entry.readAt, sums };
   }
 
-  private async load(sloId: string, signature: string): Promise<Entry | undefined> {
+  private async load(sloId: string, signature: string, long: readonly number[]): Promise<Entry | undefined> {
     const store = this.options.store!;
     try {
       const text = await withTimeout(STORE_TIMEOUT_MS, () => store.load(sloId));
-      return text === undefined ? undefined : decode(text, signature);
+      return text === undefined ? undefined : decode(text, signature, long);
     } catch (e) {
       this.options.log?.warn(
         { event: 'long-windows-store-failed', slo: sloId, error: e instanceof Error ? e.message : String(e) },
@@ -251,10 +276,10 @@ export class LongWindowCache implements WindowReader {
   }
 
   /** Keeps sums in the store for `ttlMs`; a failure is logged, the evaluation goes on. */
-  private save(sloId: string, entry: Entry, ttlMs: number): void {
+  private save(sloId: string, entry: Entry, long: readonly number[], ttlMs: number): void {
     const store = this.options.store;
     if (!store) return;
-    const text = encode(entry);
+    const text = encode(entry, long);
     if (text.length > MAX_STORED_BYTES) return;
     store.save(sloId, text, ttlMs).catch((e: unknown) => {
       this.options.log?.warn(
@@ -290,13 +315,15 @@ async function readLong(
   plan: RatioPlan,
   long: readonly number[],
   anchor: number,
-): Promise<Map<string, Map<number, WindowSum>>> {
-  const sums = new Map<string, Map<number, WindowSum>>();
+): Promise<Map<string, LongSums>> {
+  const sums = new Map<string, LongSums>();
   const longest = long[long.length - 1]!;
   if (plan.bad === undefined) {
     for (const { labels, grid } of await fetchRates(port, sloId, plan, spanAt(plan, anchor, longest))) {
       const i = grid.index(anchor);
-      sums.set(labelsKey(labels), new Map(long.map((w) => [w, grid.window(i, w)])));
+      const s = noSums(long);
+      long.forEach((w, k) => addTo(s, k, grid.window(i, w), 1));
+      sums.set(labelsKey(labels), s);
     }
     return sums;
   }
@@ -314,16 +341,16 @@ async function readLong(
   for (const t of total) {
     const key = labelsKey(t.labels);
     const [b, c] = [bads.get(key), counts.get(key)];
-    const byWindow = new Map<number, WindowSum>();
-    for (const w of long) {
+    const byWindow = noSums(long);
+    long.forEach((w, k) => {
       const from = anchor - w;
       const sum = (s: RangeSeries | undefined) => {
         let x = 0;
-        if (s) for (let k = 0; k < s.times.length; k++) if (s.times[k]! > from) x += s.values[k]!;
+        if (s) for (let j = 0; j < s.times.length; j++) if (s.times[j]! > from) x += s.values[j]!;
         return x;
       };
-      byWindow.set(w, { bad: sum(b), total: sum(t), points: sum(c) });
-    }
+      addTo(byWindow, k, { bad: sum(b), total: sum(t), points: sum(c) }, 1);
+    });
     sums.set(key, byWindow);
   }
   return sums;
@@ -334,20 +361,23 @@ function phaseOf(sloId: string, periodMs: number): number {
   return Math.floor((createHash('sha256').update(sloId).digest().readUInt32BE(0) / 2 ** 32) * periodMs);
 }
 
-/** Encodes an entry for the store. */
-function encode(entry: Entry): string {
+/** Encodes an entry of a plan with these long windows for the store. */
+function encode(entry: Entry, long: readonly number[]): string {
   const stored: StoredEntry = {
     format: FORMAT,
     signature: entry.signature,
     at: entry.at,
     readAt: entry.readAt,
-    sums: [...entry.sums].map(([key, byWindow]) => [key, [...byWindow].map(([w, s]) => [w, s.bad, s.total, s.points])]),
+    sums: [...entry.sums].map(([key, s]) => [key, long.map((w, k) => [w, s[3 * k]!, s[3 * k + 1]!, s[3 * k + 2]!])]),
   };
   return JSON.stringify(stored);
 }
 
-/** Decodes a stored entry; undefined when it is of another format or SLO plan, or not one at all. */
-function decode(text: string, signature: string): Entry | undefined {
+/**
+ * Decodes a stored entry of a plan with these long windows; undefined when it is of another format or SLO plan, or
+ * not one at all. A window the entry does not name has no points.
+ */
+function decode(text: string, signature: string, long: readonly number[]): Entry | undefined {
   const stored = JSON.parse(text) as Partial<StoredEntry>;
   if (
     stored.format !== FORMAT ||
@@ -358,10 +388,14 @@ function decode(text: string, signature: string): Entry | undefined {
   )
     return undefined;
   const sums = new Map(
-    stored.sums.map(([key, byWindow]) => [
-      key,
-      new Map(byWindow.map(([w, bad, total, points]) => [w, { bad, total, points }])),
-    ]),
+    stored.sums.map(([key, byWindow]) => {
+      const s = noSums(long);
+      for (const [w, bad, total, points] of byWindow) {
+        const k = long.indexOf(w);
+        if (k >= 0) addTo(s, k, { bad, total, points }, 1);
+      }
+      return [key, s];
+    }),
   );
   return { signature, at: stored.at, readAt: stored.readAt, sums };
 }

@@ -294,7 +294,7 @@ class Reader {
     if (q === '"') {
       close = this.text.indexOf('"', at + 1);
       if (close < 0 || close >= end) giveUp();
-      value = this.text.slice(at + 1, close);
+      value = own(this.text.slice(at + 1, close));
       if (value.includes('\\')) giveUp();
     } else {
       for (;;) {
@@ -303,7 +303,7 @@ class Reader {
         if (this.text[close + 1] !== "'") break;
         close += 2;
       }
-      value = this.text.slice(at + 1, close).replaceAll("''", "'");
+      value = own(this.text.slice(at + 1, close).replaceAll("''", "'"));
     }
     return {
       value,
@@ -416,7 +416,7 @@ function plainValue(source: string): unknown {
     if (INT.test(source)) return Number.parseInt(source, 10);
     if (FLOAT.test(source)) return Number.parseFloat(source);
     if (OTHER_NUMBER.test(source)) giveUp();
-    return source;
+    return own(source);
   }
   switch (source) {
     case 'null':
@@ -432,5 +432,16 @@ function plainValue(source: string): unknown {
     case 'FALSE':
       return false;
   }
-  return source;
+  return own(source);
+}
+
+/**
+ * The characters of a string read from the text, as a string of their own. A long `slice` of a string is a view that
+ * keeps the whole text alive (V8's sliced strings), and the values read here (names, queries) stay in the
+ * configuration for as long as the engine runs it: a file of 2,000 SLOs would stay in memory in full. Slicing a
+ * concatenation copies the characters into a string of the concatenation's length first, so the view holds that
+ * instead. Shorter slices are copies already.
+ */
+function own(text: string): string {
+  return text.length < 13 ? text : `${text} `.slice(0, -1);
 }

@@ -87,6 +87,8 @@ export class CheckContext {
   readonly scheduleRefs: Array<{ doc: SourceDoc; path: Path; name: string }> = [];
   /** Names declared in documents or entries that have problems of their own: references to them are not reported. */
   readonly flawed = { dashboards: new Set<string>(), policies: new Set<string>(), schedules: new Set<string>() };
+  /** Parts of the model that many SLOs have alike, by what they hold (see `shared`). */
+  private readonly alike = new Map<string, unknown>();
 
   /**
    * @param zod the schemas, for documents that the fast check (schema-fast.ts) did not find valid; a valid document's
@@ -106,9 +108,22 @@ export class CheckContext {
     return this.schemas;
   }
 
+  /**
+   * The first value this run saw under `key`, else `value`: SLOs that have a part alike (the same burn-rate tiers,
+   * as every SLO with the Workbook's tiers over the same window has) share one copy of it, which the engine keeps
+   * for as long as the configuration. Shared parts are never changed.
+   */
+  shared<T>(key: string, value: T): T {
+    if (this.alike.has(key)) return this.alike.get(key) as T;
+    this.alike.set(key, value);
+    return value;
+  }
+
   /** Where the node at `path` sits. */
   loc(doc: SourceDoc, path: Path, at: 'key' | 'value' = 'value'): Location {
-    return { file: doc.file, ...doc.position(path, at) };
+    // Written out rather than spread, so that every SLO's location shares one hidden class.
+    const { line, col } = doc.position(path, at);
+    return { file: doc.file, line, col };
   }
 
   problem(doc: SourceDoc, path: Path, message: string, at: 'key' | 'value' = 'value'): void {

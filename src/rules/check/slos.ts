@@ -6,7 +6,7 @@
 import { burnFactor, defaultShortMs, maxBurnRate, WORKBOOK_TIERS } from '../burn-rate.js';
 import { type Condition, type Threshold, parseCondition, parsePercent } from '../condition.js';
 import { formatDuration, parseDuration } from '../duration.js';
-import { type BurnRateTier, DEFAULTS, type Slo } from '../model.js';
+import { type BurnRateTier, DEFAULTS, type RatioSlo, type Slo } from '../model.js';
 import { presetSlo } from '../presets/check-presets.js';
 import type { SloDoc } from '../schema.js';
 import type { Path, SourceDoc } from '../source.js';
@@ -144,14 +144,10 @@ function ratioSlo(ctx: CheckContext, doc: SourceDoc, at: At, s: SloDoc, common: 
   return {
     ...common,
     kind: 'ratio',
-    ratio: {
-      ...(ratio.bad !== undefined ? { bad: ratio.bad } : {}),
-      ...(ratio.good !== undefined ? { good: ratio.good } : {}),
-      total: ratio.total,
-    },
+    ratio: ratioParts(ratio.bad, ratio.good, ratio.total),
     objective,
     windowMs,
-    tiers,
+    tiers: ctx.shared(JSON.stringify(tiers), tiers),
     minEvents: alert.minEvents ?? DEFAULTS.minEvents,
   };
 }
@@ -262,6 +258,15 @@ function thresholdSlo(
     when,
     severity: alert.severity ?? 'page',
   };
+}
+
+/**
+ * A ratio's queries, without the part it does not have. Written out rather than spread: an object built by spreads
+ * gets a hidden class of its own, which the engine would keep per SLO.
+ */
+function ratioParts(bad: string | undefined, good: string | undefined, total: string): RatioSlo['ratio'] {
+  if (bad === undefined) return good === undefined ? { total } : { good, total };
+  return good === undefined ? { bad, total } : { bad, good, total };
 }
 
 function round(n: number): number {
