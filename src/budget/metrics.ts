@@ -22,6 +22,17 @@ function labelsOf(slo: Slo): Record<Label, string> {
   };
 }
 
+/**
+ * An SLO's labels and one more: added to the object labelsOf made, not spread from it. prom-client keeps each label
+ * set for as long as its series lives, and an object made by a spread gets a hidden class of its own (about 20 MB at
+ * 10,000 SLOs); one added the same way each time shares one.
+ */
+function labelsWith<K extends string>(slo: Slo, key: K, value: string): Record<Label | K, string> {
+  const labels = labelsOf(slo) as Record<Label | K, string>;
+  labels[key] = value;
+  return labels;
+}
+
 export interface SloMetricsSource {
   slos: () => readonly Slo[];
   budgets: BudgetKeeper;
@@ -50,7 +61,7 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
       if (Number.isFinite(budget.sli)) sli.set(labels, budget.sli);
       if (Number.isFinite(budget.budget.remaining)) remaining.set(labels, budget.budget.remaining);
       for (const w of Object.keys(BURN_WINDOWS) as BurnWindow[])
-        if (Number.isFinite(budget.burnRates[w])) burn.set({ ...labels, window: w }, budget.burnRates[w]);
+        if (Number.isFinite(budget.burnRates[w])) burn.set(labelsWith(slo, 'window', w), budget.burnRates[w]);
     }
     return budgetVersion;
   };
@@ -94,7 +105,7 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
     if (!firing) return alertVersion;
     for (const slo of slos)
       for (const severity of ['page', 'ticket'] as const)
-        alertState.set({ ...labelsOf(slo), severity }, firing.has(`${slo.id}\n${severity}`) ? 1 : 0);
+        alertState.set(labelsWith(slo, 'severity', severity), firing.has(`${slo.id}\n${severity}`) ? 1 : 0);
     return alertVersion;
   };
   const alertState = Object.assign(
