@@ -18,14 +18,14 @@ const body = (result: Raw, extra: Record<string, unknown> = {}) => ({
 });
 
 /** A value as Prometheus means it: parseFloat's, but for "+Inf" and "-Inf", which parseFloat reads as NaN. */
-const valueOf = (v: string) => (v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : parseFloat(v));
+const meant = (v: string) => (v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : parseFloat(v));
 
 /** What the series must be: each point's time in ms and its value as Prometheus means it. */
 function expected(result: Raw): Array<{ metric: Record<string, string>; times: number[]; values: number[] }> {
   return result.map((r) => ({
     metric: r.metric,
     times: r.values.map(([t]) => Math.round(t * 1000)),
-    values: r.values.map(([, v]) => valueOf(v)),
+    values: r.values.map(([, v]) => meant(v)),
   }));
 }
 
