@@ -3,7 +3,7 @@
  * whose step is also their `$window`, so that consecutive points count consecutive, non-overlapping spans of events;
  * for a threshold SLO its query on the same grid, each point counted as in breach of the objective or not.
  */
-import { fetchRange } from '../evaluator/fetch.js';
+import { fetchRange, rateValue } from '../evaluator/fetch.js';
 import { ratioQueries, type Span } from '../evaluator/plan.js';
 import type { PrometheusPort, RangeSeries } from '../evaluator/prometheus.js';
 import { holds } from '../rules/condition.js';
@@ -97,7 +97,7 @@ function sumOnGrid(series: RangeSeries[], start: number, stepMs: number, n: numb
   for (const s of series) {
     for (let k = 0; k < s.times.length; k++) {
       const i = Math.round((s.times[k]! - start) / stepMs);
-      const v = s.values[k]!;
+      const v = rateValue(s.values[k]!);
       if (i < 0 || i >= n || Number.isNaN(v)) continue;
       out[i] = clean(out[i]!) + v;
     }

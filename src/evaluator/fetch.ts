@@ -36,6 +36,13 @@ async function guarded<T>(sloId: string, query: string, call: () => Promise<T>):
   }
 }
 
+/**
+ * A rate of a ratio SLO as read from an answer: ±Inf (a hand-written query dividing by zero) counts as a missing
+ * point, like NaN. Summed, an infinity would make every window holding it infinite (an SLI of 1, a budget untouched
+ * by the window's errors) and the differences of running sums NaN. A threshold SLO's +Inf is a value (a breach).
+ */
+export const rateValue = (v: number): number => (v === Infinity || v === -Infinity ? NaN : v);
+
 /** A range query of an SLO; throws EvaluationError when Prometheus fails. */
 export function fetchRange(port: PrometheusPort, sloId: string, query: string, span: Span): Promise<RangeSeries[]> {
   return guarded(sloId, query, () => port.range(query, span.start, span.end, span.stepMs));
@@ -162,7 +169,7 @@ export async function fetchRates(
     if (!s) return a;
     for (let k = 0; k < s.times.length; k++) {
       const i = Math.round((s.times[k]! - start) / stepMs);
-      if (i >= 0 && i < n) a[i] = s.values[k]!;
+      if (i >= 0 && i < n) a[i] = rateValue(s.values[k]!);
     }
     return a;
   };

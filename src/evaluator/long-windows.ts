@@ -22,7 +22,7 @@ import type { Logger } from '../incident/ports.js';
 import type { Slo } from '../rules/model.js';
 import { gcd, withTimeout } from '../util/async.js';
 import { evaluateAt } from './evaluate.js';
-import { type WindowReader, fetchRange, fetchRates } from './fetch.js';
+import { type WindowReader, fetchRange, fetchRates, rateValue } from './fetch.js';
 import type { Detail, SloFrame } from './frame.js';
 import { labelsKey } from './labels.js';
 import { type RatioPlan, type Span, spanAt } from './plan.js';
@@ -346,7 +346,7 @@ async function readLong(
       const from = anchor - w;
       const sum = (s: RangeSeries | undefined) => {
         let x = 0;
-        if (s) for (let j = 0; j < s.times.length; j++) if (s.times[j]! > from) x += s.values[j]!;
+        if (s) for (let j = 0; j < s.times.length; j++) if (s.times[j]! > from) x += rateValue(s.values[j]!);
         return x;
       };
       addTo(byWindow, k, { bad: sum(b), total: sum(t), points: sum(c) }, 1);

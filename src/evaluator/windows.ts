@@ -28,11 +28,9 @@ export class RateGrid {
       const prev = i - this.stride;
       const t = total[i]!;
       const b = bad[i]!;
-      // A rate that is NaN or ±Inf (a hand-written ratio query dividing by zero) counts as missing: an infinity
-      // would make every later running sum infinite, and their differences NaN.
-      this.badSum[i] = (Number.isFinite(b) ? b : 0) + (prev >= 0 ? this.badSum[prev]! : 0);
-      this.totalSum[i] = (Number.isFinite(t) ? t : 0) + (prev >= 0 ? this.totalSum[prev]! : 0);
-      this.totalCount[i] = (Number.isFinite(t) ? 1 : 0) + (prev >= 0 ? this.totalCount[prev]! : 0);
+      this.badSum[i] = (Number.isNaN(b) ? 0 : b) + (prev >= 0 ? this.badSum[prev]! : 0);
+      this.totalSum[i] = (Number.isNaN(t) ? 0 : t) + (prev >= 0 ? this.totalSum[prev]! : 0);
+      this.totalCount[i] = (Number.isNaN(t) ? 0 : 1) + (prev >= 0 ? this.totalCount[prev]! : 0);
     }
   }
 
