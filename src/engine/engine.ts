@@ -56,6 +56,8 @@ export interface EngineOptions {
   tuning?: Partial<WorkerTuning>;
   /** Reload when files below the paths change (default true). */
   watch?: boolean;
+  /** How long queued steps are taken to be in the queue before they are queued again (default 5 minutes). */
+  stepRecheckMs?: number;
 }
 
 export { ConfigError };
@@ -160,6 +162,7 @@ export class Engine implements IncidentActions {
       scheduleSteps: (jobs) => this.queues.scheduleSteps(jobs),
       queueUpdate: (job) => this.queues.queueUpdate(job),
       holds: () => this.holds(),
+      ...(options.stepRecheckMs ? { stepRecheckMs: options.stepRecheckMs } : {}),
       heartbeat: new Heartbeat({
         env,
         log: this.log,

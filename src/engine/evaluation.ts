@@ -39,10 +39,18 @@ export interface EvaluationDeps {
   longWindowStore?: LongWindowStore;
   /** Told each shard's outcome: `ok` when every SLO of it was evaluated without a Prometheus or store error. */
   heartbeat?: { shardEvaluated(shard: ShardJob, ok: boolean, at: number): void };
+  /** How long steps this process queued are taken to be in the queue before they are queued again (STEP_RECHECK_MS). */
+  stepRecheckMs?: number;
 }
 
 /** How far back ensureSteps looks for steps to repair. */
 const REPAIR_WINDOW_MS = 10 * 60_000;
+/**
+ * How long steps this process queued are taken to be in the queue without adding them again. A reconnect (failover,
+ * restart) has them added at once; this bounds the delay where jobs were lost with the connection left open (a
+ * proxy that failed over behind it, keys deleted by hand): the next evaluation after it adds them again.
+ */
+const STEP_RECHECK_MS = 5 * 60_000;
 
 export type TickResult = 'evaluated' | 'stale' | 'unknown-slo' | 'contended';
 
@@ -215,7 +223,8 @@ export class Evaluation {
   /**
    * Re-schedules the steps of this SLO's recently fired incidents. Scheduling is idempotent, so this repairs steps
    * lost when a replica died between storing an incident and scheduling its steps. Steps this process scheduled
-   * since Redis was last (re)connected are not added again on every evaluation: the queue keeps them.
+   * since Redis was last (re)connected are not added again on every evaluation, only every STEP_RECHECK_MS: the
+   * queue keeps them.
    */
   private async ensureSteps(
     slo: Slo,
@@ -230,17 +239,21 @@ export class Evaluation {
     const open = await this.deps.store.openIncidentIds(recent);
     const incidents = await Promise.all(Object.values(open).map((id) => this.deps.store.get(id)));
     const unscheduled = incidents.filter(
-      (i): i is Incident => i?.status === 'firing' && !follows(i) && !this.scheduled.has(`${i.id}:${i.token}`),
+      (i): i is Incident =>
+        i?.status === 'firing' && !follows(i) && (this.scheduled.get(`${i.id}:${i.token}`) ?? 0) <= now,
     );
     await this.deps.scheduleSteps(unscheduled.flatMap((i) => this.steps(i, now - REPAIR_WINDOW_MS)));
     this.remember(unscheduled, policy, now);
   }
 
-  /** Notes that the incidents' steps are in the queue, until ensureSteps no longer looks at them. */
+  /**
+   * Notes that the incidents' steps are in the queue: for STEP_RECHECK_MS, or until ensureSteps no longer looks at
+   * them if that comes first.
+   */
   private remember(incidents: readonly Incident[], policy: EscalationPolicy, now: number): void {
     if (incidents.length === 0) return;
     for (const [key, until] of this.scheduled) if (until < now) this.scheduled.delete(key);
-    const until = now + repairWindow(policy);
+    const until = now + Math.min(this.deps.stepRecheckMs ?? STEP_RECHECK_MS, repairWindow(policy));
     for (const i of incidents) this.scheduled.set(`${i.id}:${i.token}`, until);
   }
 }
