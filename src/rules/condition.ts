@@ -1,5 +1,7 @@
 /** Alert and objective conditions: `< 3.5`, `>= 30%`, and, relative to a baseline, `drop > 5` or `rise > 20%`. */
 
+import { BoundedMap } from '../util/bounded-map.js';
+
 export type Comparator = '<' | '<=' | '>' | '>=';
 
 /** A comparison of a value against a fixed number. */
@@ -114,11 +116,10 @@ const MAX_KEPT = 1024;
 
 /** `read`, with what it made of each of the last MAX_KEPT texts kept. */
 function kept<T>(read: (text: string) => T): (text: string) => T {
-  const cache = new Map<string, T>();
+  const cache = new BoundedMap<string, T>(MAX_KEPT);
   return (text) => {
     if (cache.has(text)) return cache.get(text) as T;
     const value = read(text);
-    if (cache.size >= MAX_KEPT) cache.delete(cache.keys().next().value!);
     cache.set(text, value);
     return value;
   };

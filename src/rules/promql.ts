@@ -4,6 +4,7 @@
  */
 import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode, Tree } from '@lezer/common';
+import { BoundedMap } from '../util/bounded-map.js';
 import { fillWindow } from './window.js';
 
 /**
@@ -12,21 +13,16 @@ import { fillWindow } from './window.js';
  */
 export const withWindowStandIn = (expr: string): string => fillWindow(expr, '000005m');
 
-const trees = new Map<string, Tree>();
 /** Trees kept (about 1 KB each): `validate` of a few thousand SLOs parses each expression once for the check and its lint rules. */
 const MAX_TREES = 4096;
-
-/** Keeps the tree of a text (the parser's tree of that text, or one equal to it). */
-function remember(text: string, tree: Tree): void {
-  if (trees.size >= MAX_TREES) trees.delete(trees.keys().next().value!);
-  trees.set(text, tree);
-}
+/** The tree of each text (the parser's tree of that text, or one equal to it). */
+const trees = new BoundedMap<string, Tree>(MAX_TREES);
 
 function parseCached(text: string): Tree {
   let tree = trees.get(text);
   if (tree === undefined) {
     tree = parser.parse(text);
-    remember(text, tree);
+    trees.set(text, tree);
   }
   return tree;
 }
@@ -97,7 +93,7 @@ export function parsePromql(expr: string): Tree {
   let tree = parseCached(shape);
   if (shape !== expr) {
     if (hasSyntaxError(tree)) tree = parser.parse(expr);
-    remember(expr, tree);
+    trees.set(expr, tree);
   }
   return tree;
 }
