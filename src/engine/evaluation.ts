@@ -59,7 +59,8 @@ export class Evaluation {
   readonly longWindows: LongWindowCache;
   /**
    * The escalations (`<incident id>:<token>`) whose steps this process has put in the queue since Redis was last
-   * (re)connected, each until it leaves the repair window: ensureSteps adds them again only after a reconnect
+   * (re)connected, each with the time until which ensureSteps takes them to be there (STEP_RECHECK_MS, or the end of
+   * the repair window if that comes first). ensureSteps adds them again after that, and at once after a reconnect
    * (forgetScheduled), when a failover or a restart may have lost queued jobs while the incidents survived.
    */
   private readonly scheduled = new Map<string, number>();
