@@ -5,7 +5,7 @@
  * that budget (`spent + remaining = 1`; `remaining` goes negative once the budget is overspent).
  */
 import { burnRate, errorBudget } from '../rules/burn-rate.js';
-import { type BudgetWeights, compacted, mod, spansOf, stepWeights, sumBefore } from './weights.js';
+import { type BudgetWeights, compacted, mod, type Spans, spansOf, stepWeights, sumBefore } from './weights.js';
 
 /** The windows burn rates are reported over (the long windows of the Workbook's tiers, WORKBOOK_TIERS). */
 export const BURN_WINDOWS = { '1h': 3600_000, '6h': 6 * 3600_000, '3d': 3 * 24 * 3600_000 } as const;
@@ -41,15 +41,15 @@ export interface Budget {
   timeLeftMs: number | null;
   /** When the budget runs out at the 6h burn rate, or when it ran out (already overspent); null when it does not. */
   exhaustedAt: number | null;
-  /** The remaining budget over the window, at about BURN_DOWN_POINTS points. */
-  burnDown: BurnDown;
+  /**
+   * The remaining budget over the window, at about BURN_DOWN_POINTS points: computed when asked for (only the status
+   * page draws it, for a service's SLOs or one SLO), from the weights the budget was computed from. `sloe run` keeps
+   * every SLO's budget: made at every refresh, the burn-downs took 3.8 KB an SLO, 38 MB at 10,000 SLOs.
+   */
+  burnDown(): BurnDown;
 }
 
-/**
- * Points of a burn-down line: the remaining share `remaining[k]` at `times[k]`, in time order. Typed arrays: `sloe run`
- * keeps every SLO's budget, and as 240 pairs of numbers in arrays a burn-down took about 17 KB of heap, 170 MB at
- * 10,000 SLOs (3.8 KB here, outside the heap).
- */
+/** Points of a burn-down line: the remaining share `remaining[k]` at `times[k]`, in time order. */
 export interface BurnDown {
   times: Float64Array;
   remaining: Float64Array;
@@ -107,55 +107,30 @@ export function budgetOfWeights(
   at: number,
   basis: BudgetBasis,
 ): Budget {
-  const { phase, stepMs, blockSteps } = weights;
+  const { phase, stepMs } = weights;
   const allowed = errorBudget(objective);
   const last = lastStep(weights, at);
   const spans = spansOf(weights, last);
-  // The running sums before step p (a span's bound); 0 before the first span, the whole after the last.
-  const upTo = (sums: Float64Array, p: number) => sumBefore(spans, sums, p);
-  const windowOf = (lengthMs: number) => {
-    const first = last + 1 - Math.round(lengthMs / stepMs);
-    return {
-      first,
-      bad: upTo(spans.bad, last + 1) - upTo(spans.bad, first),
-      total: upTo(spans.total, last + 1) - upTo(spans.total, first),
-    };
-  };
-  const w = windowOf(windowMs);
+  const w = windowSums(spans, last, Math.round(windowMs / stepMs));
   const errorRatio = w.total > 0 ? w.bad / w.total : NaN;
   const sli = 1 - errorRatio;
   const spent = errorRatio / allowed;
   const remaining = 1 - spent;
   const burnRates = Object.fromEntries(
     Object.entries(BURN_WINDOWS).map(([name, ms]) => {
-      const b = windowOf(ms);
+      const b = windowSums(spans, last, Math.round(ms / stepMs));
       return [name, b.total > 0 ? burnRate(b.bad / b.total, objective) : NaN];
     }),
   ) as Record<BurnWindow, number>;
 
-  // Burn-down: the share of the window's allowance (allowed × all events of the window) left after each step.
-  const allowance = allowed * w.total;
-  const before = upTo(spans.bad, w.first);
-  const left = (bad: number) => (allowance > 0 ? 1 - (bad - before) / allowance : NaN);
-  // Its points: after the window's first step, after each block's last step, after the window's last step.
-  const steps: number[] = [];
-  if (last >= w.first) steps.push(w.first);
-  for (let i = w.first + blockSteps - 1 - mod(w.first, blockSteps); i < last; i += blockSteps)
-    if (i > w.first) steps.push(i);
-  if (last > w.first) steps.push(last);
-  const points = new Float64Array(2 * steps.length);
-  const burnDown = { times: points.subarray(0, steps.length), remaining: points.subarray(steps.length) };
-  steps.forEach((i, k) => {
-    burnDown.times[k] = phase + i * stepMs;
-    burnDown.remaining[k] = left(upTo(spans.bad, i + 1));
-  });
   // When the budget ran out: the span in which the remaining share first fell to 0 (a step, or a block's last).
+  const allowance = allowed * w.total;
   let ranOutAt: number | null = null;
   for (let u = 0; u < spans.count && allowance > 0; u++) {
     const end = spans.starts[u]! + spans.steps[u]! - 1;
     if (end < w.first) continue;
     if (end > last) break;
-    if (left(spans.bad[u + 1]!) <= 1e-12) {
+    if (1 - (spans.bad[u + 1]! - w.before) / allowance <= 1e-12) {
       ranOutAt = phase + end * stepMs;
       break;
     }
@@ -176,8 +151,55 @@ export function budgetOfWeights(
     burnRates,
     timeLeftMs,
     exhaustedAt,
-    burnDown,
+    burnDown: burnDownLater(weights, allowed, windowMs, at),
   };
+}
+
+/**
+ * The sums of the window of `steps` steps ending at step `last`, and the running sum of `bad` before its first step
+ * (spans' bounds: 0 before the first span, the whole after the last).
+ */
+function windowSums(spans: Spans, last: number, steps: number) {
+  const first = last + 1 - steps;
+  const before = sumBefore(spans, spans.bad, first);
+  return {
+    first,
+    before,
+    bad: sumBefore(spans, spans.bad, last + 1) - before,
+    total: sumBefore(spans, spans.total, last + 1) - sumBefore(spans, spans.total, first),
+  };
+}
+
+/**
+ * A budget's burn-down, drawn when asked for. Its own function, so that a budget holds only what the burn-down is
+ * computed from (not the spans of the budget's computation). The weights are never changed once made (withFresh and
+ * compacted make new arrays): a burn-down drawn after later refreshes is that of the budget's moment.
+ */
+const burnDownLater = (weights: BudgetWeights, allowed: number, windowMs: number, at: number) => () =>
+  burnDownOf(weights, allowed, windowMs, at);
+
+/** The burn-down of the window ending at `at`: the share of the window's allowance left after each of its points. */
+function burnDownOf(weights: BudgetWeights, allowed: number, windowMs: number, at: number): BurnDown {
+  const { phase, stepMs, blockSteps } = weights;
+  const last = lastStep(weights, at);
+  const spans = spansOf(weights, last);
+  const w = windowSums(spans, last, Math.round(windowMs / stepMs));
+  // The allowance is allowed × all events of the window.
+  const allowance = allowed * w.total;
+  const left = (bad: number) => (allowance > 0 ? 1 - (bad - w.before) / allowance : NaN);
+  // Its points: after the window's first step, after each block's last step, after the window's last step.
+  const steps: number[] = [];
+  if (last >= w.first) steps.push(w.first);
+  for (let i = w.first + blockSteps - 1 - mod(w.first, blockSteps); i < last; i += blockSteps)
+    if (i > w.first) steps.push(i);
+  if (last > w.first) steps.push(last);
+  const points = new Float64Array(2 * steps.length);
+  const burnDown = { times: points.subarray(0, steps.length), remaining: points.subarray(steps.length) };
+  steps.forEach((i, k) => {
+    burnDown.times[k] = phase + i * stepMs;
+    burnDown.remaining[k] = left(sumBefore(spans, spans.bad, i + 1));
+  });
+  return burnDown;
 }
 
 /** Healthy, burning (spending faster than the window allows, or not enough left), exhausted, or no data. */

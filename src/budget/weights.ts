@@ -64,7 +64,8 @@ export function stepWeights(
 
 /**
  * The weights with the per-step values from `fresh.from` on replaced by `fresh`'s (which reach the newest step):
- * `fresh.from` is at or after `w.stepsFrom`. Keeps Float32 values.
+ * `fresh.from` is at or after `w.stepsFrom`. Keeps Float32 values. New arrays, also when the grid did not move: weights
+ * are never changed once made, so that a budget draws its burn-down later from the weights of its own moment.
  */
 export function withFresh(
   w: BudgetWeights,
@@ -72,14 +73,6 @@ export function withFresh(
 ): BudgetWeights {
   const keep = fresh.from - w.stepsFrom;
   const length = keep + fresh.total.length;
-  if (length === w.total.length && w.bad instanceof Float32Array) {
-    // The grid did not move (4 refreshes in 5 of a 5m grid): the newest points are read again, in place.
-    for (let i = 0; i < fresh.total.length; i++) {
-      w.bad[keep + i] = fresh.bad[i]!;
-      w.total[keep + i] = fresh.total[i]!;
-    }
-    return w;
-  }
   const bad = new Float32Array(length);
   const total = new Float32Array(length);
   bad.set(w.bad.subarray(0, keep));

@@ -10,7 +10,7 @@ function points(budget: Budget, width: number, height: number, top: number, keep
   const span = budget.windowMs;
   // Clamp overspent budgets at −100% so the line stays in the chart; the figure next to it says how far below.
   const y = (v: number) => top + (1 - Math.max(-1, Math.min(1, v))) * (height / 2);
-  const { times, remaining } = budget.burnDown;
+  const { times, remaining } = budget.burnDown();
   const n = times.length;
   const step = Math.max(1, Math.ceil(n / keep));
   const out: string[] = [];

@@ -68,8 +68,9 @@ function expectSameBudget(actual: Budget | undefined, expected: Budget, what: st
   for (const w of ['1h', '6h', '3d'] as const) near(a.burnRates[w], expected.burnRates[w], `${what} burn ${w}`);
   near(a.timeLeftMs, expected.timeLeftMs, `${what} time left`);
   near(a.exhaustedAt, expected.exhaustedAt, `${what} exhausted at`);
-  expect([...a.burnDown.times], `${what} burn-down times`).toEqual([...expected.burnDown.times]);
-  a.burnDown.remaining.forEach((v, i) => near(v, expected.burnDown.remaining[i]!, `${what} burn-down ${i}`));
+  const [drawn, wanted] = [a.burnDown(), expected.burnDown()];
+  expect([...drawn.times], `${what} burn-down times`).toEqual([...wanted.times]);
+  drawn.remaining.forEach((v, i) => near(v, wanted.remaining[i]!, `${what} burn-down ${i}`));
 }
 
 /** Every SLO's budget in the snapshot equals the one a full read of its window gives at the same moment. */

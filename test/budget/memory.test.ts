@@ -21,15 +21,17 @@ const AT = Date.parse('2026-11-01T00:00:00Z') + 17_000;
 
 /**
  * Prometheus with 60 days of a service's rates at every step asked for: 1,000 requests a step, a few bad ones, and
- * bursts of errors in some hours. Answers merged queries (BatchingPort's `sloe_query` label) part by part.
+ * bursts of errors in some hours, or `late.bad` bad a step after `late.after` (samples that arrived late). Answers merged
+ * queries (BatchingPort's `sloe_query` label) part by part.
  */
-function history(days = 60): PrometheusPort & { points: number } {
+function history(days = 60, late: { bad: number; after: number } = { bad: 0, after: Infinity }) {
   const value = (query: string, t: number) => {
     if (!query.includes('error')) return 1000 + ((t / MIN) % 13);
+    if (t > late.after) return late.bad;
     const hour = Math.floor(t / HOUR);
     return (t / MIN) % 7 === 0 ? 3 : hour % 97 === 0 ? 40 + (hour % 5) : 0.5;
   };
-  const port = {
+  const port: PrometheusPort & { points: number } = {
     points: 0,
     instant: () => Promise.reject(new Error('no instant queries here')),
     range: async (query: string, start: number, end: number, stepMs: number): Promise<RangeSeries[]> => {
@@ -115,6 +117,24 @@ describe('the budget kept of a 30-day SLO', () => {
       // The new steps (and those that may still change), plus at most the window's first block: never the window.
       expect(read).toBeLessThanOrEqual(2 * ((advance + 2 * MIN) / grid.stepMs + 2 + 36));
     }
+  });
+
+  it("draws a budget's burn-down later as of the budget's moment, after a refresh read its newest points anew", async () => {
+    const late = { bad: 0, after: Infinity };
+    const port = history(60, late);
+    let now = AT;
+    const keeper = new BudgetKeeper({ prometheus: port, slos: () => [slo], now: () => now });
+    const earlier = (await keeper.refresh()).bySlo.get(slo.id)!.budget!;
+    const drawn = earlier.burnDown();
+    const points = { times: [...drawn.times], remaining: [...drawn.remaining] };
+    // The newest point gains late samples: the next refresh, a minute later on the same 5m grid, reads it again.
+    late.after = AT - 5 * MIN;
+    late.bad = 500;
+    now += MIN;
+    const later = (await keeper.refresh()).bySlo.get(slo.id)!.budget!;
+    expect(later.burnDown().remaining.at(-1)).toBeLessThan(points.remaining.at(-1)! - 1e-3);
+    const again = earlier.burnDown();
+    expect({ times: [...again.times], remaining: [...again.remaining] }).toEqual(points);
   });
 
   it('of an SLO whose data began 3 days ago is no more than those 3 days per step: the empty blocks are not kept', async () => {
