@@ -5,7 +5,16 @@
  * that budget (`spent + remaining = 1`; `remaining` goes negative once the budget is overspent).
  */
 import { burnRate, errorBudget } from '../rules/burn-rate.js';
-import { type BudgetWeights, compacted, mod, type Spans, spansOf, stepWeights, sumBefore } from './weights.js';
+import {
+  type BudgetWeights,
+  compacted,
+  mod,
+  type Spans,
+  spansOf,
+  stepsEnd,
+  stepWeights,
+  sumBefore,
+} from './weights.js';
 
 /** The windows burn rates are reported over (the long windows of the Workbook's tiers, WORKBOOK_TIERS). */
 export const BURN_WINDOWS = { '1h': 3600_000, '6h': 6 * 3600_000, '3d': 3 * 24 * 3600_000 } as const;
@@ -73,7 +82,7 @@ export function weightsShape(start: number, stepMs: number, windowMs: number) {
 
 /** The newest step of the weights at or before `at`. */
 export const lastStep = (w: BudgetWeights, at: number) =>
-  Math.min(w.stepsFrom + w.total.length - 1, Math.floor((at - w.phase) / w.stepMs));
+  Math.min(stepsEnd(w) - 1, Math.floor((at - w.phase) / w.stepMs));
 
 /**
  * Computes the budget of the window ending at `at` (the last grid point at or before it). The window's steps before
@@ -86,11 +95,7 @@ export function computeBudget(
   at: number,
   basis: BudgetBasis,
 ): Budget {
-  const all = stepWeights(
-    weightsShape(series.start, series.stepMs, windowMs),
-    Float64Array.from(series.bad),
-    Float64Array.from(series.total),
-  );
+  const all = stepWeights(weightsShape(series.start, series.stepMs, windowMs), series.bad, series.total, Float64Array);
   // Compacted as `sloe run` keeps them (every step is at hand): the same figures whichever computes them.
   return budgetOfWeights(compacted(all, windowMs, lastStep(all, at)).weights, objective, windowMs, at, basis);
 }

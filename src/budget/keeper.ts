@@ -17,7 +17,16 @@ import { mapLimit, sleep, withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { type Budget, lastStep, weightsShape } from './budget.js';
 import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries } from './load.js';
-import { type BudgetWeights, compacted, stepIndex, stepWeights, weightBytes, withEdge, withFresh } from './weights.js';
+import {
+  type BudgetWeights,
+  compacted,
+  stepIndex,
+  stepsEnd,
+  stepWeights,
+  weightBytes,
+  withEdge,
+  withFresh,
+} from './weights.js';
 
 /** The last budget of one SLO, or why there is none. */
 export type BudgetEntry = { budget: Budget; error?: undefined } | { budget?: undefined; error: string };
@@ -171,7 +180,7 @@ export class BudgetKeeper {
     const key = seriesKey(slo, grid, windowMs);
     const kept = this.kept.get(slo.id);
     const { stepMs } = grid;
-    const newest = kept && (kept.weights.stepsFrom + kept.weights.total.length - 1) * stepMs + kept.weights.phase;
+    const newest = kept && (stepsEnd(kept.weights) - 1) * stepMs + kept.weights.phase;
     const usable = kept?.key === key && newest! <= grid.end;
     const from = usable ? Math.max(grid.start, firstUnsettled(kept!)) : grid.start;
     let weights: BudgetWeights;
@@ -179,21 +188,21 @@ export class BudgetKeeper {
       const fresh = await fetchBudgetSeries(port, slo, { ...grid, start: from });
       weights = usable
         ? withFresh(kept!.weights, { from: stepIndex(kept!.weights, from), bad: fresh.bad, total: fresh.total })
-        : stepWeights(
-            weightsShape(grid.start, stepMs, windowMs),
-            Float32Array.from(fresh.bad),
-            Float32Array.from(fresh.total),
-          );
+        : stepWeights(weightsShape(grid.start, stepMs, windowMs), fresh.bad, fresh.total, Float32Array);
     } else weights = kept!.weights;
     const readAt = from <= grid.end ? at : kept!.readAt;
     const { weights: compact, missing } = compacted(weights, windowMs, lastStep(weights, at));
     // Kept before the block is read: a failed read keeps the fresh points, and the next refresh asks for the block.
     this.kept.set(slo.id, { key, readAt, weights: compact });
-    if (!missing) return budgetOf(slo, compact, windowMs, at);
+    if (missing.length === 0) return budgetOf(slo, compact, windowMs, at);
     // The window now starts inside a block kept as a sum: its steps, once (about one block a burn-down point).
-    const start = compact.phase + missing.from * stepMs;
-    const edge = await fetchBudgetSeries(port, slo, { start, end: start + (missing.steps - 1) * stepMs, stepMs });
-    const complete = withEdge(compact, missing.from, edge.bad, edge.total);
+    const edges = await Promise.all(
+      missing.map((from) => {
+        const start = compact.phase + from * stepMs;
+        return fetchBudgetSeries(port, slo, { start, end: start + (compact.blockSteps - 1) * stepMs, stepMs });
+      }),
+    );
+    const complete = missing.reduce((w, from, j) => withEdge(w, from, edges[j]!.bad, edges[j]!.total), compact);
     this.kept.set(slo.id, { key, readAt, weights: complete });
     return budgetOf(slo, complete, windowMs, at);
   }
@@ -211,6 +220,6 @@ export class BudgetKeeper {
  */
 function firstUnsettled({ readAt, weights }: Kept): number {
   const { stepMs, phase } = weights;
-  const next = phase + (weights.stepsFrom + weights.total.length) * stepMs;
+  const next = phase + stepsEnd(weights) * stepMs;
   return Math.min(next, Math.floor((readAt - SETTLE_MS) / stepMs) * stepMs + stepMs);
 }

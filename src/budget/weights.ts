@@ -10,9 +10,15 @@
  *   long as one burn-down point is apart): the window's sums and the burn-down's older points.
  * A 30d window on a 5m grid keeps 8,640 steps as 900 steps, 240 block sums and one block of 36 steps: about 11 KB
  * instead of 69 KB.
+ *
+ * They are held in two typed arrays, pairs of bad and all events: the block sums in one, the per-step values (the
+ * newest steps', then each edge block's) in the other, instead of six arrays. Each typed array takes about 180 bytes
+ * of heap besides its data (the view and its ArrayBuffer) and a block of memory of its own outside the heap. The block
+ * sums change once a block (the newest per-step values every refresh): a refresh makes a new array of values only.
  */
 /** Per-step weights: NaN is no data. Float32 where many are kept (`sloe run`), Float64 for a single computation. */
 export type StepValues = Float32Array | Float64Array;
+type StepValuesKind = Float32ArrayConstructor | Float64ArrayConstructor;
 
 export interface BudgetWeights {
   stepMs: number;
@@ -22,16 +28,19 @@ export interface BudgetWeights {
   blockSteps: number;
   /** Steps of the longest burn window: at least those newest steps are kept per step. */
   recentSteps: number;
-  /** Sums of the blocks from `blocksFrom` on, up to the block of `stepsFrom` (only steps with data counted). */
+  /**
+   * Sums of the blocks from `blocksFrom` on, up to the block of `stepsFrom`: `sums[2k]` the bad and `sums[2k + 1]` all
+   * events of block `blocksFrom + k` (only steps with data counted).
+   */
   blocksFrom: number;
-  blockBad: Float64Array;
-  blockTotal: Float64Array;
-  /** Per-step weights from step `stepsFrom` on (a block's first step when there are block sums before). */
+  sums: Float64Array;
+  /** The `steps` steps from step `stepsFrom` on are kept per step (a block's first when there are block sums before). */
   stepsFrom: number;
-  bad: StepValues;
-  total: StepValues;
-  /** The per-step weights of the block from step `edge.from` (one of the block sums), when kept. */
-  edge?: { from: number; bad: StepValues; total: StepValues };
+  steps: number;
+  /** The first steps of the blocks kept per step as well (each one of the block sums), in time order. */
+  edges: readonly number[];
+  /** Per step, pairs of bad and all events: the `steps` steps from `stepsFrom`, then the steps of each edge block. */
+  values: StepValues;
 }
 
 /** `a` modulo `b`, never negative. */
@@ -39,163 +48,200 @@ export const mod = (a: number, b: number) => ((a % b) + b) % b;
 /** Absolute index of a grid time. */
 export const stepIndex = (w: Pick<BudgetWeights, 'phase' | 'stepMs'>, t: number) =>
   Math.round((t - w.phase) / w.stepMs);
+/** The step after the newest kept per step. */
+export const stepsEnd = (w: BudgetWeights) => w.stepsFrom + w.steps;
 
-/** Weights of per-step values from `start` (a grid time), all kept per step. */
+const NO_SUMS = new Float64Array(0);
+const NO_EDGES: readonly number[] = [];
+/**
+ * `w` with `parts` changed, as an object literal of the one shape of weights (a spread makes each a larger object,
+ * its fields partly in a second one), its edges in an array of their own length (a filtered array has room for more).
+ */
+function changed(w: BudgetWeights, parts: Partial<BudgetWeights>): BudgetWeights {
+  const edges = parts.edges ?? w.edges;
+  return {
+    stepMs: w.stepMs,
+    phase: w.phase,
+    blockSteps: w.blockSteps,
+    recentSteps: w.recentSteps,
+    blocksFrom: parts.blocksFrom ?? w.blocksFrom,
+    sums: parts.sums ?? w.sums,
+    stepsFrom: parts.stepsFrom ?? w.stepsFrom,
+    steps: parts.steps ?? w.steps,
+    edges: edges === w.edges ? edges : edges.length ? edges.slice() : NO_EDGES,
+    values: parts.values ?? w.values,
+  };
+}
+
+const kindOf = (values: StepValues): StepValuesKind => (values instanceof Float32Array ? Float32Array : Float64Array);
+
+/** Weights of per-step values from `start` (a grid time), all kept per step, as `Values`. */
 export function stepWeights(
   shape: { start: number; stepMs: number; blockSteps: number; recentSteps: number },
-  bad: StepValues,
-  total: StepValues,
+  bad: ArrayLike<number>,
+  total: ArrayLike<number>,
+  Values: StepValuesKind,
 ): BudgetWeights {
   const { start, stepMs } = shape;
   const phase = mod(start, stepMs);
+  const values = new Values(2 * total.length);
+  for (let i = 0; i < total.length; i++) {
+    values[2 * i] = bad[i]!;
+    values[2 * i + 1] = total[i]!;
+  }
   return {
     stepMs,
     phase,
     blockSteps: shape.blockSteps,
     recentSteps: shape.recentSteps,
     blocksFrom: 0,
-    blockBad: new Float64Array(0),
-    blockTotal: new Float64Array(0),
+    sums: NO_SUMS,
     stepsFrom: Math.round((start - phase) / stepMs),
-    bad,
-    total,
+    steps: total.length,
+    edges: NO_EDGES,
+    values,
   };
 }
 
 /**
  * The weights with the per-step values from `fresh.from` on replaced by `fresh`'s (which reach the newest step):
- * `fresh.from` is at or after `w.stepsFrom`. Keeps Float32 values. New arrays, also when the grid did not move: weights
- * are never changed once made, so that a budget draws its burn-down later from the weights of its own moment.
+ * `fresh.from` is at or after `w.stepsFrom`. A new array of values, also when the grid did not move: weights are never
+ * changed once made, so that a budget draws its burn-down later from the weights of its own moment.
  */
 export function withFresh(
   w: BudgetWeights,
   fresh: { from: number; bad: ArrayLike<number>; total: ArrayLike<number> },
 ): BudgetWeights {
   const keep = fresh.from - w.stepsFrom;
-  const length = keep + fresh.total.length;
-  const bad = new Float32Array(length);
-  const total = new Float32Array(length);
-  bad.set(w.bad.subarray(0, keep));
-  total.set(w.total.subarray(0, keep));
+  const steps = keep + fresh.total.length;
+  const values = new (kindOf(w.values))(2 * steps + (w.values.length - 2 * w.steps));
+  values.set(w.values.subarray(0, 2 * keep));
   for (let i = 0; i < fresh.total.length; i++) {
-    bad[keep + i] = fresh.bad[i]!;
-    total[keep + i] = fresh.total[i]!;
+    values[2 * (keep + i)] = fresh.bad[i]!;
+    values[2 * (keep + i) + 1] = fresh.total[i]!;
   }
-  return { ...w, bad, total };
+  values.set(w.values.subarray(2 * w.steps), 2 * steps);
+  return changed(w, { steps, values });
 }
 
-/** Where the weights of a window ending at step `last` may be compacted to, and which block it starts in. */
+/**
+ * Where the weights of a window of `windowMs` ending at step `last` may be compacted to: per step from `keepFrom` (the
+ * block the longest burn window starts in), and the blocks the windows start in.
+ */
 function layout(w: BudgetWeights, windowMs: number, last: number) {
   const B = w.blockSteps;
-  const first = last + 1 - Math.round(windowMs / w.stepMs);
-  // Per step from the block the longest burn window starts in (never after the window's start).
   const keepFrom = Math.floor((last + 1 - w.recentSteps) / B) * B;
-  const edgeFrom = Math.floor(first / B) * B;
-  // The window's first block is needed per step (its first step is a burn-down point) when before the per-step part.
-  const needsEdge = edgeFrom < keepFrom;
-  return { first, keepFrom, edgeFrom, needsEdge };
+  const starts = [Math.round(windowMs / w.stepMs)].map((steps) => Math.floor((last + 1 - steps) / B) * B);
+  return { keepFrom, starts };
+}
+
+/** Sums of `bad` and `total` of the steps of block `b` kept per step (0 and 0 without any). */
+function foldBlock(w: BudgetWeights, b: number, into: Float64Array, at: number) {
+  const B = w.blockSteps;
+  let bad = 0;
+  let total = 0;
+  for (let r = Math.max(0, b * B - w.stepsFrom); r < Math.min(w.steps, (b + 1) * B - w.stepsFrom); r++) {
+    const t = w.values[2 * r + 1]!;
+    if (Number.isNaN(t)) continue;
+    const x = w.values[2 * r]!;
+    total += t;
+    if (!Number.isNaN(x)) bad += x;
+  }
+  into[2 * at] = bad;
+  into[2 * at + 1] = total;
 }
 
 /**
  * The weights of the window ending at step `last`, compacted: per-step values older than the longest burn window go
- * into block sums (the window's first block is kept per step as well), blocks before the window are dropped.
- * `missing` is the window's first block when it is needed per step and was not kept: read it and pass it to
- * withEdge before computing the budget.
+ * into block sums (the blocks the window starts in are kept per step as well), blocks before the window are dropped.
+ * `missing` are the first steps of blocks needed per step that were not kept: read them and pass them to withEdge
+ * before computing the budget.
  */
 export function compacted(
   w: BudgetWeights,
   windowMs: number,
   last: number,
-): { weights: BudgetWeights; missing?: { from: number; steps: number } } {
+): { weights: BudgetWeights; missing: readonly number[] } {
   const B = w.blockSteps;
-  const { keepFrom, edgeFrom, needsEdge } = layout(w, windowMs, last);
-  let { blocksFrom, blockBad, blockTotal, stepsFrom, bad, total, edge } = w;
-  const value = (values: StepValues, i: number) =>
-    i >= stepsFrom && i - stepsFrom < values.length ? values[i - stepsFrom]! : NaN;
-  const perStep = (blockBad.length === 0 || edgeFrom >= stepsFrom) && edgeFrom + B <= stepsFrom + total.length;
-  if (needsEdge && edge?.from !== edgeFrom && perStep) {
-    // The block is still kept per step (or partly before the first step, where there is no data).
-    const Values = bad instanceof Float32Array ? Float32Array : Float64Array;
-    const edgeBad = new Values(B);
-    const edgeTotal = new Values(B);
-    for (let k = 0; k < B; k++) {
-      edgeBad[k] = value(bad, edgeFrom + k);
-      edgeTotal[k] = value(total, edgeFrom + k);
+  const { keepFrom, starts } = layout(w, windowMs, last);
+  // Block sums: the kept ones, then those of the per-step values before keepFrom (the first block may start before
+  // the values: there is no data there).
+  let sums = w.sums;
+  let sumsFrom = w.blocksFrom;
+  const fold = w.stepsFrom < keepFrom;
+  if (fold) {
+    const firstBlock = Math.floor(w.stepsFrom / B);
+    sumsFrom = sums.length > 0 ? w.blocksFrom : firstBlock;
+    sums = new Float64Array(2 * (keepFrom / B - sumsFrom));
+    sums.set(w.sums);
+    for (let b = firstBlock; b < keepFrom / B; b++) foldBlock(w, b, sums, b - sumsFrom);
+  }
+  // Blocks before the first any window starts in go; so do leading blocks with nothing counted (before an SLO's data
+  // begins), which add nothing to any sum.
+  let drop = Math.min(sums.length / 2, Math.max(0, Math.min(keepFrom, ...starts) / B - sumsFrom));
+  while (drop < sums.length / 2 && sums[2 * drop] === 0 && sums[2 * drop + 1] === 0) drop++;
+  if (drop > 0) sums = sums.slice(2 * drop);
+  const blocksFrom = sumsFrom + drop;
+  const stepsFrom = fold ? keepFrom : w.stepsFrom;
+  const steps = fold ? Math.max(0, stepsEnd(w) - keepFrom) : w.steps;
+
+  // The blocks windows start in before the per-step part, with a block sum: from the kept edges, or from the per-step
+  // values while these still hold the whole block (or all there is of it: no block sums before), else to be read.
+  // Without a block sum, or with sums of 0, a block adds nothing at any step: nothing to read.
+  const sumAt = (e: number) => e / B - blocksFrom;
+  const needed = [...new Set(starts)]
+    .filter((e) => e < keepFrom && sumAt(e) >= 0 && sumAt(e) < sums.length / 2)
+    .sort((a, b) => a - b);
+  const fromSteps = (e: number) =>
+    (w.sums.length === 0 || e >= w.stepsFrom) && e + B <= stepsEnd(w) && !w.edges.includes(e);
+  const edges = needed.filter((e) => w.edges.includes(e) || fromSteps(e));
+  const missing = needed.filter(
+    (e) => !edges.includes(e) && (sums[2 * sumAt(e)] !== 0 || sums[2 * sumAt(e) + 1] !== 0),
+  );
+  const sameEdges = edges.length === w.edges.length && edges.every((e, j) => e === w.edges[j]);
+  if (!fold && sameEdges) {
+    return { weights: sums === w.sums ? w : changed(w, { blocksFrom, sums }), missing };
+  }
+  const values = new (kindOf(w.values))(2 * (steps + B * edges.length)).fill(NaN);
+  values.set(w.values.subarray(2 * (stepsFrom - w.stepsFrom), 2 * (stepsFrom - w.stepsFrom + steps)));
+  edges.forEach((e, j) => {
+    const to = 2 * (steps + j * B);
+    const kept = w.edges.indexOf(e);
+    if (kept >= 0) {
+      const from = 2 * (w.steps + kept * B);
+      values.set(w.values.subarray(from, from + 2 * B), to);
+      return;
     }
-    edge = { from: edgeFrom, bad: edgeBad, total: edgeTotal };
-  }
-  if (stepsFrom < keepFrom) {
-    // The per-step values before keepFrom become block sums (the first block may start before the values).
-    const firstBlock = Math.floor(stepsFrom / B);
-    const newBlocks = keepFrom / B - firstBlock;
-    const hadBlocks = blockBad.length > 0;
-    const from = hadBlocks ? blocksFrom : firstBlock;
-    const count = keepFrom / B - from;
-    const nextBad = new Float64Array(count);
-    const nextTotal = new Float64Array(count);
-    if (hadBlocks) {
-      nextBad.set(blockBad);
-      nextTotal.set(blockTotal);
+    for (let r = Math.max(0, e - w.stepsFrom); r < e + B - w.stepsFrom; r++) {
+      const k = to + 2 * (r - (e - w.stepsFrom));
+      values[k] = w.values[2 * r]!;
+      values[k + 1] = w.values[2 * r + 1]!;
     }
-    for (let k = 0; k < newBlocks; k++) {
-      let b = 0;
-      let t = 0;
-      for (let i = (firstBlock + k) * B; i < (firstBlock + k + 1) * B; i++) {
-        const ti = value(total, i);
-        if (Number.isNaN(ti)) continue;
-        const bi = value(bad, i);
-        t += ti;
-        if (!Number.isNaN(bi)) b += bi;
-      }
-      nextBad[firstBlock + k - from] = b;
-      nextTotal[firstBlock + k - from] = t;
-    }
-    blocksFrom = from;
-    blockBad = nextBad;
-    blockTotal = nextTotal;
-    const keep = Math.max(0, stepsFrom + total.length - keepFrom);
-    bad = bad.slice(total.length - keep);
-    total = total.slice(total.length - keep);
-    stepsFrom = keepFrom;
-  }
-  // Blocks before the window's first go.
-  const firstBlock = edgeFrom / B;
-  if (blockBad.length > 0 && blocksFrom < firstBlock) {
-    const drop = Math.min(blockBad.length, firstBlock - blocksFrom);
-    blockBad = blockBad.slice(drop);
-    blockTotal = blockTotal.slice(drop);
-    blocksFrom += drop;
-  }
-  // Leading blocks with nothing counted (before an SLO's data begins) add nothing to any sum: they go as well.
-  let empty = 0;
-  while (empty < blockBad.length && blockBad[empty] === 0 && blockTotal[empty] === 0) empty++;
-  if (empty > 0) {
-    blockBad = blockBad.slice(empty);
-    blockTotal = blockTotal.slice(empty);
-    blocksFrom += empty;
-  }
-  if (!needsEdge || (edge && (edge.from !== edgeFrom || edge.from < blocksFrom * B))) edge = undefined;
-  const weights: BudgetWeights = { ...w, blocksFrom, blockBad, blockTotal, stepsFrom, bad, total };
-  if (edge) weights.edge = edge;
-  // Without a block sum for it, or with sums of 0, the window's first block adds nothing at any step: nothing to read.
-  const k = firstBlock - blocksFrom;
-  const summed = k >= 0 && k < blockBad.length && (blockBad[k] !== 0 || blockTotal[k] !== 0);
-  return needsEdge && !edge && summed ? { weights, missing: { from: edgeFrom, steps: B } } : { weights };
+  });
+  return {
+    weights: changed(w, { blocksFrom, sums, stepsFrom, steps, edges, values }),
+    missing,
+  };
 }
 
-/** The weights with the per-step values of their window's first block (from a read of its steps). */
+/** The weights with the per-step values of block `from` (one of `missing` of compacted(), read from its steps). */
 export function withEdge(w: BudgetWeights, from: number, bad: ArrayLike<number>, total: ArrayLike<number>) {
-  const Values = w.bad instanceof Float32Array ? Float32Array : Float64Array;
-  return { ...w, edge: { from, bad: Values.from(bad), total: Values.from(total) } };
+  const B = w.blockSteps;
+  const j = w.edges.filter((e) => e < from).length;
+  const edges = [...w.edges.slice(0, j), from, ...w.edges.slice(j)];
+  const values = new (kindOf(w.values))(w.values.length + 2 * B);
+  const at = 2 * (w.steps + j * B);
+  values.set(w.values.subarray(0, at));
+  for (let i = 0; i < B; i++) {
+    values[at + 2 * i] = bad[i]!;
+    values[at + 2 * i + 1] = total[i]!;
+  }
+  values.set(w.values.subarray(at), at + 2 * B);
+  return changed(w, { edges, values });
 }
 
 /** Bytes of the weights' arrays. */
-export const weightBytes = (w: BudgetWeights) =>
-  w.blockBad.byteLength +
-  w.blockTotal.byteLength +
-  w.bad.byteLength +
-  w.total.byteLength +
-  (w.edge ? w.edge.bad.byteLength + w.edge.total.byteLength : 0);
+export const weightBytes = (w: BudgetWeights) => w.sums.byteLength + w.values.byteLength;
 
 /**
  * The weights as spans in time order up to step `last`: single steps where kept per step, whole blocks elsewhere.
@@ -215,8 +261,8 @@ let scratch = new Float64Array(0);
 /** The spans of the weights up to step `last`, valid until the next call (a shared buffer). */
 export function spansOf(w: BudgetWeights, last: number): Spans {
   const B = w.blockSteps;
-  const perStep = Math.max(0, Math.min(w.total.length, last + 1 - w.stepsFrom));
-  const max = w.blockBad.length + (w.edge ? B : 0) + perStep;
+  const perStep = Math.max(0, Math.min(w.steps, last + 1 - w.stepsFrom));
+  const max = w.sums.length / 2 + B * w.edges.length + perStep;
   // One buffer for every computation (they run one at a time, without awaiting): no garbage per SLO and refresh.
   if (scratch.length < 4 * (max + 1)) scratch = new Float64Array(4 * (max + 1) * 2);
   const starts = scratch.subarray(0, max);
@@ -233,19 +279,24 @@ export function spansOf(w: BudgetWeights, last: number): Spans {
     total[u + 1] = total[u]! + t;
     u++;
   };
-  const addStep = (start: number, b: number, t: number) => {
+  // A step's values at `values[k]` and `values[k + 1]`.
+  const addStep = (start: number, k: number) => {
     if (start > last) return;
+    const t = w.values[k + 1]!;
+    const b = w.values[k]!;
     const has = !Number.isNaN(t);
     add(start, 1, has && !Number.isNaN(b) ? b : 0, has ? t : 0);
   };
-  for (let k = 0; k < w.blockBad.length; k++) {
+  let edge = 0;
+  for (let k = 0; k < w.sums.length / 2; k++) {
     const start = (w.blocksFrom + k) * B;
     if (start > last) break;
-    if (w.edge?.from === start) {
-      for (let i = 0; i < B; i++) addStep(start + i, w.edge.bad[i]!, w.edge.total[i]!);
-    } else add(start, B, w.blockBad[k]!, w.blockTotal[k]!);
+    while (edge < w.edges.length && w.edges[edge]! < start) edge++;
+    if (w.edges[edge] === start) {
+      for (let i = 0; i < B; i++) addStep(start + i, 2 * (w.steps + edge * B + i));
+    } else add(start, B, w.sums[2 * k]!, w.sums[2 * k + 1]!);
   }
-  for (let i = 0; i < perStep; i++) addStep(w.stepsFrom + i, w.bad[i]!, w.total[i]!);
+  for (let i = 0; i < perStep; i++) addStep(w.stepsFrom + i, 2 * i);
   return { count: u, starts, steps, bad, total };
 }
 
