@@ -7,13 +7,18 @@
 import { burnRate, errorBudget } from '../rules/burn-rate.js';
 import {
   type BudgetWeights,
+  blockValues,
   compacted,
+  layout,
   mod,
+  peakOf,
   type Spans,
   spansOf,
   stepsEnd,
   stepWeights,
   sumBefore,
+  type WeightsShape,
+  withRanOut,
 } from './weights.js';
 
 /** The windows burn rates are reported over (the long windows of the Workbook's tiers, WORKBOOK_TIERS). */
@@ -70,13 +75,21 @@ export interface BurnDown {
  */
 export const BURN_DOWN_POINTS = 240;
 
-/** The shape of the weights of a budget over `windowMs` on a grid of `stepMs`: its blocks, its burn windows. */
-export function weightsShape(start: number, stepMs: number, windowMs: number) {
+/**
+ * The shape of the weights of a budget over `windowMs` on a grid of `stepMs`: its blocks, its burn windows (the 1h and
+ * 6h ones kept per step, the first block of the 3d one). Blocks of 3 steps or fewer (windows of 12 hours or less) keep
+ * the whole 3d window per step: a block between takes 24 bytes (two sums and a peak), as much as 3 steps.
+ */
+export function weightsShape(start: number, stepMs: number, windowMs: number): WeightsShape & { start: number } {
+  const steps = (ms: number) => Math.max(1, Math.round(ms / stepMs));
+  const blockSteps = Math.max(1, Math.ceil(Math.round(windowMs / stepMs) / BURN_DOWN_POINTS));
+  const longSteps = steps(BURN_WINDOWS['3d']);
   return {
     start,
     stepMs,
-    blockSteps: Math.max(1, Math.ceil(Math.round(windowMs / stepMs) / BURN_DOWN_POINTS)),
-    recentSteps: Math.max(1, ...Object.values(BURN_WINDOWS).map((ms) => Math.round(ms / stepMs))),
+    blockSteps,
+    recentSteps: blockSteps > 3 ? Math.max(steps(BURN_WINDOWS['1h']), steps(BURN_WINDOWS['6h'])) : longSteps,
+    longSteps,
   };
 }
 
@@ -97,13 +110,20 @@ export function computeBudget(
 ): Budget {
   const all = stepWeights(weightsShape(series.start, series.stepMs, windowMs), series.bad, series.total, Float64Array);
   // Compacted as `sloe run` keeps them (every step is at hand): the same figures whichever computes them.
-  return budgetOfWeights(compacted(all, windowMs, lastStep(all, at)).weights, objective, windowMs, at, basis);
+  let { weights } = compacted(all, windowMs, lastStep(all, at));
+  const ranOut = ranOutBlock(weights, objective, windowMs, at);
+  if (ranOut !== undefined) {
+    const { bad, total } = blockValues(all, ranOut);
+    weights = withRanOut(weights, ranOut, bad, total);
+  }
+  return budgetOfWeights(weights, objective, windowMs, at, basis);
 }
 
 /**
- * Computes the budget of the window ending at `at` from weights compacted for it (compacted(), withEdge()): the
- * window's sums and burn rates are those of every step; the time the budget ran out is to the step in the newest part
- * and the window's first block, else the last step of the block it ran out in.
+ * Computes the budget of the window ending at `at` from weights compacted for it (compacted(), withEdge(), and
+ * withRanOut() for ranOutBlock()): the window's sums and burn rates are those of every step; the time the budget ran
+ * out is to the step within the newest 3 days and the window's first block, else the last step of the block it ran
+ * out in (and that of a block within the newest 3 days whose steps ranOutBlock() asked for and were not given).
  */
 export function budgetOfWeights(
   weights: BudgetWeights,
@@ -128,18 +148,8 @@ export function budgetOfWeights(
     }),
   ) as Record<BurnWindow, number>;
 
-  // When the budget ran out: the span in which the remaining share first fell to 0 (a step, or a block's last).
-  const allowance = allowed * w.total;
-  let ranOutAt: number | null = null;
-  for (let u = 0; u < spans.count && allowance > 0; u++) {
-    const end = spans.starts[u]! + spans.steps[u]! - 1;
-    if (end < w.first) continue;
-    if (end > last) break;
-    if (1 - (spans.bad[u + 1]! - w.before) / allowance <= 1e-12) {
-      ranOutAt = phase + end * stepMs;
-      break;
-    }
-  }
+  const ranOut = ranOutSpan(weights, spans, windowMs, last, allowed);
+  const ranOutAt = ranOut && phase + ranOut.end * stepMs;
 
   const lasting = (burn: number) =>
     remaining > 0 && burn > 0 && Number.isFinite(burn) ? (remaining * windowMs) / burn : null;
@@ -158,6 +168,45 @@ export function budgetOfWeights(
     exhaustedAt,
     burnDown: burnDownLater(weights, allowed, windowMs, at),
   };
+}
+
+/**
+ * When the budget of the window ending at step `last` ran out: the end of the first span after which the remaining
+ * share of the window's allowance was 0 or less (a step, or a block's last step), or null. A block between the first
+ * block of the 3d burn window and the per-step part is told to the step, as when every step of the last 3 days was
+ * kept: when the peak of its running sum says that the budget ran out inside it, `block` is its first step (and
+ * `end` its last, as long as its steps are not kept).
+ */
+function ranOutSpan(weights: BudgetWeights, spans: Spans, windowMs: number, last: number, allowed: number) {
+  const w = windowSums(spans, last, Math.round(windowMs / weights.stepMs));
+  const allowance = allowed * w.total;
+  if (!(allowance > 0)) return null;
+  const out = (bad: number) => 1 - (bad - w.before) / allowance <= 1e-12;
+  const { longFrom } = layout(weights, windowMs, last);
+  for (let u = 0; u < spans.count; u++) {
+    const start = spans.starts[u]!;
+    const end = start + spans.steps[u]! - 1;
+    if (end < w.first) continue;
+    if (end > last) break;
+    const peak = spans.steps[u]! > 1 && start > longFrom ? peakOf(weights, start / weights.blockSteps) : undefined;
+    if (peak !== undefined && out(spans.bad[u]! + peak)) return { end, block: start };
+    if (out(spans.bad[u + 1]!)) return { end };
+  }
+  return null;
+}
+
+/**
+ * The first step of the block the budget of the window ending at `at` ran out in, when that is to be told to the step
+ * and the weights do not keep its steps: read them and pass them to withRanOut() before computing the budget. Only
+ * while the budget is spent (otherwise when it ran out is not told).
+ */
+export function ranOutBlock(weights: BudgetWeights, objective: number, windowMs: number, at: number) {
+  const allowed = errorBudget(objective);
+  const last = lastStep(weights, at);
+  const spans = spansOf(weights, last);
+  const w = windowSums(spans, last, Math.round(windowMs / weights.stepMs));
+  if (!(w.total > 0) || !(1 - w.bad / w.total / allowed <= 0)) return undefined;
+  return ranOutSpan(weights, spans, windowMs, last, allowed)?.block;
 }
 
 /**

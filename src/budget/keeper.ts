@@ -6,8 +6,8 @@
  * A refresh reads only what it has not read yet: each SLO's weights on its budget grid (budgetGrid: points at
  * multiples of the step) are kept between refreshes, compacted (weights.ts), and a refresh asks Prometheus for the
  * points since the newest one kept, plus the newest kept points that may still change (SETTLE_MS), plus the points
- * of the block the window starts in once it moved into one kept only as a sum; points older than the window are
- * dropped. The first refresh, and the first after an SLO's queries, step or window changed, read the whole window.
+ * of the block the window (or the 3d burn window) starts in once it moved into one kept only as a sum, and those of
+ * the block the budget ran out in when that was within the last 3 days; points older than the windows are dropped. The first refresh, and the first after an SLO's queries, step or window changed, read the whole window.
  */
 import { BatchingPort } from '../evaluator/batching.js';
 import type { Span } from '../evaluator/plan.js';
@@ -16,7 +16,7 @@ import type { Slo } from '../rules/model.js';
 import { mapLimit, sleep, withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
 import { type Budget, lastStep, weightsShape } from './budget.js';
-import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries } from './load.js';
+import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries, ranOutBlockOf } from './load.js';
 import {
   type BudgetWeights,
   compacted,
@@ -26,6 +26,7 @@ import {
   weightBytes,
   withEdge,
   withFresh,
+  withRanOut,
 } from './weights.js';
 
 /** The last budget of one SLO, or why there is none. */
@@ -66,8 +67,8 @@ const YIELD_POLL_MS = 25;
 export const SETTLE_MS = 120_000;
 
 /**
- * An SLO's weights kept between refreshes, compacted (weights.ts: per step the newest 3 days and the window's first
- * block, block sums between), read for `key`; points after `readAt − SETTLE_MS` are read again. Float32 halves the
+ * An SLO's weights kept between refreshes, compacted (weights.ts: per step the newest 6 hours and the first blocks of
+ * the window and of the 3d burn window, block sums between), read for `key`; points after `readAt − SETTLE_MS` are read again. Float32 halves the
  * memory of the per-step values; the sums are made in Float64.
  */
 interface Kept {
@@ -170,9 +171,10 @@ export class BudgetKeeper {
   }
 
   /**
-   * One SLO's budget at `at`, reading only the points not kept yet (or that may still change), and the steps of the
-   * window's first block once the window starts in a block kept only as a sum. A failed read keeps what was kept: the
-   * next refresh asks again from the same point.
+   * One SLO's budget at `at`, reading only the points not kept yet (or that may still change), the steps of the
+   * window's and the 3d burn window's first block once they start in a block kept only as a sum, and those of the block
+   * the budget ran out in (ranOutBlockOf). A failed read keeps what was kept: the next refresh asks again from the same
+   * point.
    */
   private async budget(port: PrometheusPort, slo: Slo, at: number): Promise<Budget> {
     const windowMs = budgetWindow(slo);
@@ -192,18 +194,27 @@ export class BudgetKeeper {
     } else weights = kept!.weights;
     const readAt = from <= grid.end ? at : kept!.readAt;
     const { weights: compact, missing } = compacted(weights, windowMs, lastStep(weights, at));
-    // Kept before the block is read: a failed read keeps the fresh points, and the next refresh asks for the block.
+    // Kept before a block is read: a failed read keeps the fresh points, and the next refresh asks for the block.
     this.kept.set(slo.id, { key, readAt, weights: compact });
-    if (missing.length === 0) return budgetOf(slo, compact, windowMs, at);
-    // The window now starts inside a block kept as a sum: its steps, once (about one block a burn-down point).
-    const edges = await Promise.all(
-      missing.map((from) => {
-        const start = compact.phase + from * stepMs;
-        return fetchBudgetSeries(port, slo, { start, end: start + (compact.blockSteps - 1) * stepMs, stepMs });
-      }),
-    );
-    const complete = missing.reduce((w, from, j) => withEdge(w, from, edges[j]!.bad, edges[j]!.total), compact);
-    this.kept.set(slo.id, { key, readAt, weights: complete });
+    const readBlock = (from: number) => {
+      const start = compact.phase + from * stepMs;
+      return fetchBudgetSeries(port, slo, { start, end: start + (compact.blockSteps - 1) * stepMs, stepMs });
+    };
+    let complete = compact;
+    if (missing.length > 0) {
+      // The window or the 3d burn window now starts inside a block kept as a sum: its steps, once (each about one
+      // block a burn-down point).
+      const edges = await Promise.all(missing.map(readBlock));
+      complete = missing.reduce((w, from, j) => withEdge(w, from, edges[j]!.bad, edges[j]!.total), complete);
+      this.kept.set(slo.id, { key, readAt, weights: complete });
+    }
+    const ranOut = ranOutBlockOf(slo, complete, windowMs, at);
+    if (ranOut !== undefined) {
+      // The budget ran out inside a block of the last 3 days kept as a sum: its steps, for when to the step.
+      const block = await readBlock(ranOut);
+      complete = withRanOut(complete, ranOut, block.bad, block.total);
+      this.kept.set(slo.id, { key, readAt, weights: complete });
+    }
     return budgetOf(slo, complete, windowMs, at);
   }
 

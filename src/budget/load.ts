@@ -8,7 +8,7 @@ import { ratioQueries, type Span } from '../evaluator/plan.js';
 import type { PrometheusPort, RangeSeries } from '../evaluator/prometheus.js';
 import { holds } from '../rules/condition.js';
 import type { Slo, ThresholdSlo } from '../rules/model.js';
-import { BURN_WINDOWS, type Budget, type BudgetSeries, budgetOfWeights, computeBudget } from './budget.js';
+import { BURN_WINDOWS, type Budget, type BudgetSeries, budgetOfWeights, computeBudget, ranOutBlock } from './budget.js';
 import type { BudgetWeights } from './weights.js';
 
 /** Share of the window a threshold SLO may spend outside its objective: its time-based objective. */
@@ -75,6 +75,11 @@ const targetOf = (slo: Slo) =>
 export function budgetOf(slo: Slo, weights: BudgetWeights, windowMs: number, at: number): Budget {
   const [objective, basis] = targetOf(slo);
   return budgetOfWeights(weights, objective, windowMs, at, basis);
+}
+
+/** The block whose steps tell when an SLO's budget ran out, when the weights do not keep them (ranOutBlock()). */
+export function ranOutBlockOf(slo: Slo, weights: BudgetWeights, windowMs: number, at: number): number | undefined {
+  return ranOutBlock(weights, targetOf(slo)[0], windowMs, at);
 }
 
 /** Loads and computes the budget of one SLO at `at`, reading its whole window. */

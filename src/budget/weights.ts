@@ -3,42 +3,59 @@
  *
  * The figures of a budget (budget.ts) need the weights summed over spans: the SLO window and the burn windows, all
  * ending at the newest step, and the burn-down from the window's first step to block ends. So a window keeps
- * - per step, the newest steps from the start of the block the longest burn window (3d) starts in: the burn rates and
- *   the newest part of the burn-down, to the step;
- * - per step, the block the SLO window starts in (its `edge`): the window's first steps, to the step;
- * - one sum of `bad` and one of `total` per block before that (blocks of `blockSteps` steps at absolute multiples, as
- *   long as one burn-down point is apart): the window's sums and the burn-down's older points.
- * A 30d window on a 5m grid keeps 8,640 steps as 900 steps, 240 block sums and one block of 36 steps: about 11 KB
- * instead of 69 KB.
+ * - per step, the newest steps from the start of the block the 6h burn window starts in (`recentSteps`): the 1h and
+ *   6h burn rates and the newest part of the burn-down, to the step (with blocks of 3 steps or fewer, from the block
+ *   the 3d burn window starts in: weightsShape());
+ * - per step, the block the SLO window starts in and the block the 3d burn window starts in (`longSteps`), its
+ *   `edges`: the first steps of those windows, to the step;
+ * - one sum of `bad` and one of `total` per block elsewhere (blocks of `blockSteps` steps at absolute multiples, as
+ *   long as one burn-down point is apart): the windows' sums and the burn-down's older points.
+ * The sums of every window are so those of its steps. When the budget ran out is told to the step within the last 3
+ * days: the blocks between the 3d window's first and the per-step part keep the peak of their running sum of `bad`
+ * (`peaks`), which tells the block the budget first ran out in; that block is then kept per step as well (`ranOut`).
+ * A 30d window on a 5m grid keeps 8,640 steps as 72 to 108 steps, 240 block sums and 23 peaks, and two blocks of 36
+ * steps: about 5 KB instead of 69 KB (11 KB when the newest 3 days were kept per step). The edge blocks are read from
+ * Prometheus when a window's start moves into a block kept as a sum (missing): two blocks every 3 hours.
  *
- * They are held in two typed arrays, pairs of bad and all events: the block sums in one, the per-step values (the
- * newest steps', then each edge block's) in the other, instead of six arrays. Each typed array takes about 180 bytes
- * of heap besides its data (the view and its ArrayBuffer) and a block of memory of its own outside the heap. The block
- * sums change once a block (the newest per-step values every refresh): a refresh makes a new array of values only.
+ * They are held in two typed arrays: the block sums (pairs of bad and all events, then the peaks) in one, the per-step
+ * values (pairs, the newest steps', then each edge block's) in the other, instead of six arrays. Each typed array
+ * takes about 180 bytes of heap besides its data (the view and its ArrayBuffer) and a block of memory of its own
+ * outside the heap. The block sums change once a block (the newest per-step values every refresh): a refresh makes a
+ * new array of values only.
  */
 /** Per-step weights: NaN is no data. Float32 where many are kept (`sloe run`), Float64 for a single computation. */
 export type StepValues = Float32Array | Float64Array;
 type StepValuesKind = Float32ArrayConstructor | Float64ArrayConstructor;
 
-export interface BudgetWeights {
+/** The shape of an SLO's weights: its grid, blocks and burn windows. */
+export interface WeightsShape {
   stepMs: number;
-  /** Grid points are at `phase + i·stepMs`; `i` is a step's absolute index. */
-  phase: number;
   /** Steps of a block; block `k` holds the steps from `k·blockSteps` to `(k + 1)·blockSteps − 1`. */
   blockSteps: number;
-  /** Steps of the longest burn window: at least those newest steps are kept per step. */
+  /** Steps of the burn windows kept per step (6h): per step from the block the longest of them starts in. */
   recentSteps: number;
+  /** Steps of the longest burn window (3d): the block it starts in is kept per step. */
+  longSteps: number;
+}
+
+export interface BudgetWeights extends WeightsShape {
+  /** Grid points are at `phase + i·stepMs`; `i` is a step's absolute index. */
+  phase: number;
   /**
    * Sums of the blocks from `blocksFrom` on, up to the block of `stepsFrom`: `sums[2k]` the bad and `sums[2k + 1]` all
-   * events of block `blocksFrom + k` (only steps with data counted).
+   * events of block `blocksFrom + k` (only steps with data counted); then the peaks of the newest `peaks` blocks: the
+   * largest running sum of `bad` after a step of the block, from its start.
    */
   blocksFrom: number;
   sums: Float64Array;
+  peaks: number;
   /** The `steps` steps from step `stepsFrom` on are kept per step (a block's first when there are block sums before). */
   stepsFrom: number;
   steps: number;
   /** The first steps of the blocks kept per step as well (each one of the block sums), in time order. */
   edges: readonly number[];
+  /** The edge block the budget ran out in (between the 3d window's first block and the per-step part), or −1. */
+  ranOut: number;
   /** Per step, pairs of bad and all events: the `steps` steps from `stepsFrom`, then the steps of each edge block. */
   values: StepValues;
 }
@@ -50,6 +67,14 @@ export const stepIndex = (w: Pick<BudgetWeights, 'phase' | 'stepMs'>, t: number)
   Math.round((t - w.phase) / w.stepMs);
 /** The step after the newest kept per step. */
 export const stepsEnd = (w: BudgetWeights) => w.stepsFrom + w.steps;
+/** How many block sums the weights hold. */
+const blockCount = (w: BudgetWeights) => (w.sums.length - w.peaks) / 2;
+
+/** The peak of block `b` (the largest running sum of `bad` within it), or undefined when not kept. */
+export function peakOf(w: BudgetWeights, b: number): number | undefined {
+  const k = b - (w.blocksFrom + blockCount(w) - w.peaks);
+  return k >= 0 && k < w.peaks ? w.sums[w.sums.length - w.peaks + k] : undefined;
+}
 
 const NO_SUMS = new Float64Array(0);
 const NO_EDGES: readonly number[] = [];
@@ -64,11 +89,14 @@ function changed(w: BudgetWeights, parts: Partial<BudgetWeights>): BudgetWeights
     phase: w.phase,
     blockSteps: w.blockSteps,
     recentSteps: w.recentSteps,
+    longSteps: w.longSteps,
     blocksFrom: parts.blocksFrom ?? w.blocksFrom,
     sums: parts.sums ?? w.sums,
+    peaks: parts.peaks ?? w.peaks,
     stepsFrom: parts.stepsFrom ?? w.stepsFrom,
     steps: parts.steps ?? w.steps,
     edges: edges === w.edges ? edges : edges.length ? edges.slice() : NO_EDGES,
+    ranOut: parts.ranOut ?? w.ranOut,
     values: parts.values ?? w.values,
   };
 }
@@ -77,7 +105,7 @@ const kindOf = (values: StepValues): StepValuesKind => (values instanceof Float3
 
 /** Weights of per-step values from `start` (a grid time), all kept per step, as `Values`. */
 export function stepWeights(
-  shape: { start: number; stepMs: number; blockSteps: number; recentSteps: number },
+  shape: WeightsShape & { start: number },
   bad: ArrayLike<number>,
   total: ArrayLike<number>,
   Values: StepValuesKind,
@@ -89,18 +117,24 @@ export function stepWeights(
     values[2 * i] = bad[i]!;
     values[2 * i + 1] = total[i]!;
   }
-  return {
-    stepMs,
-    phase,
-    blockSteps: shape.blockSteps,
-    recentSteps: shape.recentSteps,
-    blocksFrom: 0,
-    sums: NO_SUMS,
-    stepsFrom: Math.round((start - phase) / stepMs),
-    steps: total.length,
-    edges: NO_EDGES,
-    values,
-  };
+  return changed(
+    {
+      stepMs,
+      phase,
+      blockSteps: shape.blockSteps,
+      recentSteps: shape.recentSteps,
+      longSteps: shape.longSteps,
+      blocksFrom: 0,
+      sums: NO_SUMS,
+      peaks: 0,
+      stepsFrom: Math.round((start - phase) / stepMs),
+      steps: total.length,
+      edges: NO_EDGES,
+      ranOut: -1,
+      values,
+    },
+    {},
+  );
 }
 
 /**
@@ -125,37 +159,45 @@ export function withFresh(
 }
 
 /**
- * Where the weights of a window of `windowMs` ending at step `last` may be compacted to: per step from `keepFrom` (the
- * block the longest burn window starts in), and the blocks the windows start in.
+ * Where the weights of a window of `windowMs` ending at step `last` are kept per step: from `keepFrom` (the block the
+ * 6h burn window starts in), the block the 3d burn window starts in (`longFrom`) and the one the SLO window starts in.
  */
-function layout(w: BudgetWeights, windowMs: number, last: number) {
+export function layout(w: WeightsShape, windowMs: number, last: number) {
   const B = w.blockSteps;
-  const keepFrom = Math.floor((last + 1 - w.recentSteps) / B) * B;
-  const starts = [Math.round(windowMs / w.stepMs)].map((steps) => Math.floor((last + 1 - steps) / B) * B);
-  return { keepFrom, starts };
-}
-
-/** Sums of `bad` and `total` of the steps of block `b` kept per step (0 and 0 without any). */
-function foldBlock(w: BudgetWeights, b: number, into: Float64Array, at: number) {
-  const B = w.blockSteps;
-  let bad = 0;
-  let total = 0;
-  for (let r = Math.max(0, b * B - w.stepsFrom); r < Math.min(w.steps, (b + 1) * B - w.stepsFrom); r++) {
-    const t = w.values[2 * r + 1]!;
-    if (Number.isNaN(t)) continue;
-    const x = w.values[2 * r]!;
-    total += t;
-    if (!Number.isNaN(x)) bad += x;
-  }
-  into[2 * at] = bad;
-  into[2 * at + 1] = total;
+  const blockOf = (steps: number) => Math.floor((last + 1 - steps) / B) * B;
+  const longFrom = blockOf(w.longSteps);
+  return { keepFrom: blockOf(w.recentSteps), longFrom, starts: [blockOf(Math.round(windowMs / w.stepMs)), longFrom] };
 }
 
 /**
- * The weights of the window ending at step `last`, compacted: per-step values older than the longest burn window go
- * into block sums (the blocks the window starts in are kept per step as well), blocks before the window are dropped.
- * `missing` are the first steps of blocks needed per step that were not kept: read them and pass them to withEdge
- * before computing the budget.
+ * Block `b`'s sums of `bad` and `total` of the steps kept per step (0 and 0 without any) into `sums` at `at`, and its
+ * peak into `peaks` at `peakAt` (−∞ without steps).
+ */
+function foldBlock(w: BudgetWeights, b: number, sums: Float64Array, at: number, peaks: Float64Array, peakAt: number) {
+  const B = w.blockSteps;
+  let bad = 0;
+  let total = 0;
+  let peak = -Infinity;
+  for (let r = Math.max(0, b * B - w.stepsFrom); r < Math.min(w.steps, (b + 1) * B - w.stepsFrom); r++) {
+    const t = w.values[2 * r + 1]!;
+    const x = w.values[2 * r]!;
+    if (!Number.isNaN(t)) {
+      total += t;
+      if (!Number.isNaN(x)) bad += x;
+    }
+    peak = Math.max(peak, bad);
+  }
+  sums[2 * at] = bad;
+  sums[2 * at + 1] = total;
+  if (peakAt >= 0 && peakAt < peaks.length) peaks[peakAt] = peak;
+}
+
+/**
+ * The weights of the window ending at step `last`, compacted: per-step values older than the 6h burn window go into
+ * block sums (the blocks the window and the 3d burn window start in are kept per step as well, and the block the
+ * budget ran out in while it is after the 3d window's first), blocks before the windows are dropped. `missing` are
+ * the first steps of blocks needed per step that were not kept: read them and pass them to withEdge before computing
+ * the budget.
  */
 export function compacted(
   w: BudgetWeights,
@@ -163,44 +205,63 @@ export function compacted(
   last: number,
 ): { weights: BudgetWeights; missing: readonly number[] } {
   const B = w.blockSteps;
-  const { keepFrom, starts } = layout(w, windowMs, last);
+  const { keepFrom, longFrom, starts } = layout(w, windowMs, last);
   // Block sums: the kept ones, then those of the per-step values before keepFrom (the first block may start before
-  // the values: there is no data there).
-  let sums = w.sums;
+  // the values: there is no data there). Peaks: of the blocks from the 3d window's first on.
+  let pairs = w.sums.subarray(0, w.sums.length - w.peaks);
+  let peaks = w.sums.subarray(w.sums.length - w.peaks);
   let sumsFrom = w.blocksFrom;
   const fold = w.stepsFrom < keepFrom;
   if (fold) {
     const firstBlock = Math.floor(w.stepsFrom / B);
-    sumsFrom = sums.length > 0 ? w.blocksFrom : firstBlock;
-    sums = new Float64Array(2 * (keepFrom / B - sumsFrom));
-    sums.set(w.sums);
-    for (let b = firstBlock; b < keepFrom / B; b++) foldBlock(w, b, sums, b - sumsFrom);
+    const oldEnd = w.blocksFrom + pairs.length / 2;
+    if (pairs.length === 0) sumsFrom = firstBlock;
+    const end = keepFrom / B;
+    const peaksFrom = Math.min(end, Math.max(longFrom / B, pairs.length > 0 ? oldEnd - w.peaks : firstBlock));
+    const nextPairs = new Float64Array(2 * (end - sumsFrom));
+    const nextPeaks = new Float64Array(end - peaksFrom);
+    nextPairs.set(pairs);
+    nextPeaks.set(peaks.subarray(Math.max(0, peaks.length - (oldEnd - peaksFrom))));
+    for (let b = firstBlock; b < end; b++) foldBlock(w, b, nextPairs, b - sumsFrom, nextPeaks, b - peaksFrom);
+    pairs = nextPairs;
+    peaks = nextPeaks;
   }
   // Blocks before the first any window starts in go; so do leading blocks with nothing counted (before an SLO's data
   // begins), which add nothing to any sum.
-  let drop = Math.min(sums.length / 2, Math.max(0, Math.min(keepFrom, ...starts) / B - sumsFrom));
-  while (drop < sums.length / 2 && sums[2 * drop] === 0 && sums[2 * drop + 1] === 0) drop++;
-  if (drop > 0) sums = sums.slice(2 * drop);
+  let drop = Math.min(pairs.length / 2, Math.max(0, Math.min(keepFrom, ...starts) / B - sumsFrom));
+  while (drop < pairs.length / 2 && pairs[2 * drop] === 0 && pairs[2 * drop + 1] === 0) drop++;
+  pairs = pairs.subarray(2 * drop);
+  peaks = peaks.subarray(Math.max(0, peaks.length - pairs.length / 2));
   const blocksFrom = sumsFrom + drop;
   const stepsFrom = fold ? keepFrom : w.stepsFrom;
   const steps = fold ? Math.max(0, stepsEnd(w) - keepFrom) : w.steps;
+  let sums = w.sums;
+  if (fold || drop > 0) {
+    sums = new Float64Array(pairs.length + peaks.length);
+    sums.set(pairs);
+    sums.set(peaks, pairs.length);
+  }
 
   // The blocks windows start in before the per-step part, with a block sum: from the kept edges, or from the per-step
   // values while these still hold the whole block (or all there is of it: no block sums before), else to be read.
-  // Without a block sum, or with sums of 0, a block adds nothing at any step: nothing to read.
-  const sumAt = (e: number) => e / B - blocksFrom;
-  const needed = [...new Set(starts)]
-    .filter((e) => e < keepFrom && sumAt(e) >= 0 && sumAt(e) < sums.length / 2)
-    .sort((a, b) => a - b);
+  // Without a block sum, or with sums of 0, a block adds nothing at any step: nothing to read. The block the budget
+  // ran out in stays while it is after the 3d window's first block (and before the per-step part).
+  const hasSum = (e: number) => e / B >= blocksFrom && e / B < blocksFrom + pairs.length / 2;
+  const needed = [...new Set(starts)].filter((e) => e < keepFrom && hasSum(e));
+  const ranOut =
+    w.ranOut > longFrom && w.ranOut < keepFrom && hasSum(w.ranOut) && !needed.includes(w.ranOut) ? w.ranOut : -1;
   const fromSteps = (e: number) =>
-    (w.sums.length === 0 || e >= w.stepsFrom) && e + B <= stepsEnd(w) && !w.edges.includes(e);
-  const edges = needed.filter((e) => w.edges.includes(e) || fromSteps(e));
-  const missing = needed.filter(
-    (e) => !edges.includes(e) && (sums[2 * sumAt(e)] !== 0 || sums[2 * sumAt(e) + 1] !== 0),
-  );
+    (blockCount(w) === 0 || e >= w.stepsFrom) && e + B <= stepsEnd(w) && !w.edges.includes(e);
+  const edges = [...needed.filter((e) => w.edges.includes(e) || fromSteps(e)), ...(ranOut >= 0 ? [ranOut] : [])];
+  edges.sort((a, b) => a - b);
+  const missing = needed.filter((e) => {
+    const k = 2 * (e / B - blocksFrom);
+    return !edges.includes(e) && (pairs[k] !== 0 || pairs[k + 1] !== 0);
+  });
   const sameEdges = edges.length === w.edges.length && edges.every((e, j) => e === w.edges[j]);
   if (!fold && sameEdges) {
-    return { weights: sums === w.sums ? w : changed(w, { blocksFrom, sums }), missing };
+    const same = sums === w.sums && ranOut === w.ranOut;
+    return { weights: same ? w : changed(w, { blocksFrom, sums, peaks: peaks.length, ranOut }), missing };
   }
   const values = new (kindOf(w.values))(2 * (steps + B * edges.length)).fill(NaN);
   values.set(w.values.subarray(2 * (stepsFrom - w.stepsFrom), 2 * (stepsFrom - w.stepsFrom + steps)));
@@ -219,7 +280,7 @@ export function compacted(
     }
   });
   return {
-    weights: changed(w, { blocksFrom, sums, stepsFrom, steps, edges, values }),
+    weights: changed(w, { blocksFrom, sums, peaks: peaks.length, stepsFrom, steps, edges, ranOut, values }),
     missing,
   };
 }
@@ -238,6 +299,36 @@ export function withEdge(w: BudgetWeights, from: number, bad: ArrayLike<number>,
   }
   values.set(w.values.subarray(at), at + 2 * B);
   return changed(w, { edges, values });
+}
+
+/**
+ * The weights with the per-step values of block `from`, the one the budget ran out in (ranOutBlock()), instead of
+ * those of the block it ran out in before.
+ */
+export function withRanOut(w: BudgetWeights, from: number, bad: ArrayLike<number>, total: ArrayLike<number>) {
+  const before = w.edges.indexOf(w.ranOut);
+  let without = w;
+  if (before >= 0) {
+    const at = 2 * (w.steps + before * w.blockSteps);
+    const values = new (kindOf(w.values))(w.values.length - 2 * w.blockSteps);
+    values.set(w.values.subarray(0, at));
+    values.set(w.values.subarray(at + 2 * w.blockSteps), at);
+    without = changed(w, { edges: w.edges.filter((e) => e !== w.ranOut), values });
+  }
+  return changed(withEdge(without, from, bad, total), { ranOut: from });
+}
+
+/** The per-step values of the `blockSteps` steps from `from` that `w` keeps per step (NaN for the others). */
+export function blockValues(w: BudgetWeights, from: number) {
+  const bad = new Float64Array(w.blockSteps).fill(NaN);
+  const total = new Float64Array(w.blockSteps).fill(NaN);
+  for (let i = 0; i < w.blockSteps; i++) {
+    const r = from + i - w.stepsFrom;
+    if (r < 0 || r >= w.steps) continue;
+    bad[i] = w.values[2 * r]!;
+    total[i] = w.values[2 * r + 1]!;
+  }
+  return { bad, total };
 }
 
 /** Bytes of the weights' arrays. */
@@ -262,7 +353,8 @@ let scratch = new Float64Array(0);
 export function spansOf(w: BudgetWeights, last: number): Spans {
   const B = w.blockSteps;
   const perStep = Math.max(0, Math.min(w.steps, last + 1 - w.stepsFrom));
-  const max = w.sums.length / 2 + B * w.edges.length + perStep;
+  const blocks = blockCount(w);
+  const max = blocks + B * w.edges.length + perStep;
   // One buffer for every computation (they run one at a time, without awaiting): no garbage per SLO and refresh.
   if (scratch.length < 4 * (max + 1)) scratch = new Float64Array(4 * (max + 1) * 2);
   const starts = scratch.subarray(0, max);
@@ -288,7 +380,7 @@ export function spansOf(w: BudgetWeights, last: number): Spans {
     add(start, 1, has && !Number.isNaN(b) ? b : 0, has ? t : 0);
   };
   let edge = 0;
-  for (let k = 0; k < w.sums.length / 2; k++) {
+  for (let k = 0; k < blocks; k++) {
     const start = (w.blocksFrom + k) * B;
     if (start > last) break;
     while (edge < w.edges.length && w.edges[edge]! < start) edge++;

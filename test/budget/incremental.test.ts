@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BURN_DOWN_POINTS, type Budget } from '../../src/budget/budget.js';
+import { BURN_DOWN_POINTS, BURN_WINDOWS, type Budget } from '../../src/budget/budget.js';
 import { type BudgetSnapshot, BudgetKeeper, SETTLE_MS } from '../../src/budget/keeper.js';
 import { budgetGrid, budgetWindow, sloBudget } from '../../src/budget/load.js';
 import { PrometheusClient, type PrometheusPort, prometheusConfigFromEnv } from '../../src/evaluator/prometheus.js';
@@ -105,17 +105,18 @@ describe('incremental budgets', () => {
       await expectFullRead(snapshot, slos, now);
       // Only the points since the last refresh, and those that were less than SETTLE_MS old when last read.
       // The first point read again is the first that was less than SETTLE_MS old at the previous refresh.
-      // Besides, once a window starts in a block kept only as a sum (a burn-down point apart: 21 steps of a 7d window's
-      // 5,040), that block's steps are read once (the 30d SLO has no data that far back: nothing to read).
+      // Besides, once a window (the SLO's, or the 3d burn window) starts in a block kept only as a sum (a burn-down
+      // point apart: 21 steps of a 7d window's 5,040), that block's steps are read once (the 30d SLO has no data as
+      // far back as its window: nothing to read there).
       const edges = new Set(
-        slos
-          .filter((s) => s.kind === 'ratio')
-          .map((s) => {
-            const { stepMs, end } = budgetGrid(budgetWindow(s), now);
-            const blockMs = Math.ceil(budgetWindow(s) / stepMs / BURN_DOWN_POINTS) * stepMs;
-            const start = Math.floor((end + stepMs - budgetWindow(s)) / blockMs) * blockMs;
+        slos.flatMap((s) => {
+          const { stepMs, end } = budgetGrid(budgetWindow(s), now);
+          const blockMs = Math.ceil(budgetWindow(s) / stepMs / BURN_DOWN_POINTS) * stepMs;
+          return [budgetWindow(s), BURN_WINDOWS['3d']].map((windowMs) => {
+            const start = Math.floor((end + stepMs - windowMs) / blockMs) * blockMs;
             return `${start}-${start + blockMs - stepMs}`;
-          }),
+          });
+        }),
       );
       const blockReads = ranges.filter((r) => edges.has(`${r.start}-${r.end}`));
       const steps = ranges.filter((r) => !edges.has(`${r.start}-${r.end}`));
