@@ -20,7 +20,7 @@ import { freePort } from '../src/local/process.js';
 import { type LocalPrometheus, createBlocks, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
-import { processRssMb } from './proc.js';
+import { imageNodeFlags, processRssMb } from './proc.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MIN = 60_000;
@@ -185,7 +185,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   for (const [name, text] of Object.entries(sloeFiles(n))) await writeFile(join(slos, name), text);
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
+  const child = spawn(process.execPath, [...imageNodeFlags(), ...profile, join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
     env: {
       ...process.env,
       PROMETHEUS_URL: prom.url,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/local/process.js';
 import { sloeFiles } from './evaluation.js';
-import { processCpuSeconds, processRssMb } from './proc.js';
+import { imageNodeFlags, processCpuSeconds, processRssMb } from './proc.js';
 import { type LocalPrometheus, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
@@ -65,17 +65,21 @@ export async function benchIdle(
     for (const [name, text] of Object.entries(sloeFiles(slos, '1d'))) await writeFile(join(dir, 'slos', name), text);
     const port = await freePort();
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), 'run', join(dir, 'slos')], {
-      env: {
-        ...process.env,
-        PROMETHEUS_URL: prom.url,
-        REDIS_URL: redis.url,
-        SLOE_REDIS_PREFIX: `idle-${Date.now()}`,
-        SLOE_PORT: String(port),
-        LOG_LEVEL: 'warn',
+    const child = spawn(
+      process.execPath,
+      [...imageNodeFlags(), ...profile, join(ROOT, 'bin', 'sloe.js'), 'run', join(dir, 'slos')],
+      {
+        env: {
+          ...process.env,
+          PROMETHEUS_URL: prom.url,
+          REDIS_URL: redis.url,
+          SLOE_REDIS_PREFIX: `idle-${Date.now()}`,
+          SLOE_PORT: String(port),
+          LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    );
     try {
       await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
       // The first evaluation of each shard and the first budgets happen at start-up; a minute later all is quiet.

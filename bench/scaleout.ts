@@ -22,7 +22,7 @@ import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
 import { histogramQuantile, sloeFiles, sumSamples } from './evaluation.js';
 import { redisCpuSeconds, waitForHttp } from './idle.js';
-import { processCpuSeconds, processRssMb } from './proc.js';
+import { imageNodeFlags, processCpuSeconds, processRssMb } from './proc.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const INTERVAL_S = 60;
@@ -127,7 +127,7 @@ async function runReplicas(
   await mkdir(LOGS, { recursive: true });
   const logs = ports.map((_, i) => openSync(join(LOGS, `replica-${replicas}-${i}.log`), 'w'));
   const children = ports.map((port, i) =>
-    spawn(process.execPath, [join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
+    spawn(process.execPath, [...imageNodeFlags(), join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
       env: {
         ...process.env,
         PROMETHEUS_URL: replay.url,
