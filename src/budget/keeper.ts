@@ -208,12 +208,18 @@ export class BudgetKeeper {
       complete = missing.reduce((w, from, j) => withEdge(w, from, edges[j]!.bad, edges[j]!.total), complete);
       this.kept.set(slo.id, { key, readAt, weights: complete });
     }
-    const ranOut = ranOutBlockOf(slo, complete, windowMs, at);
-    if (ranOut !== undefined) {
-      // The budget ran out inside a block of the last 3 days kept as a sum: its steps, for when to the step.
+    // The budget ran out inside a block of the last 3 days kept as a sum: its steps, for when to the step. Read, a
+    // block's sum is made again from its steps; when Prometheus's data changed since it was folded (a late
+    // correction), the budget may have run out in a later block instead: that one is read next, a few at most.
+    for (
+      let reads = 0, ranOut = ranOutBlockOf(slo, complete, windowMs, at);
+      ranOut !== undefined && reads < 3;
+      reads++
+    ) {
       const block = await readBlock(ranOut);
       complete = withRanOut(complete, ranOut, block.bad, block.total);
       this.kept.set(slo.id, { key, readAt, weights: complete });
+      ranOut = ranOutBlockOf(slo, complete, windowMs, at);
     }
     return budgetOf(slo, complete, windowMs, at);
   }

@@ -175,21 +175,34 @@ export function layout(w: WeightsShape, windowMs: number, last: number) {
  */
 function foldBlock(w: BudgetWeights, b: number, sums: Float64Array, at: number, peaks: Float64Array, peakAt: number) {
   const B = w.blockSteps;
+  const { bad, total, peak } = fold(
+    w.values,
+    Math.max(0, b * B - w.stepsFrom),
+    Math.min(w.steps, (b + 1) * B - w.stepsFrom),
+  );
+  sums[2 * at] = bad;
+  sums[2 * at + 1] = total;
+  if (peakAt >= 0 && peakAt < peaks.length) peaks[peakAt] = peak;
+}
+
+/**
+ * The sums of `bad` and `total` of the pairs `from` to `to` − 1 of `values` (steps with data only), and the peak of
+ * the running sum of `bad` after each (−∞ without any).
+ */
+function fold(values: StepValues, from: number, to: number) {
   let bad = 0;
   let total = 0;
   let peak = -Infinity;
-  for (let r = Math.max(0, b * B - w.stepsFrom); r < Math.min(w.steps, (b + 1) * B - w.stepsFrom); r++) {
-    const t = w.values[2 * r + 1]!;
-    const x = w.values[2 * r]!;
+  for (let r = from; r < to; r++) {
+    const t = values[2 * r + 1]!;
+    const x = values[2 * r]!;
     if (!Number.isNaN(t)) {
       total += t;
       if (!Number.isNaN(x)) bad += x;
     }
     peak = Math.max(peak, bad);
   }
-  sums[2 * at] = bad;
-  sums[2 * at + 1] = total;
-  if (peakAt >= 0 && peakAt < peaks.length) peaks[peakAt] = peak;
+  return { bad, total, peak };
 }
 
 /**
@@ -298,7 +311,26 @@ export function withEdge(w: BudgetWeights, from: number, bad: ArrayLike<number>,
     values[at + 2 * i + 1] = total[i]!;
   }
   values.set(w.values.subarray(at), at + 2 * B);
-  return changed(w, { edges, values });
+  return changed(w, { edges, values, sums: refolded(w, from, values.subarray(at, at + 2 * B)) });
+}
+
+/**
+ * The block sums with block `from`'s sum (and peak, when kept) made again from its per-step values just read: data
+ * Prometheus changed after the block was folded (a late correction) then counts in every window, and a block the
+ * budget no longer ran out in is not read again and again for a peak of values it no longer has.
+ */
+function refolded(w: BudgetWeights, from: number, pairs: StepValues): Float64Array {
+  const k = from / w.blockSteps - w.blocksFrom;
+  if (k < 0 || k >= blockCount(w)) return w.sums;
+  const { bad, total, peak } = fold(pairs, 0, w.blockSteps);
+  const p = w.sums.length - w.peaks + (k - (blockCount(w) - w.peaks));
+  if (w.sums[2 * k] === bad && w.sums[2 * k + 1] === total && (p < w.sums.length - w.peaks || w.sums[p] === peak))
+    return w.sums;
+  const sums = w.sums.slice();
+  sums[2 * k] = bad;
+  sums[2 * k + 1] = total;
+  if (p >= w.sums.length - w.peaks) sums[p] = peak;
+  return sums;
 }
 
 /**

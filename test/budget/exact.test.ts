@@ -252,3 +252,50 @@ describe('the budgets the keeper computes from compact weights', () => {
     expect(exhaustedLately).toBeGreaterThan(5);
   }, 120_000);
 });
+
+describe('data Prometheus changed after a block was read', () => {
+  it('a block the budget no longer ran out in is folded again from its new steps: stable figures, those of a full read', async () => {
+    // A 7d window: a 2m grid, blocks of 21 steps. The budget runs out at X, 2 hours before the first refresh, and
+    // again at Y, 4 hours after it; X is corrected in Prometheus (its errors removed) long after it was read.
+    const STEP = 2 * MIN;
+    const X = Math.floor((AT - 2 * HOUR) / STEP) * STEP;
+    const Y = Math.floor((AT + 4 * HOUR) / STEP) * STEP;
+    let now = AT;
+    let xBad = 60_000;
+    let reads = 0;
+    const value = (bad: boolean, t: number) => (!bad ? 1000 : t === X ? xBad : t === Y ? 60_000 : 0);
+    const port: PrometheusPort = {
+      instant: () => Promise.reject(new Error('no instant queries here')),
+      range: async (query, start, end, step): Promise<RangeSeries[]> => {
+        reads++;
+        const parts = [...query.matchAll(/label_replace\((.*?), "sloe_query", "(\d+)", "", ""\)/g)];
+        const asked = parts.length ? parts.map((m) => ({ q: m[1]!, label: m[2] })) : [{ q: query, label: undefined }];
+        return asked.map(({ q, label }) => {
+          const times: number[] = [];
+          for (let t = start; t <= end; t += step) if (t <= now) times.push(t);
+          return {
+            labels: (label === undefined ? {} : { sloe_query: label }) as Labels,
+            times: Float64Array.from(times),
+            values: Float64Array.from(times, (t) => value(q.includes('error'), t)),
+          };
+        });
+      },
+    };
+    const slo = { ...availability, windowMs: 7 * DAY } as Slo;
+    const keeper = new BudgetKeeper({ prometheus: port, slos: () => [slo], now: () => now });
+    await keeper.refresh();
+    xBad = 0;
+    now = AT + 12 * HOUR;
+    const seen: Array<{ remaining: number; exhaustedAt: number | null; reads: number }> = [];
+    for (let k = 0; k < 4; k++, now += MIN) {
+      reads = 0;
+      const budget = (await keeper.refresh()).bySlo.get(slo.id)!.budget!;
+      seen.push({ remaining: budget.budget.remaining, exhaustedAt: budget.exhaustedAt, reads });
+      const full = await sloBudget(port, slo, now);
+      expect(budget.budget.remaining).toBeCloseTo(full.budget.remaining, 9);
+      expect(budget.exhaustedAt).toBe(full.exhaustedAt);
+    }
+    // Once X is folded again, later refreshes read only the newest points (one merged request for both queries).
+    expect(seen.slice(1).map((s) => s.reads)).toEqual([1, 1, 1]);
+  });
+});
