@@ -187,9 +187,10 @@ function expectFigures(b: Budget, expected: ReturnType<typeof reference>, what: 
 describe('the budgets the keeper computes from compact weights', () => {
   it('are those of summing every step, refresh after refresh', async () => {
     let exhaustedLately = 0;
+    let failedRefreshes = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(1 * HOUR, 12 * HOUR, 16 * HOUR, DAY, 2 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY),
+        fc.constantFrom(1 * HOUR, 12 * HOUR, 16 * HOUR, DAY, 2 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 90 * DAY),
         fc.record({
           seed: fc.integer({ min: 0, max: 1 << 20 }),
           level: fc.integer({ min: 0, max: 12 }),
@@ -199,12 +200,15 @@ describe('the budgets the keeper computes from compact weights', () => {
           burstBefore: fc.integer({ min: 0, max: 5 * 24 * 60 }),
           burstMinutes: fc.integer({ min: 0, max: 5 * 24 * 60 }),
           burstBad: fc.integer({ min: 0, max: 600 }),
-          historyDays: fc.integer({ min: 1, max: 40 }),
+          historyDays: fc.integer({ min: 1, max: 100 }),
+          // Refreshes during which Prometheus fails its `failAt`-th request (0: none fails).
+          failAt: fc.integer({ min: 0, max: 3 }),
+          failing: fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }),
         }),
-        fc.array(fc.constantFrom(MIN, 3 * MIN, 7 * MIN, 40 * MIN, 3 * HOUR + 7 * MIN, 19 * HOUR, 2 * DAY + MIN), {
-          minLength: 1,
-          maxLength: 6,
-        }),
+        fc.array(
+          fc.constantFrom(MIN, 3 * MIN, 7 * MIN, 40 * MIN, 3 * HOUR + 7 * MIN, 19 * HOUR, 2 * DAY + MIN, 4 * DAY),
+          { minLength: 1, maxLength: 6 },
+        ),
         async (windowMs, p, advances) => {
           const end = AT + advances.reduce((a, b) => a + b, 0);
           const d: Data = {
@@ -221,11 +225,22 @@ describe('the budgets the keeper computes from compact weights', () => {
             since: end - p.historyDays * DAY,
           };
           const port = prometheus(d);
+          // A failed read keeps what was kept: the next refresh reads what it missed, and its figures are exact.
+          let failIn = 0;
+          const flaky: PrometheusPort = {
+            instant: port.instant,
+            range: (...args) => (--failIn === 0 ? Promise.reject(new Error('Prometheus failed')) : port.range(...args)),
+          };
           const slo = { ...availability, windowMs } as Slo;
           let now = AT;
-          const keeper = new BudgetKeeper({ prometheus: port, slos: () => [slo], now: () => now });
-          for (const advance of [0, ...advances]) {
+          const keeper = new BudgetKeeper({ prometheus: flaky, slos: () => [slo], now: () => now });
+          for (const [k, advance] of [0, ...advances].entries()) {
             now += advance;
+            if (p.failAt > 0 && p.failing[k]) {
+              failIn = p.failAt;
+              if ((await keeper.refresh()).bySlo.get(slo.id)!.error !== undefined) failedRefreshes++;
+              failIn = 0;
+            }
             const entry = (await keeper.refresh()).bySlo.get(slo.id)!;
             expect(entry.error).toBeUndefined();
             const expected = reference(d, windowMs, now);
@@ -250,6 +265,8 @@ describe('the budgets the keeper computes from compact weights', () => {
     // block: the case the block peaks and a read of the block are there for.
     console.info(`budgets that ran out inside a block of the last 3 days: ${exhaustedLately}`);
     expect(exhaustedLately).toBeGreaterThan(5);
+    console.info(`refreshes that failed a read before the one checked: ${failedRefreshes}`);
+    expect(failedRefreshes).toBeGreaterThan(20);
   }, 120_000);
 });
 
