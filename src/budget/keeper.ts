@@ -7,7 +7,8 @@
  * multiples of the step) are kept between refreshes, compacted (weights.ts), and a refresh asks Prometheus for the
  * points since the newest one kept, plus the newest kept points that may still change (SETTLE_MS), plus the points
  * of the block the window (or the 3d burn window) starts in once it moved into one kept only as a sum, and those of
- * the block the budget ran out in when that was within the last 3 days; points older than the windows are dropped. The first refresh, and the first after an SLO's queries, step or window changed, read the whole window.
+ * the block the budget ran out in when that was within the last 3 days; points older than the windows are dropped.
+ * The first refresh, and the first after an SLO's queries, step or window changed, read the whole window.
  */
 import { BatchingPort } from '../evaluator/batching.js';
 import type { Span } from '../evaluator/plan.js';
@@ -68,8 +69,8 @@ export const SETTLE_MS = 120_000;
 
 /**
  * An SLO's weights kept between refreshes, compacted (weights.ts: per step the newest 6 hours and the first blocks of
- * the window and of the 3d burn window, block sums between), read for `key`; points after `readAt − SETTLE_MS` are read again. Float32 halves the
- * memory of the per-step values; the sums are made in Float64.
+ * the window and of the 3d burn window, block sums between), read for `key`; points after `readAt − SETTLE_MS` are
+ * read again. Float32 halves the memory of the per-step values; the sums are made in Float64.
  */
 interface Kept {
   key: string;

@@ -70,10 +70,16 @@ export const stepsEnd = (w: BudgetWeights) => w.stepsFrom + w.steps;
 /** How many block sums the weights hold. */
 const blockCount = (w: BudgetWeights) => (w.sums.length - w.peaks) / 2;
 
+/** Where in `sums` the peak of block `b` is, or −1 when it is not kept. */
+function peakIndex(w: BudgetWeights, b: number): number {
+  const k = b - (w.blocksFrom + blockCount(w) - w.peaks);
+  return k >= 0 && k < w.peaks ? w.sums.length - w.peaks + k : -1;
+}
+
 /** The peak of block `b` (the largest running sum of `bad` within it), or undefined when not kept. */
 export function peakOf(w: BudgetWeights, b: number): number | undefined {
-  const k = b - (w.blocksFrom + blockCount(w) - w.peaks);
-  return k >= 0 && k < w.peaks ? w.sums[w.sums.length - w.peaks + k] : undefined;
+  const p = peakIndex(w, b);
+  return p >= 0 ? w.sums[p] : undefined;
 }
 
 const NO_SUMS = new Float64Array(0);
@@ -323,13 +329,12 @@ function refolded(w: BudgetWeights, from: number, pairs: StepValues): Float64Arr
   const k = from / w.blockSteps - w.blocksFrom;
   if (k < 0 || k >= blockCount(w)) return w.sums;
   const { bad, total, peak } = fold(pairs, 0, w.blockSteps);
-  const p = w.sums.length - w.peaks + (k - (blockCount(w) - w.peaks));
-  if (w.sums[2 * k] === bad && w.sums[2 * k + 1] === total && (p < w.sums.length - w.peaks || w.sums[p] === peak))
-    return w.sums;
+  const p = peakIndex(w, from / w.blockSteps);
+  if (w.sums[2 * k] === bad && w.sums[2 * k + 1] === total && (p < 0 || w.sums[p] === peak)) return w.sums;
   const sums = w.sums.slice();
   sums[2 * k] = bad;
   sums[2 * k + 1] = total;
-  if (p >= w.sums.length - w.peaks) sums[p] = peak;
+  if (p >= 0) sums[p] = peak;
   return sums;
 }
 
