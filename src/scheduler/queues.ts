@@ -49,6 +49,20 @@ export function shardOffset(job: ShardJob): number {
   return 1 + Math.floor((((job.shard + 1) * GOLDEN) % 1) * (job.intervalMs - 1));
 }
 
+/** How far ahead of a shard's due time its job may start (another replica's clock) and still be taken as due. */
+const DUE_SLACK_MS = 1000;
+
+/**
+ * The time a shard's evaluation reads Prometheus as of: the latest time it was due (its offset in an interval) at or
+ * before `now`, as Prometheus evaluates a rule group as of its slot. Every evaluation of the shard so falls on the
+ * same phase of its interval, whatever its job's lag, and windows ending there share their base rates with those of
+ * the evaluations before (ShortWindows).
+ */
+export function dueAt(job: ShardJob, now: number): number {
+  const offset = shardOffset(job);
+  return Math.floor((now + DUE_SLACK_MS - offset) / job.intervalMs) * job.intervalMs + offset;
+}
+
 /** The shards a configuration needs. */
 export function shards(slos: readonly Slo[]): ShardJob[] {
   return [...byInterval(slos)].flatMap(([intervalMs, same]) =>
