@@ -125,7 +125,7 @@ export class LongWindowCache implements WindowReader {
   /** Long windows taken from the store instead of Prometheus. */
   storeHits = 0;
   /** The short windows, carried on per phase. */
-  readonly short = new ShortWindows(SETTLE_MS);
+  readonly short = new ShortWindows();
 
   constructor(private readonly options: LongWindowCacheOptions = {}) {
     this.freshSpanMs = options.freshSpanMs ?? FRESH_SPAN_MS;

@@ -2,39 +2,55 @@
  * Short burn-rate windows for `sloe run` (those up to the fresh span, 6h: the page tiers' windows and the ticket
  * tiers' short ones), part of the fetch stage. They end at the evaluation instant, so a window ending at t is the sum
  * of the base rates at t, t − res, t − 2·res, … (plan.ts). A shard is evaluated as of the moment it was due, a fixed
- * phase of its interval, so the instants of an SLO's evaluations fall on as many phases of the base resolution as
- * the interval divides it into (5 for a 1m interval and a 5m resolution): an evaluation shares all its base rates
- * but the newest with the one a resolution earlier.
+ * phase of its interval (dueAt), so the instants of an SLO's evaluations fall on as many phases of the base
+ * resolution as the interval divides it into (5 for a 1m interval and a 5m resolution): an evaluation shares its
+ * base rates with the one a resolution earlier, but for the newest.
  *
- * Per SLO and phase, the sums of each short window are kept ending at the last settled point (SETTLE_MS old at the
- * evaluation: the samples it is made of have arrived). The next evaluation at that phase reads only the points since
- * those sums (the settled ones that entered, and the newest ones) and those that left each window: a few points per
- * part instead of 72, in as many ranges as windows, which SLOs evaluated together share (BatchingPort merges them).
- * Once an hour, at each SLO's own phase, and whenever an evaluation has no sums of its phase to carry on from (the
- * first, a reload that changed the SLO, an instant off its shard's phase), the windows are read in full. The sums are
- * those of a full read, to the last bits of float addition.
+ * The newest RECENT_MS of base rates (30 minutes) are read on every evaluation, so samples that arrive late (a
+ * remote-write backlog, a slow scrape) count as they would in a full read, and the windows up to that long are read
+ * whole. A longer window is those recent points plus its older part, whose sums are kept per SLO and phase; the next
+ * evaluation at that phase moves them on by the points that entered the older part and those that left it, one
+ * point each per window for a tick a resolution later: about 9 points a part instead of 72 for the workbook's page
+ * tiers, in ranges SLOs of a shard share (BatchingPort merges them). Once an hour (each SLO at its own phase of it),
+ * and whenever an evaluation has no sums of its phase to move on from (the first, a reload that changed the SLO, a
+ * tick off its shard's phase, a gap over MAX_CARRY_MS), the windows are read in full. The sums are those of a full
+ * read to the last bits of float addition, and a window whose points all have a bad rate of zero has a bad sum of
+ * exactly zero.
  */
 import { createHash } from 'node:crypto';
 import { fetchRates } from './fetch.js';
 import { type Labels, labelsKey } from './labels.js';
 import { type RatioPlan, type Span, spanAt } from './plan.js';
 import type { PrometheusPort } from './prometheus.js';
-import type { InstanceGrid, InstanceWindows, WindowSum } from './windows.js';
+import { type InstanceGrid, type InstanceWindows, type RateGrid, type WindowSum, windowsAt } from './windows.js';
 
+/** Base rates this recent are read on every evaluation (rounded up to a multiple of the base resolution). */
+const RECENT_MS = 30 * 60_000;
 /** How often the short windows of an SLO are read in full again (each SLO at its own phase). */
 const FULL_READ_EVERY_MS = 3600_000;
-/** The longest gap between an evaluation and the sums of its phase that it carries on from: more is a full read. */
+/** The longest gap between an evaluation and the sums of its phase that it moves on from: more is a full read. */
 const MAX_CARRY_MS = 30 * 60_000;
+/**
+ * Phases kept per SLO: an SLO evaluated at more phases of its resolution (a 10s interval: 30 of a 5m resolution)
+ * reads its windows in full.
+ */
+const MAX_PHASES = 10;
 
 /** Where in each period of `periodMs` an SLO reads its windows in full: the same for every replica. */
 export function phaseOf(sloId: string, periodMs: number): number {
   return Math.floor((createHash('sha256').update(sloId).digest().readUInt32BE(0) / 2 ** 32) * periodMs);
 }
 
-/**
- * An instance's sums of the short windows in the order of `short`: bad, total, points and points with bad events of
- * each.
- */
+/** A window's sums, and how many of its points had a bad rate other than zero. */
+interface Part extends WindowSum {
+  nonzeroBad: number;
+}
+
+const EMPTY: Part = { bad: 0, total: 0, points: 0, nonzeroBad: 0 };
+/** Numbers kept per window: bad, total, points, nonzeroBad. */
+const WIDTH = 4;
+
+/** An instance's sums of the older part of each window longer than the recent span, in order. */
 interface Sums {
   labels: Labels;
   sums: number[];
@@ -42,23 +58,15 @@ interface Sums {
 
 interface Entry {
   signature: string;
-  /** The grid point (of this phase) the sums end at: the newest settled one at the evaluation. */
+  /** Where the older parts end: the evaluation instant less the recent span. */
   at: number;
-  /** The settled end of the last full read the sums were carried on from. */
+  /** Where the older parts ended at the last full read they were moved on from. */
   readAt: number;
-  /** By instance (labelsKey): every instance with a point in the longest short window. */
+  /** By instance (labelsKey): every instance with a point (or a bad rate) in the longest window's older part. */
   sums: Map<string, Sums>;
 }
 
-/** A window's sums, and how many of its points had bad events. */
-interface Part extends WindowSum {
-  badPoints: number;
-}
-
-const EMPTY: Part = { bad: 0, total: 0, points: 0, badPoints: 0 };
-const WIDTH = 4;
-
-/** A range of base rates read once for several sums: the grids by instance. */
+/** A range of base rates read once for several sums: (start, end], the grids by instance. */
 interface Read {
   start: number;
   end: number;
@@ -68,12 +76,12 @@ interface Read {
 export class ShortWindows {
   /** By SLO, then by phase (the evaluation instant modulo the base resolution). */
   private readonly entries = new Map<string, Map<number, Entry>>();
+  /** When SLOs not evaluated for MAX_CARRY_MS (removed from the configuration) were last dropped. */
+  private sweptAt = Number.NEGATIVE_INFINITY;
   /** Reads of every short window in full. */
   fullReads = 0;
-  /** Reads of only the points that entered and left the windows since the sums of the same phase. */
+  /** Reads of the recent points and of those that entered and left the older parts since the sums of the phase. */
   carried = 0;
-
-  constructor(private readonly settleMs: number) {}
 
   /** The short windows (`short`, shortest first) of a ratio SLO ending at `at`. */
   async windowsAt(
@@ -85,7 +93,11 @@ export class ShortWindows {
     at: number,
   ): Promise<InstanceWindows[]> {
     const res = plan.resMs;
-    const settled = at - Math.ceil(this.settleMs / res) * res;
+    const recent = Math.ceil(RECENT_MS / res) * res;
+    const longest = short[short.length - 1]!;
+    if (longest <= recent) return windowsAt(await fetchRates(port, sloId, plan, spanAt(plan, at, longest)), at);
+    const older = short.filter((w) => w > recent).map((w) => w - recent);
+    const settled = at - recent;
     const phase = ((at % res) + res) % res;
     const offset = phaseOf(sloId, FULL_READ_EVERY_MS);
     const period = (t: number) => Math.floor((t + offset) / FULL_READ_EVERY_MS);
@@ -97,122 +109,135 @@ export class ShortWindows {
       last.at <= settled &&
       settled - last.at <= MAX_CARRY_MS &&
       period(settled) === period(last.readAt);
-    const { entry, windows } = usable
-      ? await this.carryOn(port, sloId, plan, short, last, settled, at)
-      : await this.readFull(port, sloId, plan, short, signature, settled, at);
-    if (usable) this.carried++;
-    else this.fullReads++;
+    // The points of (from, to] of an instance, from whichever read holds them.
+    let reads: Read[];
+    let sums: Map<string, Sums>;
+    let readAt = settled;
+    if (usable) {
+      this.carried++;
+      readAt = last.readAt;
+      reads = await readRanges(port, sloId, plan, [
+        [last.at, at],
+        ...older.map((w): [number, number] => [last.at - w, settled - w]),
+      ]);
+      const sum = partsIn(reads);
+      sums = new Map();
+      const keys = new Map<string, Labels>();
+      for (const [key, s] of last.sums) keys.set(key, s.labels);
+      for (const read of reads) for (const [key, g] of read.grids) if (!keys.has(key)) keys.set(key, g.labels);
+      for (const [key, labels] of keys) {
+        const before = last.sums.get(key)?.sums;
+        const entered = sum(key, last.at, settled);
+        const kept = older.flatMap((w, k) => {
+          const was = (j: number) => before?.[WIDTH * k + j] ?? 0;
+          const s = plus(
+            { bad: was(0), total: was(1), points: was(2), nonzeroBad: was(3) },
+            entered,
+            sum(key, last.at - w, settled - w),
+          );
+          return [s.bad, s.total, s.points, s.nonzeroBad];
+        });
+        if (kept[kept.length - 2]! > 0 || kept[kept.length - 1]! > 0) sums.set(key, { labels, sums: kept });
+      }
+    } else {
+      this.fullReads++;
+      reads = await readRanges(port, sloId, plan, [[at - longest, at]]);
+      const sum = partsIn(reads);
+      sums = new Map();
+      for (const [key, { labels }] of reads[0]!.grids) {
+        const kept = older.flatMap((w) => {
+          const s = sum(key, settled - w, settled);
+          return [s.bad, s.total, s.points, s.nonzeroBad];
+        });
+        if (kept[kept.length - 2]! > 0 || kept[kept.length - 1]! > 0) sums.set(key, { labels, sums: kept });
+      }
+    }
     if (!byPhase) this.entries.set(sloId, (byPhase = new Map()));
-    byPhase.set(phase, entry);
-    // Sums of other phases too old to carry on from are dropped (a shard's phase changes with its interval).
-    for (const [p, e] of byPhase) if (settled - e.at > MAX_CARRY_MS) byPhase.delete(p);
-    return windows;
+    byPhase.delete(phase);
+    byPhase.set(phase, { signature, at: settled, readAt, sums });
+    // The oldest phases go first (a Map iterates in the order of insertion).
+    for (const p of byPhase.keys()) if (byPhase.size > MAX_PHASES) byPhase.delete(p);
+    this.sweep(at);
+    return this.windows(reads[0]!, sums, short, recent, settled, at);
   }
 
   /**
-   * Every short window read in full: one range over the longest ending at `at`, from the first point of the longest
-   * ending at `settled` (a resolution or two more), so that the sums kept for the next evaluation come from it too.
+   * The windows at `at` of each instance with a point in the longest: those up to the recent span from the recent
+   * points alone, the longer ones their older part's sums plus the recent points.
    */
-  private async readFull(
-    port: PrometheusPort,
-    sloId: string,
-    plan: RatioPlan,
+  private windows(
+    fresh: Read,
+    sums: Map<string, Sums>,
     short: readonly number[],
-    signature: string,
+    recent: number,
     settled: number,
     at: number,
-  ): Promise<{ entry: Entry; windows: InstanceWindows[] }> {
-    const longest = short[short.length - 1]!;
-    const grids = await fetchRates(port, sloId, plan, spanAt(plan, at, longest + at - settled));
-    const sums = new Map<string, Sums>();
-    const windows: InstanceWindows[] = [];
-    for (const { labels, grid } of grids) {
-      const [i, s] = [grid.index(at), grid.index(settled)];
-      if (grid.points(i, longest) > 0) windows.push({ labels, windows: grid.windowsAt(i) });
-      const kept = short.flatMap((w) => {
-        const x = grid.window(s, w);
-        return [x.bad, x.total, x.points, grid.badPoints(s, w)];
-      });
-      if (kept[kept.length - WIDTH + 2]! > 0) sums.set(labelsKey(labels), { labels, sums: kept });
-    }
-    return { entry: { signature, at: settled, readAt: settled, sums }, windows };
-  }
-
-  /**
-   * The sums at `settled` from those at `last.at`: plus the points of (last.at, settled], minus those of
-   * (last.at − w, settled − w] for each window w; and the windows at `at` from them: plus the points of
-   * (settled, at], minus those of (settled − w, at − w]. Reads (last.at − w, at − w] for each window and
-   * (last.at, at], ranges that touch read as one.
-   */
-  private async carryOn(
-    port: PrometheusPort,
-    sloId: string,
-    plan: RatioPlan,
-    short: readonly number[],
-    last: Entry,
-    settled: number,
-    at: number,
-  ): Promise<{ entry: Entry; windows: InstanceWindows[] }> {
-    const reads = await readRanges(
-      port,
-      sloId,
-      plan,
-      [0, ...short].map((back) => [last.at - back, at - back]),
-    );
-    /** The sums of the base rates of (from, to] of an instance. */
-    const sum = (key: string, from: number, to: number): Part => {
-      if (to <= from) return EMPTY;
-      const read = reads.find((r) => r.start <= from && to <= r.end)!;
-      const g = read.grids.get(key)?.grid;
-      if (!g) return EMPTY;
-      const i = g.index(to);
-      return { ...g.window(i, to - from), badPoints: g.badPoints(i, to - from) };
-    };
+  ): InstanceWindows[] {
     const keys = new Map<string, Labels>();
-    for (const [key, s] of last.sums) keys.set(key, s.labels);
-    for (const read of reads) for (const [key, g] of read.grids) if (!keys.has(key)) keys.set(key, g.labels);
-    const sums = new Map<string, Sums>();
-    const windows: InstanceWindows[] = [];
+    for (const [key, s] of sums) keys.set(key, s.labels);
+    for (const [key, g] of fresh.grids) if (!keys.has(key)) keys.set(key, g.labels);
+    const first = short.findIndex((w) => w > recent);
+    const out: InstanceWindows[] = [];
     for (const [key, labels] of keys) {
-      const before = last.sums.get(key)?.sums;
-      const kept: number[] = [];
-      const now: Part[] = [];
-      const entered = sum(key, last.at, settled);
-      const newest = sum(key, settled, at);
-      short.forEach((w, k) => {
-        const was = (j: number) => before?.[WIDTH * k + j] ?? 0;
-        const s = moved(
-          { bad: was(0), total: was(1), points: was(2), badPoints: was(3) },
-          entered,
-          sum(key, last.at - w, settled - w),
-        );
-        kept.push(s.bad, s.total, s.points, s.badPoints);
-        now.push(moved(s, newest, sum(key, settled - w, at - w)));
+      const grid = fresh.grids.get(key)?.grid;
+      const latest = grid ? partOf(grid, settled, at) : EMPTY;
+      const kept = sums.get(key)?.sums;
+      const byWindow = short.map((w, k): Part => {
+        if (w <= recent) return grid ? partOf(grid, at - w, at) : EMPTY;
+        const j = WIDTH * (k - first);
+        const older = kept
+          ? { bad: kept[j]!, total: kept[j + 1]!, points: kept[j + 2]!, nonzeroBad: kept[j + 3]! }
+          : EMPTY;
+        return plus(older, latest, EMPTY);
       });
-      if (kept[kept.length - WIDTH + 2]! > 0) sums.set(key, { labels, sums: kept });
-      if (now[now.length - 1]!.points > 0) windows.push({ labels, windows: (w) => now[short.indexOf(w)] ?? EMPTY });
+      if (byWindow[byWindow.length - 1]!.points > 0)
+        out.push({ labels, windows: (w) => byWindow[short.indexOf(w)] ?? EMPTY });
     }
-    return { entry: { signature: last.signature, at: settled, readAt: last.readAt, sums }, windows };
+    return out;
+  }
+
+  /** Drops the SLOs not evaluated for MAX_CARRY_MS (removed, or evaluated by another replica), every so often. */
+  private sweep(at: number): void {
+    if (at - this.sweptAt < MAX_CARRY_MS) return;
+    this.sweptAt = at;
+    for (const [id, byPhase] of this.entries) {
+      for (const [p, e] of byPhase) if (at - e.at > MAX_CARRY_MS + RECENT_MS) byPhase.delete(p);
+      if (byPhase.size === 0) this.entries.delete(id);
+    }
   }
 }
 
-/**
- * A window's sums moved on: plus the points that entered it, minus those that left. A window without points has
- * none, one without bad events no bad sum (not the residue float addition leaves), and no sum is below zero.
- */
-function moved(s: Part, entered: Part, left: Part): Part {
-  const points = s.points + entered.points - left.points;
-  if (points <= 0) return EMPTY;
-  const badPoints = s.badPoints + entered.badPoints - left.badPoints;
-  return {
-    bad: badPoints <= 0 ? 0 : Math.max(0, s.bad + entered.bad - left.bad),
-    total: Math.max(0, s.total + entered.total - left.total),
-    points,
-    badPoints,
+/** The points of (from, to] on a grid that holds them. */
+function partOf(grid: RateGrid, from: number, to: number): Part {
+  if (to <= from) return EMPTY;
+  const i = grid.index(to);
+  return { ...grid.window(i, to - from), nonzeroBad: grid.nonzeroBad(i, to - from) };
+}
+
+/** The points of (from, to] of an instance, from whichever of the reads holds that range. */
+function partsIn(reads: readonly Read[]): (key: string, from: number, to: number) => Part {
+  return (key, from, to) => {
+    const grid = reads.find((r) => r.start <= from && to <= r.end)!.grids.get(key)?.grid;
+    return grid ? partOf(grid, from, to) : EMPTY;
   };
 }
 
-/** Reads the base rates of ranges (from, to], those that overlap or touch as one range. */
+/**
+ * A window's sums plus the points that entered it, minus those that left. One without points has a total of zero,
+ * one whose points all have a bad rate of zero a bad sum of zero: exactly, not the residue of float addition.
+ */
+function plus(s: Part, entered: Part, left: Part): Part {
+  const points = s.points + entered.points - left.points;
+  const nonzeroBad = s.nonzeroBad + entered.nonzeroBad - left.nonzeroBad;
+  return {
+    bad: nonzeroBad === 0 ? 0 : s.bad + entered.bad - left.bad,
+    total: points === 0 ? 0 : s.total + entered.total - left.total,
+    points,
+    nonzeroBad,
+  };
+}
+
+/** Reads the base rates of ranges (from, to], those that overlap or touch as one range; the first range's read first. */
 async function readRanges(
   port: PrometheusPort,
   sloId: string,
@@ -226,11 +251,14 @@ async function readRanges(
     if (prev && from <= prev[1]) prev[1] = Math.max(prev[1], to);
     else merged.push([from, to]);
   }
-  return Promise.all(
-    merged.map(async ([from, to]) => {
+  const reads = await Promise.all(
+    merged.map(async ([from, to]): Promise<Read> => {
       const span: Span = { start: from + plan.resMs, end: to, stepMs: plan.resMs };
-      const grids = await fetchRates(port, sloId, plan, span);
+      const grids = await fetchRates(port, sloId, plan, span, true);
       return { start: from, end: to, grids: new Map(grids.map((g) => [labelsKey(g.labels), g])) };
     }),
   );
+  const [from, to] = ranges[0]!;
+  const first = reads.findIndex((r) => r.start <= from && to <= r.end);
+  return [reads[first]!, ...reads.filter((_, i) => i !== first)];
 }

@@ -64,15 +64,15 @@ export class RateGrid {
   }
 
   /**
-   * How many base points of the window had bad events (a bad rate above zero): where it is none, running sums carried
-   * on by adding and subtracting points know the bad sum is zero exactly, not a rounding residue.
+   * How many base points of the window had a bad rate other than zero: where it is none, sums carried on by adding
+   * and subtracting points know the bad sum is zero exactly, not a residue of float addition.
    */
-  badPoints(i: number, lengthMs: number): number {
+  nonzeroBad(i: number, lengthMs: number): number {
     let n = 0;
     const back = i - (lengthMs / this.resMs) * this.stride;
     for (let j = i; j > back && j >= 0; j -= this.stride) {
       const prev = j - this.stride;
-      if (this.badSum[j]! - (prev >= 0 ? this.badSum[prev]! : 0) > 0) n++;
+      if (this.badSum[j]! - (prev >= 0 ? this.badSum[prev]! : 0) !== 0) n++;
     }
     return n;
   }
