@@ -13,7 +13,7 @@ import { LogChannel } from '../escalation/log-channel.js';
 import type { RetryPolicy } from '../escalation/notifier.js';
 import { PrometheusClient, prometheusConfigFromEnv, type PrometheusPort } from '../evaluator/prometheus.js';
 import { type Config, type Problem, formatProblem } from '../rules/index.js';
-import { DEFAULT_TUNING, Queues, type WorkerTuning, dueAt, shardMembers } from '../scheduler/queues.js';
+import { DEFAULT_TUNING, Queues, type WorkerTuning, shardMembers } from '../scheduler/queues.js';
 import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer } from '../server/http.js';
 import { EngineMetrics } from '../observability/metrics.js';
@@ -281,7 +281,7 @@ export class Engine implements IncidentActions {
         const begun = this.now();
         this.evaluating++;
         try {
-          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job), job, dueAt(job, begun));
+          const result = await this.evaluation.tickMany(shardMembers(this.current.slos, job), job);
           this.metrics.evaluationCompletion.observe((lagMs + this.now() - begun) / 1000);
           return result;
         } finally {

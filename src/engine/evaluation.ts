@@ -80,37 +80,30 @@ export class Evaluation {
     this.scheduled.clear();
   }
 
-  /**
-   * Evaluates SLOs (a shard's) at one instant, their Prometheus queries merged into as few requests as possible,
-   * reading Prometheus as of `readAt` (the shard's due time: dueAt) or now.
-   */
-  async tickMany(slos: readonly Slo[], shard?: ShardJob, readAt?: number): Promise<TickResult[]> {
+  /** Evaluates SLOs (a shard's) at one instant, their Prometheus queries merged into as few requests as possible. */
+  async tickMany(slos: readonly Slo[], shard?: ShardJob): Promise<TickResult[]> {
     const now = this.deps.now();
     const port = new BatchingPort(this.deps.prometheus);
     let failed = false;
     const outcome = (ok: boolean) => shard && this.deps.heartbeat?.shardEvaluated(shard, ok, now);
     const holds = (await this.deps.holds?.()) ?? NO_HOLDS;
-    const results = await Promise.all(
-      slos.map((slo) => this.tick(slo, now, port, () => (failed = true), holds, readAt)),
-    ).catch((e: unknown) => {
-      outcome(false);
-      throw e;
-    });
+    const results = await Promise.all(slos.map((slo) => this.tick(slo, now, port, () => (failed = true), holds))).catch(
+      (e: unknown) => {
+        outcome(false);
+        throw e;
+      },
+    );
     outcome(!failed && results.every((r) => r === 'evaluated' || r === 'stale'));
     return results;
   }
 
-  /**
-   * Evaluates an SLO of the current configuration now (or at `at`), reading Prometheus as of `readAt` (by default the
-   * same instant); `failed` hears of a failing query.
-   */
+  /** Evaluates an SLO of the current configuration now (or at `at`); `failed` hears of a failing query. */
   async tick(
     slo: Slo,
     at?: number,
     port: PrometheusPort = this.deps.prometheus,
     failed?: () => void,
     given?: Holds,
-    readAt?: number,
   ): Promise<TickResult> {
     const { store, log, metrics } = this.deps;
     const policy = this.deps.config().policies.get(slo.escalation);
@@ -122,7 +115,7 @@ export class Evaluation {
       // The state this replica wrote last, then (when someone else wrote since) the one in Redis.
       const state = await store.loadState(slo.id, attempt > 0);
       if (state.evaluatedAt >= now) return 'stale';
-      frame ??= await this.frame(slo, readAt ?? now, port, failed);
+      frame ??= await this.frame(slo, now, port, failed);
       const decision = decide(slo, policy, state, frame, now, RANDOM_IDS, holds);
       const result = await store.apply(slo.id, state.rev, now, decision.instances, decision.ops);
       if (!result.applied) continue;

@@ -149,15 +149,13 @@ class StepColumns {
 
 /**
  * Fetches the base rates of a ratio SLO over `span` (its step divides the base resolution) and builds one RateGrid
- * per instance: each instance with total points in the span, and with `badOnly` also those with only bad points there
- * (a part of a window whose other points have totals: ShortWindows reads windows in parts).
+ * per instance.
  */
 export async function fetchRates(
   port: PrometheusPort,
   sloId: string,
   plan: RatioPlan,
   span: Span,
-  badOnly = false,
 ): Promise<InstanceGrid[]> {
   const part = plan.bad ?? plan.good!;
   const [partSeries, totalSeries] = await Promise.all([
@@ -176,31 +174,23 @@ export async function fetchRates(
     return a;
   };
   const parts = new Map(partSeries.map((s) => [labelsKey(s.labels), s]));
-  const totals = badOnly && plan.bad !== undefined ? new Set(totalSeries.map((t) => labelsKey(t.labels))) : undefined;
-  const alone = totals ? partSeries.filter((s) => !totals.has(labelsKey(s.labels))) : [];
-  const grids = alone.map((b) => ({
-    labels: b.labels,
-    grid: new RateGrid(start, stepMs, toArray(b), new Float64Array(n).fill(NaN), plan.resMs),
-  }));
-  return totalSeries
-    .map((t) => {
-      const total = toArray(t);
-      const other = toArray(parts.get(labelsKey(t.labels)));
-      // In place, in a loop: a month of points per instance, where a callback per point shows.
-      const bad = other;
-      if (plan.bad !== undefined) {
-        // No bad series for an instance means no bad events.
-        for (let i = 0; i < n; i++) if (Number.isNaN(bad[i]!) && !Number.isNaN(total[i]!)) bad[i] = 0;
-      } else {
-        for (let i = 0; i < n; i++) {
-          const v = total[i]!;
-          const good = other[i]!;
-          bad[i] = Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(good) ? 0 : good));
-        }
+  return totalSeries.map((t) => {
+    const total = toArray(t);
+    const other = toArray(parts.get(labelsKey(t.labels)));
+    // In place, in a loop: a month of points per instance, where a callback per point shows.
+    const bad = other;
+    if (plan.bad !== undefined) {
+      // No bad series for an instance means no bad events.
+      for (let i = 0; i < n; i++) if (Number.isNaN(bad[i]!) && !Number.isNaN(total[i]!)) bad[i] = 0;
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = total[i]!;
+        const good = other[i]!;
+        bad[i] = Number.isNaN(v) ? NaN : Math.max(0, v - (Number.isNaN(good) ? 0 : good));
       }
-      return { labels: t.labels, grid: new RateGrid(start, stepMs, bad, total, plan.resMs) };
-    })
-    .concat(grids);
+    }
+    return { labels: t.labels, grid: new RateGrid(start, stepMs, bad, total, plan.resMs) };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * Long burn-rate windows for `sloe run`, part of the fetch stage: a WindowReader. Windows up to 6h end at the
- * evaluation instant, carried on per phase (ShortWindows); the longer ones (the workbook's 3d ticket tier) are kept
- * as running sums per SLO and instance, ending at a point of the base-resolution grid (multiples of it since the epoch, a few minutes back: `anchorOf`).
+ * Long burn-rate windows for `sloe run`, part of the fetch stage: a WindowReader. Windows up to 6h are read fresh on
+ * every evaluation; the longer ones (the workbook's 3d ticket tier) are kept as running sums per SLO and instance,
+ * ending at a point of the base-resolution grid (multiples of it since the epoch, a few minutes back: `anchorOf`).
  * The first evaluation reads them in full, once; after that, each time the grid moves on, an evaluation reads only
  * the base rates that entered the windows and those that left them (each window's end, `long` earlier), a few points
  * per part instead of 3 days, and adds and subtracts them. The sums are exactly the windows a full read ending at the
@@ -17,6 +17,7 @@
  * windows), so a changed SLO never reuses the sums of its earlier form; a store that fails or is slow is logged and
  * Prometheus read instead.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../incident/ports.js';
 import type { Slo } from '../rules/model.js';
 import { gcd, withTimeout } from '../util/async.js';
@@ -26,7 +27,6 @@ import type { Detail, SloFrame } from './frame.js';
 import { labelsKey } from './labels.js';
 import { type RatioPlan, type Span, spanAt } from './plan.js';
 import type { PrometheusPort, RangeSeries } from './prometheus.js';
-import { ShortWindows, phaseOf } from './short-windows.js';
 import { type InstanceGrid, type InstanceWindows, type WindowSum, windowsAt } from './windows.js';
 
 /** Windows up to this long are read on every evaluation. */
@@ -124,8 +124,6 @@ export class LongWindowCache implements WindowReader {
   increments = 0;
   /** Long windows taken from the store instead of Prometheus. */
   storeHits = 0;
-  /** The short windows, carried on per phase. */
-  readonly short = new ShortWindows();
 
   constructor(private readonly options: LongWindowCacheOptions = {}) {
     this.freshSpanMs = options.freshSpanMs ?? FRESH_SPAN_MS;
@@ -136,20 +134,17 @@ export class LongWindowCache implements WindowReader {
     return evaluateAt(port, slo, at, detail, this);
   }
 
-  /**
-   * The windows of a ratio SLO: the short ones ending at `at` (ShortWindows: carried on from the sums of the same
-   * phase), the long ones ending at `anchorOf(at)`.
-   */
+  /** The windows of a ratio SLO: the short ones ending at `at`, read now, the long ones ending at `anchorOf(at)`. */
   async windowsAt(port: PrometheusPort, sloId: string, plan: RatioPlan, at: number): Promise<InstanceWindows[]> {
-    const { long, short, signature } = this.shapeOf(plan);
-    if (short.length === 0) return windowsAt(await fetchRates(port, sloId, plan, spanAt(plan, at)), at);
+    const { long, short } = this.shapeOf(plan);
+    if (long.length === 0 || short.length === 0)
+      return windowsAt(await fetchRates(port, sloId, plan, spanAt(plan, at)), at);
     const span = short[short.length - 1]!;
-    const [recent, entry] = await Promise.all([
-      this.short.windowsAt(port, sloId, plan, short, signature, at),
-      long.length > 0 ? this.longAt(port, sloId, plan, long, anchorOf(plan, at)) : undefined,
+    const [grids, entry] = await Promise.all([
+      fetchRates(port, sloId, plan, spanAt(plan, at, span)),
+      this.longAt(port, sloId, plan, long, anchorOf(plan, at)),
     ]);
-    if (!entry) return recent;
-    return recent.map(({ labels, windows }) => {
+    return windowsAt(grids, at).map(({ labels, windows }) => {
       const cached = entry.sums.get(labelsKey(labels));
       return {
         labels,
@@ -359,6 +354,11 @@ async function readLong(
     sums.set(key, byWindow);
   }
   return sums;
+}
+
+/** Where in each period of `periodMs` an SLO reads its long windows in full: the same for every replica. */
+function phaseOf(sloId: string, periodMs: number): number {
+  return Math.floor((createHash('sha256').update(sloId).digest().readUInt32BE(0) / 2 ** 32) * periodMs);
 }
 
 /** Encodes an entry of a plan with these long windows for the store. */

@@ -63,20 +63,6 @@ export class RateGrid {
     return this.take(this.totalCount, i, lengthMs);
   }
 
-  /**
-   * How many base points of the window had a bad rate other than zero: where it is none, sums carried on by adding
-   * and subtracting points know the bad sum is zero exactly, not a residue of float addition.
-   */
-  nonzeroBad(i: number, lengthMs: number): number {
-    let n = 0;
-    const back = i - (lengthMs / this.resMs) * this.stride;
-    for (let j = i; j > back && j >= 0; j -= this.stride) {
-      const prev = j - this.stride;
-      if (this.badSum[j]! - (prev >= 0 ? this.badSum[prev]! : 0) !== 0) n++;
-    }
-    return n;
-  }
-
   private take(sums: Float64Array, i: number, lengthMs: number): number {
     const back = i - (lengthMs / this.resMs) * this.stride;
     return sums[i]! - (back >= 0 ? sums[back]! : 0);

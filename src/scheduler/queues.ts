@@ -49,24 +49,6 @@ export function shardOffset(job: ShardJob): number {
   return 1 + Math.floor((((job.shard + 1) * GOLDEN) % 1) * (job.intervalMs - 1));
 }
 
-/**
- * How far ahead of a shard's due time its job may start (BullMQ moves a delayed job on by the clock of the replica
- * that looks, which may run ahead of this one's) and still be taken as due: 5 s, a tenth of shorter intervals.
- */
-const dueSlackMs = (intervalMs: number) => Math.min(5000, intervalMs / 10);
-
-/**
- * The time a shard's evaluation reads Prometheus as of: the latest time it was due (its offset in an interval) at or
- * before `now`, as Prometheus evaluates a rule group as of its slot. Every evaluation of the shard so falls on the
- * same phase of its interval, and windows ending there share their base rates with those of the evaluations before
- * (ShortWindows). A job that starts late by L reads data L old: up to an interval, after which it reads as of the
- * slot just passed.
- */
-export function dueAt(job: ShardJob, now: number): number {
-  const offset = shardOffset(job);
-  return Math.floor((now + dueSlackMs(job.intervalMs) - offset) / job.intervalMs) * job.intervalMs + offset;
-}
-
 /** The shards a configuration needs. */
 export function shards(slos: readonly Slo[]): ShardJob[] {
   return [...byInterval(slos)].flatMap(([intervalMs, same]) =>

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchingPort } from '../../src/evaluator/batching.js';
 import { PrometheusClient, evaluateAt, prometheusConfigFromEnv } from '../../src/evaluator/index.js';
 import { LongWindowCache, SETTLE_MS, anchorOf, bucketOf } from '../../src/evaluator/long-windows.js';
-import { phaseOf } from '../../src/evaluator/short-windows.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import type { RatioSlo } from '../../src/rules/model.js';
 import { type Config, loadRules } from '../../src/rules/index.js';
@@ -20,24 +19,6 @@ const FROM = Date.parse('2026-09-01T00:00:00Z');
 const TO = FROM + 5 * DAY;
 const BURST = FROM + 3 * DAY + 12 * 60 * MIN;
 const HOUR = 60 * MIN;
-
-/**
- * Whether two frames are the same, their numbers to a relative 1e-9 (sums added up in another order differ in the
- * last bits; a zero must be zero).
- */
-function sameFrame(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number')
-    return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameFrame(x, b[i]));
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const keys = Object.keys(a);
-    return (
-      keys.length === Object.keys(b).length &&
-      keys.every((k) => sameFrame((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-    );
-  }
-  return a === b;
-}
 
 /** A frame with its numbers to 10 significant digits: sums added up in another order differ in the last bits. */
 const rounded = (frame: unknown) =>
@@ -110,10 +91,6 @@ describe('long windows carried on from the last sums', () => {
       }
       // One full read at the start, one a day; everything else read only the points since.
       expect(cache.refreshes, slo.id).toBe(2);
-      // The short windows: read in full at each of the 5 phases of the minutes in a 5m resolution, then once an hour
-      // and after the hourly gaps; carried on from the sums of their phase in between.
-      expect(cache.short.carried, slo.id).toBeGreaterThan(80);
-      expect(cache.short.fullReads, slo.id).toBeLessThan(45);
       expect(cache.increments, slo.id).toBeGreaterThan(40);
       expect(port.spans.filter((s) => s > 6 * HOUR).length, slo.id).toBe(slo.ratio.bad ? 2 * 3 : 2 * 2);
     }
@@ -156,53 +133,6 @@ describe('long windows carried on from the last sums', () => {
     expect(await tick(moved)).toBe(6);
     expect(cache.refreshes).toBe(30);
     expect(cache.increments).toBe(30);
-  });
-
-  it('short windows carried on from the sums of their phase judge as a full read, at any phase and after gaps', async () => {
-    for (const slo of [burst2(), goodForm(), perApp()]) {
-      const cache = new LongWindowCache();
-      // A shard due 17.3 s into each minute, through the bursts' start and end; evaluations missed (gaps of 2 to 40
-      // minutes), and instants off the shard's phase between.
-      const times: number[] = [];
-      for (let m = -20; m < 140; m++) if (m % 23 !== 5 && m % 37 !== 9) times.push(BURST + m * MIN + 17_300);
-      times.push(BURST + 150 * MIN + 17_300, BURST + 190 * MIN + 17_300, BURST + 191 * MIN + 4_000);
-      times.push(...Array.from({ length: 12 }, (_, m) => BURST + (192 + m) * MIN + 17_300));
-      for (const at of times.sort((a, b) => a - b)) {
-        const [carried, full] = [
-          await cache.evaluate(client, slo, at, 'all'),
-          await evaluateAt(client, slo, at, 'all', fullAnchoredRead),
-        ];
-        if (!sameFrame(carried, full)) expect(carried, `${slo.id} at ${new Date(at).toISOString()}`).toEqual(full);
-      }
-      expect(cache.short.carried, slo.id).toBeGreaterThan(120);
-    }
-  });
-
-  it('a carried evaluation reads a few points of each short window, SLOs of a shard in the same requests', async () => {
-    const slo = burst2();
-    // On the grid, so that the long windows' anchor moves once between the two: 7 and 12 minutes past it.
-    const start = BURST + 7 * MIN;
-    // Copies whose hourly full read of the short windows (each SLO at its own phase of the hour) is not between.
-    const hour = (id: string, t: number) => Math.floor((t + phaseOf(id, HOUR)) / HOUR);
-    const copies = Array.from({ length: 40 }, (_, i) => ({ ...slo, id: `bursts/copy-${i}`, name: `copy-${i}` }))
-      .filter((c) => hour(c.id, start - 5 * MIN) === hour(c.id, start))
-      .slice(0, 30);
-    const cache = new LongWindowCache();
-    const tick = async (at: number) => {
-      const observed = new Observed(client);
-      const port = new BatchingPort(observed);
-      await Promise.all(copies.map((c) => cache.evaluate(port, c, at, 'problems')));
-      return { requests: port.requests, spans: observed.spans };
-    };
-    await tick(start);
-    const carried = await tick(start + 5 * MIN);
-    expect(copies).toHaveLength(30);
-    expect(cache.short.carried).toBe(30);
-    // The newest 30 minutes and the points since the last sums (last, at], the 5m and 30m windows read whole from
-    // them; the points that entered and left the older parts of the 1h and 6h windows: 2 parts each. The long
-    // windows' anchor moved: the points that entered them and those that left (3d), 2 parts each.
-    expect(carried.requests).toBe(6 + 4);
-    expect(Math.max(...carried.spans)).toBeLessThanOrEqual(30 * MIN);
   });
 
   it('the long windows end at most the settle delay and one base resolution before the evaluation', () => {
