@@ -326,10 +326,11 @@ export function withEdge(w: BudgetWeights, from: number, bad: ArrayLike<number>,
  * budget no longer ran out in is not read again and again for a peak of values it no longer has.
  */
 function refolded(w: BudgetWeights, from: number, pairs: StepValues): Float64Array {
-  const k = from / w.blockSteps - w.blocksFrom;
+  const b = from / w.blockSteps;
+  const k = b - w.blocksFrom;
   if (k < 0 || k >= blockCount(w)) return w.sums;
   const { bad, total, peak } = fold(pairs, 0, w.blockSteps);
-  const p = peakIndex(w, from / w.blockSteps);
+  const p = peakIndex(w, b);
   if (w.sums[2 * k] === bad && w.sums[2 * k + 1] === total && (p < 0 || w.sums[p] === peak)) return w.sums;
   const sums = w.sums.slice();
   sums[2 * k] = bad;
