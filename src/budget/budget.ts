@@ -67,6 +67,8 @@ export interface Budget {
 export interface BurnDown {
   times: Float64Array;
   remaining: Float64Array;
+  /** Why there is no line (it could not be read), where that is the case. */
+  error?: string;
 }
 
 /**

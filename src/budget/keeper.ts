@@ -16,8 +16,10 @@ import type { PrometheusPort } from '../evaluator/prometheus.js';
 import type { Slo } from '../rules/model.js';
 import { mapLimit, sleep, withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
-import { type Budget, lastStep, weightsShape } from './budget.js';
-import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries, ranOutBlockOf } from './load.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { type Budget, type BurnDown, lastStep, weightsShape } from './budget.js';
+import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries, ranOutBlockOf, sloBudget } from './load.js';
+import { type BudgetGroup, type BudgetShare, budgetGroups, decodeEntries, encodeEntries } from './share.js';
 import {
   type BudgetWeights,
   compacted,
@@ -51,6 +53,11 @@ export interface BudgetKeeperOptions {
    * reading its next chunk, up to YIELD_MS a chunk, so that budgets still come under constant load.
    */
   busy?: () => boolean;
+  /**
+   * Replicas sharing the work (share.ts): each group of SLOs is computed by one of them and read by the others.
+   * Without it, this process computes every budget.
+   */
+  share?: BudgetShare;
 }
 
 /** SLOs whose budgets are computed together: their two queries each fill one merged request. */
@@ -58,6 +65,15 @@ const BUDGET_CHUNK = 20;
 /** Longest a chunk waits for evaluation to pause (`busy`), and how often it looks. */
 const YIELD_MS = 2_000;
 const YIELD_POLL_MS = 25;
+/** Budgets of other replicas read at once for their burn-down lines, and how many lines are kept. */
+const DRAW_LIMIT = 4;
+const DRAWN_KEPT = 1_000;
+/** The line of a budget another replica computed, before a page had it read. */
+const NOT_DRAWN: BurnDown = {
+  times: new Float64Array(0),
+  remaining: new Float64Array(0),
+  error: 'computed by another replica; its line was not read in time',
+};
 
 /**
  * How long after its time a grid point may still change: a range's newest points can gain samples that arrive late
@@ -87,15 +103,26 @@ function seriesKey(slo: Slo, grid: Span, windowMs: number): string {
   return JSON.stringify({ kind: slo.kind, ...source, stepMs: grid.stepMs, windowMs });
 }
 
+/** What an SLO's budget depends on, at any time: replicas whose SLOs differ there compute their own. */
+function definitionKey(slo: Slo): string {
+  const windowMs = budgetWindow(slo);
+  return seriesKey(slo, budgetGrid(windowMs, 0), windowMs);
+}
+
 export class BudgetKeeper {
   private snapshot: BudgetSnapshot = { at: 0, bySlo: new Map() };
   private kept = new Map<string, Kept>();
   private running: Promise<BudgetSnapshot> | undefined;
   private readonly refreshMs: number;
+  /** How long a group stays with the replica that computes it without a refresh (the share's lease). */
+  private readonly leaseMs: number;
   private gaveUpWaiting = false;
+  /** Burn-down lines of budgets other replicas computed, read for a page, with the time of the budget they draw. */
+  private readonly drawn = new BoundedMap<string, { at: number; line: BurnDown }>(DRAWN_KEPT);
 
   constructor(private readonly options: BudgetKeeperOptions) {
     this.refreshMs = options.refreshMs ?? 60_000;
+    this.leaseMs = 2 * this.refreshMs;
   }
 
   /** The last budgets, starting a refresh in the background when they are stale. */
@@ -128,10 +155,46 @@ export class BudgetKeeper {
   private async compute(): Promise<BudgetSnapshot> {
     const at = this.options.now();
     const slos = this.options.slos();
-    // SLOs with the same window ask for the same range: a chunk's queries go to Prometheus merged (BatchingPort,
-    // 40 to a request), instead of two requests per SLO on every refresh. Later refreshes read a few points an SLO,
-    // two chunks at a time; the first reads every window in full, one chunk at a time, so that at start-up, when
-    // every shard reads its long windows too, Prometheus is not taken up by budgets.
+    const groups = budgetGroups(slos, definitionKey);
+    const { mine, others } = await this.split(groups);
+    const entries = await this.holding(mine, () =>
+      this.computeAll(
+        mine.flatMap((g) => g.slos),
+        at,
+      ),
+    );
+    const shared = others.length > 0 ? await this.readShared(others) : { entries: [], unread: [] };
+    // Groups whose published budgets could not be read are computed here: a budget is never left out silently.
+    const own = shared.unread.length
+      ? entries.concat(
+          await this.computeAll(
+            shared.unread.flatMap((g) => g.slos),
+            at,
+          ),
+        )
+      : entries;
+    const failed = own.filter(([, e]) => e.error !== undefined);
+    if (failed.length) {
+      this.options.log?.warn(
+        { event: 'budget-failed', slos: failed.length, error: failed[0]![1].error },
+        `error budgets of ${failed.length} SLO(s) could not be computed: ${failed[0]![1].error}`,
+      );
+    }
+    if (this.options.share && mine.length) await this.publish(mine, new Map(entries));
+    // SLOs a reload removed, or whose group another replica now computes, take their weights with them.
+    const ids = new Set([...mine, ...shared.unread].flatMap((g) => g.slos.map((s) => s.id)));
+    for (const id of this.kept.keys()) if (!ids.has(id)) this.kept.delete(id);
+    this.snapshot = { at, bySlo: new Map([...own, ...shared.entries]) };
+    return this.snapshot;
+  }
+
+  /**
+   * The budgets of `slos` at `at`, computed here. SLOs with the same window ask for the same range: a chunk's queries
+   * go to Prometheus merged (BatchingPort, 40 to a request), instead of two requests per SLO on every refresh. Later
+   * refreshes read a few points an SLO, two chunks at a time; the first reads every window in full, one chunk at a
+   * time, so that at start-up, when every shard reads its long windows too, Prometheus is not taken up by budgets.
+   */
+  private async computeAll(slos: readonly Slo[], at: number): Promise<[string, BudgetEntry][]> {
     const port = new BatchingPort(this.options.prometheus);
     const chunks = Array.from({ length: Math.ceil(slos.length / BUDGET_CHUNK) }, (_, i) =>
       slos.slice(i * BUDGET_CHUNK, (i + 1) * BUDGET_CHUNK),
@@ -148,19 +211,131 @@ export class BudgetKeeper {
         }),
       );
     });
-    const entries = budgets.flat();
-    const failed = entries.filter(([, e]) => e.error !== undefined);
-    if (failed.length) {
-      this.options.log?.warn(
-        { event: 'budget-failed', slos: failed.length, error: failed[0]![1].error },
-        `error budgets of ${failed.length} SLO(s) could not be computed: ${failed[0]![1].error}`,
+    return budgets.flat();
+  }
+
+  /**
+   * The groups this replica computes, and those it reads as another replica published them. Without a share, or
+   * when the share cannot be reached (a warning), every group is computed here.
+   */
+  private async split(groups: BudgetGroup[]): Promise<{ mine: BudgetGroup[]; others: BudgetGroup[] }> {
+    const share = this.options.share;
+    if (!share || groups.length === 0) return { mine: groups, others: [] };
+    try {
+      const held = await share.claim(
+        groups.map((g) => g.key),
+        this.leaseMs,
       );
+      return { mine: groups.filter((_, i) => held[i]), others: groups.filter((_, i) => !held[i]) };
+    } catch (e) {
+      this.shareFailed('claim', e);
+      return { mine: groups, others: [] };
     }
-    // SLOs a reload removed take their weights with them.
-    const ids = new Set(slos.map((s) => s.id));
-    for (const id of this.kept.keys()) if (!ids.has(id)) this.kept.delete(id);
-    this.snapshot = { at, bySlo: new Map(entries) };
-    return this.snapshot;
+  }
+
+  /** Runs `work` while holding the leases of `groups`, renewed every third of a lease. */
+  private async holding<T>(groups: BudgetGroup[], work: () => Promise<T>): Promise<T> {
+    const share = this.options.share;
+    if (!share || groups.length === 0) return work();
+    const keys = groups.map((g) => g.key);
+    let warned = false;
+    const timer = setInterval(() => {
+      share.renew(keys, this.leaseMs).catch((e: unknown) => {
+        if (!warned) this.shareFailed('renew', e);
+        warned = true;
+      });
+    }, this.leaseMs / 3);
+    timer.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Budgets other replicas published for `groups`; the groups whose entries could not be read are `unread`. */
+  private async readShared(
+    groups: BudgetGroup[],
+  ): Promise<{ entries: [string, BudgetEntry][]; unread: BudgetGroup[] }> {
+    let texts: (string | undefined)[];
+    try {
+      texts = await this.options.share!.read(groups.map((g) => g.key));
+    } catch (e) {
+      this.shareFailed('read', e);
+      return { entries: [], unread: groups };
+    }
+    const entries: [string, BudgetEntry][] = [];
+    const unread: BudgetGroup[] = [];
+    texts.forEach((text, i) => {
+      // Not published yet (its replica is at its first refresh): what this replica showed before stays, if anything.
+      if (text === undefined) {
+        for (const slo of groups[i]!.slos) {
+          const before = this.snapshot.bySlo.get(slo.id);
+          if (before) entries.push([slo.id, before]);
+        }
+        return;
+      }
+      try {
+        entries.push(...decodeEntries(text, (id) => this.drawn.get(id)?.line ?? NOT_DRAWN));
+      } catch (e) {
+        this.shareFailed('read', e);
+        unread.push(groups[i]!);
+      }
+    });
+    return { entries, unread };
+  }
+
+  private async publish(groups: BudgetGroup[], entries: ReadonlyMap<string, BudgetEntry>): Promise<void> {
+    const keepMs = this.leaseMs * 2;
+    try {
+      await Promise.all(
+        groups.map((g) =>
+          this.options.share!.publish(
+            g.key,
+            encodeEntries(g.slos.flatMap((s) => (entries.has(s.id) ? [[s.id, entries.get(s.id)!] as const] : []))),
+            keepMs,
+          ),
+        ),
+      );
+    } catch (e) {
+      this.shareFailed('publish', e);
+    }
+  }
+
+  private shareFailed(what: 'claim' | 'renew' | 'read' | 'publish', e: unknown): void {
+    const consequence = {
+      claim: 'computing every budget on this replica',
+      read: 'computing these budgets on this replica',
+      renew: 'another replica may compute these budgets as well',
+      publish: 'the other replicas show no budget for these SLOs until this one publishes again',
+    }[what];
+    this.options.log?.warn(
+      { event: 'budget-share-failed', op: what, error: describeError(e) },
+      `error budgets shared through Redis: ${what} failed (${describeError(e)}); ${consequence}`,
+    );
+  }
+
+  /**
+   * The budgets of `slos` with burn-down lines to draw: those another replica computed are read here, their whole
+   * window once per refresh (a page shows a service's SLOs or one SLO), at most DRAW_LIMIT at a time.
+   */
+  async drawable(snapshot: BudgetSnapshot, slos: readonly Slo[], waitMs: number): Promise<void> {
+    const remote = slos.filter((s) => {
+      const budget = snapshot.bySlo.get(s.id)?.budget;
+      return budget !== undefined && !this.kept.has(s.id) && this.drawn.get(s.id)?.at !== budget.at;
+    });
+    if (remote.length === 0) return;
+    const port = new BatchingPort(this.options.prometheus);
+    await withTimeout(waitMs, () =>
+      mapLimit(remote, DRAW_LIMIT, async (slo) => {
+        const at = snapshot.bySlo.get(slo.id)!.budget!.at;
+        try {
+          this.drawn.set(slo.id, { at, line: (await sloBudget(port, slo, at)).burnDown() });
+        } catch (e) {
+          this.drawn.set(slo.id, { at, line: { ...NOT_DRAWN, error: describeError(e) } });
+        }
+      }),
+    ).catch(() => undefined);
   }
 
   /** Waits while evaluation is under way (`busy`), at most YIELD_MS. */

@@ -18,6 +18,7 @@ import { SchedulerKeeper } from '../scheduler/scheduler-keeper.js';
 import { HttpServer } from '../server/http.js';
 import { EngineMetrics } from '../observability/metrics.js';
 import { BudgetKeeper } from '../budget/keeper.js';
+import { RedisBudgetShare } from './budget-share.js';
 import { registerSloMetrics } from '../budget/metrics.js';
 import { parseDuration } from '../rules/duration.js';
 import { serveStatus } from '../status/routes.js';
@@ -85,6 +86,8 @@ export class Engine implements IncidentActions {
   private readonly prometheus: PrometheusPort;
   private readonly escalator: Escalator;
   private readonly evaluation: Evaluation;
+  /** Prefix of this deployment's Redis keys (SLOE_REDIS_PREFIX). */
+  private readonly prefix: string;
   private readonly owner = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private readonly reloader: ConfigReloader;
   private readonly commands: IncidentCommands;
@@ -108,6 +111,7 @@ export class Engine implements IncidentActions {
     this.log = options.log ?? createLogger(env);
     this.now = options.now ?? Date.now;
     const prefix = settings.prefix;
+    this.prefix = prefix;
     ({ store: this.redis, queues: this.queueRedis } = engineConnections(env, this.log));
     for (const [name, r] of [
       ['store', this.redis],
@@ -479,6 +483,7 @@ export class Engine implements IncidentActions {
       now: this.now,
       log: this.log,
       busy: () => this.evaluating > 0,
+      share: new RedisBudgetShare(this.redis, this.prefix, this.owner, this.now),
       ...(refreshMs ? { refreshMs } : {}),
     });
     registerSloMetrics(this.metrics.registry, {

@@ -48,7 +48,7 @@ export function burnDownChart(budget: Budget, label: string): string {
 <text x="${left - 6}" y="${top + 4}" text-anchor="end">100%</text><text x="${left - 6}" y="${top + h / 2 + 4}" text-anchor="end">0</text><text x="${left - 6}" y="${top + h + 4}" text-anchor="end">−100%</text>
 <text x="${left}" y="${top + h + 18}">${esc(new Date(budget.at - budget.windowMs).toISOString().slice(0, 10))}</text><text x="${left + w}" y="${top + h + 18}" text-anchor="end">now</text>
 <polyline class="ideal" points="${ideal}"><title>spending the budget evenly over the window</title></polyline>
-${line ? `<polyline class="line ${state}" points="${line}"/>` : `<text x="${left + w / 2}" y="${top + h / 2 - 8}" text-anchor="middle">no data in the window</text>`}
+${line ? `<polyline class="line ${state}" points="${line}"/>` : `<text x="${left + w / 2}" y="${top + h / 2 - 8}" text-anchor="middle">${esc(budget.burnDown().error ?? 'no data in the window')}</text>`}
 </svg>`;
 }
 

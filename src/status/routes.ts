@@ -10,7 +10,7 @@ import type { BudgetKeeper } from '../budget/keeper.js';
 import { sameSecret } from '../util/secret.js';
 import type { Incident } from '../incident/model.js';
 import type { IncidentStore } from '../incident/ports.js';
-import type { Config } from '../rules/model.js';
+import type { Config, Slo } from '../rules/model.js';
 import { type HttpServer, readBody } from '../server/http.js';
 import { withTimeout } from '../util/async.js';
 import { describeError } from '../util/errors.js';
@@ -114,14 +114,19 @@ function access(req: IncomingMessage, env: NodeJS.ProcessEnv): Access {
 export function serveStatus(http: HttpServer, deps: StatusDeps): void {
   const { env, now } = deps;
 
-  const model = async (signedIn: boolean): Promise<StatusModel> => {
+  /** The page's model; `drawn` picks the SLOs whose burn-down lines it draws (budgets.drawable). */
+  const model = async (signedIn: boolean, drawn?: (slo: Slo) => boolean): Promise<StatusModel> => {
+    const config = deps.config();
     const [budgets, open] = await Promise.all([
-      deps.budgets.fresh(5000),
+      deps.budgets.fresh(5000).then(async (b) => {
+        if (drawn) await deps.budgets.drawable(b, config.slos.filter(drawn), 5000);
+        return b;
+      }),
       withTimeout(5000, () => deps.store.list({ open: true, limit: 1000 })).catch((e: unknown) => ({
         error: describeError(e),
       })),
     ]);
-    return { now: now(), config: deps.config(), budgets, open, signedIn };
+    return { now: now(), config, budgets, open, signedIn };
   };
 
   /** Runs a page handler once the reader is allowed; `?token=` signs in and comes back without it. */
@@ -190,7 +195,7 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
     'GET',
     '/services/:service',
     pageRoute(async (_req, { service }, signedIn) => {
-      const html = renderService(await model(signedIn), service!);
+      const html = renderService(await model(signedIn, (s) => s.service === service), service!);
       return html
         ? { status: 200, html }
         : { status: 404, html: renderNotFound(now(), `No service ${service} is declared.`) };
@@ -200,7 +205,7 @@ export function serveStatus(http: HttpServer, deps: StatusDeps): void {
     'GET',
     '/slos/:service/:slo',
     pageRoute(async (_req, { service, slo }, signedIn) => {
-      const m = await model(signedIn);
+      const m = await model(signedIn, (s) => s.service === service && s.name === slo);
       const recent = await withTimeout(5000, () => deps.store.list({ limit: 1000 })).catch((): Incident[] => []);
       const html = renderSlo(m, service!, slo!, recent);
       return html

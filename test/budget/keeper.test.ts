@@ -6,55 +6,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetKeeper } from '../../src/budget/keeper.js';
 import { PrometheusClient, prometheusConfigFromEnv } from '../../src/evaluator/prometheus.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
-import { type Slo, loadRules } from '../../src/rules/index.js';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { Slo } from '../../src/rules/index.js';
+import { configFromText, oneService, ratioSlos } from '../support/rules.js';
 
 const N = 50;
 let prom: LocalPrometheus;
-let dir: string;
 let slos: readonly Slo[];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sloe-keeper-'));
-  const ratio = Array.from(
-    { length: N },
-    (_, i) => `  - name: availability-${i}
-    signal: error_rate
-    dashboard: d
-    ratio:
-      bad: sum(rate(req_total{app="a${i}", status="error"}[$window]))
-      total: sum(rate(req_total{app="a${i}"}[$window]))
-    objective: 99.9%
-    alert: { burnRate: workbook }
-`,
-  ).join('');
-  await writeFile(
-    join(dir, 'slos.yaml'),
-    `apiVersion: sloe/v1
-kind: EscalationPolicy
-name: p
-page: [{ notify: slack, channel: "#a" }]
----
-apiVersion: sloe/v1
-kind: ServiceLevels
-service: s
-owner: sre
-escalation: p
-dashboards: [{ id: d, owner: alice }]
-slos:
-${ratio}`,
+  const ratio = ratioSlos(
+    N,
+    (i) => `a${i}`,
+    () => '    objective: 99.9%',
   );
-  const loaded = await loadRules([dir]);
-  expect(loaded.problems).toEqual([]);
-  slos = loaded.config.slos;
+  slos = (await configFromText(oneService(ratio))).slos;
   prom = await startPrometheus();
 }, 120_000);
 
 afterAll(async () => {
   await prom?.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('BudgetKeeper', () => {

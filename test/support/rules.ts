@@ -17,3 +17,39 @@ export async function configFromText(yaml: string): Promise<Config> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** One service `s` (owner sre, dashboard `d` owned by alice, escalation to #a) holding `slos`: its YAML list items. */
+export function oneService(slos: string): string {
+  return `apiVersion: sloe/v1
+kind: EscalationPolicy
+name: p
+page: [{ notify: slack, channel: "#a" }]
+---
+apiVersion: sloe/v1
+kind: ServiceLevels
+service: s
+owner: sre
+escalation: p
+dashboards: [{ id: d, owner: alice }]
+slos:
+${slos}`;
+}
+
+/**
+ * `n` ratio SLOs `availability-<i>` for oneService: errors of `req_total{app=<app(i)>}`, workbook burn-rate alerts,
+ * and per SLO its objective and any more lines (`window: 7d`).
+ */
+export function ratioSlos(n: number, app: (i: number) => string, more: (i: number) => string): string {
+  return Array.from(
+    { length: n },
+    (_, i) => `  - name: availability-${i}
+    signal: error_rate
+    dashboard: d
+    ratio:
+      bad: sum(rate(req_total{app="${app(i)}", status="error"}[$window]))
+      total: sum(rate(req_total{app="${app(i)}"}[$window]))
+    alert: { burnRate: workbook }
+${more(i)}
+`,
+  ).join('');
+}

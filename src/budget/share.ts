@@ -1,0 +1,91 @@
+/**
+ * Error budgets shared by the replicas of one deployment. The SLOs are cut into groups (GROUP_SIZE, in the
+ * configuration's order); each group is computed by the one replica holding its lease, which publishes what it
+ * computed, and the others read that. A replica holds a fair share of the groups (all of them divided by the
+ * replicas refreshing budgets), keeps its leases from one refresh to the next (its kept weights stay useful: a
+ * refresh reads only the newest points), and gives up leases beyond its share when replicas join. A replica that
+ * stops refreshing loses its leases after `leaseMs`, and the others take its groups over.
+ *
+ * What is published is each budget's figures, not its weights: a burn-down line of another replica's budget is
+ * drawn from a read of that SLO's window when a page shows it (BudgetKeeper.drawable).
+ */
+import { createHash } from 'node:crypto';
+import type { Slo } from '../rules/model.js';
+import type { Budget, BurnDown } from './budget.js';
+
+/** Where the replicas meet: implemented on Redis by the engine (engine/budget-share.ts). */
+export interface BudgetShare {
+  /**
+   * Of `groups`, the ones this replica computes now: those whose lease it holds or takes, up to its share. Leases
+   * it holds beyond its share are given up; those it keeps or takes last `leaseMs`.
+   */
+  claim(groups: readonly string[], leaseMs: number): Promise<boolean[]>;
+  /** Holds the leases of `groups` this replica has for another `leaseMs`: a first refresh may outlast a lease. */
+  renew(groups: readonly string[], leaseMs: number): Promise<void>;
+  /** Publishes the entries of one group (`encodeEntries`), readable for `keepMs`. */
+  publish(group: string, entries: string, keepMs: number): Promise<void>;
+  /** The entries last published for each group, undefined where there are none. */
+  read(groups: readonly string[]): Promise<(string | undefined)[]>;
+}
+
+/** SLOs a lease covers: 500 leases at 100,000 SLOs. */
+export const GROUP_SIZE = 200;
+
+export interface BudgetGroup {
+  /** Names the group's SLOs and what their budgets depend on: replicas on another configuration meet elsewhere. */
+  key: string;
+  slos: readonly Slo[];
+}
+
+/** The groups of a configuration's SLOs: made once per list of SLOs (a reload makes a new list). */
+const groupsOf = new WeakMap<readonly Slo[], BudgetGroup[]>();
+
+export function budgetGroups(slos: readonly Slo[], sloKey: (slo: Slo) => string): BudgetGroup[] {
+  let groups = groupsOf.get(slos);
+  if (!groups) {
+    groups = [];
+    for (let i = 0; i < slos.length; i += GROUP_SIZE) {
+      const part = slos.slice(i, i + GROUP_SIZE);
+      const hash = createHash('sha256');
+      for (const slo of part) hash.update(`${slo.id}\n${sloKey(slo)}\n`);
+      groups.push({ key: hash.digest('base64url').slice(0, 22), slos: part });
+    }
+    groupsOf.set(slos, groups);
+  }
+  return groups;
+}
+
+/** An entry as published: a budget's figures (no burn-down), or why there is none. */
+type Published = [id: string, budget: Omit<Budget, 'burnDown'> | null, error?: string];
+
+/** JSON has no NaN or infinities; budgets have both (no data, nothing burning). */
+const NON_FINITE = new Map<string, number>([
+  ['NaN', Number.NaN],
+  ['Infinity', Number.POSITIVE_INFINITY],
+  ['-Infinity', Number.NEGATIVE_INFINITY],
+]);
+
+export function encodeEntries(entries: readonly [string, { budget?: Budget; error?: string }][]): string {
+  const out: Published[] = entries.map(([id, e]) => {
+    if (!e.budget) return [id, null, e.error ?? 'no budget'];
+    const { burnDown: _, ...figures } = e.budget;
+    return [id, figures];
+  });
+  return JSON.stringify(out, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+}
+
+/**
+ * Entries published by another replica. A budget's burn-down is `drawn(id)`: what a page read for it, or none yet.
+ */
+export function decodeEntries(
+  text: string,
+  drawn: (id: string) => BurnDown,
+): [string, { budget: Budget; error?: undefined } | { budget?: undefined; error: string }][] {
+  // A budget's figures have names; an entry's id and error sit at positions 0 and 2 and stay as they are.
+  const parsed = JSON.parse(text, (k, v) =>
+    typeof v === 'string' && !/^\d+$/.test(k) && NON_FINITE.has(v) ? NON_FINITE.get(v) : v,
+  );
+  return (parsed as Published[]).map(([id, figures, error]) =>
+    figures ? [id, { budget: { ...figures, burnDown: () => drawn(id) } }] : [id, { error: error ?? 'no budget' }],
+  );
+}

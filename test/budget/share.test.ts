@@ -1,0 +1,198 @@
+/**
+ * Replicas share the error budgets' work through Redis: each group of SLOs is computed by one replica and read by the
+ * others, with the same figures a lone replica computes; a replica that stops refreshing has its groups taken over,
+ * and a Redis that cannot be reached leaves every budget computed where it is asked for, with a warning.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BudgetEntry, BudgetSnapshot } from '../../src/budget/keeper.js';
+import { BudgetKeeper } from '../../src/budget/keeper.js';
+import { GROUP_SIZE } from '../../src/budget/share.js';
+import { RedisBudgetShare } from '../../src/engine/budget-share.js';
+import { PrometheusClient, prometheusConfigFromEnv } from '../../src/evaluator/prometheus.js';
+import { requestCounters } from '../../src/local/history.js';
+import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
+import { type LocalRedis, startRedis } from '../../src/local/redis.js';
+import type { Slo } from '../../src/rules/index.js';
+import { configFromText, oneService, ratioSlos } from '../support/rules.js';
+
+/** Three groups: two full, one of 50. */
+const N = 2 * GROUP_SIZE + 50;
+const APPS = 5;
+const HOUR = 3600_000;
+let prom: LocalPrometheus;
+let redis: LocalRedis;
+let slos: readonly Slo[];
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  // Objectives from 99% to 99.9%, so that SLOs reading the same series still have budgets of their own.
+  const ratio = ratioSlos(
+    N,
+    (i) => `a${i % APPS}`,
+    (i) => `    objective: ${(99 + (i % 10) / 10).toFixed(1)}%\n    window: 7d`,
+  );
+  slos = (await configFromText(oneService(ratio))).slos;
+  const to = Math.floor(Date.now() / 60_000) * 60_000;
+  const history = Array.from({ length: APPS }, (_, a) =>
+    requestCounters('req_total', { app: `a${a}` }, to - 50 * HOUR, to, (t) => ({
+      requests: 100 + a * 10,
+      // An error burst in one hour of every 11, heavier for the later apps.
+      errorShare: Math.floor(t / HOUR) % 11 === a ? 0.02 * (a + 1) : 0.001,
+    })),
+  ).flatMap((g) => [...g]);
+  [prom, redis] = await Promise.all([startPrometheus({ history }), startRedis()]);
+}, 180_000);
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await Promise.allSettled([prom?.stop(), redis?.stop()]);
+});
+
+function connect(options: { commandTimeout?: number } = {}): Redis {
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1, ...options });
+  clients.push(client);
+  return client;
+}
+
+interface Replica {
+  keeper: BudgetKeeper;
+  prometheus: PrometheusClient;
+  warnings: { event?: string; op?: string }[];
+}
+
+/** One time for every replica of a test that compares figures: each budget is then that of the same window. */
+const AT = Date.now();
+
+function replica(
+  name: string,
+  prefix: string,
+  options: { refreshMs?: number; redis?: Redis; now?: () => number } = {},
+): Replica {
+  const now = options.now ?? (() => AT);
+  const prometheus = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
+  const warnings: Replica['warnings'] = [];
+  const keeper = new BudgetKeeper({
+    prometheus,
+    slos: () => slos,
+    now,
+    refreshMs: options.refreshMs ?? 60_000,
+    log: { warn: (fields) => warnings.push(fields) },
+    share: new RedisBudgetShare(options.redis ?? connect(), prefix, name, now),
+  });
+  return { keeper, prometheus, warnings };
+}
+
+/** A budget's figures as published: what every replica must show alike. */
+function figures(entry: BudgetEntry | undefined) {
+  if (!entry?.budget) return entry;
+  const { burnDown: _, ...rest } = entry.budget;
+  return rest;
+}
+
+const sameFigures = (a: BudgetSnapshot, b: BudgetSnapshot) => {
+  expect(a.bySlo.size).toBe(N);
+  expect(b.bySlo.size).toBe(N);
+  for (const slo of slos) expect(figures(b.bySlo.get(slo.id))).toEqual(figures(a.bySlo.get(slo.id)));
+};
+
+/** The owner of each group's lease. */
+async function owners(prefix: string): Promise<string[]> {
+  const client = connect();
+  const keys = await client.keys(`${prefix}budget:lease:*`);
+  return keys.length ? ((await client.mget(keys)) as string[]).sort() : [];
+}
+
+describe('error budgets shared by replicas', () => {
+  it('two replicas split the groups, and each shows every budget with the figures one replica alone computes', async () => {
+    const prefix = 'split:';
+    const alone = new BudgetKeeper({
+      prometheus: new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url }),
+      slos: () => slos,
+      now: () => AT,
+    });
+    const r1 = replica('r1', prefix);
+    const r2 = replica('r2', prefix);
+    // The first to refresh is alone: it takes every group. The second finds none free, and reads them all.
+    await r1.keeper.refresh();
+    const second = await r2.keeper.refresh();
+    expect(await owners(prefix)).toEqual(['r1', 'r1', 'r1']);
+    expect(r2.prometheus.queries).toBe(0);
+    // The next refresh of the first sees two replicas: it keeps two groups and gives one up, which the second takes.
+    const r1Before = r1.prometheus.queries;
+    const [a] = await Promise.all([r1.keeper.refresh(), alone.refresh()]);
+    const b = await r2.keeper.refresh();
+    expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
+    expect(r2.prometheus.queries).toBeGreaterThan(0);
+    expect(r1.prometheus.queries).toBeGreaterThan(r1Before);
+    const lone = await alone.refresh();
+    for (const [x, y] of [
+      [a, b],
+      [lone, b],
+      [lone, second],
+    ] as const)
+      sameFigures(x, y);
+    // Budgets with data: the bursts spend part of each budget, differently for each objective.
+    const spent = new Set(slos.map((s) => b.bySlo.get(s.id)?.budget?.budget.spent.toFixed(6)));
+    // Ten kinds of SLO (an app and an objective: i mod 10), ten budgets.
+    expect(spent.size).toBe(10);
+    expect([...spent].every((s) => s !== undefined && Number(s) > 0)).toBe(true);
+    expect([...r1.warnings, ...r2.warnings]).toEqual([]);
+  }, 120_000);
+
+  it("another replica's budget gets its burn-down line when a page draws it", async () => {
+    const prefix = 'draw:';
+    const r1 = replica('r1', prefix);
+    const r2 = replica('r2', prefix);
+    const own = await r1.keeper.refresh();
+    const read = await r2.keeper.refresh();
+    const slo = slos[7]!;
+    const theirs = read.bySlo.get(slo.id)!.budget!;
+    expect(theirs.burnDown().times.length).toBe(0);
+    expect(theirs.burnDown().error).toMatch(/another replica/);
+    await r2.keeper.drawable(read, [slo], 10_000);
+    const line = theirs.burnDown();
+    const mine = own.bySlo.get(slo.id)!.budget!.burnDown();
+    expect(line.error).toBeUndefined();
+    expect(line.times.length).toBeGreaterThan(100);
+    expect(Array.from(line.times)).toEqual(Array.from(mine.times));
+    // The owner folds its weights as float32 (keeper.ts), the page reads them in full: equal to that precision.
+    const most = Math.max(...Array.from(line.remaining, (v, i) => Math.abs(v - mine.remaining[i]!)));
+    expect(most).toBeLessThan(1e-5);
+    expect(Math.min(...line.remaining)).toBeLessThan(0.95);
+  }, 120_000);
+
+  it('a replica that stops refreshing has its groups taken over once its lease lapses', async () => {
+    const prefix = 'failover:';
+    const refreshMs = 1500;
+    const r1 = replica('r1', prefix, { refreshMs, now: Date.now });
+    const r2 = replica('r2', prefix, { refreshMs, now: Date.now });
+    await r1.keeper.refresh();
+    await r2.keeper.refresh();
+    await r1.keeper.refresh();
+    await r2.keeper.refresh();
+    expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
+    // r1 stops; within its lease (2 refreshes) r2 still reads what r1 published, then takes its groups.
+    const within = await r2.keeper.refresh();
+    expect(within.bySlo.size).toBe(N);
+    expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
+    await new Promise((r) => setTimeout(r, 2 * refreshMs + 200));
+    const before = r2.prometheus.queries;
+    const after = await r2.keeper.refresh();
+    expect(await owners(prefix)).toEqual(['r2', 'r2', 'r2']);
+    expect(r2.prometheus.queries).toBeGreaterThan(before);
+    expect([...after.bySlo.values()].filter((e) => e.budget).length).toBe(N);
+  }, 120_000);
+
+  it('a Redis that does not answer leaves every budget computed here, with a warning', async () => {
+    const r1 = replica('r1', 'down:', { redis: connect({ commandTimeout: 500 }) });
+    redis.pause();
+    try {
+      const snapshot = await r1.keeper.refresh();
+      expect([...snapshot.bySlo.values()].filter((e) => e.budget).length).toBe(N);
+    } finally {
+      redis.resume();
+    }
+    expect(r1.warnings.map((w) => [w.event, w.op])).toContainEqual(['budget-share-failed', 'claim']);
+  }, 120_000);
+});
