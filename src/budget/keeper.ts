@@ -156,13 +156,28 @@ export class BudgetKeeper {
     const at = this.options.now();
     const slos = this.options.slos();
     const groups = budgetGroups(slos, definitionKey);
-    const { mine, others } = await this.split(groups);
+    const { mine, others: claimed } = await this.split(groups);
+    let others = claimed;
     const entries = await this.holding(mine, () =>
       this.computeAll(
         mine.flatMap((g) => g.slos),
         at,
       ),
     );
+    // Groups no replica holds once this one's share is done (their replica never refreshed, or stopped): taken too.
+    const extra = await this.unheld(others);
+    if (extra.length) {
+      mine.push(...extra);
+      others = others.filter((g) => !extra.includes(g));
+      entries.push(
+        ...(await this.holding(extra, () =>
+          this.computeAll(
+            extra.flatMap((g) => g.slos),
+            at,
+          ),
+        )),
+      );
+    }
     const shared = others.length > 0 ? await this.readShared(others) : { entries: [], unread: [] };
     // Groups whose published budgets could not be read are computed here: a budget is never left out silently.
     const own = shared.unread.length
@@ -231,6 +246,31 @@ export class BudgetKeeper {
       this.shareFailed('claim', e);
       return { mine: groups, others: [] };
     }
+  }
+
+  /** Of `groups`, those no replica holds, now taken by this one. */
+  private async unheld(groups: BudgetGroup[]): Promise<BudgetGroup[]> {
+    const share = this.options.share;
+    if (!share || groups.length === 0) return [];
+    try {
+      const held = await share.claim(
+        groups.map((g) => g.key),
+        this.leaseMs,
+        true,
+      );
+      return groups.filter((_, i) => held[i]);
+    } catch (e) {
+      this.shareFailed('claim', e);
+      return [];
+    }
+  }
+
+  /**
+   * Counts this replica among those sharing the budgets before its first refresh, so that replicas started together
+   * each take their share of it.
+   */
+  async announce(): Promise<void> {
+    await this.options.share?.claim([], this.leaseMs).catch((e: unknown) => this.shareFailed('claim', e));
   }
 
   /** Runs `work` while holding the leases of `groups`, renewed every third of a lease. */

@@ -4,7 +4,9 @@
  * computed, and the others read that. A replica holds a fair share of the groups (all of them divided by the
  * replicas refreshing budgets), keeps its leases from one refresh to the next (its kept weights stay useful: a
  * refresh reads only the newest points), and gives up leases beyond its share when replicas join. A replica that
- * stops refreshing loses its leases after `leaseMs`, and the others take its groups over.
+ * stops refreshing loses its leases after `leaseMs`, and the others take its groups over. Replicas count themselves
+ * in when they start, so that replicas started together split the first refresh; one done with its share then takes
+ * the groups no replica holds (a replica counted in that never refreshes does not leave its share undone).
  *
  * What is published is each budget's figures, not its weights: a burn-down line of another replica's budget is
  * drawn from a read of that SLO's window when a page shows it (BudgetKeeper.drawable).
@@ -17,9 +19,12 @@ import type { Budget, BurnDown } from './budget.js';
 export interface BudgetShare {
   /**
    * Of `groups`, the ones this replica computes now: those whose lease it holds or takes, up to its share. Leases
-   * it holds beyond its share are given up; those it keeps or takes last `leaseMs`.
+   * it holds beyond its share are given up; those it keeps or takes last `leaseMs`. Each claim counts this replica
+   * among those sharing the work for `leaseMs`; a claim of no groups only does that. A `greedy` claim takes every
+   * group no replica holds and none published budgets for (never computed: one given up, or left by a replica that
+   * stopped, is for the share claims), whatever the share, and gives up none.
    */
-  claim(groups: readonly string[], leaseMs: number): Promise<boolean[]>;
+  claim(groups: readonly string[], leaseMs: number, greedy?: boolean): Promise<boolean[]>;
   /** Holds the leases of `groups` this replica has for another `leaseMs`: a first refresh may outlast a lease. */
   renew(groups: readonly string[], leaseMs: number): Promise<void>;
   /** Publishes the entries of one group (`encodeEntries`), readable for `keepMs`. */

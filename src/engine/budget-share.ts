@@ -5,22 +5,29 @@
  * - `budget:lease:<group>`, the replica computing that group, expiring after the lease;
  * - `budget:group:<group>`, the budgets it published for that group.
  * A claim is one script: it counts the replicas, renews this replica's leases up to its share (the groups divided by
- * the replicas, rounded up) and gives up the rest, then takes free groups up to that share.
+ * the replicas, rounded up) and gives up the rest, then takes free groups up to that share; a greedy claim takes every
+ * free group not computed before (no published budgets: given up, or left by a stopped replica, it is for the share
+ * claims) and gives up none.
  */
 import type { Redis } from 'ioredis';
 import type { BudgetShare } from '../budget/share.js';
 
 const CLAIM = `
-local me, lease, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local me, lease, now, greedy = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 redis.call('ZADD', KEYS[1], now, me)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - lease)
 local replicas = redis.call('ZCARD', KEYS[1])
-local groups = #KEYS - 1
+local groups = tonumber(ARGV[5])
 local share = math.ceil(groups / replicas)
+if greedy then share = groups end
 local held, free, out = 0, {}, {}
-for i = 2, #KEYS do
+for i = 2, groups + 1 do
   local owner = redis.call('GET', KEYS[i])
   out[i - 1] = 0
+  if greedy and owner == false and redis.call('EXISTS', KEYS[i + groups]) == 1 then
+    -- Given up by a replica (or left by one that stopped) and computed before: the share claims take it over.
+    owner = true
+  end
   if owner == me then
     if held < share then
       redis.call('PEXPIRE', KEYS[i], lease)
@@ -64,19 +71,30 @@ export class RedisBudgetShare implements BudgetShare {
     private readonly now: () => number,
   ) {}
 
-  async claim(groups: readonly string[], leaseMs: number): Promise<boolean[]> {
-    const held = (await this.leases(CLAIM, groups, leaseMs)) as number[];
+  async claim(groups: readonly string[], leaseMs: number, greedy = false): Promise<boolean[]> {
+    const lease = String(Math.max(1, Math.round(leaseMs)));
+    const keys = [
+      `${this.prefix}budget:replicas`,
+      ...groups.map((g) => `${this.prefix}budget:lease:${g}`),
+      ...groups.map((g) => `${this.prefix}budget:group:${g}`),
+    ];
+    const held = (await this.redis.eval(
+      CLAIM,
+      keys.length,
+      ...keys,
+      this.replica,
+      lease,
+      String(this.now()),
+      greedy ? '1' : '0',
+      String(groups.length),
+    )) as number[];
     return held.map((h) => h === 1);
   }
 
   async renew(groups: readonly string[], leaseMs: number): Promise<void> {
-    await this.leases(RENEW, groups, leaseMs);
-  }
-
-  private leases(script: string, groups: readonly string[], leaseMs: number): Promise<unknown> {
     const lease = String(Math.max(1, Math.round(leaseMs)));
     const keys = [`${this.prefix}budget:replicas`, ...groups.map((g) => `${this.prefix}budget:lease:${g}`)];
-    return this.redis.eval(script, keys.length, ...keys, this.replica, lease, String(this.now()));
+    await this.redis.eval(RENEW, keys.length, ...keys, this.replica, lease, String(this.now()));
   }
 
   async publish(group: string, entries: string, keepMs: number): Promise<void> {

@@ -86,6 +86,8 @@ export class Engine implements IncidentActions {
   private readonly prometheus: PrometheusPort;
   private readonly escalator: Escalator;
   private readonly evaluation: Evaluation;
+  /** Error budgets of /metrics and the status page (routes()). */
+  private budgets: BudgetKeeper | undefined;
   /** Prefix of this deployment's Redis keys (SLOE_REDIS_PREFIX). */
   private readonly prefix: string;
   private readonly owner = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -275,6 +277,7 @@ export class Engine implements IncidentActions {
     this.startWorkers();
     this.schedulers.start();
     this.started = true;
+    await this.budgets?.announce();
     this.log.info({ event: 'ready' }, 'connected to Redis; evaluating');
   }
 
@@ -486,6 +489,7 @@ export class Engine implements IncidentActions {
       share: new RedisBudgetShare(this.redis, this.prefix, this.owner, this.now),
       ...(refreshMs ? { refreshMs } : {}),
     });
+    this.budgets = budgets;
     registerSloMetrics(this.metrics.registry, {
       slos: () => this.current.slos,
       budgets,

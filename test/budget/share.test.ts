@@ -140,6 +140,25 @@ describe('error budgets shared by replicas', () => {
     expect([...r1.warnings, ...r2.warnings]).toEqual([]);
   }, 120_000);
 
+  it('replicas started together split the first refresh; one never refreshing leaves nothing undone', async () => {
+    const together = [replica('r1', 'start:'), replica('r2', 'start:')];
+    await Promise.all(together.map((r) => r.keeper.announce()));
+    await Promise.all(together.map((r) => r.keeper.refresh()));
+    expect((await owners('start:')).join()).toMatch(/^(r1,r1,r2|r1,r2,r2)$/);
+    for (const r of together) expect(r.prometheus.queries).toBeGreaterThan(0);
+    // Each read the other's groups before they were published; the next refresh shows them all.
+    const snapshots = await Promise.all(together.map((r) => r.keeper.refresh()));
+    expect((await owners('start:')).join()).toMatch(/^(r1,r1,r2|r1,r2,r2)$/);
+    sameFigures(snapshots[0]!, snapshots[1]!);
+    // r4 is counted in, but never refreshes: r3 takes its share, then the groups no replica holds.
+    const [r3, r4] = [replica('r3', 'idle:'), replica('r4', 'idle:')];
+    await Promise.all([r3.keeper.announce(), r4.keeper.announce()]);
+    const alone = await r3.keeper.refresh();
+    expect(await owners('idle:')).toEqual(['r3', 'r3', 'r3']);
+    expect([...alone.bySlo.values()].filter((e) => e.budget).length).toBe(N);
+    expect([...together, r3].flatMap((r) => r.warnings)).toEqual([]);
+  }, 120_000);
+
   it("another replica's budget gets its burn-down line when a page draws it", async () => {
     const prefix = 'draw:';
     const r1 = replica('r1', prefix);
