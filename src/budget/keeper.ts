@@ -39,14 +39,16 @@ export interface BudgetSnapshot {
   /** When it was computed; 0 before the first refresh finished. */
   at: number;
   bySlo: ReadonlyMap<string, BudgetEntry>;
+  /** Set when budgets are not computed at all (`SLOE_BUDGET_REFRESH=off`). */
+  off?: true;
 }
 
 export interface BudgetKeeperOptions {
   prometheus: PrometheusPort;
   slos: () => readonly Slo[];
   now: () => number;
-  /** Budgets older than this are computed again when asked for (default 60 s). */
-  refreshMs?: number;
+  /** Budgets older than this are computed again when asked for (default 60 s); `off`: never computed. */
+  refreshMs?: number | 'off';
   log?: { warn(fields: object, message: string): void };
   /**
    * Whether evaluation is under way on this process. Evaluation comes first: while it is, a refresh waits before
@@ -121,7 +123,8 @@ export class BudgetKeeper {
   private readonly drawn = new BoundedMap<string, { at: number; line: BurnDown }>(DRAWN_KEPT);
 
   constructor(private readonly options: BudgetKeeperOptions) {
-    this.refreshMs = options.refreshMs ?? 60_000;
+    if (options.refreshMs === 'off') this.snapshot = { at: 0, bySlo: new Map(), off: true };
+    this.refreshMs = options.refreshMs === 'off' ? Number.POSITIVE_INFINITY : (options.refreshMs ?? 60_000);
     this.leaseMs = 2 * this.refreshMs;
   }
 
@@ -146,6 +149,7 @@ export class BudgetKeeper {
 
   /** Computes every SLO's budget now (joining a refresh already under way). */
   refresh(): Promise<BudgetSnapshot> {
+    if (this.snapshot.off) return Promise.resolve(this.snapshot);
     this.running ??= this.compute().finally(() => {
       this.running = undefined;
     });
@@ -270,6 +274,7 @@ export class BudgetKeeper {
    * each take their share of it.
    */
   async announce(): Promise<void> {
+    if (this.snapshot.off) return;
     await this.options.share?.claim([], this.leaseMs).catch((e: unknown) => this.shareFailed('claim', e));
   }
 

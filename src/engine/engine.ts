@@ -479,7 +479,8 @@ export class Engine implements IncidentActions {
       workersStarted: () => this.started,
     });
     // Error budgets for /metrics and the status page, computed at most once per SLOE_BUDGET_REFRESH (default 1m).
-    const refreshMs = env.SLOE_BUDGET_REFRESH ? parseDuration(env.SLOE_BUDGET_REFRESH) : undefined;
+    const refresh = env.SLOE_BUDGET_REFRESH;
+    const refreshMs = refresh === 'off' ? 'off' : refresh ? parseDuration(refresh) : undefined;
     const budgets = new BudgetKeeper({
       prometheus: this.prometheus,
       slos: () => this.current.slos,

@@ -55,6 +55,8 @@ function budgetsBanner(model: StatusModel, slos: readonly Slo[]): string {
   const failed = slos
     .map((s) => model.budgets.bySlo.get(s.id))
     .filter((e): e is { error: string } => e?.error !== undefined);
+  if (model.budgets.off)
+    return '<p class="banner" role="status">Error budgets are not computed here (<code>SLOE_BUDGET_REFRESH=off</code>).</p>';
   const pending = model.budgets.at === 0;
   if (pending)
     return '<p class="banner" role="status">Error budgets are being computed against Prometheus; reload in a moment.</p>';
@@ -220,7 +222,9 @@ export function renderSlo(
     incidentsBanner(model),
     `<dl class="facts">${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`,
     '<h2>Burn-down</h2>',
-    b ? burnDownChart(b, slo.id) : '<p class="muted">No budget yet.</p>',
+    b
+      ? burnDownChart(b, slo.id)
+      : `<p class="muted">${model.budgets.off ? 'Error budgets are not computed here.' : 'No budget yet.'}</p>`,
     '<h2>Incidents</h2>',
     incidentRows(mine, model.now, false, 'No incidents recorded.'),
   ];
