@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark (or those named: validate, backtest, backtest-base, evaluation, idle, escalation,
- * status, scaleout), prints a table of figures and writes bench/results.json. Each comparison is measured side by side
- * in one run. The scaleout section (100,000 SLOs on 1, 2 and 4 replicas, an hour or more) runs only when named.
+ * status, scaleout, scaleout-budgets), prints a table of figures and writes bench/results.json. Each comparison is
+ * measured side by side in one run. The scaleout sections (100,000 SLOs on 1, 2 and 4 replicas, and 10,000 with their
+ * error budgets) run only when named.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,10 +26,13 @@ const SECTIONS: Record<string, () => Promise<Figures>> = {
   idle: () => benchIdle(),
   status: () => benchStatus(),
   scaleout: () => benchScaleout(),
+  // The error budgets shared by the replicas, refreshed every minute, at a size the replay server answers in a run.
+  'scaleout-budgets': () =>
+    benchScaleout({ slos: Number(process.env.BENCH_SCALE_BUDGET_SLOS ?? 10_000), refresh: '1m' }),
 };
 
 /** Sections run only when named. */
-const ON_REQUEST = new Set(['scaleout']);
+const ON_REQUEST = new Set(['scaleout', 'scaleout-budgets']);
 
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !(name in SECTIONS));

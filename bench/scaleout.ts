@@ -145,7 +145,23 @@ async function runReplicas(
   );
   for (const fd of logs) closeSync(fd);
   const metrics = ports.map((port) => `http://127.0.0.1:${port}/metrics`);
-  const texts = () => Promise.all(metrics.map(async (url) => (await fetch(url)).text()));
+  // A scrape that fails (at 100,000 SLOs a replica's /metrics is over 30 MB, and the machine is loaded) is tried
+  // again, and said: the figures need the counters, not that scrape.
+  const scrape = async (url: string, i: number): Promise<string> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await fetch(url);
+        if (res.ok) return await res.text();
+        throw new Error(`HTTP ${res.status}`);
+      } catch (e) {
+        const cause = e instanceof Error ? String(e.cause ?? e.message) : String(e);
+        if (attempt === 3) throw new Error(`replica ${i}: /metrics failed 3 times: ${cause}`);
+        log(`${replicas} replica(s): scrape of replica ${i} failed (${cause}); trying again`);
+        await sleep(2000);
+      }
+    }
+  };
+  const texts = () => Promise.all(metrics.map(scrape));
   const snapshot = async (): Promise<Snapshot> => {
     const [t, cpu, redisCpu, stats] = await Promise.all([
       texts(),
@@ -271,13 +287,13 @@ async function runReplicas(
 }
 
 /** Runs the benchmark for each replica count and returns its figures. */
-export async function benchScaleout(): Promise<Figures> {
-  const n = Number(process.env.BENCH_SCALE_SLOS ?? 100_000);
+export async function benchScaleout(budgets?: { slos: number; refresh: string }): Promise<Figures> {
+  const n = budgets?.slos ?? Number(process.env.BENCH_SCALE_SLOS ?? 100_000);
   const counts = (process.env.BENCH_SCALE_REPLICAS ?? '1,2,4').split(',').map(Number);
   const windowS = Number(process.env.BENCH_SCALE_WINDOW_S ?? 180);
   const settleS = Number(process.env.BENCH_SCALE_SETTLE_S ?? 600);
   const firstS = Number(process.env.BENCH_SCALE_FIRST_S ?? 1800);
-  const budgetRefresh = process.env.BENCH_SCALE_BUDGET_REFRESH ?? 'off';
+  const budgetRefresh = budgets?.refresh ?? process.env.BENCH_SCALE_BUDGET_REFRESH ?? 'off';
   const dir = await mkdtemp(join(tmpdir(), 'sloe-bench-scale-'));
   let redis: LocalRedis | undefined;
   let replay: Replay | undefined;
