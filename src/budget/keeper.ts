@@ -162,44 +162,48 @@ export class BudgetKeeper {
     const groups = budgetGroups(slos, definitionKey);
     const { mine, others: claimed } = await this.split(groups);
     let others = claimed;
-    const entries = await this.holding(mine, () =>
-      this.computeAll(
-        mine.flatMap((g) => g.slos),
-        at,
-      ),
+    // Every group this replica computes stays held until it is published (the groups nobody held, taken once its
+    // share is done, included): a lease lapsing in between would let another replica compute that group again.
+    const { shared, own } = await this.holding(
+      () => mine.map((g) => g.key),
+      async () => {
+        const entries = await this.computeAll(
+          mine.flatMap((g) => g.slos),
+          at,
+        );
+        // Groups no replica holds once this one's share is done (their replica never refreshed, or stopped): taken too.
+        const extra = await this.unheld(others);
+        if (extra.length) {
+          mine.push(...extra);
+          others = others.filter((g) => !extra.includes(g));
+          entries.push(
+            ...(await this.computeAll(
+              extra.flatMap((g) => g.slos),
+              at,
+            )),
+          );
+        }
+        const shared = others.length > 0 ? await this.readShared(others) : { entries: [], unread: [] };
+        // Groups whose published budgets could not be read are computed here: a budget is never left out silently.
+        const own = shared.unread.length
+          ? entries.concat(
+              await this.computeAll(
+                shared.unread.flatMap((g) => g.slos),
+                at,
+              ),
+            )
+          : entries;
+        const failed = own.filter(([, e]) => e.error !== undefined);
+        if (failed.length) {
+          this.options.log?.warn(
+            { event: 'budget-failed', slos: failed.length, error: failed[0]![1].error },
+            `error budgets of ${failed.length} SLO(s) could not be computed: ${failed[0]![1].error}`,
+          );
+        }
+        if (this.options.share && mine.length) await this.publish(mine, new Map(entries));
+        return { shared, own };
+      },
     );
-    // Groups no replica holds once this one's share is done (their replica never refreshed, or stopped): taken too.
-    const extra = await this.unheld(others);
-    if (extra.length) {
-      mine.push(...extra);
-      others = others.filter((g) => !extra.includes(g));
-      entries.push(
-        ...(await this.holding(extra, () =>
-          this.computeAll(
-            extra.flatMap((g) => g.slos),
-            at,
-          ),
-        )),
-      );
-    }
-    const shared = others.length > 0 ? await this.readShared(others) : { entries: [], unread: [] };
-    // Groups whose published budgets could not be read are computed here: a budget is never left out silently.
-    const own = shared.unread.length
-      ? entries.concat(
-          await this.computeAll(
-            shared.unread.flatMap((g) => g.slos),
-            at,
-          ),
-        )
-      : entries;
-    const failed = own.filter(([, e]) => e.error !== undefined);
-    if (failed.length) {
-      this.options.log?.warn(
-        { event: 'budget-failed', slos: failed.length, error: failed[0]![1].error },
-        `error budgets of ${failed.length} SLO(s) could not be computed: ${failed[0]![1].error}`,
-      );
-    }
-    if (this.options.share && mine.length) await this.publish(mine, new Map(entries));
     // SLOs a reload removed, or whose group another replica now computes, take their weights with them.
     const ids = new Set([...mine, ...shared.unread].flatMap((g) => g.slos.map((s) => s.id)));
     for (const id of this.kept.keys()) if (!ids.has(id)) this.kept.delete(id);
@@ -278,14 +282,15 @@ export class BudgetKeeper {
     await this.options.share?.claim([], this.leaseMs).catch((e: unknown) => this.shareFailed('claim', e));
   }
 
-  /** Runs `work` while holding the leases of `groups`, renewed every third of a lease. */
-  private async holding<T>(groups: BudgetGroup[], work: () => Promise<T>): Promise<T> {
+  /** Runs `work` while holding the leases of the groups `keys()` names (read at each renewal), renewed every third of a lease. */
+  private async holding<T>(keys: () => string[], work: () => Promise<T>): Promise<T> {
     const share = this.options.share;
-    if (!share || groups.length === 0) return work();
-    const keys = groups.map((g) => g.key);
+    if (!share) return work();
     let warned = false;
     const timer = setInterval(() => {
-      share.renew(keys, this.leaseMs).catch((e: unknown) => {
+      const held = keys();
+      if (held.length === 0) return;
+      share.renew(held, this.leaseMs).catch((e: unknown) => {
         if (!warned) this.shareFailed('renew', e);
         warned = true;
       });

@@ -203,6 +203,43 @@ describe('error budgets shared by replicas', () => {
     expect([...after.bySlo.values()].filter((e) => e.budget).length).toBe(N);
   }, 120_000);
 
+  it('a replica holds the leases of its own groups until it published them, while it computes groups nobody held', async () => {
+    const prefix = 'hold:';
+    // Leases of 500 ms of real time; the share's clock stays at AT, so no replica leaves the count.
+    const refreshMs = 250;
+    const [r1, r2, r3] = ['r1', 'r2', 'r3'].map((n) => replica(n, prefix, { refreshMs }));
+    // Three replicas counted: r1's share is one group; r2 and r3 never refresh, so r1 then takes the other two.
+    await Promise.all([r1!, r2!, r3!].map((r) => r.keeper.announce()));
+    const client = connect();
+    let done = false;
+    let first: string | undefined;
+    const lapses: string[] = [];
+    const watch = (async () => {
+      while (!done) {
+        const leases = await client.keys(`${prefix}budget:lease:*`);
+        const held = leases.length ? await client.mget(leases) : [];
+        if (first === undefined)
+          first = leases.find((_, i) => held[i] === 'r1')?.slice(`${prefix}budget:lease:`.length);
+        if (first !== undefined) {
+          const [owner, published] = await Promise.all([
+            client.get(`${prefix}budget:lease:${first}`),
+            client.exists(`${prefix}budget:group:${first}`),
+          ]);
+          if (!done && owner !== 'r1' && published === 0) lapses.push(`${first}: held by ${owner ?? 'nobody'}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await r1!.keeper.refresh().finally(() => {
+      done = true;
+    });
+    await watch;
+    expect(first).toBeDefined();
+    // While r1 computed the two groups nobody held, the group it computed first was neither held nor published: any
+    // replica claiming then would have taken it and computed it again.
+    expect([...new Set(lapses)]).toEqual([]);
+  }, 120_000);
+
   it('a Redis that does not answer leaves every budget computed here, with a warning', async () => {
     const r1 = replica('r1', 'down:', { redis: connect({ commandTimeout: 500 }) });
     redis.pause();
