@@ -67,14 +67,14 @@ const AT = Date.now();
 function replica(
   name: string,
   prefix: string,
-  options: { refreshMs?: number; redis?: Redis; now?: () => number } = {},
+  options: { refreshMs?: number; redis?: Redis; now?: () => number; slos?: readonly Slo[] } = {},
 ): Replica {
   const now = options.now ?? (() => AT);
   const prometheus = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
   const warnings: Replica['warnings'] = [];
   const keeper = new BudgetKeeper({
     prometheus,
-    slos: () => slos,
+    slos: () => options.slos ?? slos,
     now,
     refreshMs: options.refreshMs ?? 60_000,
     log: { warn: (fields) => warnings.push(fields) },
@@ -238,6 +238,25 @@ describe('error budgets shared by replicas', () => {
     // While r1 computed the two groups nobody held, the group it computed first was neither held nor published: any
     // replica claiming then would have taken it and computed it again.
     expect([...new Set(lapses)]).toEqual([]);
+  }, 120_000);
+
+  it('a replica on another configuration (a reload not there yet) does not leave groups of this one uncomputed', async () => {
+    const prefix = 'reload:';
+    let t = AT;
+    const now = () => t;
+    const r1 = replica('r1', prefix, { now });
+    // r2 has reloaded a configuration without the first SLO: its groups are others.
+    const r2 = replica('r2', prefix, { now, slos: slos.slice(1) });
+    await Promise.all([r1.keeper.announce(), r2.keeper.announce()]);
+    await r1.keeper.refresh();
+    await r2.keeper.refresh();
+    // A refresh later, both still on their configurations.
+    t += 60_000;
+    const snapshot = await r1.keeper.refresh();
+    await r2.keeper.refresh();
+    // Every budget r1 shows is of this refresh: no replica but r1 computes r1's groups.
+    const stale = slos.filter((s) => snapshot.bySlo.get(s.id)?.budget?.at !== t).length;
+    expect(stale).toBe(0);
   }, 120_000);
 
   it('a Redis that does not answer leaves every budget computed here, with a warning', async () => {
