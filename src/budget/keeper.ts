@@ -326,7 +326,13 @@ export class BudgetKeeper {
         return;
       }
       try {
-        entries.push(...decodeEntries(text, (id) => this.drawn.get(id)?.line ?? NOT_DRAWN));
+        // The line read for this budget: one read for an older budget of that SLO is not its line.
+        entries.push(
+          ...decodeEntries(text, (id, at) => {
+            const drawn = this.drawn.get(id);
+            return drawn?.at === at ? drawn.line : NOT_DRAWN;
+          }),
+        );
       } catch (e) {
         this.shareFailed('read', e);
         unread.push(groups[i]!);

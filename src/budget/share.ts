@@ -80,17 +80,20 @@ export function encodeEntries(entries: readonly [string, { budget?: Budget; erro
 }
 
 /**
- * Entries published by another replica. A budget's burn-down is `drawn(id)`: what a page read for it, or none yet.
+ * Entries published by another replica. A budget's burn-down is `drawn(id, at)`: what a page read for that budget
+ * (its SLO's at its time `at`), or none yet.
  */
 export function decodeEntries(
   text: string,
-  drawn: (id: string) => BurnDown,
+  drawn: (id: string, at: number) => BurnDown,
 ): [string, { budget: Budget; error?: undefined } | { budget?: undefined; error: string }][] {
   // A budget's figures have names; an entry's id and error sit at positions 0 and 2 and stay as they are.
   const parsed = JSON.parse(text, (k, v) =>
     typeof v === 'string' && !/^\d+$/.test(k) && NON_FINITE.has(v) ? NON_FINITE.get(v) : v,
   );
   return (parsed as Published[]).map(([id, figures, error]) =>
-    figures ? [id, { budget: { ...figures, burnDown: () => drawn(id) } }] : [id, { error: error ?? 'no budget' }],
+    figures
+      ? [id, { budget: { ...figures, burnDown: () => drawn(id, figures.at) } }]
+      : [id, { error: error ?? 'no budget' }],
   );
 }

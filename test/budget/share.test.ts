@@ -181,6 +181,30 @@ describe('error budgets shared by replicas', () => {
     expect(Math.min(...line.remaining)).toBeLessThan(0.95);
   }, 120_000);
 
+  it('a burn-down line not read in time says so, rather than show the line of an older budget', async () => {
+    const prefix = 'redraw:';
+    let t = AT;
+    const now = () => t;
+    const r1 = replica('r1', prefix, { now });
+    const r2 = replica('r2', prefix, { now });
+    await r1.keeper.refresh();
+    const before = await r2.keeper.refresh();
+    const slo = slos[7]!;
+    await r2.keeper.drawable(before, [slo], 10_000);
+    expect(before.bySlo.get(slo.id)!.budget!.burnDown().error).toBeUndefined();
+    // A day later, a page draws that SLO again and Prometheus does not answer in time.
+    t = AT + 24 * HOUR;
+    await r1.keeper.refresh();
+    const later = await r2.keeper.refresh();
+    const budget = later.bySlo.get(slo.id)!.budget!;
+    expect(budget.at).toBe(t);
+    await r2.keeper.drawable(later, [slo], 1);
+    const line = budget.burnDown();
+    // Either the line of this budget (ending at its time) or none, saying why: not yesterday's line.
+    if (line.times.length > 0) expect(line.times[line.times.length - 1]).toBeGreaterThan(t - HOUR);
+    else expect(line.error).toMatch(/not read in time/);
+  }, 120_000);
+
   it('a replica that stops refreshing has its groups taken over once its lease lapses', async () => {
     const prefix = 'failover:';
     const refreshMs = 1500;
