@@ -283,6 +283,48 @@ describe('error budgets shared by replicas', () => {
     expect(stale).toBe(0);
   }, 120_000);
 
+  it('after Redis restarts empty, each replica keeps computing the groups whose points it holds', async () => {
+    const prefix = 'wipe:';
+    const own = await startRedis();
+    try {
+      const [c1, c2, c3] = [0, 1, 2].map(() => {
+        const c = new Redis(own.url, { maxRetriesPerRequest: 1 });
+        clients.push(c);
+        return c;
+      });
+      const r1 = replica('r1', prefix, { redis: c1 });
+      const r2 = replica('r2', prefix, { redis: c2 });
+      const held = async () => {
+        const keys = await c3!.keys(`${prefix}budget:lease:*`);
+        return keys.length ? ((await c3!.mget(keys)) as string[]).sort() : [];
+      };
+      await r1.keeper.refresh();
+      await r2.keeper.refresh();
+      await r1.keeper.refresh();
+      await r2.keeper.refresh();
+      expect(await held()).toEqual(['r1', 'r1', 'r2']);
+      await own.restart({ wipe: true });
+      for (const c of [c1!, c2!, c3!]) {
+        for (let i = 0; ; i++) {
+          try {
+            await c.ping();
+            break;
+          } catch (e) {
+            if (i > 100) throw e;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }
+      expect(await held()).toEqual([]);
+      // Both replicas refresh as before: each holds the points of its groups and reads only the newest.
+      await r1.keeper.refresh();
+      await r2.keeper.refresh();
+      expect(await held()).toEqual(['r1', 'r1', 'r2']);
+    } finally {
+      await own.stop();
+    }
+  }, 120_000);
+
   it('a Redis that does not answer leaves every budget computed here, with a warning', async () => {
     const r1 = replica('r1', 'down:', { redis: connect({ commandTimeout: 500 }) });
     redis.pause();
