@@ -105,10 +105,13 @@ function seriesKey(slo: Slo, grid: Span, windowMs: number): string {
   return JSON.stringify({ kind: slo.kind, ...source, stepMs: grid.stepMs, windowMs });
 }
 
-/** What an SLO's budget depends on, at any time: replicas whose SLOs differ there compute their own. */
+/**
+ * What an SLO's budget depends on, at any time: its weights, and the objective its budget is of (a ratio SLO's is not
+ * in its weights). Replicas whose SLOs differ there compute their own.
+ */
 function definitionKey(slo: Slo): string {
   const windowMs = budgetWindow(slo);
-  return seriesKey(slo, budgetGrid(windowMs, 0), windowMs);
+  return JSON.stringify([seriesKey(slo, budgetGrid(windowMs, 0), windowMs), slo.objective]);
 }
 
 export class BudgetKeeper {

@@ -9,7 +9,7 @@ import type { BudgetEntry, BudgetSnapshot } from '../../src/budget/keeper.js';
 import { BudgetKeeper } from '../../src/budget/keeper.js';
 import { GROUP_SIZE } from '../../src/budget/share.js';
 import { RedisBudgetShare } from '../../src/engine/budget-share.js';
-import { PrometheusClient, prometheusConfigFromEnv } from '../../src/evaluator/prometheus.js';
+import { PrometheusClient, type PrometheusPort, prometheusConfigFromEnv } from '../../src/evaluator/prometheus.js';
 import { requestCounters } from '../../src/local/history.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../../src/local/redis.js';
@@ -58,6 +58,8 @@ function connect(options: { commandTimeout?: number } = {}): Redis {
 interface Replica {
   keeper: BudgetKeeper;
   prometheus: PrometheusClient;
+  /** Ranges asked for that span more than a day: whole windows, not the newest points. */
+  wholeWindows: number;
   warnings: { event?: string; op?: string }[];
 }
 
@@ -67,20 +69,28 @@ const AT = Date.now();
 function replica(
   name: string,
   prefix: string,
-  options: { refreshMs?: number; redis?: Redis; now?: () => number; slos?: readonly Slo[] } = {},
+  options: { refreshMs?: number; redis?: Redis; now?: () => number; slos?: () => readonly Slo[] } = {},
 ): Replica {
   const now = options.now ?? (() => AT);
   const prometheus = new PrometheusClient({ ...prometheusConfigFromEnv({}), url: prom.url });
   const warnings: Replica['warnings'] = [];
+  const port: PrometheusPort = {
+    instant: (query, at) => prometheus.instant(query, at),
+    range: (query, start, end, stepMs) => {
+      if (end - start > 24 * HOUR) r.wholeWindows++;
+      return prometheus.range(query, start, end, stepMs);
+    },
+  };
   const keeper = new BudgetKeeper({
-    prometheus,
-    slos: () => options.slos ?? slos,
+    prometheus: port,
+    slos: options.slos ?? (() => slos),
     now,
     refreshMs: options.refreshMs ?? 60_000,
     log: { warn: (fields) => warnings.push(fields) },
     share: new RedisBudgetShare(options.redis ?? connect(), prefix, name, now),
   });
-  return { keeper, prometheus, warnings };
+  const r: Replica = { keeper, prometheus, wholeWindows: 0, warnings };
+  return r;
 }
 
 /** A budget's figures as published: what every replica must show alike. */
@@ -270,7 +280,8 @@ describe('error budgets shared by replicas', () => {
     const now = () => t;
     const r1 = replica('r1', prefix, { now });
     // r2 has reloaded a configuration without the first SLO: its groups are others.
-    const r2 = replica('r2', prefix, { now, slos: slos.slice(1) });
+    const theirs = slos.slice(1);
+    const r2 = replica('r2', prefix, { now, slos: () => theirs });
     await Promise.all([r1.keeper.announce(), r2.keeper.announce()]);
     await r1.keeper.refresh();
     await r2.keeper.refresh();
@@ -323,6 +334,29 @@ describe('error budgets shared by replicas', () => {
     } finally {
       await own.stop();
     }
+  }, 120_000);
+
+  it("a replica whose configuration gives an SLO another objective shows that SLO's budget for its own objective", async () => {
+    const prefix = 'objectives:';
+    // The same SLOs, one of them with another objective (a reload that reached r2 first): the same queries.
+    const i = N - 10;
+    const theirs = await configFromText(
+      oneService(
+        ratioSlos(
+          N,
+          (k) => `a${k % APPS}`,
+          (k) => `    objective: ${k === i ? '98.5' : (99 + (k % 10) / 10).toFixed(1)}%\n    window: 7d`,
+        ),
+      ),
+    );
+    expect(theirs.slos[i]!.id).toBe(slos[i]!.id);
+    expect(theirs.slos[i]!.objective).not.toBe(slos[i]!.objective);
+    const r1 = replica('r1', prefix);
+    const r2 = replica('r2', prefix, { slos: () => theirs.slos });
+    const mine = await r1.keeper.refresh();
+    const read = await r2.keeper.refresh();
+    expect(mine.bySlo.get(slos[i]!.id)?.budget?.objective).toBe(slos[i]!.objective);
+    expect(read.bySlo.get(slos[i]!.id)?.budget?.objective).toBe(theirs.slos[i]!.objective);
   }, 120_000);
 
   it('a Redis that does not answer leaves every budget computed here, with a warning', async () => {
