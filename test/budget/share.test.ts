@@ -359,6 +359,40 @@ describe('error budgets shared by replicas', () => {
     expect(read.bySlo.get(slos[i]!.id)?.budget?.objective).toBe(theirs.slos[i]!.objective);
   }, 120_000);
 
+  it("a reload that changes one ratio SLO's objective reads no whole window on any replica", async () => {
+    const prefix = 'objective:';
+    // The same SLOs, but for one of the last group, whose objective changes: its queries stay, and so do its points.
+    const changed = (
+      await configFromText(
+        oneService(
+          ratioSlos(
+            N,
+            (i) => `a${i % APPS}`,
+            (i) => `    objective: ${i === N - 10 ? '98.5' : (99 + (i % 10) / 10).toFixed(1)}%\n    window: 7d`,
+          ),
+        ),
+      )
+    ).slos;
+    let current = slos;
+    const r1 = replica('r1', prefix, { slos: () => current });
+    const r2 = replica('r2', prefix, { slos: () => current });
+    await r1.keeper.refresh();
+    await r2.keeper.refresh();
+    await r1.keeper.refresh();
+    await r2.keeper.refresh();
+    expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
+    // Both replicas reload, then refresh as they did.
+    current = changed;
+    r1.wholeWindows = 0;
+    r2.wholeWindows = 0;
+    for (let i = 0; i < 2; i++) {
+      await r1.keeper.refresh();
+      await r2.keeper.refresh();
+    }
+    expect({ r1: r1.wholeWindows, r2: r2.wholeWindows }).toEqual({ r1: 0, r2: 0 });
+    expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
+  }, 120_000);
+
   it('a Redis that does not answer leaves every budget computed here, with a warning', async () => {
     const r1 = replica('r1', 'down:', { redis: connect({ commandTimeout: 500 }) });
     redis.pause();
