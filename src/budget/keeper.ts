@@ -70,6 +70,11 @@ const YIELD_POLL_MS = 25;
 /** Budgets of other replicas read at once for their burn-down lines, and how many lines are kept. */
 const DRAW_LIMIT = 4;
 const DRAWN_KEPT = 1_000;
+/**
+ * Longest a call to the share may take. The engine's Redis connection waits for Redis to come back, however long (its
+ * commands are retried, never failed): a refresh must not wait with it, but compute the budgets here and say why.
+ */
+const SHARE_TIMEOUT_MS = 5_000;
 /** The line of a budget another replica computed, before a page had it read. */
 const NOT_DRAWN: BurnDown = {
   times: new Float64Array(0),
@@ -248,9 +253,11 @@ export class BudgetKeeper {
     const share = this.options.share;
     if (!share || groups.length === 0) return { mine: groups, others: [] };
     try {
-      const held = await share.claim(
-        groups.map((g) => g.key),
-        this.leaseMs,
+      const held = await withTimeout(SHARE_TIMEOUT_MS, () =>
+        share.claim(
+          groups.map((g) => g.key),
+          this.leaseMs,
+        ),
       );
       return { mine: groups.filter((_, i) => held[i]), others: groups.filter((_, i) => !held[i]) };
     } catch (e) {
@@ -264,10 +271,12 @@ export class BudgetKeeper {
     const share = this.options.share;
     if (!share || groups.length === 0) return [];
     try {
-      const held = await share.claim(
-        groups.map((g) => g.key),
-        this.leaseMs,
-        true,
+      const held = await withTimeout(SHARE_TIMEOUT_MS, () =>
+        share.claim(
+          groups.map((g) => g.key),
+          this.leaseMs,
+          true,
+        ),
       );
       return groups.filter((_, i) => held[i]);
     } catch (e) {
@@ -281,8 +290,11 @@ export class BudgetKeeper {
    * each take their share of it.
    */
   async announce(): Promise<void> {
-    if (this.snapshot.off) return;
-    await this.options.share?.claim([], this.leaseMs).catch((e: unknown) => this.shareFailed('claim', e));
+    const share = this.options.share;
+    if (!share || this.snapshot.off) return;
+    await withTimeout(SHARE_TIMEOUT_MS, () => share.claim([], this.leaseMs)).catch((e: unknown) =>
+      this.shareFailed('claim', e),
+    );
   }
 
   /** Runs `work` while holding the leases of the groups `keys()` names (read at each renewal), renewed every third of a lease. */
@@ -293,7 +305,7 @@ export class BudgetKeeper {
     const timer = setInterval(() => {
       const held = keys();
       if (held.length === 0) return;
-      share.renew(held, this.leaseMs).catch((e: unknown) => {
+      withTimeout(SHARE_TIMEOUT_MS, () => share.renew(held, this.leaseMs)).catch((e: unknown) => {
         if (!warned) this.shareFailed('renew', e);
         warned = true;
       });
@@ -312,7 +324,7 @@ export class BudgetKeeper {
   ): Promise<{ entries: [string, BudgetEntry][]; unread: BudgetGroup[] }> {
     let texts: (string | undefined)[];
     try {
-      texts = await this.options.share!.read(groups.map((g) => g.key));
+      texts = await withTimeout(SHARE_TIMEOUT_MS, () => this.options.share!.read(groups.map((g) => g.key)));
     } catch (e) {
       this.shareFailed('read', e);
       return { entries: [], unread: groups };
@@ -347,12 +359,14 @@ export class BudgetKeeper {
   private async publish(groups: BudgetGroup[], entries: ReadonlyMap<string, BudgetEntry>): Promise<void> {
     const keepMs = this.leaseMs * 2;
     try {
-      await Promise.all(
-        groups.map((g) =>
-          this.options.share!.publish(
-            g.key,
-            encodeEntries(g.slos.flatMap((s) => (entries.has(s.id) ? [[s.id, entries.get(s.id)!] as const] : []))),
-            keepMs,
+      await withTimeout(SHARE_TIMEOUT_MS, () =>
+        Promise.all(
+          groups.map((g) =>
+            this.options.share!.publish(
+              g.key,
+              encodeEntries(g.slos.flatMap((s) => (entries.has(s.id) ? [[s.id, entries.get(s.id)!] as const] : []))),
+              keepMs,
+            ),
           ),
         ),
       );

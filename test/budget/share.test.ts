@@ -9,6 +9,9 @@ import type { BudgetEntry, BudgetSnapshot } from '../../src/budget/keeper.js';
 import { BudgetKeeper } from '../../src/budget/keeper.js';
 import { GROUP_SIZE } from '../../src/budget/share.js';
 import { RedisBudgetShare } from '../../src/engine/budget-share.js';
+import { engineConnections } from '../../src/engine/redis.js';
+import { createLogger } from '../../src/observability/log.js';
+import { withTimeout } from '../../src/util/async.js';
 import { PrometheusClient, type PrometheusPort, prometheusConfigFromEnv } from '../../src/evaluator/prometheus.js';
 import { requestCounters } from '../../src/local/history.js';
 import { type LocalPrometheus, startPrometheus } from '../../src/local/prometheus.js';
@@ -391,6 +394,29 @@ describe('error budgets shared by replicas', () => {
     }
     expect({ r1: r1.wholeWindows, r2: r2.wholeWindows }).toEqual({ r1: 0, r2: 0 });
     expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
+  }, 120_000);
+
+  it("a Redis that cannot be reached on the engine's connection leaves every budget computed here, with a warning", async () => {
+    const own = await startRedis();
+    const env = { REDIS_URL: own.url };
+    const { store, queues } = engineConnections(env, createLogger(env, { write: () => undefined }));
+    queues.disconnect();
+    // The engine listens for its connections' errors (and logs them); so does this test.
+    store.on('error', () => undefined);
+    try {
+      await store.ping();
+      const r1 = replica('r1', 'engine:', { redis: store });
+      await r1.keeper.refresh();
+      expect(r1.warnings).toEqual([]);
+      await own.kill();
+      // Redis is down: the refresh computes every budget here and says why, rather than wait for Redis to come back.
+      const snapshot = await withTimeout(30_000, () => r1.keeper.refresh());
+      expect([...snapshot.bySlo.values()].filter((e) => e.budget).length).toBe(N);
+      expect(r1.warnings.map((w) => [w.event, w.op])).toContainEqual(['budget-share-failed', 'claim']);
+    } finally {
+      store.disconnect();
+      await own.stop();
+    }
   }, 120_000);
 
   it('a Redis that does not answer leaves every budget computed here, with a warning', async () => {
