@@ -129,6 +129,8 @@ export class BudgetKeeper {
   private gaveUpWaiting = false;
   /** Burn-down lines of budgets other replicas computed, read for a page, with the time of the budget they draw. */
   private readonly drawn = new BoundedMap<string, { at: number; line: BurnDown }>(DRAWN_KEPT);
+  /** Budgets another replica computed (read from the share): their lines are those `drawn`. */
+  private readonly remote = new WeakSet<Budget>();
 
   constructor(private readonly options: BudgetKeeperOptions) {
     if (options.refreshMs === 'off') this.snapshot = { at: 0, bySlo: new Map(), off: true };
@@ -342,12 +344,12 @@ export class BudgetKeeper {
       }
       try {
         // The line read for this budget: one read for an older budget of that SLO is not its line.
-        entries.push(
-          ...decodeEntries(text, (id, at) => {
-            const drawn = this.drawn.get(id);
-            return drawn?.at === at ? drawn.line : NOT_DRAWN;
-          }),
-        );
+        const decoded = decodeEntries(text, (id, at) => {
+          const drawn = this.drawn.get(id);
+          return drawn?.at === at ? drawn.line : NOT_DRAWN;
+        });
+        for (const [, e] of decoded) if (e.budget) this.remote.add(e.budget);
+        entries.push(...decoded);
       } catch (e) {
         this.shareFailed('read', e);
         unread.push(groups[i]!);
@@ -394,8 +396,9 @@ export class BudgetKeeper {
    */
   async drawable(snapshot: BudgetSnapshot, slos: readonly Slo[], waitMs: number): Promise<void> {
     const remote = slos.filter((s) => {
+      // Whether this replica computes that SLO now does not matter: the page shows the budget it was given.
       const budget = snapshot.bySlo.get(s.id)?.budget;
-      return budget !== undefined && !this.kept.has(s.id) && this.drawn.get(s.id)?.at !== budget.at;
+      return budget !== undefined && this.remote.has(budget) && this.drawn.get(s.id)?.at !== budget.at;
     });
     if (remote.length === 0) return;
     const port = new BatchingPort(this.options.prometheus);

@@ -218,6 +218,26 @@ describe('error budgets shared by replicas', () => {
     else expect(line.error).toMatch(/not read in time/);
   }, 120_000);
 
+  it('a page that got the budgets just before this replica took their group over still gets their lines', async () => {
+    const prefix = 'takeover-draw:';
+    const refreshMs = 1500;
+    const r1 = replica('r1', prefix, { refreshMs, now: Date.now });
+    const r2 = replica('r2', prefix, { refreshMs, now: Date.now });
+    await r1.keeper.refresh();
+    // The page's budgets: all of them computed by r1.
+    const page = await r2.keeper.refresh();
+    const slo = slos[7]!;
+    expect(page.bySlo.get(slo.id)?.budget?.burnDown().error).toMatch(/another replica/);
+    // r1 stops; r2 takes its groups over (a refresh that ends while the page is drawn).
+    await new Promise((r) => setTimeout(r, 2 * refreshMs + 200));
+    await r2.keeper.refresh();
+    expect(await owners(prefix)).toEqual(['r2', 'r2', 'r2']);
+    await r2.keeper.drawable(page, [slo], 10_000);
+    const line = page.bySlo.get(slo.id)!.budget!.burnDown();
+    expect(line.error).toBeUndefined();
+    expect(line.times.length).toBeGreaterThan(100);
+  }, 120_000);
+
   it('a replica that stops refreshing has its groups taken over once its lease lapses', async () => {
     const prefix = 'failover:';
     const refreshMs = 1500;
