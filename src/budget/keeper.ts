@@ -19,7 +19,14 @@ import { describeError } from '../util/errors.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { type Budget, type BurnDown, lastStep, weightsShape } from './budget.js';
 import { budgetGrid, budgetOf, budgetWindow, fetchBudgetSeries, ranOutBlockOf, sloBudget } from './load.js';
-import { type BudgetGroup, type BudgetShare, budgetGroups, decodeEntries, encodeEntries } from './share.js';
+import {
+  type BudgetGroup,
+  type BudgetShare,
+  budgetGroups,
+  decodeEntries,
+  definitionOf,
+  encodeEntries,
+} from './share.js';
 import {
   type BudgetWeights,
   compacted,
@@ -129,6 +136,14 @@ export class BudgetKeeper {
   private gaveUpWaiting = false;
   /** Burn-down lines of budgets other replicas computed, read for a page, with the time of the budget they draw. */
   private readonly drawn = new BoundedMap<string, { at: number; line: BurnDown }>(DRAWN_KEPT);
+  /** The groups this replica computed at its last refresh: it holds their points. */
+  private heldBefore = new Set<string>();
+  /**
+   * Replicas sharing the budgets, as counted at this replica's last claim; and the floor of this refresh's greedy
+   * claim: the count before, when Redis had lost it.
+   */
+  private counted = 0;
+  private floor = 0;
   /** Budgets another replica computed (read from the share): their lines are those `drawn`. */
   private readonly remote = new WeakSet<Budget>();
 
@@ -169,20 +184,21 @@ export class BudgetKeeper {
   private async compute(): Promise<BudgetSnapshot> {
     const at = this.options.now();
     const slos = this.options.slos();
-    const groups = budgetGroups(slos, definitionKey);
-    const { mine, others: claimed } = await this.split(groups);
+    const { groups, config } = budgetGroups(slos);
+    const { mine, others: claimed } = await this.split(groups, config);
     let others = claimed;
     // Every group this replica computes stays held until it is published (the groups nobody held, taken once its
     // share is done, included): a lease lapsing in between would let another replica compute that group again.
     const { shared, own } = await this.holding(
       () => mine.map((g) => g.key),
+      config,
       async () => {
         const entries = await this.computeAll(
           mine.flatMap((g) => g.slos),
           at,
         );
         // Groups no replica holds once this one's share is done (their replica never refreshed, or stopped): taken too.
-        const extra = await this.unheld(others);
+        const extra = await this.unheld(others, config);
         if (extra.length) {
           mine.push(...extra);
           others = others.filter((g) => !extra.includes(g));
@@ -193,16 +209,10 @@ export class BudgetKeeper {
             )),
           );
         }
-        const shared = others.length > 0 ? await this.readShared(others) : { entries: [], unread: [] };
-        // Groups whose published budgets could not be read are computed here: a budget is never left out silently.
-        const own = shared.unread.length
-          ? entries.concat(
-              await this.computeAll(
-                shared.unread.flatMap((g) => g.slos),
-                at,
-              ),
-            )
-          : entries;
+        const shared = others.length > 0 ? await this.readShared(others) : { entries: [], local: [] };
+        // Budgets that could not be read, or were computed for another definition of their SLO (a reload not done on
+        // that replica yet), are computed here: a budget is never left out silently, nor shown for another objective.
+        const own = shared.local.length ? entries.concat(await this.computeAll(shared.local, at)) : entries;
         const failed = own.filter(([, e]) => e.error !== undefined);
         if (failed.length) {
           this.options.log?.warn(
@@ -214,8 +224,9 @@ export class BudgetKeeper {
         return { shared, own };
       },
     );
+    this.heldBefore = new Set(mine.map((g) => g.key));
     // SLOs a reload removed, or whose group another replica now computes, take their weights with them.
-    const ids = new Set([...mine, ...shared.unread].flatMap((g) => g.slos.map((s) => s.id)));
+    const ids = new Set([...mine.flatMap((g) => g.slos), ...shared.local].map((s) => s.id));
     for (const id of this.kept.keys()) if (!ids.has(id)) this.kept.delete(id);
     this.snapshot = { at, bySlo: new Map([...own, ...shared.entries]) };
     return this.snapshot;
@@ -249,35 +260,46 @@ export class BudgetKeeper {
 
   /**
    * The groups this replica computes, and those it reads as another replica published them. Without a share, or
-   * when the share cannot be reached (a warning), every group is computed here.
+   * when the share cannot be reached (a warning), every group is computed here. The groups it computed last time come
+   * first: it holds their points, and takes them again if they are free (Redis restarted empty, say).
    */
-  private async split(groups: BudgetGroup[]): Promise<{ mine: BudgetGroup[]; others: BudgetGroup[] }> {
+  private async split(groups: BudgetGroup[], config: string): Promise<{ mine: BudgetGroup[]; others: BudgetGroup[] }> {
     const share = this.options.share;
     if (!share || groups.length === 0) return { mine: groups, others: [] };
+    const ordered = [
+      ...groups.filter((g) => this.heldBefore.has(g.key)),
+      ...groups.filter((g) => !this.heldBefore.has(g.key)),
+    ];
+    // After Redis lost the count (this replica's own was gone), the replicas counted last time stand until they are
+    // counted again: the first replica to refresh does not take every group.
+    const floor = this.counted;
     try {
-      const held = await withTimeout(SHARE_TIMEOUT_MS, () =>
+      const { held, replicas, lost } = await withTimeout(SHARE_TIMEOUT_MS, () =>
         share.claim(
-          groups.map((g) => g.key),
+          ordered.map((g) => g.key),
           this.leaseMs,
+          { config, floor },
         ),
       );
-      return { mine: groups.filter((_, i) => held[i]), others: groups.filter((_, i) => !held[i]) };
+      this.floor = lost ? floor : 0;
+      this.counted = replicas;
+      return { mine: ordered.filter((_, i) => held[i]), others: ordered.filter((_, i) => !held[i]) };
     } catch (e) {
       this.shareFailed('claim', e);
       return { mine: groups, others: [] };
     }
   }
 
-  /** Of `groups`, those no replica holds, now taken by this one. */
-  private async unheld(groups: BudgetGroup[]): Promise<BudgetGroup[]> {
+  /** Of `groups`, those no replica holds and none computed, now taken by this one. */
+  private async unheld(groups: BudgetGroup[], config: string): Promise<BudgetGroup[]> {
     const share = this.options.share;
     if (!share || groups.length === 0) return [];
     try {
-      const held = await withTimeout(SHARE_TIMEOUT_MS, () =>
+      const { held } = await withTimeout(SHARE_TIMEOUT_MS, () =>
         share.claim(
           groups.map((g) => g.key),
           this.leaseMs,
-          true,
+          { config, floor: this.floor, greedy: true },
         ),
       );
       return groups.filter((_, i) => held[i]);
@@ -294,20 +316,24 @@ export class BudgetKeeper {
   async announce(): Promise<void> {
     const share = this.options.share;
     if (!share || this.snapshot.off) return;
-    await withTimeout(SHARE_TIMEOUT_MS, () => share.claim([], this.leaseMs)).catch((e: unknown) =>
+    const { config } = budgetGroups(this.options.slos());
+    await withTimeout(SHARE_TIMEOUT_MS, () => share.claim([], this.leaseMs, { config })).catch((e: unknown) =>
       this.shareFailed('claim', e),
     );
   }
 
-  /** Runs `work` while holding the leases of the groups `keys()` names (read at each renewal), renewed every third of a lease. */
-  private async holding<T>(keys: () => string[], work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` while holding the leases of the groups `keys()` names (read at each renewal), renewed every third of a
+   * lease.
+   */
+  private async holding<T>(keys: () => string[], config: string, work: () => Promise<T>): Promise<T> {
     const share = this.options.share;
     if (!share) return work();
     let warned = false;
     const timer = setInterval(() => {
       const held = keys();
       if (held.length === 0) return;
-      withTimeout(SHARE_TIMEOUT_MS, () => share.renew(held, this.leaseMs)).catch((e: unknown) => {
+      withTimeout(SHARE_TIMEOUT_MS, () => share.renew(held, this.leaseMs, config)).catch((e: unknown) => {
         if (!warned) this.shareFailed('renew', e);
         warned = true;
       });
@@ -320,57 +346,68 @@ export class BudgetKeeper {
     }
   }
 
-  /** Budgets other replicas published for `groups`; the groups whose entries could not be read are `unread`. */
-  private async readShared(
-    groups: BudgetGroup[],
-  ): Promise<{ entries: [string, BudgetEntry][]; unread: BudgetGroup[] }> {
+  /**
+   * Budgets other replicas published for `groups`, where they are of this replica's definition of their SLO; the SLOs
+   * whose budgets could not be read, or are of another definition, are `local`: to be computed here.
+   */
+  private async readShared(groups: BudgetGroup[]): Promise<{ entries: [string, BudgetEntry][]; local: Slo[] }> {
     let texts: (string | undefined)[];
     try {
       texts = await withTimeout(SHARE_TIMEOUT_MS, () => this.options.share!.read(groups.map((g) => g.key)));
     } catch (e) {
       this.shareFailed('read', e);
-      return { entries: [], unread: groups };
+      return { entries: [], local: groups.flatMap((g) => g.slos) };
     }
     const entries: [string, BudgetEntry][] = [];
-    const unread: BudgetGroup[] = [];
+    const local: Slo[] = [];
     texts.forEach((text, i) => {
+      const group = groups[i]!;
       // Not published yet (its replica is at its first refresh): what this replica showed before stays, if anything.
       if (text === undefined) {
-        for (const slo of groups[i]!.slos) {
+        for (const slo of group.slos) {
           const before = this.snapshot.bySlo.get(slo.id);
           if (before) entries.push([slo.id, before]);
         }
         return;
       }
+      let decoded: ReturnType<typeof decodeEntries>;
       try {
         // The line read for this budget: one read for an older budget of that SLO is not its line.
-        const decoded = decodeEntries(text, (id, at) => {
+        decoded = decodeEntries(text, (id, at) => {
           const drawn = this.drawn.get(id);
           return drawn?.at === at ? drawn.line : NOT_DRAWN;
         });
-        for (const [, e] of decoded) if (e.budget) this.remote.add(e.budget);
-        entries.push(...decoded);
       } catch (e) {
         this.shareFailed('read', e);
-        unread.push(groups[i]!);
+        local.push(...group.slos);
+        return;
+      }
+      const published = new Map(decoded.map(([id, entry, definition]) => [id, { entry, definition }]));
+      for (const slo of group.slos) {
+        const found = published.get(slo.id);
+        if (found?.definition !== definitionOf(slo, definitionKey)) {
+          local.push(slo);
+          continue;
+        }
+        if (found.entry.budget) this.remote.add(found.entry.budget);
+        entries.push([slo.id, found.entry]);
       }
     });
-    return { entries, unread };
+    return { entries, local };
   }
 
   private async publish(groups: BudgetGroup[], entries: ReadonlyMap<string, BudgetEntry>): Promise<void> {
     const keepMs = this.leaseMs * 2;
+    const published = (g: BudgetGroup) =>
+      encodeEntries(
+        g.slos.flatMap((s) => {
+          const entry = entries.get(s.id);
+          return entry ? [[s.id, entry, definitionOf(s, definitionKey)] as const] : [];
+        }),
+      );
     try {
       await withTimeout(SHARE_TIMEOUT_MS, () =>
-        Promise.all(
-          groups.map((g) =>
-            this.options.share!.publish(
-              g.key,
-              encodeEntries(g.slos.flatMap((s) => (entries.has(s.id) ? [[s.id, entries.get(s.id)!] as const] : []))),
-              keepMs,
-            ),
-          ),
-        ),
+        Promise.all(groups.map((g) => this.options.share!.publish(g.key, published(g), keepMs))),
       );
     } catch (e) {
       this.shareFailed('publish', e);

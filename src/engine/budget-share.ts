@@ -1,26 +1,36 @@
 /**
  * The error budgets' share (budget/share.ts) in Redis, under the prefix:
- * - `budget:replicas`, a sorted set of the replicas refreshing budgets, scored by their last refresh; a replica not
- *   seen for a lease is dropped from it;
+ * - `budget:replicas:<configuration>`, a sorted set of the replicas refreshing budgets of one configuration (its
+ *   groups: share.ts), scored by their last claim; a replica not seen for a lease is dropped from it, and the set
+ *   expires two leases after the last claim (a replica whose own count is gone sooner: Redis lost it);
  * - `budget:lease:<group>`, the replica computing that group, expiring after the lease;
  * - `budget:group:<group>`, the budgets it published for that group.
  * A claim is one script: it counts the replicas, renews this replica's leases up to its share (the groups divided by
- * the replicas, rounded up) and gives up the rest, then takes free groups up to that share; a greedy claim takes every
- * free group not computed before (no published budgets: given up, or left by a stopped replica, it is for the share
- * claims) and gives up none.
+ * the replicas, rounded up) and gives up the rest, then takes free groups up to that share, in the order asked; a
+ * greedy claim takes every free group not computed before (no published budgets: given up, or left by a stopped
+ * replica, it is for the share claims) and gives up none.
  */
 import type { Redis } from 'ioredis';
 import type { BudgetShare } from '../budget/share.js';
 
 const CLAIM = `
 local me, lease, now, greedy = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+local groups, floor = tonumber(ARGV[5]), tonumber(ARGV[6])
+-- The floor stands only when Redis lost this replica's own count (restarted empty): otherwise the count is whole.
+local lost = redis.call('ZSCORE', KEYS[1], me) == false and not greedy
+if not lost and not greedy then floor = 0 end
 redis.call('ZADD', KEYS[1], now, me)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - lease)
-local replicas = redis.call('ZCARD', KEYS[1])
-local groups = tonumber(ARGV[5])
-local share = math.ceil(groups / replicas)
-if greedy then share = groups end
-local held, free, out = 0, {}, {}
+redis.call('PEXPIRE', KEYS[1], 2 * lease)
+local counted = redis.call('ZCARD', KEYS[1])
+local share = math.ceil(groups / math.max(counted, floor))
+local out = {}
+if greedy then
+  share = groups
+  -- Fewer replicas counted than this one counted before: Redis lost the count; the others take their groups back.
+  if counted < floor then share = 0 end
+end
+local held, free = 0, {}
 for i = 2, groups + 1 do
   local owner = redis.call('GET', KEYS[i])
   out[i - 1] = 0
@@ -33,7 +43,7 @@ for i = 2, groups + 1 do
       redis.call('PEXPIRE', KEYS[i], lease)
       held = held + 1
       out[i - 1] = 1
-    else
+    elseif not greedy then
       redis.call('DEL', KEYS[i])
     end
   elseif not owner then
@@ -46,6 +56,8 @@ for _, i in ipairs(free) do
   held = held + 1
   out[i - 1] = 1
 end
+out[groups + 1] = counted
+out[groups + 2] = (lost and counted < floor) and 1 or 0
 return out
 `;
 
@@ -53,11 +65,14 @@ return out
 const RENEW = `
 local me, lease, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZADD', KEYS[1], now, me)
+redis.call('PEXPIRE', KEYS[1], 2 * lease)
 for i = 2, #KEYS do
   if redis.call('GET', KEYS[i]) == me then redis.call('PEXPIRE', KEYS[i], lease) end
 end
 return 0
 `;
+
+const lease = (ms: number) => String(Math.max(1, Math.round(ms)));
 
 /** Groups a read asks for in one MGET. */
 const BATCH = 1_000;
@@ -71,30 +86,41 @@ export class RedisBudgetShare implements BudgetShare {
     private readonly now: () => number,
   ) {}
 
-  async claim(groups: readonly string[], leaseMs: number, greedy = false): Promise<boolean[]> {
-    const lease = String(Math.max(1, Math.round(leaseMs)));
+  async claim(
+    groups: readonly string[],
+    leaseMs: number,
+    options: { config: string; floor?: number; greedy?: boolean },
+  ): Promise<{ held: boolean[]; replicas: number; lost: boolean }> {
     const keys = [
-      `${this.prefix}budget:replicas`,
+      this.replicas(options.config),
       ...groups.map((g) => `${this.prefix}budget:lease:${g}`),
       ...groups.map((g) => `${this.prefix}budget:group:${g}`),
     ];
-    const held = (await this.redis.eval(
+    const out = (await this.redis.eval(
       CLAIM,
       keys.length,
       ...keys,
       this.replica,
-      lease,
+      lease(leaseMs),
       String(this.now()),
-      greedy ? '1' : '0',
+      options.greedy ? '1' : '0',
       String(groups.length),
+      String(options.floor ?? 0),
     )) as number[];
-    return held.map((h) => h === 1);
+    return {
+      held: out.slice(0, groups.length).map((h) => h === 1),
+      replicas: out[groups.length]!,
+      lost: out[groups.length + 1] === 1,
+    };
   }
 
-  async renew(groups: readonly string[], leaseMs: number): Promise<void> {
-    const lease = String(Math.max(1, Math.round(leaseMs)));
-    const keys = [`${this.prefix}budget:replicas`, ...groups.map((g) => `${this.prefix}budget:lease:${g}`)];
-    await this.redis.eval(RENEW, keys.length, ...keys, this.replica, lease, String(this.now()));
+  async renew(groups: readonly string[], leaseMs: number, config: string): Promise<void> {
+    const keys = [this.replicas(config), ...groups.map((g) => `${this.prefix}budget:lease:${g}`)];
+    await this.redis.eval(RENEW, keys.length, ...keys, this.replica, lease(leaseMs), String(this.now()));
+  }
+
+  private replicas(config: string): string {
+    return `${this.prefix}budget:replicas:${config}`;
   }
 
   async publish(group: string, entries: string, keepMs: number): Promise<void> {

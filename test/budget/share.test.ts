@@ -382,7 +382,7 @@ describe('error budgets shared by replicas', () => {
     expect(read.bySlo.get(slos[i]!.id)?.budget?.objective).toBe(theirs.slos[i]!.objective);
   }, 120_000);
 
-  it("a reload that changes one ratio SLO's objective reads no whole window on any replica", async () => {
+  it("a reload that changes one ratio SLO's objective reads no whole window but that SLO's, once", async () => {
     const prefix = 'objective:';
     // The same SLOs, but for one of the last group, whose objective changes: its queries stay, and so do its points.
     const changed = (
@@ -412,7 +412,10 @@ describe('error budgets shared by replicas', () => {
       await r1.keeper.refresh();
       await r2.keeper.refresh();
     }
-    expect({ r1: r1.wholeWindows, r2: r2.wholeWindows }).toEqual({ r1: 0, r2: 0 });
+    // The groups stay where they were (their keys name their SLOs, not their objectives), and r2 reads only the newest
+    // points of the SLO whose objective changed. r1, reloaded before r2 published that SLO's budget for its new
+    // objective, reads that one SLO's whole window (one request) rather than show the budget of the old objective.
+    expect({ r1: r1.wholeWindows, r2: r2.wholeWindows }).toEqual({ r1: 1, r2: 0 });
     expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
   }, 120_000);
 
