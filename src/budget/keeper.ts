@@ -67,6 +67,8 @@ export interface BudgetKeeperOptions {
    * Without it, this process computes every budget.
    */
   share?: BudgetShare;
+  /** SLOs a lease of the share covers (default GROUP_SIZE, 200). */
+  groupSize?: number;
 }
 
 /** SLOs whose budgets are computed together: their two queries each fill one merged request. */
@@ -184,7 +186,7 @@ export class BudgetKeeper {
   private async compute(): Promise<BudgetSnapshot> {
     const at = this.options.now();
     const slos = this.options.slos();
-    const { groups, config } = budgetGroups(slos);
+    const { groups, config } = budgetGroups(slos, this.options.groupSize);
     const { mine, others: claimed } = await this.split(groups, config);
     let others = claimed;
     // Every group this replica computes stays held until it is published (the groups nobody held, taken once its
@@ -316,7 +318,7 @@ export class BudgetKeeper {
   async announce(): Promise<void> {
     const share = this.options.share;
     if (!share || this.snapshot.off) return;
-    const { config } = budgetGroups(this.options.slos());
+    const { config } = budgetGroups(this.options.slos(), this.options.groupSize);
     await withTimeout(SHARE_TIMEOUT_MS, () => share.claim([], this.leaseMs, { config })).catch((e: unknown) =>
       this.shareFailed('claim', e),
     );

@@ -55,18 +55,20 @@ export interface BudgetGroups {
   config: string;
 }
 
-/** The groups of a configuration's SLOs: made once per list of SLOs (a reload makes a new list). */
-const groupsOf = new WeakMap<readonly Slo[], BudgetGroups>();
+/** The groups of a configuration's SLOs: made once per list of SLOs (a reload makes a new list) and group size. */
+const groupsOf = new WeakMap<readonly Slo[], Map<number, BudgetGroups>>();
 
 const digest = (hash: ReturnType<typeof createHash>) => hash.digest('base64url').slice(0, 22);
 
-export function budgetGroups(slos: readonly Slo[]): BudgetGroups {
-  let made = groupsOf.get(slos);
+export function budgetGroups(slos: readonly Slo[], size = GROUP_SIZE): BudgetGroups {
+  let bySize = groupsOf.get(slos);
+  if (!bySize) groupsOf.set(slos, (bySize = new Map()));
+  let made = bySize.get(size);
   if (!made) {
     const groups: BudgetGroup[] = [];
     const config = createHash('sha256');
-    for (let i = 0; i < slos.length; i += GROUP_SIZE) {
-      const part = slos.slice(i, i + GROUP_SIZE);
+    for (let i = 0; i < slos.length; i += size) {
+      const part = slos.slice(i, i + size);
       const hash = createHash('sha256');
       for (const slo of part) hash.update(`${slo.id}\n`);
       const key = digest(hash);
@@ -74,7 +76,7 @@ export function budgetGroups(slos: readonly Slo[]): BudgetGroups {
       groups.push({ key, slos: part });
     }
     made = { groups, config: digest(config) };
-    groupsOf.set(slos, made);
+    bySize.set(size, made);
   }
   return made;
 }
