@@ -223,9 +223,16 @@ async function runReplicas(
     const settledS = (Date.now() - settling) / 1000;
     const s0 = await snapshot();
     const load: number[] = [];
+    // With budgets on, the replicas are scraped every 15 s in the window, as Prometheus would: a stale budget is
+    // refreshed when a scrape asks for it.
+    let scraped = s0.at;
     for (const end = s0.at + windowS * 1000; Date.now() < end; ) {
       await sleep(Math.min(5000, end - Date.now()));
       load.push(loadavg()[0]!);
+      if (budgetRefresh !== 'off' && Date.now() - scraped >= 15_000 && end - Date.now() > 5000) {
+        scraped = Date.now();
+        await texts();
+      }
     }
     const s1 = await snapshot();
     const memory = await Promise.all(children.map((c) => processRssMb(c.pid!)));
