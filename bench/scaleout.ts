@@ -145,8 +145,8 @@ async function runReplicas(
   );
   for (const fd of logs) closeSync(fd);
   const metrics = ports.map((port) => `http://127.0.0.1:${port}/metrics`);
-  // A scrape that fails (at 100,000 SLOs a replica's /metrics is over 30 MB, and the machine is loaded) is tried
-  // again, and said: the figures need the counters, not that scrape.
+  // A scrape that fails is tried again, and said: the figures need the counters, not that scrape. On a loaded
+  // machine the client may send a scrape on a kept-alive connection the replica has just closed as idle.
   const scrape = async (url: string, i: number): Promise<string> => {
     for (let attempt = 1; ; attempt++) {
       try {
