@@ -1,7 +1,7 @@
 /**
  * The error budgets' share (budget/share.ts) in Redis, under the prefix:
  * - `budget:replicas:<configuration>`, a sorted set of the replicas refreshing budgets of one configuration (its
- *   groups: share.ts), scored by their last claim; a replica not seen for a lease is dropped from it, and the set
+ *   groups: share.ts), scored by their last claim in Redis's own time (replicas' clocks may differ); a replica not seen for a lease is dropped from it, and the set
  *   expires two leases after the last claim (a replica whose own count is gone sooner: Redis lost it);
  * - `budget:lease:<group>`, the replica computing that group, expiring after the lease;
  * - `budget:group:<group>`, the budgets it published for that group.
@@ -14,8 +14,10 @@ import type { Redis } from 'ioredis';
 import type { BudgetShare } from '../budget/share.js';
 
 const CLAIM = `
-local me, lease, now, greedy = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
-local groups, floor = tonumber(ARGV[5]), tonumber(ARGV[6])
+local me, lease, greedy = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+local groups, floor = tonumber(ARGV[4]), tonumber(ARGV[5])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 -- The floor stands only when Redis lost this replica's own count (restarted empty): otherwise the count is whole.
 local lost = redis.call('ZSCORE', KEYS[1], me) == false and not greedy
 if not lost and not greedy then floor = 0 end
@@ -63,8 +65,9 @@ return out
 
 /** Keeps this replica counted and its leases of `KEYS[2..]` held while it computes them. */
 const RENEW = `
-local me, lease, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZADD', KEYS[1], now, me)
+local me, lease = ARGV[1], tonumber(ARGV[2])
+local time = redis.call('TIME')
+redis.call('ZADD', KEYS[1], tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), me)
 redis.call('PEXPIRE', KEYS[1], 2 * lease)
 for i = 2, #KEYS do
   if redis.call('GET', KEYS[i]) == me then redis.call('PEXPIRE', KEYS[i], lease) end
@@ -83,7 +86,6 @@ export class RedisBudgetShare implements BudgetShare {
     private readonly prefix: string,
     /** This replica, as the engine names it. */
     private readonly replica: string,
-    private readonly now: () => number,
   ) {}
 
   async claim(
@@ -102,7 +104,6 @@ export class RedisBudgetShare implements BudgetShare {
       ...keys,
       this.replica,
       lease(leaseMs),
-      String(this.now()),
       options.greedy ? '1' : '0',
       String(groups.length),
       String(options.floor ?? 0),
@@ -116,7 +117,7 @@ export class RedisBudgetShare implements BudgetShare {
 
   async renew(groups: readonly string[], leaseMs: number, config: string): Promise<void> {
     const keys = [this.replicas(config), ...groups.map((g) => `${this.prefix}budget:lease:${g}`)];
-    await this.redis.eval(RENEW, keys.length, ...keys, this.replica, lease(leaseMs), String(this.now()));
+    await this.redis.eval(RENEW, keys.length, ...keys, this.replica, lease(leaseMs));
   }
 
   private replicas(config: string): string {

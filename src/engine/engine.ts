@@ -487,7 +487,7 @@ export class Engine implements IncidentActions {
       now: this.now,
       log: this.log,
       busy: () => this.evaluating > 0,
-      share: new RedisBudgetShare(this.redis, this.prefix, this.owner, this.now),
+      share: new RedisBudgetShare(this.redis, this.prefix, this.owner),
       ...(refreshMs ? { refreshMs } : {}),
     });
     this.budgets = budgets;

@@ -91,7 +91,7 @@ function replica(
     now,
     refreshMs: options.refreshMs ?? 60_000,
     log: { warn: (fields) => warnings.push(fields) },
-    share: new RedisBudgetShare(options.redis ?? connect(), prefix, name, now),
+    share: new RedisBudgetShare(options.redis ?? connect(), prefix, name),
     groupSize: GROUP,
   });
   const r: Replica = { keeper, prometheus, wholeWindows: 0, warnings };
@@ -172,6 +172,17 @@ describe('error budgets shared by replicas', () => {
     expect(await owners('idle:')).toEqual(['r3', 'r3', 'r3']);
     expect([...alone.bySlo.values()].filter((e) => e.budget).length).toBe(N);
     expect([...together, r3].flatMap((r) => r.warnings)).toEqual([]);
+  }, 120_000);
+
+  it("replicas count each other by Redis's clock, not their own: one an hour behind still takes its share", async () => {
+    const prefix = 'skew:';
+    const r1 = replica('r1', prefix);
+    const r2 = replica('r2', prefix, { now: () => AT - 3600_000 });
+    for (let i = 0; i < 2; i++) {
+      await r1.keeper.refresh();
+      await r2.keeper.refresh();
+    }
+    expect(await owners(prefix)).toEqual(['r1', 'r1', 'r2']);
   }, 120_000);
 
   it("another replica's budget gets its burn-down line when a page draws it", async () => {
