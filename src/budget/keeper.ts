@@ -140,12 +140,8 @@ export class BudgetKeeper {
   private readonly drawn = new BoundedMap<string, { at: number; line: BurnDown }>(DRAWN_KEPT);
   /** The groups this replica computed at its last refresh: it holds their points. */
   private heldBefore = new Set<string>();
-  /**
-   * Replicas sharing the budgets, as counted at this replica's last claim; and the floor of this refresh's greedy
-   * claim: the count before, when Redis had lost it.
-   */
+  /** Replicas sharing the budgets, as counted at this replica's last claim. */
   private counted = 0;
-  private floor = 0;
   /** Budgets another replica computed (read from the share): their lines are those `drawn`. */
   private readonly remote = new WeakSet<Budget>();
 
@@ -187,7 +183,7 @@ export class BudgetKeeper {
     const at = this.options.now();
     const slos = this.options.slos();
     const { groups, config } = budgetGroups(slos, this.options.groupSize);
-    const { mine, others: claimed } = await this.split(groups, config);
+    const { mine, others: claimed, floor } = await this.split(groups, config);
     let others = claimed;
     // Every group this replica computes stays held until it is published (the groups nobody held, taken once its
     // share is done, included): a lease lapsing in between would let another replica compute that group again.
@@ -200,7 +196,7 @@ export class BudgetKeeper {
           at,
         );
         // Groups no replica holds once this one's share is done (their replica never refreshed, or stopped): taken too.
-        const extra = await this.unheld(others, config);
+        const extra = await this.unheld(others, config, floor);
         if (extra.length) {
           mine.push(...extra);
           others = others.filter((g) => !extra.includes(g));
@@ -263,11 +259,14 @@ export class BudgetKeeper {
   /**
    * The groups this replica computes, and those it reads as another replica published them. Without a share, or
    * when the share cannot be reached (a warning), every group is computed here. The groups it computed last time come
-   * first: it holds their points, and takes them again if they are free (Redis restarted empty, say).
+   * first: it holds their points, and takes them again if they are free (Redis restarted empty, say). `floor` is for
+   * this refresh's greedy claim: the count of replicas before, when Redis had lost it.
    */
-  private async split(groups: BudgetGroup[], config: string): Promise<{ mine: BudgetGroup[]; others: BudgetGroup[] }> {
-    const share = this.options.share;
-    if (!share || groups.length === 0) return { mine: groups, others: [] };
+  private async split(
+    groups: BudgetGroup[],
+    config: string,
+  ): Promise<{ mine: BudgetGroup[]; others: BudgetGroup[]; floor: number }> {
+    if (!this.options.share || groups.length === 0) return { mine: groups, others: [], floor: 0 };
     const ordered = [
       ...groups.filter((g) => this.heldBefore.has(g.key)),
       ...groups.filter((g) => !this.heldBefore.has(g.key)),
@@ -275,40 +274,21 @@ export class BudgetKeeper {
     // After Redis lost the count (this replica's own was gone), the replicas counted last time stand until they are
     // counted again: the first replica to refresh does not take every group.
     const floor = this.counted;
-    try {
-      const { held, replicas, lost } = await withTimeout(SHARE_TIMEOUT_MS, () =>
-        share.claim(
-          ordered.map((g) => g.key),
-          this.leaseMs,
-          { config, floor },
-        ),
-      );
-      this.floor = lost ? floor : 0;
-      this.counted = replicas;
-      return { mine: ordered.filter((_, i) => held[i]), others: ordered.filter((_, i) => !held[i]) };
-    } catch (e) {
-      this.shareFailed('claim', e);
-      return { mine: groups, others: [] };
-    }
+    const claim = await this.claim(ordered, { config, floor });
+    if (!claim) return { mine: groups, others: [], floor: 0 };
+    this.counted = claim.replicas;
+    return {
+      mine: ordered.filter((_, i) => claim.held[i]),
+      others: ordered.filter((_, i) => !claim.held[i]),
+      floor: claim.lost ? floor : 0,
+    };
   }
 
   /** Of `groups`, those no replica holds and none computed, now taken by this one. */
-  private async unheld(groups: BudgetGroup[], config: string): Promise<BudgetGroup[]> {
-    const share = this.options.share;
-    if (!share || groups.length === 0) return [];
-    try {
-      const { held } = await withTimeout(SHARE_TIMEOUT_MS, () =>
-        share.claim(
-          groups.map((g) => g.key),
-          this.leaseMs,
-          { config, floor: this.floor, greedy: true },
-        ),
-      );
-      return groups.filter((_, i) => held[i]);
-    } catch (e) {
-      this.shareFailed('claim', e);
-      return [];
-    }
+  private async unheld(groups: BudgetGroup[], config: string, floor: number): Promise<BudgetGroup[]> {
+    if (!this.options.share || groups.length === 0) return [];
+    const claim = await this.claim(groups, { config, floor, greedy: true });
+    return claim ? groups.filter((_, i) => claim.held[i]) : [];
   }
 
   /**
@@ -316,12 +296,18 @@ export class BudgetKeeper {
    * each take their share of it.
    */
   async announce(): Promise<void> {
-    const share = this.options.share;
-    if (!share || this.snapshot.off) return;
-    const { config } = budgetGroups(this.options.slos(), this.options.groupSize);
-    await withTimeout(SHARE_TIMEOUT_MS, () => share.claim([], this.leaseMs, { config })).catch((e: unknown) =>
-      this.shareFailed('claim', e),
-    );
+    if (!this.options.share || this.snapshot.off) return;
+    await this.claim([], { config: budgetGroups(this.options.slos(), this.options.groupSize).config });
+  }
+
+  /** A claim of `groups` (BudgetShare.claim); undefined, with a warning, when the share cannot be reached. */
+  private async claim(groups: readonly BudgetGroup[], options: Parameters<BudgetShare['claim']>[2]) {
+    const share = this.options.share!;
+    const keys = groups.map((g) => g.key);
+    return withTimeout(SHARE_TIMEOUT_MS, () => share.claim(keys, this.leaseMs, options)).catch((e: unknown) => {
+      this.shareFailed('claim', e);
+      return undefined;
+    });
   }
 
   /**

@@ -13,11 +13,14 @@
 import type { Redis } from 'ioredis';
 import type { BudgetShare } from '../budget/share.js';
 
+/** Redis's own time in ms (`now`): replicas' clocks may differ. */
+const NOW = `local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+
 const CLAIM = `
 local me, lease, greedy = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local groups, floor = tonumber(ARGV[4]), tonumber(ARGV[5])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+${NOW}
 -- The floor stands only when Redis lost this replica's own count (restarted empty): otherwise the count is whole.
 local lost = redis.call('ZSCORE', KEYS[1], me) == false and not greedy
 if not lost and not greedy then floor = 0 end
@@ -66,8 +69,8 @@ return out
 /** Keeps this replica counted and its leases of `KEYS[2..]` held while it computes them. */
 const RENEW = `
 local me, lease = ARGV[1], tonumber(ARGV[2])
-local time = redis.call('TIME')
-redis.call('ZADD', KEYS[1], tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), me)
+${NOW}
+redis.call('ZADD', KEYS[1], now, me)
 redis.call('PEXPIRE', KEYS[1], 2 * lease)
 for i = 2, #KEYS do
   if redis.call('GET', KEYS[i]) == me then redis.call('PEXPIRE', KEYS[i], lease) end
