@@ -9,7 +9,11 @@ RUN npm ci && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production
+# jemalloc instead of glibc's malloc: the engine's sockets and range answers allocate and free buffers of every size,
+# and glibc keeps the freed memory in its heap (about 110 MB of a 400 MB engine at 10,000 SLOs). jemalloc gives it
+# back to the system within seconds, for the same CPU. bench/README.md has the figures.
+RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production LD_PRELOAD=libjemalloc.so.2
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist

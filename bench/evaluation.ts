@@ -10,7 +10,6 @@
  *
  * The history is live: it ends 40 minutes after the start, so that both evaluate "now" against 3 days of data.
  */
-import { spawn } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +19,8 @@ import { freePort } from '../src/local/process.js';
 import { type LocalPrometheus, createBlocks, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
-import { imageNodeFlags, processRssMb } from './proc.js';
+import { processRssMb, startEngine } from './proc.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const MIN = 60_000;
 const DAY = 1440 * MIN;
 /** Distinct series pairs; SLO i reads app-(i mod APPS), so that N SLOs read N × the data either way. */
@@ -185,17 +183,18 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   for (const [name, text] of Object.entries(sloeFiles(n))) await writeFile(join(slos, name), text);
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...imageNodeFlags(), ...profile, join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
-    env: {
-      ...process.env,
+  const child = await startEngine(
+    ['run', slos],
+    {
       PROMETHEUS_URL: prom.url,
       REDIS_URL: redis.url,
       SLOE_REDIS_PREFIX: `bench${n}-${Date.now()}`,
       SLOE_PORT: String(port),
       LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+    ['ignore', 'ignore', 'inherit'],
+    profile,
+  );
   const metrics = `http://127.0.0.1:${port}/metrics`;
   const evaluations = () => scrape(metrics, 'sloe_evaluations_total');
   try {

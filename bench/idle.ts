@@ -6,19 +6,17 @@
  * CPU): sloe's CPU seconds per minute, and the CPU Redis spent serving it (INFO cpu), with Redis's own idle rate
  * measured beforehand and subtracted.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/local/process.js';
 import { sloeFiles } from './evaluation.js';
-import { imageNodeFlags, processCpuSeconds, processRssMb } from './proc.js';
+import { processCpuSeconds, processRssMb, startEngine } from './proc.js';
 import { type LocalPrometheus, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const log = (line: string) => process.stderr.write(`bench idle: ${line}\n`);
 
 /** CPU seconds Redis has used (INFO cpu: used_cpu_user + used_cpu_sys). */
@@ -65,20 +63,17 @@ export async function benchIdle(
     for (const [name, text] of Object.entries(sloeFiles(slos, '1d'))) await writeFile(join(dir, 'slos', name), text);
     const port = await freePort();
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    const child = spawn(
-      process.execPath,
-      [...imageNodeFlags(), ...profile, join(ROOT, 'bin', 'sloe.js'), 'run', join(dir, 'slos')],
+    const child = await startEngine(
+      ['run', join(dir, 'slos')],
       {
-        env: {
-          ...process.env,
-          PROMETHEUS_URL: prom.url,
-          REDIS_URL: redis.url,
-          SLOE_REDIS_PREFIX: `idle-${Date.now()}`,
-          SLOE_PORT: String(port),
-          LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
+        PROMETHEUS_URL: prom.url,
+        REDIS_URL: redis.url,
+        SLOE_REDIS_PREFIX: `idle-${Date.now()}`,
+        SLOE_PORT: String(port),
+        LOG_LEVEL: 'warn',
       },
+      ['ignore', 'ignore', 'inherit'],
+      profile,
     );
     try {
       await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);

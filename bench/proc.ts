@@ -1,7 +1,13 @@
 /** What a child process costs, read from /proc (Linux): no request to the process, so measuring costs it nothing. */
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sleep } from '../src/util/async.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const dockerfile = () => readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
 export async function processCpuSeconds(pid: number): Promise<number> {
@@ -22,13 +28,63 @@ export async function processRssMb(pid: number): Promise<{ rss: number; peak: nu
  * The node flags the image runs the engine with: those between `node` and `bin/sloe.js` in the Dockerfile's
  * ENTRYPOINT. The benchmarks start `sloe run` as the image does.
  */
-export function imageNodeFlags(): string[] {
-  const dockerfile = readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8');
-  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
+function imageNodeFlags(): string[] {
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile());
   if (!entrypoint) throw new Error('Dockerfile: no ENTRYPOINT in exec form');
   const args = JSON.parse(entrypoint[1]!) as string[];
   const script = args.indexOf('bin/sloe.js');
   if (args[0] !== 'node' || script < 0)
     throw new Error(`Dockerfile: ENTRYPOINT is not node … bin/sloe.js: ${entrypoint[1]}`);
   return args.slice(1, script);
+}
+
+/**
+ * The environment the image gives the engine: the `ENV KEY=VALUE …` lines of the Dockerfile's last stage (NODE_ENV,
+ * and LD_PRELOAD, the memory allocator).
+ */
+function imageEnv(): Record<string, string> {
+  const text = dockerfile();
+  const stage = text.slice(text.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const line of stage.matchAll(/^ENV\s+(.+)$/gm)) {
+    for (const pair of line[1]!.trim().split(/\s+/)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || /["'\\$]/.test(pair))
+        throw new Error(`Dockerfile: ENV ${line[1]}: only unquoted KEY=VALUE pairs are read`);
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return env;
+}
+
+/**
+ * Starts `sloe <args>` as the image does: node with the ENTRYPOINT's flags (then `flags`, e.g. a profiler's), under
+ * the image's ENV, then `env`. A library the image preloads (LD_PRELOAD) that this machine lacks would be ignored by
+ * the loader with a warning, and the figures would be another allocator's: that is an error here instead.
+ */
+export async function startEngine(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdio: StdioOptions,
+  flags: string[] = [],
+): Promise<ChildProcess> {
+  const image = imageEnv();
+  const child = spawn(process.execPath, [...imageNodeFlags(), ...flags, join(ROOT, 'bin', 'sloe.js'), ...args], {
+    env: { ...process.env, ...image, ...env },
+    stdio,
+  });
+  await once(child, 'spawn');
+  const preload = (image.LD_PRELOAD ?? '').split(/[\s:]+/).filter(Boolean);
+  // The loader maps the preloaded libraries before node starts: a moment after the spawn.
+  for (const since = Date.now(); ; await sleep(20)) {
+    const maps = await readFile(`/proc/${child.pid}/maps`, 'utf8').catch(() => '');
+    const missing = preload.filter((lib) => !maps.includes(lib.includes('/') ? lib : `/${lib}`));
+    if (missing.length === 0) return child;
+    if (child.exitCode !== null || Date.now() - since > 5000) {
+      child.kill('SIGKILL');
+      throw new Error(
+        `the image preloads ${missing.join(', ')} (Dockerfile: ENV LD_PRELOAD) and this machine does not have it: install it (Debian: apt-get install libjemalloc2)`,
+      );
+    }
+  }
 }

@@ -22,7 +22,7 @@ import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
 import { histogramQuantile, sloeFiles, sumSamples } from './evaluation.js';
 import { redisCpuSeconds, waitForHttp } from './idle.js';
-import { imageNodeFlags, processCpuSeconds, processRssMb } from './proc.js';
+import { processCpuSeconds, processRssMb, startEngine } from './proc.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const INTERVAL_S = 60;
@@ -127,23 +127,31 @@ async function runReplicas(
   // Each replica's log (warnings and errors) is kept in bench/scaleout-logs/ (*.log: not in git).
   await mkdir(LOGS, { recursive: true });
   const logs = ports.map((_, i) => openSync(join(LOGS, `replica-${replicas}-${i}.log`), 'w'));
-  const children = ports.map((port, i) =>
-    spawn(process.execPath, [...imageNodeFlags(), join(ROOT, 'bin', 'sloe.js'), 'run', slos], {
-      env: {
-        ...process.env,
-        PROMETHEUS_URL: replay.url,
-        REDIS_URL: redis.url,
-        SLOE_REDIS_PREFIX: prefix,
-        SLOE_PORT: String(port),
-        LOG_LEVEL: 'warn',
-        // The error budgets (30 days of base rates an SLO, shared by the replicas) are not evaluation: off unless
-        // BENCH_SCALE_BUDGET_REFRESH asks for them.
-        SLOE_BUDGET_REFRESH: budgetRefresh,
-      },
-      stdio: ['ignore', logs[i]!, 'inherit'],
-    }),
+  const started = await Promise.allSettled(
+    ports.map((port, i) =>
+      startEngine(
+        ['run', slos],
+        {
+          PROMETHEUS_URL: replay.url,
+          REDIS_URL: redis.url,
+          SLOE_REDIS_PREFIX: prefix,
+          SLOE_PORT: String(port),
+          LOG_LEVEL: 'warn',
+          // The error budgets (30 days of base rates an SLO, shared by the replicas) are not evaluation: off unless
+          // BENCH_SCALE_BUDGET_REFRESH asks for them.
+          SLOE_BUDGET_REFRESH: budgetRefresh,
+        },
+        ['ignore', logs[i]!, 'inherit'],
+      ),
+    ),
   );
   for (const fd of logs) closeSync(fd);
+  const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(children.map(stopChild));
+    throw failed.reason;
+  }
   const metrics = ports.map((port) => `http://127.0.0.1:${port}/metrics`);
   // A scrape that fails is tried again, and said: the figures need the counters, not that scrape. On a loaded
   // machine the client may send a scrape on a kept-alive connection the replica has just closed as idle.
