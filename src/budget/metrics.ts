@@ -3,11 +3,11 @@
  * Labels are bounded: service, slo, signal, dashboard, owner (the dashboard's owner), and `window` or `severity`;
  * never a label value taken from the SLI or from a query's series.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 import type { Incident } from '../incident/model.js';
 import type { Slo } from '../rules/model.js';
-import { BURN_WINDOWS, type BurnWindow } from './budget.js';
-import type { BudgetKeeper } from './keeper.js';
+import { BURN_WINDOWS, type Budget, type BurnWindow } from './budget.js';
+import type { BudgetKeeper, BudgetSnapshot } from './keeper.js';
 
 const LABELS = ['service', 'slo', 'signal', 'dashboard', 'owner'] as const;
 type Label = (typeof LABELS)[number];
@@ -22,11 +22,7 @@ function labelsOf(slo: Slo): Record<Label, string> {
   };
 }
 
-/**
- * An SLO's labels and one more: added to the object labelsOf made, not spread from it. prom-client keeps each label
- * set for as long as its series lives, and an object made by a spread gets a hidden class of its own (about 20 MB at
- * 10,000 SLOs); one added the same way each time shares one.
- */
+/** An SLO's labels and one more, in the order prom-client renders them (the SLO's, then the added one). */
 function labelsWith<K extends string>(slo: Slo, key: K, value: string): Record<Label | K, string> {
   const labels = labelsOf(slo) as Record<Label | K, string>;
   labels[key] = value;
@@ -40,82 +36,132 @@ export interface SloMetricsSource {
   openIncidents: () => Promise<readonly Incident[]>;
 }
 
+interface Series {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/**
+ * A gauge whose series are made when a scrape renders it, from the error budgets and the SLOs, and not kept after:
+ * prom-client's own Gauge keeps a label set, its key and a value object per series between scrapes (about 13 MB at
+ * 10,000 SLOs, 70,000 series), while the registry keeps the rendered text anyway (CachingRegistry). It answers
+ * `get()` as prom-client's metrics do, so any registry renders it, and `textVersion()` for the kept text.
+ */
+class DerivedGauge {
+  readonly type = 'gauge';
+  readonly aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly textVersion: () => Promise<unknown>,
+    private readonly series: () => Promise<Series[]>,
+  ) {}
+
+  async get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: await this.series(),
+    };
+  }
+
+  /** Its series come from the budgets and incidents: nothing of its own to reset. */
+  reset(): void {}
+}
+
 /** Adds the sloe_slo_* gauges to a registry; their text is rendered again only when their values changed. */
 export function registerSloMetrics(registry: Registry, source: SloMetricsSource): void {
-  // The budget gauges are filled from one snapshot (for one list of SLOs) by the first of them a scrape collects.
-  let filledFor: { at: number; slos: readonly Slo[] } | undefined;
-  let budgetVersion = 0;
+  const add = (gauge: DerivedGauge) => registry.registerMetric(gauge as unknown as Metric);
+  // The budget gauges are rendered from one snapshot (for one list of SLOs); the version changes with either.
+  let filled: { at: number; slos: readonly Slo[]; version: number } | undefined;
   // A scrape waits a little for budgets that are stale or not computed yet, then reports what it has.
-  const fill = async () => {
+  const fill = async (): Promise<{ snapshot: BudgetSnapshot; slos: readonly Slo[]; version: number }> => {
     const snapshot = await source.budgets.fresh(5000);
     const slos = source.slos();
-    if (snapshot.at === filledFor?.at && slos === filledFor.slos) return budgetVersion;
-    filledFor = { at: snapshot.at, slos };
-    budgetVersion++;
-    for (const g of [objective, sli, remaining, burn]) g.reset();
-    for (const slo of slos) {
-      const budget = snapshot.bySlo.get(slo.id)?.budget;
-      if (!budget) continue;
-      const labels = labelsOf(slo);
-      objective.set(labels, budget.objective);
-      if (Number.isFinite(budget.sli)) sli.set(labels, budget.sli);
-      if (Number.isFinite(budget.budget.remaining)) remaining.set(labels, budget.budget.remaining);
-      for (const w of Object.keys(BURN_WINDOWS) as BurnWindow[])
-        if (Number.isFinite(budget.burnRates[w])) burn.set(labelsWith(slo, 'window', w), budget.burnRates[w]);
-    }
-    return budgetVersion;
+    if (!filled || snapshot.at !== filled.at || slos !== filled.slos)
+      filled = { at: snapshot.at, slos, version: (filled?.version ?? 0) + 1 };
+    return { snapshot, slos, version: filled.version };
   };
-  const registers = [registry];
-  const budgetGauge = (name: string, help: string, labelNames: readonly string[] = LABELS) =>
-    Object.assign(new Gauge({ name, help, labelNames, registers, collect: async () => void (await fill()) }), {
-      textVersion: fill,
-    });
-  const objective = budgetGauge(
+  const budgetGauge = (name: string, help: string, series: (slo: Slo, budget: Budget, out: Series[]) => void) =>
+    add(
+      new DerivedGauge(
+        name,
+        help,
+        async () => (await fill()).version,
+        async () => {
+          const { snapshot, slos } = await fill();
+          const out: Series[] = [];
+          for (const slo of slos) {
+            const budget = snapshot.bySlo.get(slo.id)?.budget;
+            if (budget) series(slo, budget, out);
+          }
+          return out;
+        },
+      ),
+    );
+  const finite = (out: Series[], labels: Record<string, string>, value: number) => {
+    if (Number.isFinite(value)) out.push({ labels, value });
+  };
+  budgetGauge(
     'sloe_slo_objective',
     'Objective of the SLO: share of good events, or of time within the objective for threshold SLOs',
+    (slo, budget, out) => out.push({ labels: labelsOf(slo), value: budget.objective }),
   );
-  const sli = budgetGauge(
+  budgetGauge(
     'sloe_slo_sli',
     'The SLI over the SLO window (share of good events, or of time within the objective)',
+    (slo, budget, out) => finite(out, labelsOf(slo), budget.sli),
   );
-  const remaining = budgetGauge(
+  budgetGauge(
     'sloe_slo_error_budget_remaining_ratio',
     'Share of the error budget left over the SLO window (negative once overspent)',
+    (slo, budget, out) => finite(out, labelsOf(slo), budget.budget.remaining),
   );
-  const burn = budgetGauge(
+  budgetGauge(
     'sloe_slo_burn_rate',
     'Error ratio over the window divided by the error budget (1 spends exactly the budget over the SLO window)',
-    [...LABELS, 'window'],
+    (slo, budget, out) => {
+      for (const w of Object.keys(BURN_WINDOWS) as BurnWindow[])
+        finite(out, labelsWith(slo, 'window', w), budget.burnRates[w]);
+    },
   );
-  // The alert states: filled again when the open incidents' SLOs and severities (or the SLOs) changed.
-  let alertsFor: string | undefined;
-  let alertSlos: readonly Slo[] | undefined;
-  let alertVersion = 0;
-  const alerts = async () => {
+  // The alert states: their version changes when the open incidents' SLOs and severities (or the SLOs) changed. The
+  // open incidents read for the version are the ones rendered, so a scrape reads them once.
+  let alerts: { key: string | undefined; slos: readonly Slo[]; version: number } | undefined;
+  let read: Set<string> | undefined | 'unread' = 'unread';
+  const alertVersion = async () => {
     const open = await source.openIncidents().catch(() => undefined);
     const slos = source.slos();
     const firing = open && new Set(open.map((i) => `${i.sloId}\n${i.severity}`));
     const key = firing ? [...firing].sort().join('\n\n') : undefined;
-    if (key === alertsFor && slos === alertSlos && alertVersion > 0) return alertVersion;
-    alertsFor = key;
-    alertSlos = slos;
-    alertVersion++;
-    alertState.reset();
-    // A failure leaves the alert states out of the scrape rather than reporting them as 0.
-    if (!firing) return alertVersion;
-    for (const slo of slos)
-      for (const severity of ['page', 'ticket'] as const)
-        alertState.set(labelsWith(slo, 'severity', severity), firing.has(`${slo.id}\n${severity}`) ? 1 : 0);
-    return alertVersion;
+    read = firing;
+    if (!alerts || key !== alerts.key || slos !== alerts.slos)
+      alerts = { key, slos, version: (alerts?.version ?? 0) + 1 };
+    return alerts.version;
   };
-  const alertState = Object.assign(
-    new Gauge({
-      name: 'sloe_slo_alert_state',
-      help: 'Whether the SLO has an open incident of the severity (1) or not (0)',
-      labelNames: [...LABELS, 'severity'],
-      registers,
-      collect: async () => void (await alerts()),
-    }),
-    { textVersion: alerts },
+  add(
+    new DerivedGauge(
+      'sloe_slo_alert_state',
+      'Whether the SLO has an open incident of the severity (1) or not (0)',
+      alertVersion,
+      async () => {
+        if (read === 'unread') await alertVersion();
+        const firing = read as Set<string> | undefined;
+        read = 'unread';
+        const out: Series[] = [];
+        // A failure leaves the alert states out of the scrape rather than reporting them as 0.
+        if (!firing) return out;
+        for (const slo of source.slos())
+          for (const severity of ['page', 'ticket'] as const)
+            out.push({
+              labels: labelsWith(slo, 'severity', severity),
+              value: firing.has(`${slo.id}\n${severity}`) ? 1 : 0,
+            });
+        return out;
+      },
+    ),
   );
 }

@@ -82,12 +82,16 @@ describe('the SLO gauges of /metrics', () => {
         );
     expect(alertLine(first)).toMatch(/ 0$/);
 
-    // Nothing changed: the text is the one kept (a value set behind the registry's back does not show)...
-    (cached.getSingleMetric('sloe_slo_objective') as Gauge).set(
-      { service: 'x', slo: 'y', signal: 'z', dashboard: 'd', owner: 'o' },
-      1,
-    );
+    // Nothing changed: the text is the one kept, the budget gauges' series are not made again...
+    const objective = cached.getSingleMetric('sloe_slo_objective') as unknown as { get(): Promise<unknown> };
+    const made = objective.get.bind(objective);
+    let gets = 0;
+    objective.get = () => {
+      gets++;
+      return made();
+    };
     expect(await cached.metrics()).toBe(first);
+    expect(gets).toBe(0);
     // ...while the alert states are read at each scrape.
     const reads = incidentReads;
     await cached.metrics();
@@ -104,6 +108,7 @@ describe('the SLO gauges of /metrics', () => {
     await keeper.refresh();
     const refreshed = await both();
     expect(refreshed).not.toBe(firing);
+    expect(gets).toBe(1);
     expect(alertLine(refreshed)).toMatch(/ 1$/);
 
     // A reload that removes an SLO takes its lines away at once.
