@@ -101,6 +101,8 @@ describe('the SLO gauges of /metrics', () => {
     open = [{ sloId: queue.id, severity: 'page' } as Incident];
     const firing = await cached.metrics();
     expect(alertLine(firing)).toMatch(/ 1$/);
+    // The scrape that renders the alert states again reads the open incidents once.
+    expect(incidentReads).toBe(reads + 2);
 
     // A budget refresh (a minute later, more bad events): the budget gauges are rendered again.
     bad = 50;
