@@ -146,7 +146,10 @@ export function stepWeights(
 /**
  * The weights with the per-step values from `fresh.from` on replaced by `fresh`'s (which reach the newest step):
  * `fresh.from` is at or after `w.stepsFrom`. A new array of values, also when the grid did not move: weights are never
- * changed once made, so that a budget draws its burn-down later from the weights of its own moment.
+ * changed once made, so that a budget draws its burn-down later from the weights of its own moment. When `fresh`
+ * brings no new step and the values it reads again are the kept ones (as stored), `w` itself: a refresh between two
+ * grid points mostly reads again points that have settled, and copying every SLO's values for them would make a new
+ * array an SLO a refresh.
  */
 export function withFresh(
   w: BudgetWeights,
@@ -154,6 +157,7 @@ export function withFresh(
 ): BudgetWeights {
   const keep = fresh.from - w.stepsFrom;
   const steps = keep + fresh.total.length;
+  if (steps === w.steps && sameValues(w.values, 2 * keep, fresh)) return w;
   const values = new (kindOf(w.values))(2 * steps + (w.values.length - 2 * w.steps));
   values.set(w.values.subarray(0, 2 * keep));
   for (let i = 0; i < fresh.total.length; i++) {
@@ -162,6 +166,15 @@ export function withFresh(
   }
   values.set(w.values.subarray(2 * w.steps), 2 * steps);
   return changed(w, { steps, values });
+}
+
+/** Whether `values` from pair `at` on hold `fresh`'s pairs as `values` would store them (NaN as NaN). */
+function sameValues(values: StepValues, at: number, fresh: { bad: ArrayLike<number>; total: ArrayLike<number> }) {
+  const stored = values instanceof Float32Array ? Math.fround : (x: number) => x;
+  const same = (kept: number, x: number) => kept === stored(x) || (Number.isNaN(kept) && Number.isNaN(x));
+  for (let i = 0; i < fresh.total.length; i++)
+    if (!same(values[at + 2 * i]!, fresh.bad[i]!) || !same(values[at + 2 * i + 1]!, fresh.total[i]!)) return false;
+  return true;
 }
 
 /**
