@@ -128,16 +128,17 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
         finite(out, labelsWith(slo, 'window', w), budget.burnRates[w]);
     },
   );
-  // The alert states: their version changes when the open incidents' SLOs and severities (or the SLOs) changed. The
-  // open incidents read for the version are the ones rendered, so a scrape reads them once.
+  // The alert states: their version changes when the open incidents' SLOs and severities (or the SLOs) changed. A
+  // render reads the open incidents itself: scrapes may overlap, and each renders what it read.
   let alerts: { key: string | undefined; slos: readonly Slo[]; version: number } | undefined;
-  let read: Set<string> | undefined | 'unread' = 'unread';
-  const alertVersion = async () => {
+  const firingNow = async () => {
     const open = await source.openIncidents().catch(() => undefined);
+    return open && new Set(open.map((i) => `${i.sloId}\n${i.severity}`));
+  };
+  const alertVersion = async () => {
+    const firing = await firingNow();
     const slos = source.slos();
-    const firing = open && new Set(open.map((i) => `${i.sloId}\n${i.severity}`));
     const key = firing ? [...firing].sort().join('\n\n') : undefined;
-    read = firing;
     if (!alerts || key !== alerts.key || slos !== alerts.slos)
       alerts = { key, slos, version: (alerts?.version ?? 0) + 1 };
     return alerts.version;
@@ -148,9 +149,7 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
       'Whether the SLO has an open incident of the severity (1) or not (0)',
       alertVersion,
       async () => {
-        if (read === 'unread') await alertVersion();
-        const firing = read as Set<string> | undefined;
-        read = 'unread';
+        const firing = await firingNow();
         const out: Series[] = [];
         // A failure leaves the alert states out of the scrape rather than reporting them as 0.
         if (!firing) return out;
