@@ -80,7 +80,12 @@ export async function startEngine(
     const maps = await readFile(`/proc/${child.pid}/maps`, 'utf8').catch(() => '');
     const missing = preload.filter((lib) => !maps.includes(lib.includes('/') ? lib : `/${lib}`));
     if (missing.length === 0) return child;
-    if (child.exitCode !== null || Date.now() - since > 5000) {
+    const ended = child.exitCode ?? child.signalCode;
+    if (ended !== null)
+      throw new Error(
+        `sloe ${args.join(' ')} ended as it started (${ended}), before ${missing.join(', ')} (Dockerfile: ENV LD_PRELOAD) was seen loaded; where this machine lacks it, install it (Debian: apt-get install libjemalloc2)`,
+      );
+    if (Date.now() - since > 5000) {
       child.kill('SIGKILL');
       throw new Error(
         `the image preloads ${missing.join(', ')} (Dockerfile: ENV LD_PRELOAD) and this machine does not have it: install it (Debian: apt-get install libjemalloc2)`,
