@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { requestCounters } from '../src/local/history.js';
 import type { SeriesHistory } from '../src/local/openmetrics.js';
 import { startPrometheus } from '../src/local/prometheus.js';
+import { profileFlags } from './proc.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MIN = 60_000;
@@ -86,8 +87,7 @@ export function run(
 ): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'sloe.js'), ...args], {
+    const child = spawn(process.execPath, [...profileFlags(), join(ROOT, 'bin', 'sloe.js'), ...args], {
       env: { ...process.env, ...env },
     });
     let stdout = '';

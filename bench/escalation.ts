@@ -21,6 +21,7 @@ import { SlackStandIn } from '../test/support/stand-ins/slack.js';
 import { makeTestCa } from '../test/support/tls.js';
 import { sleep } from '../src/util/async.js';
 import { STORM } from '../src/escalation/slack/storm.js';
+import { profileFlags } from './proc.js';
 
 /** The bearer token of sloe's API for this run. */
 const API_TOKEN = randomBytes(16).toString('hex');
@@ -124,7 +125,7 @@ export async function benchEscalation(): Promise<Record<string, number | string>
       NODE_EXTRA_CA_CERTS: ca.caFile,
     },
     port,
-    process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+    profileFlags(),
   );
   try {
     await sloe.waitFor('ready', (l) => l.event === 'ready', 30_000);

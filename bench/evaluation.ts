@@ -19,7 +19,7 @@ import { freePort } from '../src/local/process.js';
 import { type LocalPrometheus, createBlocks, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
-import { processRssMb, startEngine } from './proc.js';
+import { processRssMb, profileFlags, startEngine } from './proc.js';
 
 const MIN = 60_000;
 const DAY = 1440 * MIN;
@@ -182,7 +182,6 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   await import('node:fs/promises').then((fs) => fs.mkdir(slos, { recursive: true }));
   for (const [name, text] of Object.entries(sloeFiles(n))) await writeFile(join(slos, name), text);
   const port = await freePort();
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = await startEngine(
     ['run', slos],
     {
@@ -193,7 +192,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       LOG_LEVEL: 'warn',
     },
     ['ignore', 'ignore', 'inherit'],
-    profile,
+    profileFlags(),
   );
   const metrics = `http://127.0.0.1:${port}/metrics`;
   const evaluations = () => scrape(metrics, 'sloe_evaluations_total');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/local/process.js';
 import { sloeFiles } from './evaluation.js';
-import { processCpuSeconds, processRssMb, startEngine } from './proc.js';
+import { processCpuSeconds, processRssMb, profileFlags, startEngine } from './proc.js';
 import { type LocalPrometheus, startPrometheus } from '../src/local/prometheus.js';
 import { type LocalRedis, startRedis } from '../src/local/redis.js';
 import { sleep } from '../src/util/async.js';
@@ -62,7 +62,6 @@ export async function benchIdle(
     await mkdir(join(dir, 'slos'));
     for (const [name, text] of Object.entries(sloeFiles(slos, '1d'))) await writeFile(join(dir, 'slos', name), text);
     const port = await freePort();
-    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
     const child = await startEngine(
       ['run', join(dir, 'slos')],
       {
@@ -73,7 +72,7 @@ export async function benchIdle(
         LOG_LEVEL: 'warn',
       },
       ['ignore', 'ignore', 'inherit'],
-      profile,
+      profileFlags(),
     );
     try {
       await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);

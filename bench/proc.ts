@@ -38,6 +38,11 @@ function imageNodeFlags(): string[] {
   return args.slice(1, script);
 }
 
+/** The node flags of a CPU profile into BENCH_PROFILE (a directory), when it is set. */
+export function profileFlags(): string[] {
+  return process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+}
+
 /**
  * The environment the image gives the engine: the `ENV KEY=VALUE …` lines of the Dockerfile's last stage (NODE_ENV,
  * and LD_PRELOAD, the memory allocator).
@@ -81,14 +86,11 @@ export async function startEngine(
     const missing = preload.filter((lib) => !maps.includes(lib.includes('/') ? lib : `/${lib}`));
     if (missing.length === 0) return child;
     const ended = child.exitCode ?? child.signalCode;
-    if (ended !== null)
-      throw new Error(
-        `sloe ${args.join(' ')} ended as it started (${ended}), before ${missing.join(', ')} (Dockerfile: ENV LD_PRELOAD) was seen loaded; where this machine lacks it, install it (Debian: apt-get install libjemalloc2)`,
-      );
-    if (Date.now() - since > 5000) {
+    if (ended !== null || Date.now() - since > 5000) {
       child.kill('SIGKILL');
+      const when = ended === null ? 'within 5 s' : `before sloe ${args.join(' ')} ended as it started (${ended})`;
       throw new Error(
-        `the image preloads ${missing.join(', ')} (Dockerfile: ENV LD_PRELOAD) and this machine does not have it: install it (Debian: apt-get install libjemalloc2)`,
+        `the image preloads ${missing.join(', ')} (Dockerfile: ENV LD_PRELOAD) and it was not seen loaded ${when}: where this machine lacks it, install it (Debian: apt-get install libjemalloc2)`,
       );
     }
   }
