@@ -72,18 +72,29 @@ class DerivedGauge {
   reset(): void {}
 }
 
+/** A text version that changes whenever what it is given (a value and the list of SLOs) differs from the last. */
+function versions(): (of: unknown, slos: readonly Slo[]) => number {
+  let last: { of: unknown; slos: readonly Slo[] } | undefined;
+  let version = 0;
+  return (of, slos) => {
+    if (!last || of !== last.of || slos !== last.slos) {
+      last = { of, slos };
+      version++;
+    }
+    return version;
+  };
+}
+
 /** Adds the sloe_slo_* gauges to a registry; their text is rendered again only when their values changed. */
 export function registerSloMetrics(registry: Registry, source: SloMetricsSource): void {
   const add = (gauge: DerivedGauge) => registry.registerMetric(gauge as unknown as Metric);
   // The budget gauges are rendered from one snapshot (for one list of SLOs); the version changes with either.
-  let filled: { at: number; slos: readonly Slo[]; version: number } | undefined;
+  const budgetVersion = versions();
   // A scrape waits a little for budgets that are stale or not computed yet, then reports what it has.
   const fill = async (): Promise<{ snapshot: BudgetSnapshot; slos: readonly Slo[]; version: number }> => {
     const snapshot = await source.budgets.fresh(5000);
     const slos = source.slos();
-    if (!filled || snapshot.at !== filled.at || slos !== filled.slos)
-      filled = { at: snapshot.at, slos, version: (filled?.version ?? 0) + 1 };
-    return { snapshot, slos, version: filled.version };
+    return { snapshot, slos, version: budgetVersion(snapshot.at, slos) };
   };
   const budgetGauge = (name: string, help: string, series: (slo: Slo, budget: Budget, out: Series[]) => void) =>
     add(
@@ -130,24 +141,20 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
   );
   // The alert states: their version changes when the open incidents' SLOs and severities (or the SLOs) changed. A
   // render reads the open incidents itself: scrapes may overlap, and each renders what it read.
-  let alerts: { key: string | undefined; slos: readonly Slo[]; version: number } | undefined;
+  const alertVersion = versions();
   const firingNow = async () => {
     const open = await source.openIncidents().catch(() => undefined);
     return open && new Set(open.map((i) => `${i.sloId}\n${i.severity}`));
   };
-  const alertVersion = async () => {
+  const alertsVersion = async () => {
     const firing = await firingNow();
-    const slos = source.slos();
-    const key = firing ? [...firing].sort().join('\n\n') : undefined;
-    if (!alerts || key !== alerts.key || slos !== alerts.slos)
-      alerts = { key, slos, version: (alerts?.version ?? 0) + 1 };
-    return alerts.version;
+    return alertVersion(firing ? [...firing].sort().join('\n\n') : undefined, source.slos());
   };
   add(
     new DerivedGauge(
       'sloe_slo_alert_state',
       'Whether the SLO has an open incident of the severity (1) or not (0)',
-      alertVersion,
+      alertsVersion,
       async () => {
         const firing = await firingNow();
         const out: Series[] = [];

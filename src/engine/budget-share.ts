@@ -1,8 +1,9 @@
 /**
  * The error budgets' share (budget/share.ts) in Redis, under the prefix:
  * - `budget:replicas:<configuration>`, a sorted set of the replicas refreshing budgets of one configuration (its
- *   groups: share.ts), scored by their last claim in Redis's own time (replicas' clocks may differ); a replica not seen for a lease is dropped from it, and the set
- *   expires two leases after the last claim (a replica whose own count is gone sooner: Redis lost it);
+ *   groups: share.ts), scored by their last claim in Redis's own time (replicas' clocks may differ); a replica not
+ *   seen for a lease is dropped from it, and the set expires two leases after the last claim (a replica whose own count
+ *   is gone sooner: Redis lost it);
  * - `budget:lease:<group>`, the replica computing that group, expiring after the lease;
  * - `budget:group:<group>`, the budgets it published for that group.
  * A claim is one script: it counts the replicas, renews this replica's leases up to its share (the groups divided by
