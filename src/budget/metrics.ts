@@ -4,10 +4,13 @@
  * never a label value taken from the SLI or from a query's series.
  */
 import type { Metric, Registry } from 'prom-client';
+import { formatLabels, type TextBytes, type VersionedMetric, type WrittenMetric } from '../observability/metrics.js';
 import type { Incident } from '../incident/model.js';
 import type { Slo } from '../rules/model.js';
 import { BURN_WINDOWS, type Budget, type BurnWindow } from './budget.js';
 import type { BudgetKeeper, BudgetSnapshot } from './keeper.js';
+
+const BURN_WINDOW_NAMES = Object.keys(BURN_WINDOWS) as BurnWindow[];
 
 const LABELS = ['service', 'slo', 'signal', 'dashboard', 'owner'] as const;
 type Label = (typeof LABELS)[number];
@@ -36,18 +39,39 @@ export interface SloMetricsSource {
   openIncidents: () => Promise<readonly Incident[]>;
 }
 
-interface Series {
-  labels: Record<string, string>;
-  value: number;
+/** A label a gauge adds to an SLO's (`window`, `severity`): made once, as prom-client's labels have it and as text. */
+interface Extra {
+  name: string;
+  value: string;
+  text: string;
+}
+const extraLabel = (name: string, value: string): Extra => ({ name, value, text: formatLabels({ [name]: value }) });
+const WINDOW_LABELS = BURN_WINDOW_NAMES.map((w) => [w, extraLabel('window', w)] as const);
+const SEVERITY_LABELS = (['page', 'ticket'] as const).map((s) => [s, extraLabel('severity', s)] as const);
+
+/** One series of a gauge: an SLO's labels, and one more where the gauge has one. */
+type Emit = (slo: Slo, value: number, extra?: Extra) => void;
+
+/** An SLO's labels as the text of a series has them (formatLabels), made once an SLO (SLOs are new after a reload). */
+const labelTexts = new WeakMap<Slo, string>();
+function labelText(slo: Slo): string {
+  let text = labelTexts.get(slo);
+  if (text === undefined) {
+    text = formatLabels(labelsOf(slo));
+    labelTexts.set(slo, text);
+  }
+  return text;
 }
 
 /**
  * A gauge whose series are made when a scrape renders it, from the error budgets and the SLOs, and not kept after:
  * prom-client's own Gauge keeps a label set, its key and a value object per series between scrapes (about 13 MB at
- * 10,000 SLOs, 70,000 series), while the registry keeps the rendered text anyway (CachingRegistry). It answers
- * `get()` as prom-client's metrics do, so any registry renders it, and `textVersion()` for the kept text.
+ * 10,000 SLOs, 70,000 series), while the registry keeps the rendered text anyway (CachingRegistry). `visit` reads
+ * what the series are made from, and returns what goes through them. The registry writes its text line by line
+ * (`writeText`: nothing is made for a series but its value's digits); `get()` answers as prom-client's metrics do,
+ * for any other rendering (JSON, OpenMetrics, a plain registry), and `textVersion()` tells when to write it again.
  */
-class DerivedGauge {
+class DerivedGauge implements VersionedMetric, WrittenMetric {
   readonly type = 'gauge';
   readonly aggregator = 'sum';
 
@@ -55,17 +79,22 @@ class DerivedGauge {
     readonly name: string,
     readonly help: string,
     readonly textVersion: () => Promise<unknown>,
-    private readonly series: () => Promise<Series[]>,
+    private readonly visit: () => Promise<(emit: Emit) => void>,
   ) {}
 
   async get() {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: this.aggregator,
-      values: await this.series(),
-    };
+    const each = await this.visit();
+    const values: { labels: Record<string, string>; value: number }[] = [];
+    each((slo, value, extra) =>
+      values.push({ labels: extra ? labelsWith(slo, extra.name, extra.value) : labelsOf(slo), value }),
+    );
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  async writeText(out: TextBytes): Promise<void> {
+    const each = await this.visit();
+    out.header(this.name, this.help, this.type);
+    each((slo, value, extra) => out.sample(this.name, labelText(slo), value, extra?.text));
   }
 
   /** Its series come from the budgets and incidents: nothing of its own to reset. */
@@ -96,7 +125,7 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
     const slos = source.slos();
     return { snapshot, slos, version: budgetVersion(snapshot.at, slos) };
   };
-  const budgetGauge = (name: string, help: string, series: (slo: Slo, budget: Budget, out: Series[]) => void) =>
+  const budgetGauge = (name: string, help: string, series: (slo: Slo, budget: Budget, emit: Emit) => void) =>
     add(
       new DerivedGauge(
         name,
@@ -104,39 +133,38 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
         async () => (await fill()).version,
         async () => {
           const { snapshot, slos } = await fill();
-          const out: Series[] = [];
-          for (const slo of slos) {
-            const budget = snapshot.bySlo.get(slo.id)?.budget;
-            if (budget) series(slo, budget, out);
-          }
-          return out;
+          return (emit) => {
+            for (const slo of slos) {
+              const budget = snapshot.bySlo.get(slo.id)?.budget;
+              if (budget) series(slo, budget, emit);
+            }
+          };
         },
       ),
     );
-  const finite = (out: Series[], labels: Record<string, string>, value: number) => {
-    if (Number.isFinite(value)) out.push({ labels, value });
+  const finite = (emit: Emit, slo: Slo, value: number, extra?: Extra) => {
+    if (Number.isFinite(value)) emit(slo, value, extra);
   };
   budgetGauge(
     'sloe_slo_objective',
     'Objective of the SLO: share of good events, or of time within the objective for threshold SLOs',
-    (slo, budget, out) => out.push({ labels: labelsOf(slo), value: budget.objective }),
+    (slo, budget, emit) => emit(slo, budget.objective),
   );
   budgetGauge(
     'sloe_slo_sli',
     'The SLI over the SLO window (share of good events, or of time within the objective)',
-    (slo, budget, out) => finite(out, labelsOf(slo), budget.sli),
+    (slo, budget, emit) => finite(emit, slo, budget.sli),
   );
   budgetGauge(
     'sloe_slo_error_budget_remaining_ratio',
     'Share of the error budget left over the SLO window (negative once overspent)',
-    (slo, budget, out) => finite(out, labelsOf(slo), budget.budget.remaining),
+    (slo, budget, emit) => finite(emit, slo, budget.budget.remaining),
   );
   budgetGauge(
     'sloe_slo_burn_rate',
     'Error ratio over the window divided by the error budget (1 spends exactly the budget over the SLO window)',
-    (slo, budget, out) => {
-      for (const w of Object.keys(BURN_WINDOWS) as BurnWindow[])
-        finite(out, labelsWith(slo, 'window', w), budget.burnRates[w]);
+    (slo, budget, emit) => {
+      for (const [w, label] of WINDOW_LABELS) finite(emit, slo, budget.burnRates[w], label);
     },
   );
   // The alert states: their version changes when the open incidents' SLOs and severities (or the SLOs) changed. A
@@ -144,11 +172,19 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
   const alertVersion = versions();
   const firingNow = async () => {
     const open = await source.openIncidents().catch(() => undefined);
-    return open && new Set(open.map((i) => `${i.sloId}\n${i.severity}`));
+    if (!open) return undefined;
+    // The severities open for each SLO.
+    const firing = new Map<string, Set<string>>();
+    for (const { sloId, severity } of open) {
+      const severities = firing.get(sloId) ?? new Set();
+      firing.set(sloId, severities.add(severity));
+    }
+    return firing;
   };
   const alertsVersion = async () => {
     const firing = await firingNow();
-    return alertVersion(firing ? [...firing].sort().join('\n\n') : undefined, source.slos());
+    const text = firing && [...firing].map(([id, severities]) => `${id}\n${[...severities].sort().join('\n')}`);
+    return alertVersion(text?.sort().join('\n\n'), source.slos());
   };
   add(
     new DerivedGauge(
@@ -157,16 +193,14 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
       alertsVersion,
       async () => {
         const firing = await firingNow();
-        const out: Series[] = [];
-        // A failure leaves the alert states out of the scrape rather than reporting them as 0.
-        if (!firing) return out;
-        for (const slo of source.slos())
-          for (const severity of ['page', 'ticket'] as const)
-            out.push({
-              labels: labelsWith(slo, 'severity', severity),
-              value: firing.has(`${slo.id}\n${severity}`) ? 1 : 0,
-            });
-        return out;
+        return (emit) => {
+          // A failure leaves the alert states out of the scrape rather than reporting them as 0.
+          if (!firing) return;
+          for (const slo of source.slos()) {
+            const severities = firing.get(slo.id);
+            for (const [severity, label] of SEVERITY_LABELS) emit(slo, severities?.has(severity) ? 1 : 0, label);
+          }
+        };
       },
     ),
   );

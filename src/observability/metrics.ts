@@ -1,5 +1,5 @@
 /** The engine's own Prometheus metrics (`sloe_` prefix). SLO ids are labels; user ids never are. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * A metric whose text a scrape renders again only when it changed: `textVersion()`, called first at each scrape (it
@@ -10,40 +10,192 @@ export interface VersionedMetric {
 }
 
 /**
+ * A metric that writes its text itself, as prom-client renders it (header, then one line a series), without making
+ * its series first: the SLO gauges, tens of thousands of lines at 10,000 SLOs.
+ */
+export interface WrittenMetric {
+  writeText(out: TextBytes): Promise<void>;
+}
+
+/**
+ * Bytes a text is written into: its pieces are joined into strings of up to about PENDING characters (small, made and
+ * dropped in the young generation), each written into chunks of CHUNK bytes. No string of the whole text is made: with
+ * thousands of SLOs it would be megabytes, in the old generation at once, where only a full collection frees it.
+ */
+export class TextBytes {
+  private readonly done: Buffer[] = [];
+  /** The chunk being written, taken at the first PENDING characters: a short text is never written into one. */
+  private chunk: Buffer | undefined;
+  private used = 0;
+  private pending = '';
+
+  write(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= PENDING) this.flush();
+  }
+
+  private flush(): void {
+    const text = this.pending;
+    this.pending = '';
+    this.chunk ??= takeChunk();
+    const room = this.chunk.length - this.used;
+    // UTF-8 takes at most 3 bytes for each UTF-16 unit: only when that might not fit are the bytes counted.
+    if (3 * text.length > room) {
+      const length = Buffer.byteLength(text);
+      if (length > room) {
+        this.done.push(this.chunk.subarray(0, this.used));
+        this.chunk = Buffer.allocUnsafe(Math.max(CHUNK, length));
+        this.used = 0;
+      }
+    }
+    this.used += this.chunk.write(text, this.used);
+  }
+
+  /**
+   * One sample line after a newline: `name{labels} value`, `labels` already formatted (formatLabels), and `more` after
+   * them where given.
+   */
+  sample(name: string, labels: string, value: number, more?: string): void {
+    const inside = labels && more ? `${labels},${more}` : labels || more;
+    this.write(inside ? `\n${name}{${inside}} ${valueText(value)}` : `\n${name} ${valueText(value)}`);
+  }
+
+  /** A metric's HELP and TYPE lines (no newline after). */
+  header(name: string, help: string, type: string): void {
+    const escaped = escapeText(name);
+    this.write(`# HELP ${escaped} ${escapeText(help)}\n# TYPE ${escaped} ${type}`);
+  }
+
+  /**
+   * The text written, as chunks of bytes to be written out one after the other. The last chunk is copied to its
+   * length (most metrics' texts are short), and the chunk it was written in is given to the next TextBytes.
+   */
+  bytes(): Buffer[] {
+    if (!this.chunk) return [Buffer.from(this.pending)];
+    this.flush();
+    const last = Buffer.from(this.chunk!.subarray(0, this.used));
+    if (this.chunk!.length === CHUNK) spare = this.chunk;
+    this.chunk = undefined;
+    return [...this.done, last];
+  }
+}
+
+/** A chunk a TextBytes gave back, for the next one to write in. */
+let spare: Buffer | undefined;
+function takeChunk(): Buffer {
+  const chunk = spare ?? Buffer.allocUnsafe(CHUNK);
+  spare = undefined;
+  return chunk;
+}
+
+/** Characters joined before they are written into bytes, and bytes a chunk holds. */
+const PENDING = 8 * 1024;
+const CHUNK = 256 * 1024;
+
+/** Text as prom-client escapes HELP texts and metric names. */
+const escapeText = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+/** A sample's value as prom-client writes it (NaN as `Nan`, as it does). */
+const valueText = (value: number) =>
+  Number.isNaN(value) ? 'Nan' : Number.isFinite(value) ? `${value}` : value < 0 ? '-Inf' : '+Inf';
+
+/**
+ * Labels as prom-client formats them: `name="value"` in the object's order, joined by commas, values escaped
+ * (backslash, newline, double quote), those `exclude` has left out.
+ */
+export function formatLabels(labels: Readonly<Record<string, unknown>>, exclude?: object): string {
+  let text = '';
+  for (const name in labels) {
+    if (!Object.hasOwn(labels, name) || (exclude && Object.hasOwn(exclude, name))) continue;
+    const value = labels[name];
+    const escaped = typeof value === 'string' ? escapeText(value).replace(/"/g, '\\"') : value;
+    text += `${text ? ',' : ''}${name}="${escaped}"`;
+  }
+  return text;
+}
+
+interface MetricValue {
+  value: number;
+  labels?: Record<string, unknown>;
+  metricName?: string;
+  sharedLabels?: Record<string, unknown>;
+}
+
+/** A prom-client metric's text (Prometheus format, no default labels), written line by line as prom-client does. */
+async function writeMetric(metric: Metric, out: TextBytes): Promise<void> {
+  const source = metric as Metric & { getForPromString?: () => ReturnType<Metric['get']> };
+  const data = (await (source.getForPromString ? source.getForPromString() : metric.get())) as unknown as {
+    name: string;
+    help: string;
+    type: string;
+    values?: MetricValue[];
+  };
+  const name = escapeText(data.name);
+  out.header(data.name, data.help, data.type);
+  // A counter's or gauge's series keep their labels object from scrape to scrape (a histogram's bucket labels are
+  // made at each): their text is made once.
+  const kept = data.type === 'counter' || data.type === 'gauge';
+  for (const { metricName = name, labels = {}, sharedLabels, value } of data.values ?? []) {
+    if (sharedLabels) out.sample(metricName, formatLabels(labels, sharedLabels), value, formatLabels(sharedLabels));
+    else out.sample(metricName, kept ? keptLabels(labels) : formatLabels(labels), value);
+  }
+}
+
+/** The text of series' labels objects that last between scrapes (formatLabels). */
+const labelTexts = new WeakMap<object, string>();
+function keptLabels(labels: Readonly<Record<string, unknown>>): string {
+  let text = labelTexts.get(labels);
+  if (text === undefined) {
+    text = formatLabels(labels);
+    labelTexts.set(labels, text);
+  }
+  return text;
+}
+
+/**
  * A registry that keeps the text of each VersionedMetric between scrapes: the SLO gauges (hundreds of lines a
  * hundred SLOs, the most of a scrape's work) change once a budget refresh or when an incident opens or closes, and
  * are scraped every 15 s or so. The text is the same as the registry's own rendering.
  */
 export class CachingRegistry extends Registry {
   /** Each VersionedMetric's text as bytes, with the version it was rendered at. */
-  private readonly texts = new Map<string, { version: unknown; bytes: Buffer }>();
+  private readonly texts = new Map<string, { version: unknown; bytes: Buffer[] }>();
 
   /**
    * The exposition as chunks of bytes that make the registry's text when written one after the other: each metric's
-   * text, the kept ones as they are kept. A scrape writes them out instead of joining every metric into one string
-   * and encoding that (megabytes with thousands of SLOs, on every scrape, left for the garbage collector).
+   * text, the kept ones as they are kept. Each is written into bytes line by line (TextBytes), not made as strings
+   * and joined: with thousands of SLOs those strings are megabytes on every scrape, made where only a full garbage
+   * collection frees them.
    */
   async chunks(): Promise<Buffer[]> {
-    if (this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return [Buffer.from(await super.metrics())];
+    if (this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE || Object.keys(this.defaultLabels()).length > 0)
+      return [Buffer.from(await super.metrics())];
     const texts = await Promise.all(
       this.getMetricsAsArray().map(async ({ name }) => {
-        const metric = this.getSingleMetric(name) as Partial<VersionedMetric> | undefined;
-        if (!metric?.textVersion) return Buffer.from(await this.getSingleMetricAsString(name));
-        const version = await metric.textVersion();
+        const metric = this.getSingleMetric(name) as Metric;
+        const versioned = metric as Metric & Partial<VersionedMetric & WrittenMetric>;
+        const version = versioned.textVersion ? await versioned.textVersion() : undefined;
         const kept = this.texts.get(name);
-        if (kept && kept.version === version) return kept.bytes;
-        const bytes = Buffer.from(await this.getSingleMetricAsString(name));
-        this.texts.set(name, { version, bytes });
+        if (versioned.textVersion && kept && kept.version === version) return kept.bytes;
+        const out = new TextBytes();
+        await (versioned.writeText ? versioned.writeText(out) : writeMetric(metric, out));
+        const bytes = out.bytes();
+        if (versioned.textVersion) this.texts.set(name, { version, bytes });
         return bytes;
       }),
     );
     // Joined as the registry joins them: a blank line between metrics, a newline at the end.
-    return [...texts.flatMap((text, i) => (i === 0 ? [text] : [BETWEEN, text])), END];
+    return [...texts.flatMap((text, i) => (i === 0 ? text : [BETWEEN, ...text])), END];
   }
 
   override async metrics(): Promise<string> {
     if (this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return super.metrics();
     return Buffer.concat(await this.chunks()).toString();
+  }
+
+  /** The labels setDefaultLabels gave every series (prom-client keeps them in a field it does not type). */
+  private defaultLabels(): object {
+    return (this as unknown as { _defaultLabels?: object })._defaultLabels ?? {};
   }
 }
 
