@@ -126,6 +126,10 @@ export function computeBudget(
  * withRanOut() for ranOutBlock()): the window's sums and burn rates are those of every step; the time the budget ran
  * out is to the step within the newest 3 days and the window's first block, else the last step of the block it ran
  * out in (and that of a block within the newest 3 days whose steps ranOutBlock() asked for and were not given).
+ *
+ * `before` is what was computed last: weights, and the budget computed from them. When they are these same weights
+ * (the same object: weights are never changed in place) and that budget is of the same objective and window, with
+ * the same last step, its figures are this one's, and only its times move to `at`.
  */
 export function budgetOfWeights(
   weights: BudgetWeights,
@@ -133,10 +137,24 @@ export function budgetOfWeights(
   windowMs: number,
   at: number,
   basis: BudgetBasis,
+  before?: { budget?: Budget; weights: BudgetWeights },
 ): Budget {
   const { phase, stepMs } = weights;
   const allowed = errorBudget(objective);
   const last = lastStep(weights, at);
+  const same = before?.budget;
+  if (
+    same &&
+    before.weights === weights &&
+    same.objective === objective &&
+    same.windowMs === windowMs &&
+    same.basis === basis &&
+    lastStep(weights, same.at) === last
+  ) {
+    const { remaining } = same.budget;
+    const exhaustedAt = exhaustion(remaining, windowMs, same.burnRates['6h'], same.exhaustedAt, at);
+    return { ...same, at, exhaustedAt, burnDown: burnDownLater(weights, allowed, windowMs, at) };
+  }
   const spans = spansOf(weights, last);
   const w = windowSums(spans, last, Math.round(windowMs / stepMs));
   const errorRatio = w.total > 0 ? w.bad / w.total : NaN;
@@ -152,12 +170,6 @@ export function budgetOfWeights(
 
   const ranOut = ranOutSpan(weights, spans, windowMs, last, allowed);
   const ranOutAt = ranOut && phase + ranOut.end * stepMs;
-
-  const lasting = (burn: number) =>
-    remaining > 0 && burn > 0 && Number.isFinite(burn) ? (remaining * windowMs) / burn : null;
-  const timeLeftMs = lasting(burnRates['1h']);
-  const at6h = lasting(burnRates['6h']);
-  const exhaustedAt = Number.isNaN(remaining) ? null : remaining <= 0 ? ranOutAt : at6h === null ? null : at + at6h;
   return {
     basis,
     at,
@@ -166,10 +178,22 @@ export function budgetOfWeights(
     sli,
     budget: { total: allowed, spent, remaining },
     burnRates,
-    timeLeftMs,
-    exhaustedAt,
+    timeLeftMs: lasting(remaining, windowMs, burnRates['1h']),
+    exhaustedAt: exhaustion(remaining, windowMs, burnRates['6h'], ranOutAt, at),
     burnDown: burnDownLater(weights, allowed, windowMs, at),
   };
+}
+
+/** How long the `remaining` share of a window's budget lasts at a burn rate; null when nothing burns or is left. */
+const lasting = (remaining: number, windowMs: number, burn: number) =>
+  remaining > 0 && burn > 0 && Number.isFinite(burn) ? (remaining * windowMs) / burn : null;
+
+/** When the budget runs out at the 6h burn rate, or when it ran out (`ranOutAt`, once overspent); null when neither. */
+function exhaustion(remaining: number, windowMs: number, burn6h: number, ranOutAt: number | null, at: number) {
+  if (Number.isNaN(remaining)) return null;
+  if (remaining <= 0) return ranOutAt;
+  const at6h = lasting(remaining, windowMs, burn6h);
+  return at6h === null ? null : at + at6h;
 }
 
 /**

@@ -108,6 +108,8 @@ interface Kept {
   key: string;
   readAt: number;
   weights: BudgetWeights;
+  /** The budget last computed from `weights`: the next, while they stay the same, moves its times only. */
+  budget?: Budget;
 }
 
 /** What an SLO's weights depend on: its queries (and for a threshold SLO, what counts as a breach) and its grid. */
@@ -498,7 +500,9 @@ export class BudgetKeeper {
       this.kept.set(slo.id, { key, readAt, weights: complete });
       ranOut = ranOutBlockOf(slo, complete, windowMs, at);
     }
-    return budgetOf(slo, complete, windowMs, at);
+    const budget = budgetOf(slo, complete, windowMs, at, kept);
+    this.kept.set(slo.id, { key, readAt, weights: complete, budget });
+    return budget;
   }
 
   /** Bytes of the weights kept for the SLOs (their arrays). */

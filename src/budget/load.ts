@@ -71,10 +71,19 @@ export async function fetchBudgetSeries(port: PrometheusPort, slo: Slo, span: Sp
 const targetOf = (slo: Slo) =>
   slo.kind === 'ratio' ? ([slo.objective, 'events'] as const) : ([DEFAULT_TIME_OBJECTIVE, 'time'] as const);
 
-/** The budget of one SLO from its weights kept compactly (compacted() for this window and `at`). */
-export function budgetOf(slo: Slo, weights: BudgetWeights, windowMs: number, at: number): Budget {
+/**
+ * The budget of one SLO from its weights kept compactly (compacted() for this window and `at`); `before`, the weights
+ * and budget computed last (budgetOfWeights).
+ */
+export function budgetOf(
+  slo: Slo,
+  weights: BudgetWeights,
+  windowMs: number,
+  at: number,
+  before?: { budget?: Budget; weights: BudgetWeights },
+): Budget {
   const [objective, basis] = targetOf(slo);
-  return budgetOfWeights(weights, objective, windowMs, at, basis);
+  return budgetOfWeights(weights, objective, windowMs, at, basis, before);
 }
 
 /** The block whose steps tell when an SLO's budget ran out, when the weights do not keep them (ranOutBlock()). */

@@ -143,11 +143,18 @@ describe('incremental budgets', () => {
     const { port, ranges } = recording(client);
     const keeper = new BudgetKeeper({ prometheus: port, slos: () => threshold, now: () => now });
     await keeper.refresh();
+    const before = keeper.current();
     now += 60_000;
     ranges.length = 0;
     const snapshot = await keeper.refresh();
     expect(ranges).toEqual([]);
     await expectFullRead(snapshot, threshold, now);
+    // Nothing changed but the time: the figures are those computed before (the same objects), at the new time.
+    for (const slo of threshold) {
+      const [was, is] = [before.bySlo.get(slo.id)?.budget, snapshot.bySlo.get(slo.id)?.budget];
+      expect(is?.at).toBe(now);
+      expect(is?.burnRates).toBe(was?.burnRates);
+    }
   }, 120_000);
 
   it('an SLO whose query changed is read in full, not served from what was kept for the old query', async () => {
@@ -184,6 +191,13 @@ describe('incremental budgets', () => {
     ranges.length = 0;
     await expectFullRead(await keeper.refresh(), current, now);
     expect(ranges.every((r) => (r.end - r.start) / r.stepMs + 1 <= 3)).toBe(true);
+
+    // Another objective within the same step (the weights are the same object): the budget is computed anew.
+    current = current.map((s) => (s.id === availability.id ? { ...changed, objective: 0.9 } : s));
+    now += 10_000;
+    const again = await keeper.refresh();
+    await expectFullRead(again, current, now);
+    expect(again.bySlo.get(availability.id)?.budget?.objective).toBe(0.9);
   }, 120_000);
 
   it('a failed incremental read is an error for every SLO, and the next refresh reads what was missed', async () => {
