@@ -104,14 +104,16 @@ const valueText = (value: number) =>
  * (backslash, newline, double quote), those `exclude` has left out.
  */
 export function formatLabels(labels: Readonly<Record<string, unknown>>, exclude?: object): string {
-  let text = '';
+  const parts: string[] = [];
   for (const name in labels) {
     if (!Object.hasOwn(labels, name) || (exclude && Object.hasOwn(exclude, name))) continue;
     const value = labels[name];
     const escaped = typeof value === 'string' ? escapeText(value).replace(/"/g, '\\"') : value;
-    text += `${text ? ',' : ''}${name}="${escaped}"`;
+    parts.push(`${name}="${escaped}"`);
   }
-  return text;
+  // Joined, the text is one flat string: built with +=, a text kept for every SLO would be kept as a tree of its
+  // pieces (about 6 MB of them at 10,000 SLOs).
+  return parts.join(',');
 }
 
 interface MetricValue {
