@@ -198,11 +198,15 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
   const evaluations = () => scrape(metrics, 'sloe_evaluations_total');
   try {
     const started = Date.now();
+    // RSS read at each look while `rss` is set: over the measured cycles, where the V8 heap's swing between full
+    // collections puts one reading anywhere between its low and its high.
+    let rss: number[] | undefined;
     // Polls the evaluation counter until `count` evaluations are done; after `timeoutMs`, fails, or with `orStop`
     // stops waiting (the figures then show fewer evaluations a minute than N: sloe did not keep up).
     const waitFor = async (count: number, timeoutMs: number, orStop = false) => {
       const since = Date.now();
       for (;;) {
+        if (rss) rss.push((await processRssMb(child.pid!)).rss);
         const done = await evaluations().catch(() => 0);
         if (done >= count) return;
         if (Date.now() - since > timeoutMs) {
@@ -250,6 +254,7 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
     ]);
     const before = await (await fetch(metrics)).text();
     const t0 = Date.now();
+    rss = [];
     await waitFor(e0 + cycles * n, 60_000 * (cycles + 3), true);
     const [e1, c1, p1, q1] = await Promise.all([
       evaluations(),
@@ -283,6 +288,9 @@ async function runSloe(n: number, prom: LocalPrometheus, redis: LocalRedis, dir:
       queries: (q1 - q0) / measured,
       rssMb: memory.rss,
       peakRssMb: memory.peak,
+      rssMeanMb: rss.reduce((sum, mb) => sum + mb, 0) / rss.length,
+      rssMinMb: Math.min(...rss),
+      rssMaxMb: Math.max(...rss),
       heapUsedMb: mb('sloe_nodejs_heap_size_used_bytes'),
       heapTotalMb: mb('sloe_nodejs_heap_size_total_bytes'),
       externalMb: mb('sloe_nodejs_external_memory_bytes'),
@@ -393,6 +401,9 @@ export async function benchEvaluation(
         [`n${n}_sloe_cycle_done_within_s`]: bound(s.cycleMax),
         [`n${n}_sloe_rss_mb`]: Math.round(s.rssMb),
         [`n${n}_sloe_rss_peak_mb`]: Math.round(s.peakRssMb),
+        [`n${n}_sloe_rss_mean_mb`]: Math.round(s.rssMeanMb),
+        [`n${n}_sloe_rss_min_mb`]: Math.round(s.rssMinMb),
+        [`n${n}_sloe_rss_max_mb`]: Math.round(s.rssMaxMb),
         [`n${n}_sloe_heap_used_mb`]: Math.round(s.heapUsedMb),
         [`n${n}_sloe_heap_total_mb`]: Math.round(s.heapTotalMb),
         [`n${n}_sloe_external_mb`]: Math.round(s.externalMb),
