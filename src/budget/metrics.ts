@@ -52,6 +52,12 @@ const SEVERITY_LABELS = (['page', 'ticket'] as const).map((s) => [s, extraLabel(
 /** One series of a gauge: an SLO's labels, and one more where the gauge has one. */
 type Emit = (slo: Slo, value: number, extra?: Extra) => void;
 
+/** What a gauge's series are made from, read: their text's version, and what goes through the series. */
+type Visit = () => Promise<{ version: unknown; each: (emit: Emit) => void }>;
+
+/** The version of a text whose values could not be read: never one that textVersion() returns, so never served again. */
+const UNREAD = Symbol('not read');
+
 /** An SLO's labels as the text of a series has them (formatLabels), made once an SLO (SLOs are new after a reload). */
 const labelTexts = new WeakMap<Slo, string>();
 function labelText(slo: Slo): string {
@@ -67,7 +73,7 @@ function labelText(slo: Slo): string {
  * A gauge whose series are made when a scrape renders it, from the error budgets and the SLOs, and not kept after:
  * prom-client's own Gauge keeps a label set, its key and a value object per series between scrapes (about 13 MB at
  * 10,000 SLOs, 70,000 series), while the registry keeps the rendered text anyway (CachingRegistry). `visit` reads
- * what the series are made from, and returns what goes through them. The registry writes its text line by line
+ * what the series are made from, and returns its version and what goes through them. The registry writes its text line by line
  * (`writeText`: nothing is made for a series but its value's digits); `get()` answers as prom-client's metrics do,
  * for any other rendering (JSON, OpenMetrics, a plain registry), and `textVersion()` tells when to write it again.
  */
@@ -79,11 +85,11 @@ class DerivedGauge implements VersionedMetric, WrittenMetric {
     readonly name: string,
     readonly help: string,
     readonly textVersion: () => Promise<unknown>,
-    private readonly visit: () => Promise<(emit: Emit) => void>,
+    private readonly visit: Visit,
   ) {}
 
   async get() {
-    const each = await this.visit();
+    const { each } = await this.visit();
     const values: { labels: Record<string, string>; value: number }[] = [];
     each((slo, value, extra) =>
       values.push({ labels: extra ? labelsWith(slo, extra.name, extra.value) : labelsOf(slo), value }),
@@ -91,10 +97,11 @@ class DerivedGauge implements VersionedMetric, WrittenMetric {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  async writeText(out: TextBytes): Promise<void> {
-    const each = await this.visit();
+  async writeText(out: TextBytes): Promise<unknown> {
+    const { version, each } = await this.visit();
     out.header(this.name, this.help, this.type);
     each((slo, value, extra) => out.sample(this.name, labelText(slo), value, extra?.text));
+    return version;
   }
 
   /** Its series come from the budgets and incidents: nothing of its own to reset. */
@@ -132,12 +139,15 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
         help,
         async () => (await fill()).version,
         async () => {
-          const { snapshot, slos } = await fill();
-          return (emit) => {
-            for (const slo of slos) {
-              const budget = snapshot.bySlo.get(slo.id)?.budget;
-              if (budget) series(slo, budget, emit);
-            }
+          const { snapshot, slos, version } = await fill();
+          return {
+            version,
+            each: (emit) => {
+              for (const slo of slos) {
+                const budget = snapshot.bySlo.get(slo.id)?.budget;
+                if (budget) series(slo, budget, emit);
+              }
+            },
           };
         },
       ),
@@ -181,25 +191,31 @@ export function registerSloMetrics(registry: Registry, source: SloMetricsSource)
     }
     return firing;
   };
-  const alertsVersion = async () => {
-    const firing = await firingNow();
+  // The version of the alert states read (undefined: they could not be read) for a list of SLOs.
+  const versionOf = (firing: Map<string, Set<string>> | undefined, slos: readonly Slo[]) => {
     const text = firing && [...firing].map(([id, severities]) => `${id}\n${[...severities].sort().join('\n')}`);
-    return alertVersion(text?.sort().join('\n\n'), source.slos());
+    return alertVersion(text?.sort().join('\n\n'), slos);
   };
   add(
     new DerivedGauge(
       'sloe_slo_alert_state',
       'Whether the SLO has an open incident of the severity (1) or not (0)',
-      alertsVersion,
+      async () => versionOf(await firingNow(), source.slos()),
       async () => {
         const firing = await firingNow();
-        return (emit) => {
-          // A failure leaves the alert states out of the scrape rather than reporting them as 0.
-          if (!firing) return;
-          for (const slo of source.slos()) {
-            const severities = firing.get(slo.id);
-            for (const [severity, label] of SEVERITY_LABELS) emit(slo, severities?.has(severity) ? 1 : 0, label);
-          }
+        const slos = source.slos();
+        return {
+          // Kept with what it read (incidents may open or close between the version's read and this one); a failed
+          // read is written again at the next scrape.
+          version: firing ? versionOf(firing, slos) : UNREAD,
+          each: (emit) => {
+            // A failure leaves the alert states out of the scrape rather than reporting them as 0.
+            if (!firing) return;
+            for (const slo of slos) {
+              const severities = firing.get(slo.id);
+              for (const [severity, label] of SEVERITY_LABELS) emit(slo, severities?.has(severity) ? 1 : 0, label);
+            }
+          },
         };
       },
     ),

@@ -11,10 +11,12 @@ export interface VersionedMetric {
 
 /**
  * A metric that writes its text itself, as prom-client renders it (header, then one line a series), without making
- * its series first: the SLO gauges, tens of thousands of lines at 10,000 SLOs.
+ * its series first: the SLO gauges, tens of thousands of lines at 10,000 SLOs. What it writes is read again after
+ * textVersion() read it, and may have changed in between: writeText resolves to the version of what it wrote, kept
+ * with the text (a version textVersion() never returns, when what it wrote is not to be kept).
  */
 export interface WrittenMetric {
-  writeText(out: TextBytes): Promise<void>;
+  writeText(out: TextBytes): Promise<unknown>;
 }
 
 /**
@@ -180,9 +182,11 @@ export class CachingRegistry extends Registry {
         const kept = this.texts.get(name);
         if (versioned.textVersion && kept && kept.version === version) return kept.bytes;
         const out = new TextBytes();
-        await (versioned.writeText ? versioned.writeText(out) : writeMetric(metric, out));
+        let written = version;
+        if (versioned.writeText) written = await versioned.writeText(out);
+        else await writeMetric(metric, out);
         const bytes = out.bytes();
-        if (versioned.textVersion) this.texts.set(name, { version, bytes });
+        if (versioned.textVersion) this.texts.set(name, { version: written, bytes });
         return bytes;
       }),
     );

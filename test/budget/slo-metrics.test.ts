@@ -141,4 +141,37 @@ describe('the SLO gauges of /metrics', () => {
     expect(states.length).toBeGreaterThan(0);
     expect(states.every((v) => v.value === 0)).toBe(true);
   });
+
+  it('keep the alert states with what the render read: a failed read, or a change between two reads, is not kept', async () => {
+    const keeper = new BudgetKeeper({ prometheus: steady(() => 5), slos: () => slos, now: () => Date.now() });
+    const firing = [{ sloId: slos[0]!.id, severity: 'page' } as Incident];
+    // Each scrape reads the open incidents for the version, then for the text: `answers` says what each read gets.
+    let answers: Array<readonly Incident[] | 'fail'> = [];
+    const source = {
+      slos: () => slos,
+      budgets: keeper,
+      openIncidents: async () => {
+        const answer = answers.shift() ?? firing;
+        if (answer === 'fail') throw new Error('incident store down');
+        return answer;
+      },
+    };
+    const cached = new CachingRegistry();
+    registerSloMetrics(cached, source);
+    const states = (text: string) => text.split('\n').filter((l) => l.startsWith('sloe_slo_alert_state{'));
+    const firingLines = (text: string) => states(text).filter((l) => l.endsWith(' 1'));
+
+    // The text's read fails: the scrape leaves the alert states out, and the next one, whose reads succeed, has them.
+    answers = [firing, 'fail'];
+    expect(states(await cached.metrics())).toEqual([]);
+    expect(firingLines(await cached.metrics())).toHaveLength(1);
+
+    // Closed, then open for the version's read and closed again for the text's: the text shows it closed, and the
+    // next scrape, which reads it open, shows it open.
+    answers = [[], []];
+    expect(firingLines(await cached.metrics())).toEqual([]);
+    answers = [firing, []];
+    expect(firingLines(await cached.metrics())).toEqual([]);
+    expect(firingLines(await cached.metrics())).toHaveLength(1);
+  });
 });
