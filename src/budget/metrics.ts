@@ -4,7 +4,13 @@
  * never a label value taken from the SLI or from a query's series.
  */
 import type { Metric, Registry } from 'prom-client';
-import { formatLabels, type TextBytes, type VersionedMetric, type WrittenMetric } from '../observability/metrics.js';
+import {
+  formatLabels,
+  keptLabelText,
+  type TextBytes,
+  type VersionedMetric,
+  type WrittenMetric,
+} from '../observability/metrics.js';
 import type { Incident } from '../incident/model.js';
 import type { Slo } from '../rules/model.js';
 import { BURN_WINDOWS, type Budget, type BurnWindow } from './budget.js';
@@ -58,16 +64,8 @@ type Visit = () => Promise<{ version: unknown; each: (emit: Emit) => void }>;
 /** The version of a text whose values could not be read: never one that textVersion() returns, so never served again. */
 const UNREAD = Symbol('not read');
 
-/** An SLO's labels as the text of a series has them (formatLabels), made once an SLO (SLOs are new after a reload). */
-const labelTexts = new WeakMap<Slo, string>();
-function labelText(slo: Slo): string {
-  let text = labelTexts.get(slo);
-  if (text === undefined) {
-    text = formatLabels(labelsOf(slo));
-    labelTexts.set(slo, text);
-  }
-  return text;
-}
+/** An SLO's labels as the text of a series has them, made once an SLO. */
+const labelText = (slo: Slo) => keptLabelText(slo, () => labelsOf(slo));
 
 /**
  * A gauge whose series are made when a scrape renders it, from the error budgets and the SLOs, and not kept after:

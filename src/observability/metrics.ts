@@ -141,17 +141,20 @@ async function writeMetric(metric: Metric, out: TextBytes): Promise<void> {
   const kept = data.type === 'counter' || data.type === 'gauge';
   for (const { metricName = name, labels = {}, sharedLabels, value } of data.values ?? []) {
     if (sharedLabels) out.sample(metricName, formatLabels(labels, sharedLabels), value, formatLabels(sharedLabels));
-    else out.sample(metricName, kept ? keptLabels(labels) : formatLabels(labels), value);
+    else out.sample(metricName, kept ? keptLabelText(labels, () => labels) : formatLabels(labels), value);
   }
 }
 
-/** The text of series' labels objects that last between scrapes (formatLabels). */
+/**
+ * The labels text (formatLabels) of series that last between scrapes, made once for `key`: a prom-client series'
+ * labels object, or what an SLO gauge's labels are made from (an SLO; SLOs are new objects after a reload).
+ */
 const labelTexts = new WeakMap<object, string>();
-function keptLabels(labels: Readonly<Record<string, unknown>>): string {
-  let text = labelTexts.get(labels);
+export function keptLabelText(key: object, labels: () => Readonly<Record<string, unknown>>): string {
+  let text = labelTexts.get(key);
   if (text === undefined) {
-    text = formatLabels(labels);
-    labelTexts.set(labels, text);
+    text = formatLabels(labels());
+    labelTexts.set(key, text);
   }
   return text;
 }
