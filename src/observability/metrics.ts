@@ -1,4 +1,5 @@
 /** The engine's own Prometheus metrics (`sloe_` prefix). SLO ids are labels; user ids never are. */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -211,6 +212,63 @@ export class CachingRegistry extends Registry {
 const BETWEEN = Buffer.from('\n\n');
 const END = Buffer.from('\n');
 
+/** How often the event loop's delay is sampled. */
+const LOOP_SAMPLE_MS = 1000;
+
+/**
+ * The event loop's delay, in the gauges prom-client's default metrics have (`<prefix>nodejs_eventloop_lag_min_seconds`,
+ * `_max_`, `_mean_`, `_stddev_`, `_p50_`, `_p90_`, `_p99_`), over the samples since the last scrape, sampled every
+ * LOOP_SAMPLE_MS. Each sample is a timer's turn and a wake-up of an otherwise idle process: prom-client's default of
+ * every 10 ms was most of what an idle engine spent, every 100 ms still 30% of it (bench/README.md, idle). Once a
+ * second, a delay of a second or more is seen whenever it happens, a shorter one in proportion to its length; how late
+ * evaluations and escalation steps started is measured on its own (sloe_evaluation_lag_seconds,
+ * sloe_escalation_step_lag_seconds). A sample is the time between two turns: the interval is taken off, so that the
+ * gauges read as prom-client's do, how late the turn came.
+ */
+function eventLoopDelayGauges(registry: Registry, prefix: string): void {
+  const histogram = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+  histogram.enable();
+  const late = (ns: number) => Math.max(0, ns / 1e9 - LOOP_SAMPLE_MS / 1000);
+  const read = () => ({
+    min: late(histogram.min),
+    max: late(histogram.max),
+    mean: late(histogram.mean),
+    stddev: histogram.stddev / 1e9,
+    p50: late(histogram.percentile(50)),
+    p90: late(histogram.percentile(90)),
+    p99: late(histogram.percentile(99)),
+  });
+  type Figure = keyof ReturnType<typeof read>;
+  const helps: Record<Figure, string> = {
+    min: 'The minimum recorded event loop delay.',
+    max: 'The maximum recorded event loop delay.',
+    mean: 'The mean of the recorded event loop delays.',
+    stddev: 'The standard deviation of the recorded event loop delays.',
+    p50: 'The 50th percentile of the recorded event loop delays.',
+    p90: 'The 90th percentile of the recorded event loop delays.',
+    p99: 'The 99th percentile of the recorded event loop delays.',
+  };
+  const first = Object.keys(helps)[0] as Figure;
+  // Read once a scrape, by the first gauge it collects, then reset: each scrape shows the samples since the one before.
+  let figures: ReturnType<typeof read> | undefined;
+  for (const figure of Object.keys(helps) as Figure[]) {
+    const name = `${prefix}nodejs_eventloop_lag_${figure}_seconds`;
+    registry.removeSingleMetric(name);
+    new Gauge({
+      name,
+      help: helps[figure],
+      registers: [registry],
+      collect() {
+        if (figure === first || !figures) {
+          figures = histogram.count > 0 ? read() : undefined;
+          histogram.reset();
+        }
+        this.set(figures?.[figure] ?? 0);
+      },
+    });
+  }
+}
+
 export class EngineMetrics {
   readonly registry = new CachingRegistry();
   readonly evaluations: Counter<'slo' | 'result'>;
@@ -226,9 +284,10 @@ export class EngineMetrics {
 
   constructor(openIncidents: () => Promise<Record<string, number>>) {
     const registers = [this.registry];
-    // The event-loop lag histogram samples on a timer; prom-client's default (every 10 ms) was most of what an idle
-    // engine spent. Every 100 ms still shows the lags that matter to step timing, at a sixth of the cost.
-    collectDefaultMetrics({ register: this.registry, prefix: 'sloe_', eventLoopMonitoringPrecision: 100 });
+    // prom-client's event-loop delay histogram would sample every `eventLoopMonitoringPrecision` ms: its gauges are
+    // replaced by eventLoopDelayGauges(), and its own monitor is given the longest interval there is.
+    collectDefaultMetrics({ register: this.registry, prefix: 'sloe_', eventLoopMonitoringPrecision: 2 ** 31 - 1 });
+    eventLoopDelayGauges(this.registry, 'sloe_');
     this.evaluations = new Counter({
       name: 'sloe_evaluations_total',
       help: 'SLO evaluations by result (ok, breach, nodata, error)',
