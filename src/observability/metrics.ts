@@ -1,5 +1,5 @@
 /** The engine's own Prometheus metrics (`sloe_` prefix). SLO ids are labels; user ids never are. */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -217,29 +217,37 @@ const LOOP_SAMPLE_MS = 1000;
 
 /**
  * The event loop's delay, in the gauges prom-client's default metrics have (`<prefix>nodejs_eventloop_lag_min_seconds`,
- * `_max_`, `_mean_`, `_stddev_`, `_p50_`, `_p90_`, `_p99_`), over the samples since the last scrape, sampled every
- * LOOP_SAMPLE_MS. Each sample is a timer's turn and a wake-up of an otherwise idle process: prom-client's default of
- * every 10 ms was most of what an idle engine spent, every 100 ms still 30% of it (bench/README.md, idle). Once a
- * second, a delay of a second or more is seen whenever it happens, a shorter one in proportion to its length; how late
- * evaluations and escalation steps started is measured on its own (sloe_evaluation_lag_seconds,
- * sloe_escalation_step_lag_seconds). A sample is the time between two turns: the interval is taken off, so that the
- * gauges read as prom-client's do, how late the turn came.
+ * `_max_`, `_mean_`, `_stddev_`, `_p50_`, `_p90_`, `_p99_`): how late a timer due every LOOP_SAMPLE_MS ran, over its
+ * runs since the gauges were last read; 0 when it has not run since (reads less than a second apart).
+ *
+ * Each run is a wake-up of an otherwise idle process: prom-client samples every 10 ms by default, most of what an idle
+ * engine spent, and every 100 ms was still 30% of it (bench/README.md, idle). Once a second, a block of the loop of B
+ * seconds shows as a run between B − 1 and B s late when B is a second or more, and a shorter one is seen in
+ * proportion to its length; how late evaluations and escalation steps started is measured on its own
+ * (sloe_evaluation_lag_seconds, sloe_escalation_step_lag_seconds). prom-client's gauges read the time between two runs
+ * (the interval plus the lateness) from `monitorEventLoopDelay`, whose reset also drops the run after it: these keep
+ * their own due time, so a read loses no run.
  */
 function eventLoopDelayGauges(registry: Registry, prefix: string): void {
-  const histogram = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
-  histogram.enable();
-  const late = (ns: number) => Math.max(0, ns / 1e9 - LOOP_SAMPLE_MS / 1000);
+  const histogram = createHistogram();
+  let due = performance.now() + LOOP_SAMPLE_MS;
+  setInterval(() => {
+    const now = performance.now();
+    // In ns, at least 1 (what a histogram records); a run a fraction of a millisecond early is on time.
+    histogram.record(Math.max(1, Math.round((now - due) * 1e6)));
+    due = now + LOOP_SAMPLE_MS;
+  }, LOOP_SAMPLE_MS).unref();
   const read = () => ({
-    min: late(histogram.min),
-    max: late(histogram.max),
-    mean: late(histogram.mean),
+    min: histogram.min / 1e9,
+    max: histogram.max / 1e9,
+    mean: histogram.mean / 1e9,
     stddev: histogram.stddev / 1e9,
-    p50: late(histogram.percentile(50)),
-    p90: late(histogram.percentile(90)),
-    p99: late(histogram.percentile(99)),
+    p50: histogram.percentile(50) / 1e9,
+    p90: histogram.percentile(90) / 1e9,
+    p99: histogram.percentile(99) / 1e9,
   });
-  type Figure = keyof ReturnType<typeof read>;
-  const helps: Record<Figure, string> = {
+  type Figures = ReturnType<typeof read>;
+  const helps: Record<keyof Figures, string> = {
     min: 'The minimum recorded event loop delay.',
     max: 'The maximum recorded event loop delay.',
     mean: 'The mean of the recorded event loop delays.',
@@ -248,10 +256,11 @@ function eventLoopDelayGauges(registry: Registry, prefix: string): void {
     p90: 'The 90th percentile of the recorded event loop delays.',
     p99: 'The 99th percentile of the recorded event loop delays.',
   };
-  const first = Object.keys(helps)[0] as Figure;
-  // Read once a scrape, by the first gauge it collects, then reset: each scrape shows the samples since the one before.
-  let figures: ReturnType<typeof read> | undefined;
-  for (const figure of Object.keys(helps) as Figure[]) {
+  // The runs are read, and the histogram reset, when a gauge is collected whose figure was already served from the
+  // last read: a scrape collects each gauge once, in any order, and the next one reads again.
+  let figures: Figures | null = null;
+  const served = new Set<keyof Figures>();
+  for (const figure of Object.keys(helps) as Array<keyof Figures>) {
     const name = `${prefix}nodejs_eventloop_lag_${figure}_seconds`;
     registry.removeSingleMetric(name);
     new Gauge({
@@ -259,10 +268,12 @@ function eventLoopDelayGauges(registry: Registry, prefix: string): void {
       help: helps[figure],
       registers: [registry],
       collect() {
-        if (figure === first || !figures) {
-          figures = histogram.count > 0 ? read() : undefined;
+        if (served.size === 0 || served.has(figure)) {
+          figures = histogram.count > 0 ? read() : null;
           histogram.reset();
+          served.clear();
         }
+        served.add(figure);
         this.set(figures?.[figure] ?? 0);
       },
     });
@@ -285,7 +296,8 @@ export class EngineMetrics {
   constructor(openIncidents: () => Promise<Record<string, number>>) {
     const registers = [this.registry];
     // prom-client's event-loop delay histogram would sample every `eventLoopMonitoringPrecision` ms: its gauges are
-    // replaced by eventLoopDelayGauges(), and its own monitor is given the longest interval there is.
+    // replaced by eventLoopDelayGauges(), and its own monitor is given the longest interval there is (2^31 − 1 ms, 24.8
+    // days: Node keeps the low 32 bits of the interval, so 2^32 or more would wrap around to a short one).
     collectDefaultMetrics({ register: this.registry, prefix: 'sloe_', eventLoopMonitoringPrecision: 2 ** 31 - 1 });
     eventLoopDelayGauges(this.registry, 'sloe_');
     this.evaluations = new Counter({
