@@ -237,44 +237,36 @@ function eventLoopDelayGauges(registry: Registry, prefix: string): void {
     histogram.record(Math.max(1, Math.round((now - due) * 1e6)));
     due = now + LOOP_SAMPLE_MS;
   }, LOOP_SAMPLE_MS).unref();
-  const read = () => ({
-    min: histogram.min / 1e9,
-    max: histogram.max / 1e9,
-    mean: histogram.mean / 1e9,
-    stddev: histogram.stddev / 1e9,
-    p50: histogram.percentile(50) / 1e9,
-    p90: histogram.percentile(90) / 1e9,
-    p99: histogram.percentile(99) / 1e9,
-  });
-  type Figures = ReturnType<typeof read>;
-  const helps: Record<keyof Figures, string> = {
-    min: 'The minimum recorded event loop delay.',
-    max: 'The maximum recorded event loop delay.',
-    mean: 'The mean of the recorded event loop delays.',
-    stddev: 'The standard deviation of the recorded event loop delays.',
-    p50: 'The 50th percentile of the recorded event loop delays.',
-    p90: 'The 90th percentile of the recorded event loop delays.',
-    p99: 'The 99th percentile of the recorded event loop delays.',
+  // Each gauge's figure of the histogram (in ns) and its help, as prom-client has them.
+  const gauges: Record<string, [help: string, figure: () => number]> = {
+    min: ['The minimum recorded event loop delay.', () => histogram.min],
+    max: ['The maximum recorded event loop delay.', () => histogram.max],
+    mean: ['The mean of the recorded event loop delays.', () => histogram.mean],
+    stddev: ['The standard deviation of the recorded event loop delays.', () => histogram.stddev],
+    p50: ['The 50th percentile of the recorded event loop delays.', () => histogram.percentile(50)],
+    p90: ['The 90th percentile of the recorded event loop delays.', () => histogram.percentile(90)],
+    p99: ['The 99th percentile of the recorded event loop delays.', () => histogram.percentile(99)],
   };
   // The runs are read, and the histogram reset, when a gauge is collected whose figure was already served from the
   // last read: a scrape collects each gauge once, in any order, and the next one reads again.
-  let figures: Figures | null = null;
-  const served = new Set<keyof Figures>();
-  for (const figure of Object.keys(helps) as Array<keyof Figures>) {
+  let figures: Map<string, number> | null = null;
+  const served = new Set<string>();
+  for (const [figure, [help]] of Object.entries(gauges)) {
     const name = `${prefix}nodejs_eventloop_lag_${figure}_seconds`;
     registry.removeSingleMetric(name);
     new Gauge({
       name,
-      help: helps[figure],
+      help,
       registers: [registry],
       collect() {
         if (served.size === 0 || served.has(figure)) {
-          figures = histogram.count > 0 ? read() : null;
+          figures =
+            histogram.count > 0 ? new Map(Object.entries(gauges).map(([f, [, read]]) => [f, read() / 1e9])) : null;
           histogram.reset();
           served.clear();
         }
         served.add(figure);
-        this.set(figures?.[figure] ?? 0);
+        this.set(figures?.get(figure) ?? 0);
       },
     });
   }
